@@ -1,0 +1,1 @@
+"""The policy language grammar, shipped as package data (see pyproject.toml)."""

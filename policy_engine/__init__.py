@@ -1,0 +1,41 @@
+"""policy-engine: privacy disclosure decisions from rule files that read like the policy.
+
+>>> import policy_engine
+>>> policy = policy_engine.load_policy("rules/planiso")          # doctest: +SKIP
+>>> d = policy.decide("customer_service", "email", "respond_to_requests",
+...                   {"consented_purposes": ["respond_to_requests"]})  # doctest: +SKIP
+>>> d.allowed, d.reasons[0].citation                              # doctest: +SKIP
+(True, '§5.1')
+"""
+
+from .api import Policy, check_policy, load_policy, load_policy_text
+from .decision import Decision
+from .errors import (
+    Diagnostic,
+    PolicyError,
+    PolicySyntaxError,
+    PolicyValidationError,
+    RequestError,
+    UnknownTermError,
+)
+from .models import DecisionModel, ReasonModel, TraceModel
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Decision",
+    "DecisionModel",
+    "Diagnostic",
+    "Policy",
+    "PolicyError",
+    "PolicySyntaxError",
+    "PolicyValidationError",
+    "ReasonModel",
+    "RequestError",
+    "TraceModel",
+    "UnknownTermError",
+    "__version__",
+    "check_policy",
+    "load_policy",
+    "load_policy_text",
+]

@@ -1,0 +1,176 @@
+"""The public facade: load a policy from files or text, decide requests, check rule files."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from . import ast
+from .checker import CheckedPolicy, check
+from .compiler import CompiledPolicy, CompiledRule, compile_policy
+from .decision import Decision
+from .errors import Diagnostic, PolicyError, PolicySyntaxError
+from .evaluator import evaluate
+from .explain import citation_of
+from .models import ReasonModel
+from .parser import parse_source
+from .request import normalize_context, resolve_term
+from .source import Source
+
+POLICY_SUFFIX = ".policy"
+
+
+def _display_name(path: Path) -> str:
+    """Paths inside the working directory are shown relative to it, others as absolute paths."""
+    absolute = path.resolve()
+    try:
+        return absolute.relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return absolute.as_posix()
+
+
+def read_sources(path: str | os.PathLike[str]) -> list[Source]:
+    """The rule files at ``path``: the file itself, or every ``.policy`` file below a folder."""
+    root = Path(path)
+    if root.is_file():
+        files = [root]
+    elif root.is_dir():
+        files = sorted(p for p in root.rglob(f"*{POLICY_SUFFIX}") if p.is_file())
+        if not files:
+            raise PolicyError(
+                [Diagnostic("no-policy-files", f"no `{POLICY_SUFFIX}` files in `{path}`")]
+            )
+    else:
+        raise PolicyError([Diagnostic("no-such-path", f"no such file or directory: `{path}`")])
+    sources = []
+    for file in files:
+        try:
+            text = file.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise PolicyError(
+                [Diagnostic("not-utf8", f"`{file}` is not UTF-8 text: {exc.reason}")]
+            ) from None
+        sources.append(Source(_display_name(file), text))
+    return sources
+
+
+def content_version(sources: Iterable[Source]) -> str:
+    """SHA-256 of the rule files' names (relative to their common folder) and contents."""
+    sources = sorted(sources, key=lambda s: s.name)
+    names = [s.name for s in sources]
+    common = os.path.commonpath(names) if len(names) > 1 else os.path.dirname(names[0])
+    digest = hashlib.sha256()
+    for source in sources:
+        relative = os.path.relpath(source.name, common) if common else source.name
+        digest.update(relative.encode() + b"\0" + source.text.encode() + b"\0")
+    return digest.hexdigest()
+
+
+def parse_all(sources: Iterable[Source]) -> list[ast.PolicyFile]:
+    """Parse every file; syntax errors of all files are reported together."""
+    files: list[ast.PolicyFile] = []
+    problems: list[Diagnostic] = []
+    for source in sources:
+        try:
+            files.append(parse_source(source))
+        except PolicySyntaxError as exc:
+            problems.extend(exc.diagnostics)
+    if problems:
+        raise PolicySyntaxError(problems)
+    return files
+
+
+class Policy:
+    """A loaded, checked and compiled policy. Immutable, thread-safe; ``decide`` is pure."""
+
+    def __init__(self, sources: list[Source]) -> None:
+        self.sources = sources
+        self.version = content_version(sources)
+        checked: CheckedPolicy = check(parse_all(sources))
+        self.compiled: CompiledPolicy = compile_policy(checked, self.version)
+        self.warnings: list[Diagnostic] = checked.warnings
+        self._reasons: dict[str, ReasonModel] = {
+            rule.id: _reason(rule) for rule in self.compiled.rules
+        }
+
+    @property
+    def rules(self) -> list[ReasonModel]:
+        """A summary of every rule: id, effect, citation, description and place."""
+        return sorted(self._reasons.values(), key=lambda r: r.id)
+
+    def terms(self, kind: str) -> list[str]:
+        """The declared terms of one hierarchy: ``party``, ``data``, ``purpose``, ``obligation``."""
+        return self.compiled.hierarchies[kind].terms
+
+    def decide(
+        self,
+        party: str,
+        data: str,
+        purpose: str,
+        context: Mapping[str, Any] | None = None,
+    ) -> Decision:
+        """May ``party`` use ``data`` for ``purpose`` given ``context``?
+
+        Raises :class:`UnknownTermError` for an undeclared term and :class:`RequestError` for a
+        context key that is undeclared or of the wrong type; never answers such a request.
+        """
+        compiled = self.compiled
+        terms = (
+            resolve_term(compiled, "party", party),
+            resolve_term(compiled, "data", data),
+            resolve_term(compiled, "purpose", purpose),
+        )
+        given = {} if context is None else context
+        outcome = evaluate(compiled, terms, normalize_context(compiled, given))
+        return Decision(
+            effect=outcome.effect,
+            obligations=list(outcome.obligations),
+            reasons=[self._reasons[r.id] for r in outcome.deciding],
+            missing=list(outcome.missing),
+            policy_version=self.version,
+            party=terms[0],
+            data=terms[1],
+            purpose=terms[2],
+            context=given,
+            compiled=compiled,
+        )
+
+
+def _reason(rule: CompiledRule) -> ReasonModel:
+    span = rule.source.span
+    file = span.source.name if span else "<unknown>"
+    line = span.line if span else 0
+    return ReasonModel(
+        id=rule.id,
+        effect=rule.effect,
+        citation=citation_of(rule),
+        description=rule.source.description,
+        file=file,
+        line=line,
+        location=f"{file}:{line}",
+    )
+
+
+def load_policy(path: str | os.PathLike[str]) -> Policy:
+    """Load a policy from a ``.policy`` file or a folder of them (read as one policy)."""
+    return Policy(read_sources(path))
+
+
+def load_policy_text(text: str | Mapping[str, str], name: str = "<policy>") -> Policy:
+    """Load a policy from text, or from a mapping of file name → text read as one policy."""
+    if isinstance(text, str):
+        return Policy([Source(name, text)])
+    return Policy([Source(n, t) for n, t in sorted(text.items())])
+
+
+def check_policy(path: str | os.PathLike[str]) -> list[Diagnostic]:
+    """Every error and warning of the policy at ``path``, sorted by place. Never raises for
+    problems in the rule files; an unreadable path is reported as a diagnostic too."""
+    try:
+        sources = read_sources(path)
+        return Policy(sources).warnings
+    except PolicyError as exc:
+        return exc.diagnostics

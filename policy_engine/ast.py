@@ -1,0 +1,244 @@
+"""Typed syntax tree of a policy.
+
+Nodes are frozen and compare by content: spans are ignored by ``==`` so tests (and the
+formatter's round trip) compare structure, not positions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from .source import Span
+
+TermKind = Literal["party", "data", "purpose"]
+DeclKind = Literal["party", "data", "purpose", "obligation"]
+Effect = Literal["allow", "deny"]
+CompareOp = Literal["=", "!=", "<", "<=", ">", ">="]
+
+KIND_WORDS: dict[str, str] = {
+    "party": "party",
+    "data": "data category",
+    "purpose": "purpose",
+    "obligation": "obligation",
+    "context": "context key",
+}
+
+
+@dataclass(frozen=True)
+class Name:
+    """An identifier as written, with where it was written."""
+
+    value: str
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class Citation:
+    text: str
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class TermDecl:
+    """``party a, b under c "description" §1.1``: declares ``names`` with ``parents``."""
+
+    kind: DeclKind
+    names: tuple[Name, ...]
+    parents: tuple[Name, ...] = ()
+    description: str | None = None
+    citations: tuple[Citation, ...] = ()
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+
+# ---- context schema -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BoolType:
+    def describe(self) -> str:
+        return "boolean"
+
+
+@dataclass(frozen=True)
+class IntType:
+    def describe(self) -> str:
+        return "integer"
+
+
+@dataclass(frozen=True)
+class StrType:
+    def describe(self) -> str:
+        return "string"
+
+
+@dataclass(frozen=True)
+class OneOfType:
+    literals: tuple[str, ...]
+
+    def describe(self) -> str:
+        return "one of " + ", ".join(f'"{v}"' for v in self.literals)
+
+
+@dataclass(frozen=True)
+class ListType:
+    """A list of strings; ``literals`` restricts the allowed values when given."""
+
+    literals: tuple[str, ...] | None
+
+    def describe(self) -> str:
+        if self.literals is None:
+            return "list of string"
+        return "list of " + ", ".join(f'"{v}"' for v in self.literals)
+
+
+@dataclass(frozen=True)
+class TermSetType:
+    """A set of vocabulary terms; membership understands the hierarchy."""
+
+    kind: TermKind
+
+    def describe(self) -> str:
+        return f"set of {self.kind}"
+
+
+ValueType = BoolType | IntType | StrType | OneOfType | ListType | TermSetType
+
+
+@dataclass(frozen=True)
+class ContextDecl:
+    name: Name
+    type: ValueType
+    default: Literal_ | None = None
+    description: str | None = None
+    citations: tuple[Citation, ...] = ()
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+
+# ---- expressions ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Literal_:
+    """A string, integer or boolean written in the rule."""
+
+    value: str | int | bool
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class NameRef:
+    """A bare name: a context key or a vocabulary term, resolved by the checker."""
+
+    name: str
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class RequestRef:
+    """``party``, ``data`` or ``purpose``: the request's own term."""
+
+    kind: TermKind
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class ListLiteral:
+    items: tuple[Operand, ...]
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+
+Operand = Literal_ | NameRef | RequestRef | ListLiteral
+
+
+@dataclass(frozen=True)
+class Compare:
+    op: CompareOp
+    left: Operand
+    right: Operand
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class Member:
+    """``left in right`` (``negated``: ``left not in right``)."""
+
+    left: Operand
+    right: Operand
+    negated: bool = False
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class Presence:
+    """``key is known`` (``known=True``) or ``key is missing``."""
+
+    key: Name
+    known: bool
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class Truth:
+    """A bare boolean operand used as a condition: ``when cookies_accepted``."""
+
+    operand: Operand
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class Not:
+    operand: Expr
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class And:
+    operands: tuple[Expr, ...]
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class Or:
+    operands: tuple[Expr, ...]
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+
+Expr = Compare | Member | Presence | Truth | Not | And | Or
+
+
+# ---- rules ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ObligationClause:
+    names: tuple[Name, ...]
+    condition: Expr | None = None
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One clause of the policy. ``None`` for parties/data/purposes means *any*."""
+
+    id: Name
+    effect: Effect
+    parties: tuple[Name, ...] | None
+    data: tuple[Name, ...] | None
+    purposes: tuple[Name, ...] | None
+    citations: tuple[Citation, ...] = ()
+    description: str | None = None
+    condition: Expr | None = None
+    exceptions: tuple[Expr, ...] = ()
+    obligations: tuple[ObligationClause, ...] = ()
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+
+Item = TermDecl | ContextDecl | Rule
+
+
+@dataclass(frozen=True)
+class PolicyFile:
+    """What one source file declares, in the order written."""
+
+    name: str
+    items: tuple[Item, ...]

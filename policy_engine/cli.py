@@ -1,0 +1,127 @@
+"""The ``policy-engine`` command: a thin shell over the library API.
+
+Exit codes: ``decide``/``explain`` 0 allow, 1 deny, 2 error; ``check`` 0 clean, 1 errors, 2 usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from .api import check_policy, load_policy
+from .errors import Diagnostic, PolicyError, render_all
+
+EXIT_ALLOW, EXIT_DENY, EXIT_ERROR = 0, 1, 2
+
+
+class UsageError(Exception):
+    """Bad command-line input (exit 2)."""
+
+
+def _parse_context(raw: str | None) -> dict[str, Any]:
+    if raw is None:
+        return {}
+    origin = "--context"
+    if raw.startswith("@"):
+        path = Path(raw[1:])
+        try:
+            raw = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"cannot read context file `{path}`: {exc.strerror}") from None
+        origin = str(path)
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise UsageError(
+            f"{origin} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from None
+    if not isinstance(value, dict):
+        raise UsageError(f"{origin} must be a JSON object such as '{{\"subject_age\": 30}}'")
+    return value
+
+
+def _decide(args: argparse.Namespace, explain: bool) -> int:
+    policy = load_policy(args.path)
+    context = _parse_context(args.context)
+    decision = policy.decide(args.party, args.data, args.purpose, context)
+    if explain:
+        if args.format == "json":
+            print(decision.trace().model_dump_json(indent=2))
+        else:
+            print(decision.explain())
+    elif args.format == "json":
+        print(json.dumps(decision.model_dump(), indent=2, ensure_ascii=False))
+    else:
+        print(decision.effect.upper())
+        print(f"obligations: {', '.join(decision.obligations) or 'none'}")
+        for reason in decision.reasons:
+            print(f"reason: {reason.id} ({reason.citation or 'no citation'}) at {reason.location}")
+        if not decision.reasons:
+            print("reason: no rule grants this request (default deny)")
+        print(f"missing: {', '.join(decision.missing) or 'none'}")
+        print(f"policy: {decision.policy_version}")
+    return EXIT_ALLOW if decision.allowed else EXIT_DENY
+
+
+def _check(args: argparse.Namespace) -> int:
+    diagnostics = check_policy(args.path)
+    errors = [d for d in diagnostics if d.severity == "error"]
+    warnings = [d for d in diagnostics if d.severity == "warning"]
+    if args.format == "json":
+        print(json.dumps([d.to_dict() for d in diagnostics], indent=2, ensure_ascii=False))
+    else:
+        if diagnostics:
+            print(render_all(diagnostics))
+            print()
+        print(
+            f"{args.path}: {len(errors)} error{'s' * (len(errors) != 1)}, "
+            f"{len(warnings)} warning{'s' * (len(warnings) != 1)}"
+        )
+    return 1 if errors else 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="policy-engine",
+        description="Privacy disclosure decisions from policy rule files.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name, help_text in (
+        ("decide", "decide one request (exit 0 allow, 1 deny, 2 error)"),
+        ("explain", "decide one request and print the full trace"),
+    ):
+        sub = commands.add_parser(name, help=help_text)
+        sub.add_argument("path", help="a .policy file or a folder of them")
+        sub.add_argument("--party", required=True, help="who receives or uses the data")
+        sub.add_argument("--data", required=True, help="the data category")
+        sub.add_argument("--purpose", required=True, help="what it is used for")
+        sub.add_argument(
+            "--context", help="context as a JSON object, or @file.json to read it from a file"
+        )
+        sub.add_argument("--format", choices=("text", "json"), default="text")
+    check = commands.add_parser("check", help="parse and validate a policy (exit 1 on errors)")
+    check.add_argument("path", help="a .policy file or a folder of them")
+    check.add_argument("--format", choices=("text", "json"), default="text")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "check":
+            return _check(args)
+        return _decide(args, explain=args.command == "explain")
+    except UsageError as exc:
+        print(Diagnostic("usage", str(exc)).render(), file=sys.stderr)
+        return EXIT_ERROR
+    except PolicyError as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_ERROR
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,313 @@
+"""Checked AST → an immutable compiled policy, built once at load.
+
+Conditions become closures over the request (no AST walking per decision, no ``eval``); rules are
+indexed by the terms they cover, so a request only looks at its candidate rules; the candidate
+plan of each (party, data, purpose) cell is memoised the first time it is asked for.
+
+Truth values follow Kleene's three-valued logic: ``True``, ``False`` and ``None`` for *unknown*
+(a context key the condition needs is missing).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import ast
+from .checker import CheckedPolicy, context_type
+from .vocabulary import Hierarchy
+
+MISSING: Any = object()
+"""Stands for an absent context key inside compiled conditions."""
+
+Context = Mapping[str, Any]
+RequestTerms = tuple[str, str, str]  # (party, data, purpose)
+Condition = Callable[[Context, RequestTerms], "bool | None"]
+Getter = Callable[[Context, RequestTerms], Any]
+
+_REQUEST_INDEX = {"party": 0, "data": 1, "purpose": 2}
+
+
+@dataclass(frozen=True, slots=True)
+class ObligationPlan:
+    names: tuple[str, ...]
+    condition: Condition | None
+    clause: ast.ObligationClause
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledRule:
+    """One rule, ready to evaluate. ``None`` scopes mean *any*."""
+
+    position: int
+    id: str
+    effect: ast.Effect
+    parties: frozenset[str] | None
+    data: frozenset[str] | None
+    purposes: frozenset[str] | None
+    condition: Condition | None
+    exceptions: tuple[Condition, ...]
+    obligations: tuple[ObligationPlan, ...]
+    source: ast.Rule = field(repr=False)
+
+    @property
+    def is_unconditional(self) -> bool:
+        return self.condition is None and not self.exceptions
+
+
+@dataclass(frozen=True, slots=True)
+class CellPlan:
+    """The candidate rules of one (party, data, purpose) cell, deny rules first."""
+
+    denies: tuple[CompiledRule, ...]
+    allows: tuple[CompiledRule, ...]
+
+
+@dataclass(frozen=True)
+class ContextKey:
+    name: str
+    decl: ast.ContextDecl
+    default: Any = MISSING
+
+
+@dataclass
+class CompiledPolicy:
+    """Everything :func:`policy_engine.evaluator.evaluate` needs; never mutated after load except
+    for the memo of cell plans, whose entries are immutable and idempotent (thread-safe)."""
+
+    version: str
+    hierarchies: dict[str, Hierarchy]
+    context: dict[str, ContextKey]
+    rules: tuple[CompiledRule, ...]
+    checked: CheckedPolicy = field(repr=False)
+    _by_term: dict[str, dict[str, frozenset[int]]] = field(repr=False, default_factory=dict)
+    _any: dict[str, frozenset[int]] = field(repr=False, default_factory=dict)
+    _cells: dict[RequestTerms, CellPlan] = field(repr=False, default_factory=dict)
+
+    def cell(self, terms: RequestTerms) -> CellPlan:
+        plan = self._cells.get(terms)
+        if plan is None:
+            plan = self._plan(terms)
+            self._cells[terms] = plan
+        return plan
+
+    def _plan(self, terms: RequestTerms) -> CellPlan:
+        candidates: frozenset[int] | None = None
+        for kind, term in zip(("party", "data", "purpose"), terms, strict=True):
+            covering = self._by_term[kind].get(term, frozenset()) | self._any[kind]
+            candidates = covering if candidates is None else candidates & covering
+        chosen = sorted(candidates or (), key=lambda i: self.rules[i].id)
+        rules = [self.rules[i] for i in chosen]
+        return CellPlan(
+            denies=tuple(r for r in rules if r.effect == "deny"),
+            allows=tuple(r for r in rules if r.effect == "allow"),
+        )
+
+
+def compile_policy(checked: CheckedPolicy, version: str) -> CompiledPolicy:
+    hierarchies = checked.hierarchies
+    context = {
+        name: ContextKey(name, decl, decl.default.value if decl.default is not None else MISSING)
+        for name, decl in checked.context.items()
+    }
+    builder = _ConditionBuilder(checked, hierarchies)
+    rules: list[CompiledRule] = []
+    for position, rule in enumerate(checked.rules):
+        rules.append(
+            CompiledRule(
+                position=position,
+                id=rule.id.value,
+                effect=rule.effect,
+                parties=_scope(rule.parties),
+                data=_scope(rule.data),
+                purposes=_scope(rule.purposes),
+                condition=builder.condition(rule.condition) if rule.condition else None,
+                exceptions=tuple(builder.condition(e) for e in rule.exceptions),
+                obligations=tuple(
+                    ObligationPlan(
+                        tuple(n.value for n in clause.names),
+                        builder.condition(clause.condition) if clause.condition else None,
+                        clause,
+                    )
+                    for clause in rule.obligations
+                ),
+                source=rule,
+            )
+        )
+    compiled = CompiledPolicy(version, hierarchies, context, tuple(rules), checked)
+    for kind in ("party", "data", "purpose"):
+        hierarchy = hierarchies[kind]
+        by_term: dict[str, set[int]] = {term: set() for term in hierarchy.terms}
+        any_rules: set[int] = set()
+        for compiled_rule in rules:
+            scope = _rule_scope(compiled_rule, kind)
+            if scope is None:
+                any_rules.add(compiled_rule.position)
+                continue
+            for term in scope:
+                for covered in hierarchy.descendants[term]:
+                    by_term[covered].add(compiled_rule.position)
+        compiled._by_term[kind] = {t: frozenset(s) for t, s in by_term.items()}
+        compiled._any[kind] = frozenset(any_rules)
+    return compiled
+
+
+def _scope(names: tuple[ast.Name, ...] | None) -> frozenset[str] | None:
+    return None if names is None else frozenset(n.value for n in names)
+
+
+def _rule_scope(rule: CompiledRule, kind: str) -> frozenset[str] | None:
+    return {"party": rule.parties, "data": rule.data, "purpose": rule.purposes}[kind]
+
+
+# ---- conditions → closures ------------------------------------------------------------------
+
+
+class _ConditionBuilder:
+    def __init__(self, checked: CheckedPolicy, hierarchies: dict[str, Hierarchy]) -> None:
+        self.checked = checked
+        self.hierarchies = hierarchies
+
+    def _is_context(self, name: str) -> bool:
+        return name in self.checked.context
+
+    def _term_kind(self, node: ast.Operand) -> str | None:
+        if isinstance(node, ast.RequestRef):
+            return node.kind
+        if isinstance(node, ast.NameRef) and not self._is_context(node.name):
+            return self.checked.symbols[node.name].kind
+        if isinstance(node, ast.ListLiteral) and node.items:
+            return self._term_kind(node.items[0])
+        if isinstance(node, ast.NameRef):
+            type_ = context_type(self.checked.context[node.name].type)
+            return type_.kind if type_.base == "termset" else None
+        return None
+
+    def getter(self, node: ast.Operand) -> Getter:
+        if isinstance(node, ast.Literal_):
+            value = node.value
+            return lambda ctx, req: value
+        if isinstance(node, ast.RequestRef):
+            index = _REQUEST_INDEX[node.kind]
+            return lambda ctx, req: req[index]
+        if isinstance(node, ast.NameRef):
+            name = node.name
+            if self._is_context(name):
+                return lambda ctx, req: ctx.get(name, MISSING)
+            return lambda ctx, req: name
+        values = frozenset(
+            item.value if isinstance(item, ast.Literal_) else item.name  # type: ignore[union-attr]
+            for item in node.items
+        )
+        return lambda ctx, req: values
+
+    def condition(self, expr: ast.Expr) -> Condition:
+        if isinstance(expr, ast.And):
+            parts = tuple(self.condition(e) for e in expr.operands)
+
+            def and_(ctx: Context, req: RequestTerms) -> bool | None:
+                result: bool | None = True
+                for part in parts:
+                    value = part(ctx, req)
+                    if value is False:
+                        return False
+                    if value is None:
+                        result = None
+                return result
+
+            return and_
+        if isinstance(expr, ast.Or):
+            parts = tuple(self.condition(e) for e in expr.operands)
+
+            def or_(ctx: Context, req: RequestTerms) -> bool | None:
+                result: bool | None = False
+                for part in parts:
+                    value = part(ctx, req)
+                    if value is True:
+                        return True
+                    if value is None:
+                        result = None
+                return result
+
+            return or_
+        if isinstance(expr, ast.Not):
+            inner = self.condition(expr.operand)
+
+            def not_(ctx: Context, req: RequestTerms) -> bool | None:
+                value = inner(ctx, req)
+                return None if value is None else not value
+
+            return not_
+        if isinstance(expr, ast.Presence):
+            key, known = expr.key.value, expr.known
+            return lambda ctx, req: (key in ctx) is known
+        if isinstance(expr, ast.Truth):
+            get = self.getter(expr.operand)
+
+            def truth(ctx: Context, req: RequestTerms) -> bool | None:
+                value = get(ctx, req)
+                return None if value is MISSING else bool(value)
+
+            return truth
+        if isinstance(expr, ast.Compare):
+            return self._compare(expr)
+        return self._member(expr)
+
+    def _compare(self, expr: ast.Compare) -> Condition:
+        left, right = self.getter(expr.left), self.getter(expr.right)
+        test: Callable[[Any, Any], bool] = {
+            "=": lambda a, b: a == b,
+            "!=": lambda a, b: a != b,
+            "<": lambda a, b: a < b,
+            "<=": lambda a, b: a <= b,
+            ">": lambda a, b: a > b,
+            ">=": lambda a, b: a >= b,
+        }[expr.op]
+
+        def compare(ctx: Context, req: RequestTerms) -> bool | None:
+            a = left(ctx, req)
+            if a is MISSING:
+                return None
+            b = right(ctx, req)
+            if b is MISSING:
+                return None
+            return test(a, b)
+
+        return compare
+
+    def _member(self, expr: ast.Member) -> Condition:
+        left, right = self.getter(expr.left), self.getter(expr.right)
+        negated = expr.negated
+        kind = self._term_kind(expr.right)
+        contains: Callable[[Any, Any], bool]
+        if kind is not None:
+            ancestors = self.hierarchies[kind].ancestors
+            if isinstance(expr.right, ast.NameRef | ast.RequestRef) and (
+                self._term_kind(expr.right) and not self._is_context_set(expr.right)
+            ):
+                # `x in marketing`: x is marketing or sits below it.
+                def contains(item: Any, term: Any) -> bool:
+                    return term in ancestors[item]
+            else:
+                # `x in consented_purposes`: x or one of its ancestors is in the set.
+                def contains(item: Any, terms: Any) -> bool:
+                    return not ancestors[item].isdisjoint(terms)
+        else:
+
+            def contains(item: Any, values: Any) -> bool:
+                return item in values
+
+        def member(ctx: Context, req: RequestTerms) -> bool | None:
+            a = left(ctx, req)
+            if a is MISSING:
+                return None
+            b = right(ctx, req)
+            if b is MISSING:
+                return None
+            return contains(a, b) is not negated
+
+        return member
+
+    def _is_context_set(self, node: ast.Operand) -> bool:
+        return isinstance(node, ast.NameRef) and self._is_context(node.name)

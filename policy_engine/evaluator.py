@@ -1,0 +1,296 @@
+"""Evaluation: pure functions of a compiled policy and a checked request. No I/O, no clock.
+
+``evaluate`` is the fast path: compiled closures, no trace. When a tracer is given (explanations),
+every candidate rule is also walked by :func:`trace_condition`, a small interpreter over the AST
+that records each sub-condition's value and the actual values it saw. The two must always agree; the
+tests check that on random policies and requests.
+
+Semantics (docs/semantics.md): default deny; deny overrides allow; a rule applies when its scope
+covers the request, its condition holds and none of its exceptions holds. With a missing key a
+condition is *unknown*: an unknown allow does not grant, an unknown deny denies (fail closed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from . import ast
+from .compiler import MISSING, CompiledPolicy, CompiledRule, Context, RequestTerms
+from .printer import expr_text, literal_text, operand_text
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What ``evaluate`` decided: the effect, the rules that decided it, obligations and the
+    context keys whose absence made some considered rule unknown."""
+
+    effect: ast.Effect
+    deciding: tuple[CompiledRule, ...]
+    obligations: tuple[str, ...]
+    missing: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ConditionTrace:
+    """One sub-condition: its text, its value (None = unknown), what it saw, and its parts."""
+
+    text: str
+    value: bool | None
+    missing: frozenset[str]
+    detail: str | None
+    children: tuple[ConditionTrace, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ObligationTrace:
+    names: tuple[str, ...]
+    condition: ConditionTrace | None
+    attached: bool
+
+
+@dataclass(frozen=True, slots=True)
+class RuleTrace:
+    """How one candidate rule fared. ``value``: True applies, False does not, None unknown."""
+
+    rule: CompiledRule
+    value: bool | None
+    condition: ConditionTrace | None
+    exceptions: tuple[ConditionTrace, ...]
+    obligations: tuple[ObligationTrace, ...]
+    missing: frozenset[str]
+
+
+Tracer = Callable[[RuleTrace], None]
+
+
+def _kleene_and(values: list[bool | None]) -> bool | None:
+    if False in values:
+        return False
+    return None if None in values else True
+
+
+def _rule_value(rule: CompiledRule, ctx: Context, req: RequestTerms) -> bool | None:
+    """cond ∧ ¬exc₁ ∧ ¬exc₂ … in three-valued logic."""
+    result: bool | None = True
+    if rule.condition is not None:
+        result = rule.condition(ctx, req)
+        if result is False:
+            return False
+    for exception in rule.exceptions:
+        value = exception(ctx, req)
+        if value is True:
+            return False
+        if value is None:
+            result = None
+    return result
+
+
+def evaluate(
+    compiled: CompiledPolicy,
+    req: RequestTerms,
+    ctx: Context,
+    tracer: Tracer | None = None,
+) -> Outcome:
+    """Decide one request. ``req`` and ``ctx`` must already be checked (see ``request.py``)."""
+    plan = compiled.cell(req)
+    unknown: list[CompiledRule] = []
+    denying: list[CompiledRule] = []
+    certain_deny = False
+    for rule in plan.denies:
+        value = _rule_value(rule, ctx, req)
+        if value is False:
+            continue
+        denying.append(rule)
+        if value is None:
+            unknown.append(rule)
+        else:
+            certain_deny = True
+    granting: list[CompiledRule] = []
+    if certain_deny:
+        # Nothing else can change a certain deny, so no missing key was needed.
+        unknown = []
+    else:
+        for rule in plan.allows:
+            value = _rule_value(rule, ctx, req)
+            if value is True:
+                granting.append(rule)
+            elif value is None:
+                unknown.append(rule)
+    obligations: set[str] = set()
+    missing: set[str] = set()
+    for rule in granting if not denying else ():
+        for clause in rule.obligations:
+            value = True if clause.condition is None else clause.condition(ctx, req)
+            if value is not False:
+                obligations.update(clause.names)
+            if value is None:
+                assert clause.clause.condition is not None
+                missing |= trace_condition(compiled, clause.clause.condition, ctx, req).missing
+    for rule in unknown:
+        missing |= _rule_missing(compiled, rule, ctx, req)
+    if tracer is not None:
+        for rule in plan.denies + plan.allows:
+            tracer(trace_rule(compiled, rule, ctx, req))
+    if denying:
+        return Outcome("deny", tuple(denying), (), tuple(sorted(missing)))
+    if granting:
+        return Outcome("allow", tuple(granting), tuple(sorted(obligations)), tuple(sorted(missing)))
+    return Outcome("deny", (), (), tuple(sorted(missing)))
+
+
+def _rule_missing(
+    compiled: CompiledPolicy, rule: CompiledRule, ctx: Context, req: RequestTerms
+) -> frozenset[str]:
+    return trace_rule(compiled, rule, ctx, req).missing
+
+
+def trace_rule(
+    compiled: CompiledPolicy, rule: CompiledRule, ctx: Context, req: RequestTerms
+) -> RuleTrace:
+    """Walk one candidate rule with the interpreter, recording every value it looked at."""
+    source = rule.source
+    condition = trace_condition(compiled, source.condition, ctx, req) if source.condition else None
+    exceptions = tuple(trace_condition(compiled, e, ctx, req) for e in source.exceptions)
+    parts: list[bool | None] = [] if condition is None else [condition.value]
+    parts += [None if e.value is None else not e.value for e in exceptions]
+    value = _kleene_and(parts)
+    missing: frozenset[str] = frozenset()
+    if value is None:
+        pieces = ([condition] if condition else []) + list(exceptions)
+        missing = frozenset().union(*(p.missing for p in pieces if p.value is None))
+    obligations = []
+    for clause in source.obligations:
+        traced = trace_condition(compiled, clause.condition, ctx, req) if clause.condition else None
+        attached = value is True and (traced is None or traced.value is not False)
+        obligations.append(ObligationTrace(tuple(n.value for n in clause.names), traced, attached))
+    return RuleTrace(rule, value, condition, exceptions, tuple(obligations), missing)
+
+
+# ---- the tracing interpreter -------------------------------------------------------------------
+
+
+def show(value: Any) -> str:
+    """A context value as a person would write it in a rule."""
+    if isinstance(value, frozenset | set | list | tuple):
+        return "[" + ", ".join(show(v) for v in sorted(value, key=str)) + "]"
+    if isinstance(value, str | int | bool):
+        return literal_text(value)
+    return str(value)
+
+
+def _operand(
+    compiled: CompiledPolicy, node: ast.Operand, ctx: Context, req: RequestTerms
+) -> tuple[Any, str | None]:
+    """The operand's value (MISSING if absent) and, for context keys and request terms, a note
+    saying what it was."""
+    if isinstance(node, ast.Literal_):
+        return node.value, None
+    if isinstance(node, ast.RequestRef):
+        value = req[("party", "data", "purpose").index(node.kind)]
+        return value, f"the request's {node.kind} is `{value}`"
+    if isinstance(node, ast.NameRef):
+        if node.name in compiled.context:
+            value = ctx.get(node.name, MISSING)
+            if value is MISSING:
+                return MISSING, f"`{node.name}` is missing"
+            return value, f"`{node.name}` is {show(value)}"
+        return node.name, None
+    values = frozenset(
+        i.value if isinstance(i, ast.Literal_) else i.name  # type: ignore[union-attr]
+        for i in node.items
+    )
+    return values, None
+
+
+def _missing_names(
+    compiled: CompiledPolicy, nodes: tuple[ast.Operand, ...], ctx: Context
+) -> frozenset[str]:
+    """The context keys among ``nodes`` that the request lacks (terms are never missing)."""
+    return frozenset(
+        n.name
+        for n in nodes
+        if isinstance(n, ast.NameRef) and n.name in compiled.context and n.name not in ctx
+    )
+
+
+def _term_kind_of(compiled: CompiledPolicy, node: ast.Operand) -> str | None:
+    if isinstance(node, ast.RequestRef):
+        return node.kind
+    if isinstance(node, ast.NameRef):
+        if node.name in compiled.context:
+            type_ = compiled.context[node.name].decl.type
+            return type_.kind if isinstance(type_, ast.TermSetType) else None
+        return compiled.checked.symbols[node.name].kind
+    if isinstance(node, ast.ListLiteral) and node.items:
+        return _term_kind_of(compiled, node.items[0])
+    return None
+
+
+def trace_condition(
+    compiled: CompiledPolicy, expr: ast.Expr, ctx: Context, req: RequestTerms
+) -> ConditionTrace:
+    text = expr_text(expr)
+    if isinstance(expr, ast.And | ast.Or):
+        children = tuple(trace_condition(compiled, e, ctx, req) for e in expr.operands)
+        values = [c.value for c in children]
+        if isinstance(expr, ast.And):
+            value = _kleene_and(values)
+        else:
+            value = True if True in values else (None if None in values else False)
+        missing = (
+            frozenset().union(*(c.missing for c in children if c.value is None))
+            if value is None
+            else frozenset()
+        )
+        return ConditionTrace(text, value, missing, None, children)
+    if isinstance(expr, ast.Not):
+        inner = trace_condition(compiled, expr.operand, ctx, req)
+        value = None if inner.value is None else not inner.value
+        return ConditionTrace(text, value, inner.missing, None, (inner,))
+    if isinstance(expr, ast.Presence):
+        key = expr.key.value
+        present = key in ctx
+        detail = f"`{key}` is {show(ctx[key])}" if present else f"`{key}` is missing"
+        return ConditionTrace(text, present is expr.known, frozenset(), detail)
+    operands: tuple[ast.Operand, ...] = (
+        (expr.operand,) if isinstance(expr, ast.Truth) else (expr.left, expr.right)
+    )
+    seen = [_operand(compiled, node, ctx, req) for node in operands]
+    notes = "; ".join(note for _, note in seen if note)
+    if any(value is MISSING for value, _ in seen):
+        missing = _missing_names(compiled, operands, ctx)
+        return ConditionTrace(text, None, missing, notes or None)
+    if isinstance(expr, ast.Truth):
+        return ConditionTrace(text, bool(seen[0][0]), frozenset(), notes or None)
+    left, right = seen[0][0], seen[1][0]
+    if isinstance(expr, ast.Compare):
+        result = {
+            "=": lambda: left == right,
+            "!=": lambda: left != right,
+            "<": lambda: left < right,
+            "<=": lambda: left <= right,
+            ">": lambda: left > right,
+            ">=": lambda: left >= right,
+        }[expr.op]()
+        return ConditionTrace(text, result, frozenset(), notes or None)
+    kind = _term_kind_of(compiled, expr.right)
+    detail = notes
+    if kind is not None:
+        ancestors = compiled.hierarchies[kind].ancestors[left]
+        container = right if isinstance(right, frozenset) else frozenset([right])
+        covering = sorted(ancestors & container)
+        found = bool(covering)
+        if found:
+            how = (
+                f"`{left}` is listed"
+                if covering == [left]
+                else f"`{left}` is covered by `{covering[0]}`"
+            )
+        else:
+            how = f"`{left}` is not covered by {operand_text(expr.right)}"
+        detail = f"{notes}; {how}" if notes else how
+    else:
+        found = left in right
+    return ConditionTrace(text, found is not expr.negated, frozenset(), detail or None)

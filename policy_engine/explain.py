@@ -1,0 +1,276 @@
+"""Explanations: re-evaluate a decision with a tracer, then say in words what happened.
+
+The structured form (:class:`TraceModel`) is what ``explain --format json`` prints; the text form is
+for people: the decision in one sentence, the request with its place in each hierarchy, every rule
+that covers the request and why it did or did not apply, and, when nothing applied, the rules that
+nearly did.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .compiler import CompiledPolicy, CompiledRule
+from .evaluator import ConditionTrace, RuleTrace, evaluate, show
+from .models import (
+    ConditionTraceModel,
+    NearMissModel,
+    ObligationTraceModel,
+    RuleTraceModel,
+    TraceModel,
+    TruthValue,
+)
+from .request import normalize_context
+
+if TYPE_CHECKING:
+    from .decision import Decision
+
+MAX_NEAR_MISSES = 5
+
+
+def _truth(value: bool | None) -> TruthValue:
+    return "unknown" if value is None else ("true" if value else "false")
+
+
+def _condition_model(trace: ConditionTrace) -> ConditionTraceModel:
+    return ConditionTraceModel(
+        text=trace.text,
+        value=_truth(trace.value),
+        detail=trace.detail,
+        missing=sorted(trace.missing),
+        children=[_condition_model(c) for c in trace.children],
+    )
+
+
+def citation_of(rule: CompiledRule) -> str:
+    return ", ".join(c.text for c in rule.source.citations)
+
+
+def location_of(rule: CompiledRule) -> str:
+    span = rule.source.span
+    return f"{span.source.name}:{span.line}" if span else "<unknown>"
+
+
+def _missing_words(keys: frozenset[str] | list[str]) -> str:
+    return ", ".join(f"`{k}`" for k in sorted(keys))
+
+
+def _outcome(trace: RuleTrace, decision: Decision) -> str:
+    rule = trace.rule
+    why_not = _why_not(trace)
+    if rule.effect == "deny":
+        if trace.value is True:
+            return "applies: denies the request"
+        if trace.value is None:
+            return (
+                "denies (fail closed): it cannot be ruled out because "
+                f"{_missing_words(trace.missing)} is missing"
+            )
+        return f"does not apply: {why_not}"
+    if trace.value is True:
+        attached = sorted({n for o in trace.obligations if o.attached for n in o.names})
+        if decision.effect == "deny":
+            return "applies, but a deny rule overrides it"
+        return "applies: grants the request" + (
+            f" with obligations {', '.join(attached)}" if attached else ""
+        )
+    if trace.value is None:
+        return (
+            "does not grant: its conditions are unknown because "
+            f"{_missing_words(trace.missing)} is missing"
+        )
+    return f"does not apply: {why_not}"
+
+
+def _why_not(trace: RuleTrace) -> str:
+    if trace.condition is not None and trace.condition.value is False:
+        return "its `when` condition is false"
+    held = [e for e in trace.exceptions if e.value is True]
+    if held:
+        return f"its exception `unless {held[0].text}` holds"
+    return "its conditions do not hold"
+
+
+def _near_misses(compiled: CompiledPolicy, decision: Decision) -> list[NearMissModel]:
+    terms = (decision.party, decision.data, decision.purpose)
+    out: list[NearMissModel] = []
+    for rule in sorted(compiled.rules, key=lambda r: (r.effect != "allow", r.id)):
+        mismatch = []
+        for kind, term, scope in zip(
+            ("party", "data", "purpose"),
+            terms,
+            (rule.parties, rule.data, rule.purposes),
+            strict=True,
+        ):
+            if scope is not None and scope.isdisjoint(compiled.hierarchies[kind].ancestors[term]):
+                listed = ", ".join(f"`{s}`" for s in sorted(scope))
+                mismatch.append(f"its {kind} {listed} does not cover `{term}`")
+        if len(mismatch) == 1:
+            out.append(
+                NearMissModel(
+                    id=rule.id,
+                    effect=rule.effect,
+                    citation=citation_of(rule),
+                    location=location_of(rule),
+                    mismatch=mismatch,
+                )
+            )
+        if len(out) >= MAX_NEAR_MISSES:
+            break
+    return out
+
+
+def _summary(decision: Decision, traces: list[RuleTrace]) -> str:
+    who = f"`{decision.party}` {{}} use `{decision.data}` for `{decision.purpose}`"
+    if decision.effect == "allow":
+        ids = ", ".join(f"`{r.id}` ({r.citation})" for r in decision.reasons)
+        return f"ALLOW: {who.format('may')}, because {ids} applies and no deny rule applies"
+    head = f"DENY: {who.format('may not')}"
+    if decision.reasons:
+        parts = []
+        for reason in decision.reasons:
+            trace = next(t for t in traces if t.rule.id == reason.id)
+            suffix = (
+                f" (fail closed: {_missing_words(trace.missing)} is missing)"
+                if trace.value is None
+                else ""
+            )
+            parts.append(f"deny rule `{reason.id}` ({reason.citation}) applies{suffix}")
+        return f"{head}, because " + "; ".join(parts)
+    unknown = [t for t in traces if t.rule.effect == "allow" and t.value is None]
+    if unknown:
+        return (
+            f"{head}: no allow rule grants it for certain (default deny); "
+            f"{_missing_words(frozenset().union(*(t.missing for t in unknown)))} is missing"
+        )
+    if traces:
+        return f"{head}: the rules that cover it do not apply (default deny)"
+    return f"{head}: no rule covers this party, data and purpose (default deny)"
+
+
+def build_trace(compiled: CompiledPolicy, decision: Decision) -> TraceModel:
+    ctx = normalize_context(compiled, decision.context)
+    traces: list[RuleTrace] = []
+    evaluate(compiled, (decision.party, decision.data, decision.purpose), ctx, traces.append)
+    considered = [
+        RuleTraceModel(
+            id=t.rule.id,
+            effect=t.rule.effect,
+            citation=citation_of(t.rule),
+            description=t.rule.source.description,
+            location=location_of(t.rule),
+            value=_truth(t.value),
+            outcome=_outcome(t, decision),
+            condition=_condition_model(t.condition) if t.condition else None,
+            exceptions=[_condition_model(e) for e in t.exceptions],
+            obligations=[
+                ObligationTraceModel(
+                    obligations=list(o.names),
+                    condition=_condition_model(o.condition) if o.condition else None,
+                    attached=o.attached,
+                )
+                for o in t.obligations
+            ],
+            missing=sorted(t.missing),
+        )
+        for t in traces
+    ]
+    lineage = {
+        kind: compiled.hierarchies[kind].path_up(term)
+        for kind, term in (
+            ("party", decision.party),
+            ("data", decision.data),
+            ("purpose", decision.purpose),
+        )
+    }
+    return TraceModel(
+        decision=decision.to_model(),
+        summary=_summary(decision, traces),
+        considered=considered,
+        near_misses=_near_misses(compiled, decision) if not decision.reasons else [],
+        rules_total=len(compiled.rules),
+        lineage=lineage,
+    )
+
+
+# ---- text -----------------------------------------------------------------------------------
+
+
+def _condition_lines(label: str, trace: ConditionTraceModel, indent: str) -> list[str]:
+    line = f"{indent}{label}{trace.text}  → {trace.value}"
+    if trace.detail:
+        line += f" ({trace.detail})"
+    lines = [line]
+    if len(trace.children) > 1 or (trace.children and trace.text.startswith("not ")):
+        for child in trace.children:
+            lines.extend(_condition_lines("- ", child, indent + "    "))
+    return lines
+
+
+def render_text(trace: TraceModel) -> str:
+    d = trace.decision
+    out = [trace.summary + ".", ""]
+    out.append("Request")
+    for kind, term in (
+        ("party", d.request.party),
+        ("data", d.request.data),
+        ("purpose", d.request.purpose),
+    ):
+        above = trace.lineage[kind][1:]
+        where = f"  (under {', '.join(above)})" if above else ""
+        out.append(f"  {kind:<8} {term}{where}")
+    context = ", ".join(f"{k} = {show(_plain(v))}" for k, v in sorted(d.request.context.items()))
+    out.append(f"  {'context':<8} {context or '(none)'}")
+    out.append("")
+    out.append(f"Obligations: {', '.join(d.obligations) or 'none'}")
+    out.append(f"Missing context: {', '.join(d.missing) or 'none'}")
+    out.append(f"Policy version: {d.policy_version}")
+    out.append("")
+    n = len(trace.considered)
+    out.append(
+        f"Rules considered: {n} of {trace.rules_total} cover this party, data and purpose"
+        + (":" if n else ".")
+    )
+    for rule in trace.considered:
+        marker = {"true": "applies", "false": "does not apply", "unknown": "unknown"}[rule.value]
+        out.append("")
+        out.append(
+            f"  [{marker}] {rule.effect} `{rule.id}`  {rule.citation or '(no citation)'}"
+            f"  {rule.location}"
+        )
+        if rule.description:
+            out.append(f'    "{rule.description}"')
+        out.append(f"    {rule.outcome}")
+        if rule.condition is not None:
+            out.extend(_condition_lines("when ", rule.condition, "      "))
+        for exception in rule.exceptions:
+            out.extend(_condition_lines("unless ", exception, "      "))
+        for ob in rule.obligations:
+            state = "attached" if ob.attached else "not attached"
+            names = ", ".join(ob.obligations)
+            if ob.condition is None:
+                out.append(f"      with obligation {names}  → {state}")
+            else:
+                out.extend(
+                    _condition_lines(f"with obligation {names} when ", ob.condition, "      ")
+                )
+                out[-1 - _count_children(ob.condition)] += f"  [{state}]"
+    if trace.near_misses:
+        out.append("")
+        out.append("Rules that nearly cover this request:")
+        for miss in trace.near_misses:
+            out.append(
+                f"  {miss.effect} `{miss.id}`  {miss.citation or '(no citation)'}  {miss.location}:"
+                f" {'; '.join(miss.mismatch)}"
+            )
+    return "\n".join(out)
+
+
+def _count_children(trace: ConditionTraceModel) -> int:
+    if len(trace.children) > 1 or (trace.children and trace.text.startswith("not ")):
+        return sum(1 + _count_children(c) for c in trace.children)
+    return 0
+
+
+def _plain(value: object) -> object:
+    return frozenset(value) if isinstance(value, list) else value

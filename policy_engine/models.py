@@ -1,0 +1,93 @@
+"""Pydantic models at the edges: what a decision and its explanation look like as JSON.
+
+The CLI's ``--format json`` output, ``Decision.model_dump()`` and the HTTP service all use these.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+
+class ReasonModel(BaseModel):
+    """A rule that decided a request: its id, effect, citation and where it is written."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    effect: Literal["allow", "deny"]
+    citation: str
+    description: str | None
+    file: str
+    line: int
+    location: str
+
+
+class RequestModel(BaseModel):
+    party: str
+    data: str
+    purpose: str
+    context: dict[str, Any]
+
+
+class DecisionModel(BaseModel):
+    allowed: bool
+    effect: Literal["allow", "deny"]
+    obligations: list[str]
+    reasons: list[ReasonModel]
+    missing: list[str]
+    policy_version: str
+    request: RequestModel
+
+
+TruthValue = Literal["true", "false", "unknown"]
+
+
+class ConditionTraceModel(BaseModel):
+    text: str
+    value: TruthValue
+    detail: str | None = None
+    missing: list[str] = []
+    children: list[ConditionTraceModel] = []
+
+
+class ObligationTraceModel(BaseModel):
+    obligations: list[str]
+    condition: ConditionTraceModel | None
+    attached: bool
+
+
+class RuleTraceModel(BaseModel):
+    id: str
+    effect: Literal["allow", "deny"]
+    citation: str
+    description: str | None
+    location: str
+    value: TruthValue
+    outcome: str
+    """In words: what this rule did to the decision."""
+    condition: ConditionTraceModel | None
+    exceptions: list[ConditionTraceModel]
+    obligations: list[ObligationTraceModel]
+    missing: list[str]
+
+
+class NearMissModel(BaseModel):
+    """A rule that covers two of the request's three terms: often the one the author expected."""
+
+    id: str
+    effect: Literal["allow", "deny"]
+    citation: str
+    location: str
+    mismatch: list[str]
+
+
+class TraceModel(BaseModel):
+    decision: DecisionModel
+    summary: str
+    considered: list[RuleTraceModel]
+    near_misses: list[NearMissModel]
+    rules_total: int
+    lineage: dict[str, list[str]]
+    """For party, data and purpose: the request's term and its ancestors, nearest first."""

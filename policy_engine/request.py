@@ -1,0 +1,168 @@
+"""Checking a decision request against the policy: known terms, declared context keys, right types.
+
+A bad request is an error, never a decision: a misspelt purpose or a context value of the wrong type
+must not quietly become a deny (or worse, an allow).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from . import ast
+from .compiler import MISSING, CompiledPolicy
+from .errors import Diagnostic, RequestError, UnknownTermError, did_you_mean, suggestion_help
+
+
+def resolve_term(compiled: CompiledPolicy, kind: str, value: object) -> str:
+    """The request's party, data category or purpose, checked to be a declared term of that kind."""
+    word = ast.KIND_WORDS[kind]
+    hierarchy = compiled.hierarchies[kind]
+    if isinstance(value, str) and value in hierarchy:
+        return value
+    if not isinstance(value, str):
+        raise RequestError(
+            [Diagnostic("bad-request", f"the {word} must be a name, got {describe_value(value)}")]
+        )
+    symbol = compiled.checked.symbols.get(value)
+    suggestions = did_you_mean(value, hierarchy.terms)
+    if symbol is not None:
+        other = ast.KIND_WORDS[symbol.kind]
+        message = f"`{value}` is {_article(other)} {other}, not {_article(word)} {word}"
+    else:
+        message = f"unknown {word} `{value}`"
+    return _raise_unknown(kind, value, suggestions, message)
+
+
+def _raise_unknown(kind: str, value: str, suggestions: list[str], message: str) -> str:
+    raise UnknownTermError(kind, value, suggestions, message)
+
+
+def _article(word: str) -> str:
+    return "an" if word[:1] in "aeiou" else "a"
+
+
+def describe_value(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return f'"{value}"'
+    if isinstance(value, int | float):
+        return f"the number {value}"
+    if isinstance(value, list | tuple):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
+
+
+def normalize_context(
+    compiled: CompiledPolicy, context: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """Validate ``context`` against the schema and return the evaluator's view of it.
+
+    Lists become frozensets; ``null`` means unknown (the key is treated as missing); declared
+    defaults fill absent keys. Every problem is reported at once in one :class:`RequestError`.
+    """
+    if context is None:
+        context = {}
+    if not isinstance(context, Mapping):
+        raise RequestError(
+            [
+                Diagnostic(
+                    "bad-request", f"the context must be an object, got {describe_value(context)}"
+                )
+            ]
+        )
+    problems: list[Diagnostic] = []
+    out: dict[str, Any] = {}
+    for key, value in context.items():
+        entry = compiled.context.get(key) if isinstance(key, str) else None
+        if entry is None:
+            problems.append(
+                Diagnostic(
+                    "unknown-context-key",
+                    f"unknown context key `{key}`",
+                    None,
+                    suggestion_help(str(key), compiled.context)
+                    or "the policy declares "
+                    + ", ".join(f"`{k}`" for k in sorted(compiled.context)),
+                )
+            )
+            continue
+        if value is None:
+            continue
+        converted = _convert(compiled, key, entry.decl.type, value, problems)
+        if converted is not MISSING:
+            out[key] = converted
+    if problems:
+        raise RequestError(problems)
+    for key, entry in compiled.context.items():
+        if key not in out and entry.default is not MISSING:
+            out[key] = entry.default
+    return out
+
+
+def _convert(
+    compiled: CompiledPolicy,
+    key: str,
+    type_: ast.ValueType,
+    value: Any,
+    problems: list[Diagnostic],
+) -> Any:
+    def wrong(expected: str, help: str | None = None) -> Any:
+        problems.append(
+            Diagnostic(
+                "wrong-context-type",
+                f"context key `{key}` must be {expected}, got {describe_value(value)}",
+                None,
+                help,
+            )
+        )
+        return MISSING
+
+    if isinstance(type_, ast.BoolType):
+        return value if isinstance(value, bool) else wrong("true or false")
+    if isinstance(type_, ast.IntType):
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        hint = (
+            "send the number without quotes" if isinstance(value, str) and value.isdigit() else None
+        )
+        return wrong("a whole number", hint)
+    if isinstance(type_, ast.StrType):
+        return value if isinstance(value, str) else wrong("a string")
+    if isinstance(type_, ast.OneOfType):
+        choices = ", ".join(f'"{v}"' for v in type_.literals)
+        if isinstance(value, str) and value in type_.literals:
+            return value
+        return wrong(f"one of {choices}", suggestion_help(str(value), type_.literals))
+    if not isinstance(value, list | tuple):
+        return wrong(f"a list ({type_.describe()})")
+    if isinstance(type_, ast.ListType):
+        allowed = type_.literals
+        for item in value:
+            if not isinstance(item, str) or (allowed is not None and item not in allowed):
+                choices = "strings" if allowed is None else ", ".join(f'"{v}"' for v in allowed)
+                return wrong(
+                    f"a list of {choices}",
+                    suggestion_help(str(item), allowed or ())
+                    or f"{describe_value(item)} is not allowed",
+                )
+        return frozenset(value)
+    hierarchy = compiled.hierarchies[type_.kind]
+    word = ast.KIND_WORDS[type_.kind]
+    for item in value:
+        if not isinstance(item, str) or item not in hierarchy:
+            problems.append(
+                Diagnostic(
+                    "unknown-term",
+                    f"context key `{key}` lists unknown {word} {describe_value(item)}",
+                    None,
+                    suggestion_help(str(item), hierarchy.terms),
+                )
+            )
+            return MISSING
+    return frozenset(value)

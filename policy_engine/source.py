@@ -1,0 +1,52 @@
+"""Source text and spans: where in which file a thing was written, and how to point at it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Source:
+    """One rule file's text. ``name`` is the path shown to users (relative where possible)."""
+
+    name: str
+    text: str
+    lines: tuple[str, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "lines", tuple(self.text.splitlines()))
+
+    def line(self, number: int) -> str:
+        """The text of 1-based line ``number``, or '' past the end of the file."""
+        if 1 <= number <= len(self.lines):
+            return self.lines[number - 1]
+        return ""
+
+
+@dataclass(frozen=True)
+class Span:
+    """A region of a source: 1-based line and column of its start and (exclusive) end."""
+
+    source: Source = field(repr=False)
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+
+    @property
+    def location(self) -> str:
+        return f"{self.source.name}:{self.line}:{self.column}"
+
+    def render(self) -> str:
+        """The source line with a caret line under the span (first line of the span only)."""
+        text = self.source.line(self.line)
+        gutter = str(self.line)
+        pad = " " * len(gutter)
+        start = max(self.column - 1, 0)
+        if self.end_line == self.line:
+            width = max(self.end_column - self.column, 1)
+        else:
+            width = max(len(text) - start, 1)
+        # Keep tabs so the caret lines up under the same characters the user sees.
+        lead = "".join(ch if ch == "\t" else " " for ch in text[:start])
+        return f"{pad} |\n{gutter} | {text}\n{pad} | {lead}{'^' * width}"
