@@ -123,9 +123,10 @@ def evaluate(
     for rule in granting if not denying else ():
         for clause in rule.obligations:
             value = True if clause.condition is None else clause.condition(ctx, req)
-            if value is not False:
+            if value is True:
                 obligations.update(clause.names)
-            if value is None:
+            elif value is None:
+                # Attached only when its condition holds; an unknown one is reported as missing.
                 assert clause.clause.condition is not None
                 missing |= trace_condition(compiled, clause.clause.condition, ctx, req).missing
     for rule in unknown:
@@ -163,7 +164,7 @@ def trace_rule(
     obligations = []
     for clause in source.obligations:
         traced = trace_condition(compiled, clause.condition, ctx, req) if clause.condition else None
-        attached = value is True and (traced is None or traced.value is not False)
+        attached = value is True and (traced is None or traced.value is True)
         obligations.append(ObligationTrace(tuple(n.value for n in clause.names), traced, attached))
     return RuleTrace(rule, value, condition, exceptions, tuple(obligations), missing)
 
