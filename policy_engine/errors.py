@@ -81,24 +81,26 @@ def render_all(diagnostics: Sequence[Diagnostic]) -> str:
 
 
 def did_you_mean(word: str, candidates: Iterable[str]) -> list[str]:
-    """Close spellings of ``word`` among ``candidates``, best first."""
+    """Close spellings of ``word`` among ``candidates``, best first.
+
+    Only candidates nearly as close as the best one are offered, so a clear typo gets one answer.
+    """
     pool = sorted(set(candidates))
-    found = difflib.get_close_matches(word, pool, n=3, cutoff=0.6)
     lowered = word.lower()
+    scored = []
     for candidate in pool:
-        if (
-            candidate not in found
-            and lowered != candidate
-            and (
-                candidate.lower() == lowered
-                or (
-                    len(word) >= 4
-                    and (lowered in candidate.lower() or candidate.lower() in lowered)
-                )
-            )
-        ):
-            found.append(candidate)
-    return found[:3]
+        ratio = difflib.SequenceMatcher(None, lowered, candidate.lower()).ratio()
+        if candidate.lower() == lowered:
+            ratio = 1.0
+        elif len(word) >= 4 and (lowered in candidate.lower() or candidate.lower() in lowered):
+            ratio = max(ratio, 0.75)
+        if ratio >= 0.6:
+            scored.append((ratio, candidate))
+    if not scored:
+        return []
+    scored.sort(key=lambda pair: (-pair[0], pair[1]))
+    best = scored[0][0]
+    return [candidate for ratio, candidate in scored if ratio >= best - 0.1][:3]
 
 
 def suggestion_help(word: str, candidates: Iterable[str]) -> str | None:
