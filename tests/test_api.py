@@ -64,7 +64,7 @@ def test_single_file_loads(tmp_path: Path) -> None:
 
 
 def test_empty_folder_is_an_error(tmp_path: Path) -> None:
-    with pytest.raises(PolicyError, match="no `.policy` files in"):
+    with pytest.raises(PolicyError, match=r"no `\.policy` files in"):
         policy_engine.load_policy(tmp_path)
 
 

@@ -247,8 +247,14 @@ def test_check_json(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
 
 def test_module_entry_point_runs_as_a_process() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "policy_engine", "decide", str(PLANISO)]
-        + request_args("law_enforcement", "email", "law_enforcement_request", {}),
+        [
+            sys.executable,
+            "-m",
+            "policy_engine",
+            "decide",
+            str(PLANISO),
+            *request_args("law_enforcement", "email", "law_enforcement_request", {}),
+        ],
         capture_output=True,
         text=True,
         check=False,
