@@ -166,11 +166,32 @@ def load_policy_text(text: str | Mapping[str, str], name: str = "<policy>") -> P
     return Policy([Source(n, t) for n, t in sorted(text.items())])
 
 
-def check_policy(path: str | os.PathLike[str]) -> list[Diagnostic]:
-    """Every error and warning of the policy at ``path``, sorted by place. Never raises for
-    problems in the rule files; an unreadable path is reported as a diagnostic too."""
+def check_policy(path: str | os.PathLike[str], *, analyze: bool = True) -> list[Diagnostic]:
+    """Every finding about the policy at ``path``, sorted by place; never raises for problems in
+    the rule files (an unreadable path is reported as a diagnostic too).
+
+    Loading problems are errors. With ``analyze`` the whole request space is examined too:
+    broken invariants are errors (with a counterexample request); rules that can never apply,
+    redundant rules and unused declarations are warnings; where a deny overrides an allow is
+    information.
+    """
+    from .analysis import invariant_diagnostics, lint
+    from .errors import sort_diagnostics
+    from .space import RequestSpace
+
     try:
-        sources = read_sources(path)
-        return Policy(sources).warnings
+        policy = Policy(read_sources(path))
     except PolicyError as exc:
         return exc.diagnostics
+    found = list(policy.warnings)
+    if analyze:
+        compiled = policy.compiled
+        extra = [e for i in compiled.checked.invariants for e in _invariant_exprs(i)]
+        space = RequestSpace([compiled], extra)
+        broken, _ = invariant_diagnostics(compiled, os.fspath(path), space)
+        found += broken + lint(compiled, space)
+    return sort_diagnostics(found)
+
+
+def _invariant_exprs(invariant: ast.Invariant) -> list[ast.Expr]:
+    return ([invariant.condition] if invariant.condition else []) + list(invariant.exceptions)

@@ -233,7 +233,35 @@ class Rule:
     span: Span | None = field(default=None, compare=False, repr=False)
 
 
-Item = TermDecl | ContextDecl | Rule
+@dataclass(frozen=True)
+class Scope:
+    """The terms an invariant talks about: ``names`` (None: any) less what is below ``excepts``."""
+
+    names: tuple[Name, ...] | None
+    excepts: tuple[Name, ...] = ()
+
+
+@dataclass(frozen=True)
+class Invariant:
+    """A claim about every request in a scope, proven by ``policy-engine check``.
+
+    ``expect`` is the decision every such request must get: ``never`` claims are ``deny``.
+    """
+
+    id: Name
+    expect: Effect
+    parties: Scope
+    data: Scope
+    purposes: Scope
+    citations: tuple[Citation, ...] = ()
+    description: str | None = None
+    condition: Expr | None = None
+    exceptions: tuple[Expr, ...] = ()
+    wording: Literal["never", "always"] = "never"
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+
+Item = TermDecl | ContextDecl | Rule | Invariant
 
 
 @dataclass(frozen=True)

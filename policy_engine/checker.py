@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from . import ast
-from .errors import Diagnostic, PolicyValidationError, suggestion_help
+from .errors import Diagnostic, PolicyValidationError, did_you_mean, suggestion_help
 from .source import Span
 from .vocabulary import Hierarchy, find_cycle
 
@@ -59,6 +59,13 @@ class OpType:
             "emptylist": "empty list",
         }[self.base]
 
+    def a(self) -> str:
+        """The type with its article, for sentences: `an integer`, `a string (one of "x")`."""
+        if self.base == "str" and self.literals is not None:
+            return f"a string ({self.describe()})"
+        text = self.describe()
+        return f"{_article(text)} {text}"
+
 
 def context_type(decl_type: ast.ValueType) -> OpType:
     if isinstance(decl_type, ast.BoolType):
@@ -85,6 +92,7 @@ class CheckedPolicy:
     rules: list[ast.Rule]
     term_decls: dict[str, ast.TermDecl]
     warnings: list[Diagnostic] = field(default_factory=list)
+    invariants: list[ast.Invariant] = field(default_factory=list)
 
 
 @dataclass
@@ -95,6 +103,7 @@ class _State:
     term_decls: dict[str, ast.TermDecl] = field(default_factory=dict)
     context: dict[str, ast.ContextDecl] = field(default_factory=dict)
     rules: list[ast.Rule] = field(default_factory=list)
+    invariants: list[ast.Invariant] = field(default_factory=list)
     edges: dict[str, list[tuple[str, str, ast.Name]]] = field(default_factory=dict)
     hierarchies: dict[str, Hierarchy] = field(default_factory=dict)
 
@@ -134,6 +143,19 @@ def declare_names(state: _State) -> None:
     """Every term, obligation and context key is declared once; rule ids are unique."""
     rule_ids: dict[str, ast.Rule] = {}
     for item in state.items():
+        if isinstance(item, ast.Invariant):
+            if any(i.id.value == item.id.value for i in state.invariants):
+                first = next(i for i in state.invariants if i.id.value == item.id.value)
+                state.error(
+                    "duplicate-invariant",
+                    f"invariant id `{item.id.value}` is used twice",
+                    item.id.span,
+                    "give each invariant its own id",
+                    notes=(("first used here", first.id.span),) if first.id.span else (),
+                )
+            else:
+                state.invariants.append(item)
+            continue
         if isinstance(item, ast.Rule):
             previous = rule_ids.get(item.id.value)
             if previous is not None and previous.id.span is not None:
@@ -308,6 +330,9 @@ def expect_term(state: _State, name: ast.Name, kind: str) -> bool:
             f"`{name.value}` is {_article(other)} {other}, not {_article(word)} {word}",
             name.span,
             suggestion_help(name.value, state.names_of(kind)),
+            notes=((f"declared here as {_article(other)} {other}", symbol.span),)
+            if symbol.span
+            else (),
         )
         return False
     return True
@@ -341,6 +366,24 @@ def check_conditions(state: _State) -> None:
                 typer.condition(clause.condition)
 
 
+def check_invariants(state: _State) -> None:
+    """Invariants name declared terms of the right kind and have well-typed conditions."""
+    typer = _Typer(state)
+    for invariant in state.invariants:
+        for kind, scope in (
+            ("party", invariant.parties),
+            ("data", invariant.data),
+            ("purpose", invariant.purposes),
+        ):
+            for name in (*(scope.names or ()), *scope.excepts):
+                expect_term(state, name, kind)
+        for expr in (
+            *([invariant.condition] if invariant.condition else []),
+            *invariant.exceptions,
+        ):
+            typer.condition(expr)
+
+
 def warn_missing_citations(state: _State) -> None:
     """Each rule should say which section of the policy it encodes."""
     for rule in state.rules:
@@ -360,6 +403,7 @@ PASSES: tuple[tuple[str, Callable[[_State], None]], ...] = (
     ("rule-scopes", check_rule_scopes),
     ("obligations", check_obligations),
     ("conditions", check_conditions),
+    ("invariants", check_invariants),
     ("citations", warn_missing_citations),
 )
 
@@ -379,6 +423,7 @@ def check(files: Sequence[ast.PolicyFile]) -> CheckedPolicy:
         context=state.context,
         rules=state.rules,
         term_decls=state.term_decls,
+        invariants=state.invariants,
         warnings=[d for d in state.diagnostics if d.severity != "error"],
     )
 
@@ -435,8 +480,7 @@ class _Typer:
             if type_ is not None and type_.base != "bool":
                 self.state.error(
                     "not-a-condition",
-                    f"`{_written(expr.operand)}` is {_article(type_.describe())} "
-                    f"{type_.describe()}, not a condition",
+                    f"`{_written(expr.operand)}` is {type_.a()}, not a condition",
                     expr.operand.span,
                     "compare it with something, e.g. `subject_age >= 14` or "
                     '`destination = "CA-QC"`',
@@ -453,7 +497,7 @@ class _Typer:
                 return OpType("bool")
             if isinstance(node.value, int):
                 return OpType("int")
-            return OpType("str", literals=(node.value,))
+            return OpType("str")
         if isinstance(node, ast.RequestRef):
             return OpType("term", kind=node.kind)
         if isinstance(node, ast.NameRef):
@@ -475,6 +519,7 @@ class _Typer:
                     "obligation-in-condition",
                     f"`{node.name}` is an obligation and cannot be tested in a condition",
                     node.span,
+                    "obligations are attached to allow rules with `with obligation ...`",
                 )
                 return None
             return OpType("term", kind=symbol.kind)
@@ -519,12 +564,14 @@ class _Typer:
             and isinstance(literal.value, str)
             and literal.value not in values
         ):
+            close = did_you_mean(literal.value, values)
             self.state.error(
                 "unknown-value",
                 f'`"{literal.value}"` is not a value of `{owner}`',
                 literal.span,
-                suggestion_help(literal.value, values)
-                or "its values are " + ", ".join(f'"{v}"' for v in values),
+                "did you mean " + " or ".join(f'`"{c}"`' for c in close) + "?"
+                if close
+                else "its values are " + ", ".join(f'"{v}"' for v in values),
             )
 
     def compare(self, expr: ast.Compare) -> None:
@@ -539,9 +586,14 @@ class _Typer:
                     self.state.error(
                         "type-mismatch",
                         f"`{expr.op}` compares whole numbers, but `{_written(node)}` is "
-                        f"{_article(type_.describe())} {type_.describe()}",
+                        f"{type_.a()}",
                         node.span or span,
-                        _number_hint(node),
+                        _number_hint(node)
+                        or (
+                            "strings can only be tested with `=`, `!=` and `in`"
+                            if type_.base == "str"
+                            else None
+                        ),
                     )
             return
         if left.base in ("strlist", "termset", "emptylist") or right.base in (
@@ -562,7 +614,9 @@ class _Typer:
                 f"cannot compare `{_written(expr.left)}` ({left.describe()}) with "
                 f"`{_written(expr.right)}` ({right.describe()})",
                 span,
-                _number_hint(expr.right) or _number_hint(expr.left),
+                _number_hint(expr.right)
+                or _number_hint(expr.left)
+                or f"compare `{_written(expr.left)}` with {left.a()}",
             )
             return
         if left.base == "str":
@@ -590,7 +644,7 @@ class _Typer:
                 self.state.error(
                     "type-mismatch",
                     f"`{_written(expr.right)}` holds {_kind_word(right.kind or '')} terms, but "
-                    f"`{_written(expr.left)}` is {_article(left.describe())} {left.describe()}",
+                    f"`{_written(expr.left)}` is {left.a()}",
                     expr.left.span or expr.span,
                     f"test a {right.kind} here, e.g. `{right.kind} in {_written(expr.right)}`",
                 )
@@ -599,9 +653,8 @@ class _Typer:
             if left.base != "str":
                 self.state.error(
                     "type-mismatch",
-                    f"`{_written(expr.right)}` is {_article(right.describe())} "
-                    f"{right.describe()}, but `{_written(expr.left)}` is "
-                    f"{_article(left.describe())} {left.describe()}",
+                    f"`{_written(expr.right)}` is {right.a()}, but `{_written(expr.left)}` is "
+                    f"{left.a()}",
                     expr.left.span or expr.span,
                 )
                 return
@@ -613,8 +666,7 @@ class _Typer:
             return
         self.state.error(
             "type-mismatch",
-            f"`in` needs a list or a set on its right, but `{_written(expr.right)}` is "
-            f"{_article(right.describe())} {right.describe()}",
+            f"`in` needs a list or a set on its right, but `{_written(expr.right)}` is {right.a()}",
             expr.right.span or expr.span,
             "use `=` to compare single values",
         )

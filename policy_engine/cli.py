@@ -6,14 +6,17 @@ Exit codes: ``decide``/``explain`` 0 allow, 1 deny, 2 error; ``check`` 0 clean, 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from . import __version__
 from .api import check_policy, load_policy
-from .errors import Diagnostic, PolicyError, render_all
+from .errors import Diagnostic, PolicyError
+from .reporting import render_github, render_json, render_sarif, render_text
 
 EXIT_ALLOW, EXIT_DENY, EXIT_ERROR = 0, 1, 2
 
@@ -69,19 +72,55 @@ def _decide(args: argparse.Namespace, explain: bool) -> int:
 
 def _check(args: argparse.Namespace) -> int:
     diagnostics = check_policy(args.path)
-    errors = [d for d in diagnostics if d.severity == "error"]
-    warnings = [d for d in diagnostics if d.severity == "warning"]
+    if args.strict:
+        diagnostics = [
+            dataclasses.replace(d, severity="error") if d.severity == "warning" else d
+            for d in diagnostics
+        ]
+    count = {s: sum(d.severity == s for d in diagnostics) for s in ("error", "warning", "info")}
     if args.format == "json":
-        print(json.dumps([d.to_dict() for d in diagnostics], indent=2, ensure_ascii=False))
+        print(render_json(diagnostics))
+    elif args.format == "sarif":
+        print(render_sarif(diagnostics, __version__))
+    elif args.format == "github":
+        if diagnostics:
+            print(render_github(diagnostics))
     else:
         if diagnostics:
-            print(render_all(diagnostics))
+            print(render_text(diagnostics))
             print()
         print(
-            f"{args.path}: {len(errors)} error{'s' * (len(errors) != 1)}, "
-            f"{len(warnings)} warning{'s' * (len(warnings) != 1)}"
+            f"{args.path}: {_plural(count['error'], 'error')}, "
+            f"{_plural(count['warning'], 'warning')}, {_plural(count['info'], 'note')}"
         )
-    return 1 if errors else 0
+    return 1 if count["error"] else 0
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'s' * (n != 1)}"
+
+
+def _percentage(raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 100:
+        raise argparse.ArgumentTypeError(f"must be a number from 0 to 100, got `{raw}`")
+    return value
+
+
+def _test(args: argparse.Namespace) -> int:
+    from .testing import render_report, run_tests, write_junit
+
+    report = run_tests(args.path)
+    print(render_report(report, coverage=args.coverage, min_coverage=args.min_coverage))
+    if args.junit is not None:
+        try:
+            write_junit(report, args.junit)
+        except OSError as exc:
+            raise UsageError(f"cannot write `{args.junit}`: {exc.strerror}") from None
+    return 0 if report.ok(args.min_coverage) else 1
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -103,9 +142,30 @@ def _parser() -> argparse.ArgumentParser:
             "--context", help="context as a JSON object, or @file.json to read it from a file"
         )
         sub.add_argument("--format", choices=("text", "json"), default="text")
-    check = commands.add_parser("check", help="parse and validate a policy (exit 1 on errors)")
+    check = commands.add_parser(
+        "check",
+        help="validate a policy, prove its invariants and lint it (exit 1 on errors)",
+    )
     check.add_argument("path", help="a .policy file or a folder of them")
-    check.add_argument("--format", choices=("text", "json"), default="text")
+    check.add_argument("--strict", action="store_true", help="treat warnings as errors")
+    check.add_argument("--format", choices=("text", "json", "sarif", "github"), default="text")
+    test = commands.add_parser(
+        "test",
+        help="run the *.tests.toml cases beside a policy (exit 0 all pass, 1 failures, 2 errors)",
+    )
+    test.add_argument("path", help="a .policy file or a folder of them, with their tests")
+    test.add_argument(
+        "--coverage",
+        action="store_true",
+        help="print which rules the cases exercised and which condition outcomes they saw",
+    )
+    test.add_argument(
+        "--min-coverage",
+        type=_percentage,
+        metavar="N",
+        help="fail (exit 1) when fewer than N percent of the rules are exercised",
+    )
+    test.add_argument("--junit", metavar="FILE", help="also write the results as JUnit XML")
     return parser
 
 
@@ -114,6 +174,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "check":
             return _check(args)
+        if args.command == "test":
+            return _test(args)
         return _decide(args, explain=args.command == "explain")
     except UsageError as exc:
         print(Diagnostic("usage", str(exc)).render(), file=sys.stderr)

@@ -311,3 +311,8 @@ class _ConditionBuilder:
 
     def _is_context_set(self, node: ast.Operand) -> bool:
         return isinstance(node, ast.NameRef) and self._is_context(node.name)
+
+
+def compile_condition(compiled: CompiledPolicy, expr: ast.Expr) -> Condition:
+    """Compile a checked condition that is not part of a rule (an invariant's ``when``)."""
+    return _ConditionBuilder(compiled.checked, compiled.hierarchies).condition(expr)

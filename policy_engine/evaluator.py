@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import ast
-from .compiler import MISSING, CompiledPolicy, CompiledRule, Context, RequestTerms
+from .compiler import MISSING, CellPlan, CompiledPolicy, CompiledRule, Context, RequestTerms
 from .printer import expr_text, literal_text, operand_text
 
 
@@ -71,7 +71,7 @@ def _kleene_and(values: list[bool | None]) -> bool | None:
     return None if None in values else True
 
 
-def _rule_value(rule: CompiledRule, ctx: Context, req: RequestTerms) -> bool | None:
+def rule_value(rule: CompiledRule, ctx: Context, req: RequestTerms) -> bool | None:
     """cond ∧ ¬exc₁ ∧ ¬exc₂ … in three-valued logic."""
     result: bool | None = True
     if rule.condition is not None:
@@ -87,6 +87,18 @@ def _rule_value(rule: CompiledRule, ctx: Context, req: RequestTerms) -> bool | N
     return result
 
 
+def effect_of(plan: CellPlan, ctx: Context, req: RequestTerms) -> ast.Effect:
+    """Only the effect of a decision (no reasons, obligations or missing keys): for analyses that
+    decide every request of the space."""
+    for rule in plan.denies:
+        if rule_value(rule, ctx, req) is not False:
+            return "deny"
+    for rule in plan.allows:
+        if rule_value(rule, ctx, req) is True:
+            return "allow"
+    return "deny"
+
+
 def evaluate(
     compiled: CompiledPolicy,
     req: RequestTerms,
@@ -99,7 +111,7 @@ def evaluate(
     denying: list[CompiledRule] = []
     certain_deny = False
     for rule in plan.denies:
-        value = _rule_value(rule, ctx, req)
+        value = rule_value(rule, ctx, req)
         if value is False:
             continue
         denying.append(rule)
@@ -113,7 +125,7 @@ def evaluate(
         unknown = []
     else:
         for rule in plan.allows:
-            value = _rule_value(rule, ctx, req)
+            value = rule_value(rule, ctx, req)
             if value is True:
                 granting.append(rule)
             elif value is None:

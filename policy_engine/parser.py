@@ -10,19 +10,30 @@ from typing import Any
 
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+from lark.parsers.lalr_interactive_parser import InteractiveParser
 from lark.tree import Meta
 
 from . import ast
 from .errors import Diagnostic, PolicySyntaxError, did_you_mean
 from .source import Source, Span
 
-STATEMENT_KEYWORDS = ("party", "data", "purpose", "obligation", "context", "rule")
+STATEMENT_KEYWORDS = ("party", "data", "purpose", "obligation", "context", "rule", "invariant")
 
 
 @functools.cache
 def grammar_text() -> str:
     """The grammar shipped inside the package (``grammar/policy.lark`` in the source tree)."""
     return resources.files("policy_engine.grammar").joinpath("policy.lark").read_text("utf-8")
+
+
+@functools.cache
+def reserved_words() -> frozenset[str]:
+    """The language's own words (every keyword of the grammar): none of them may be a name."""
+    words = {"allow", "deny"}  # EFFECT is a pattern, not a plain string
+    for term in lark_parser().terminals:
+        if term.pattern.type == "str" and term.pattern.value.isalpha():
+            words.add(term.pattern.value)
+    return frozenset(words)
 
 
 @functools.cache
@@ -39,11 +50,22 @@ def lark_parser() -> Lark:
 
 def parse_source(source: Source) -> ast.PolicyFile:
     """Parse one file. Raises :class:`PolicySyntaxError` naming the place and what was expected."""
+    parser = lark_parser().parse_interactive(source.text)
+    last: Token | None = None
     try:
-        tree = lark_parser().parse(source.text)
+        # Token by token, so that a keyword glued to the following word (`ruler`, `touse`) is
+        # rejected: the contextual lexer would otherwise split it where no name can follow.
+        for token in parser.iter_parse():
+            if _glued(source.text, token):
+                raise PolicySyntaxError([_describe_glued(source, token, _accepts(parser))])
+            last = token
+        tree = parser.feed_eof(last)  # type: ignore[no-untyped-call]
     except UnexpectedInput as exc:
         raise PolicySyntaxError([_describe_syntax_error(source, exc)]) from None
-    items = _Builder(source).transform(tree)
+    builder = _Builder(source)
+    items = builder.transform(tree)
+    if builder.problems:
+        raise PolicySyntaxError(builder.problems)
     return ast.PolicyFile(name=source.name, items=tuple(items))
 
 
@@ -78,6 +100,7 @@ class _Builder(Transformer[Token, Any]):
     def __init__(self, source: Source) -> None:
         super().__init__()
         self.source = source
+        self.problems: list[Diagnostic] = []
 
     # spans ---------------------------------------------------------------
     def _span(self, meta: Meta) -> Span | None:
@@ -95,7 +118,18 @@ class _Builder(Transformer[Token, Any]):
         )
 
     def _name(self, token: Token) -> ast.Name:
-        return ast.Name(str(token), self._tspan(token))
+        span = self._tspan(token)
+        if str(token) in reserved_words():
+            self.problems.append(
+                Diagnostic(
+                    "reserved-word",
+                    f"`{token}` is a reserved word and cannot be used as a name",
+                    span,
+                    "pick another name; the language's own words (`party`, `rule`, `when`, "
+                    "`any`, ...) are reserved",
+                )
+            )
+        return ast.Name(str(token), span)
 
     # structure -----------------------------------------------------------
     def start(self, children: list[Any]) -> list[Any]:
@@ -260,6 +294,65 @@ class _Builder(Transformer[Token, Any]):
         condition = children[1] if len(children) > 1 else None
         return ast.ObligationClause(names, condition, self._span(meta))
 
+    # invariants ----------------------------------------------------------------
+    @v_args(meta=True)
+    def invariant(self, meta: Meta, children: list[Any]) -> ast.Invariant:
+        tags = {c.tag: c.value for c in children[1:-1] if isinstance(c, _Tagged)}
+        claim = children[-1]
+        return ast.Invariant(
+            id=self._name(children[0]),
+            expect=claim["expect"],
+            parties=claim["scopes"][0],
+            data=claim["scopes"][1],
+            purposes=claim["scopes"][2] if len(claim["scopes"]) > 2 else ast.Scope(None),
+            citations=tags.get("citations", ()),
+            description=tags.get("description"),
+            condition=claim["when"],
+            exceptions=claim["unless"],
+            wording=claim["wording"],
+            span=self._span(meta),
+        )
+
+    def _claim(self, wording: str, expect: str, children: list[Any]) -> dict[str, Any]:
+        scopes = [c for c in children if isinstance(c, ast.Scope)]
+        tagged = [c for c in children if isinstance(c, _Tagged)]
+        when = next((c.value for c in tagged if c.tag == "when"), None)
+        unless = tuple(c.value for c in tagged if c.tag == "unless")
+        return {
+            "wording": wording,
+            "expect": expect,
+            "scopes": scopes,
+            "when": when,
+            "unless": unless,
+        }
+
+    def never(self, children: list[Any]) -> dict[str, Any]:
+        return self._claim("never", "deny", children)
+
+    def always(self, children: list[Any]) -> dict[str, Any]:
+        effect = next(str(c) for c in children if isinstance(c, Token) and c.type == "EFFECT")
+        return self._claim("always", effect, children)
+
+    def inv_verb(self, _: list[Any]) -> None:
+        return None
+
+    def inv_purposes(self, children: list[Any]) -> ast.Scope:
+        scope: ast.Scope = children[0]
+        return scope
+
+    def exceptions(self, children: list[Any]) -> tuple[ast.Name, ...]:
+        names: tuple[ast.Name, ...] = children[0]
+        return names
+
+    def _scope(self, children: list[Any]) -> ast.Scope:
+        names: tuple[ast.Name, ...] | None = children[0].value
+        excepts: tuple[ast.Name, ...] = children[1] if len(children) > 1 else ()
+        return ast.Scope(names, excepts)
+
+    party_scope = _scope
+    data_scope = _scope
+    purpose_scope = _scope
+
     # expressions ---------------------------------------------------------------
     @v_args(meta=True)
     def or_(self, meta: Meta, children: list[Any]) -> ast.Or:
@@ -303,7 +396,8 @@ class _Builder(Transformer[Token, Any]):
         return ast.Truth(children[0], self._span(meta))
 
     def name_ref(self, children: list[Token]) -> ast.NameRef:
-        return ast.NameRef(str(children[0]), self._tspan(children[0]))
+        name = self._name(children[0])
+        return ast.NameRef(name.value, name.span)
 
     def request_ref(self, children: list[Token]) -> ast.RequestRef:
         kind: ast.TermKind = str(children[0])  # type: ignore[assignment]
@@ -328,50 +422,152 @@ class _Builder(Transformer[Token, Any]):
 
 # ---- syntax errors in the language's terms ---------------------------------------------------
 
-_TERMINAL_WORDS = {
-    "NAME": "a name",
-    "STRING": "a quoted string",
-    "INT": "a whole number",
-    "CITATION": "a citation such as `§5.1`",
-    "COMPARE": "a comparison (`=`, `!=`, `<`, `<=`, `>`, `>=`)",
-    "EFFECT": "`allow` or `deny`",
-    "TERM_KIND": "`party`, `data` or `purpose`",
-    "REQUEST_REF": "`party`, `data` or `purpose`",
-    "BOOLEAN_T": "`boolean`",
-    "INTEGER_T": "`integer`",
-    "STRING_T": "`string`",
-    "TRUE": "`true`",
-    "FALSE": "`false`",
-    "$END": "the end of the file",
+_TERMINAL_WORDS: dict[str, tuple[str, ...]] = {
+    "NAME": ("a name",),
+    "STRING": ("a quoted string",),
+    "INT": ("a whole number",),
+    "CITATION": ("a citation such as `§5.1`",),
+    "COMPARE": ("a comparison (`=`, `!=`, `<`, `<=`, `>`, `>=`)",),
+    "EFFECT": ("`allow`", "`deny`"),
+    "TERM_KIND": ("`party`", "`data`", "`purpose`"),
+    "REQUEST_REF": ("`party`", "`data`", "`purpose`"),
+    "$END": ("the end of the file",),
 }
+_TERMINAL_KEYWORDS: dict[str, tuple[str, ...]] = {
+    "EFFECT": ("allow", "deny"),
+    "TERM_KIND": ("party", "data", "purpose"),
+    "REQUEST_REF": ("party", "data", "purpose"),
+}
+_STATEMENT_TERMINALS = frozenset(k.upper() for k in STATEMENT_KEYWORDS)
+_OPERAND_TERMINALS = frozenset({"NAME", "STRING", "INT", "TRUE", "FALSE", "LSQB", "REQUEST_REF"})
+_CONDITION_TERMINALS = _OPERAND_TERMINALS | {"NOT", "LPAR"}
 
 
-def _terminal_word(name: str) -> str:
-    if name in _TERMINAL_WORDS:
-        return _TERMINAL_WORDS[name]
+def _literal_terminal(name: str) -> str | None:
+    """The text of a terminal that stands for one fixed string (a keyword or punctuation)."""
     for term in lark_parser().terminals:
-        if term.name == name:
-            return f"`{term.pattern.value}`"
-    return name.lower()
-
-
-def _keyword_of(name: str) -> str | None:
-    """The literal keyword a terminal stands for, if it is a plain word."""
-    if name in ("NAME", "STRING", "INT", "CITATION", "COMPARE", "$END"):
-        return None
-    for term in lark_parser().terminals:
-        if term.name == name and term.pattern.type == "str" and term.pattern.value.isalpha():
+        if term.name == name and term.pattern.type == "str":
             return str(term.pattern.value)
     return None
 
 
+def _terminal_words(name: str) -> tuple[str, ...]:
+    if name in _TERMINAL_WORDS:
+        return _TERMINAL_WORDS[name]
+    literal = _literal_terminal(name)
+    return (f"`{literal}`",) if literal is not None else (name.lower(),)
+
+
+def _keywords(expected: set[str]) -> list[str]:
+    """The keywords among the expected terminals: candidates for a did-you-mean."""
+    found: set[str] = set()
+    for name in expected:
+        if name in _TERMINAL_KEYWORDS:
+            found.update(_TERMINAL_KEYWORDS[name])
+        elif name not in _TERMINAL_WORDS:
+            literal = _literal_terminal(name)
+            if literal is not None and literal.isalpha():
+                found.add(literal)
+    return sorted(found)
+
+
 def _expected_phrase(expected: set[str]) -> str:
-    words = sorted({_terminal_word(e) for e in expected})
-    if len(words) > 8:
-        words = [*words[:8], "..."]
-    if len(words) == 1:
-        return words[0]
-    return ", ".join(words[:-1]) + " or " + words[-1]
+    """What the parser wanted, in the language's words (groups collapsed: "a condition")."""
+    rest = set(expected)
+    words: set[str] = set()
+    if rest >= _STATEMENT_TERMINALS:
+        rest -= _STATEMENT_TERMINALS | {"$END"}
+        words.add("the start of a statement")
+    if rest >= _CONDITION_TERMINALS:
+        rest -= _CONDITION_TERMINALS
+        words.add("a condition")
+    elif rest >= _OPERAND_TERMINALS:
+        rest -= _OPERAND_TERMINALS
+        words.add("a value")
+    for name in rest:
+        words.update(_terminal_words(name))
+    ordered = sorted(words)
+    if len(ordered) == 1:
+        return ordered[0]
+    return ", ".join(ordered[:-1]) + " or " + ordered[-1]
+
+
+def _expected_at(source: Source, pos: int) -> set[str]:
+    """The terminals the parser accepts just before offset ``pos``.
+
+    Computed by re-parsing up to ``pos``: the set Lark reports with an error is the LALR state's,
+    which merges lookaheads from unrelated places (and may come after wrong reductions).
+    """
+    parser = lark_parser().parse_interactive(source.text)
+    try:
+        for token in parser.iter_parse():
+            if (token.start_pos or 0) >= pos:
+                break
+    except UnexpectedInput:
+        pass
+    return _accepts(parser)
+
+
+def _accepts(parser: InteractiveParser) -> set[str]:
+    """The terminals that let ``parser`` advance from where it stands."""
+    return set(parser.accepts())  # type: ignore[no-untyped-call]
+
+
+def _is_word_char(ch: str) -> bool:
+    return ch.isascii() and (ch.isalnum() or ch == "_")
+
+
+def _glued(text: str, token: Token) -> bool:
+    """A keyword (or number) run together with the word after it, as in `ruler` or `touse`."""
+    end = token.end_pos
+    value = str(token)
+    return (
+        token.type != "NAME"
+        and bool(value)
+        and end is not None
+        and end < len(text)
+        and _is_word_char(value[-1])
+        and _is_word_char(text[end])
+    )
+
+
+def _first_on_line(source: Source, line: int, column: int) -> bool:
+    return not source.line(line)[: column - 1].strip()
+
+
+def _describe_word(source: Source, span: Span, word: str, expected: set[str]) -> Diagnostic:
+    """A word where it does not belong: an unknown keyword, or a name the grammar did not want."""
+    close = did_you_mean(word, _keywords(expected))
+    at_statement = expected >= _STATEMENT_TERMINALS and (
+        _first_on_line(source, span.line, span.column)
+        or expected <= _STATEMENT_TERMINALS | {"$END"}
+    )
+    if at_statement:
+        hint = (
+            f"did you mean `{close[0]}`?"
+            if close
+            else "statements start with " + ", ".join(f"`{k}`" for k in STATEMENT_KEYWORDS)
+        )
+        return Diagnostic("unknown-keyword", f"unknown keyword `{word}`", span, hint)
+    return Diagnostic(
+        "unexpected-token",
+        f"expected {_expected_phrase(expected)}, found `{word}`",
+        span,
+        f"did you mean `{close[0]}`?" if close else None,
+    )
+
+
+def _describe_glued(source: Source, token: Token, expected: set[str]) -> Diagnostic:
+    start = token.start_pos or 0
+    end = token.end_pos or start + len(token)
+    while end < len(source.text) and _is_word_char(source.text[end]):
+        end += 1
+    word = source.text[start:end]
+    line = token.line or 1
+    column = token.column or 1
+    return _describe_word(
+        source, Span(source, line, column, line, column + len(word)), word, expected
+    )
 
 
 def _describe_syntax_error(source: Source, exc: UnexpectedInput) -> Diagnostic:
@@ -400,12 +596,12 @@ def _describe_syntax_error(source: Source, exc: UnexpectedInput) -> Diagnostic:
             "unexpected-character",
             f"unexpected character `{char}`",
             span,
-            "names use letters, digits and `_`; text goes between double quotes",
+            "names use ASCII letters, digits and `_`; text goes between double quotes",
         )
     if isinstance(exc, UnexpectedEOF) or (
         isinstance(exc, UnexpectedToken) and exc.token.type == "$END"
     ):
-        expected = set(getattr(exc, "expected", ()) or ())
+        expected = _expected_at(source, len(source.text))
         last = max(len(source.lines), 1)
         col = len(source.line(last)) + 1
         return Diagnostic(
@@ -417,28 +613,14 @@ def _describe_syntax_error(source: Source, exc: UnexpectedInput) -> Diagnostic:
         )
     assert isinstance(exc, UnexpectedToken)
     token = exc.token
-    expected = set(exc.expected)
+    start = token.start_pos or 0
+    expected = _expected_at(source, start)
     text = str(token)
     span = Span(
         source, line, column, token.end_line or line, token.end_column or column + len(text)
     )
-    keywords = sorted(k for k in (_keyword_of(e) for e in expected) if k)
     if token.type == "NAME":
-        close = did_you_mean(text, keywords + (["allow", "deny"] if "EFFECT" in expected else []))
-        at_statement = {"RULE", "PARTY", "CONTEXT"} <= expected
-        if at_statement:
-            hint = (
-                f"did you mean `{close[0]}`?"
-                if close
-                else "statements start with " + ", ".join(f"`{k}`" for k in STATEMENT_KEYWORDS)
-            )
-            return Diagnostic("unknown-keyword", f"unknown keyword `{text}`", span, hint)
-        return Diagnostic(
-            "unexpected-token",
-            f"expected {_expected_phrase(expected)}, found `{text}`",
-            span,
-            f"did you mean `{close[0]}`?" if close else None,
-        )
+        return _describe_word(source, span, text, expected)
     if "NAME" in expected and text.isalpha():
         return Diagnostic(
             "reserved-word",
@@ -446,8 +628,21 @@ def _describe_syntax_error(source: Source, exc: UnexpectedInput) -> Diagnostic:
             span,
             f"expected {_expected_phrase(expected)}; pick another name",
         )
+    before = source.text[:start].rstrip()
+    hint = None
+    if token.type == "STRING" and "NAME" in expected:
+        hint = "names are written without quotes"
+    elif text == "=" and before.endswith("="):
+        hint = "equality is a single `=`"
+    elif token.type == "CITATION" and "EFFECT" in expected:
+        hint = "in a rule, citations come right after the rule id, before the description"
+    elif text == "when" and "UNLESS" in expected:
+        hint = "a rule's `when` comes before its `unless` clauses"
+    elif text == "is" and before.endswith(("party", "data", "purpose")):
+        hint = "`party`, `data` and `purpose` are always known; `is known` tests context keys"
     return Diagnostic(
         "unexpected-token",
         f"expected {_expected_phrase(expected)}, found `{text}`",
         span,
+        hint,
     )
