@@ -22,6 +22,16 @@ from .vocabulary import Hierarchy
 KINDS = ("party", "data", "purpose")
 
 
+def collapse_exact(hierarchy: Hierarchy, terms: Iterable[str]) -> tuple[list[str], list[str]]:
+    """Like :func:`collapse`, for sets that need not be whole subtrees: the highest whole
+    subtrees, and the remaining terms that stand only for themselves (a request naming a parent
+    category exactly, without its children)."""
+    chosen = set(terms)
+    whole = collapse(hierarchy, chosen)
+    below = set().union(*(hierarchy.descendants[t] for t in whole)) if whole else set()
+    return whole, sorted(chosen - below)
+
+
 def collapse(hierarchy: Hierarchy, terms: Iterable[str]) -> list[str]:
     """The highest terms that together cover exactly ``terms``: each returned term's whole subtree
     is in the set, and no returned term sits below another."""

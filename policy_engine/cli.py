@@ -96,6 +96,26 @@ def _check(args: argparse.Namespace) -> int:
     return 1 if count["error"] else 0
 
 
+def _diff(args: argparse.Namespace) -> int:
+    from .diff import diff_policies, load_version, render_markdown
+    from .diff import render_text as render_diff_text
+
+    report = diff_policies(load_version(args.old), load_version(args.new), args.old, args.new)
+    if args.format == "json":
+        print(report.model_dump_json(indent=2))
+    elif args.format == "markdown":
+        print(render_markdown(report))
+    else:
+        print(render_diff_text(report))
+    kinds = report.kinds()
+    failing = {"widen": {"widened"}, "narrow": {"narrowed"}, "any": set(kinds)}
+    if args.fail_on and kinds & failing[args.fail_on]:
+        return 1
+    if args.fail_on == "any" and (report.terms_added or report.terms_removed):
+        return 1
+    return 0
+
+
 def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'s' * (n != 1)}"
 
@@ -149,6 +169,18 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("path", help="a .policy file or a folder of them")
     check.add_argument("--strict", action="store_true", help="treat warnings as errors")
     check.add_argument("--format", choices=("text", "json", "sarif", "github"), default="text")
+    diff = commands.add_parser(
+        "diff",
+        help="the requests whose decision or obligations change between two versions",
+    )
+    diff.add_argument("old", help="a path, or git:REV:path read from the repository")
+    diff.add_argument("new", help="a path, or git:REV:path read from the repository")
+    diff.add_argument(
+        "--fail-on",
+        choices=("widen", "narrow", "any"),
+        help="exit 1 when the change widens access, narrows it, or changes anything",
+    )
+    diff.add_argument("--format", choices=("text", "json", "markdown"), default="text")
     test = commands.add_parser(
         "test",
         help="run the *.tests.toml cases beside a policy (exit 0 all pass, 1 failures, 2 errors)",
@@ -174,6 +206,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "check":
             return _check(args)
+        if args.command == "diff":
+            return _diff(args)
         if args.command == "test":
             return _test(args)
         return _decide(args, explain=args.command == "explain")

@@ -99,6 +99,24 @@ def effect_of(plan: CellPlan, ctx: Context, req: RequestTerms) -> ast.Effect:
     return "deny"
 
 
+def outcome_of(
+    plan: CellPlan, ctx: Context, req: RequestTerms
+) -> tuple[ast.Effect, tuple[str, ...], tuple[str, ...]]:
+    """Effect, obligations and deciding rule ids, without the missing-key analysis."""
+    denying = tuple(r.id for r in plan.denies if rule_value(r, ctx, req) is not False)
+    if denying:
+        return "deny", (), denying
+    granting = [r for r in plan.allows if rule_value(r, ctx, req) is True]
+    if not granting:
+        return "deny", (), ()
+    obligations: set[str] = set()
+    for rule in granting:
+        for clause in rule.obligations:
+            if clause.condition is None or clause.condition(ctx, req) is True:
+                obligations.update(clause.names)
+    return "allow", tuple(sorted(obligations)), tuple(r.id for r in granting)
+
+
 def evaluate(
     compiled: CompiledPolicy,
     req: RequestTerms,
