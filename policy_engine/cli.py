@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import difflib
 import json
 import sys
 from collections.abc import Sequence
@@ -143,6 +144,67 @@ def _test(args: argparse.Namespace) -> int:
     return 0 if report.ok(args.min_coverage) else 1
 
 
+def _fmt(args: argparse.Namespace) -> int:
+    from .errors import PolicySyntaxError
+    from .formatter import FormatError, format_source
+
+    root = Path(args.path)
+    if root.is_dir():
+        files = sorted(p for p in root.rglob("*.policy") if p.is_file())
+        if not files:
+            raise UsageError(f"no `.policy` files in `{args.path}`")
+    elif root.is_file():
+        files = [root]
+    else:
+        raise UsageError(f"no such file or directory: `{args.path}`")
+    changed = failed = 0
+    for file in files:
+        try:
+            old = file.read_bytes().decode("utf-8")
+            new = format_source(old, str(file))
+        except PolicySyntaxError as exc:
+            print(str(exc), file=sys.stderr)
+            failed += 1
+            continue
+        except (OSError, UnicodeError, FormatError) as exc:
+            print(Diagnostic("fmt", f"cannot format `{file}`: {exc}").render(), file=sys.stderr)
+            failed += 1
+            continue
+        if new == old:
+            continue
+        changed += 1
+        if args.diff:
+            sys.stdout.writelines(
+                difflib.unified_diff(_diff_lines(old), _diff_lines(new), str(file), str(file))
+            )
+        elif args.check:
+            print(f"would reformat {file}")
+        else:
+            file.write_bytes(new.encode("utf-8"))
+            print(f"reformatted {file}")
+    if not args.diff:
+        same = len(files) - changed - failed
+        print(
+            f"{changed} file{'s' * (changed != 1)} "
+            + ("would be reformatted" if args.check else "reformatted")
+            + f", {same} file{'s' * (same != 1)} "
+            + ("already formatted" if args.check else "left unchanged")
+            + (f", {failed} could not be formatted" if failed else "")
+        )
+    if failed:
+        return EXIT_ERROR
+    return 1 if changed and (args.check or args.diff) else 0
+
+
+def _diff_lines(text: str) -> list[str]:
+    """Lines with their ``\\n`` for difflib; a missing final newline is shown as diff shows it."""
+    lines = [line + "\n" for line in text.split("\n")]
+    last = lines.pop()[:-1]
+    if last:
+        lines.append(last + "\n\\ No newline at end of file\n")
+    return lines
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="policy-engine",
@@ -198,12 +260,29 @@ def _parser() -> argparse.ArgumentParser:
         help="fail (exit 1) when fewer than N percent of the rules are exercised",
     )
     test.add_argument("--junit", metavar="FILE", help="also write the results as JUnit XML")
+    fmt = commands.add_parser(
+        "fmt",
+        help="rewrite .policy files in the canonical layout, comments kept",
+    )
+    fmt.add_argument("path", help="a .policy file or a folder of them")
+    fmt.add_argument(
+        "--check",
+        action="store_true",
+        help="write nothing; exit 1 if a file would change (and list them)",
+    )
+    fmt.add_argument(
+        "--diff",
+        action="store_true",
+        help="write nothing; print a unified diff of the changes (exit 1 if any)",
+    )
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
+        if args.command == "fmt":
+            return _fmt(args)
         if args.command == "check":
             return _check(args)
         if args.command == "diff":

@@ -1,0 +1,773 @@
+"""Property tests on random small policies (docs/semantics.md).
+
+A strategy draws a random vocabulary (parties, data categories and purposes with random DAG parent
+links), a fixed context schema with random defaults, and a handful of random rules. The policy is
+rendered as *text* in the policy language and loaded with :func:`load_policy_text`, so the parser
+and the checker are exercised too. Random requests are then decided by the engine and by
+:func:`reference_decide`, a brute-force evaluator written here straight from the semantics: it walks
+every rule, uses its own Kleene logic, its own ancestor closure and its own notion of a missing key,
+and never calls into the engine.
+
+Properties:
+
+(a) the engine agrees with the reference (effect, obligations, reason ids, missing);
+(b) decisions do not depend on the order of rules or on how the items are split across files;
+(c) adding a deny rule never turns a deny into an allow;
+(d) adding an allow rule never turns an allow into a deny;
+(e) ``explain()`` never raises and the trace's per-rule values agree with the fast path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any, TypeVar
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import policy_engine
+from policy_engine import load_policy_text
+from policy_engine.compiler import CompiledRule
+from policy_engine.request import normalize_context
+
+KINDS = ("party", "data", "purpose")
+PREFIX = {"party": "pa", "data": "da", "purpose": "pu"}
+STRINGS = ("x", "y", "z")
+OPS = ("=", "!=", "<", "<=", ">", ">=")
+
+# The context schema every generated policy declares: name → (type text, base type).
+SCHEMA: dict[str, tuple[str, str]] = {
+    "kb0": ("boolean", "bool"),
+    "kb1": ("boolean", "bool"),
+    "ki0": ("integer", "int"),
+    "ki1": ("integer", "int"),
+    "ks0": ('one of "x", "y", "z"', "str"),
+    "kl0": ('list of "x", "y", "z"', "strlist"),
+    "kp0": ("set of purpose", "purpose_set"),
+    "kq0": ("set of party", "party_set"),
+}
+SET_KEY = {"purpose": "kp0", "party": "kq0"}
+
+SETTINGS = settings(
+    max_examples=300,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+
+# ---- the model of a policy -----------------------------------------------------------------
+#
+# Operands: ("key", name) | ("lit", value) | ("req", kind) | ("term", kind, name)
+#           | ("list", kind_or_None, (operand, ...))
+# Conditions: ("truth", operand) | ("cmp", op, left, right) | ("in", negated, left, right)
+#             | ("known", key, known) | ("not", expr) | ("and", (expr, ...)) | ("or", (expr, ...))
+
+Expr = tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class Vocab:
+    parents: Mapping[str, Mapping[str, tuple[str, ...]]]  # kind → term → its parents
+    obligations: tuple[str, ...]
+
+    def terms(self, kind: str) -> list[str]:
+        return list(self.parents[kind])
+
+
+@dataclass(frozen=True)
+class RuleSpec:
+    id: str
+    effect: str
+    scopes: tuple[tuple[str, ...] | None, ...]  # party, data, purpose; None = any
+    condition: Expr | None
+    exceptions: tuple[Expr, ...]
+    obligations: tuple[tuple[tuple[str, ...], Expr | None], ...]
+    citation: str | None
+    description: str | None
+
+
+@dataclass(frozen=True)
+class PolicySpec:
+    vocab: Vocab
+    defaults: Mapping[str, Any]
+    rules: tuple[RuleSpec, ...]
+    decl_order: tuple[tuple[str, str], ...]  # (kind, term) in the order they are written
+
+
+@dataclass(frozen=True)
+class Request:
+    party: str
+    data: str
+    purpose: str
+    context: Mapping[str, Any]
+
+
+# ---- rendering as policy text --------------------------------------------------------------
+
+
+def lit_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    return f'"{value}"'
+
+
+def operand_text(node: Expr) -> str:
+    tag = node[0]
+    if tag == "key":
+        return str(node[1])
+    if tag == "lit":
+        return lit_text(node[1])
+    if tag == "req":
+        return str(node[1])
+    if tag == "term":
+        return str(node[2])
+    return "[" + ", ".join(operand_text(i) for i in node[2]) + "]"
+
+
+PRECEDENCE = {"or": 1, "and": 2, "not": 3}
+
+
+def expr_text(expr: Expr, redundant: bool = False) -> str:
+    """Minimal parentheses by precedence (so the parser's precedence is exercised); with
+    ``redundant`` every compound operand is parenthesized as well."""
+    tag = expr[0]
+    if tag in ("and", "or"):
+        parts = []
+        for operand in expr[1]:
+            text = expr_text(operand, redundant)
+            if PRECEDENCE.get(operand[0], 4) < PRECEDENCE[tag] or (
+                redundant and operand[0] in PRECEDENCE
+            ):
+                text = f"({text})"
+            parts.append(text)
+        return f" {tag} ".join(parts)
+    if tag == "not":
+        inner = expr_text(expr[1], redundant)
+        if PRECEDENCE.get(expr[1][0], 4) < 3:
+            inner = f"({inner})"
+        return f"not {inner}"
+    if tag == "truth":
+        return operand_text(expr[1])
+    if tag == "cmp":
+        return f"{operand_text(expr[2])} {expr[1]} {operand_text(expr[3])}"
+    if tag == "in":
+        word = "not in" if expr[1] else "in"
+        return f"{operand_text(expr[2])} {word} {operand_text(expr[3])}"
+    assert tag == "known"
+    return f"{expr[1]} is {'known' if expr[2] else 'missing'}"
+
+
+def scope_text(kind: str, scope: tuple[str, ...] | None) -> str:
+    return f"any {kind}" if scope is None else ", ".join(scope)
+
+
+def rule_text(rule: RuleSpec) -> str:
+    head = f"rule {rule.id}"
+    if rule.citation:
+        head += f" {rule.citation}"
+    if rule.description:
+        head += f' "{rule.description}"'
+    verb = ("to use", "for") if rule.effect == "allow" else ("from using", "for")
+    parties, data, purposes = (scope_text(k, s) for k, s in zip(KINDS, rule.scopes, strict=True))
+    lines = [head, f"  {rule.effect} {parties} {verb[0]} {data} {verb[1]} {purposes}"]
+    if rule.condition is not None:
+        lines.append(f"  when {expr_text(rule.condition)}")
+    for exception in rule.exceptions:
+        lines.append(f"  unless {expr_text(exception, redundant=True)}")
+    for names, condition in rule.obligations:
+        word = "obligation" if len(names) == 1 else "obligations"
+        clause = f"  with {word} {', '.join(names)}"
+        if condition is not None:
+            clause += f" when {expr_text(condition)}"
+        lines.append(clause)
+    return "\n".join(lines) + "\n"
+
+
+def declaration_items(spec: PolicySpec) -> list[str]:
+    items = []
+    for kind, term in spec.decl_order:
+        parents = spec.vocab.parents[kind][term]
+        under = f" under {', '.join(parents)}" if parents else ""
+        items.append(f"{kind} {term}{under}\n")
+    if spec.vocab.obligations:
+        items.append(f"obligation {', '.join(spec.vocab.obligations)}\n")
+    for key, (type_text, _) in SCHEMA.items():
+        default = f" default {lit_text(spec.defaults[key])}" if key in spec.defaults else ""
+        items.append(f"context {key}: {type_text}{default}\n")
+    return items
+
+
+def policy_items(spec: PolicySpec) -> list[str]:
+    return declaration_items(spec) + [rule_text(r) for r in spec.rules]
+
+
+def policy_text(spec: PolicySpec) -> str:
+    return "\n".join(policy_items(spec))
+
+
+def load(spec: PolicySpec) -> policy_engine.Policy:
+    return load_policy_text(policy_text(spec))
+
+
+# ---- strategies ------------------------------------------------------------------------------
+
+
+# The generators below draw plain integers and build the model by hand: far cheaper than composing
+# `st.recursive` / `st.one_of` strategies for every rule, and they shrink just as well (every
+# choice shrinks towards 0, which is always the simplest option: a leaf, no exception, absent key).
+
+T = TypeVar("T")
+
+
+def number(draw: st.DrawFn, low: int, high: int) -> int:
+    return draw(st.integers(low, high))
+
+
+def pick(draw: st.DrawFn, options: Sequence[T]) -> T:
+    return options[number(draw, 0, len(options) - 1)]
+
+
+def flag(draw: st.DrawFn) -> bool:
+    return draw(st.booleans())
+
+
+def some(draw: st.DrawFn, options: Sequence[T], low: int, high: int) -> list[T]:
+    """``low``..``high`` picks from ``options``, repeats removed, first-pick order kept."""
+    return list(dict.fromkeys(pick(draw, options) for _ in range(number(draw, low, high))))
+
+
+@st.composite
+def vocabularies(draw: st.DrawFn) -> Vocab:
+    parents: dict[str, dict[str, tuple[str, ...]]] = {}
+    for kind in KINDS:
+        terms = [f"{PREFIX[kind]}{i}" for i in range(number(draw, 1, 4))]
+        # Parents only among earlier terms: a DAG, never a cycle; several parents allowed.
+        parents[kind] = {
+            term: tuple(sorted(some(draw, terms[:i], 0, 2))) if i else ()
+            for i, term in enumerate(terms)
+        }
+    return Vocab(parents, tuple(f"ob{i}" for i in range(number(draw, 0, 3))))
+
+
+def draw_term(draw: st.DrawFn, vocab: Vocab, kind: str) -> Expr:
+    return ("term", kind, pick(draw, vocab.terms(kind)))
+
+
+def draw_leaf(draw: st.DrawFn, vocab: Vocab) -> Expr:
+    """One well-typed test: truth of a key, comparison, membership or presence."""
+    choice = number(draw, 0, 8)
+    if choice == 0:
+        return ("truth", ("key", pick(draw, ["kb0", "kb1"])))
+    if choice == 1:
+        return ("truth", ("lit", flag(draw)))
+    if choice == 2:  # whole numbers, `<` `<=` ...
+        left: Expr = ("key", pick(draw, ["ki0", "ki1"]))
+        right: Expr = (
+            ("key", pick(draw, ["ki0", "ki1"])) if flag(draw) else ("lit", number(draw, -2, 5))
+        )
+        if flag(draw):
+            left, right = right, left
+        return ("cmp", pick(draw, OPS), left, right)
+    if choice == 3:  # equality of booleans, one-of strings or request terms
+        what = number(draw, 0, 2)
+        if what == 0:
+            left = ("key", pick(draw, ["kb0", "kb1"]))
+            right = ("key", pick(draw, ["kb0", "kb1"])) if flag(draw) else ("lit", flag(draw))
+        elif what == 1:
+            left = ("key", "ks0")
+            right = ("key", "ks0") if flag(draw) else ("lit", pick(draw, STRINGS))
+        else:
+            kind = pick(draw, KINDS)
+            left, right = ("req", kind), draw_term(draw, vocab, kind)
+        if flag(draw):
+            left, right = right, left
+        return ("cmp", pick(draw, ["=", "!="]), left, right)
+    if choice == 4:  # membership in the hierarchy: a term or a list of terms
+        kind = pick(draw, KINDS)
+        req: Expr = ("req", kind)
+        left = req if flag(draw) else draw_term(draw, vocab, kind)
+        shape = pick(draw, ["term", "list"] + (["req"] if left != req else []))
+        if shape == "term":
+            right = draw_term(draw, vocab, kind)
+        elif shape == "list":
+            right = (
+                "list",
+                kind,
+                tuple(draw_term(draw, vocab, kind) for _ in range(number(draw, 0, 3))),
+            )
+        else:
+            right = req
+        return ("in", flag(draw), left, right)
+    if choice in (5, 6):  # membership in a `set of purpose` / `set of party` key
+        kind = pick(draw, sorted(SET_KEY))
+        left = ("req", kind) if number(draw, 0, 2) else draw_term(draw, vocab, kind)
+        return ("in", flag(draw), left, ("key", SET_KEY[kind]))
+    if choice == 7:  # string membership
+        left = ("key", "ks0") if flag(draw) else ("lit", pick(draw, STRINGS))
+        if flag(draw):
+            right = ("key", "kl0")
+        else:
+            items = tuple(("lit", pick(draw, STRINGS)) for _ in range(number(draw, 0, 3)))
+            right = ("list", None, items)
+        return ("in", flag(draw), left, right)
+    return ("known", pick(draw, sorted(SCHEMA)), flag(draw))
+
+
+def draw_expr(draw: st.DrawFn, vocab: Vocab, depth: int = 0) -> Expr:
+    """A condition of at most three levels: leaves, `not`, `and`, `or`."""
+    choice = number(draw, 0, 9) if depth < 2 else 0
+    if choice <= 6:
+        return draw_leaf(draw, vocab)
+    if choice == 7:
+        return ("not", draw_expr(draw, vocab, depth + 1))
+    operands = tuple(draw_expr(draw, vocab, depth + 1) for _ in range(number(draw, 2, 3)))
+    return ("and" if choice == 8 else "or", operands)
+
+
+def maybe_expr(draw: st.DrawFn, vocab: Vocab) -> Expr | None:
+    return draw_expr(draw, vocab) if flag(draw) else None
+
+
+def draw_rule(draw: st.DrawFn, vocab: Vocab, rule_id: str, effect: str | None = None) -> RuleSpec:
+    effect = effect or pick(draw, ["allow", "deny"])
+    scopes = tuple(
+        None if number(draw, 0, 2) == 0 else tuple(some(draw, vocab.terms(kind), 1, 2))
+        for kind in KINDS
+    )
+    condition = maybe_expr(draw, vocab)
+    exceptions = tuple(draw_expr(draw, vocab) for _ in range(number(draw, 0, 2)))
+    obligations: list[tuple[tuple[str, ...], Expr | None]] = []
+    if effect == "allow" and vocab.obligations:
+        for _ in range(number(draw, 0, 2)):
+            names = tuple(some(draw, vocab.obligations, 1, 2))
+            when = None if number(draw, 0, 2) == 0 else draw_expr(draw, vocab, depth=1)
+            obligations.append((names, when))
+    citation = f"§{number(draw, 1, 9)}.1" if flag(draw) else None
+    description = "a rule" if flag(draw) else None
+    return RuleSpec(
+        rule_id,
+        effect,
+        scopes,
+        condition,
+        exceptions,
+        tuple(obligations),
+        citation,
+        description,
+    )
+
+
+@st.composite
+def rules(draw: st.DrawFn, vocab: Vocab, rule_id: str, effect: str | None = None) -> RuleSpec:
+    return draw_rule(draw, vocab, rule_id, effect)
+
+
+def draw_scalar(draw: st.DrawFn, key: str) -> Any:
+    base = SCHEMA[key][1]
+    if base == "bool":
+        return flag(draw)
+    if base == "int":
+        return number(draw, -2, 5)
+    return pick(draw, STRINGS)
+
+
+@st.composite
+def policies(draw: st.DrawFn) -> PolicySpec:
+    vocab = draw(vocabularies())
+    defaults = {}
+    for key in ("kb0", "kb1", "ki0", "ki1", "ks0"):
+        if number(draw, 0, 3) == 3:
+            defaults[key] = draw_scalar(draw, key)
+    # Ids in a random order so that the order written differs from the order of ids.
+    ids = draw(st.permutations([f"r{i}" for i in range(8)]))
+    specs = tuple(draw_rule(draw, vocab, ids[i]) for i in range(number(draw, 1, 6)))
+    decl_order = tuple(draw(st.permutations([(k, t) for k in KINDS for t in vocab.terms(k)])))
+    return PolicySpec(vocab, defaults, specs, decl_order)
+
+
+def draw_context_value(draw: st.DrawFn, vocab: Vocab, key: str) -> Any:
+    base = SCHEMA[key][1]
+    if base in ("bool", "int", "str"):
+        return draw_scalar(draw, key)
+    if base == "strlist":
+        return some(draw, STRINGS, 0, 3)
+    return some(draw, vocab.terms("purpose" if base == "purpose_set" else "party"), 0, 3)
+
+
+@st.composite
+def requests(draw: st.DrawFn, vocab: Vocab) -> Request:
+    # Later terms tend to sit lower in the hierarchy (their parents are earlier terms), so more
+    # rules cover them: pick from the end first.
+    party, data, purpose = (pick(draw, vocab.terms(k)[::-1]) for k in KINDS)
+    context: dict[str, Any] = {}
+    for key in SCHEMA:
+        presence = number(draw, 0, 9)
+        if presence < 4:
+            continue  # absent
+        if presence == 4:
+            context[key] = None  # null: unknown, like an absent key
+        else:
+            context[key] = draw_context_value(draw, vocab, key)
+    return Request(party, data, purpose, context)
+
+
+@st.composite
+def cases(draw: st.DrawFn) -> tuple[PolicySpec, list[Request]]:
+    spec = draw(policies())
+    return spec, draw(st.lists(requests(spec.vocab), min_size=1, max_size=10))
+
+
+# ---- the reference evaluator ---------------------------------------------------------------
+
+Truth = bool | None  # None = unknown
+ABSENT = object()
+
+
+def ancestors(vocab: Vocab, kind: str, term: str) -> set[str]:
+    """The term and every term above it, by a plain walk up the parent links."""
+    seen: set[str] = set()
+    stack = [term]
+    while stack:
+        current = stack.pop()
+        if current not in seen:
+            seen.add(current)
+            stack.extend(vocab.parents[kind][current])
+    return seen
+
+
+class Reference:
+    """Decides a request from the model of the policy, directly from docs/semantics.md."""
+
+    def __init__(self, spec: PolicySpec, request: Request) -> None:
+        self.spec = spec
+        self.vocab = spec.vocab
+        self.request = request
+        self.terms = {"party": request.party, "data": request.data, "purpose": request.purpose}
+        self.ctx: dict[str, Any] = {}
+        for key in SCHEMA:
+            value = request.context.get(key)
+            if value is None and key in spec.defaults:
+                value = spec.defaults[key]
+            if value is not None:
+                self.ctx[key] = value
+
+    def operand(self, node: Expr) -> Any:
+        tag = node[0]
+        if tag == "key":
+            return self.ctx.get(node[1], ABSENT)
+        if tag == "lit":
+            return node[1]
+        if tag == "req":
+            return self.terms[node[1]]
+        if tag == "term":
+            return node[2]
+        return [self.operand(i) for i in node[2]]
+
+    def absent_keys(self, nodes: Iterable[Expr]) -> set[str]:
+        return {n[1] for n in nodes if n[0] == "key" and n[1] not in self.ctx}
+
+    def value(self, expr: Expr) -> tuple[Truth, set[str]]:
+        """The three-valued truth of ``expr`` and, when unknown, the absent keys that made it so."""
+        tag = expr[0]
+        if tag == "not":
+            inner, missing = self.value(expr[1])
+            return (None if inner is None else not inner), missing
+        if tag in ("and", "or"):
+            results = [self.value(e) for e in expr[1]]
+            values = [v for v, _ in results]
+            dominant = tag == "or"  # True decides an `or`, False decides an `and`
+            if dominant in values:
+                return dominant, set()
+            if None in values:
+                return None, set().union(*(m for v, m in results if v is None))
+            return (not dominant), set()
+        if tag == "known":
+            return (expr[1] in self.ctx) == expr[2], set()
+        operands = [expr[1]] if tag == "truth" else [expr[2], expr[3]]
+        absent = self.absent_keys(operands)
+        if absent:
+            return None, absent
+        if tag == "truth":
+            return bool(self.operand(expr[1])), set()
+        left, right = self.operand(expr[2]), self.operand(expr[3])
+        if tag == "cmp":
+            op = expr[1]
+            if op == "=":
+                return left == right, set()
+            if op == "!=":
+                return left != right, set()
+            if op == "<":
+                return left < right, set()
+            if op == "<=":
+                return left <= right, set()
+            if op == ">":
+                return left > right, set()
+            return left >= right, set()
+        found = self.member(expr[2], expr[3], left, right)
+        return found != expr[1], set()
+
+    def member(self, left_node: Expr, right_node: Expr, left: Any, right: Any) -> bool:
+        kind = self.kind_of(right_node)
+        if kind is None:
+            return left in right  # strings: plain membership
+        above = ancestors(self.vocab, kind, left)
+        if right_node[0] in ("term", "req"):
+            return right in above  # `x in t`: x is t or below it
+        return bool(above & set(right))  # a set: x or one of its ancestors is in it
+
+    def kind_of(self, node: Expr) -> str | None:
+        tag = node[0]
+        if tag == "req":
+            return str(node[1])
+        if tag == "term":
+            return str(node[1])
+        if tag == "list":
+            return node[1] if node[2] else None
+        if tag == "key":
+            base = SCHEMA[node[1]][1]
+            return {"purpose_set": "purpose", "party_set": "party"}.get(base)
+        return None
+
+    def covers(self, rule: RuleSpec) -> bool:
+        for kind, scope in zip(KINDS, rule.scopes, strict=True):
+            if scope is not None and not set(scope) & ancestors(self.vocab, kind, self.terms[kind]):
+                return False
+        return True
+
+    def rule_value(self, rule: RuleSpec) -> tuple[Truth, set[str]]:
+        """cond and not exc1 and not exc2 ..., with the absent keys when unknown."""
+        parts: list[tuple[Truth, set[str]]] = []
+        if rule.condition is not None:
+            parts.append(self.value(rule.condition))
+        for exception in rule.exceptions:
+            v, m = self.value(exception)
+            parts.append((None if v is None else not v, m))
+        if any(v is False for v, _ in parts):
+            return False, set()
+        if any(v is None for v, _ in parts):
+            return None, set().union(*(m for v, m in parts if v is None))
+        return True, set()
+
+    def decide(self) -> dict[str, Any]:
+        candidates = [r for r in self.spec.rules if self.covers(r)]
+        values = {r.id: self.rule_value(r) for r in candidates}
+        denies = [r for r in candidates if r.effect == "deny" and values[r.id][0] is not False]
+        grants = [r for r in candidates if r.effect == "allow" and values[r.id][0] is True]
+        certain_deny = any(values[r.id][0] is True for r in denies)
+        missing: set[str] = set()
+        if not certain_deny:
+            for r in candidates:
+                if values[r.id][0] is None:
+                    missing |= values[r.id][1]
+        obligations: set[str] = set()
+        if denies:
+            effect, deciding = "deny", denies
+        elif grants:
+            effect, deciding = "allow", grants
+            for rule in grants:
+                for names, condition in rule.obligations:
+                    v, m = (True, set()) if condition is None else self.value(condition)
+                    if v is True:
+                        obligations.update(names)
+                    elif v is None:
+                        missing |= m
+        else:
+            effect, deciding = "deny", []
+        return {
+            "effect": effect,
+            "obligations": sorted(obligations),
+            "reasons": sorted(r.id for r in deciding),
+            "missing": sorted(missing),
+        }
+
+
+def reference_decide(spec: PolicySpec, request: Request) -> dict[str, Any]:
+    return Reference(spec, request).decide()
+
+
+def engine_decide(policy: policy_engine.Policy, request: Request) -> dict[str, Any]:
+    d = policy.decide(request.party, request.data, request.purpose, dict(request.context))
+    assert d.allowed == (d.effect == "allow")
+    if not d.allowed:
+        assert d.obligations == []
+    return {
+        "effect": d.effect,
+        "obligations": sorted(d.obligations),
+        "reasons": [r.id for r in d.reasons],
+        "missing": list(d.missing),
+    }
+
+
+# ---- (a) the engine agrees with the reference ------------------------------------------------
+
+
+@SETTINGS
+@given(cases())
+def test_engine_agrees_with_reference_evaluator(case: tuple[PolicySpec, list[Request]]) -> None:
+    spec, reqs = case
+    policy = load(spec)
+    for request in reqs:
+        expected = reference_decide(spec, request)
+        got = engine_decide(policy, request)
+        assert got == expected, f"{request}\n--- policy ---\n{policy_text(spec)}"
+        # Reasons come sorted by id (the engine's own list, not re-sorted here).
+        assert got["reasons"] == sorted(got["reasons"])
+        assert got["missing"] == sorted(set(got["missing"]))
+
+
+def test_reference_evaluator_can_disagree() -> None:
+    """The reference is independent code: a wrong engine answer would be caught (sanity check
+    that the property in (a) is not vacuous)."""
+    vocab = Vocab({"party": {"pa0": ()}, "data": {"da0": ()}, "purpose": {"pu0": ()}}, ())
+    allow = RuleSpec(
+        "r0", "allow", (None, None, None), ("truth", ("key", "kb0")), (), (), None, None
+    )
+    spec = PolicySpec(vocab, {}, (allow,), (("party", "pa0"), ("data", "da0"), ("purpose", "pu0")))
+    request = Request("pa0", "da0", "pu0", {})
+    assert reference_decide(spec, request) == {
+        "effect": "deny",
+        "obligations": [],
+        "reasons": [],
+        "missing": ["kb0"],
+    }
+    assert engine_decide(load(spec), request) == reference_decide(spec, request)
+    granted = Request("pa0", "da0", "pu0", {"kb0": True})
+    assert reference_decide(spec, granted)["effect"] == "allow"
+
+
+# ---- (b) order of rules and files does not matter --------------------------------------------
+
+
+@st.composite
+def layouts(draw: st.DrawFn) -> tuple[PolicySpec, list[Request], dict[str, str]]:
+    """A policy, requests, and the same policy with its rules shuffled and every item (vocabulary,
+    context, rules) spread over up to four files."""
+    spec, reqs = draw(cases())
+    shuffled = replace(spec, rules=tuple(draw(st.permutations(spec.rules))))
+    items = draw(st.permutations(policy_items(shuffled)))
+    n_files = draw(st.integers(1, 4))
+    names = draw(st.permutations([f"f{i}.policy" for i in range(n_files)]))
+    files: dict[str, list[str]] = {name: [] for name in names}
+    for item in items:
+        files[draw(st.sampled_from(names))].append(item)
+    return spec, reqs, {name: "\n".join(parts) for name, parts in files.items()}
+
+
+@settings(SETTINGS, max_examples=200)
+@given(layouts())
+def test_decisions_do_not_depend_on_rule_or_file_order(
+    case: tuple[PolicySpec, list[Request], dict[str, str]],
+) -> None:
+    spec, reqs, files = case
+    original = load(spec)
+    split = load_policy_text(files)
+    reordered = load_policy_text(dict(reversed(list(files.items()))))
+    # Same files given in another order: the same policy, the same version.
+    assert reordered.version == split.version
+    for request in reqs:
+        expected = engine_decide(original, request)
+        assert engine_decide(split, request) == expected
+        assert engine_decide(reordered, request) == expected
+
+
+# ---- (c), (d) monotonicity ---------------------------------------------------------------------
+
+
+@st.composite
+def with_extra_rule(draw: st.DrawFn, effect: str) -> tuple[PolicySpec, PolicySpec, list[Request]]:
+    spec, reqs = draw(cases())
+    extra = draw(rules(spec.vocab, "extra", effect))
+    rules_ = list(spec.rules)
+    rules_.insert(draw(st.integers(0, len(rules_))), extra)
+    return spec, replace(spec, rules=tuple(rules_)), reqs
+
+
+@settings(SETTINGS, max_examples=200)
+@given(with_extra_rule("deny"))
+def test_adding_a_deny_rule_never_turns_a_deny_into_an_allow(
+    case: tuple[PolicySpec, PolicySpec, list[Request]],
+) -> None:
+    before, after, reqs = case
+    old, new = load(before), load(after)
+    for request in reqs:
+        if engine_decide(old, request)["effect"] == "deny":
+            assert engine_decide(new, request)["effect"] == "deny"
+
+
+@settings(SETTINGS, max_examples=200)
+@given(with_extra_rule("allow"))
+def test_adding_an_allow_rule_never_turns_an_allow_into_a_deny(
+    case: tuple[PolicySpec, PolicySpec, list[Request]],
+) -> None:
+    before, after, reqs = case
+    old, new = load(before), load(after)
+    for request in reqs:
+        if engine_decide(old, request)["effect"] == "allow":
+            assert engine_decide(new, request)["effect"] == "allow"
+
+
+# ---- (e) explanations --------------------------------------------------------------------------
+
+TRUTH = {True: "true", False: "false", None: "unknown"}
+
+
+def fast_rule_value(
+    rule: CompiledRule, ctx: Mapping[str, Any], terms: tuple[str, str, str]
+) -> Truth:
+    """A rule's value from its compiled closures (the fast path ``decide`` uses, not the tracing
+    interpreter that ``explain`` walks): cond and not exc1 and not exc2 ..."""
+    parts = [] if rule.condition is None else [rule.condition(ctx, terms)]
+    parts += [None if v is None else not v for v in (e(ctx, terms) for e in rule.exceptions)]
+    return False if False in parts else (None if None in parts else True)
+
+
+@settings(SETTINGS, max_examples=200)
+@given(cases())
+def test_explain_never_raises_and_agrees_with_the_fast_path(
+    case: tuple[PolicySpec, list[Request]],
+) -> None:
+    spec, reqs = case
+    policy = load(spec)
+    compiled = {r.id: r for r in policy.compiled.rules}
+    for request in reqs:
+        d = policy.decide(request.party, request.data, request.purpose, dict(request.context))
+        text = d.explain()
+        trace = d.trace()
+        assert trace.decision.model_dump(mode="json") == d.model_dump()
+        reference = Reference(spec, request)
+        candidates = {r.id: r for r in spec.rules if reference.covers(r)}
+        assert sorted(t.id for t in trace.considered) == sorted(candidates)
+        ctx = normalize_context(policy.compiled, dict(request.context))
+        terms = (request.party, request.data, request.purpose)
+        for rule_trace in trace.considered:
+            fast = fast_rule_value(compiled[rule_trace.id], ctx, terms)
+            assert rule_trace.value == TRUTH[fast], rule_trace.id
+            value, missing = reference.rule_value(candidates[rule_trace.id])
+            assert rule_trace.value == TRUTH[value]
+            assert rule_trace.missing == sorted(missing)
+            assert f"`{rule_trace.id}`" in text
+            if rule_trace.condition is not None:
+                cond_value, _ = reference.value(candidates[rule_trace.id].condition)  # type: ignore[arg-type]
+                assert rule_trace.condition.value == TRUTH[cond_value]
+            for exc_trace, exc in zip(
+                rule_trace.exceptions, candidates[rule_trace.id].exceptions, strict=True
+            ):
+                assert exc_trace.value == TRUTH[reference.value(exc)[0]]
+            # An obligation is attached exactly when the rule applies and its condition holds.
+            for ob_trace, (names, condition) in zip(
+                rule_trace.obligations, candidates[rule_trace.id].obligations, strict=True
+            ):
+                assert ob_trace.obligations == list(names)
+                holds = condition is None or reference.value(condition)[0] is True
+                assert ob_trace.attached == (value is True and holds)
+        # The fast path's deciding rules are the trace's applying (or fail-closed) ones.
+        if d.effect == "allow":
+            applying = sorted(
+                t.id for t in trace.considered if t.effect == "allow" and t.value == "true"
+            )
+        else:
+            applying = sorted(
+                t.id for t in trace.considered if t.effect == "deny" and t.value != "false"
+            )
+        assert [r.id for r in d.reasons] == applying
