@@ -396,12 +396,12 @@ SCENARIOS = [
     row(
         "2.3-consumer-profile-personalization-once-enabled",
         "§2.3",
-        "marketing_department",
+        "planiso",
         "consumer_profile",
         "personalization",
         {"consented_purposes": ["user_experience"], "profiling_enabled": True},
         "allow",
-        rule="marketing_personalization_with_profiles",
+        rule="personalization_with_profiles",
     ),
     # ---- §3.2 children under 14 --------------------------------------------------------------
     row(
@@ -705,14 +705,13 @@ SCENARIOS = [
         rule="refused_cookies",
     ),
     row(
-        "4.2-cookies-accepted-marketing-personalization",
+        "4.2-cookies-accepted-personalization",
         "§4.2",
-        "marketing_department",
+        "planiso",
         "online_activity",
         "personalization",
         {"consented_purposes": ["user_experience"], "cookies_accepted": True},
         "allow",
-        rule="marketing_personalization_with_profiles",
     ),
     # ---- §8 usage data for internal analysis ---------------------------------------------------
     row(
