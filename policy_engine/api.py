@@ -13,7 +13,7 @@ from .checker import CheckedPolicy, check
 from .compiler import CompiledPolicy, CompiledRule, compile_policy
 from .decision import Decision
 from .errors import Diagnostic, PolicyError, PolicySyntaxError
-from .evaluator import evaluate
+from .evaluator import decide_fast
 from .explain import citation_of
 from .models import ReasonModel
 from .parser import parse_source
@@ -95,6 +95,11 @@ class Policy:
         self._reasons: dict[str, ReasonModel] = {
             rule.id: _reason(rule) for rule in self.compiled.rules
         }
+        # Plain string sets: a request naming declared terms is checked with three lookups.
+        hierarchies = self.compiled.hierarchies
+        self._parties = frozenset(hierarchies["party"].terms)
+        self._data = frozenset(hierarchies["data"].terms)
+        self._purposes = frozenset(hierarchies["purpose"].terms)
 
     @property
     def rules(self) -> list[ReasonModel]:
@@ -118,24 +123,26 @@ class Policy:
         context key that is undeclared or of the wrong type; never answers such a request.
         """
         compiled = self.compiled
-        terms = (
-            resolve_term(compiled, "party", party),
-            resolve_term(compiled, "data", data),
-            resolve_term(compiled, "purpose", purpose),
-        )
+        if party in self._parties and data in self._data and purpose in self._purposes:
+            terms = (party, data, purpose)
+        else:
+            terms = (
+                resolve_term(compiled, "party", party),
+                resolve_term(compiled, "data", data),
+                resolve_term(compiled, "purpose", purpose),
+            )
         given = {} if context is None else context
-        outcome = evaluate(compiled, terms, normalize_context(compiled, given))
+        outcome = decide_fast(compiled, terms, normalize_context(compiled, given))
+        reasons = self._reasons
         return Decision(
-            effect=outcome.effect,
-            obligations=list(outcome.obligations),
-            reasons=[self._reasons[r.id] for r in outcome.deciding],
-            missing=list(outcome.missing),
-            policy_version=self.version,
-            party=terms[0],
-            data=terms[1],
-            purpose=terms[2],
-            context=given,
-            compiled=compiled,
+            outcome.effect,
+            list(outcome.obligations),
+            [reasons[r.id] for r in outcome.deciding],
+            list(outcome.missing),
+            self.version,
+            terms,
+            given,
+            compiled,
         )
 
 

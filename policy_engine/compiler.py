@@ -10,12 +10,14 @@ Truth values follow Kleene's three-valued logic: ``True``, ``False`` and ``None`
 
 from __future__ import annotations
 
+import ast as py
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from . import ast
 from .checker import CheckedPolicy, context_type
+from .specialize import Folded, Specializer
 from .vocabulary import Hierarchy
 
 MISSING: Any = object()
@@ -64,11 +66,85 @@ class CellPlan:
     allows: tuple[CompiledRule, ...]
 
 
+class Outcome(NamedTuple):
+    """What a decision came to: the effect, the rules that decided it, obligations and the
+    context keys whose absence made some considered rule unknown. (A named tuple: one is built
+    per decision, and a frozen dataclass costs several times more to construct.)"""
+
+    effect: ast.Effect
+    deciding: tuple[CompiledRule, ...]
+    obligations: tuple[str, ...]
+    missing: tuple[str, ...]
+
+
+CellFunction = Callable[[Mapping[str, Any]], "Outcome | None"]
+
+
+@dataclass(frozen=True, slots=True)
+class FastCell:
+    """The cell's rules after partial evaluation: its whole outcome when no rule left depends on
+    the context (``static``), else a generated function of the context that returns the outcome,
+    or None when a key it needs is missing (the three-valued evaluator then decides)."""
+
+    static: Outcome | None
+    function: CellFunction | None
+
+
+INVALID: Any = object()
+"""What a context validator returns for a value of the wrong type."""
+
+
 @dataclass(frozen=True)
 class ContextKey:
     name: str
     decl: ast.ContextDecl
     default: Any = MISSING
+    check: Callable[[Any], Any] = field(default=lambda value: INVALID, repr=False)
+    """Converts a valid request value to the evaluator's form, or returns ``INVALID``."""
+
+
+def context_validator(
+    type_: ast.ValueType, hierarchies: dict[str, Hierarchy]
+) -> Callable[[Any], Any]:
+    """A fast check-and-convert function for one context key, built once at load. Anything it
+    refuses goes through the slow path in ``request.py``, which explains what is wrong."""
+    if isinstance(type_, ast.BoolType):
+        return lambda v: v if v is True or v is False else INVALID
+    if isinstance(type_, ast.IntType):
+        return lambda v: v if type(v) is int else INVALID
+    if isinstance(type_, ast.StrType):
+        return lambda v: v if type(v) is str else INVALID
+    if isinstance(type_, ast.OneOfType):
+        choices = frozenset(type_.literals)
+        return lambda v: v if type(v) is str and v in choices else INVALID
+    if isinstance(type_, ast.ListType) and type_.literals is None:
+
+        def strings_check(value: Any) -> Any:
+            if type(value) is not list and type(value) is not tuple:
+                return INVALID
+            for item in value:
+                if type(item) is not str:
+                    return INVALID
+            return frozenset(value)
+
+        return strings_check
+    allowed = frozenset(
+        type_.literals  # type: ignore[arg-type]
+        if isinstance(type_, ast.ListType)
+        else hierarchies[type_.kind].terms
+    )
+
+    def list_check(value: Any) -> Any:
+        # Every allowed value is a string, so a subset of them holds only strings.
+        if type(value) is not list and type(value) is not tuple:
+            return INVALID
+        try:
+            found = frozenset(value)
+        except TypeError:  # an unhashable item
+            return INVALID
+        return found if found <= allowed else INVALID
+
+    return list_check
 
 
 @dataclass
@@ -84,6 +160,54 @@ class CompiledPolicy:
     _by_term: dict[str, dict[str, frozenset[int]]] = field(repr=False, default_factory=dict)
     _any: dict[str, frozenset[int]] = field(repr=False, default_factory=dict)
     _cells: dict[RequestTerms, CellPlan] = field(repr=False, default_factory=dict)
+    _fast: dict[RequestTerms, FastCell] = field(repr=False, default_factory=dict)
+    default_values: dict[str, Any] = field(repr=False, default_factory=dict)
+    """Context keys with a declared default, and their values."""
+    checks: dict[str, Callable[[Any], Any]] = field(repr=False, default_factory=dict)
+    """Context key → its validator (see :func:`context_validator`)."""
+
+    def fast_cell(self, terms: RequestTerms) -> FastCell:
+        """The cell's rules specialized to its terms (memoised; entries are immutable)."""
+        fast = self._fast.get(terms)
+        if fast is None:
+            fast = self._specialize(terms)
+            self._fast[terms] = fast
+        return fast
+
+    def _specialize(self, terms: RequestTerms) -> FastCell:
+        plan = self.cell(terms)
+        spec = Specializer(
+            {name: key.decl.type for name, key in self.context.items()},
+            {name: symbol.kind for name, symbol in self.checked.symbols.items()},
+            self.hierarchies,
+            terms,
+        )
+        folded: list[tuple[CompiledRule, Folded, list[tuple[tuple[str, ...], Folded]]]] = []
+        for rule in plan.denies + plan.allows:
+            applies = spec.applicability(rule.source.condition, rule.source.exceptions)
+            if applies is False:
+                continue
+            clauses: list[tuple[tuple[str, ...], Folded]] = []
+            for clause in rule.obligations:
+                when = clause.clause.condition
+                test: Folded = True if when is None else spec.fold(when)
+                if test is not False:
+                    clauses.append((clause.names, test))
+            folded.append((rule, applies, clauses))  # applies is True or an expression here
+        denies = [(r, a) for r, a, _ in folded if r.effect == "deny"]
+        allows = [(r, a, c) for r, a, c in folded if r.effect == "allow"]
+        if all(a is True for _, a, _ in folded) and all(
+            t is True for *_, c in allows for _, t in c
+        ):
+            if denies:
+                return FastCell(Outcome("deny", tuple(r for r, _ in denies), (), ()), None)
+            if allows:
+                names = sorted({n for *_, c in allows for ns, _ in c for n in ns})
+                return FastCell(
+                    Outcome("allow", tuple(r for r, *_ in allows), tuple(names), ()), None
+                )
+            return FastCell(Outcome("deny", (), (), ()), None)
+        return FastCell(None, spec.function(_cell_body(spec, denies, allows)))
 
     def cell(self, terms: RequestTerms) -> CellPlan:
         plan = self._cells.get(terms)
@@ -108,7 +232,12 @@ class CompiledPolicy:
 def compile_policy(checked: CheckedPolicy, version: str) -> CompiledPolicy:
     hierarchies = checked.hierarchies
     context = {
-        name: ContextKey(name, decl, decl.default.value if decl.default is not None else MISSING)
+        name: ContextKey(
+            name,
+            decl,
+            decl.default.value if decl.default is not None else MISSING,
+            context_validator(decl.type, hierarchies),
+        )
         for name, decl in checked.context.items()
     }
     builder = _ConditionBuilder(checked, hierarchies)
@@ -136,6 +265,8 @@ def compile_policy(checked: CheckedPolicy, version: str) -> CompiledPolicy:
             )
         )
     compiled = CompiledPolicy(version, hierarchies, context, tuple(rules), checked)
+    compiled.checks = {name: key.check for name, key in context.items()}
+    compiled.default_values = {n: k.default for n, k in context.items() if k.default is not MISSING}
     for kind in ("party", "data", "purpose"):
         hierarchy = hierarchies[kind]
         by_term: dict[str, set[int]] = {term: set() for term in hierarchy.terms}
@@ -316,3 +447,69 @@ class _ConditionBuilder:
 def compile_condition(compiled: CompiledPolicy, expr: ast.Expr) -> Condition:
     """Compile a checked condition that is not part of a rule (an invariant's ``when``)."""
     return _ConditionBuilder(compiled.checked, compiled.hierarchies).condition(expr)
+
+
+def _stmt(source: str, **nodes: py.expr) -> py.stmt:
+    """One statement of the engine's own template text, with ``nodes`` put in for the names
+    ``_X_<key>`` (the rule-derived parts are always AST nodes, never text)."""
+    tree = py.parse(source).body[0]
+
+    class Put(py.NodeTransformer):
+        def visit_Name(self, node: py.Name) -> py.expr:
+            if node.id.startswith("_X_"):
+                return nodes[node.id[3:]]
+            return node
+
+    result: py.stmt = Put().visit(tree)
+    return result
+
+
+def _cell_body(
+    spec: Specializer,
+    denies: list[tuple[CompiledRule, Folded]],
+    allows: list[tuple[CompiledRule, Folded, list[tuple[tuple[str, ...], Folded]]]],
+) -> list[py.stmt]:
+    """``_d`` collects the indices of applying deny rules, ``_g`` of granting allow rules, ``_o``
+    obligation names; the outcome for each combination is built once and memoised (outcomes are
+    immutable, and a repeated dict store of the same value is harmless across threads)."""
+    rules = tuple(r for r, _ in denies) + tuple(r for r, *_ in allows)
+    memo: dict[tuple[object, ...], Outcome] = {}
+
+    def outcome(key: tuple[object, ...]) -> Outcome:
+        found = memo.get(key)
+        if found is None:
+            effect, chosen, names = key
+            deciding = tuple(rules[i] for i in chosen)  # type: ignore[attr-defined]
+            if effect == "deny":
+                found = Outcome("deny", deciding, (), ())
+            elif not chosen:
+                found = Outcome("deny", (), (), ())
+            else:
+                found = Outcome("allow", deciding, tuple(sorted(set(names))), ())  # type: ignore[call-overload]
+            memo[key] = found
+        return found
+
+    spec.namespace["_memo"] = memo
+    spec.namespace["_outcome"] = outcome
+    body: list[py.stmt] = [_stmt("_d = ()")]
+    for index, (_, applies) in enumerate(denies):
+        add = _stmt("_d = _d + (_X_i,)", i=py.Constant(index))
+        body.append(add if applies is True else py.If(applies, [add], []))  # type: ignore[arg-type]
+    body.append(
+        _stmt(
+            "if _d:\n key = ('deny', _d, ())\n return _memo.get(key) or _outcome(key)",
+        )
+    )
+    body += [_stmt("_g = ()"), _stmt("_o = ()")]
+    for index, (_, applies, clauses) in enumerate(allows, start=len(denies)):
+        inner: list[py.stmt] = [_stmt("_g = _g + (_X_i,)", i=py.Constant(index))]
+        for names, test in clauses:
+            add = _stmt("_o = _o + _X_names", names=spec.bind(names))
+            inner.append(add if test is True else py.If(test, [add], []))  # type: ignore[arg-type]
+        if applies is True:
+            body += inner
+        else:
+            body.append(py.If(applies, inner, []))  # type: ignore[arg-type]
+    body.append(_stmt("key = ('allow', _g, _o)"))
+    body.append(_stmt("return _memo.get(key) or _outcome(key)"))
+    return body

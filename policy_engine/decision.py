@@ -33,15 +33,12 @@ class Decision:
 
     def __init__(
         self,
-        *,
         effect: str,
         obligations: list[str],
         reasons: list[ReasonModel],
         missing: list[str],
         policy_version: str,
-        party: str,
-        data: str,
-        purpose: str,
+        terms: tuple[str, str, str],
         context: Mapping[str, Any],
         compiled: CompiledPolicy,
     ) -> None:
@@ -51,9 +48,7 @@ class Decision:
         self.reasons = reasons
         self.missing = missing
         self.policy_version = policy_version
-        self.party = party
-        self.data = data
-        self.purpose = purpose
+        self.party, self.data, self.purpose = terms
         self._context = context
         self._compiled = compiled
 

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from . import ast
-from .compiler import MISSING, CompiledPolicy
+from .compiler import INVALID, MISSING, CompiledPolicy
 from .errors import Diagnostic, RequestError, UnknownTermError, did_you_mean, suggestion_help
 
 
@@ -65,7 +65,30 @@ def normalize_context(
 
     Lists become frozensets; ``null`` means unknown (the key is treated as missing); declared
     defaults fill absent keys. Every problem is reported at once in one :class:`RequestError`.
+    The common case runs the validators compiled at load; anything they refuse goes through
+    :func:`_normalize_checked`, which says precisely what is wrong.
     """
+    out = dict(compiled.default_values)
+    if context is None:
+        return out
+    if type(context) is not dict and not isinstance(context, Mapping):
+        return _normalize_checked(compiled, context)  # type: ignore[unreachable]
+    checks = compiled.checks
+    for key, value in context.items():
+        check = checks.get(key)
+        if check is None:
+            return _normalize_checked(compiled, context)
+        if value is None:
+            continue
+        converted = check(value)
+        if converted is INVALID:
+            return _normalize_checked(compiled, context)
+        out[key] = converted
+    return out
+
+
+def _normalize_checked(compiled: CompiledPolicy, context: Any) -> dict[str, Any]:
+    """The careful path: collects every problem of the context and raises them together."""
     if context is None:
         context = {}
     if not isinstance(context, Mapping):

@@ -1,0 +1,210 @@
+"""Partial evaluation and code generation for one (party, data, purpose) cell.
+
+Within a cell the request's own terms are constants, so every test of them (``party = planiso``,
+``online_activity in data``) folds to true or false, and a hierarchy lookup such as ``purpose in
+consented_purposes`` becomes one set operation against a precomputed ancestor set. A rule whose
+condition folds to false drops out of the cell; a cell whose rules all fold to constants gets its
+outcome computed once.
+
+What is left reads only the context, and the cell's rules are compiled into one small Python
+function. It is built from Python ``ast`` nodes: strings and numbers from the rule files only ever
+become ``ast.Constant`` values, and names are the engine's own, so no rule text is parsed or
+evaluated as Python. The generated function uses two-valued logic and reads ``ctx[key]``: when a key
+it needs is missing, ``KeyError`` makes it return ``None`` and the caller hands the request to the
+three-valued evaluator. That is exact: Python's ``and``/``or`` skip an operand only when its value,
+unknown included, cannot change the result, so a run that finishes gives the Kleene value.
+"""
+
+from __future__ import annotations
+
+import ast as py
+import itertools
+import operator
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from . import ast
+from .vocabulary import Hierarchy
+
+Folded = bool | py.expr
+"""A constant truth value, or a Python expression over ``ctx``."""
+
+_KINDS = ("party", "data", "purpose")
+_OPS: dict[str, type[py.cmpop]] = {
+    "=": py.Eq,
+    "!=": py.NotEq,
+    "<": py.Lt,
+    "<=": py.LtE,
+    ">": py.Gt,
+    ">=": py.GtE,
+}
+
+
+_CONSTANT_TESTS: dict[type[py.cmpop], Callable[[Any, Any], Any]] = {
+    py.Eq: operator.eq,
+    py.NotEq: operator.ne,
+    py.Lt: operator.lt,
+    py.LtE: operator.le,
+    py.Gt: operator.gt,
+    py.GtE: operator.ge,
+    py.In: lambda a, b: a in b,
+    py.NotIn: lambda a, b: a not in b,
+}
+
+
+class Specializer:
+    """Folds conditions for one cell into constants or Python expressions over ``ctx``."""
+
+    def __init__(
+        self,
+        context_keys: Mapping[str, ast.ValueType],
+        symbol_kinds: Mapping[str, str],
+        hierarchies: Mapping[str, Hierarchy],
+        terms: tuple[str, str, str],
+    ) -> None:
+        self.keys = context_keys
+        self.kinds = symbol_kinds
+        self.hierarchies = hierarchies
+        self.terms = terms
+        self.namespace: dict[str, Any] = {}
+        self._names = itertools.count()
+
+    def bind(self, value: Any) -> py.expr:
+        """A name in the generated function's namespace holding ``value``."""
+        name = f"_k{next(self._names)}"
+        self.namespace[name] = value
+        return py.Name(name, py.Load())
+
+    # operands: ("const", value) or ("key", name)
+    def _operand(self, node: ast.Operand) -> tuple[str, Any]:
+        if isinstance(node, ast.Literal_):
+            return ("const", node.value)
+        if isinstance(node, ast.RequestRef):
+            return ("const", self.terms[_KINDS.index(node.kind)])
+        if isinstance(node, ast.NameRef):
+            if node.name in self.keys:
+                return ("key", node.name)
+            return ("const", node.name)
+        values = frozenset(
+            item.value if isinstance(item, ast.Literal_) else item.name  # type: ignore[union-attr]
+            for item in node.items
+        )
+        return ("const", values)
+
+    def _expr(self, kind: str, value: Any) -> py.expr:
+        if kind == "key":
+            return py.Subscript(py.Name("ctx", py.Load()), py.Constant(value), py.Load())
+        if isinstance(value, frozenset):
+            return self.bind(value)
+        return py.Constant(value)
+
+    def _term_kind(self, node: ast.Operand) -> str | None:
+        if isinstance(node, ast.RequestRef):
+            return node.kind
+        if isinstance(node, ast.NameRef):
+            if node.name in self.keys:
+                type_ = self.keys[node.name]
+                return type_.kind if isinstance(type_, ast.TermSetType) else None
+            return self.kinds[node.name]
+        if isinstance(node, ast.ListLiteral) and node.items:
+            return self._term_kind(node.items[0])
+        return None
+
+    def fold(self, expr: ast.Expr) -> Folded:
+        if isinstance(expr, ast.And | ast.Or):
+            return self._junction(expr)
+        if isinstance(expr, ast.Not):
+            inner = self.fold(expr.operand)
+            if isinstance(inner, bool):
+                return not inner
+            return py.UnaryOp(py.Not(), inner)
+        if isinstance(expr, ast.Presence):
+            op = py.In() if expr.known else py.NotIn()
+            return py.Compare(py.Constant(expr.key.value), [op], [py.Name("ctx", py.Load())])
+        if isinstance(expr, ast.Truth):
+            kind, value = self._operand(expr.operand)
+            if kind == "const":
+                return bool(value)
+            return self._expr(kind, value)
+        if isinstance(expr, ast.Compare):
+            return self._compare(expr.left, _OPS[expr.op](), expr.right)
+        return self._member(expr)
+
+    def _junction(self, expr: ast.And | ast.Or) -> Folded:
+        dominant = isinstance(expr, ast.Or)  # True decides an `or`, False an `and`
+        parts: list[py.expr] = []
+        for operand in expr.operands:
+            folded = self.fold(operand)
+            if isinstance(folded, bool):
+                if folded is dominant:
+                    return dominant
+                continue
+            parts.append(folded)
+        if not parts:
+            return not dominant
+        if len(parts) == 1:
+            return parts[0]
+        return py.BoolOp(py.Or() if dominant else py.And(), parts)
+
+    def _compare(self, left: ast.Operand, op: py.cmpop, right: ast.Operand) -> Folded:
+        lk, lv = self._operand(left)
+        rk, rv = self._operand(right)
+        if lk == "const" and rk == "const":
+            return bool(_CONSTANT_TESTS[type(op)](lv, rv))
+        return py.Compare(self._expr(lk, lv), [op], [self._expr(rk, rv)])
+
+    def _member(self, expr: ast.Member) -> Folded:
+        kind = self._term_kind(expr.right)
+        if kind is None:
+            op: py.cmpop = py.NotIn() if expr.negated else py.In()
+            return self._compare(expr.left, op, expr.right)
+        lk, lv = self._operand(expr.left)
+        rk, rv = self._operand(expr.right)
+        # The checker guarantees the left side of a term membership is a term, never a key.
+        assert lk == "const"
+        above = self.hierarchies[kind].ancestors[lv]
+        if rk == "const":
+            container = rv if isinstance(rv, frozenset) else frozenset([rv])
+            return (not above.isdisjoint(container)) is not expr.negated
+        # `x in set_key`: x or an ancestor of x is in the set.
+        disjoint = py.Call(
+            py.Attribute(self.bind(above), "isdisjoint", py.Load()), [self._expr(rk, rv)], []
+        )
+        return disjoint if expr.negated else py.UnaryOp(py.Not(), disjoint)
+
+    def applicability(self, condition: ast.Expr | None, exceptions: tuple[ast.Expr, ...]) -> Folded:
+        """cond ∧ ¬exc₁ ∧ ¬exc₂ …, folded for the cell."""
+        parts: list[ast.Expr] = [] if condition is None else [condition]
+        parts += [ast.Not(e) for e in exceptions]
+        if not parts:
+            return True
+        return self.fold(parts[0] if len(parts) == 1 else ast.And(tuple(parts)))
+
+    def function(self, body: list[py.stmt]) -> Callable[[Mapping[str, Any]], Any]:
+        """Compile ``def cell(ctx): try: <body> except KeyError: return None``."""
+        handler = py.ExceptHandler(
+            py.Name("KeyError", py.Load()), None, [py.Return(py.Constant(None))]
+        )
+        fields: dict[str, Any] = {
+            "name": "cell",
+            "args": py.arguments(
+                posonlyargs=[], args=[py.arg("ctx")], kwonlyargs=[], kw_defaults=[], defaults=[]
+            ),
+            "body": [py.Try(body, [handler], [], [])],
+            "decorator_list": [],
+            "returns": None,
+        }
+        if "type_params" in py.FunctionDef._fields:  # Python 3.12+
+            fields["type_params"] = []
+        function = py.FunctionDef(**fields)
+        module = py.fix_missing_locations(py.Module([function], type_ignores=[]))
+        namespace = dict(self.namespace)
+        namespace["__builtins__"] = {
+            "KeyError": KeyError,
+            "sorted": sorted,
+            "tuple": tuple,
+            "frozenset": frozenset,
+        }
+        exec(compile(module, f"<cell {'/'.join(self.terms)}>", "exec"), namespace)
+        cell: Callable[[Mapping[str, Any]], Any] = namespace["cell"]
+        return cell
