@@ -57,3 +57,73 @@ def expr_text(expr: ast.Expr) -> str:
     if isinstance(expr, ast.Presence):
         return f"{expr.key.value} is {'known' if expr.known else 'missing'}"
     return operand_text(expr.operand)
+
+
+# ---- layout documents (for the formatter's line wrapping) ------------------------------------
+
+Doc = str | tuple["Doc", ...]
+"""Text to lay out: a ``str`` is never broken; a tuple is a group whose parts are written one space
+apart, and a line may break between them. ``doc_text`` of a doc is its one-line form."""
+
+
+def doc_text(doc: Doc) -> str:
+    """The one-line text of ``doc``: every group's parts joined by single spaces."""
+    if isinstance(doc, str):
+        return doc
+    return " ".join(doc_text(part) for part in doc)
+
+
+def affix(doc: Doc, before: str = "", after: str = "") -> Doc:
+    """``doc`` with ``before`` glued to its first piece and ``after`` to its last (no break)."""
+    if isinstance(doc, str):
+        return before + doc + after
+    if len(doc) == 1:
+        return (affix(doc[0], before, after),)
+    return (affix(doc[0], before=before), *doc[1:-1], affix(doc[-1], after=after))
+
+
+def list_doc(items: list[Doc], before: str = "") -> Doc:
+    """``before item, item, item``: a comma after every item but the last, breakable after each."""
+    parts = [affix(item, after=",") for item in items[:-1]] + items[-1:]
+    if not parts:
+        return before.rstrip()
+    parts[0] = affix(parts[0], before=before)
+    return tuple(parts)
+
+
+def operand_doc(node: ast.Operand) -> Doc:
+    """Like :func:`operand_text`, but a list literal may break after its commas."""
+    if isinstance(node, ast.ListLiteral) and node.items:
+        return affix(list_doc([operand_doc(item) for item in node.items]), "[", "]")
+    return operand_text(node)
+
+
+def expr_doc(expr: ast.Expr) -> Doc:
+    """Like :func:`expr_text` (``doc_text(expr_doc(e)) == expr_text(e)``), as a layout document
+    that breaks before ``and``/``or`` first and inside list literals last."""
+    if isinstance(expr, ast.Or | ast.And):
+        word = "or " if isinstance(expr, ast.Or) else "and "
+        mine = _precedence(expr)
+        parts: list[Doc] = []
+        for index, operand in enumerate(expr.operands):
+            doc = expr_doc(operand)
+            if _precedence(operand) <= mine:
+                doc = affix(doc, "(", ")")
+            parts.append(affix(doc, before=word) if index else doc)
+        return tuple(parts)
+    if isinstance(expr, ast.Not):
+        inner = expr_doc(expr.operand)
+        if _precedence(expr.operand) < _precedence(expr):
+            return affix(inner, "not (", ")")
+        return affix(inner, "not ")
+    if isinstance(expr, ast.Compare | ast.Member):
+        negated = isinstance(expr, ast.Member) and expr.negated
+        word = expr.op if isinstance(expr, ast.Compare) else "not in" if negated else "in"
+        right = operand_doc(expr.right)
+        if isinstance(expr.left, ast.ListLiteral):
+            return (operand_doc(expr.left), affix(right, f"{word} "))
+        # no break between the left operand and the operator: `x in [a,` / `b]`
+        return affix(right, f"{operand_text(expr.left)} {word} ")
+    if isinstance(expr, ast.Presence):
+        return expr_text(expr)
+    return operand_doc(expr.operand)
