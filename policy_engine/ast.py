@@ -24,7 +24,7 @@ KIND_WORDS: dict[str, str] = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Name:
     """An identifier as written, with where it was written."""
 
@@ -32,13 +32,13 @@ class Name:
     span: Span | None = field(default=None, compare=False, repr=False)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Citation:
     text: str
     span: Span | None = field(default=None, compare=False, repr=False)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TermDecl:
     """``party a, b under c "description" §1.1``: declares ``names`` with ``parents``."""
 
@@ -53,25 +53,25 @@ class TermDecl:
 # ---- context schema -------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class BoolType:
     def describe(self) -> str:
         return "boolean"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class IntType:
     def describe(self) -> str:
         return "integer"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class StrType:
     def describe(self) -> str:
         return "string"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class OneOfType:
     literals: tuple[str, ...]
 
@@ -79,7 +79,7 @@ class OneOfType:
         return "one of " + ", ".join(f'"{v}"' for v in self.literals)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ListType:
     """A list of strings; ``literals`` restricts the allowed values when given."""
 
@@ -91,7 +91,7 @@ class ListType:
         return "list of " + ", ".join(f'"{v}"' for v in self.literals)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TermSetType:
     """A set of vocabulary terms; membership understands the hierarchy."""
 
@@ -104,7 +104,7 @@ class TermSetType:
 ValueType = BoolType | IntType | StrType | OneOfType | ListType | TermSetType
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ContextDecl:
     name: Name
     type: ValueType
@@ -117,7 +117,7 @@ class ContextDecl:
 # ---- expressions ----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Literal_:
     """A string, integer or boolean written in the rule."""
 
@@ -125,7 +125,7 @@ class Literal_:
     span: Span | None = field(default=None, compare=False, repr=False)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class NameRef:
     """A bare name: a context key or a vocabulary term, resolved by the checker."""
 
@@ -133,7 +133,7 @@ class NameRef:
     span: Span | None = field(default=None, compare=False, repr=False)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RequestRef:
     """``party``, ``data`` or ``purpose``: the request's own term."""
 
@@ -141,7 +141,7 @@ class RequestRef:
     span: Span | None = field(default=None, compare=False, repr=False)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ListLiteral:
     items: tuple[Operand, ...]
     span: Span | None = field(default=None, compare=False, repr=False)
@@ -150,7 +150,7 @@ class ListLiteral:
 Operand = Literal_ | NameRef | RequestRef | ListLiteral
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Compare:
     op: CompareOp
     left: Operand
@@ -158,7 +158,7 @@ class Compare:
     span: Span | None = field(default=None, compare=False, repr=False)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Member:
     """``left in right`` (``negated``: ``left not in right``)."""
 
@@ -168,7 +168,7 @@ class Member:
     span: Span | None = field(default=None, compare=False, repr=False)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Presence:
     """``key is known`` (``known=True``) or ``key is missing``."""
 
@@ -177,7 +177,7 @@ class Presence:
     span: Span | None = field(default=None, compare=False, repr=False)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Truth:
     """A bare boolean operand used as a condition: ``when cookies_accepted``."""
 
@@ -185,19 +185,19 @@ class Truth:
     span: Span | None = field(default=None, compare=False, repr=False)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Not:
     operand: Expr
     span: Span | None = field(default=None, compare=False, repr=False)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class And:
     operands: tuple[Expr, ...]
     span: Span | None = field(default=None, compare=False, repr=False)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Or:
     operands: tuple[Expr, ...]
     span: Span | None = field(default=None, compare=False, repr=False)
@@ -209,14 +209,14 @@ Expr = Compare | Member | Presence | Truth | Not | And | Or
 # ---- rules ----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ObligationClause:
     names: tuple[Name, ...]
     condition: Expr | None = None
     span: Span | None = field(default=None, compare=False, repr=False)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Rule:
     """One clause of the policy. ``None`` for parties/data/purposes means *any*."""
 
@@ -233,7 +233,7 @@ class Rule:
     span: Span | None = field(default=None, compare=False, repr=False)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Scope:
     """The terms an invariant talks about: ``names`` (None: any) less what is below ``excepts``."""
 
@@ -241,7 +241,7 @@ class Scope:
     excepts: tuple[Name, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Invariant:
     """A claim about every request in a scope, proven by ``policy-engine check``.
 
@@ -264,7 +264,7 @@ class Invariant:
 Item = TermDecl | ContextDecl | Rule | Invariant
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PolicyFile:
     """What one source file declares, in the order written."""
 

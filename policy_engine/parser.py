@@ -5,6 +5,7 @@ the frozen nodes of :mod:`policy_engine.ast`. Syntax errors are reported in the 
 from __future__ import annotations
 
 import functools
+from contextvars import ContextVar
 from importlib import resources
 from typing import Any
 
@@ -48,8 +49,70 @@ def lark_parser() -> Lark:
     )
 
 
+class _ParseState:
+    """What the lexer callbacks and the inline AST builder of one parse need."""
+
+    def __init__(self, source: Source) -> None:
+        self.source = source
+        self.glued = False
+        self.problems: list[Diagnostic] = []
+
+
+_STATE: ContextVar[_ParseState] = ContextVar("policy_engine_parse")
+
+
+def _watch_glue(token: Token) -> Token:
+    """Lexer callback on keyword and number tokens: note a keyword run into the next word."""
+    state = _STATE.get()
+    if _glued(state.source.text, token):
+        state.glued = True
+    return token
+
+
+@functools.cache
+def _fast_parser() -> Lark:
+    """The parser of the common path: Lark's own LALR loop, its lexer flagging glued keywords;
+    any problem is then described by the careful path."""
+    watched = {t.name for t in lark_parser().terminals} - {"NAME", "COMMENT", "WS", "STRING"}
+    return Lark(
+        grammar_text(),
+        parser="lalr",
+        propagate_positions=True,
+        maybe_placeholders=False,
+        lexer_callbacks=dict.fromkeys(watched, _watch_glue),
+    )
+
+
 def parse_source(source: Source) -> ast.PolicyFile:
     """Parse one file. Raises :class:`PolicySyntaxError` naming the place and what was expected."""
+    state = _ParseState(source)
+    token = _STATE.set(state)
+    try:
+        tree = _fast_parser().parse(source.text)
+        items = None if state.glued else _Builder(state).transform(tree)
+    except UnexpectedInput:
+        items = None
+    finally:
+        _STATE.reset(token)
+    if items is None:
+        return _parse_carefully(source)
+    if state.problems:
+        raise PolicySyntaxError(state.problems)
+    return ast.PolicyFile(name=source.name, items=tuple(items))
+
+
+def _parse_carefully(source: Source) -> ast.PolicyFile:
+    """Token by token, so that a keyword glued to the following word (`ruler`, `touse`) is
+    rejected where it stands, and a syntax error names exactly the tokens that could come next."""
+    state = _ParseState(source)
+    token_state = _STATE.set(state)
+    try:
+        return _parse_interactive(source, state)
+    finally:
+        _STATE.reset(token_state)
+
+
+def _parse_interactive(source: Source, state: _ParseState) -> ast.PolicyFile:
     parser = lark_parser().parse_interactive(source.text)
     last: Token | None = None
     try:
@@ -62,10 +125,9 @@ def parse_source(source: Source) -> ast.PolicyFile:
         tree = parser.feed_eof(last)  # type: ignore[no-untyped-call]
     except UnexpectedInput as exc:
         raise PolicySyntaxError([_describe_syntax_error(source, exc)]) from None
-    builder = _Builder(source)
-    items = builder.transform(tree)
-    if builder.problems:
-        raise PolicySyntaxError(builder.problems)
+    items = _Builder(state).transform(tree)
+    if state.problems:
+        raise PolicySyntaxError(state.problems)
     return ast.PolicyFile(name=source.name, items=tuple(items))
 
 
@@ -97,10 +159,13 @@ def _unquote(token: str) -> str:
 
 
 class _Builder(Transformer[Token, Any]):
-    def __init__(self, source: Source) -> None:
+    """Builds AST nodes from Lark's rules for the file of one parse."""
+
+    def __init__(self, state: _ParseState) -> None:
         super().__init__()
-        self.source = source
-        self.problems: list[Diagnostic] = []
+        self.source = state.source
+        self.problems = state.problems
+        self.reserved = reserved_words()
 
     # spans ---------------------------------------------------------------
     def _span(self, meta: Meta) -> Span | None:
@@ -119,7 +184,7 @@ class _Builder(Transformer[Token, Any]):
 
     def _name(self, token: Token) -> ast.Name:
         span = self._tspan(token)
-        if str(token) in reserved_words():
+        if str(token) in self.reserved:
             self.problems.append(
                 Diagnostic(
                     "reserved-word",
@@ -513,8 +578,11 @@ def _accepts(parser: InteractiveParser) -> set[str]:
     return set(parser.accepts())  # type: ignore[no-untyped-call]
 
 
+_WORD_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
+
+
 def _is_word_char(ch: str) -> bool:
-    return ch.isascii() and (ch.isalnum() or ch == "_")
+    return ch in _WORD_CHARS
 
 
 def _glued(text: str, token: Token) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 
 @dataclass(frozen=True)
@@ -23,15 +24,23 @@ class Source:
         return ""
 
 
-@dataclass(frozen=True)
-class Span:
-    """A region of a source: 1-based line and column of its start and (exclusive) end."""
+class Span(NamedTuple):
+    """A region of a source: 1-based line and column of its start and (exclusive) end.
 
-    source: Source = field(repr=False)
+    A named tuple: a policy has one per name and node, and tuples are cheap to build and small.
+    """
+
+    source: Source
     line: int
     column: int
     end_line: int
     end_column: int
+
+    def __repr__(self) -> str:
+        return (
+            f"Span(line={self.line}, column={self.column}, end_line={self.end_line}, "
+            f"end_column={self.end_column})"
+        )
 
     @property
     def location(self) -> str:
