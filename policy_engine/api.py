@@ -12,7 +12,7 @@ from . import ast
 from .checker import CheckedPolicy, check
 from .compiler import CompiledPolicy, CompiledRule, compile_policy
 from .decision import Decision
-from .errors import Diagnostic, PolicyError, PolicySyntaxError
+from .errors import Diagnostic, PolicyError, PolicySyntaxError, RequestError
 from .evaluator import decide_fast
 from .explain import citation_of
 from .models import ReasonModel
@@ -144,6 +144,38 @@ class Policy:
             given,
             compiled,
         )
+
+    def decide_many(self, requests: Iterable[Mapping[str, Any]]) -> list[Decision]:
+        """Decide requests in order; each is a mapping with ``party``, ``data``, ``purpose`` and
+        optionally ``context``. A malformed request raises its error with a note naming its
+        position (``request 3``); :meth:`decide` gives the same answer one at a time."""
+        decide = self.decide
+        out: list[Decision] = []
+        append = out.append
+        for index, request in enumerate(requests):
+            try:
+                append(
+                    decide(
+                        request["party"],
+                        request["data"],
+                        request["purpose"],
+                        request.get("context"),
+                    )
+                )
+            except PolicyError as exc:
+                exc.add_note(f"in request {index}")
+                raise
+            except (KeyError, TypeError, AttributeError):
+                raise RequestError(
+                    [
+                        Diagnostic(
+                            "bad-request",
+                            f"request {index} must be an object with `party`, `data`, `purpose` "
+                            "and optionally `context`",
+                        )
+                    ]
+                ) from None
+        return out
 
 
 def _reason(rule: CompiledRule) -> ReasonModel:

@@ -48,7 +48,22 @@ def _parse_context(raw: str | None) -> dict[str, Any]:
     return value
 
 
+def _batch(args: argparse.Namespace) -> int:
+    """One JSON line out per request line in: the decision, or ``{"line": n, "error": …}``."""
+    from .batch import run_batch
+
+    policy = load_policy(args.path)
+    return run_batch(policy, args.batch, sys.stdout, sys.stderr)
+
+
 def _decide(args: argparse.Namespace, explain: bool) -> int:
+    if getattr(args, "batch", None) is not None:
+        if explain:
+            raise UsageError("--batch goes with `decide`, not `explain`")
+        return _batch(args)
+    missing = [f"--{n}" for n in ("party", "data", "purpose") if getattr(args, n) is None]
+    if missing:
+        raise UsageError(f"{', '.join(missing)} required (or --batch FILE)")
     policy = load_policy(args.path)
     context = _parse_context(args.context)
     decision = policy.decide(args.party, args.data, args.purpose, context)
@@ -217,9 +232,16 @@ def _parser() -> argparse.ArgumentParser:
     ):
         sub = commands.add_parser(name, help=help_text)
         sub.add_argument("path", help="a .policy file or a folder of them")
-        sub.add_argument("--party", required=True, help="who receives or uses the data")
-        sub.add_argument("--data", required=True, help="the data category")
-        sub.add_argument("--purpose", required=True, help="what it is used for")
+        sub.add_argument("--party", help="who receives or uses the data")
+        sub.add_argument("--data", help="the data category")
+        sub.add_argument("--purpose", help="what it is used for")
+        if name == "decide":
+            sub.add_argument(
+                "--batch",
+                metavar="FILE",
+                help="decide every JSON line of FILE ('-' for standard input), one JSON line out "
+                "each; exit 0 when every line was decided, 2 when any was an error",
+            )
         sub.add_argument(
             "--context", help="context as a JSON object, or @file.json to read it from a file"
         )

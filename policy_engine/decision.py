@@ -71,8 +71,27 @@ class Decision:
         )
 
     def model_dump(self, **kwargs: Any) -> dict[str, Any]:
-        """The decision as a dict, equal to the JSON the CLI prints with ``--format json``."""
-        return self.to_model().model_dump(mode="json", **kwargs)
+        """The decision as a dict, equal to the JSON the CLI prints with ``--format json``.
+
+        Without arguments it is built directly (batch output pays no validation per decision);
+        the tests check it equals the pydantic model's dump. Arguments go to pydantic.
+        """
+        if kwargs:
+            return self.to_model().model_dump(mode="json", **kwargs)
+        return {
+            "allowed": self.allowed,
+            "effect": self.effect,
+            "obligations": list(self.obligations),
+            "reasons": [dict(reason) for reason in self.reasons],
+            "missing": list(self.missing),
+            "policy_version": self.policy_version,
+            "request": {
+                "party": self.party,
+                "data": self.data,
+                "purpose": self.purpose,
+                "context": dict(self._context),
+            },
+        }
 
     def model_dump_json(self, **kwargs: Any) -> str:
         return self.to_model().model_dump_json(**kwargs)
