@@ -264,6 +264,8 @@ def test_module_entry_point_runs_as_a_process() -> None:
 
 
 def test_usage_error_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["decide", str(PLANISO), "--party", "x"]) == 2
+    assert "error: --data, --purpose required (or --batch FILE)" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exc:
-        main(["decide", str(PLANISO), "--party", "x"])
+        main(["decide", str(PLANISO), "--format", "yaml"])
     assert exc.value.code == 2
