@@ -23,7 +23,7 @@ from pydantic import BaseModel
 from . import ast
 from .analysis import KINDS, collapse_exact
 from .api import Policy, read_sources
-from .compiler import CompiledPolicy, CompiledRule, Condition, compile_condition
+from .compiler import CellPlan, CompiledPolicy, CompiledRule, Condition, Context, compile_condition
 from .errors import Diagnostic, PolicyError
 from .evaluator import outcome_of
 from .printer import expr_text
@@ -142,6 +142,8 @@ def diff_policies(
     atoms = _AtomCache(a, b)
     changes: list[_CellChange] = []
     compared = 0
+    # Cells that neither version's rules can tell apart change the same way: work them out once.
+    memo: dict[tuple[object, ...], tuple[int, list[tuple[ChangeKey, str, int, ContextClass]]]] = {}
     for party, data, purpose in itertools.product(*(shared[k] for k in KINDS)):
         cell = (party, data, purpose)
         plan_a, plan_b = a.cell(cell), b.cell(cell)
@@ -149,38 +151,14 @@ def diff_policies(
         if not rules_a and not rules_b:
             compared += 1
             continue
-        classes = space.classes(cell, [*rules_a, *rules_b])
-        compared += len(classes)
-        changed: dict[ChangeKey, list[ContextClass]] = defaultdict(list)
-        unchanged: list[ContextClass] = []
-        for klass in classes:
-            ctx = klass.evaluator_context()
-            before = outcome_of(plan_a, ctx, cell)
-            after = outcome_of(plan_b, ctx, cell)
-            if before[:2] == after[:2]:
-                unchanged.append(klass)
-                continue
-            kind: ChangeKind = (
-                "obligations"
-                if before[0] == after[0]
-                else ("widened" if after[0] == "allow" else "narrowed")
-            )
-            if kind != "obligations":
-                # Which obligations come with the allow is secondary here: keep them out of the
-                # grouping so one change reads as one change.
-                before = (before[0], (), before[2])
-                after = (after[0], (), after[2])
-            changed[(kind, before, after)].append(klass)
-        for key, members in changed.items():
-            others = unchanged + [k for other, ks in changed.items() if other != key for k in ks]
-            when = atoms.describe(
-                cell,
-                [*rules_a, *rules_b],
-                members,
-                others,
-                with_obligations=key[0] == "obligations",
-            )
-            changes.append(_CellChange(cell, key, when, len(members), members[0]))
+        signature = (space.signature(cell, rules_a), space.signature(cell, rules_b))
+        found = memo.get(signature)
+        if found is None:
+            found = _cell_changes(a, b, space, atoms, cell, plan_a, plan_b)
+            memo[signature] = found
+        count, cell_changes = found
+        compared += count
+        changes += [_CellChange(cell, k, w, n, e) for k, w, n, e in cell_changes]
     groups = _group(changes, b)
     return DiffReport(
         old=old_name,
@@ -193,6 +171,70 @@ def diff_policies(
         requests_compared=compared,
         requests_changed=sum(c.count for c in changes),
     )
+
+
+FAST_PATH_MIN_CLASSES = 16
+"""Below this many context classes, generating a cell's function costs more than it saves."""
+
+
+def _version_outcome(
+    compiled: CompiledPolicy,
+    cell: tuple[str, str, str],
+    plan: CellPlan,
+    ctx: Context,
+    fast_ok: bool,
+) -> Side:
+    """Effect, obligations and deciding rule ids of one version: from the cell's generated
+    function when worth it and every key it reads is there, else three-valued."""
+    if not fast_ok:
+        return outcome_of(plan, ctx, cell)
+    fast = compiled.fast_cell(cell)
+    outcome = fast.static if fast.static is not None else fast.function(ctx)  # type: ignore[misc]
+    if outcome is None:
+        return outcome_of(plan, ctx, cell)
+    return outcome.effect, outcome.obligations, tuple(r.id for r in outcome.deciding)
+
+
+def _cell_changes(
+    a: CompiledPolicy,
+    b: CompiledPolicy,
+    space: RequestSpace,
+    atoms: _AtomCache,
+    cell: tuple[str, str, str],
+    plan_a: CellPlan,
+    plan_b: CellPlan,
+) -> tuple[int, list[tuple[ChangeKey, str, int, ContextClass]]]:
+    rules_a, rules_b = plan_a.denies + plan_a.allows, plan_b.denies + plan_b.allows
+    classes = space.classes(cell, [*rules_a, *rules_b])
+    changed: dict[ChangeKey, list[ContextClass]] = defaultdict(list)
+    unchanged: list[ContextClass] = []
+    fast_ok = len(classes) >= FAST_PATH_MIN_CLASSES
+    for klass in classes:
+        ctx = klass.evaluator_context()
+        before = _version_outcome(a, cell, plan_a, ctx, fast_ok)
+        after = _version_outcome(b, cell, plan_b, ctx, fast_ok)
+        if before[:2] == after[:2]:
+            unchanged.append(klass)
+            continue
+        kind: ChangeKind = (
+            "obligations"
+            if before[0] == after[0]
+            else ("widened" if after[0] == "allow" else "narrowed")
+        )
+        if kind != "obligations":
+            # Which obligations come with the allow is secondary here: keep them out of the
+            # grouping so one change reads as one change.
+            before = (before[0], (), before[2])
+            after = (after[0], (), after[2])
+        changed[(kind, before, after)].append(klass)
+    found = []
+    for key, members in changed.items():
+        others = unchanged + [k for other, ks in changed.items() if other != key for k in ks]
+        when = atoms.describe(
+            cell, [*rules_a, *rules_b], members, others, with_obligations=key[0] == "obligations"
+        )
+        found.append((key, when, len(members), members[0]))
+    return len(classes), found
 
 
 def _group(changes: list[_CellChange], policy: CompiledPolicy) -> list[ChangeGroup]:

@@ -123,9 +123,14 @@ class ContextClass:
 
     values: tuple[tuple[str, Any], ...]
     words: tuple[str, ...]
+    _context: dict[str, Any] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_context", {k: v for k, v in self.values if v is not MISSING})
 
     def evaluator_context(self) -> dict[str, Any]:
-        return {k: v for k, v in self.values if v is not MISSING}
+        """The representative as the evaluator sees it (shared: callers must not change it)."""
+        return self._context
 
     def request_context(self) -> dict[str, Any]:
         """The representative as JSON-ready request context (sets become sorted lists)."""
