@@ -248,7 +248,7 @@ def vocabularies(draw: st.DrawFn) -> Vocab:
             term: tuple(sorted(some(draw, terms[:i], 0, 2))) if i else ()
             for i, term in enumerate(terms)
         }
-    return Vocab(parents, tuple(f"ob{i}" for i in range(number(draw, 0, 3))))
+    return Vocab(parents, tuple(f"ob{i}" for i in range(number(draw, 1, 4))))
 
 
 def draw_term(draw: st.DrawFn, vocab: Vocab, kind: str) -> Expr:
@@ -616,9 +616,10 @@ def test_engine_agrees_with_reference_evaluator(case: tuple[PolicySpec, list[Req
         assert got["missing"] == sorted(set(got["missing"]))
 
 
-def test_reference_evaluator_can_disagree() -> None:
-    """The reference is independent code: a wrong engine answer would be caught (sanity check
-    that the property in (a) is not vacuous)."""
+def test_reference_evaluator_on_a_hand_worked_example() -> None:
+    """The reference evaluator itself gives the answers worked out by hand from the semantics
+    (an unknown allow does not grant and lists its key; a true one grants), and so does the
+    engine: (a) compares two independent implementations, not one with itself."""
     vocab = Vocab({"party": {"pa0": ()}, "data": {"da0": ()}, "purpose": {"pu0": ()}}, ())
     allow = RuleSpec(
         "r0", "allow", (None, None, None), ("truth", ("key", "kb0")), (), (), None, None
@@ -654,7 +655,7 @@ def layouts(draw: st.DrawFn) -> tuple[PolicySpec, list[Request], dict[str, str]]
     return spec, reqs, {name: "\n".join(parts) for name, parts in files.items()}
 
 
-@settings(SETTINGS, max_examples=200)
+@settings(SETTINGS, max_examples=150)
 @given(layouts())
 def test_decisions_do_not_depend_on_rule_or_file_order(
     case: tuple[PolicySpec, list[Request], dict[str, str]],
@@ -683,7 +684,7 @@ def with_extra_rule(draw: st.DrawFn, effect: str) -> tuple[PolicySpec, PolicySpe
     return spec, replace(spec, rules=tuple(rules_)), reqs
 
 
-@settings(SETTINGS, max_examples=200)
+@settings(SETTINGS, max_examples=150)
 @given(with_extra_rule("deny"))
 def test_adding_a_deny_rule_never_turns_a_deny_into_an_allow(
     case: tuple[PolicySpec, PolicySpec, list[Request]],
@@ -695,7 +696,7 @@ def test_adding_a_deny_rule_never_turns_a_deny_into_an_allow(
             assert engine_decide(new, request)["effect"] == "deny"
 
 
-@settings(SETTINGS, max_examples=200)
+@settings(SETTINGS, max_examples=150)
 @given(with_extra_rule("allow"))
 def test_adding_an_allow_rule_never_turns_an_allow_into_a_deny(
     case: tuple[PolicySpec, PolicySpec, list[Request]],
