@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 from contextvars import ContextVar
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from lark import Lark, Token, Transformer, v_args
@@ -23,8 +24,15 @@ STATEMENT_KEYWORDS = ("party", "data", "purpose", "obligation", "context", "rule
 
 @functools.cache
 def grammar_text() -> str:
-    """The grammar shipped inside the package (``grammar/policy.lark`` in the source tree)."""
-    return resources.files("policy_engine.grammar").joinpath("policy.lark").read_text("utf-8")
+    """The grammar shipped inside the package as ``policy_engine.grammar`` (the wheel maps the
+    repository's ``grammar/`` folder there). Run from a source checkout without installing, the
+    package has no such subpackage, so the checkout's ``grammar/policy.lark`` is read instead."""
+    try:
+        files = resources.files("policy_engine.grammar")
+    except ModuleNotFoundError:
+        checkout = Path(__file__).resolve().parent.parent / "grammar" / "policy.lark"
+        return checkout.read_text("utf-8")
+    return files.joinpath("policy.lark").read_text("utf-8")
 
 
 @functools.cache
