@@ -92,9 +92,8 @@ class Policy:
         checked: CheckedPolicy = check(parse_all(sources))
         self.compiled: CompiledPolicy = compile_policy(checked, self.version)
         self.warnings: list[Diagnostic] = checked.warnings
-        self._reasons: dict[str, ReasonModel] = {
-            rule.id: _reason(rule) for rule in self.compiled.rules
-        }
+        # A rule's reason (a pydantic model) is built the first time the rule decides something.
+        self._reasons: dict[str, ReasonModel] = {}
         # Plain string sets: a request naming declared terms is checked with three lookups.
         hierarchies = self.compiled.hierarchies
         self._parties = frozenset(hierarchies["party"].terms)
@@ -104,7 +103,13 @@ class Policy:
     @property
     def rules(self) -> list[ReasonModel]:
         """A summary of every rule: id, effect, citation, description and place."""
-        return sorted(self._reasons.values(), key=lambda r: r.id)
+        return sorted((self._reason(rule) for rule in self.compiled.rules), key=lambda r: r.id)
+
+    def _reason(self, rule: CompiledRule) -> ReasonModel:
+        found = self._reasons.get(rule.id)
+        if found is None:
+            found = self._reasons[rule.id] = _reason(rule)
+        return found
 
     def terms(self, kind: str) -> list[str]:
         """The declared terms of one hierarchy: ``party``, ``data``, ``purpose``, ``obligation``."""
@@ -137,7 +142,7 @@ class Policy:
         return Decision(
             outcome.effect,
             list(outcome.obligations),
-            [reasons[r.id] for r in outcome.deciding],
+            [reasons.get(r.id) or self._reason(r) for r in outcome.deciding],
             list(outcome.missing),
             self.version,
             terms,

@@ -31,31 +31,85 @@ Getter = Callable[[Context, RequestTerms], Any]
 _REQUEST_INDEX = {"party": 0, "data": 1, "purpose": 2}
 
 
-@dataclass(frozen=True, slots=True)
 class ObligationPlan:
-    names: tuple[str, ...]
-    condition: Condition | None
-    clause: ast.ObligationClause
+    """An obligation clause of a rule: its names and (lazily compiled) condition."""
+
+    __slots__ = ("_builder", "_condition", "clause", "names")
+
+    def __init__(self, clause: ast.ObligationClause, builder: _ConditionBuilder) -> None:
+        self.names = tuple(n.value for n in clause.names)
+        self.clause = clause
+        self._builder = builder
+        self._condition: Any = _UNCOMPILED
+
+    @property
+    def condition(self) -> Condition | None:
+        if self._condition is _UNCOMPILED:
+            when = self.clause.condition
+            self._condition = None if when is None else self._builder.condition(when)
+        result: Condition | None = self._condition
+        return result
 
 
-@dataclass(frozen=True, slots=True)
+_UNCOMPILED: Any = object()
+
+
 class CompiledRule:
-    """One rule, ready to evaluate. ``None`` scopes mean *any*."""
+    """One rule, ready to evaluate. ``None`` scopes mean *any*.
 
-    position: int
-    id: str
-    effect: ast.Effect
-    parties: frozenset[str] | None
-    data: frozenset[str] | None
-    purposes: frozenset[str] | None
-    condition: Condition | None
-    exceptions: tuple[Condition, ...]
-    obligations: tuple[ObligationPlan, ...]
-    source: ast.Rule = field(repr=False)
+    Its generic condition closures are compiled on first use: decisions run on the per-cell
+    generated functions, so only analyses and requests with missing keys need them. Rules
+    compare by identity (two policies never share a rule).
+    """
+
+    __slots__ = (
+        "_builder",
+        "_condition",
+        "_exceptions",
+        "data",
+        "effect",
+        "id",
+        "obligations",
+        "parties",
+        "position",
+        "purposes",
+        "source",
+    )
+
+    def __init__(self, position: int, source: ast.Rule, builder: _ConditionBuilder) -> None:
+        self.position = position
+        self.id = source.id.value
+        self.effect: ast.Effect = source.effect
+        self.parties = _scope(source.parties)
+        self.data = _scope(source.data)
+        self.purposes = _scope(source.purposes)
+        self.source = source
+        self.obligations = tuple(ObligationPlan(c, builder) for c in source.obligations)
+        self._builder = builder
+        self._condition: Any = _UNCOMPILED
+        self._exceptions: Any = _UNCOMPILED
+
+    @property
+    def condition(self) -> Condition | None:
+        if self._condition is _UNCOMPILED:
+            when = self.source.condition
+            self._condition = None if when is None else self._builder.condition(when)
+        result: Condition | None = self._condition
+        return result
+
+    @property
+    def exceptions(self) -> tuple[Condition, ...]:
+        if self._exceptions is _UNCOMPILED:
+            self._exceptions = tuple(self._builder.condition(e) for e in self.source.exceptions)
+        result: tuple[Condition, ...] = self._exceptions
+        return result
 
     @property
     def is_unconditional(self) -> bool:
-        return self.condition is None and not self.exceptions
+        return self.source.condition is None and not self.source.exceptions
+
+    def __repr__(self) -> str:
+        return f"CompiledRule({self.id!r}, {self.effect!r})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,27 +297,7 @@ def compile_policy(checked: CheckedPolicy, version: str) -> CompiledPolicy:
     builder = _ConditionBuilder(checked, hierarchies)
     rules: list[CompiledRule] = []
     for position, rule in enumerate(checked.rules):
-        rules.append(
-            CompiledRule(
-                position=position,
-                id=rule.id.value,
-                effect=rule.effect,
-                parties=_scope(rule.parties),
-                data=_scope(rule.data),
-                purposes=_scope(rule.purposes),
-                condition=builder.condition(rule.condition) if rule.condition else None,
-                exceptions=tuple(builder.condition(e) for e in rule.exceptions),
-                obligations=tuple(
-                    ObligationPlan(
-                        tuple(n.value for n in clause.names),
-                        builder.condition(clause.condition) if clause.condition else None,
-                        clause,
-                    )
-                    for clause in rule.obligations
-                ),
-                source=rule,
-            )
-        )
+        rules.append(CompiledRule(position, rule, builder))
     compiled = CompiledPolicy(version, hierarchies, context, tuple(rules), checked)
     compiled.checks = {name: key.check for name, key in context.items()}
     compiled.default_values = {n: k.default for n, k in context.items() if k.default is not MISSING}
