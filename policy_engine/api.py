@@ -5,7 +5,8 @@ from __future__ import annotations
 import gc
 import hashlib
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -84,14 +85,34 @@ def parse_all(sources: Iterable[Source]) -> list[ast.PolicyFile]:
     return files
 
 
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector around work that keeps many new objects alive
+    (loading a policy, a batch of decisions). Every collection such work triggers would walk
+    all those objects and every object already in the process, again and again; the engine's
+    objects form no garbage cycles that need collecting meanwhile. Existing objects are set
+    aside (``gc.freeze``, a constant-time splice) and both steps are undone afterwards, so
+    nothing stays frozen and collection resumes as before."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+        if was_enabled:
+            gc.enable()
+
+
 class Policy:
     """A loaded, checked and compiled policy. Immutable, thread-safe; ``decide`` is pure."""
 
     def __init__(self, sources: list[Source]) -> None:
         self.sources = sources
         self.version = content_version(sources)
-        checked: CheckedPolicy = check(parse_all(sources))
-        self.compiled: CompiledPolicy = compile_policy(checked, self.version)
+        with collector_paused():
+            checked: CheckedPolicy = check(parse_all(sources))
+            self.compiled: CompiledPolicy = compile_policy(checked, self.version)
         self.warnings: list[Diagnostic] = checked.warnings
         # A rule's reason (a pydantic model) is built the first time the rule decides something.
         self._reasons: dict[str, ReasonModel] = {}
@@ -155,20 +176,8 @@ class Policy:
         """Decide requests in order; each is a mapping with ``party``, ``data``, ``purpose`` and
         optionally ``context``. A malformed request raises its error with a note naming its
         position (``request 3``); :meth:`decide` gives the same answer one at a time."""
-        # Decisions make no reference cycles, but a batch keeps thousands alive at once, and
-        # every cyclic collection it triggered would walk them and every object already in the
-        # process, the policy included. So the collector is paused for the batch and existing
-        # objects are set aside (gc.freeze is a constant-time splice); both are undone after,
-        # so nothing stays frozen and collection resumes as before.
-        was_enabled = gc.isenabled()
-        gc.disable()
-        gc.freeze()
-        try:
+        with collector_paused():
             return self._decide_all(requests)
-        finally:
-            gc.unfreeze()
-            if was_enabled:
-                gc.enable()
 
     def _decide_all(self, requests: Iterable[Mapping[str, Any]]) -> list[Decision]:
         compiled = self.compiled

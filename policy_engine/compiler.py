@@ -513,7 +513,8 @@ def _cell_body(
         found = memo.get(key)
         if found is None:
             effect, chosen, names = key
-            deciding = tuple(rules[i] for i in chosen)  # type: ignore[attr-defined]
+            # Indices come grouped by condition; rule order (by id) is restored here.
+            deciding = tuple(rules[i] for i in sorted(chosen))  # type: ignore[call-overload]
             if effect == "deny":
                 found = Outcome("deny", deciding, (), ())
             elif not chosen:
@@ -526,8 +527,16 @@ def _cell_body(
     spec.namespace["_memo"] = memo
     spec.namespace["_outcome"] = outcome
     body: list[py.stmt] = [_stmt("_d = ()")]
+    # Rules with the same condition test it once (a large policy has many such rules per cell).
+    by_condition: dict[str, list[int]] = {}
+    tests: dict[str, Folded] = {}
     for index, (_, applies) in enumerate(denies):
-        add = _stmt("_d = _d + (_X_i,)", i=py.Constant(index))
+        key = "" if applies is True else py.dump(applies)  # type: ignore[arg-type]
+        by_condition.setdefault(key, []).append(index)
+        tests[key] = applies
+    for key, indices in by_condition.items():
+        add = _stmt("_d = _d + _X_i", i=spec.bind(tuple(indices)))
+        applies = tests[key]
         body.append(add if applies is True else py.If(applies, [add], []))  # type: ignore[arg-type]
     body.append(
         _stmt(
@@ -535,11 +544,20 @@ def _cell_body(
         )
     )
     body += [_stmt("_g = ()"), _stmt("_o = ()")]
+    groups: dict[str, list[tuple[int, list[tuple[tuple[str, ...], Folded]]]]] = {}
+    conditions: dict[str, Folded] = {}
     for index, (_, applies, clauses) in enumerate(allows, start=len(denies)):
-        inner: list[py.stmt] = [_stmt("_g = _g + (_X_i,)", i=py.Constant(index))]
-        for names, test in clauses:
-            add = _stmt("_o = _o + _X_names", names=spec.bind(names))
-            inner.append(add if test is True else py.If(test, [add], []))  # type: ignore[arg-type]
+        key = "" if applies is True else py.dump(applies)  # type: ignore[arg-type]
+        groups.setdefault(key, []).append((index, clauses))
+        conditions[key] = applies
+    for key, members in groups.items():
+        granted = tuple(index for index, _ in members)
+        inner: list[py.stmt] = [_stmt("_g = _g + _X_i", i=spec.bind(granted))]
+        for _, clauses in members:
+            for names, test in clauses:
+                add = _stmt("_o = _o + _X_names", names=spec.bind(names))
+                inner.append(add if test is True else py.If(test, [add], []))  # type: ignore[arg-type]
+        applies = conditions[key]
         if applies is True:
             body += inner
         else:

@@ -68,11 +68,18 @@ class Specializer:
         self.terms = terms
         self.namespace: dict[str, Any] = {}
         self._names = itertools.count()
+        self._bound: dict[frozenset[Any], str] = {}
 
     def bind(self, value: Any) -> py.expr:
-        """A name in the generated function's namespace holding ``value``."""
-        name = f"_k{next(self._names)}"
-        self.namespace[name] = value
+        """A name in the generated function's namespace holding ``value`` (equal sets share one
+        name, so equal conditions generate equal code)."""
+        key = value if isinstance(value, frozenset) else None
+        name = self._bound.get(key) if key is not None else None
+        if name is None:
+            name = f"_k{next(self._names)}"
+            self.namespace[name] = value
+            if key is not None:
+                self._bound[key] = name
         return py.Name(name, py.Load())
 
     # operands: ("const", value) or ("key", name)
