@@ -220,6 +220,56 @@ def _diff_lines(text: str) -> list[str]:
     return lines
 
 
+def _serve(args: argparse.Namespace) -> int:
+    """Run the HTTP service until interrupted (the ``server`` extra)."""
+    try:
+        import uvicorn
+
+        from .service import create_app, load_config
+        from .service.config import ConfigError
+        from .service.storage import StorageError
+    except ImportError as exc:
+        raise UsageError(
+            f"`serve` needs the server extra ({exc.name} is not installed): "
+            "pip install 'policy-engine[server]'"
+        ) from None
+    try:
+        app = create_app(args.path, args.db, load_config(args.config))
+    except (ConfigError, StorageError) as exc:
+        raise UsageError(str(exc)) from None
+    print(f"policy-engine serving {args.path} on http://{args.host}:{args.port}", file=sys.stderr)
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    return 0
+
+
+def _log(args: argparse.Namespace) -> int:
+    """``log verify``: recompute the decision log's hash chain (exit 0 intact, 1 broken)."""
+    from .service.storage import StorageError, open_storage
+
+    try:
+        storage = open_storage(args.db)
+    except StorageError as exc:
+        raise UsageError(str(exc)) from None
+    try:
+        result = storage.verify_log()
+    except StorageError as exc:
+        raise UsageError(str(exc)) from None
+    finally:
+        storage.close()
+    if result.ok:
+        print(
+            f"decision log intact: {result.entries} "
+            f"{'entry' if result.entries == 1 else 'entries'} in {storage.url}, "
+            f"last hash {result.last_hash}"
+        )
+        return 0
+    print(
+        f"decision log broken at entry {result.entries} (seq {result.bad_seq}, "
+        f"id {result.bad_id}): {result.problem}"
+    )
+    return 1
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="policy-engine",
@@ -297,6 +347,33 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="write nothing; print a unified diff of the changes (exit 1 if any)",
     )
+    serve = commands.add_parser(
+        "serve",
+        help="serve decisions over HTTP with a consent ledger and a decision log "
+        "(needs the server extra)",
+    )
+    serve.add_argument("path", help="a .policy file or a folder of them")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8181, help="port (default 8181)")
+    serve.add_argument(
+        "--db",
+        metavar="URL",
+        help="sqlite:///FILE (default sqlite:///policy-engine.db) or postgresql://…",
+    )
+    serve.add_argument("--config", metavar="FILE", help="a TOML file of service settings")
+    serve.add_argument(
+        "--log-level", default="info", choices=("critical", "error", "warning", "info", "debug")
+    )
+    log = commands.add_parser("log", help="the decision log: `log verify` proves its hash chain")
+    log_commands = log.add_subparsers(dest="log_command", required=True)
+    verify = log_commands.add_parser(
+        "verify", help="exit 0 when the chain is unbroken, 1 naming the first bad entry"
+    )
+    verify.add_argument(
+        "--db",
+        metavar="URL",
+        help="sqlite:///FILE (default sqlite:///policy-engine.db) or postgresql://…",
+    )
     return parser
 
 
@@ -311,6 +388,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _diff(args)
         if args.command == "test":
             return _test(args)
+        if args.command == "serve":
+            return _serve(args)
+        if args.command == "log":
+            return _log(args)
         return _decide(args, explain=args.command == "explain")
     except UsageError as exc:
         print(Diagnostic("usage", str(exc)).render(), file=sys.stderr)

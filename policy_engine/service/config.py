@@ -1,0 +1,58 @@
+"""The service's settings: defaults, a TOML file (``--config``), the environment."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+ADMIN_TOKEN_ENV = "POLICY_ENGINE_ADMIN_TOKEN"
+MAX_BATCH = 10_000
+MAX_BODY_BYTES = 8 * 1024 * 1024
+
+
+class ConfigError(Exception):
+    """The configuration file is unreadable or says something invalid."""
+
+
+class ServiceConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    max_body_bytes: int = Field(default=MAX_BODY_BYTES, gt=0)
+    """Larger request bodies get 413."""
+    max_batch: int = Field(default=MAX_BATCH, gt=0)
+    """More requests than this in one batch get 413."""
+    log_decisions: bool = True
+    """Append every decision to the decision log."""
+    consent_context_key: str = "consented_purposes"
+    """The context key the consent ledger supplies (a ``set of purpose`` key of the policy)."""
+    mask_context_keys: list[str] = []
+    """Context keys whose values are replaced by ``"***"`` before a decision is logged."""
+    admin_token: str | None = None
+    """Bearer token for admin endpoints; the environment variable, when set, takes precedence."""
+    max_log_page: int = Field(default=1000, gt=0)
+
+    def effective_admin_token(self) -> str | None:
+        return os.environ.get(ADMIN_TOKEN_ENV) or self.admin_token
+
+
+def load_config(path: str | os.PathLike[str] | None) -> ServiceConfig:
+    """Settings from a TOML file (top-level keys or a ``[service]`` table), or the defaults."""
+    if path is None:
+        return ServiceConfig()
+    try:
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file `{path}`: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file `{path}` is not valid TOML: {exc}") from None
+    section = data.get("service", data)
+    try:
+        return ServiceConfig.model_validate(section)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"`{'.'.join(str(p) for p in e['loc'])}`: {e['msg']}" for e in exc.errors()
+        )
+        raise ConfigError(f"config file `{path}`: {problems}") from None

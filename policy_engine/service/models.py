@@ -1,0 +1,138 @@
+"""The service's request and response bodies. Decisions reuse the library's models."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..models import DecisionModel, ReasonModel, TraceModel
+
+Name = Field(min_length=1, max_length=200)
+
+
+class DecisionRequest(BaseModel):
+    """One request: may ``party`` use ``data`` for ``purpose`` given ``context``? ``subject``
+    names the client organization the data is about, for the consent ledger and the log."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    party: str
+    data: str
+    purpose: str
+    context: dict[str, Any] | None = None
+    subject: str | None = Field(default=None, min_length=1, max_length=200)
+
+
+class BatchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    requests: list[DecisionRequest]
+
+
+class DecisionResponse(DecisionModel):
+    """The library's decision, plus its id in the decision log and where context came from."""
+
+    decision_id: str
+    subject: str | None = None
+    context_sources: dict[str, str] = Field(default_factory=dict)
+    """Context key → ``request`` or ``consent-ledger``, for the keys the ledger can supply."""
+
+
+class BatchResponse(BaseModel):
+    decisions: list[DecisionResponse]
+
+
+class ExplainResponse(BaseModel):
+    decision: DecisionResponse
+    trace: TraceModel
+    explanation: str
+
+
+class DiagnosticModel(BaseModel):
+    code: str
+    message: str
+    help: str | None = None
+    severity: str = "error"
+
+
+class ErrorResponse(BaseModel):
+    error: str
+    diagnostics: list[DiagnosticModel] = Field(default_factory=list)
+
+
+class ConsentEventIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    event: Literal["grant", "withdraw"]
+    purposes: list[str] = Field(min_length=1, max_length=1000)
+    recorded_by: str = Name
+    source: str = Name
+    timestamp: datetime | None = None
+    """When the client organization gave or withdrew it; now when left out."""
+    expires_at: datetime | None = None
+    """Grants only: when the consent lapses."""
+
+
+class ConsentEvent(BaseModel):
+    seq: int
+    subject: str
+    event: Literal["grant", "withdraw"]
+    purposes: list[str]
+    recorded_by: str
+    source: str
+    timestamp: str
+    expires_at: str | None
+    recorded_at: str
+
+
+class ConsentGrant(BaseModel):
+    purpose: str
+    granted_at: str
+    expires_at: str | None
+    recorded_by: str
+    source: str
+    seq: int
+
+
+class ConsentState(BaseModel):
+    subject: str
+    consented_purposes: list[str]
+    active: list[ConsentGrant]
+    history: list[ConsentEvent]
+
+
+class TermModel(BaseModel):
+    name: str
+    parents: list[str]
+
+
+class ContextKeyModel(BaseModel):
+    name: str
+    type: str
+    default: Any = None
+
+
+class PolicyInfo(BaseModel):
+    version: str
+    loaded_at: str
+    path: str
+    vocabulary: dict[str, list[TermModel]]
+    """Kind (party, data, purpose, obligation) → its terms with their parents."""
+    context: list[ContextKeyModel]
+    consent_context_key: str | None
+    rules: list[ReasonModel]
+
+
+class LoggedDecision(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    seq: int
+    id: str
+    time: str
+    hash: str
+
+
+class DecisionLogPage(BaseModel):
+    decisions: list[LoggedDecision]

@@ -1,0 +1,590 @@
+"""The HTTP service, against a real server process on 127.0.0.1, on SQLite and on PostgreSQL.
+
+PostgreSQL tests use database ``test`` on 127.0.0.1:5432 (override with ``POLICY_ENGINE_TEST_PG``)
+in a schema of their own, dropped afterwards. Without PostgreSQL they skip, unless
+``POLICY_ENGINE_REQUIRE_POSTGRES=1`` (set by ``.ci/run``), which makes that a failure.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("fastapi", reason="the service needs the server extra")
+pytest.importorskip("uvicorn", reason="the service needs the server extra")
+
+from policy_engine.cli import _parser
+from policy_engine.service.ledger import consent_state
+
+from .conftest import PLANISO
+
+TOKEN = "test-admin-token-0123456789"
+PG_URL = os.environ.get("POLICY_ENGINE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+MAX_BODY = 64 * 1024
+MAX_BATCH = 50
+
+MARKETING = {
+    "party": "marketing_department",
+    "data": "email",
+    "purpose": "marketing_communication",
+    "context": {"channel": "email", "opted_out_channels": ["sms"]},
+}
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Server:
+    """A ``policy-engine serve`` process and how to reach it and its database."""
+
+    process: subprocess.Popen[bytes]
+    port: int
+    db_url: str
+    backend: str
+    log: Path
+    pg_schema: str | None = None
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        raw: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[int, Any]:
+        data = raw if raw is not None else None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(self.base + path, data=data, method=method)
+        request.add_header("Content-Type", "application/json")
+        for name, value in (headers or {}).items():
+            request.add_header(name, value)
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return response.status, json.loads(response.read() or b"null")
+        except urllib.error.HTTPError as exc:
+            text = exc.read()
+            try:
+                return exc.code, json.loads(text)
+            except ValueError:
+                return exc.code, text.decode("utf-8", "replace")
+
+    def admin(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        return self.call(method, path, body, headers={"Authorization": f"Bearer {TOKEN}"})
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+
+
+def start_server(workdir: Path, db_url: str, backend: str, pg_schema: str | None = None) -> Server:
+    config = workdir / "service.toml"
+    config.write_text(
+        f"[service]\nmax_body_bytes = {MAX_BODY}\nmax_batch = {MAX_BATCH}\n"
+        'mask_context_keys = ["subject_age"]\n',
+        encoding="utf-8",
+    )
+    port = free_port()
+    log = workdir / f"server-{backend}.log"
+    env = {**os.environ, "POLICY_ENGINE_ADMIN_TOKEN": TOKEN}
+    command = [
+        sys.executable,
+        "-m",
+        "policy_engine",
+        "serve",
+        str(PLANISO),
+        "--port",
+        str(port),
+        "--db",
+        db_url,
+        "--config",
+        str(config),
+        "--log-level",
+        "warning",
+    ]
+    with log.open("wb") as out:
+        process = subprocess.Popen(command, cwd=workdir, env=env, stdout=out, stderr=out)
+    server = Server(process, port, db_url, backend, log, pg_schema)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"server exited {process.returncode}:\n{log.read_text()}")
+        try:
+            status, _ = server.call("GET", "/readyz")
+            if status == 200:
+                return server
+        except OSError:
+            pass
+        time.sleep(0.1)
+    server.stop()
+    raise AssertionError(f"server not ready in 30 s:\n{log.read_text()}")
+
+
+def postgres_or_skip() -> Any:
+    """A psycopg connection to the test database, or skip (fail under CI) with the reason."""
+    try:
+        import psycopg
+    except ImportError:
+        reason = "psycopg is not installed (pip install 'policy-engine[server]')"
+    else:
+        try:
+            return psycopg.connect(PG_URL, autocommit=True, connect_timeout=5)
+        except psycopg.Error as exc:
+            reason = f"PostgreSQL is not reachable at {PG_URL}: {exc}".strip()
+    if os.environ.get("POLICY_ENGINE_REQUIRE_POSTGRES") == "1":
+        pytest.fail(f"POLICY_ENGINE_REQUIRE_POSTGRES=1 but {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
+    workdir = tmp_path_factory.mktemp(f"service-{request.param}")
+    if request.param == "sqlite":
+        srv = start_server(workdir, f"sqlite:///{workdir / 'decisions.db'}", "sqlite")
+        try:
+            yield srv
+        finally:
+            srv.stop()
+        return
+    conn = postgres_or_skip()
+    schema = f"pe_test_{uuid.uuid4().hex[:12]}"
+    conn.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        url = f"{PG_URL}?options=-csearch_path%3D{schema}"
+        srv = start_server(workdir, url, "postgresql", schema)
+        try:
+            yield srv
+        finally:
+            srv.stop()
+    finally:
+        conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+        conn.close()
+
+
+@pytest.fixture(scope="module")
+def sqlite_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """For the tests that do not depend on the database."""
+    workdir = tmp_path_factory.mktemp("service-http")
+    srv = start_server(workdir, f"sqlite:///{workdir / 'decisions.db'}", "sqlite")
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+def new_subject() -> str:
+    return f"org-{uuid.uuid4().hex[:10]}"
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "policy_engine", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+# ---- operations and the policy ----------------------------------------------------------------
+
+
+def test_health_ready_and_openapi(sqlite_server: Server) -> None:
+    assert sqlite_server.call("GET", "/healthz") == (200, {"status": "ok"})
+    status, ready = sqlite_server.call("GET", "/readyz")
+    assert status == 200 and ready["status"] == "ready" and len(ready["policy_version"]) == 64
+    status, spec = sqlite_server.call("GET", "/openapi.json")
+    assert status == 200
+    for path in ("/v1/decisions", "/v1/decisions/batch", "/v1/explain", "/v1/policy"):
+        assert path in spec["paths"]
+
+
+def test_serve_binds_loopback_by_default() -> None:
+    args = _parser().parse_args(["serve", "rules"])
+    assert (args.host, args.port, args.db) == ("127.0.0.1", 8181, None)
+
+
+def test_serve_refuses_a_broken_policy(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.policy"
+    bad.write_text("party a\nrule r allow b to use c for d\n", encoding="utf-8")
+    result = run_cli("serve", str(bad), "--port", str(free_port()), "--db", str(tmp_path / "x.db"))
+    assert result.returncode == 2
+    assert "error" in result.stderr
+
+
+def test_policy_info(sqlite_server: Server) -> None:
+    status, info = sqlite_server.call("GET", "/v1/policy")
+    assert status == 200
+    assert len(info["version"]) == 64 and info["loaded_at"].endswith("Z")
+    purposes = {t["name"]: t["parents"] for t in info["vocabulary"]["purpose"]}
+    assert purposes["marketing_communication"] == ["marketing"]
+    parties = {t["name"]: t["parents"] for t in info["vocabulary"]["party"]}
+    assert parties["marketing_department"] == ["staff"]
+    rules = {r["id"]: r for r in info["rules"]}
+    assert rules["cloud_providers_hosting"]["citation"] == "§5.1"
+    assert info["consent_context_key"] == "consented_purposes"
+    keys = {k["name"]: k["type"] for k in info["context"]}
+    assert keys["consented_purposes"] == "set of purpose"
+
+
+# ---- decisions --------------------------------------------------------------------------------
+
+
+def test_decision_is_the_library_decision_plus_an_id(sqlite_server: Server) -> None:
+    import policy_engine
+
+    body = {
+        "party": "cloud_providers",
+        "data": "email",
+        "purpose": "data_hosting",
+        "context": {"destination": "US"},
+    }
+    status, decision = sqlite_server.call("POST", "/v1/decisions", body)
+    assert status == 200
+    expected = (
+        policy_engine.load_policy(PLANISO)
+        .decide("cloud_providers", "email", "data_hosting", {"destination": "US"})
+        .model_dump()
+    )
+    for key in ("allowed", "effect", "obligations", "missing", "policy_version"):
+        assert decision[key] == expected[key]
+    assert decision["obligations"] == ["ensure_adequate_protection"]
+    assert [r["id"] for r in decision["reasons"]] == ["cloud_providers_hosting"]
+    assert uuid.UUID(decision["decision_id"])
+    assert decision["context_sources"] == {}
+
+
+def test_unknown_term_is_400_with_diagnostics(sqlite_server: Server) -> None:
+    body = {**MARKETING, "party": "marketing_dept"}
+    status, error = sqlite_server.call("POST", "/v1/decisions", body)
+    assert status == 400
+    assert "allowed" not in error
+    (diagnostic,) = error["diagnostics"]
+    assert diagnostic["code"] == "unknown-term"
+    assert diagnostic["message"] == "unknown party `marketing_dept`"
+    assert diagnostic["help"] == "did you mean `marketing_department`?"
+
+
+def test_bad_context_is_400(sqlite_server: Server) -> None:
+    body = {**MARKETING, "context": {"subject_age": "ten", "colour": "red"}}
+    status, error = sqlite_server.call("POST", "/v1/decisions", body)
+    assert status == 400
+    codes = sorted(d["code"] for d in error["diagnostics"])
+    assert codes == ["unknown-context-key", "wrong-context-type"]
+    assert all(d["message"] and "help" in d for d in error["diagnostics"])
+
+
+@pytest.mark.parametrize(
+    ("raw", "status", "code"),
+    [
+        (b'{"party": "staff",', 400, "bad-json"),
+        (b"not json at all", 400, "bad-json"),
+        (b'{"party": "staff"}', 422, "bad-request"),
+        (b'{"party": 1, "data": "email", "purpose": "marketing"}', 422, "bad-request"),
+        (
+            b'{"party": "staff", "data": "email", "purpose": "marketing", "x": 1}',
+            422,
+            "bad-request",
+        ),
+        (
+            b'{"party": "staff", "data": "email", "purpose": "marketing", "context": []}',
+            422,
+            "bad-request",
+        ),
+        (b"[]", 422, "bad-request"),
+    ],
+)
+def test_malformed_bodies(sqlite_server: Server, raw: bytes, status: int, code: str) -> None:
+    got, error = sqlite_server.call("POST", "/v1/decisions", raw=raw)
+    assert got == status
+    assert error["diagnostics"][0]["code"] == code
+    assert error["error"]
+
+
+def test_body_limit_is_413(sqlite_server: Server) -> None:
+    padding = "x" * (MAX_BODY + 1)
+    body = {**MARKETING, "context": {"channel": padding}}
+    status, error = sqlite_server.call("POST", "/v1/decisions", body)
+    assert status == 413
+    assert error["diagnostics"][0]["code"] == "body-too-large"
+
+
+def test_batch(sqlite_server: Server) -> None:
+    requests = [
+        {**MARKETING, "context": {**MARKETING["context"], "consented_purposes": ["marketing"]}},
+        {"party": "delivery_partners", "data": "payment_details", "purpose": "order_delivery"},
+    ]
+    status, out = sqlite_server.call("POST", "/v1/decisions/batch", {"requests": requests})
+    assert status == 200
+    assert [d["effect"] for d in out["decisions"]] == ["allow", "deny"]
+    assert len({d["decision_id"] for d in out["decisions"]}) == 2
+
+
+def test_batch_with_a_bad_request_names_it_and_decides_nothing(sqlite_server: Server) -> None:
+    requests = [MARKETING, {**MARKETING, "purpose": "marketting"}]
+    status, error = sqlite_server.call("POST", "/v1/decisions/batch", {"requests": requests})
+    assert status == 400
+    assert "in request 1" in error["error"]
+    assert error["diagnostics"][0]["code"] == "unknown-term"
+
+
+def test_batch_limit_is_413(sqlite_server: Server) -> None:
+    requests = [{"party": "staff", "data": "email", "purpose": "marketing"}] * (MAX_BATCH + 1)
+    status, error = sqlite_server.call("POST", "/v1/decisions/batch", {"requests": requests})
+    assert status == 413
+    assert error["diagnostics"][0]["code"] == "batch-too-large"
+
+
+def test_explain(sqlite_server: Server) -> None:
+    status, out = sqlite_server.call("POST", "/v1/explain", MARKETING)
+    assert status == 200
+    assert out["decision"]["effect"] == "deny"
+    assert out["decision"]["missing"] == ["consented_purposes"]
+    assert out["trace"]["decision"]["effect"] == "deny"
+    assert any(r["id"] == "marketing_department_communication" for r in out["trace"]["considered"])
+    assert "marketing_department_communication" in out["explanation"]
+    status, error = sqlite_server.call("POST", "/v1/explain", {**MARKETING, "data": "emial"})
+    assert status == 400 and error["diagnostics"][0]["code"] == "unknown-term"
+
+
+# ---- the consent ledger, on both back ends ----------------------------------------------------
+
+
+def test_consent_writes_need_the_admin_token(server: Server) -> None:
+    path = f"/v1/subjects/{new_subject()}/consents"
+    event = {"event": "grant", "purposes": ["marketing"], "recorded_by": "a", "source": "web"}
+    status, error = server.call("POST", path, event)
+    assert status == 401 and error["diagnostics"][0]["code"] == "unauthorized"
+    status, error = server.call("POST", path, event, headers={"Authorization": "Bearer wrong"})
+    assert status == 403
+    status, error = server.call("POST", path, event, headers={"Authorization": f"Basic {TOKEN}"})
+    assert status == 403
+    status, state = server.call("GET", path)
+    assert status == 200 and state["history"] == []
+
+
+def test_consent_rejects_unknown_purposes_and_bad_events(server: Server) -> None:
+    path = f"/v1/subjects/{new_subject()}/consents"
+    status, error = server.admin(
+        "POST",
+        path,
+        {"event": "grant", "purposes": ["marketting"], "recorded_by": "a", "source": "w"},
+    )
+    assert status == 400 and error["diagnostics"][0]["help"] == "did you mean `marketing`?"
+    status, _ = server.admin("POST", path, {"event": "revoke", "purposes": ["marketing"]})
+    assert status == 422
+    future = (datetime.now(UTC) + timedelta(days=1)).isoformat()
+    status, error = server.admin(
+        "POST",
+        path,
+        {
+            "event": "grant",
+            "purposes": ["marketing"],
+            "recorded_by": "a",
+            "source": "w",
+            "timestamp": future,
+        },
+    )
+    assert status == 422 and error["diagnostics"][0]["code"] == "timestamp-in-future"
+
+
+def test_ledger_fills_consent_and_a_withdrawal_applies_at_once(server: Server) -> None:
+    subject = new_subject()
+    path = f"/v1/subjects/{subject}/consents"
+    request = {**MARKETING, "subject": subject}
+
+    status, before = server.call("POST", "/v1/decisions", request)
+    assert status == 200 and before["effect"] == "deny"
+    assert before["request"]["context"]["consented_purposes"] == []
+    assert before["context_sources"] == {"consented_purposes": "consent-ledger"}
+
+    grant = {"event": "grant", "purposes": ["marketing"], "recorded_by": "clerk", "source": "form"}
+    status, recorded = server.admin("POST", path, grant)
+    assert status == 201 and recorded["state"]["consented_purposes"] == ["marketing"]
+    status, granted = server.call("POST", "/v1/decisions", request)
+    assert granted["effect"] == "allow", granted
+    assert granted["request"]["context"]["consented_purposes"] == ["marketing"]
+
+    withdraw = {
+        "event": "withdraw",
+        "purposes": ["marketing_communication"],
+        "recorded_by": "clerk",
+        "source": "email",
+    }
+    status, _ = server.admin("POST", path, withdraw)
+    assert status == 201
+    status, after = server.call("POST", "/v1/decisions", request)
+    assert after["effect"] == "deny"
+    assert after["request"]["context"]["consented_purposes"] == ["advertising", "market_research"]
+
+    # A context that states the key itself is taken as given, and says so.
+    stated = {**request, "context": {**MARKETING["context"], "consented_purposes": ["marketing"]}}
+    status, own = server.call("POST", "/v1/decisions", stated)
+    assert own["effect"] == "allow" and own["context_sources"] == {"consented_purposes": "request"}
+
+    status, state = server.call("GET", path)
+    assert status == 200
+    assert state["consented_purposes"] == ["advertising", "market_research"]
+    assert [e["event"] for e in state["history"]] == ["grant", "withdraw"]
+    assert state["history"][0]["recorded_by"] == "clerk"
+
+
+def test_expired_grants_are_left_out(server: Server) -> None:
+    subject = new_subject()
+    path = f"/v1/subjects/{subject}/consents"
+    past = datetime.now(UTC) - timedelta(days=30)
+    expired = {
+        "event": "grant",
+        "purposes": ["marketing"],
+        "recorded_by": "clerk",
+        "source": "form",
+        "timestamp": past.isoformat(),
+        "expires_at": (past + timedelta(days=1)).isoformat(),
+    }
+    lasting = {**expired, "purposes": ["market_research"], "expires_at": None}
+    assert server.admin("POST", path, expired)[0] == 201
+    assert server.admin("POST", path, lasting)[0] == 201
+    assert server.call("GET", path)[0] == 200
+    _, state = server.call("GET", path)
+    assert state["consented_purposes"] == ["market_research"]
+    assert len(state["history"]) == 2
+    _, decision = server.call("POST", "/v1/decisions", {**MARKETING, "subject": subject})
+    assert decision["effect"] == "deny"
+    assert decision["request"]["context"]["consented_purposes"] == ["market_research"]
+
+
+# ---- the decision log, on both back ends ------------------------------------------------------
+
+
+def test_decision_log_query(server: Server) -> None:
+    subject = new_subject()
+    start = datetime.now(UTC) - timedelta(seconds=1)
+    ids = []
+    for purpose in ("marketing_communication", "advertising"):
+        body = {**MARKETING, "purpose": purpose, "subject": subject}
+        body["context"] = {**MARKETING["context"], "subject_age": 40}
+        ids.append(server.call("POST", "/v1/decisions", body)[1]["decision_id"])
+    status, page = server.call("GET", f"/v1/decisions?subject={subject}")
+    assert status == 200
+    logged = page["decisions"]
+    assert [e["id"] for e in logged] == ids
+    first = logged[0]
+    assert first["effect"] == "deny" and first["policy_version"]
+    assert first["reasons"] == [] and first["context_sources"] == {
+        "consented_purposes": "consent-ledger"
+    }
+    assert first["request"]["context"]["channel"] == "email"
+    assert first["request"]["context"]["subject_age"] == "***"  # masked by the config
+    assert len(first["hash"]) == 64
+    since = start.strftime("%Y-%m-%dT%H:%M:%S")
+    status, page = server.call(
+        "GET", f"/v1/decisions?subject={subject}&party=marketing_department&since={since}Z"
+    )
+    assert [e["id"] for e in page["decisions"]] == ids
+    status, page = server.call("GET", "/v1/decisions?party=law_enforcement&limit=5")
+    assert status == 200 and page["decisions"] == []
+    future = (datetime.now(UTC) + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%S")
+    status, page = server.call("GET", f"/v1/decisions?subject={subject}&since={future}")
+    assert page["decisions"] == []
+    assert server.call("GET", "/v1/decisions?since=yesterday")[0] == 422
+
+
+def test_log_verify_passes_then_names_a_tampered_entry(server: Server) -> None:
+    subject = new_subject()
+    ids = [
+        server.call("POST", "/v1/decisions", {**MARKETING, "subject": subject})[1]["decision_id"]
+        for _ in range(3)
+    ]
+    result = run_cli("log", "verify", "--db", server.db_url)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "decision log intact" in result.stdout
+
+    victim = ids[1]
+    sql = "UPDATE decision_log SET entry = REPLACE(entry, '\"deny\"', '\"allow\"') WHERE id = {}"
+    if server.backend == "sqlite":
+        path = server.db_url.removeprefix("sqlite:///")
+        with sqlite3.connect(path) as conn:
+            conn.execute(sql.format("?"), (victim,))
+        conn.close()
+    else:
+        import psycopg
+
+        with psycopg.connect(PG_URL, autocommit=True) as pg:
+            pg.execute(f'SET search_path TO "{server.pg_schema}"')
+            pg.execute(sql.format("%s"), (victim,))
+    result = run_cli("log", "verify", "--db", server.db_url)
+    assert result.returncode == 1
+    assert victim in result.stdout
+    assert "was changed" in result.stdout
+
+
+# ---- the ledger's meaning ---------------------------------------------------------------------
+
+
+def test_withdrawing_part_of_a_grant_keeps_the_rest(planiso: Any) -> None:
+    purposes = planiso.compiled.hierarchies["purpose"]
+
+    def event(seq: int, kind: str, names: list[str], expires: str | None = None) -> dict[str, Any]:
+        return {
+            "seq": seq,
+            "event": kind,
+            "purposes": names,
+            "recorded_by": "x",
+            "source": "y",
+            "timestamp": f"2024-01-0{seq}T00:00:00.000000Z",
+            "expires_at": expires,
+        }
+
+    now = "2024-06-01T00:00:00.000000Z"
+    events = [event(1, "grant", ["marketing", "profiling"]), event(2, "withdraw", ["advertising"])]
+    assert sorted(consent_state(events, purposes, now)) == [
+        "market_research",
+        "marketing_communication",
+        "profiling",
+    ]
+    events.append(event(3, "withdraw", ["marketing"]))
+    assert sorted(consent_state(events, purposes, now)) == ["profiling"]
+    events.append(event(4, "grant", ["marketing"], "2024-02-01T00:00:00.000000Z"))
+    assert sorted(consent_state(events, purposes, now)) == ["profiling"]
+    assert "marketing" in consent_state(events, purposes, "2024-01-20T00:00:00.000000Z")
+
+
+def test_the_library_does_not_import_the_web_stack() -> None:
+    code = (
+        "import sys, policy_engine, policy_engine.cli, policy_engine.service.storage; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('fastapi', 'starlette', 'uvicorn', 'psycopg')))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
