@@ -180,10 +180,7 @@ class Policy:
             return self._decide_all(requests)
 
     def _decide_all(self, requests: Iterable[Mapping[str, Any]]) -> list[Decision]:
-        compiled = self.compiled
-        version = self.version
-        parties, datas, purposes = self._parties, self._data, self._purposes
-        reasons = self._reasons
+        decide = self.decide
         out: list[Decision] = []
         append = out.append
         for index, request in enumerate(requests):
@@ -191,7 +188,7 @@ class Policy:
                 party = request["party"]
                 data = request["data"]
                 purpose = request["purpose"]
-                given = request.get("context")
+                context = request.get("context")
             except (KeyError, TypeError, AttributeError):
                 raise RequestError(
                     [
@@ -203,32 +200,10 @@ class Policy:
                     ]
                 ) from None
             try:
-                if party in parties and data in datas and purpose in purposes:
-                    terms = (party, data, purpose)
-                else:
-                    terms = (
-                        resolve_term(compiled, "party", party),
-                        resolve_term(compiled, "data", data),
-                        resolve_term(compiled, "purpose", purpose),
-                    )
-                if given is None:
-                    given = {}
-                outcome = decide_fast(compiled, terms, normalize_context(compiled, given))
+                append(decide(party, data, purpose, context))
             except PolicyError as exc:
                 exc.add_note(f"in request {index}")
                 raise
-            append(
-                Decision(
-                    outcome.effect,
-                    list(outcome.obligations),
-                    [reasons.get(r.id) or self._reason(r) for r in outcome.deciding],
-                    list(outcome.missing),
-                    version,
-                    terms,
-                    given,
-                    compiled,
-                )
-            )
         return out
 
 
