@@ -116,6 +116,7 @@ class Policy:
         self.warnings: list[Diagnostic] = checked.warnings
         # A rule's reason (a pydantic model) is built the first time the rule decides something.
         self._reasons: dict[str, ReasonModel] = {}
+        self._reason_lists: dict[tuple[CompiledRule, ...], tuple[ReasonModel, ...]] = {}
         # Plain string sets: a request naming declared terms is checked with three lookups.
         hierarchies = self.compiled.hierarchies
         self._parties = frozenset(hierarchies["party"].terms)
@@ -160,11 +161,20 @@ class Policy:
             )
         given = {} if context is None else context
         outcome = decide_fast(compiled, terms, normalize_context(compiled, given))
-        reasons = self._reasons
+        deciding = outcome.deciding
+        if deciding:
+            # One lookup per distinct set of deciding rules (rules hash by identity), instead of
+            # one per rule: large policies often decide with many rules at once.
+            found = self._reason_lists.get(deciding)
+            if found is None:
+                found = self._reason_lists[deciding] = tuple(self._reason(r) for r in deciding)
+            reasons = list(found)
+        else:
+            reasons = []
         return Decision(
             outcome.effect,
             list(outcome.obligations),
-            [reasons.get(r.id) or self._reason(r) for r in outcome.deciding],
+            reasons,
             list(outcome.missing),
             self.version,
             terms,

@@ -11,6 +11,8 @@ Truth values follow Kleene's three-valued logic: ``True``, ``False`` and ``None`
 from __future__ import annotations
 
 import ast as py
+import copy
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -217,6 +219,9 @@ class CompiledPolicy:
     _fast: dict[RequestTerms, FastCell] = field(repr=False, default_factory=dict)
     default_values: dict[str, Any] = field(repr=False, default_factory=dict)
     """Context keys with a declared default, and their values."""
+    _symbol_tables: tuple[dict[str, ast.ValueType], dict[str, str]] | None = field(
+        repr=False, default=None
+    )
     checks: dict[str, Callable[[Any], Any]] = field(repr=False, default_factory=dict)
     """Context key → its validator (see :func:`context_validator`)."""
 
@@ -230,12 +235,12 @@ class CompiledPolicy:
 
     def _specialize(self, terms: RequestTerms) -> FastCell:
         plan = self.cell(terms)
-        spec = Specializer(
-            {name: key.decl.type for name, key in self.context.items()},
-            {name: symbol.kind for name, symbol in self.checked.symbols.items()},
-            self.hierarchies,
-            terms,
-        )
+        if self._symbol_tables is None:
+            self._symbol_tables = (
+                {name: key.decl.type for name, key in self.context.items()},
+                {name: symbol.kind for name, symbol in self.checked.symbols.items()},
+            )
+        spec = Specializer(*self._symbol_tables, self.hierarchies, terms)
         folded: list[tuple[CompiledRule, Folded, list[tuple[tuple[str, ...], Folded]]]] = []
         for rule in plan.denies + plan.allows:
             applies = spec.applicability(rule.source.condition, rule.source.exceptions)
@@ -483,10 +488,15 @@ def compile_condition(compiled: CompiledPolicy, expr: ast.Expr) -> Condition:
     return _ConditionBuilder(compiled.checked, compiled.hierarchies).condition(expr)
 
 
+@functools.cache
+def _template(source: str) -> py.stmt:
+    return py.parse(source).body[0]
+
+
 def _stmt(source: str, **nodes: py.expr) -> py.stmt:
-    """One statement of the engine's own template text, with ``nodes`` put in for the names
-    ``_X_<key>`` (the rule-derived parts are always AST nodes, never text)."""
-    tree = py.parse(source).body[0]
+    """One statement of the engine's own template text (parsed once), with ``nodes`` put in for
+    the names ``_X_<key>`` (the rule-derived parts are always AST nodes, never text)."""
+    tree = copy.deepcopy(_template(source)) if nodes else _template(source)
 
     class Put(py.NodeTransformer):
         def visit_Name(self, node: py.Name) -> py.expr:

@@ -21,6 +21,7 @@ import ast as py
 import itertools
 import operator
 from collections.abc import Callable, Mapping
+from types import CodeType
 from typing import Any
 
 from . import ast
@@ -205,6 +206,7 @@ class Specializer:
             fields["type_params"] = []
         function = py.FunctionDef(**fields)
         module = py.fix_missing_locations(py.Module([function], type_ignores=[]))
+        code = _compiled(py.dump(module), module)
         namespace = dict(self.namespace)
         namespace["__builtins__"] = {
             "KeyError": KeyError,
@@ -212,6 +214,23 @@ class Specializer:
             "tuple": tuple,
             "frozenset": frozenset,
         }
-        exec(compile(module, f"<cell {'/'.join(self.terms)}>", "exec"), namespace)
+        exec(code, namespace)
         cell: Callable[[Mapping[str, Any]], Any] = namespace["cell"]
         return cell
+
+
+_CODE: dict[str, CodeType] = {}
+MAX_SHARED_CODE = 4096
+
+
+def _compiled(shape: str, module: py.Module) -> CodeType:
+    """One code object per distinct function shape. Cells differ mostly in the values bound in
+    their namespaces, not in their code, so sharing code keeps many cells' functions small and
+    cache-friendly and spares most cells a compile. (A bounded table: past its size new shapes
+    are compiled without being kept.)"""
+    code = _CODE.get(shape)
+    if code is None:
+        code = compile(module, "<policy cell>", "exec")
+        if len(_CODE) < MAX_SHARED_CODE:
+            _CODE[shape] = code
+    return code
