@@ -156,12 +156,18 @@ def invariant_diagnostics(
             Diagnostic(
                 "invariant-broken",
                 f"invariant `{invariant.id.value}` is broken: `{cell[0]}` {verb} use `{cell[1]}` "
-                f"for `{cell[2]}` when {klass.describe()} ({by})",
+                f"for `{cell[2]}` {_when(klass)} ({by})",
                 invariant.id.span,
                 f"counterexample: {decide_command(path, cell, klass)}",
             )
         )
     return found, results
+
+
+def _when(klass: ContextClass, keys: Iterable[str] | None = None) -> str:
+    """``when <the class in words>``, or ``in every context`` when the class says nothing."""
+    described = klass.describe(keys)
+    return described if described == "in every context" else f"when {described}"
 
 
 def invariant_exprs(invariant: ast.Invariant) -> list[ast.Expr]:
@@ -215,7 +221,9 @@ def _never_applies(
                 shadowed_everywhere = False
         if not can_apply:
             for klass in space.classes(cell, [rule]):
-                if rule_value(rule, klass.evaluator_context(), cell) is True:
+                value = rule_value(rule, klass.evaluator_context(), cell)
+                # A deny whose condition is unknown denies (fail closed): it applies too.
+                if value is True or (value is None and rule.effect == "deny"):
                     can_apply = True
                     break
         if can_apply and not shadowed_everywhere:
@@ -414,8 +422,8 @@ def _overlaps(compiled: CompiledPolicy, space: RequestSpace, never: set[str]) ->
                 Diagnostic(
                     "deny-overrides-allow",
                     f"deny `{deny.id}` overrides allow `{allow.id}` for {where} for {purposes} "
-                    "when both apply, e.g. when "
-                    + example.describe(_condition_keys(compiled, deny, allow)),
+                    "when both apply, e.g. "
+                    + _when(example, _condition_keys(compiled, deny, allow)),
                     allow.source.id.span,
                     None,
                     "info",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import quote
 
 from .errors import Diagnostic
 
@@ -42,7 +43,8 @@ def render_sarif(diagnostics: Sequence[Diagnostic], version: str) -> str:
             result["locations"] = [
                 {
                     "physicalLocation": {
-                        "artifactLocation": {"uri": d.span.source.name},
+                        # A URI reference: spaces, `%`, `:` … percent-encoded; `/` kept.
+                        "artifactLocation": {"uri": quote(d.span.source.name, safe="/")},
                         "region": {
                             "startLine": d.span.line,
                             "startColumn": d.span.column,

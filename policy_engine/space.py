@@ -348,20 +348,40 @@ class RequestSpace:
         tested = set(facts.term_literals)
         for request_kind in facts.request_kinds:
             tested.add(terms[("party", "data", "purpose").index(request_kind)])
-        hierarchy = self.policies[0].hierarchies[kind]
-        tested = {t for t in tested if t in hierarchy}
+        hierarchies = [p.hierarchies[kind] for p in self.policies]
+        hierarchy = hierarchies[0]
+        tested = {t for t in tested if any(t in h for h in hierarchies)}
         ordered = sorted(tested)
+        # A set is characterised by which tested terms it covers, in each version. When every
+        # version gives the tested terms the same ancestors, subsets of the tested terms realise
+        # every combination. Otherwise (a diff where a term moved in the hierarchy, or a term one
+        # version lacks) a set may cover a term in one version and not in the other through an
+        # ancestor: the members are then every ancestor of a tested term that all versions declare
+        # (a request naming another term would be rejected by some version).
+        agree = all(
+            t in h and h.ancestors[t] == hierarchy.ancestors[t]
+            for t in ordered
+            for h in hierarchies
+        )
+        lineage = [(h, t) for h in (hierarchies[:1] if agree else hierarchies) for t in ordered]
+        lineage = [(h, t) for h, t in lineage if t in h]
+        if agree:
+            members = ordered
+        else:
+            declared = set(hierarchy.terms).intersection(*(h.terms for h in hierarchies[1:]))
+            members = sorted({a for h, t in lineage for a in h.ancestors[t]} & declared)
         out: list[tuple[Any, str]] = []
-        # A set is characterised by which tested terms it covers; subsets of the tested terms
-        # realise every such combination.
         seen: set[tuple[bool, ...]] = set()
-        for size in range(len(ordered) + 1):
-            for subset in itertools.combinations(ordered, size):
+        for size in range(len(members) + 1):
+            for subset in itertools.combinations(members, size):
                 chosen = frozenset(subset)
-                covers = tuple(not hierarchy.ancestors[t].isdisjoint(chosen) for t in ordered)
+                covers = tuple(not h.ancestors[t].isdisjoint(chosen) for h, t in lineage)
                 if covers in seen:
                     continue
                 seen.add(covers)
+                if not agree:
+                    out.append((chosen, f"`{key}` is {show(chosen)}"))
+                    continue
                 parts = [
                     f"`{key}` {'covers' if c else 'does not cover'} `{t}`"
                     for t, c in zip(ordered, covers, strict=True)
