@@ -19,6 +19,7 @@ deny, deny overrides allow; an allow applies when the purpose or one of its ance
 from __future__ import annotations
 
 import json
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -32,30 +33,37 @@ def _request_fields(request: dict[str, Any]) -> tuple[str, str, str, dict[str, A
     return request["party"], request["data"], request["purpose"], request["context"]
 
 
-class Engine:
+class Engine(ABC):
+    """One engine under test: how it encodes the synthetic policy, loads it and decides."""
+
     name = ""
     label = ""
     distributions: tuple[str, ...] = ()
     kind = "peer"  # "ours", "peer" or "baseline"
     idiom = ""
 
-    def probe(self) -> None:
+    def probe(self) -> None:  # noqa: B027 - an optional hook; most engines need nothing
         """Import what the engine needs; raises if it is not installed or cannot load."""
 
+    @abstractmethod
     def sources(self, synthetic: Synthetic) -> Sources:
-        raise NotImplementedError
+        """Each engine defines it."""
 
+    @abstractmethod
     def load(self, sources: Sources) -> Any:
-        raise NotImplementedError
+        """Each engine defines it."""
 
+    @abstractmethod
     def native(self, handle: Any, request: dict[str, Any]) -> tuple[Any, ...]:
-        raise NotImplementedError
+        """Each engine defines it."""
 
+    @abstractmethod
     def call(self, handle: Any) -> Callable[..., Any]:
-        raise NotImplementedError
+        """Each engine defines it."""
 
+    @abstractmethod
     def effect(self, result: Any) -> str:
-        raise NotImplementedError
+        """Each engine defines it."""
 
     def batch(
         self, handle: Any, requests: Sequence[dict[str, Any]], natives: Sequence[tuple[Any, ...]]
