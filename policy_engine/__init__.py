@@ -8,6 +8,7 @@
 (True, '§5.1')
 """
 
+from ._version import __version__
 from .api import Policy, check_policy, load_policy, load_policy_text
 from .decision import Decision
 from .errors import (
@@ -19,8 +20,6 @@ from .errors import (
     UnknownTermError,
 )
 from .models import DecisionModel, ReasonModel, TraceModel
-
-__version__ = "0.1.0"
 
 __all__ = [
     "Decision",

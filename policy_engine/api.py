@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from . import ast
+from . import ast, cache
 from .checker import CheckedPolicy, check
 from .compiler import CompiledPolicy, CompiledRule, compile_policy
 from .decision import Decision
@@ -111,7 +111,11 @@ class Policy:
         self.sources = sources
         self.version = content_version(sources)
         with collector_paused():
-            checked: CheckedPolicy = check(parse_all(sources))
+            files = cache.load(sources)
+            if files is None:
+                files = parse_all(sources)
+                cache.store(sources, files)
+            checked: CheckedPolicy = check(files)
             self.compiled: CompiledPolicy = compile_policy(checked, self.version)
         self.warnings: list[Diagnostic] = checked.warnings
         # A rule's reason (a pydantic model) is built the first time the rule decides something.

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from . import __version__
+from ._version import __version__
 from .api import check_policy, load_policy
 from .errors import Diagnostic, PolicyError
 from .reporting import render_github, render_json, render_sarif, render_text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,12 @@ import policy_engine
 
 ROOT = Path(__file__).resolve().parent.parent
 PLANISO = ROOT / "rules" / "planiso"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _cache_in_a_temporary_folder(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Tests (and the processes they start) keep the parse cache out of the user's home."""
+    os.environ["POLICY_ENGINE_CACHE_DIR"] = str(tmp_path_factory.mktemp("policy-engine-cache"))
 
 
 @pytest.fixture(scope="session")
