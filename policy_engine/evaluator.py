@@ -220,6 +220,15 @@ def show(value: Any) -> str:
     return str(value)
 
 
+def show_key(compiled: CompiledPolicy, key: str, value: Any) -> str:
+    """A context value as a person would write it: terms of a ``set of …`` key without quotes."""
+    decl = compiled.context.get(key)
+    is_terms = decl is not None and isinstance(decl.decl.type, ast.TermSetType)
+    if is_terms and isinstance(value, frozenset | set | list | tuple):
+        return "[" + ", ".join(sorted(str(v) for v in value)) + "]"
+    return show(value)
+
+
 def _operand(
     compiled: CompiledPolicy, node: ast.Operand, ctx: Context, req: RequestTerms
 ) -> tuple[Any, str | None]:
@@ -235,7 +244,7 @@ def _operand(
             value = ctx.get(node.name, MISSING)
             if value is MISSING:
                 return MISSING, f"`{node.name}` is missing"
-            return value, f"`{node.name}` is {show(value)}"
+            return value, f"`{node.name}` is {show_key(compiled, node.name, value)}"
         return node.name, None
     values = frozenset(
         i.value if isinstance(i, ast.Literal_) else i.name  # type: ignore[union-attr]

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .compiler import CompiledPolicy, CompiledRule
-from .evaluator import ConditionTrace, RuleTrace, evaluate, show
+from .evaluator import ConditionTrace, RuleTrace, evaluate, show_key
 from .models import (
     ConditionTraceModel,
     NearMissModel,
@@ -190,6 +190,9 @@ def build_trace(compiled: CompiledPolicy, decision: Decision) -> TraceModel:
         near_misses=_near_misses(compiled, decision) if not decision.reasons else [],
         rules_total=len(compiled.rules),
         lineage=lineage,
+        context_text={
+            k: show_key(compiled, k, _plain(v)) for k, v in sorted(decision.context.items())
+        },
     )
 
 
@@ -219,7 +222,7 @@ def render_text(trace: TraceModel) -> str:
         above = trace.lineage[kind][1:]
         where = f"  (under {', '.join(above)})" if above else ""
         out.append(f"  {kind:<8} {term}{where}")
-    context = ", ".join(f"{k} = {show(_plain(v))}" for k, v in sorted(d.request.context.items()))
+    context = ", ".join(f"{k} = {text}" for k, text in trace.context_text.items())
     out.append(f"  {'context':<8} {context or '(none)'}")
     out.append("")
     out.append(f"Obligations: {', '.join(d.obligations) or 'none'}")

@@ -91,3 +91,5 @@ class TraceModel(BaseModel):
     rules_total: int
     lineage: dict[str, list[str]]
     """For party, data and purpose: the request's term and its ancestors, nearest first."""
+    context_text: dict[str, str] = {}
+    """Each context value of the request as written in a rule (terms without quotes)."""
