@@ -9,6 +9,7 @@ import argparse
 import dataclasses
 import difflib
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -398,6 +399,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR
     except PolicyError as exc:
         print(str(exc), file=sys.stderr)
+        return EXIT_ERROR
+    except BrokenPipeError:
+        # The reader went away (`… | head`): stop quietly, and keep Python from complaining
+        # about the closed pipe when it flushes stdout at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_ERROR
 
 

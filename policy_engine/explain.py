@@ -52,7 +52,11 @@ def location_of(rule: CompiledRule) -> str:
 
 
 def _missing_words(keys: frozenset[str] | list[str]) -> str:
-    return ", ".join(f"`{k}`" for k in sorted(keys))
+    """`a` is missing / `a` and `b` are missing."""
+    names = [f"`{k}`" for k in sorted(keys)]
+    if len(names) == 1:
+        return f"{names[0]} is missing"
+    return f"{', '.join(names[:-1])} and {names[-1]} are missing"
 
 
 def _outcome(trace: RuleTrace, decision: Decision) -> str:
@@ -64,7 +68,7 @@ def _outcome(trace: RuleTrace, decision: Decision) -> str:
         if trace.value is None:
             return (
                 "denies (fail closed): it cannot be ruled out because "
-                f"{_missing_words(trace.missing)} is missing"
+                f"{_missing_words(trace.missing)}"
             )
         return f"does not apply: {why_not}"
     if trace.value is True:
@@ -75,10 +79,7 @@ def _outcome(trace: RuleTrace, decision: Decision) -> str:
             f" with obligations {', '.join(attached)}" if attached else ""
         )
     if trace.value is None:
-        return (
-            "does not grant: its conditions are unknown because "
-            f"{_missing_words(trace.missing)} is missing"
-        )
+        return f"does not grant: its conditions are unknown because {_missing_words(trace.missing)}"
     return f"does not apply: {why_not}"
 
 
@@ -131,9 +132,7 @@ def _summary(decision: Decision, traces: list[RuleTrace]) -> str:
         for reason in decision.reasons:
             trace = next(t for t in traces if t.rule.id == reason.id)
             suffix = (
-                f" (fail closed: {_missing_words(trace.missing)} is missing)"
-                if trace.value is None
-                else ""
+                f" (fail closed: {_missing_words(trace.missing)})" if trace.value is None else ""
             )
             parts.append(f"deny rule `{reason.id}` ({reason.citation}) applies{suffix}")
         return f"{head}, because " + "; ".join(parts)
@@ -141,7 +140,7 @@ def _summary(decision: Decision, traces: list[RuleTrace]) -> str:
     if unknown:
         return (
             f"{head}: no allow rule grants it for certain (default deny); "
-            f"{_missing_words(frozenset().union(*(t.missing for t in unknown)))} is missing"
+            f"{_missing_words(frozenset().union(*(t.missing for t in unknown)))}"
         )
     if traces:
         return f"{head}: the rules that cover it do not apply (default deny)"
