@@ -1195,7 +1195,7 @@ def test_s28_explain_mentions_every_candidate_rule_and_actual_values() -> None:
     # Actual values of the conditions, including the failing ones.
     assert "`subject_age` is 12" in text
     assert '`channel` is "email"' in text
-    assert '`consented_purposes` is [support]' in text
+    assert "`consented_purposes` is [support]" in text
     assert "`identity_verified` is missing" in text
     assert '`opted_out_channels` is ["sms"]' in text
     assert "DENY" in text and "m_no_minors" in text.splitlines()[0]

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import signal
 import socket
 import sqlite3
 import subprocess
@@ -91,6 +93,11 @@ class Server:
             except ValueError:
                 return exc.code, text.decode("utf-8", "replace")
 
+    def text(self, path: str) -> str:
+        with urllib.request.urlopen(self.base + path, timeout=10) as response:
+            assert response.status == 200
+            return str(response.read().decode("utf-8"))
+
     def admin(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
         return self.call(method, path, body, headers={"Authorization": f"Bearer {TOKEN}"})
 
@@ -104,11 +111,19 @@ class Server:
                 self.process.wait(timeout=10)
 
 
-def start_server(workdir: Path, db_url: str, backend: str, pg_schema: str | None = None) -> Server:
+def start_server(
+    workdir: Path,
+    db_url: str,
+    backend: str,
+    pg_schema: str | None = None,
+    *,
+    policy: Path = PLANISO,
+    extra_config: str = "",
+) -> Server:
     config = workdir / "service.toml"
     config.write_text(
         f"[service]\nmax_body_bytes = {MAX_BODY}\nmax_batch = {MAX_BATCH}\n"
-        'mask_context_keys = ["subject_age"]\n',
+        'mask_context_keys = ["subject_age"]\n' + extra_config,
         encoding="utf-8",
     )
     port = free_port()
@@ -119,7 +134,7 @@ def start_server(workdir: Path, db_url: str, backend: str, pg_schema: str | None
         "-m",
         "policy_engine",
         "serve",
-        str(PLANISO),
+        str(policy),
         "--port",
         str(port),
         "--db",
@@ -588,3 +603,263 @@ def test_the_library_does_not_import_the_web_stack() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+# ---- hot reload -------------------------------------------------------------------------------
+
+HOSTING = {
+    "party": "cloud_providers",
+    "data": "email",
+    "purpose": "data_hosting",
+    "context": {"destination": "US"},
+}
+HOSTING_RULE = """rule cloud_providers_hosting §5.1
+  "Cloud service providers host data on secure servers for storage and retrieval"
+  allow cloud_providers to use personal_information for data_hosting
+  with obligation ensure_adequate_protection when destination is known and destination != "CA-QC"
+"""
+BROKEN_RULE = "\nrule broken\n  allow nobody to use email for data_hosting\n"
+
+
+@pytest.fixture
+def reloadable(tmp_path: Path) -> Iterator[tuple[Server, Path]]:
+    """A server on a copy of rules/planiso that the test may change, with the copy's
+    access.policy (which holds the rule `cloud_providers_hosting`)."""
+    policy = tmp_path / "policy"
+    shutil.copytree(PLANISO, policy)
+    access = policy / "access.policy"
+    assert HOSTING_RULE in access.read_text(encoding="utf-8")
+    srv = start_server(tmp_path, f"sqlite:///{tmp_path / 'decisions.db'}", "sqlite", policy=policy)
+    try:
+        yield srv, access
+    finally:
+        srv.stop()
+
+
+def drop_hosting_rule(access: Path) -> None:
+    text = access.read_text(encoding="utf-8")
+    access.write_text(text.replace(HOSTING_RULE, ""), encoding="utf-8")
+
+
+def wait_for_version(server: Server, old: str, timeout: float = 15.0) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status, info = server.call("GET", "/v1/policy")
+        if status == 200 and info["version"] != old:
+            return dict(info)
+        time.sleep(0.1)
+    raise AssertionError(f"policy version still {old} after {timeout} s:\n{server.log.read_text()}")
+
+
+def test_reload_serves_the_changed_policy(reloadable: tuple[Server, Path]) -> None:
+    server, access = reloadable
+    _, before = server.call("GET", "/v1/policy")
+    status, decision = server.call("POST", "/v1/decisions", HOSTING)
+    assert status == 200 and decision["effect"] == "allow"
+    assert decision["policy_version"] == before["version"]
+
+    # Reloading unchanged files succeeds and says nothing changed.
+    status, same = server.admin("POST", "/v1/policy/reload")
+    assert status == 200, same
+    assert same["changed"] is False and same["version"] == before["version"]
+
+    drop_hosting_rule(access)
+    status, out = server.admin("POST", "/v1/policy/reload")
+    assert status == 200, out
+    assert out["changed"] is True and out["previous_version"] == before["version"]
+    new_version = out["version"]
+    assert new_version != before["version"]
+
+    status, decision = server.call("POST", "/v1/decisions", HOSTING)
+    assert status == 200 and decision["effect"] == "deny"
+    assert decision["policy_version"] == new_version
+    _, after = server.call("GET", "/v1/policy")
+    assert after["version"] == new_version
+    assert after["loaded_at"] > before["loaded_at"]
+    assert "cloud_providers_hosting" not in {r["id"] for r in after["rules"]}
+
+
+def test_a_broken_policy_is_refused_and_the_old_one_keeps_serving(
+    reloadable: tuple[Server, Path],
+) -> None:
+    server, access = reloadable
+    _, before = server.call("GET", "/v1/policy")
+    access.write_text(access.read_text(encoding="utf-8") + BROKEN_RULE, encoding="utf-8")
+    lines = access.read_text(encoding="utf-8").splitlines()
+    bad_line = lines.index("  allow nobody to use email for data_hosting") + 1
+
+    status, error = server.admin("POST", "/v1/policy/reload")
+    assert status == 422, error
+    assert error["error"] == "policy reload refused: unknown party `nobody`"
+    assert error["policy_version"] == before["version"]
+    (diagnostic,) = [d for d in error["diagnostics"] if d["severity"] == "error"]
+    assert diagnostic["code"] == "unknown-term"
+    assert diagnostic["message"] == "unknown party `nobody`"
+    assert diagnostic["help"]
+    assert diagnostic["file"] == "policy/access.policy"
+    assert (diagnostic["line"], diagnostic["column"]) == (bad_line, 9)
+
+    status, decision = server.call("POST", "/v1/decisions", HOSTING)
+    assert status == 200 and decision["effect"] == "allow"
+    assert decision["policy_version"] == before["version"]
+    _, after = server.call("GET", "/v1/policy")
+    assert (after["version"], after["loaded_at"]) == (before["version"], before["loaded_at"])
+    assert server.call("GET", "/readyz")[0] == 200
+    # The refusal is in the server's log too, with the place.
+    deadline = time.monotonic() + 5
+    while "reload (api) refused" not in server.log.read_text() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    log = server.log.read_text()
+    assert "reload (api) refused" in log and f"policy/access.policy:{bad_line}:9" in log
+
+    metrics = server.text("/metrics")
+    assert 'policy_engine_policy_reloads_total{outcome="failure",trigger="api"} 1' in metrics
+    assert 'policy_engine_policy_reloads_total{outcome="success",trigger="api"} 0' in metrics
+
+
+def test_sighup_reloads(reloadable: tuple[Server, Path]) -> None:
+    server, access = reloadable
+    _, before = server.call("GET", "/v1/policy")
+    drop_hosting_rule(access)
+    os.kill(server.process.pid, signal.SIGHUP)
+    after = wait_for_version(server, before["version"])
+    assert server.process.poll() is None
+    _, decision = server.call("POST", "/v1/decisions", HOSTING)
+    assert decision["effect"] == "deny" and decision["policy_version"] == after["version"]
+    metrics = server.text("/metrics")
+    assert 'policy_engine_policy_reloads_total{outcome="success",trigger="signal"} 1' in metrics
+
+    # A broken file on SIGHUP: refused, logged, counted; the server keeps serving.
+    access.write_text(access.read_text(encoding="utf-8") + BROKEN_RULE, encoding="utf-8")
+    os.kill(server.process.pid, signal.SIGHUP)
+    failure = 'policy_engine_policy_reloads_total{outcome="failure",trigger="signal"} 1'
+    deadline = time.monotonic() + 15
+    while failure not in server.text("/metrics") and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert failure in server.text("/metrics")
+    assert server.call("GET", "/v1/policy")[1]["version"] == after["version"]
+    assert "reload (signal) refused" in server.log.read_text()
+
+
+def test_the_watcher_reloads_on_file_change(tmp_path: Path) -> None:
+    policy = tmp_path / "policy"
+    shutil.copytree(PLANISO, policy)
+    server = start_server(
+        tmp_path,
+        f"sqlite:///{tmp_path / 'decisions.db'}",
+        "sqlite",
+        policy=policy,
+        extra_config="watch_interval = 0.2\n",
+    )
+    try:
+        _, before = server.call("GET", "/v1/policy")
+        drop_hosting_rule(policy / "access.policy")
+        after = wait_for_version(server, before["version"])
+        _, decision = server.call("POST", "/v1/decisions", HOSTING)
+        assert decision["effect"] == "deny" and decision["policy_version"] == after["version"]
+        metrics = server.text("/metrics")
+        assert 'policy_engine_policy_reloads_total{outcome="success",trigger="watch"} 1' in metrics
+    finally:
+        server.stop()
+
+
+def test_requests_in_flight_finish_on_the_version_they_started_with(tmp_path: Path) -> None:
+    """A reload that lands in the middle of a batch: the whole batch is decided (and logged)
+    under the version it started with; the next request gets the new one."""
+    from policy_engine.service.app import PolicyService
+    from policy_engine.service.config import ServiceConfig
+    from policy_engine.service.models import DecisionRequest
+    from policy_engine.service.storage import open_storage
+
+    policy = tmp_path / "policy"
+    shutil.copytree(PLANISO, policy)
+    storage = open_storage(f"sqlite:///{tmp_path / 'decisions.db'}")
+    try:
+        service = PolicyService(str(policy), storage, ServiceConfig())
+        old = service.policy.version
+        reloaded: list[str] = []
+        read_events = storage.consent_events
+
+        def consent_events_then_reload(subject: str) -> list[dict[str, Any]]:
+            # The first ledger read of the batch: change the rules and reload meanwhile.
+            if not reloaded:
+                drop_hosting_rule(policy / "access.policy")
+                reloaded.append(service.reload("api")["version"])
+            return read_events(subject)
+
+        storage.consent_events = consent_events_then_reload  # type: ignore[method-assign]
+        batch = [
+            DecisionRequest.model_validate({**MARKETING, "subject": "org-a"}),
+            DecisionRequest.model_validate({**HOSTING, "subject": "org-b"}),
+        ]
+        decided = service.decide(batch)
+        assert reloaded and reloaded[0] != old
+        assert [d.policy_version for d, _, _ in decided] == [old, old]
+        assert decided[1][0].effect == "allow"  # the rule the reload removed still applied
+        logged = storage.query_decisions(subject="org-b")
+        assert [e["policy_version"] for e in logged] == [old]
+
+        (decision, _, _), *_ = service.decide([DecisionRequest.model_validate(HOSTING)])
+        assert decision.effect == "deny" and decision.policy_version == reloaded[0]
+    finally:
+        storage.close()
+
+
+def test_reload_needs_the_admin_token(sqlite_server: Server) -> None:
+    status, error = sqlite_server.call("POST", "/v1/policy/reload")
+    assert status == 401 and error["diagnostics"][0]["code"] == "unauthorized"
+    status, error = sqlite_server.call(
+        "POST", "/v1/policy/reload", headers={"Authorization": "Bearer wrong"}
+    )
+    assert status == 403 and error["diagnostics"][0]["code"] == "forbidden"
+    status, error = sqlite_server.call(
+        "POST", "/v1/policy/reload", headers={"Authorization": f"Basic {TOKEN}"}
+    )
+    assert status == 403
+
+
+# ---- metrics ----------------------------------------------------------------------------------
+
+
+def metric(text: str, sample: str) -> float:
+    """The value of one sample line (name with its labels) in Prometheus text format."""
+    for line in text.splitlines():
+        if line.startswith(sample + " "):
+            return float(line.rsplit(" ", 1)[1])
+    raise AssertionError(f"no sample `{sample}` in:\n{text}")
+
+
+def test_metrics(sqlite_server: Server) -> None:
+    request = urllib.request.Request(sqlite_server.base + "/metrics")
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+        before = response.read().decode("utf-8")
+    for family, kind in (
+        ("policy_engine_decisions_total", "counter"),
+        ("policy_engine_decision_duration_seconds", "histogram"),
+        ("policy_engine_policy_reloads_total", "counter"),
+        ("policy_engine_decision_log_write_failures_total", "counter"),
+    ):
+        assert f"# TYPE {family} {kind}" in before
+    allow = 'policy_engine_decisions_total{effect="allow"}'
+    deny = 'policy_engine_decisions_total{effect="deny"}'
+    count = 'policy_engine_decision_duration_seconds_count{endpoint="decisions"}'
+    batch_count = 'policy_engine_decision_duration_seconds_count{endpoint="batch"}'
+
+    assert sqlite_server.call("POST", "/v1/decisions", HOSTING)[1]["effect"] == "allow"
+    assert sqlite_server.call("POST", "/v1/decisions", MARKETING)[1]["effect"] == "deny"
+    requests = [HOSTING, HOSTING, MARKETING]
+    assert sqlite_server.call("POST", "/v1/decisions/batch", {"requests": requests})[0] == 200
+    after = sqlite_server.text("/metrics")
+
+    assert metric(after, allow) == metric(before, allow) + 3
+    assert metric(after, deny) == metric(before, deny) + 2
+    before_count = metric(before, count) if count in before else 0.0
+    assert metric(after, count) == before_count + 2
+    assert metric(after, batch_count) >= 1
+    inf = 'policy_engine_decision_duration_seconds_bucket{endpoint="decisions",le="+Inf"}'
+    assert metric(after, inf) == metric(after, count)
+    assert metric(after, 'policy_engine_decision_duration_seconds_sum{endpoint="decisions"}') > 0
+    assert metric(after, "policy_engine_decision_log_write_failures_total") == 0
+    _, info = sqlite_server.call("GET", "/v1/policy")
+    assert metric(after, f'policy_engine_policy_info{{version="{info["version"]}"}}') == 1

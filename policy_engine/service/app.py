@@ -3,25 +3,34 @@ with the consent ledger and the decision log kept in :mod:`.storage`."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hmac
+import logging
 import os
+import signal
+import threading
+import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, MutableMapping
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from .. import __version__
-from ..api import Policy, load_policy
+from ..api import POLICY_SUFFIX, Policy, load_policy
 from ..ast import TermSetType
 from ..decision import Decision
 from ..errors import Diagnostic, PolicyError, UnknownTermError, did_you_mean
 from .config import ADMIN_TOKEN_ENV, ServiceConfig
 from .ledger import consent_state
+from .metrics import CONTENT_TYPE, ServiceMetrics
 from .models import (
     BatchRequest,
     BatchResponse,
@@ -33,6 +42,7 @@ from .models import (
     ErrorResponse,
     ExplainResponse,
     PolicyInfo,
+    ReloadResponse,
 )
 from .storage import Storage, StorageError, format_time, now_text, open_storage
 
@@ -41,6 +51,8 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+logger = logging.getLogger("policy_engine.service")
 
 CLOCK_SKEW = timedelta(minutes=5)
 MASK = "***"
@@ -75,11 +87,20 @@ def _error_body(diagnostics: list[Diagnostic], notes: list[str] | None = None) -
         first += f" ({'; '.join(notes)})"
     return {
         "error": first,
-        "diagnostics": [
-            {"code": d.code, "message": d.message, "help": d.help, "severity": d.severity}
-            for d in diagnostics
-        ],
+        "diagnostics": [_diagnostic(d) for d in diagnostics],
     }
+
+
+def _diagnostic(d: Diagnostic) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "code": d.code,
+        "message": d.message,
+        "help": d.help,
+        "severity": d.severity,
+    }
+    if d.span is not None:
+        out.update(file=d.span.source.name, line=d.span.line, column=d.span.column)
+    return out
 
 
 def _error(status: int, code: str, message: str, help: str | None = None) -> JSONResponse:
@@ -152,30 +173,145 @@ async def _too_large(scope: Scope, receive: Receive, send: Send, message: str, s
     await response(scope, receive, send)
 
 
-class PolicyService:
-    """The loaded policy, the storage and the settings; the routes call into this."""
+class ReloadRefused(Exception):
+    """A reload whose new rules do not load; the policy being served stays."""
 
-    def __init__(self, policy_path: str, storage: Storage, config: ServiceConfig) -> None:
-        self.path = policy_path
-        self.policy: Policy = load_policy(policy_path)
-        self.loaded_at = now_text()
-        self.storage = storage
-        self.config = config
-        compiled = self.policy.compiled
+    def __init__(self, diagnostics: list[Diagnostic], serving: str) -> None:
+        super().__init__(diagnostics[0].message if diagnostics else "the policy does not load")
+        self.diagnostics = diagnostics
+        self.serving = serving
+
+
+@dataclass(frozen=True)
+class LoadedPolicy:
+    """One loaded policy and what the service derives from it; replaced whole on reload, so a
+    request that took a reference at its start finishes on the version it started with."""
+
+    policy: Policy
+    loaded_at: str
+    consent_key: str | None
+    purposes: Any
+
+    @classmethod
+    def of(cls, policy: Policy, config: ServiceConfig) -> LoadedPolicy:
+        compiled = policy.compiled
         key = compiled.context.get(config.consent_context_key)
         ledger_key = (
             key is not None
             and isinstance(key.decl.type, TermSetType)
             and key.decl.type.kind == "purpose"
         )
-        self.consent_key: str | None = config.consent_context_key if ledger_key else None
-        self.purposes = compiled.hierarchies["purpose"]
+        return cls(
+            policy,
+            now_text(),
+            config.consent_context_key if ledger_key else None,
+            compiled.hierarchies["purpose"],
+        )
+
+
+def policy_files_fingerprint(path: str) -> tuple[tuple[str, int, int], ...]:
+    """Name, mtime and size of every rule file at ``path``: what the watcher compares."""
+    root = Path(path)
+    try:
+        files = [root] if root.is_file() else sorted(root.rglob(f"*{POLICY_SUFFIX}"))
+        out = []
+        for file in files:
+            stat = file.stat()
+            out.append((str(file), stat.st_mtime_ns, stat.st_size))
+        return tuple(out)
+    except OSError:
+        return ()
+
+
+class PolicyService:
+    """The loaded policy, the storage and the settings; the routes call into this."""
+
+    def __init__(
+        self,
+        policy_path: str,
+        storage: Storage,
+        config: ServiceConfig,
+        metrics: ServiceMetrics | None = None,
+    ) -> None:
+        self.path = policy_path
+        self.storage = storage
+        self.config = config
+        self.metrics = metrics or ServiceMetrics()
+        self._reload_lock = threading.Lock()
+        self.fingerprint = policy_files_fingerprint(policy_path)
+        # The one attribute a reload swaps (a single assignment, atomic under the GIL).
+        self.current: LoadedPolicy = LoadedPolicy.of(load_policy(policy_path), config)
+        self.metrics.policy_loaded_now(self.current.policy.version, time.time())
+
+    @property
+    def policy(self) -> Policy:
+        return self.current.policy
+
+    @property
+    def loaded_at(self) -> str:
+        return self.current.loaded_at
+
+    # ---- reload -------------------------------------------------------------------------------
+
+    def reload(self, trigger: str) -> dict[str, Any]:
+        """Load, check and compile the rule files again, and serve them if they load; otherwise
+        raise :class:`ReloadRefused` with their errors and keep serving the policy in place.
+        Reloads run one at a time; requests in flight keep the policy they started with."""
+        with self._reload_lock:
+            previous = self.current
+            fingerprint = policy_files_fingerprint(self.path)
+            try:
+                policy = load_policy(self.path)
+            except PolicyError as exc:
+                self.fingerprint = fingerprint
+                self.metrics.reloads.inc(outcome="failure", trigger=trigger)
+                logger.error(
+                    "policy reload (%s) refused; still serving version %s:\n%s",
+                    trigger,
+                    previous.policy.version,
+                    "\n\n".join(d.render() for d in exc.diagnostics),
+                )
+                raise ReloadRefused(exc.diagnostics, previous.policy.version) from None
+            except Exception as exc:
+                self.metrics.reloads.inc(outcome="failure", trigger=trigger)
+                logger.exception("policy reload (%s) failed", trigger)
+                message = f"the policy could not be loaded: {exc}"
+                raise ReloadRefused(
+                    [Diagnostic("reload-failed", message)], previous.policy.version
+                ) from None
+            loaded = LoadedPolicy.of(policy, self.config)
+            self.current = loaded
+            self.fingerprint = fingerprint
+            self.metrics.reloads.inc(outcome="success", trigger=trigger)
+            self.metrics.policy_loaded_now(policy.version, time.time())
+        changed = policy.version != previous.policy.version
+        logger.info(
+            "policy reloaded (%s): version %s%s",
+            trigger,
+            policy.version,
+            f" (was {previous.policy.version})" if changed else " (unchanged)",
+        )
+        return {
+            "version": policy.version,
+            "previous_version": previous.policy.version,
+            "changed": changed,
+            "loaded_at": loaded.loaded_at,
+            "warnings": [_diagnostic(d) for d in policy.warnings],
+        }
+
+    def reload_quietly(self, trigger: str) -> None:
+        """A reload nobody waits for (signal, watcher): the outcome is logged and counted."""
+        with contextlib.suppress(ReloadRefused):
+            self.reload(trigger)
+
+    def files_changed(self) -> bool:
+        return policy_files_fingerprint(self.path) != self.fingerprint
 
     # ---- consent ------------------------------------------------------------------------------
 
     def consents(self, subject: str) -> ConsentState:
         events = self.storage.consent_events(subject)
-        state = consent_state(events, self.purposes, now_text())
+        state = consent_state(events, self.current.purposes, now_text())
         return ConsentState.model_validate(
             {
                 "subject": subject,
@@ -185,14 +321,15 @@ class PolicyService:
             }
         )
 
-    def consented_purposes(self, subject: str) -> list[str]:
+    def consented_purposes(self, subject: str, loaded: LoadedPolicy | None = None) -> list[str]:
+        purposes = (loaded or self.current).purposes
         events = self.storage.consent_events(subject)
-        state = consent_state(events, self.purposes, now_text())
+        state = consent_state(events, purposes, now_text())
         # A purpose the policy no longer declares cannot be used in a request.
-        return sorted(p for p in state if p in self.purposes)
+        return sorted(p for p in state if p in purposes)
 
     def record_consent(self, subject: str, event: ConsentEventIn) -> dict[str, Any]:
-        known = self.purposes
+        known = self.current.purposes
         for purpose in event.purposes:
             if purpose not in known:
                 raise UnknownTermError(
@@ -232,23 +369,27 @@ class PolicyService:
     ) -> list[tuple[Decision, dict[str, Any], dict[str, Any]]]:
         """Decide every request (all or none: the first bad one raises, naming its position),
         then log them together. Returns (decision, response body, log entry) triples."""
+        # The policy this call decides with from start to end, whatever a reload does meanwhile.
+        loaded = self.current
         ledger: dict[str, list[str]] = {}
         decided: list[tuple[Decision, dict[str, Any], dict[str, Any]]] = []
         many = len(requests) > 1
         for index, request in enumerate(requests):
             context = dict(request.context) if request.context is not None else {}
             sources: dict[str, str] = {}
-            key = self.consent_key
+            key = loaded.consent_key
             if key is not None:
                 if key in context:
                     sources[key] = "request"
                 elif request.subject is not None:
                     if request.subject not in ledger:
-                        ledger[request.subject] = self.consented_purposes(request.subject)
+                        ledger[request.subject] = self.consented_purposes(request.subject, loaded)
                     context[key] = ledger[request.subject]
                     sources[key] = "consent-ledger"
             try:
-                decision = self.policy.decide(request.party, request.data, request.purpose, context)
+                decision = loaded.policy.decide(
+                    request.party, request.data, request.purpose, context
+                )
             except PolicyError as exc:
                 if many:
                     exc.add_note(f"in request {index}")
@@ -260,7 +401,13 @@ class PolicyService:
             body["context_sources"] = sources
             decided.append((decision, body, self._entry(decision_id, decision, body)))
         if self.config.log_decisions and decided:
-            self.storage.append_decisions([entry for _, _, entry in decided])
+            try:
+                self.storage.append_decisions([entry for _, _, entry in decided])
+            except Exception:
+                self.metrics.log_write_failures.inc()
+                raise
+        for decision, _, _ in decided:
+            self.metrics.decisions.inc(effect=decision.effect)
         return decided
 
     def _entry(self, decision_id: str, decision: Decision, body: dict[str, Any]) -> dict[str, Any]:
@@ -289,11 +436,12 @@ class PolicyService:
     # ---- the policy ---------------------------------------------------------------------------
 
     def info(self) -> PolicyInfo:
-        compiled = self.policy.compiled
+        loaded = self.current
+        policy = loaded.policy
+        compiled = policy.compiled
         vocabulary = {
             kind: [
-                {"name": term, "parents": hierarchy.parents(term)}
-                for term in self.policy.terms(kind)
+                {"name": term, "parents": hierarchy.parents(term)} for term in policy.terms(kind)
             ]
             for kind, hierarchy in sorted(compiled.hierarchies.items())
         }
@@ -307,13 +455,13 @@ class PolicyService:
         ]
         return PolicyInfo.model_validate(
             {
-                "version": self.policy.version,
-                "loaded_at": self.loaded_at,
+                "version": policy.version,
+                "loaded_at": loaded.loaded_at,
                 "path": self.path,
                 "vocabulary": vocabulary,
                 "context": context,
-                "consent_context_key": self.consent_key,
-                "rules": self.policy.rules,
+                "consent_context_key": loaded.consent_key,
+                "rules": policy.rules,
             }
         )
 
@@ -359,17 +507,51 @@ def create_app(
     (SQLite file ``policy-engine.db`` in the working directory by default). Loads the policy and
     opens the database now, so that a broken policy or database fails before serving."""
     config = config or ServiceConfig()
+    _default_logging()
+    metrics = ServiceMetrics()
     storage = open_storage(db_url)
     try:
-        service = PolicyService(os.fspath(policy_path), storage, config)
+        service = PolicyService(os.fspath(policy_path), storage, config, metrics)
     except BaseException:
         storage.close()
         raise
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        yield
-        storage.close()
+        loop = asyncio.get_running_loop()
+        pending: set[asyncio.Future[None]] = set()
+
+        def schedule_reload() -> None:
+            # SIGHUP: reload in a worker thread; the event loop keeps answering meanwhile.
+            future = loop.run_in_executor(None, service.reload_quietly, "signal")
+            pending.add(future)
+            future.add_done_callback(pending.discard)
+
+        hangup = False
+        sighup = getattr(signal, "SIGHUP", None)
+        if sighup is not None:
+            try:
+                loop.add_signal_handler(sighup, schedule_reload)
+                hangup = True
+            except (NotImplementedError, RuntimeError, ValueError) as exc:
+                logger.warning("cannot reload on SIGHUP here: %s", exc)
+        watcher = (
+            asyncio.create_task(_watch(service, config.watch_interval))
+            if config.watch_interval > 0
+            else None
+        )
+        try:
+            yield
+        finally:
+            if watcher is not None:
+                watcher.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await watcher
+            if hangup and sighup is not None:
+                loop.remove_signal_handler(sighup)
+            if pending:
+                await asyncio.gather(*pending, return_exceptions=True)
+            storage.close()
 
     app = FastAPI(
         title="policy-engine",
@@ -395,6 +577,15 @@ def create_app(
         return JSONResponse(
             _error_body([exc.diagnostic]), status_code=exc.status, headers=exc.headers
         )
+
+    @app.exception_handler(ReloadRefused)
+    async def reload_refused(request: Request, exc: ReloadRefused) -> JSONResponse:
+        body = _error_body(exc.diagnostics)
+        errors = [d for d in exc.diagnostics if d.severity == "error"] or exc.diagnostics
+        first = errors[0].message if errors else "the policy does not load"
+        body["error"] = f"policy reload refused: {first}"
+        body["policy_version"] = exc.serving
+        return JSONResponse(body, status_code=422)
 
     @app.exception_handler(StorageError)
     async def storage_error(request: Request, exc: StorageError) -> JSONResponse:
@@ -430,6 +621,14 @@ def create_app(
         if not ok:
             raise ServiceError(403, "forbidden", "the admin bearer token is not valid")
 
+    @contextlib.contextmanager
+    def timed(endpoint: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            metrics.latency.observe(time.perf_counter() - start, endpoint=endpoint)
+
     @app.get("/healthz", tags=["operations"])
     def healthz() -> dict[str, str]:
         """The process is up."""
@@ -449,7 +648,8 @@ def create_app(
     )
     def decide(body: DecisionRequest) -> JSONResponse:
         """Decide one request; the decision is logged before it is returned."""
-        (_, response, _), *_ = service.decide([body])
+        with timed("decisions"):
+            (_, response, _), *_ = service.decide([body])
         return JSONResponse(response)
 
     @app.post(
@@ -466,13 +666,15 @@ def create_app(
                 f"a batch holds at most {config.max_batch} requests, got {len(body.requests)}",
                 "split it into several batches",
             )
-        decided = service.decide(body.requests)
+        with timed("batch"):
+            decided = service.decide(body.requests)
         return JSONResponse({"decisions": [response for _, response, _ in decided]})
 
     @app.post("/v1/explain", response_model=ExplainResponse, tags=["decisions"], responses=ERRORS)
     def explain(body: DecisionRequest) -> JSONResponse:
         """Decide one request (logged like any other) and return its full trace as well."""
-        (decision, response, _), *_ = service.decide([body])
+        with timed("explain"):
+            (decision, response, _), *_ = service.decide([body])
         trace = decision.trace()
         return JSONResponse(
             {
@@ -506,6 +708,38 @@ def create_app(
         return service.info()
 
     @app.post(
+        "/v1/policy/reload",
+        response_model=ReloadResponse,
+        tags=["policy"],
+        responses={
+            401: {"model": ErrorResponse},
+            403: {"model": ErrorResponse},
+            422: {
+                "model": ErrorResponse,
+                "description": "the new rules do not load; the policy in place keeps serving",
+            },
+        },
+    )
+    def reload_policy(request: Request) -> JSONResponse:
+        """Load the rule files again (admin token required). They are parsed, checked and
+        compiled before they replace the policy being served; rules that do not load are
+        refused with their errors (422, each with file, line and column) and the policy in
+        place keeps serving. Requests in flight finish on the version they started with."""
+        require_admin(request)
+        return JSONResponse(service.reload("api"))
+
+    @app.get(
+        "/metrics",
+        tags=["operations"],
+        response_class=Response,
+        responses={200: {"content": {CONTENT_TYPE: {}}, "description": "Prometheus metrics"}},
+    )
+    def prometheus_metrics() -> Response:
+        """Prometheus metrics (text exposition format): decisions by effect, decision latency,
+        policy reloads by outcome, decision-log write failures, the policy version served."""
+        return Response(metrics.render(), media_type=CONTENT_TYPE)
+
+    @app.post(
         "/v1/subjects/{subject}/consents",
         status_code=201,
         tags=["consent ledger"],
@@ -532,6 +766,30 @@ def create_app(
         return service.consents(subject)
 
     return app
+
+
+async def _watch(service: PolicyService, interval: float) -> None:
+    """Poll the rule files' names, mtimes and sizes every ``interval`` seconds; reload when they
+    change. A change that does not load is refused once (logged, counted), not every poll."""
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            if await asyncio.to_thread(service.files_changed):
+                await asyncio.to_thread(service.reload_quietly, "watch")
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception("the policy file watcher failed; it keeps watching")
+
+
+def _default_logging() -> None:
+    """Reload outcomes go to stderr unless the application set up logging itself."""
+    if logger.handlers or logging.getLogger().handlers:
+        return
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
 
 
 def _check_subject(subject: str) -> None:

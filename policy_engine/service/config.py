@@ -33,6 +33,8 @@ class ServiceConfig(BaseModel):
     admin_token: str | None = None
     """Bearer token for admin endpoints; the environment variable, when set, takes precedence."""
     max_log_page: int = Field(default=1000, gt=0)
+    watch_interval: float = Field(default=0, ge=0)
+    """Seconds between checks of the rule files' mtimes; reload when they change. 0: off."""
 
     def effective_admin_token(self) -> str | None:
         return os.environ.get(ADMIN_TOKEN_ENV) or self.admin_token

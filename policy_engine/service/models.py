@@ -55,11 +55,27 @@ class DiagnosticModel(BaseModel):
     message: str
     help: str | None = None
     severity: str = "error"
+    file: str | None = None
+    """Where in the rule files, for problems found there (a refused reload)."""
+    line: int | None = None
+    column: int | None = None
 
 
 class ErrorResponse(BaseModel):
     error: str
     diagnostics: list[DiagnosticModel] = Field(default_factory=list)
+    policy_version: str | None = None
+    """A refused reload: the version that keeps serving."""
+
+
+class ReloadResponse(BaseModel):
+    version: str
+    """The version now served."""
+    previous_version: str
+    changed: bool
+    """False when the rule files still hold the same policy (it was reloaded all the same)."""
+    loaded_at: str
+    warnings: list[DiagnosticModel]
 
 
 class ConsentEventIn(BaseModel):
