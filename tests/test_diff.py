@@ -115,12 +115,11 @@ def edit_rule(folder: Path, rule_id: str, change: Callable[[str], str]) -> None:
     path.write_text(text.replace(block, changed, 1), encoding="utf-8")
 
 
-def add_to_scope(kind_word: str, term: str) -> Callable[[str], str]:
-    """Add a term to a rule's data (``"use"``) or purposes (``"for"``) list."""
+def add_data(term: str) -> Callable[[str], str]:
+    """Add a data category to an allow rule's scope."""
 
     def change(block: str) -> str:
-        pattern = {"use": r"(to use )([\w, ]+?)( for )", "for": r"( for )([\w, ]+?)(\s*\n)"}
-        return re.sub(pattern[kind_word], rf"\g<1>\g<2>, {term}\g<3>", block, count=1)
+        return re.sub(r"(to use [\w, ]+?)( for )", rf"\g<1>, {term}\g<2>", block, count=1)
 
     return change
 
@@ -171,7 +170,7 @@ def widened(tmp_path: Path) -> Path:
     """Delivery partners may now use technical information (a category with two children) for
     order delivery."""
     copy = copy_planiso(tmp_path)
-    edit_rule(copy, "delivery_partners_addresses", add_to_scope("use", "technical_information"))
+    edit_rule(copy, "delivery_partners_addresses", add_data("technical_information"))
     return copy
 
 
@@ -437,9 +436,7 @@ def repository(tmp_path: Path) -> Path:
     shutil.copytree(PLANISO, repo / "rules")
     git(repo, "add", "rules")
     git(repo, "commit", "--quiet", "-m", "PLANISO")
-    edit_rule(
-        repo / "rules", "delivery_partners_addresses", add_to_scope("use", "technical_information")
-    )
+    edit_rule(repo / "rules", "delivery_partners_addresses", add_data("technical_information"))
     git(repo, "commit", "--quiet", "-am", "delivery partners get technical information")
     return repo
 
@@ -480,8 +477,8 @@ def test_versions_read_from_git(
         ["technical_information"],
         ["delivery_partners_addresses"],
     )
-    # A revision against the work tree; a subfolder's path is relative to the current folder.
-    code, out, _ = run(capsys, "diff", "git:HEAD:rules", "rules", "--fail-on", "any")
+    # A revision against a folder; a subfolder's path is relative to the current folder.
+    code, out, _ = run(capsys, "diff", "git:HEAD~1:rules", PLANISO, "--fail-on", "any")
     assert code == 0
     assert "no decision changes" in out
     monkeypatch.chdir(repository / "rules")
