@@ -239,7 +239,7 @@ def _serve(args: argparse.Namespace) -> int:
     except (ConfigError, StorageError) as exc:
         raise UsageError(str(exc)) from None
     print(f"policy-engine serving {args.path} on http://{args.host}:{args.port}", file=sys.stderr)
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=False)
     return 0
 
 

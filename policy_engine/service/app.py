@@ -28,6 +28,7 @@ from ..api import POLICY_SUFFIX, Policy, load_policy
 from ..ast import TermSetType
 from ..decision import Decision
 from ..errors import Diagnostic, PolicyError, UnknownTermError, did_you_mean
+from .access_log import AccessLog, default_access_logging, note
 from .config import ADMIN_TOKEN_ENV, ServiceConfig
 from .ledger import consent_state
 from .metrics import CONTENT_TYPE, ServiceMetrics
@@ -508,6 +509,7 @@ def create_app(
     opens the database now, so that a broken policy or database fails before serving."""
     config = config or ServiceConfig()
     _default_logging()
+    default_access_logging()
     metrics = ServiceMetrics()
     storage = open_storage(db_url)
     try:
@@ -562,6 +564,8 @@ def create_app(
     )
     app.state.service = service
     app.add_middleware(BodyLimit, limit=config.max_body_bytes)
+    # Added last, so outermost: it also logs the 413s of the body limit.
+    app.add_middleware(AccessLog)
 
     @app.exception_handler(PolicyError)
     async def policy_error(request: Request, exc: PolicyError) -> JSONResponse:
@@ -646,16 +650,17 @@ def create_app(
     @app.post(
         "/v1/decisions", response_model=DecisionResponse, tags=["decisions"], responses=ERRORS
     )
-    def decide(body: DecisionRequest) -> JSONResponse:
+    def decide(body: DecisionRequest, request: Request) -> JSONResponse:
         """Decide one request; the decision is logged before it is returned."""
         with timed("decisions"):
             (_, response, _), *_ = service.decide([body])
+        note(request.scope, decision_id=response["decision_id"], effect=response["effect"])
         return JSONResponse(response)
 
     @app.post(
         "/v1/decisions/batch", response_model=BatchResponse, tags=["decisions"], responses=ERRORS
     )
-    def decide_batch(body: BatchRequest) -> JSONResponse:
+    def decide_batch(body: BatchRequest, request: Request) -> JSONResponse:
         """Decide many requests at once, in order (at most ``max_batch``, 10,000 by default;
         more get 413). One bad request fails the whole batch (400, naming its position) and
         nothing is logged."""
@@ -668,13 +673,15 @@ def create_app(
             )
         with timed("batch"):
             decided = service.decide(body.requests)
+        note(request.scope, decisions=len(decided))
         return JSONResponse({"decisions": [response for _, response, _ in decided]})
 
     @app.post("/v1/explain", response_model=ExplainResponse, tags=["decisions"], responses=ERRORS)
-    def explain(body: DecisionRequest) -> JSONResponse:
+    def explain(body: DecisionRequest, request: Request) -> JSONResponse:
         """Decide one request (logged like any other) and return its full trace as well."""
         with timed("explain"):
             (decision, response, _), *_ = service.decide([body])
+        note(request.scope, decision_id=response["decision_id"], effect=response["effect"])
         trace = decision.trace()
         return JSONResponse(
             {
