@@ -22,6 +22,7 @@ from typing import Annotated, Any
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
 from ..api import POLICY_SUFFIX, Policy, load_policy
@@ -571,6 +572,21 @@ def create_app(
     async def policy_error(request: Request, exc: PolicyError) -> JSONResponse:
         notes = list(getattr(exc, "__notes__", []))
         return JSONResponse(_error_body(exc.diagnostics, notes), status_code=400)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        # The framework's own refusals (a body that is not UTF-8, an unknown path, a method the
+        # route does not take) in the service's error format, like every other error.
+        code = {
+            400: "bad-request",
+            404: "not-found",
+            405: "method-not-allowed",
+        }.get(exc.status_code, "http-error")
+        message = str(exc.detail).rstrip(".").lower() if exc.detail else "request refused"
+        response = _error(exc.status_code, code, message)
+        for name, value in (exc.headers or {}).items():
+            response.headers[name] = value
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
