@@ -257,7 +257,7 @@ def check_policy(path: str | os.PathLike[str], *, analyze: bool = True) -> list[
     redundant rules and unused declarations are warnings; where a deny overrides an allow is
     information.
     """
-    from .analysis import invariant_diagnostics, lint
+    from .analysis import invariant_diagnostics, invariant_exprs, lint
     from .errors import sort_diagnostics
     from .space import RequestSpace
 
@@ -268,12 +268,8 @@ def check_policy(path: str | os.PathLike[str], *, analyze: bool = True) -> list[
     found = list(policy.warnings)
     if analyze:
         compiled = policy.compiled
-        extra = [e for i in compiled.checked.invariants for e in _invariant_exprs(i)]
+        extra = [e for i in compiled.checked.invariants for e in invariant_exprs(i)]
         space = RequestSpace([compiled], extra)
         broken, _ = invariant_diagnostics(compiled, os.fspath(path), space)
         found += broken + lint(compiled, space)
     return sort_diagnostics(found)
-
-
-def _invariant_exprs(invariant: ast.Invariant) -> list[ast.Expr]:
-    return ([invariant.condition] if invariant.condition else []) + list(invariant.exceptions)

@@ -15,7 +15,6 @@ from .errors import Diagnostic, PolicyValidationError, did_you_mean, suggestion_
 from .source import Span
 from .vocabulary import Hierarchy, find_cycle
 
-TERM_KINDS: tuple[ast.TermKind, ...] = ("party", "data", "purpose")
 HIERARCHY_KINDS: tuple[ast.DeclKind, ...] = ("party", "data", "purpose", "obligation")
 
 

@@ -18,15 +18,16 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from . import ast
-from .checker import CheckedPolicy, context_type
-from .specialize import Folded, Specializer
+from .checker import CheckedPolicy
+from .specialize import Folded, Specializer, term_kind
 from .vocabulary import Hierarchy
 
 MISSING: Any = object()
 """Stands for an absent context key inside compiled conditions."""
 
 Context = Mapping[str, Any]
-RequestTerms = tuple[str, str, str]  # (party, data, purpose)
+RequestTerms = tuple[str, str, str]
+SymbolTables = tuple[dict[str, ast.ValueType], dict[str, str]]  # (party, data, purpose)
 Condition = Callable[[Context, RequestTerms], "bool | None"]
 Getter = Callable[[Context, RequestTerms], Any]
 
@@ -219,9 +220,8 @@ class CompiledPolicy:
     _fast: dict[RequestTerms, FastCell] = field(repr=False, default_factory=dict)
     default_values: dict[str, Any] = field(repr=False, default_factory=dict)
     """Context keys with a declared default, and their values."""
-    _symbol_tables: tuple[dict[str, ast.ValueType], dict[str, str]] | None = field(
-        repr=False, default=None
-    )
+    symbol_tables: SymbolTables = field(repr=False, default=({}, {}))
+    """Context key → type and declared name → kind, for code that resolves names."""
     checks: dict[str, Callable[[Any], Any]] = field(repr=False, default_factory=dict)
     """Context key → its validator (see :func:`context_validator`)."""
 
@@ -235,12 +235,7 @@ class CompiledPolicy:
 
     def _specialize(self, terms: RequestTerms) -> FastCell:
         plan = self.cell(terms)
-        if self._symbol_tables is None:
-            self._symbol_tables = (
-                {name: key.decl.type for name, key in self.context.items()},
-                {name: symbol.kind for name, symbol in self.checked.symbols.items()},
-            )
-        spec = Specializer(*self._symbol_tables, self.hierarchies, terms)
+        spec = Specializer(*self.symbol_tables, self.hierarchies, terms)
         folded: list[tuple[CompiledRule, Folded, list[tuple[tuple[str, ...], Folded]]]] = []
         for rule in plan.denies + plan.allows:
             applies = spec.applicability(rule.source.condition, rule.source.exceptions)
@@ -299,11 +294,16 @@ def compile_policy(checked: CheckedPolicy, version: str) -> CompiledPolicy:
         )
         for name, decl in checked.context.items()
     }
-    builder = _ConditionBuilder(checked, hierarchies)
+    tables: SymbolTables = (
+        {name: decl.type for name, decl in checked.context.items()},
+        {name: symbol.kind for name, symbol in checked.symbols.items()},
+    )
+    builder = _ConditionBuilder(checked, hierarchies, tables)
     rules: list[CompiledRule] = []
     for position, rule in enumerate(checked.rules):
         rules.append(CompiledRule(position, rule, builder))
     compiled = CompiledPolicy(version, hierarchies, context, tuple(rules), checked)
+    compiled.symbol_tables = tables
     compiled.checks = {name: key.check for name, key in context.items()}
     compiled.default_values = {n: k.default for n, k in context.items() if k.default is not MISSING}
     for kind in ("party", "data", "purpose"):
@@ -335,24 +335,18 @@ def _rule_scope(rule: CompiledRule, kind: str) -> frozenset[str] | None:
 
 
 class _ConditionBuilder:
-    def __init__(self, checked: CheckedPolicy, hierarchies: dict[str, Hierarchy]) -> None:
+    def __init__(
+        self, checked: CheckedPolicy, hierarchies: dict[str, Hierarchy], tables: SymbolTables
+    ) -> None:
         self.checked = checked
         self.hierarchies = hierarchies
+        self.tables = tables
 
     def _is_context(self, name: str) -> bool:
         return name in self.checked.context
 
     def _term_kind(self, node: ast.Operand) -> str | None:
-        if isinstance(node, ast.RequestRef):
-            return node.kind
-        if isinstance(node, ast.NameRef) and not self._is_context(node.name):
-            return self.checked.symbols[node.name].kind
-        if isinstance(node, ast.ListLiteral) and node.items:
-            return self._term_kind(node.items[0])
-        if isinstance(node, ast.NameRef):
-            type_ = context_type(self.checked.context[node.name].type)
-            return type_.kind if type_.base == "termset" else None
-        return None
+        return term_kind(node, *self.tables)
 
     def getter(self, node: ast.Operand) -> Getter:
         if isinstance(node, ast.Literal_):
@@ -485,7 +479,8 @@ class _ConditionBuilder:
 
 def compile_condition(compiled: CompiledPolicy, expr: ast.Expr) -> Condition:
     """Compile a checked condition that is not part of a rule (an invariant's ``when``)."""
-    return _ConditionBuilder(compiled.checked, compiled.hierarchies).condition(expr)
+    builder = _ConditionBuilder(compiled.checked, compiled.hierarchies, compiled.symbol_tables)
+    return builder.condition(expr)
 
 
 @functools.cache

@@ -15,7 +15,6 @@ import subprocess
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel
@@ -532,7 +531,3 @@ def render_markdown(report: DiffReport) -> str:
 
 def load_version(spec: str) -> Policy:
     return Policy(read_version(spec))
-
-
-def path_of(spec: str) -> str:
-    return spec if spec.startswith("git:") else os.fspath(Path(spec))

@@ -27,6 +27,7 @@ from .compiler import (
     RequestTerms,
 )
 from .printer import expr_text, literal_text, operand_text
+from .specialize import term_kind
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,19 +265,6 @@ def _missing_names(
     )
 
 
-def _term_kind_of(compiled: CompiledPolicy, node: ast.Operand) -> str | None:
-    if isinstance(node, ast.RequestRef):
-        return node.kind
-    if isinstance(node, ast.NameRef):
-        if node.name in compiled.context:
-            type_ = compiled.context[node.name].decl.type
-            return type_.kind if isinstance(type_, ast.TermSetType) else None
-        return compiled.checked.symbols[node.name].kind
-    if isinstance(node, ast.ListLiteral) and node.items:
-        return _term_kind_of(compiled, node.items[0])
-    return None
-
-
 def trace_condition(
     compiled: CompiledPolicy, expr: ast.Expr, ctx: Context, req: RequestTerms
 ) -> ConditionTrace:
@@ -324,7 +312,7 @@ def trace_condition(
             ">=": lambda: left >= right,
         }[expr.op]()
         return ConditionTrace(text, result, frozenset(), notes or None)
-    kind = _term_kind_of(compiled, expr.right)
+    kind = term_kind(expr.right, *compiled.symbol_tables)
     detail = notes
     if kind is not None:
         ancestors = compiled.hierarchies[kind].ancestors[left]

@@ -31,10 +31,6 @@ def resolve_term(compiled: CompiledPolicy, kind: str, value: object) -> str:
         message = f"`{value}` is {_article(other)} {other}, not {_article(word)} {word}"
     else:
         message = f"unknown {word} `{value}`"
-    return _raise_unknown(kind, value, suggestions, message)
-
-
-def _raise_unknown(kind: str, value: str, suggestions: list[str], message: str) -> str:
     raise UnknownTermError(kind, value, suggestions, message)
 
 

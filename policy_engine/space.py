@@ -202,9 +202,9 @@ class RequestSpace:
     # ---- cells ----------------------------------------------------------------------------------
     def cells(self, policy: CompiledPolicy) -> Iterator[tuple[str, str, str]]:
         h = policy.hierarchies
-        for party in h["party"].terms:
-            for data in h["data"].terms:
-                for purpose in h["purpose"].terms:
+        for party in h["party"].ordered:
+            for data in h["data"].ordered:
+                for purpose in h["purpose"].ordered:
                     yield (party, data, purpose)
 
     # ---- classes --------------------------------------------------------------------------------

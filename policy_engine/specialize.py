@@ -41,6 +41,23 @@ _OPS: dict[str, type[py.cmpop]] = {
 }
 
 
+def term_kind(
+    node: ast.Operand, keys: Mapping[str, ast.ValueType], kinds: Mapping[str, str]
+) -> str | None:
+    """The hierarchy an operand's terms belong to (``party``, ``data``, ``purpose``), or None
+    for plain values. ``keys``: context key → type; ``kinds``: declared name → kind."""
+    if isinstance(node, ast.RequestRef):
+        return node.kind
+    if isinstance(node, ast.NameRef):
+        if node.name in keys:
+            type_ = keys[node.name]
+            return type_.kind if isinstance(type_, ast.TermSetType) else None
+        return kinds[node.name]
+    if isinstance(node, ast.ListLiteral) and node.items:
+        return term_kind(node.items[0], keys, kinds)
+    return None
+
+
 _CONSTANT_TESTS: dict[type[py.cmpop], Callable[[Any, Any], Any]] = {
     py.Eq: operator.eq,
     py.NotEq: operator.ne,
@@ -106,18 +123,6 @@ class Specializer:
             return self.bind(value)
         return py.Constant(value)
 
-    def _term_kind(self, node: ast.Operand) -> str | None:
-        if isinstance(node, ast.RequestRef):
-            return node.kind
-        if isinstance(node, ast.NameRef):
-            if node.name in self.keys:
-                type_ = self.keys[node.name]
-                return type_.kind if isinstance(type_, ast.TermSetType) else None
-            return self.kinds[node.name]
-        if isinstance(node, ast.ListLiteral) and node.items:
-            return self._term_kind(node.items[0])
-        return None
-
     def fold(self, expr: ast.Expr) -> Folded:
         if isinstance(expr, ast.And | ast.Or):
             return self._junction(expr)
@@ -162,7 +167,7 @@ class Specializer:
         return py.Compare(self._expr(lk, lv), [op], [self._expr(rk, rv)])
 
     def _member(self, expr: ast.Member) -> Folded:
-        kind = self._term_kind(expr.right)
+        kind = term_kind(expr.right, self.keys, self.kinds)
         if kind is None:
             op: py.cmpop = py.NotIn() if expr.negated else py.In()
             return self._compare(expr.left, op, expr.right)

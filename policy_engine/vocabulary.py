@@ -22,6 +22,8 @@ class Hierarchy:
     """term → the term itself and every term above it."""
     descendants: Mapping[str, frozenset[str]] = field(repr=False)
     """term → the term itself and every term below it."""
+    ordered: tuple[str, ...] = field(repr=False, default=())
+    """Every term, sorted once."""
 
     @classmethod
     def build(cls, kind: str, terms: Iterable[str], edges: Iterable[tuple[str, str]]) -> Hierarchy:
@@ -31,27 +33,17 @@ class Hierarchy:
         graph.add_edges_from(edges)
         ancestors = {t: frozenset(nx.ancestors(graph, t)) | {t} for t in graph.nodes}
         descendants = {t: frozenset(nx.descendants(graph, t)) | {t} for t in graph.nodes}
-        return cls(kind, graph, ancestors, descendants)
+        return cls(kind, graph, ancestors, descendants, tuple(sorted(ancestors)))
 
     def __contains__(self, term: object) -> bool:
         return term in self.ancestors
 
     @property
     def terms(self) -> list[str]:
-        return sorted(self.ancestors)
+        return list(self.ordered)
 
     def parents(self, term: str) -> list[str]:
         return sorted(self.graph.predecessors(term))
-
-    def children(self, term: str) -> list[str]:
-        return sorted(self.graph.successors(term))
-
-    def roots(self) -> list[str]:
-        return sorted(t for t in self.graph.nodes if self.graph.in_degree(t) == 0)
-
-    def covers(self, general: str, specific: str) -> bool:
-        """True when ``general`` is ``specific`` or one of its ancestors."""
-        return general in self.ancestors[specific]
 
     def path_up(self, term: str) -> list[str]:
         """One chain from ``term`` to a root, for explanations (first parent by name each step)."""
