@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from . import ast, cache
+from . import ast, cache, image
 from .checker import CheckedPolicy, check
 from .compiler import CompiledPolicy, CompiledRule, compile_policy
 from .decision import Decision
@@ -111,13 +111,19 @@ class Policy:
         self.sources = sources
         self.version = content_version(sources)
         with collector_paused():
-            files = cache.load(sources)
-            if files is None:
-                files = parse_all(sources)
-                cache.store(sources, files)
-            checked: CheckedPolicy = check(files)
-            self.compiled: CompiledPolicy = compile_policy(checked, self.version)
-        self.warnings: list[Diagnostic] = checked.warnings
+            self.compiled: CompiledPolicy
+            self.warnings: list[Diagnostic]
+            stored = cache.load(sources)
+            if stored is not None:
+                self.compiled, self.warnings = image.restore(
+                    stored, sources, lambda: check(parse_all(sources))
+                )
+            else:
+                checked: CheckedPolicy = check(parse_all(sources))
+                self.compiled = compile_policy(checked, self.version)
+                self.warnings = checked.warnings
+                if cache.enabled():
+                    cache.store(sources, image.capture(self.compiled, self.warnings, sources))
         # A rule's reason (a pydantic model) is built the first time the rule decides something.
         self._reasons: dict[str, ReasonModel] = {}
         self._reason_lists: dict[tuple[CompiledRule, ...], tuple[ReasonModel, ...]] = {}
@@ -141,6 +147,16 @@ class Policy:
     def terms(self, kind: str) -> list[str]:
         """The declared terms of one hierarchy: ``party``, ``data``, ``purpose``, ``obligation``."""
         return self.compiled.hierarchies[kind].terms
+
+    @property
+    def ledger_key(self) -> str | None:
+        """The context key marked ``from consent ledger``: the one the decision service fills
+        from its consent ledger. None when the policy marks no key (the checker allows at most
+        one, a ``set of purpose``). :meth:`decide` itself never consults a ledger."""
+        for name, key in self.compiled.context.items():
+            if key.decl.source == "consent ledger":
+                return name
+        return None
 
     def decide(
         self,

@@ -103,15 +103,25 @@ class TermSetType:
 
 ValueType = BoolType | IntType | StrType | OneOfType | ListType | TermSetType
 
+ContextSource = Literal["consent ledger"]
+"""Who supplies a context key besides the request: ``from consent ledger`` (the decision service
+fills the key from its consent ledger when a request names a subject and leaves the key out)."""
+
 
 @dataclass(frozen=True, slots=True)
 class ContextDecl:
+    """``context NAME: TYPE [from consent ledger] [default LITERAL] ["description"] [§x]``."""
+
     name: Name
     type: ValueType
     default: Literal_ | None = None
     description: str | None = None
     citations: tuple[Citation, ...] = ()
     span: Span | None = field(default=None, compare=False, repr=False)
+    source: ContextSource | None = None
+    """``"consent ledger"`` when the key is marked ``from consent ledger``; None otherwise."""
+    source_span: Span | None = field(default=None, compare=False, repr=False)
+    """Where ``from consent ledger`` is written."""
 
 
 # ---- expressions ----------------------------------------------------------------------------

@@ -1,11 +1,12 @@
-"""A cache of parsed rule files, so loading an unchanged policy skips the parser.
+"""The compiled-policy cache, so loading an unchanged policy skips parsing, checking and
+compiling: an entry is the policy's image (:mod:`policy_engine.image`).
 
-Entries are keyed by a hash of the engine's own grammar and syntax-tree definitions and of every
-file's name and text: an entry can only ever match the exact input it was made from, so it is
-never stale. They are read with an unpickler that can only construct the engine's syntax-tree
-classes, so a cache folder shared between users, or a tampered file, cannot run code; anything
-unreadable is ignored (and rewritten). Writes are atomic (a temporary file, then a rename), so
-concurrent processes can share one folder.
+Entries are keyed by a hash of the engine's version, its grammar and the modules that define what
+an image holds, and of every file's name and text: an entry can only ever match the exact input it
+was made from, so it is never stale. They are read with an unpickler that can only construct plain
+containers, the engine's syntax-tree classes and diagnostics, so a cache folder shared between
+users, or a tampered file, cannot run code; anything unreadable is ignored (and rewritten). Writes
+are atomic (a temporary file, then a rename), so concurrent processes can share one folder.
 
 Location: ``$POLICY_ENGINE_CACHE_DIR``, else ``$XDG_CACHE_HOME/policy-engine``, else
 ``~/.cache/policy-engine``. ``POLICY_ENGINE_CACHE=off`` turns it off.
@@ -25,12 +26,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from . import ast, source
+from . import ast, errors, source
 from ._version import __version__
+from .image import Image
 from .parser import grammar_text
 from .source import Source
 
-FORMAT = 1
+FORMAT = 2
 """Bumped whenever what is stored changes shape."""
 
 _ALLOWED: dict[str, set[str]] = {
@@ -39,19 +41,48 @@ _ALLOWED: dict[str, set[str]] = {
         for name, value in vars(ast).items()
         if isinstance(value, type) and value.__module__ == ast.__name__
     },
-    "policy_engine.source": {"Source", "Span"},
+    "policy_engine.source": {"Span"},
+    "policy_engine.errors": {"Diagnostic"},
     "builtins": {"frozenset", "set", "tuple", "list", "dict"},
 }
-_MODULES = {"policy_engine.ast": ast, "policy_engine.source": source, "builtins": builtins}
+_MODULES = {
+    "policy_engine.ast": ast,
+    "policy_engine.source": source,
+    "policy_engine.errors": errors,
+    "builtins": builtins,
+}
+
+
+class _SourcesPickler(pickle.Pickler):
+    """Writes a reference to one of the policy's sources instead of its text."""
+
+    def __init__(self, out: io.BufferedIOBase | Any, sources: Sequence[Source]) -> None:
+        super().__init__(out, protocol=pickle.HIGHEST_PROTOCOL)
+        self._positions = {id(s): i for i, s in enumerate(sources)}
+
+    def persistent_id(self, obj: Any) -> Any:
+        if isinstance(obj, Source):
+            return self._positions[id(obj)]  # a KeyError for a foreign source: not cached
+        return None
 
 
 class _EngineOnlyUnpickler(pickle.Unpickler):
-    """Constructs nothing but the engine's syntax-tree classes and plain containers."""
+    """Constructs nothing but the engine's syntax-tree classes, diagnostics and plain
+    containers; source references resolve to the sources being loaded."""
+
+    def __init__(self, data: bytes, sources: Sequence[Source]) -> None:
+        super().__init__(io.BytesIO(data))
+        self._sources = sources
 
     def find_class(self, module: str, name: str) -> Any:
         if name in _ALLOWED.get(module, ()):
             return getattr(_MODULES[module], name)
         raise pickle.UnpicklingError(f"the cache may not construct {module}.{name}")
+
+    def persistent_load(self, pid: Any) -> Any:
+        if type(pid) is not int or not 0 <= pid < len(self._sources):
+            raise pickle.UnpicklingError(f"no source {pid!r}")
+        return self._sources[pid]
 
 
 def enabled() -> bool:
@@ -70,8 +101,10 @@ def folder() -> Path:
 def _engine_fingerprint() -> bytes:
     digest = hashlib.sha256(f"{FORMAT}\0{__version__}\0".encode())
     digest.update(grammar_text().encode())
-    digest.update(Path(ast.__file__).read_bytes())
-    digest.update(Path(source.__file__).read_bytes())
+    # Every module of the engine (not the service): an edited checkout never reads an old entry.
+    package = Path(__file__).resolve().parent
+    for module in sorted(package.glob("*.py")):
+        digest.update(module.name.encode() + b"\0" + module.read_bytes())
     return digest.digest()
 
 
@@ -82,8 +115,8 @@ def key(sources: Sequence[Source]) -> str:
     return digest.hexdigest()
 
 
-def load(sources: Sequence[Source]) -> list[ast.PolicyFile] | None:
-    """The parsed files of exactly these sources, if a readable entry exists."""
+def load(sources: Sequence[Source]) -> Image | None:
+    """The image of exactly these sources, if a readable entry exists."""
     if not enabled():
         return None
     path = folder() / f"{key(sources)}.pickle"
@@ -92,18 +125,18 @@ def load(sources: Sequence[Source]) -> list[ast.PolicyFile] | None:
     except OSError:
         return None
     try:
-        files = _EngineOnlyUnpickler(io.BytesIO(data)).load()
+        image = _EngineOnlyUnpickler(data, sources).load()
     except Exception:  # corrupt, truncated, foreign or from another engine build: ignore it
+        image = None
+    if not (isinstance(image, dict) and image.get("format") == FORMAT):
         with contextlib.suppress(OSError):
             path.unlink()
         return None
-    if not (isinstance(files, list) and all(isinstance(f, ast.PolicyFile) for f in files)):
-        return None
-    return files
+    return image
 
 
-def store(sources: Sequence[Source], files: list[ast.PolicyFile]) -> None:
-    """Keep the parsed files for next time; a cache that cannot be written is not an error."""
+def store(sources: Sequence[Source], image: Image) -> None:
+    """Keep the image for next time; a cache that cannot be written is not an error."""
     if not enabled():
         return
     target = folder()
@@ -111,8 +144,8 @@ def store(sources: Sequence[Source], files: list[ast.PolicyFile]) -> None:
         target.mkdir(parents=True, exist_ok=True)
         handle, temporary = tempfile.mkstemp(dir=target, suffix=".tmp")
         with os.fdopen(handle, "wb") as out:
-            pickle.dump(files, out, protocol=pickle.HIGHEST_PROTOCOL)
+            _SourcesPickler(out, sources).dump(dict(image, format=FORMAT))
         os.replace(temporary, target / f"{key(sources)}.pickle")
-    except (OSError, pickle.PicklingError, RecursionError):
+    except (OSError, pickle.PicklingError, RecursionError, KeyError):
         with contextlib.suppress(OSError, UnboundLocalError):
             os.unlink(temporary)

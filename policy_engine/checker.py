@@ -258,8 +258,12 @@ def link_hierarchies(state: _State) -> None:
 
 
 def check_context_schema(state: _State) -> None:
-    """Defaults have the declared type; literal lists have no repeats."""
+    """Defaults have the declared type; literal lists have no repeats; at most one key, a
+    ``set of purpose`` without a default, is marked ``from consent ledger``."""
+    ledger_key: ast.ContextDecl | None = None
     for decl in state.context.values():
+        if decl.source is not None:
+            ledger_key = check_ledger_key(state, decl, ledger_key)
         type_ = decl.type
         if isinstance(type_, ast.OneOfType | ast.ListType) and type_.literals is not None:
             seen: set[str] = set()
@@ -271,7 +275,7 @@ def check_context_schema(state: _State) -> None:
                         decl.span,
                     )
                 seen.add(value)
-        if decl.default is None:
+        if decl.default is None or decl.source is not None:
             continue
         problem = default_problem(type_, decl.default.value)
         if problem:
@@ -281,6 +285,48 @@ def check_context_schema(state: _State) -> None:
                 decl.default.span,
                 f"`{decl.name.value}` is declared as {type_.describe()}",
             )
+
+
+LEDGER_MARK = "from consent ledger"
+
+
+def check_ledger_key(
+    state: _State, decl: ast.ContextDecl, first: ast.ContextDecl | None
+) -> ast.ContextDecl:
+    """One key marked ``from consent ledger``: the ledger supplies a subject's consented
+    purposes, so the key is a ``set of purpose``; it is the only marked key; it has no default.
+    Returns the first marked key seen (``first``, or ``decl`` when it is the first)."""
+    name = decl.name.value
+    where = decl.source_span or decl.name.span
+    type_ = decl.type
+    if not (isinstance(type_, ast.TermSetType) and type_.kind == "purpose"):
+        state.error(
+            "ledger-key-type",
+            f"`{name}` is marked `{LEDGER_MARK}` but is declared as {type_.describe()}, "
+            "not set of purpose",
+            where,
+            "the ledger supplies the purposes a subject consented to: declare "
+            f"`context {name}: set of purpose {LEDGER_MARK}`, or remove the mark",
+        )
+    if first is not None:
+        first_where = first.source_span or first.name.span
+        state.error(
+            "duplicate-ledger-key",
+            f"`{name}` is marked `{LEDGER_MARK}`, but `{first.name.value}` already is",
+            where,
+            "the consent ledger supplies one context key; keep the mark on the key the rules "
+            "test consent with",
+            notes=((f"`{first.name.value}` is marked here", first_where),) if first_where else (),
+        )
+    if decl.default is not None:
+        state.error(
+            "ledger-key-default",
+            f"`{name}` is marked `{LEDGER_MARK}` and cannot have a default",
+            decl.default.span,
+            "remove the default: consent is what the ledger records, never assumed; with no "
+            "record to read, the key is missing and a rule that needs it does not grant",
+        )
+    return first or decl
 
 
 def default_problem(type_: ast.ValueType, value: object) -> str | None:

@@ -37,19 +37,23 @@ _REQUEST_INDEX = {"party": 0, "data": 1, "purpose": 2}
 class ObligationPlan:
     """An obligation clause of a rule: its names and (lazily compiled) condition."""
 
-    __slots__ = ("_builder", "_condition", "clause", "names")
+    __slots__ = ("_condition", "index", "names", "rule")
 
-    def __init__(self, clause: ast.ObligationClause, builder: _ConditionBuilder) -> None:
-        self.names = tuple(n.value for n in clause.names)
-        self.clause = clause
-        self._builder = builder
+    def __init__(self, rule: CompiledRule, index: int, names: tuple[str, ...]) -> None:
+        self.rule = rule
+        self.index = index
+        self.names = names
         self._condition: Any = _UNCOMPILED
+
+    @property
+    def clause(self) -> ast.ObligationClause:
+        return self.rule.source.obligations[self.index]
 
     @property
     def condition(self) -> Condition | None:
         if self._condition is _UNCOMPILED:
             when = self.clause.condition
-            self._condition = None if when is None else self._builder.condition(when)
+            self._condition = None if when is None else self.rule._builder.condition(when)
         result: Condition | None = self._condition
         return result
 
@@ -60,15 +64,20 @@ _UNCOMPILED: Any = object()
 class CompiledRule:
     """One rule, ready to evaluate. ``None`` scopes mean *any*.
 
-    Its generic condition closures are compiled on first use: decisions run on the per-cell
-    generated functions, so only analyses and requests with missing keys need them. Rules
-    compare by identity (two policies never share a rule).
+    What the index and the decision objects need (id, effect, scopes, obligation names) is held
+    directly; the syntax tree (``source``) is either given or, for a policy restored from the
+    compiled cache, re-parsed from the rule's own text the first time it is asked for. Generic
+    condition closures are compiled on first use: decisions run on the per-cell generated
+    functions, so only analyses and requests with missing keys need them. Rules compare by
+    identity (two policies never share a rule).
     """
 
     __slots__ = (
         "_builder",
         "_condition",
         "_exceptions",
+        "_load",
+        "_source",
         "data",
         "effect",
         "id",
@@ -76,21 +85,56 @@ class CompiledRule:
         "parties",
         "position",
         "purposes",
-        "source",
     )
 
-    def __init__(self, position: int, source: ast.Rule, builder: _ConditionBuilder) -> None:
+    def __init__(
+        self,
+        position: int,
+        rule_id: str,
+        effect: ast.Effect,
+        scopes: tuple[tuple[str, ...] | None, tuple[str, ...] | None, tuple[str, ...] | None],
+        obligation_names: tuple[tuple[str, ...], ...],
+        builder: _ConditionBuilder,
+        source: ast.Rule | None = None,
+        load: Callable[[], ast.Rule] | None = None,
+    ) -> None:
         self.position = position
-        self.id = source.id.value
-        self.effect: ast.Effect = source.effect
-        self.parties = _scope(source.parties)
-        self.data = _scope(source.data)
-        self.purposes = _scope(source.purposes)
-        self.source = source
-        self.obligations = tuple(ObligationPlan(c, builder) for c in source.obligations)
+        self.id = rule_id
+        self.effect: ast.Effect = effect
+        parties, data, purposes = scopes
+        self.parties = None if parties is None else frozenset(parties)
+        self.data = None if data is None else frozenset(data)
+        self.purposes = None if purposes is None else frozenset(purposes)
+        self.obligations = tuple(
+            ObligationPlan(self, i, names) for i, names in enumerate(obligation_names)
+        )
         self._builder = builder
+        self._source = source
+        self._load = load
         self._condition: Any = _UNCOMPILED
         self._exceptions: Any = _UNCOMPILED
+
+    @classmethod
+    def of(cls, position: int, source: ast.Rule, builder: _ConditionBuilder) -> CompiledRule:
+        return cls(
+            position,
+            source.id.value,
+            source.effect,
+            (_names(source.parties), _names(source.data), _names(source.purposes)),
+            tuple(tuple(n.value for n in c.names) for c in source.obligations),
+            builder,
+            source=source,
+        )
+
+    @property
+    def source(self) -> ast.Rule:
+        """The rule's syntax tree (parsed on first use when restored from the cache; two
+        threads racing here parse the same text to equal trees, so either result is right)."""
+        found = self._source
+        if found is None:
+            assert self._load is not None
+            found = self._source = self._load()
+        return found
 
     @property
     def condition(self) -> Condition | None:
@@ -113,6 +157,10 @@ class CompiledRule:
 
     def __repr__(self) -> str:
         return f"CompiledRule({self.id!r}, {self.effect!r})"
+
+
+def _names(names: tuple[ast.Name, ...] | None) -> tuple[str, ...] | None:
+    return None if names is None else tuple(n.value for n in names)
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,8 +261,9 @@ class CompiledPolicy:
     hierarchies: dict[str, Hierarchy]
     context: dict[str, ContextKey]
     rules: tuple[CompiledRule, ...]
-    checked: CheckedPolicy = field(repr=False)
-    _by_term: dict[str, dict[str, frozenset[int]]] = field(repr=False, default_factory=dict)
+    _checked: CheckedPolicy | Callable[[], CheckedPolicy] = field(repr=False)
+    _naming: dict[str, dict[str, tuple[int, ...]]] = field(repr=False, default_factory=dict)
+    """kind → term → positions of the rules whose scope names that term."""
     _any: dict[str, frozenset[int]] = field(repr=False, default_factory=dict)
     _cells: dict[RequestTerms, CellPlan] = field(repr=False, default_factory=dict)
     _fast: dict[RequestTerms, FastCell] = field(repr=False, default_factory=dict)
@@ -224,6 +273,15 @@ class CompiledPolicy:
     """Context key → type and declared name → kind, for code that resolves names."""
     checks: dict[str, Callable[[Any], Any]] = field(repr=False, default_factory=dict)
     """Context key → its validator (see :func:`context_validator`)."""
+
+    @property
+    def checked(self) -> CheckedPolicy:
+        """The checked syntax trees of the whole policy, for analyses. A policy restored from the
+        compiled cache rebuilds them (parse and check) on first use."""
+        found = self._checked
+        if not isinstance(found, CheckedPolicy):
+            found = self._checked = found()
+        return found
 
     def fast_cell(self, terms: RequestTerms) -> FastCell:
         """The cell's rules specialized to its terms (memoised; entries are immutable)."""
@@ -271,9 +329,13 @@ class CompiledPolicy:
         return plan
 
     def _plan(self, terms: RequestTerms) -> CellPlan:
-        candidates: frozenset[int] | None = None
+        # A rule covers the cell's term when its scope names the term or one of its ancestors.
+        candidates: set[int] | None = None
         for kind, term in zip(("party", "data", "purpose"), terms, strict=True):
-            covering = self._by_term[kind].get(term, frozenset()) | self._any[kind]
+            naming = self._naming[kind]
+            covering = set(self._any[kind])
+            for above in self.hierarchies[kind].ancestors[term]:
+                covering.update(naming.get(above, ()))
             candidates = covering if candidates is None else candidates & covering
         chosen = sorted(candidates or (), key=lambda i: self.rules[i].id)
         rules = [self.rules[i] for i in chosen]
@@ -284,7 +346,30 @@ class CompiledPolicy:
 
 
 def compile_policy(checked: CheckedPolicy, version: str) -> CompiledPolicy:
-    hierarchies = checked.hierarchies
+    tables = symbol_tables(checked.context, {n: s.kind for n, s in checked.symbols.items()})
+    builder = _ConditionBuilder(checked.hierarchies, tables)
+    rules = tuple(CompiledRule.of(i, rule, builder) for i, rule in enumerate(checked.rules))
+    return assemble(version, checked.hierarchies, checked.context, tables, rules, checked)
+
+
+def symbol_tables(context: Mapping[str, ast.ContextDecl], kinds: dict[str, str]) -> SymbolTables:
+    return ({name: decl.type for name, decl in context.items()}, kinds)
+
+
+def condition_builder(hierarchies: dict[str, Hierarchy], tables: SymbolTables) -> _ConditionBuilder:
+    return _ConditionBuilder(hierarchies, tables)
+
+
+def assemble(
+    version: str,
+    hierarchies: dict[str, Hierarchy],
+    context_decls: Mapping[str, ast.ContextDecl],
+    tables: SymbolTables,
+    rules: tuple[CompiledRule, ...],
+    checked: CheckedPolicy | Callable[[], CheckedPolicy],
+) -> CompiledPolicy:
+    """The compiled policy around its rules: context validators, defaults and the rule index.
+    (Shared by compilation and by restoring from the compiled cache.)"""
     context = {
         name: ContextKey(
             name,
@@ -292,58 +377,37 @@ def compile_policy(checked: CheckedPolicy, version: str) -> CompiledPolicy:
             decl.default.value if decl.default is not None else MISSING,
             context_validator(decl.type, hierarchies),
         )
-        for name, decl in checked.context.items()
+        for name, decl in context_decls.items()
     }
-    tables: SymbolTables = (
-        {name: decl.type for name, decl in checked.context.items()},
-        {name: symbol.kind for name, symbol in checked.symbols.items()},
-    )
-    builder = _ConditionBuilder(checked, hierarchies, tables)
-    rules: list[CompiledRule] = []
-    for position, rule in enumerate(checked.rules):
-        rules.append(CompiledRule(position, rule, builder))
-    compiled = CompiledPolicy(version, hierarchies, context, tuple(rules), checked)
+    compiled = CompiledPolicy(version, hierarchies, context, rules, checked)
     compiled.symbol_tables = tables
     compiled.checks = {name: key.check for name, key in context.items()}
     compiled.default_values = {n: k.default for n, k in context.items() if k.default is not MISSING}
     for kind in ("party", "data", "purpose"):
-        hierarchy = hierarchies[kind]
-        by_term: dict[str, set[int]] = {term: set() for term in hierarchy.terms}
+        naming: dict[str, list[int]] = {}
         any_rules: set[int] = set()
-        for compiled_rule in rules:
-            scope = _rule_scope(compiled_rule, kind)
+        for rule in rules:
+            scope = (rule.parties, rule.data, rule.purposes)[_REQUEST_INDEX[kind]]
             if scope is None:
-                any_rules.add(compiled_rule.position)
+                any_rules.add(rule.position)
                 continue
             for term in scope:
-                for covered in hierarchy.descendants[term]:
-                    by_term[covered].add(compiled_rule.position)
-        compiled._by_term[kind] = {t: frozenset(s) for t, s in by_term.items()}
+                naming.setdefault(term, []).append(rule.position)
+        compiled._naming[kind] = {t: tuple(p) for t, p in naming.items()}
         compiled._any[kind] = frozenset(any_rules)
     return compiled
-
-
-def _scope(names: tuple[ast.Name, ...] | None) -> frozenset[str] | None:
-    return None if names is None else frozenset(n.value for n in names)
-
-
-def _rule_scope(rule: CompiledRule, kind: str) -> frozenset[str] | None:
-    return {"party": rule.parties, "data": rule.data, "purpose": rule.purposes}[kind]
 
 
 # ---- conditions → closures ------------------------------------------------------------------
 
 
 class _ConditionBuilder:
-    def __init__(
-        self, checked: CheckedPolicy, hierarchies: dict[str, Hierarchy], tables: SymbolTables
-    ) -> None:
-        self.checked = checked
+    def __init__(self, hierarchies: dict[str, Hierarchy], tables: SymbolTables) -> None:
         self.hierarchies = hierarchies
         self.tables = tables
 
     def _is_context(self, name: str) -> bool:
-        return name in self.checked.context
+        return name in self.tables[0]
 
     def _term_kind(self, node: ast.Operand) -> str | None:
         return term_kind(node, *self.tables)
@@ -479,7 +543,7 @@ class _ConditionBuilder:
 
 def compile_condition(compiled: CompiledPolicy, expr: ast.Expr) -> Condition:
     """Compile a checked condition that is not part of a rule (an invariant's ``when``)."""
-    builder = _ConditionBuilder(compiled.checked, compiled.hierarchies, compiled.symbol_tables)
+    builder = _ConditionBuilder(compiled.hierarchies, compiled.symbol_tables)
     return builder.condition(expr)
 
 

@@ -2,7 +2,8 @@
 
 The layout (the style of ``rules/planiso``):
 
-* one statement per line group; declarations read ``party a, b under c "description" §1.1``;
+* one statement per line group; declarations read ``party a, b under c "description" §1.1``
+  (a context key ``context k: set of purpose from consent ledger "description" §1.1``);
   consecutive declarations of one kind (or consecutive ``context`` keys) form a group, in which a
   blank line the author left is kept (at most one); every other pair of statements, and in
   particular every rule and invariant, is separated by exactly one blank line;
@@ -150,6 +151,8 @@ def _type_doc(value_type: ast.ValueType) -> Doc:
 
 def _context_doc(decl: ast.ContextDecl) -> Doc:
     parts = [affix(_type_doc(decl.type), f"context {decl.name.value}: ")]
+    if decl.source is not None:
+        parts.append(f"from {decl.source}")
     if decl.default is not None:
         parts.append(f"default {literal_text(decl.default.value)}")
     return (*parts, *_description(decl.description), *_citations(decl.citations))

@@ -5,12 +5,13 @@ the frozen nodes of :mod:`policy_engine.ast`. Syntax errors are reported in the 
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from contextvars import ContextVar
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from lark import Lark, Token, Transformer, v_args
+from lark import Lark, Token, Transformer, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 from lark.parsers.lalr_interactive_parser import InteractiveParser
 from lark.tree import Meta
@@ -64,6 +65,7 @@ class _ParseState:
         self.source = source
         self.glued = False
         self.problems: list[Diagnostic] = []
+        self.builder: _Builder | None = None
 
 
 _STATE: ContextVar[_ParseState] = ContextVar("policy_engine_parse")
@@ -82,13 +84,41 @@ def _fast_parser() -> Lark:
     """The parser of the common path: Lark's own LALR loop, its lexer flagging glued keywords;
     any problem is then described by the careful path."""
     watched = {t.name for t in lark_parser().terminals} - {"NAME", "COMMENT", "WS", "STRING"}
-    return Lark(
+    parser = Lark(
         grammar_text(),
         parser="lalr",
         propagate_positions=True,
         maybe_placeholders=False,
         lexer_callbacks=dict.fromkeys(watched, _watch_glue),
     )
+    _build_statements_as_reduced(parser)
+    return parser
+
+
+def _build_statements_as_reduced(parser: Lark) -> None:
+    """Turn each statement's tree into its AST node the moment the parser reduces it, so that
+    only one statement's concrete tree exists at a time: a 10,000-rule file otherwise holds a
+    tree of some 800,000 objects (well over 100 MiB) just to throw it away. The callbacks are
+    Lark's own (positions already propagated); the wrapper only transforms their result. If a
+    Lark release lays its parser out differently, nothing is wrapped and the whole tree is
+    transformed after the parse, as before."""
+    try:
+        callbacks = parser.parser.parser.parser.callbacks
+    except AttributeError:
+        return
+    for rule, build in list(callbacks.items()):
+        if getattr(rule.origin, "name", None) == "item":
+            callbacks[rule] = functools.partial(_statement_now, build)
+
+
+def _statement_now(build: Any, children: list[Any]) -> Any:
+    return _builder(_STATE.get()).transform(build(children))
+
+
+def _builder(state: _ParseState) -> _Builder:
+    if state.builder is None:
+        state.builder = _Builder(state)
+    return state.builder
 
 
 def parse_source(source: Source) -> ast.PolicyFile:
@@ -97,7 +127,7 @@ def parse_source(source: Source) -> ast.PolicyFile:
     token = _STATE.set(state)
     try:
         tree = _fast_parser().parse(source.text)
-        items = None if state.glued else _Builder(state).transform(tree)
+        items = None if state.glued else _builder(state).transform(tree)
     except UnexpectedInput:
         items = None
     finally:
@@ -107,6 +137,26 @@ def parse_source(source: Source) -> ast.PolicyFile:
     if state.problems:
         raise PolicySyntaxError(state.problems)
     return ast.PolicyFile(name=source.name, items=tuple(items))
+
+
+def parse_rule(source: Source, line: int, column: int, start: int, end: int) -> ast.Rule:
+    """Re-parse the rule written at ``source.text[start:end]`` (which starts at ``line``,
+    ``column``), with every span where the whole file's parse put it. For rules of a file that
+    parsed and checked before (the compiled cache keeps where each rule is, not its tree)."""
+    # Blank lines and spaces in front keep Lark's line and column counting exact.
+    text = "\n" * (line - 1) + " " * (column - 1) + source.text[start:end]
+    state = _ParseState(source)
+    token = _STATE.set(state)
+    try:
+        items = _builder(state).transform(_fast_parser().parse(text))
+    except UnexpectedInput:
+        items = None
+    finally:
+        _STATE.reset(token)
+    if not items or len(items) != 1 or not isinstance(items[0], ast.Rule) or state.problems:
+        raise ValueError(f"{source.name}:{line}:{column}: no single rule to re-parse here")
+    rule: ast.Rule = items[0]
+    return rule
 
 
 def _parse_carefully(source: Source) -> ast.PolicyFile:
@@ -166,14 +216,46 @@ def _unquote(token: str) -> str:
     return "".join(out)
 
 
+_Method = Callable[..., Any]
+
+
+def _with_meta(method: _Method) -> _Method:
+    """Marks a builder method that takes the node's position (``meta``) before its children."""
+    method._with_meta = True  # type: ignore[attr-defined]
+    return method
+
+
+@functools.cache
+def _builder_table() -> dict[str, tuple[_Method, bool]]:
+    return {
+        name: (value, getattr(value, "_with_meta", False))
+        for name, value in vars(_Builder).items()
+        if not name.startswith("_") and callable(value)
+    }
+
+
 class _Builder(Transformer[Token, Any]):
-    """Builds AST nodes from Lark's rules for the file of one parse."""
+    """Builds AST nodes from Lark's rules for the file of one parse.
+
+    Dispatch is a table built once per class instead of Lark's ``v_args`` wrappers, which build
+    a new wrapper object on every call (some 60,000 per 10,000 rules); tokens are not visited."""
 
     def __init__(self, state: _ParseState) -> None:
-        super().__init__()
+        super().__init__(visit_tokens=False)
+        self._table = _builder_table()
         self.source = state.source
         self.problems = state.problems
         self.reserved = reserved_words()
+
+    def _call_userfunc(self, tree: Tree[Token], new_children: list[Any] | None = None) -> Any:
+        children = tree.children if new_children is None else new_children
+        entry = self._table.get(tree.data)
+        if entry is None:
+            return self.__default__(tree.data, children, tree.meta)
+        method, with_meta = entry
+        if with_meta:
+            return method(self, tree.meta, children)
+        return method(self, children)
 
     # spans ---------------------------------------------------------------
     def _span(self, meta: Meta) -> Span | None:
@@ -208,19 +290,19 @@ class _Builder(Transformer[Token, Any]):
     def start(self, children: list[Any]) -> list[Any]:
         return children
 
-    @v_args(meta=True)
+    @_with_meta
     def name_list(self, meta: Meta, children: list[Token]) -> tuple[ast.Name, ...]:
         return tuple(self._name(t) for t in children)
 
-    @v_args(meta=True)
+    @_with_meta
     def parents(self, meta: Meta, children: list[Any]) -> _Tagged:
         return _Tagged("parents", children[0])
 
-    @v_args(meta=True)
+    @_with_meta
     def description(self, meta: Meta, children: list[Token]) -> _Tagged:
         return _Tagged("description", _unquote(children[0]))
 
-    @v_args(meta=True)
+    @_with_meta
     def citations(self, meta: Meta, children: list[Token]) -> _Tagged:
         cites = tuple(ast.Citation(str(t).replace(" ", ""), self._tspan(t)) for t in children)
         return _Tagged("citations", cites)
@@ -236,24 +318,24 @@ class _Builder(Transformer[Token, Any]):
             span=self._span(meta),
         )
 
-    @v_args(meta=True)
+    @_with_meta
     def party_decl(self, meta: Meta, children: list[Any]) -> ast.TermDecl:
         return self._decl("party", meta, children)
 
-    @v_args(meta=True)
+    @_with_meta
     def data_decl(self, meta: Meta, children: list[Any]) -> ast.TermDecl:
         return self._decl("data", meta, children)
 
-    @v_args(meta=True)
+    @_with_meta
     def purpose_decl(self, meta: Meta, children: list[Any]) -> ast.TermDecl:
         return self._decl("purpose", meta, children)
 
-    @v_args(meta=True)
+    @_with_meta
     def obligation_decl(self, meta: Meta, children: list[Any]) -> ast.TermDecl:
         return self._decl("obligation", meta, children)
 
     # context schema --------------------------------------------------------
-    @v_args(meta=True)
+    @_with_meta
     def context_decl(self, meta: Meta, children: list[Any]) -> ast.ContextDecl:
         name, type_, *rest = children
         tags = {c.tag: c.value for c in rest}
@@ -264,6 +346,8 @@ class _Builder(Transformer[Token, Any]):
             description=tags.get("description"),
             citations=tags.get("citations", ()),
             span=self._span(meta),
+            source="consent ledger" if "source" in tags else None,
+            source_span=tags.get("source"),
         )
 
     def bool_type(self, _: list[Any]) -> ast.BoolType:
@@ -294,8 +378,13 @@ class _Builder(Transformer[Token, Any]):
     def default(self, children: list[Any]) -> _Tagged:
         return _Tagged("default", children[0])
 
+    @_with_meta
+    def ledger_source(self, meta: Meta, children: list[Token]) -> _Tagged:
+        """``from consent ledger``, tagged with where it is written."""
+        return _Tagged("source", self._span(meta))
+
     # rules -------------------------------------------------------------------
-    @v_args(meta=True)
+    @_with_meta
     def rule(self, meta: Meta, children: list[Any]) -> ast.Rule:
         rule_id = self._name(children[0])
         citations: tuple[ast.Citation, ...] = ()
@@ -361,14 +450,14 @@ class _Builder(Transformer[Token, Any]):
     def unless(self, children: list[Any]) -> _Tagged:
         return _Tagged("unless", children[0])
 
-    @v_args(meta=True)
+    @_with_meta
     def obligation_clause(self, meta: Meta, children: list[Any]) -> ast.ObligationClause:
         names = children[0]
         condition = children[1] if len(children) > 1 else None
         return ast.ObligationClause(names, condition, self._span(meta))
 
     # invariants ----------------------------------------------------------------
-    @v_args(meta=True)
+    @_with_meta
     def invariant(self, meta: Meta, children: list[Any]) -> ast.Invariant:
         tags = {c.tag: c.value for c in children[1:-1] if isinstance(c, _Tagged)}
         claim = children[-1]
@@ -427,44 +516,44 @@ class _Builder(Transformer[Token, Any]):
     purpose_scope = _scope
 
     # expressions ---------------------------------------------------------------
-    @v_args(meta=True)
+    @_with_meta
     def or_(self, meta: Meta, children: list[Any]) -> ast.Or:
         left, right = children
         ops = left.operands if isinstance(left, ast.Or) else (left,)
         return ast.Or((*ops, right), self._span(meta))
 
-    @v_args(meta=True)
+    @_with_meta
     def and_(self, meta: Meta, children: list[Any]) -> ast.And:
         left, right = children
         ops = left.operands if isinstance(left, ast.And) else (left,)
         return ast.And((*ops, right), self._span(meta))
 
-    @v_args(meta=True)
+    @_with_meta
     def not_(self, meta: Meta, children: list[Any]) -> ast.Not:
         return ast.Not(children[0], self._span(meta))
 
-    @v_args(meta=True)
+    @_with_meta
     def compare(self, meta: Meta, children: list[Any]) -> ast.Compare:
         left, op, right = children
         return ast.Compare(str(op), left, right, self._span(meta))  # type: ignore[arg-type]
 
-    @v_args(meta=True)
+    @_with_meta
     def member(self, meta: Meta, children: list[Any]) -> ast.Member:
         return ast.Member(children[0], children[1], False, self._span(meta))
 
-    @v_args(meta=True)
+    @_with_meta
     def not_member(self, meta: Meta, children: list[Any]) -> ast.Member:
         return ast.Member(children[0], children[1], True, self._span(meta))
 
-    @v_args(meta=True)
+    @_with_meta
     def is_known(self, meta: Meta, children: list[Token]) -> ast.Presence:
         return ast.Presence(self._name(children[0]), True, self._span(meta))
 
-    @v_args(meta=True)
+    @_with_meta
     def is_missing(self, meta: Meta, children: list[Token]) -> ast.Presence:
         return ast.Presence(self._name(children[0]), False, self._span(meta))
 
-    @v_args(meta=True)
+    @_with_meta
     def truth(self, meta: Meta, children: list[Any]) -> ast.Truth:
         return ast.Truth(children[0], self._span(meta))
 
@@ -476,7 +565,7 @@ class _Builder(Transformer[Token, Any]):
         kind: ast.TermKind = str(children[0])  # type: ignore[assignment]
         return ast.RequestRef(kind, self._tspan(children[0]))
 
-    @v_args(meta=True)
+    @_with_meta
     def list_literal(self, meta: Meta, children: list[Any]) -> ast.ListLiteral:
         return ast.ListLiteral(tuple(c for c in children if c is not None), self._span(meta))
 
@@ -504,6 +593,7 @@ _TERMINAL_WORDS: dict[str, tuple[str, ...]] = {
     "EFFECT": ("`allow`", "`deny`"),
     "TERM_KIND": ("`party`", "`data`", "`purpose`"),
     "REQUEST_REF": ("`party`", "`data`", "`purpose`"),
+    "CONSENT_LEDGER": ("`consent ledger`",),
     "$END": ("the end of the file",),
 }
 _TERMINAL_KEYWORDS: dict[str, tuple[str, ...]] = {
@@ -511,6 +601,10 @@ _TERMINAL_KEYWORDS: dict[str, tuple[str, ...]] = {
     "TERM_KIND": ("party", "data", "purpose"),
     "REQUEST_REF": ("party", "data", "purpose"),
 }
+_LEDGER_HINT = (
+    "the key the consent ledger supplies is marked `from consent ledger`, written right after "
+    "its type"
+)
 _STATEMENT_TERMINALS = frozenset(k.upper() for k in STATEMENT_KEYWORDS)
 _OPERAND_TERMINALS = frozenset({"NAME", "STRING", "INT", "TRUE", "FALSE", "LSQB", "REQUEST_REF"})
 _CONDITION_TERMINALS = _OPERAND_TERMINALS | {"NOT", "LPAR"}
@@ -613,6 +707,18 @@ def _first_on_line(source: Source, line: int, column: int) -> bool:
 
 def _describe_word(source: Source, span: Span, word: str, expected: set[str]) -> Diagnostic:
     """A word where it does not belong: an unknown keyword, or a name the grammar did not want."""
+    ledger_mark = (
+        word == "consent"
+        and "DEFAULT" in expected
+        and not _first_on_line(source, span.line, span.column)
+    )
+    if "CONSENT_LEDGER" in expected or ledger_mark:
+        return Diagnostic(
+            "unexpected-token",
+            f"expected {_expected_phrase(expected)}, found `{word}`",
+            span,
+            _LEDGER_HINT,
+        )
     close = did_you_mean(word, _keywords(expected))
     at_statement = expected >= _STATEMENT_TERMINALS and (
         _first_on_line(source, span.line, span.column)
@@ -716,6 +822,8 @@ def _describe_syntax_error(source: Source, exc: UnexpectedInput) -> Diagnostic:
         hint = "a rule's `when` comes before its `unless` clauses"
     elif text == "is" and before.endswith(("party", "data", "purpose")):
         hint = "`party`, `data` and `purpose` are always known; `is known` tests context keys"
+    elif "CONSENT_LEDGER" in expected:
+        hint = _LEDGER_HINT
     return Diagnostic(
         "unexpected-token",
         f"expected {_expected_phrase(expected)}, found `{text}`",

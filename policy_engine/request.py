@@ -24,10 +24,10 @@ def resolve_term(compiled: CompiledPolicy, kind: str, value: object) -> str:
         raise RequestError(
             [Diagnostic("bad-request", f"the {word} must be a name, got {describe_value(value)}")]
         )
-    symbol = compiled.checked.symbols.get(value)
+    other_kind = compiled.symbol_tables[1].get(value)
     suggestions = did_you_mean(value, hierarchy.terms)
-    if symbol is not None:
-        other = ast.KIND_WORDS[symbol.kind]
+    if other_kind is not None:
+        other = ast.KIND_WORDS[other_kind]
         message = f"`{value}` is {_article(other)} {other}, not {_article(word)} {word}"
     else:
         message = f"unknown {word} `{value}`"

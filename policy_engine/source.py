@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import cached_property
 from typing import NamedTuple
 
 
@@ -12,10 +13,11 @@ class Source:
 
     name: str
     text: str
-    lines: tuple[str, ...] = field(init=False, repr=False, compare=False)
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "lines", tuple(self.text.splitlines()))
+    @cached_property
+    def lines(self) -> tuple[str, ...]:
+        """The text split into lines, on first use (only error messages need it)."""
+        return tuple(self.text.splitlines())
 
     def line(self, number: int) -> str:
         """The text of 1-based line ``number``, or '' past the end of the file."""

@@ -8,16 +8,21 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import networkx as nx
 
 
 @dataclass(frozen=True)
 class Hierarchy:
-    """One kind of term (e.g. purposes) with its parent links and precomputed closures."""
+    """One kind of term (e.g. purposes) with its parent links and precomputed closures.
+
+    The closures are what decisions use; the networkx graph is rebuilt from the parent links on
+    first use, so a policy restored from the compiled cache does not pay for it."""
 
     kind: str
-    graph: nx.DiGraph = field(repr=False)
+    parent_links: Mapping[str, tuple[str, ...]] = field(repr=False)
+    """term → its direct parents, sorted."""
     ancestors: Mapping[str, frozenset[str]] = field(repr=False)
     """term → the term itself and every term above it."""
     descendants: Mapping[str, frozenset[str]] = field(repr=False)
@@ -33,7 +38,34 @@ class Hierarchy:
         graph.add_edges_from(edges)
         ancestors = {t: frozenset(nx.ancestors(graph, t)) | {t} for t in graph.nodes}
         descendants = {t: frozenset(nx.descendants(graph, t)) | {t} for t in graph.nodes}
-        return cls(kind, graph, ancestors, descendants, tuple(sorted(ancestors)))
+        links = {t: tuple(sorted(graph.predecessors(t))) for t in graph.nodes}
+        hierarchy = cls(kind, links, ancestors, descendants, tuple(sorted(ancestors)))
+        hierarchy.__dict__["graph"] = graph  # the cached property, already built
+        return hierarchy
+
+    @classmethod
+    def restore(
+        cls,
+        kind: str,
+        parent_links: Mapping[str, tuple[str, ...]],
+        ancestors: Mapping[str, Iterable[str]],
+    ) -> Hierarchy:
+        """Rebuild from stored parent links and ancestor closures (no graph walk)."""
+        above = {t: frozenset(a) for t, a in ancestors.items()}
+        below: dict[str, set[str]] = {t: set() for t in above}
+        for term, terms_above in above.items():
+            for a in terms_above:
+                below[a].add(term)
+        descendants = {t: frozenset(b) for t, b in below.items()}
+        return cls(kind, dict(parent_links), above, descendants, tuple(sorted(above)))
+
+    @cached_property
+    def graph(self) -> nx.DiGraph:
+        """The hierarchy as a networkx DAG, edges parent → child."""
+        graph = nx.DiGraph()
+        graph.add_nodes_from(self.ordered)
+        graph.add_edges_from((p, t) for t, ps in self.parent_links.items() for p in ps)
+        return graph
 
     def __contains__(self, term: object) -> bool:
         return term in self.ancestors
@@ -43,7 +75,7 @@ class Hierarchy:
         return list(self.ordered)
 
     def parents(self, term: str) -> list[str]:
-        return sorted(self.graph.predecessors(term))
+        return list(self.parent_links[term])
 
     def path_up(self, term: str) -> list[str]:
         """One chain from ``term`` to a root, for explanations (first parent by name each step)."""

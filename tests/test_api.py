@@ -117,6 +117,23 @@ def test_terms_lists_a_hierarchy(planiso: policy_engine.Policy) -> None:
     assert "ensure_adequate_protection" in planiso.terms("obligation")
 
 
+def test_ledger_key_is_the_key_marked_from_consent_ledger(planiso: policy_engine.Policy) -> None:
+    assert planiso.ledger_key == "consented_purposes"
+    assert policy_engine.load_policy_text(SMALL).ledger_key is None
+    unmarked = "purpose p\ncontext consented_purposes: set of purpose\n"
+    assert policy_engine.load_policy_text(unmarked).ledger_key is None
+    marked = (
+        "party a\ndata d\npurpose p\n"
+        "context x: set of purpose\ncontext y: set of purpose from consent ledger\n"
+    )
+    policy = policy_engine.load_policy_text(marked)
+    assert policy.ledger_key == "y"
+    with pytest.raises(AttributeError):
+        policy.ledger_key = "x"  # type: ignore[misc]
+    # The mark is for the service: the library decides with the key as the request gives it.
+    assert policy.decide("a", "d", "p").model_dump()["request"]["context"] == {}
+
+
 def test_check_policy_never_raises_for_rule_problems(tmp_path: Path) -> None:
     (tmp_path / "p.policy").write_text("party a under a\n")
     [problem] = policy_engine.check_policy(tmp_path)

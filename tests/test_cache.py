@@ -1,4 +1,5 @@
-"""The cache of parsed rule files: used when the input is identical, safe when it is not."""
+"""The compiled-policy cache: used when the input is identical, safe when it is not, and a
+restored policy answers, explains and analyses exactly as a freshly compiled one."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import pytest
 
 import policy_engine
 from policy_engine import cache, parser
+from policy_engine.api import check_policy
+from policy_engine.source import Source
 
 from .conftest import PLANISO
 
@@ -47,6 +50,7 @@ def test_second_load_skips_the_parser(
 
     monkeypatch.setattr(parser, "parse_source", no_parsing)
     monkeypatch.setattr(policy_engine.api, "parse_source", no_parsing)
+    monkeypatch.setattr(policy_engine.api, "check", no_parsing)
     second = policy_engine.load_policy(policy_copy)
     assert second.version == first.version
     assert second.decide(*REQUEST).model_dump() == first.decide(*REQUEST).model_dump()
@@ -128,3 +132,102 @@ def test_default_location_follows_xdg(monkeypatch: pytest.MonkeyPatch, tmp_path:
     monkeypatch.delenv("POLICY_ENGINE_CACHE_DIR", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     assert cache.folder() == tmp_path / "policy-engine"
+
+
+def _twice(cache_dir: Path, path: Path | str) -> tuple[policy_engine.Policy, policy_engine.Policy]:
+    """Load twice: compiled, then restored from the cache (a string is policy text)."""
+
+    def load() -> policy_engine.Policy:
+        if isinstance(path, str):
+            return policy_engine.load_policy_text(path, "crlf.policy")
+        return policy_engine.load_policy(path)
+
+    fresh = load()
+    assert len(_entries(cache_dir)) == 1
+    restored = load()
+    assert restored.compiled.rules[0]._source is None  # really restored, trees not yet parsed
+    return fresh, restored
+
+
+def _requests(policy: policy_engine.Policy) -> list[tuple[str, str, str, dict[str, object]]]:
+    contexts: list[dict[str, object]] = [
+        {},
+        {"consented_purposes": ["marketing"], "channel": "email", "opted_out_channels": []},
+        {"consented_purposes": policy.terms("purpose"), "subject_age": 12, "destination": "US"},
+        {"identity_verified": True, "non_payment": True, "cookies_accepted": False},
+    ]
+    parties, data, purposes = (policy.terms(k) for k in ("party", "data", "purpose"))
+    return [
+        (parties[i % len(parties)], data[(i * 7) % len(data)], purposes[(i * 3) % len(purposes)], c)
+        for i in range(0, 400, 3)
+        for c in contexts
+    ]
+
+
+def test_restored_policy_decides_and_explains_exactly_as_a_fresh_one(
+    cache_dir: Path, policy_copy: Path
+) -> None:
+    fresh, restored = _twice(cache_dir, policy_copy)
+    assert restored.warnings == fresh.warnings
+    assert [r.model_dump() for r in restored.rules] == [r.model_dump() for r in fresh.rules]
+    for request in _requests(fresh):
+        assert restored.decide(*request).model_dump() == fresh.decide(*request).model_dump()
+        assert restored.decide(*request).explain() == fresh.decide(*request).explain()
+    with pytest.raises(policy_engine.UnknownTermError) as wrong:
+        restored.decide("marketing", "email", "data_hosting")
+    with pytest.raises(policy_engine.UnknownTermError) as right:
+        fresh.decide("marketing", "email", "data_hosting")
+    assert str(wrong.value) == str(right.value)
+
+
+def test_restored_rules_reparse_to_the_same_trees_and_places(cache_dir: Path) -> None:
+    # Comments and a blank line inside a rule, tabs, CRLF line ends and non-ASCII text.
+    text = (
+        '# Règles d\u2019équipe\r\nparty equipe, tiers "l\u2019équipe"\r\n'
+        "data courriel\r\npurpose marketing\r\n"
+        "context consent: boolean\r\nobligation log_it\r\n\r\n"
+        '# a rule\r\nrule r1 §4.1 "Envoi d\u2019un courriel"\r\n'
+        "  allow equipe to use courriel for marketing # inline\r\n\r\n"
+        "\twhen consent\r\n  unless consent = false\r\n  with obligation log_it when consent\r\n"
+        "rule r2\tdeny tiers to use courriel for marketing\r\n"
+    )
+    fresh, restored = _twice(cache_dir, text)
+    for old, new in zip(fresh.compiled.rules, restored.compiled.rules, strict=True):
+        assert new.source == old.source
+        assert _spans(new.source) == _spans(old.source)
+    assert restored.decide("equipe", "courriel", "marketing", {"consent": True}).obligations == [
+        "log_it"
+    ]
+
+
+def _spans(node: object) -> list[tuple[int, int, int, int]]:
+    """Every span in a syntax tree, in a fixed walk order (equality of nodes ignores spans)."""
+    found: list[tuple[int, int, int, int]] = []
+    if isinstance(node, tuple):
+        for item in node:
+            found += _spans(item)
+        return found
+    for name in getattr(type(node), "__slots__", ()):
+        value = getattr(node, name)
+        if name == "span" and value is not None:
+            assert isinstance(value.source, Source)
+            found.append((value.line, value.column, value.end_line, value.end_column))
+        elif not isinstance(value, str | int | bool | type(None)):
+            found += _spans(value)
+    return found
+
+
+def test_analyses_of_a_restored_policy_match(cache_dir: Path, policy_copy: Path) -> None:
+    first = check_policy(policy_copy)
+    assert len(_entries(cache_dir)) == 1
+    again = check_policy(policy_copy)
+    assert [d.render() for d in again] == [d.render() for d in first]
+
+
+def test_entry_of_another_format_is_ignored(cache_dir: Path, policy_copy: Path) -> None:
+    policy_engine.load_policy(policy_copy)
+    [entry] = _entries(cache_dir)
+    entry.write_bytes(pickle.dumps({"format": cache.FORMAT - 1, "rules": []}))
+    again = policy_engine.load_policy(policy_copy)
+    assert again.decide(*REQUEST).effect == "allow"
+    assert len(again.compiled.rules) > 0

@@ -597,6 +597,90 @@ BAD_POLICIES: dict[str, Bad] = {
         "the default of `tags` cannot be set: lists and sets have no default",
         "`tags` is declared as list of string",
     ),
+    # ---- the key the consent ledger supplies: validation, then syntax ------------------------
+    "ledger mark on a boolean": invalid(
+        "context flag: boolean from consent ledger",
+        "ledger-key-type",
+        12,
+        23,
+        "from consent ledger",
+        "`flag` is marked `from consent ledger` but is declared as boolean, not set of purpose",
+        "the ledger supplies the purposes a subject consented to: declare "
+        "`context flag: set of purpose from consent ledger`, or remove the mark",
+    ),
+    "ledger mark on a set of parties": invalid(
+        "context given: set of party from consent ledger",
+        "ledger-key-type",
+        12,
+        29,
+        "from consent ledger",
+        "`given` is marked `from consent ledger` but is declared as set of party, not set of "
+        "purpose",
+        "the ledger supplies the purposes a subject consented to: declare "
+        "`context given: set of purpose from consent ledger`, or remove the mark",
+    ),
+    "two keys from the ledger": invalid(
+        "context granted: set of purpose from consent ledger\n"
+        "context agreed: set of purpose from consent ledger",
+        "duplicate-ledger-key",
+        13,
+        32,
+        "from consent ledger",
+        "`agreed` is marked `from consent ledger`, but `granted` already is",
+        "the consent ledger supplies one context key; keep the mark on the key the rules test "
+        "consent with",
+        notes=(("`granted` is marked here", 12, 33),),
+    ),
+    "ledger key with a default": invalid(
+        'context granted: set of purpose from consent ledger default "support"',
+        "ledger-key-default",
+        12,
+        61,
+        '"support"',
+        "`granted` is marked `from consent ledger` and cannot have a default",
+        "remove the default: consent is what the ledger records, never assumed; with no record "
+        "to read, the key is missing and a rule that needs it does not grant",
+    ),
+    "misspelt consent ledger": syntax(
+        "context granted: set of purpose from consnet ledger\n",
+        "unexpected-token",
+        1,
+        38,
+        "consnet",
+        "expected `consent ledger`, found `consnet`",
+        "the key the consent ledger supplies is marked `from consent ledger`, written right after "
+        "its type",
+    ),
+    "consent ledger quoted": syntax(
+        'context granted: set of purpose from "consent ledger"\n',
+        "unexpected-token",
+        1,
+        38,
+        '"consent ledger"',
+        'expected `consent ledger`, found `"consent ledger"`',
+        "the key the consent ledger supplies is marked `from consent ledger`, written right after "
+        "its type",
+    ),
+    "consent ledger without from": syntax(
+        "context granted: set of purpose consent ledger\n",
+        "unexpected-token",
+        1,
+        33,
+        "consent",
+        "expected `default`, `from`, a citation such as `§5.1`, a quoted string or the start of a "
+        "statement, found `consent`",
+        "the key the consent ledger supplies is marked `from consent ledger`, written right after "
+        "its type",
+    ),
+    "consent starting a line is a misspelt statement": syntax(
+        "context granted: set of purpose\nconsent agreed: boolean\n",
+        "unknown-keyword",
+        2,
+        1,
+        "consent",
+        "unknown keyword `consent`",
+        "did you mean `context`?",
+    ),
     # ---- validation: conditions -------------------------------------------------------------
     "integer compared with a quoted number": invalid(
         when('age = "14"'),

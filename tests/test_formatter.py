@@ -122,6 +122,7 @@ def test_golden_inputs_cover_every_construct() -> None:
     }
     types = {type(i.type).__name__ for i in policy_items if isinstance(i, ast.ContextDecl)}
     assert types == {"BoolType", "IntType", "StrType", "OneOfType", "ListType", "TermSetType"}
+    assert any(isinstance(i, ast.ContextDecl) and i.source for i in policy_items)
     for word in ("any party", "any data", "any purpose", "deny", "unless", "with obligations"):
         assert word in text
     for word in (" not ", " or ", " and ", "is known", "is missing", "not in", "[", "<=", "!="):
@@ -386,6 +387,9 @@ def context(draw: st.DrawFn) -> list[str]:
         )
     )
     tokens = ["context", name(draw), ":", *type_tokens]
+    # `consent ledger` is one token: whitespace (a line break too) may part its words, not a comment
+    ledger_words = draw(st.sampled_from(["consent ledger", "consent  ledger", "consent\n  ledger"]))
+    tokens += optional(draw, ["from", ledger_words])
     tokens += optional(draw, ["default", *literal(draw)])
     return tokens + optional(draw, [string(draw)]) + citations(draw)
 

@@ -168,6 +168,57 @@ def test_context_declaration_with_default(
     )
 
 
+def test_context_declaration_from_the_consent_ledger() -> None:
+    same(
+        one('context consented: set of purpose from consent ledger "what was consented to" §1.1'),
+        a.ContextDecl(
+            N("consented"),
+            a.TermSetType("purpose"),
+            description="what was consented to",
+            citations=(C("§1.1"),),
+            source="consent ledger",
+        ),
+    )
+    # Only the checker limits the mark to a `set of purpose` without a default.
+    same(
+        one("context flag: boolean from consent ledger default true"),
+        a.ContextDecl(N("flag"), a.BoolType(), default=L(True), source="consent ledger"),
+    )
+    assert one("context key: set of purpose") != one(
+        "context key: set of purpose from consent ledger"
+    )
+
+
+def test_consent_ledger_is_one_phrase_whose_words_stay_free_as_names() -> None:
+    decl = one("context key: set of purpose from\n  consent \t\n ledger")
+    assert isinstance(decl, a.ContextDecl) and decl.source == "consent ledger"
+    assert decl.source_span is not None
+    assert (decl.source_span.line, decl.source_span.column) == (1, 29)
+    assert (decl.source_span.end_line, decl.source_span.end_column) == (3, 8)
+    items = parse(
+        "party consent, ledger\ncontext from_ledger: set of purpose from consent ledger\n"
+        "rule r allow consent to use d for u when consent in from_ledger\n"
+    )
+    assert [n.value for n in items[0].names] == ["consent", "ledger"]  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "context k: set of purpose from consent",
+        "context k: set of purpose from ledger",
+        "context k: set of purpose from consent ledgers",
+        'context k: set of purpose from "consent ledger"',
+        "context k: set of purpose from consent # a comment\n ledger",
+        "context k: set of purpose default true from consent ledger",
+        "context k: set of purpose consent ledger",
+    ],
+)
+def test_consent_ledger_mark_written_wrong(text: str) -> None:
+    with pytest.raises(PolicySyntaxError):
+        parse(text)
+
+
 # ---- rules ------------------------------------------------------------------------------------
 
 
