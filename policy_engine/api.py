@@ -181,26 +181,17 @@ class Policy:
             )
         given = {} if context is None else context
         outcome = decide_fast(compiled, terms, normalize_context(compiled, given))
-        deciding = outcome.deciding
-        if deciding:
-            # One lookup per distinct set of deciding rules (rules hash by identity), instead of
-            # one per rule: large policies often decide with many rules at once.
-            found = self._reason_lists.get(deciding)
-            if found is None:
-                found = self._reason_lists[deciding] = tuple(self._reason(r) for r in deciding)
-            reasons = list(found)
-        else:
-            reasons = []
-        return Decision(
-            outcome.effect,
-            list(outcome.obligations),
-            reasons,
-            list(outcome.missing),
-            self.version,
-            terms,
-            given,
-            compiled,
-        )
+        return Decision(outcome, self, terms, given)
+
+    def _reasons_of(self, deciding: tuple[CompiledRule, ...]) -> tuple[ReasonModel, ...]:
+        """The reasons for a set of deciding rules, built once per distinct set (rules hash by
+        identity; large policies often decide with many rules at once)."""
+        if not deciding:
+            return ()
+        found = self._reason_lists.get(deciding)
+        if found is None:
+            found = self._reason_lists[deciding] = tuple(self._reason(r) for r in deciding)
+        return found
 
     def decide_many(self, requests: Iterable[Mapping[str, Any]]) -> list[Decision]:
         """Decide requests in order; each is a mapping with ``party``, ``data``, ``purpose`` and

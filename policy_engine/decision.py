@@ -8,49 +8,83 @@ from typing import TYPE_CHECKING, Any
 from .models import DecisionModel, ReasonModel, RequestModel, TraceModel
 
 if TYPE_CHECKING:
-    from .compiler import CompiledPolicy
+    from .api import Policy
+    from .compiler import Outcome
 
 
 class Decision:
     """Allow or deny, with the obligations that come with a yes and the rules that decided it.
 
-    Built without a trace; :meth:`explain` re-evaluates with a tracer when asked.
+    Built without a trace; :meth:`explain` re-evaluates with a tracer when asked. Building one is
+    part of every ``decide`` call, so it only keeps what the evaluation produced (an immutable,
+    shared outcome) and makes the lists of obligations, reasons and missing keys the first time
+    they are read (each is then the same list object on every read).
     """
 
     __slots__ = (
-        "_compiled",
         "_context",
-        "allowed",
+        "_missing",
+        "_obligations",
+        "_outcome",
+        "_policy",
+        "_reasons",
         "data",
-        "effect",
-        "missing",
-        "obligations",
         "party",
-        "policy_version",
         "purpose",
-        "reasons",
     )
 
     def __init__(
         self,
-        effect: str,
-        obligations: list[str],
-        reasons: list[ReasonModel],
-        missing: list[str],
-        policy_version: str,
+        outcome: Outcome,
+        policy: Policy,
         terms: tuple[str, str, str],
         context: Mapping[str, Any],
-        compiled: CompiledPolicy,
     ) -> None:
-        self.effect = effect
-        self.allowed = effect == "allow"
-        self.obligations = obligations
-        self.reasons = reasons
-        self.missing = missing
-        self.policy_version = policy_version
+        self._outcome = outcome
+        self._policy = policy
         self.party, self.data, self.purpose = terms
         self._context = context
-        self._compiled = compiled
+        self._obligations: list[str] | None = None
+        self._reasons: list[ReasonModel] | None = None
+        self._missing: list[str] | None = None
+
+    @property
+    def effect(self) -> str:
+        """``"allow"`` or ``"deny"``."""
+        return self._outcome.effect
+
+    @property
+    def allowed(self) -> bool:
+        return self._outcome.effect == "allow"
+
+    @property
+    def obligations(self) -> list[str]:
+        """The obligation ids that come with an allow (sorted; empty for a deny)."""
+        found = self._obligations
+        if found is None:
+            found = self._obligations = list(self._outcome.obligations)
+        return found
+
+    @property
+    def reasons(self) -> list[ReasonModel]:
+        """The rules that decided it: id, effect, citation, description and place."""
+        found = self._reasons
+        if found is None:
+            found = self._reasons = list(self._policy._reasons_of(self._outcome.deciding))
+        return found
+
+    @property
+    def missing(self) -> list[str]:
+        """Context keys that were needed and absent."""
+        found = self._missing
+        if found is None:
+            found = self._missing = list(self._outcome.missing)
+        return found
+
+    @property
+    def policy_version(self) -> str:
+        """The content hash of the rule files that decided it."""
+        return self._policy.version
 
     @property
     def context(self) -> dict[str, Any]:
@@ -100,7 +134,7 @@ class Decision:
         """The structured explanation: every candidate rule, its conditions and their values."""
         from .explain import build_trace
 
-        return build_trace(self._compiled, self)
+        return build_trace(self._policy.compiled, self)
 
     def explain(self) -> str:
         """A plain-language account of the decision: every rule considered and why it did or did

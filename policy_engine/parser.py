@@ -5,14 +5,18 @@ the frozen nodes of :mod:`policy_engine.ast`. Syntax errors are reported in the 
 from __future__ import annotations
 
 import functools
+import hashlib
 from collections.abc import Callable
 from contextvars import ContextVar
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import lark
 from lark import Lark, Token, Transformer, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+from lark.grammar import Rule
+from lark.lexer import TerminalDef
 from lark.parsers.lalr_interactive_parser import InteractiveParser
 from lark.tree import Meta
 
@@ -49,13 +53,41 @@ def reserved_words() -> frozenset[str]:
 @functools.cache
 def lark_parser() -> Lark:
     """The LALR parser, built once per process."""
-    return Lark(
-        grammar_text(),
-        parser="lalr",
-        propagate_positions=True,
-        maybe_placeholders=False,
-        cache=False,
+    return _load_parser({})
+
+
+_LARK_OPTIONS: dict[str, Any] = {
+    "parser": "lalr",
+    "propagate_positions": True,
+    "maybe_placeholders": False,
+}
+
+
+def _load_parser(lexer_callbacks: dict[str, Callable[[Token], Token]]) -> Lark:
+    data, memo = _parser_tables()
+    parser: Lark = Lark._load_from_dict(  # type: ignore[no-untyped-call]
+        data, memo, propagate_positions=True, lexer_callbacks=lexer_callbacks
     )
+    return parser
+
+
+@functools.cache
+def _parser_tables() -> tuple[dict[str, Any], dict[int, Any]]:
+    """Lark's analysis of the grammar (terminals, rules, LALR tables) as plain data, kept in the
+    engine's cache folder under a hash of the grammar and Lark's version. Lark's own cache
+    option would unpickle arbitrary objects from a shared folder; this data is only builtins,
+    read with the cache's restricted unpickler."""
+    from . import cache  # the cache module imports this one
+
+    digest = hashlib.sha256(f"{lark.__version__}\0{_LARK_OPTIONS}\0{grammar_text()}".encode())
+    name = f"grammar-{digest.hexdigest()[:32]}.pickle"
+    stored = cache.load_parser_tables(name)
+    if isinstance(stored, tuple) and len(stored) == 2:
+        return stored
+    built = Lark(grammar_text(), cache=False, **_LARK_OPTIONS)
+    data, memo = built.memo_serialize([TerminalDef, Rule])
+    cache.store_parser_tables(name, (data, memo))
+    return data, memo
 
 
 class _ParseState:
@@ -84,13 +116,7 @@ def _fast_parser() -> Lark:
     """The parser of the common path: Lark's own LALR loop, its lexer flagging glued keywords;
     any problem is then described by the careful path."""
     watched = {t.name for t in lark_parser().terminals} - {"NAME", "COMMENT", "WS", "STRING"}
-    parser = Lark(
-        grammar_text(),
-        parser="lalr",
-        propagate_positions=True,
-        maybe_placeholders=False,
-        lexer_callbacks=dict.fromkeys(watched, _watch_glue),
-    )
+    parser = _load_parser(dict.fromkeys(watched, _watch_glue))
     _build_statements_as_reduced(parser)
     return parser
 
@@ -251,7 +277,7 @@ class _Builder(Transformer[Token, Any]):
         children = tree.children if new_children is None else new_children
         entry = self._table.get(tree.data)
         if entry is None:
-            return self.__default__(tree.data, children, tree.meta)
+            return self.__default__(tree.data, children, tree.meta)  # type: ignore[no-untyped-call]
         method, with_meta = entry
         if with_meta:
             return method(self, tree.meta, children)

@@ -6,8 +6,10 @@ from __future__ import annotations
 import os
 import pickle
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
+import lark
 import pytest
 
 import policy_engine
@@ -36,7 +38,8 @@ def policy_copy(tmp_path: Path) -> Path:
 
 
 def _entries(folder: Path) -> list[Path]:
-    return sorted(folder.glob("*.pickle")) if folder.exists() else []
+    """The policy images (not the parser tables, ``grammar-*.pickle``)."""
+    return sorted(folder.glob("[0-9a-f]*.pickle")) if folder.exists() else []
 
 
 def test_second_load_skips_the_parser(
@@ -231,3 +234,45 @@ def test_entry_of_another_format_is_ignored(cache_dir: Path, policy_copy: Path) 
     again = policy_engine.load_policy(policy_copy)
     assert again.decide(*REQUEST).effect == "allow"
     assert len(again.compiled.rules) > 0
+
+
+@pytest.fixture
+def fresh_parsers() -> Iterator[None]:
+    """Forget this process's parsers, as a new process would start; forget them again after."""
+
+    def forget() -> None:
+        for built in (parser._parser_tables, parser.lark_parser, parser._fast_parser):
+            built.cache_clear()
+
+    forget()
+    yield
+    forget()
+
+
+def test_parser_tables_are_kept_and_reused(
+    cache_dir: Path, policy_copy: Path, fresh_parsers: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    policy_engine.load_policy(policy_copy)
+    assert len(list(cache_dir.glob("grammar-*.pickle"))) == 1
+
+    def no_grammar_analysis(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the grammar was analysed again although its tables were kept")
+
+    for built in (parser._parser_tables, parser.lark_parser, parser._fast_parser):
+        built.cache_clear()
+    monkeypatch.setattr(lark.Lark, "__init__", no_grammar_analysis)
+    with pytest.raises(policy_engine.PolicySyntaxError, match="expected"):
+        policy_engine.load_policy_text("rule r allow")  # the careful path's parser too
+    # Restored from the image, then its rules re-parsed on first use: the fast parser too.
+    assert policy_engine.load_policy(policy_copy).decide(*REQUEST).effect == "allow"
+
+
+def test_corrupt_parser_tables_are_rebuilt(
+    cache_dir: Path, policy_copy: Path, fresh_parsers: None
+) -> None:
+    parser.lark_parser()
+    [tables] = cache_dir.glob("grammar-*.pickle")
+    tables.write_bytes(pickle.dumps({"format": cache.FORMAT, "content": ("not", "tables", 1)}))
+    for built in (parser._parser_tables, parser.lark_parser, parser._fast_parser):
+        built.cache_clear()
+    assert policy_engine.load_policy(policy_copy).decide(*REQUEST).effect == "allow"
