@@ -16,7 +16,6 @@ from .compiler import CompiledPolicy, CompiledRule, compile_policy
 from .decision import Decision
 from .errors import Diagnostic, PolicyError, PolicySyntaxError, RequestError
 from .evaluator import decide_fast
-from .explain import citation_of
 from .models import ReasonModel
 from .parser import parse_source
 from .request import normalize_context, resolve_term
@@ -229,17 +228,15 @@ class Policy:
 
 
 def _reason(rule: CompiledRule) -> ReasonModel:
-    span = rule.source.span
-    file = span.source.name if span else "<unknown>"
-    line = span.line if span else 0
+    about = rule.about
     return ReasonModel(
         id=rule.id,
         effect=rule.effect,
-        citation=citation_of(rule),
-        description=rule.source.description,
-        file=file,
-        line=line,
-        location=f"{file}:{line}",
+        citation=about.citation,
+        description=about.description,
+        file=about.file,
+        line=about.line,
+        location=f"{about.file}:{about.line}",
     )
 
 

@@ -78,6 +78,7 @@ class CompiledRule:
         "_exceptions",
         "_load",
         "_source",
+        "about",
         "data",
         "effect",
         "id",
@@ -94,11 +95,13 @@ class CompiledRule:
         effect: ast.Effect,
         scopes: tuple[tuple[str, ...] | None, tuple[str, ...] | None, tuple[str, ...] | None],
         obligation_names: tuple[tuple[str, ...], ...],
+        about: RuleAbout,
         builder: _ConditionBuilder,
         source: ast.Rule | None = None,
         load: Callable[[], ast.Rule] | None = None,
     ) -> None:
         self.position = position
+        self.about = about
         self.id = rule_id
         self.effect: ast.Effect = effect
         parties, data, purposes = scopes
@@ -122,6 +125,7 @@ class CompiledRule:
             source.effect,
             (_names(source.parties), _names(source.data), _names(source.purposes)),
             tuple(tuple(n.value for n in c.names) for c in source.obligations),
+            RuleAbout.of(source),
             builder,
             source=source,
         )
@@ -157,6 +161,31 @@ class CompiledRule:
 
     def __repr__(self) -> str:
         return f"CompiledRule({self.id!r}, {self.effect!r})"
+
+
+class RuleAbout(NamedTuple):
+    """What decisions and summaries say about a rule, kept apart from its syntax tree (so that
+    a rule restored from the compiled cache is described without re-parsing it)."""
+
+    citation: str
+    """Its citations, joined with `, `."""
+    description: str | None
+    file: str
+    line: int
+
+    @classmethod
+    def of(cls, rule: ast.Rule) -> RuleAbout:
+        span = rule.span
+        return cls(
+            ", ".join(c.text for c in rule.citations),
+            rule.description,
+            span.source.name if span else "<unknown>",
+            span.line if span else 0,
+        )
+
+    @property
+    def location(self) -> str:
+        return f"{self.file}:{self.line}" if self.line else self.file
 
 
 def _names(names: tuple[ast.Name, ...] | None) -> tuple[str, ...] | None:

@@ -43,12 +43,11 @@ def _condition_model(trace: ConditionTrace) -> ConditionTraceModel:
 
 
 def citation_of(rule: CompiledRule) -> str:
-    return ", ".join(c.text for c in rule.source.citations)
+    return rule.about.citation
 
 
 def location_of(rule: CompiledRule) -> str:
-    span = rule.source.span
-    return f"{span.source.name}:{span.line}" if span else "<unknown>"
+    return rule.about.location
 
 
 def _missing_words(keys: frozenset[str] | list[str]) -> str:
@@ -156,7 +155,7 @@ def build_trace(compiled: CompiledPolicy, decision: Decision) -> TraceModel:
             id=t.rule.id,
             effect=t.rule.effect,
             citation=citation_of(t.rule),
-            description=t.rule.source.description,
+            description=t.rule.about.description,
             location=location_of(t.rule),
             value=_truth(t.value),
             outcome=_outcome(t, decision),

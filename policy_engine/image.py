@@ -23,6 +23,7 @@ from .checker import CheckedPolicy
 from .compiler import (
     CompiledPolicy,
     CompiledRule,
+    RuleAbout,
     assemble,
     condition_builder,
     symbol_tables,
@@ -58,6 +59,7 @@ def capture(
                 tuple(_sorted(scope) for scope in (rule.parties, rule.data, rule.purposes)),
                 tuple(plan.names for plan in rule.obligations),
                 (which, span.line, span.column, begin, end),
+                (rule.about.citation, rule.about.description),
             )
         )
     return {
@@ -84,11 +86,14 @@ def restore(
     tables = symbol_tables(image["context"], image["kinds"])
     builder = condition_builder(hierarchies, tables)
     rules = []
-    for position, (rule_id, effect, scopes, obligations, where) in enumerate(image["rules"]):
+    for position, row in enumerate(image["rules"]):
+        rule_id, effect, scopes, obligations, where, (citation, description) = row
         which, line, column, begin, end = where
-        load = functools.partial(parse_rule, sources[which], line, column, begin, end)
+        source = sources[which]
+        about = RuleAbout(citation, description, source.name, line)
+        load = functools.partial(parse_rule, source, line, column, begin, end)
         rules.append(
-            CompiledRule(position, rule_id, effect, scopes, obligations, builder, load=load)
+            CompiledRule(position, rule_id, effect, scopes, obligations, about, builder, load=load)
         )
     compiled = assemble(
         image["version"], hierarchies, image["context"], tables, tuple(rules), load_checked
