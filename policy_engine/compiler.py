@@ -52,7 +52,7 @@ class ObligationPlan:
     @property
     def condition(self) -> Condition | None:
         if self._condition is _UNCOMPILED:
-            when = self.clause.condition
+            when = self.rule.logic.obligation_conditions[self.index]
             self._condition = None if when is None else self.rule._builder.condition(when)
         result: Condition | None = self._condition
         return result
@@ -77,6 +77,7 @@ class CompiledRule:
         "_condition",
         "_exceptions",
         "_load",
+        "_logic",
         "_source",
         "about",
         "data",
@@ -99,9 +100,11 @@ class CompiledRule:
         builder: _ConditionBuilder,
         source: ast.Rule | None = None,
         load: Callable[[], ast.Rule] | None = None,
+        logic: Callable[[], RuleLogic] | None = None,
     ) -> None:
         self.position = position
         self.about = about
+        self._logic: RuleLogic | Callable[[], RuleLogic] | None = logic
         self.id = rule_id
         self.effect: ast.Effect = effect
         parties, data, purposes = scopes
@@ -141,9 +144,25 @@ class CompiledRule:
         return found
 
     @property
+    def logic(self) -> RuleLogic:
+        """The rule's condition, exceptions and obligation conditions: what cell specialization
+        reads. A restored rule decodes them from the image (shared between rules that test the
+        same thing, and without places), so deciding never needs the parser."""
+        found = self._logic
+        if found is None:
+            tree = self.source
+            found = RuleLogic(
+                tree.condition, tree.exceptions, tuple(c.condition for c in tree.obligations)
+            )
+            self._logic = found
+        elif not isinstance(found, RuleLogic):
+            found = self._logic = found()
+        return found
+
+    @property
     def condition(self) -> Condition | None:
         if self._condition is _UNCOMPILED:
-            when = self.source.condition
+            when = self.logic.condition
             self._condition = None if when is None else self._builder.condition(when)
         result: Condition | None = self._condition
         return result
@@ -151,16 +170,24 @@ class CompiledRule:
     @property
     def exceptions(self) -> tuple[Condition, ...]:
         if self._exceptions is _UNCOMPILED:
-            self._exceptions = tuple(self._builder.condition(e) for e in self.source.exceptions)
+            self._exceptions = tuple(self._builder.condition(e) for e in self.logic.exceptions)
         result: tuple[Condition, ...] = self._exceptions
         return result
 
     @property
     def is_unconditional(self) -> bool:
-        return self.source.condition is None and not self.source.exceptions
+        logic = self.logic
+        return logic.condition is None and not logic.exceptions
 
     def __repr__(self) -> str:
         return f"CompiledRule({self.id!r}, {self.effect!r})"
+
+
+class RuleLogic(NamedTuple):
+    condition: ast.Expr | None
+    exceptions: tuple[ast.Expr, ...]
+    obligation_conditions: tuple[ast.Expr | None, ...]
+    """One per obligation clause, in order."""
 
 
 class RuleAbout(NamedTuple):
@@ -325,12 +352,12 @@ class CompiledPolicy:
         spec = Specializer(*self.symbol_tables, self.hierarchies, terms)
         folded: list[tuple[CompiledRule, Folded, list[tuple[tuple[str, ...], Folded]]]] = []
         for rule in plan.denies + plan.allows:
-            applies = spec.applicability(rule.source.condition, rule.source.exceptions)
+            logic = rule.logic
+            applies = spec.applicability(logic.condition, logic.exceptions)
             if applies is False:
                 continue
             clauses: list[tuple[tuple[str, ...], Folded]] = []
-            for clause in rule.obligations:
-                when = clause.clause.condition
+            for clause, when in zip(rule.obligations, logic.obligation_conditions, strict=True):
                 test: Folded = True if when is None else spec.fold(when)
                 if test is not False:
                     clauses.append((clause.names, test))

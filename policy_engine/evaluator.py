@@ -167,8 +167,9 @@ def evaluate(
                 obligations.update(clause.names)
             elif value is None:
                 # Attached only when its condition holds; an unknown one is reported as missing.
-                assert clause.clause.condition is not None
-                missing |= trace_condition(compiled, clause.clause.condition, ctx, req).missing
+                when = rule.logic.obligation_conditions[clause.index]
+                assert when is not None
+                missing |= trace_condition(compiled, when, ctx, req).missing
     for rule in unknown:
         missing |= _rule_missing(compiled, rule, ctx, req)
     if tracer is not None:
@@ -191,9 +192,9 @@ def trace_rule(
     compiled: CompiledPolicy, rule: CompiledRule, ctx: Context, req: RequestTerms
 ) -> RuleTrace:
     """Walk one candidate rule with the interpreter, recording every value it looked at."""
-    source = rule.source
-    condition = trace_condition(compiled, source.condition, ctx, req) if source.condition else None
-    exceptions = tuple(trace_condition(compiled, e, ctx, req) for e in source.exceptions)
+    logic = rule.logic
+    condition = trace_condition(compiled, logic.condition, ctx, req) if logic.condition else None
+    exceptions = tuple(trace_condition(compiled, e, ctx, req) for e in logic.exceptions)
     parts: list[bool | None] = [] if condition is None else [condition.value]
     parts += [None if e.value is None else not e.value for e in exceptions]
     value = _kleene_and(parts)
@@ -202,10 +203,10 @@ def trace_rule(
         pieces = ([condition] if condition else []) + list(exceptions)
         missing = frozenset().union(*(p.missing for p in pieces if p.value is None))
     obligations = []
-    for clause in source.obligations:
-        traced = trace_condition(compiled, clause.condition, ctx, req) if clause.condition else None
+    for clause, when in zip(rule.obligations, logic.obligation_conditions, strict=True):
+        traced = trace_condition(compiled, when, ctx, req) if when else None
         attached = value is True and (traced is None or traced.value is True)
-        obligations.append(ObligationTrace(tuple(n.value for n in clause.names), traced, attached))
+        obligations.append(ObligationTrace(clause.names, traced, attached))
     return RuleTrace(rule, value, condition, exceptions, tuple(obligations), missing)
 
 

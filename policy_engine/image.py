@@ -17,20 +17,23 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Sequence
+from dataclasses import fields
 from typing import Any
 
+from . import ast
 from .checker import CheckedPolicy
 from .compiler import (
     CompiledPolicy,
     CompiledRule,
     RuleAbout,
+    RuleLogic,
     assemble,
     condition_builder,
     symbol_tables,
 )
 from .errors import Diagnostic
 from .parser import parse_rule
-from .source import Source
+from .source import Source, Span
 from .vocabulary import Hierarchy
 
 Image = dict[str, Any]
@@ -42,6 +45,7 @@ def capture(
     """The image of a policy just compiled from ``sources`` (its rules have their trees)."""
     index = {id(source): i for i, source in enumerate(sources)}
     line_starts = [_line_starts(source.text) for source in sources]
+    conditions: dict[Any, int] = {}  # encoded condition → its number (rules share them)
     rules = []
     for rule in compiled.rules:
         tree = rule.source
@@ -60,6 +64,7 @@ def capture(
                 tuple(plan.names for plan in rule.obligations),
                 (which, span.line, span.column, begin, end),
                 (rule.about.citation, rule.about.description),
+                tuple(conditions.setdefault(c, len(conditions)) for c in _encode_logic(rule)),
             )
         )
     return {
@@ -71,6 +76,7 @@ def capture(
         "context": {name: key.decl for name, key in compiled.context.items()},
         "kinds": dict(compiled.symbol_tables[1]),
         "rules": rules,
+        "conditions": list(conditions),
         "warnings": list(warnings),
     }
 
@@ -86,19 +92,106 @@ def restore(
     tables = symbol_tables(image["context"], image["kinds"])
     builder = condition_builder(hierarchies, tables)
     rules = []
+    decoded = _Conditions(image["conditions"])
     for position, row in enumerate(image["rules"]):
-        rule_id, effect, scopes, obligations, where, (citation, description) = row
+        rule_id, effect, scopes, obligations, where, (citation, description), logic = row
         which, line, column, begin, end = where
         source = sources[which]
         about = RuleAbout(citation, description, source.name, line)
-        load = functools.partial(parse_rule, source, line, column, begin, end)
         rules.append(
-            CompiledRule(position, rule_id, effect, scopes, obligations, about, builder, load=load)
+            CompiledRule(
+                position,
+                rule_id,
+                effect,
+                scopes,
+                obligations,
+                about,
+                builder,
+                load=functools.partial(parse_rule, source, line, column, begin, end),
+                logic=functools.partial(decoded.logic, logic),
+            )
         )
     compiled = assemble(
         image["version"], hierarchies, image["context"], tables, tuple(rules), load_checked
     )
     return compiled, list(image["warnings"])
+
+
+# ---- conditions as plain data ------------------------------------------------------------------
+# A condition is stored as nested tuples `(class number, field, ...)` without its places (no other
+# tuple of a condition starts with a number), so equal
+# conditions of different rules are stored (and decoded) once. Rules keep their places in their
+# text, which explanations re-parse.
+
+_EXPR_CLASSES: dict[str, type] = {
+    cls.__name__: cls
+    for cls in (
+        ast.And,
+        ast.Or,
+        ast.Not,
+        ast.Compare,
+        ast.Member,
+        ast.Presence,
+        ast.Truth,
+        ast.Literal_,
+        ast.NameRef,
+        ast.RequestRef,
+        ast.ListLiteral,
+        ast.Name,
+    )
+}
+_FIELDS = {name: tuple(f.name for f in fields(cls)) for name, cls in _EXPR_CLASSES.items()}
+_CODES = {name: code for code, name in enumerate(_EXPR_CLASSES)}
+_BY_CODE = list(_EXPR_CLASSES.values())
+
+
+def _encode_logic(rule: CompiledRule) -> tuple[Any, ...]:
+    """The rule's condition, its exceptions and its obligation conditions, encoded (hashable)."""
+    logic = rule.logic
+    return (
+        _encode(logic.condition),
+        _encode(logic.exceptions),
+        _encode(logic.obligation_conditions),
+    )
+
+
+def _encode(node: Any) -> Any:
+    if node is None or type(node) in (str, int, bool):
+        return node
+    if type(node) is tuple:
+        return tuple(_encode(item) for item in node)
+    if isinstance(node, Span):
+        return None
+    name = type(node).__name__
+    if name not in _CODES:
+        raise TypeError(f"no plain form for {name}")
+    return (_CODES[name], *(_encode(getattr(node, f)) for f in _FIELDS[name]))
+
+
+class _Conditions:
+    """The image's conditions, each decoded the first time a rule needs it."""
+
+    def __init__(self, encoded: list[Any]) -> None:
+        self.encoded = encoded
+        self.decoded: dict[int, Any] = {}
+
+    def logic(self, numbers: tuple[int, int, int]) -> RuleLogic:
+        condition, exceptions, obligations = (self._get(n) for n in numbers)
+        return RuleLogic(condition, exceptions, obligations)
+
+    def _get(self, number: int) -> Any:
+        found = self.decoded.get(number)
+        if found is None:
+            found = self.decoded[number] = _decode(self.encoded[number])
+        return found
+
+
+def _decode(data: Any) -> Any:
+    if type(data) is not tuple:
+        return data
+    if data and type(data[0]) is int:
+        return _BY_CODE[data[0]](*(_decode(item) for item in data[1:]))
+    return tuple(_decode(item) for item in data)
 
 
 def _line_starts(text: str) -> list[int]:

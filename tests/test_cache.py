@@ -278,3 +278,15 @@ def test_corrupt_parser_tables_are_rebuilt(
     for built in (parser._parser_tables, parser.lark_parser, parser._fast_parser):
         built.cache_clear()
     assert policy_engine.load_policy(policy_copy).decide(*REQUEST).effect == "allow"
+
+
+def test_restored_policy_decides_without_reparsing_any_rule(
+    cache_dir: Path, policy_copy: Path
+) -> None:
+    fresh, restored = _twice(cache_dir, policy_copy)
+    for request in _requests(fresh):
+        assert restored.decide(*request).model_dump() == fresh.decide(*request).model_dump()
+    # Conditions came from the image (decoded once, shared), not from re-parsed rule text.
+    assert all(rule._source is None for rule in restored.compiled.rules)
+    for old, new in zip(fresh.compiled.rules, restored.compiled.rules, strict=True):
+        assert new.logic == old.logic
