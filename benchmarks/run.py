@@ -252,11 +252,14 @@ def worker_file_load(path: Path) -> dict[str, Any]:
     import policy_engine
 
     request = json.loads((path.parent.parent / "requests.json").read_text(encoding="utf-8"))[0]
+    gc.collect()
+    rss0 = _maxrss_bytes()
     t0 = time.perf_counter_ns()
     policy = policy_engine.load_policy(path)
     policy.decide(request["party"], request["data"], request["purpose"], request["context"])
     t1 = time.perf_counter_ns()
-    return {"ready_ns": t1 - t0, "rules": len(policy.rules)}
+    rss1 = _maxrss_bytes()
+    return {"ready_ns": t1 - t0, "rss_growth": rss1 - rss0, "rules": len(policy.rules)}
 
 
 def worker_main(args: argparse.Namespace) -> None:
@@ -505,6 +508,8 @@ def run_size(
     file_load = {
         "first_process_ms": first["ready_ns"] / 1e6,
         "second_process_ms": second["ready_ns"] / 1e6,
+        "first_process_rss_mib": first["rss_growth"] / MIB,
+        "second_process_rss_mib": second["rss_growth"] / MIB,
         "created_next_to_policy": created,
     }
     print(
@@ -699,11 +704,19 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, str]]:
     biggest = sizes[-1]
     memory = ours(biggest)["rss_load_mib"]
     end = ours(biggest)["rss_end_mib"]
+    cached_memory = results["sizes"][biggest]["file_load"]["second_process_rss_mib"]
     rows.append(
         (
-            "memory growth ≤ 30 MiB",
+            "memory growth ≤ 30 MiB (cold load)",
             f"{_fmt_mib(memory)} MiB at load, {_fmt_mib(end)} MiB by the end ({biggest} rules)",
             verdict(max(memory, end) <= 30),
+        )
+    )
+    rows.append(
+        (
+            "memory growth ≤ 30 MiB (load from the compiled cache)",
+            f"{_fmt_mib(cached_memory)} MiB ({biggest} rules, 2nd process, with a first decision)",
+            verdict(cached_memory <= 30),
         )
     )
     return rows
@@ -806,14 +819,16 @@ def render(results: dict[str, Any]) -> str:
     )
     out += [
         "",
-        "| rules | 1st process (ms) | 2nd process (ms) | files created |",
-        "|---:|---:|---:|---|",
+        "| rules | 1st process (ms) | 2nd process (ms) | 1st: peak RSS growth (MiB) "
+        "| 2nd: peak RSS growth (MiB) | files created |",
+        "|---:|---:|---:|---:|---:|---|",
     ]
     for size in sizes:
         fl = results["sizes"][size]["file_load"]
         created = ", ".join(fl["created_next_to_policy"]) or "none"
         out.append(
             f"| {size} | {_fmt_ms(fl['first_process_ms'])} | {_fmt_ms(fl['second_process_ms'])} "
+            f"| {_fmt_mib(fl['first_process_rss_mib'])} | {_fmt_mib(fl['second_process_rss_mib'])} "
             f"| {created} |"
         )
 
