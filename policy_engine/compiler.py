@@ -108,9 +108,9 @@ class CompiledRule:
         self.id = rule_id
         self.effect: ast.Effect = effect
         parties, data, purposes = scopes
-        self.parties = None if parties is None else frozenset(parties)
-        self.data = None if data is None else frozenset(data)
-        self.purposes = None if purposes is None else frozenset(purposes)
+        self.parties = builder.scope(parties)
+        self.data = builder.scope(data)
+        self.purposes = builder.scope(purposes)
         self.obligations = tuple(
             ObligationPlan(self, i, names) for i, names in enumerate(obligation_names)
         )
@@ -461,6 +461,15 @@ class _ConditionBuilder:
     def __init__(self, hierarchies: dict[str, Hierarchy], tables: SymbolTables) -> None:
         self.hierarchies = hierarchies
         self.tables = tables
+        self._scopes: dict[frozenset[str], frozenset[str]] = {}
+
+    def scope(self, names: tuple[str, ...] | None) -> frozenset[str] | None:
+        """A rule's scope as a set, one shared object per distinct set (a large policy names
+        the same few terms in thousands of rules; each set costs 200 bytes or more)."""
+        if names is None:
+            return None
+        found = frozenset(names)
+        return self._scopes.setdefault(found, found)
 
     def _is_context(self, name: str) -> bool:
         return name in self.tables[0]
