@@ -772,3 +772,25 @@ def test_explain_never_raises_and_agrees_with_the_fast_path(
                 t.id for t in trace.considered if t.effect == "deny" and t.value != "false"
             )
         assert [r.id for r in d.reasons] == applying
+
+
+# ---- (e) a policy restored from the compiled cache decides as the reference ------------------
+
+
+@settings(SETTINGS, max_examples=150)
+@given(cases())
+def test_policy_restored_from_the_cache_agrees_with_reference(
+    case: tuple[PolicySpec, list[Request]],
+) -> None:
+    spec, reqs = case
+    text = policy_text(spec)
+    fresh = load_policy_text(text)  # compiled, and its image stored
+    restored = load_policy_text(text)
+    # Really restored: no rule has its syntax tree until something needs one.
+    assert all(rule._source is None for rule in restored.compiled.rules)
+    for request in reqs:
+        assert engine_decide(restored, request) == reference_decide(spec, request)
+    if reqs:
+        first = reqs[0]
+        args = (first.party, first.data, first.purpose, dict(first.context))
+        assert restored.decide(*args).explain() == fresh.decide(*args).explain()
