@@ -658,9 +658,6 @@ def _cell_body(
             memo[key] = found
         return found
 
-    spec.namespace["_memo"] = memo
-    spec.namespace["_outcome"] = outcome
-    body: list[py.stmt] = [_stmt("_d = ()")]
     # Rules with the same condition test it once (a large policy has many such rules per cell).
     by_condition: dict[str, list[int]] = {}
     tests: dict[str, Folded] = {}
@@ -668,6 +665,30 @@ def _cell_body(
         key = "" if applies is True else py.dump(applies)  # type: ignore[arg-type]
         by_condition.setdefault(key, []).append(index)
         tests[key] = applies
+    groups: dict[str, list[tuple[int, list[tuple[tuple[str, ...], Folded]]]]] = {}
+    conditions: dict[str, Folded] = {}
+    for index, (_, applies, clauses) in enumerate(allows, start=len(denies)):
+        key = "" if applies is True else py.dump(applies)  # type: ignore[arg-type]
+        groups.setdefault(key, []).append((index, clauses))
+        conditions[key] = applies
+    unconditional_obligations = all(t is True for *_, c in allows for _, t in c)
+    if len(by_condition) <= 1 and len(groups) <= 1 and unconditional_obligations:
+        # The common cell: at most one deny test and one allow test, so each of its (at most
+        # three) outcomes is a constant, built now; the function only tests and returns.
+        body: list[py.stmt] = []
+        for key, indices in by_condition.items():
+            deny = _stmt("return _X_o", o=spec.bind(outcome(("deny", tuple(indices), ()))))
+            body.append(deny if tests[key] is True else py.If(tests[key], [deny], []))  # type: ignore[arg-type]
+        for key, members in groups.items():
+            granted = tuple(index for index, _ in members)
+            names = tuple(n for _, clauses in members for ns, _ in clauses for n in ns)
+            allow = _stmt("return _X_o", o=spec.bind(outcome(("allow", granted, names))))
+            body.append(allow if conditions[key] is True else py.If(conditions[key], [allow], []))  # type: ignore[arg-type]
+        body.append(_stmt("return _X_o", o=spec.bind(outcome(("allow", (), ())))))
+        return body
+    spec.namespace["_memo"] = memo
+    spec.namespace["_outcome"] = outcome
+    body = [_stmt("_d = ()")]
     for key, indices in by_condition.items():
         add = _stmt("_d = _d + _X_i", i=spec.bind(tuple(indices)))
         applies = tests[key]
@@ -678,12 +699,6 @@ def _cell_body(
         )
     )
     body += [_stmt("_g = ()"), _stmt("_o = ()")]
-    groups: dict[str, list[tuple[int, list[tuple[tuple[str, ...], Folded]]]]] = {}
-    conditions: dict[str, Folded] = {}
-    for index, (_, applies, clauses) in enumerate(allows, start=len(denies)):
-        key = "" if applies is True else py.dump(applies)  # type: ignore[arg-type]
-        groups.setdefault(key, []).append((index, clauses))
-        conditions[key] = applies
     for key, members in groups.items():
         granted = tuple(index for index, _ in members)
         inner: list[py.stmt] = [_stmt("_g = _g + _X_i", i=spec.bind(granted))]
