@@ -278,6 +278,9 @@ def context_validator(
     if isinstance(type_, ast.OneOfType):
         choices = frozenset(type_.literals)
         return lambda v: v if type(v) is str and v in choices else INVALID
+    # Lists stay as given: rules only test membership in them (the checker refuses `=` on lists
+    # and sets), which a list answers as a set would, and a set built per request costs more
+    # than the test.
     if isinstance(type_, ast.ListType) and type_.literals is None:
 
         def strings_check(value: Any) -> Any:
@@ -286,7 +289,7 @@ def context_validator(
             for item in value:
                 if type(item) is not str:
                     return INVALID
-            return frozenset(value)
+            return value
 
         return strings_check
     allowed = frozenset(
@@ -296,14 +299,14 @@ def context_validator(
     )
 
     def list_check(value: Any) -> Any:
-        # Every allowed value is a string, so a subset of them holds only strings.
+        # Every allowed value is a string, so a list whose items are all allowed holds only
+        # strings.
         if type(value) is not list and type(value) is not tuple:
             return INVALID
         try:
-            found = frozenset(value)
+            return value if allowed.issuperset(value) else INVALID
         except TypeError:  # an unhashable item
             return INVALID
-        return found if found <= allowed else INVALID
 
     return list_check
 

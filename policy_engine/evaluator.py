@@ -317,7 +317,8 @@ def trace_condition(
     detail = notes
     if kind is not None:
         ancestors = compiled.hierarchies[kind].ancestors[left]
-        container = right if isinstance(right, frozenset) else frozenset([right])
+        # A set or list of terms (a request's list is kept as given), or one term.
+        container = frozenset(right) if isinstance(right, frozenset | list | tuple) else {right}
         covering = sorted(ancestors & container)
         found = bool(covering)
         if found:

@@ -59,10 +59,11 @@ def normalize_context(
 ) -> dict[str, Any]:
     """Validate ``context`` against the schema and return the evaluator's view of it.
 
-    Lists become frozensets; ``null`` means unknown (the key is treated as missing); declared
-    defaults fill absent keys. Every problem is reported at once in one :class:`RequestError`.
-    The common case runs the validators compiled at load; anything they refuse goes through
-    :func:`_normalize_checked`, which says precisely what is wrong.
+    Lists are checked item by item and kept as they are (rules only test membership in them);
+    ``null`` means unknown (the key is treated as missing); declared defaults fill absent keys.
+    Every problem is reported at once in one :class:`RequestError`. The common case runs the
+    validators compiled at load; anything they refuse goes through :func:`_normalize_checked`,
+    which says precisely what is wrong.
     """
     out = dict(compiled.default_values)
     if context is None:
