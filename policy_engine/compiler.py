@@ -11,7 +11,6 @@ Truth values follow Kleene's three-valued logic: ``True``, ``False`` and ``None`
 from __future__ import annotations
 
 import ast as py
-import copy
 import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -19,7 +18,7 @@ from typing import Any, NamedTuple
 
 from . import ast
 from .checker import CheckedPolicy
-from .specialize import Folded, Specializer, term_kind
+from .specialize import CODEGEN_LOCK, Folded, Specializer, shape_of, term_kind
 from .vocabulary import Hierarchy
 
 MISSING: Any = object()
@@ -617,22 +616,26 @@ def compile_condition(compiled: CompiledPolicy, expr: ast.Expr) -> Condition:
 
 @functools.cache
 def _template(source: str) -> py.stmt:
-    return py.parse(source).body[0]
+    with CODEGEN_LOCK:
+        return py.parse(source).body[0]
 
 
-def _stmt(source: str, **nodes: py.expr) -> py.stmt:
-    """One statement of the engine's own template text (parsed once), with ``nodes`` put in for
-    the names ``_X_<key>`` (the rule-derived parts are always AST nodes, never text)."""
-    tree = copy.deepcopy(_template(source)) if nodes else _template(source)
+def _stmt(source: str) -> py.stmt:
+    """One statement of the engine's own template text (parsed once, shared: nothing
+    downstream changes a node)."""
+    return _template(source)
 
-    class Put(py.NodeTransformer):
-        def visit_Name(self, node: py.Name) -> py.expr:
-            if node.id.startswith("_X_"):
-                return nodes[node.id[3:]]
-            return node
 
-    result: py.stmt = Put().visit(tree)
-    return result
+def _return(value: py.expr) -> py.stmt:
+    """``return value``"""
+    return py.Return(value)
+
+
+def _append(name: str, value: py.expr) -> py.stmt:
+    """``name = name + value`` (rule-derived parts are always AST nodes, never text)."""
+    return py.Assign(
+        [py.Name(name, py.Store())], py.BinOp(py.Name(name, py.Load()), py.Add(), value)
+    )
 
 
 def _cell_body(
@@ -662,16 +665,16 @@ def _cell_body(
         return found
 
     # Rules with the same condition test it once (a large policy has many such rules per cell).
-    by_condition: dict[str, list[int]] = {}
-    tests: dict[str, Folded] = {}
+    by_condition: dict[Any, list[int]] = {}
+    tests: dict[Any, Folded] = {}
     for index, (_, applies) in enumerate(denies):
-        key = "" if applies is True else py.dump(applies)  # type: ignore[arg-type]
+        key = "" if applies is True else shape_of(applies)
         by_condition.setdefault(key, []).append(index)
         tests[key] = applies
-    groups: dict[str, list[tuple[int, list[tuple[tuple[str, ...], Folded]]]]] = {}
-    conditions: dict[str, Folded] = {}
+    groups: dict[Any, list[tuple[int, list[tuple[tuple[str, ...], Folded]]]]] = {}
+    conditions: dict[Any, Folded] = {}
     for index, (_, applies, clauses) in enumerate(allows, start=len(denies)):
-        key = "" if applies is True else py.dump(applies)  # type: ignore[arg-type]
+        key = "" if applies is True else shape_of(applies)
         groups.setdefault(key, []).append((index, clauses))
         conditions[key] = applies
     unconditional_obligations = all(t is True for *_, c in allows for _, t in c)
@@ -680,20 +683,20 @@ def _cell_body(
         # three) outcomes is a constant, built now; the function only tests and returns.
         body: list[py.stmt] = []
         for key, indices in by_condition.items():
-            deny = _stmt("return _X_o", o=spec.bind(outcome(("deny", tuple(indices), ()))))
+            deny = _return(spec.bind(outcome(("deny", tuple(indices), ()))))
             body.append(deny if tests[key] is True else py.If(tests[key], [deny], []))  # type: ignore[arg-type]
         for key, members in groups.items():
             granted = tuple(index for index, _ in members)
             names = tuple(n for _, clauses in members for ns, _ in clauses for n in ns)
-            allow = _stmt("return _X_o", o=spec.bind(outcome(("allow", granted, names))))
+            allow = _return(spec.bind(outcome(("allow", granted, names))))
             body.append(allow if conditions[key] is True else py.If(conditions[key], [allow], []))  # type: ignore[arg-type]
-        body.append(_stmt("return _X_o", o=spec.bind(outcome(("allow", (), ())))))
+        body.append(_return(spec.bind(outcome(("allow", (), ())))))
         return body
     spec.namespace["_memo"] = memo
     spec.namespace["_outcome"] = outcome
     body = [_stmt("_d = ()")]
     for key, indices in by_condition.items():
-        add = _stmt("_d = _d + _X_i", i=spec.bind(tuple(indices)))
+        add = _append("_d", spec.bind(tuple(indices)))
         applies = tests[key]
         body.append(add if applies is True else py.If(applies, [add], []))  # type: ignore[arg-type]
     body.append(
@@ -704,10 +707,10 @@ def _cell_body(
     body += [_stmt("_g = ()"), _stmt("_o = ()")]
     for key, members in groups.items():
         granted = tuple(index for index, _ in members)
-        inner: list[py.stmt] = [_stmt("_g = _g + _X_i", i=spec.bind(granted))]
+        inner: list[py.stmt] = [_append("_g", spec.bind(granted))]
         for _, clauses in members:
             for names, test in clauses:
-                add = _stmt("_o = _o + _X_names", names=spec.bind(names))
+                add = _append("_o", spec.bind(names))
                 inner.append(add if test is True else py.If(test, [add], []))  # type: ignore[arg-type]
         applies = conditions[key]
         if applies is True:

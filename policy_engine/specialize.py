@@ -20,6 +20,7 @@ from __future__ import annotations
 import ast as py
 import itertools
 import operator
+import threading
 from collections.abc import Callable, Mapping
 from types import CodeType
 from typing import Any
@@ -210,8 +211,7 @@ class Specializer:
         if "type_params" in py.FunctionDef._fields:  # Python 3.12+
             fields["type_params"] = []
         function = py.FunctionDef(**fields)
-        module = py.fix_missing_locations(py.Module([function], type_ignores=[]))
-        code = _compiled(py.dump(module), module)
+        code = _compiled(py.Module([function], type_ignores=[]))
         namespace = dict(self.namespace)
         namespace["__builtins__"] = {
             "KeyError": KeyError,
@@ -224,18 +224,39 @@ class Specializer:
         return cell
 
 
-_CODE: dict[str, CodeType] = {}
+_CODE: dict[Any, CodeType] = {}
+CODEGEN_LOCK = threading.Lock()
+"""Held around every conversion between Python syntax-tree objects and the interpreter's own
+(``compile`` of a tree, ``ast.parse``): CPython 3.11 keeps that conversion's recursion count in
+shared state, so two threads converting at once can fail with ``SystemError: AST constructor
+recursion depth mismatch`` (fixed in later releases). Cells are specialized once, so the lock is
+rarely contended."""
 MAX_SHARED_CODE = 4096
 
 
-def _compiled(shape: str, module: py.Module) -> CodeType:
+def _compiled(module: py.Module) -> CodeType:
     """One code object per distinct function shape. Cells differ mostly in the values bound in
     their namespaces, not in their code, so sharing code keeps many cells' functions small and
-    cache-friendly and spares most cells a compile. (A bounded table: past its size new shapes
-    are compiled without being kept.)"""
+    cache-friendly and spares most cells a compile (and the location pass before it). (A
+    bounded table: past its size new shapes are compiled without being kept.)"""
+    shape = shape_of(module)
     code = _CODE.get(shape)
     if code is None:
-        code = compile(module, "<policy cell>", "exec")
+        py.fix_missing_locations(module)
+        with CODEGEN_LOCK:
+            code = compile(module, "<policy cell>", "exec")
         if len(_CODE) < MAX_SHARED_CODE:
             _CODE[shape] = code
     return code
+
+
+def shape_of(node: Any) -> Any:
+    """A hashable form of a syntax tree: node types and field values, no locations (what
+    ``ast.dump`` says, several times cheaper to build)."""
+    if isinstance(node, py.Constant):  # `True` and `1` are equal keys but different code
+        return (py.Constant, type(node.value), node.value)
+    if isinstance(node, py.AST):
+        return (type(node), *(shape_of(getattr(node, f, None)) for f in node._fields))
+    if isinstance(node, list):
+        return tuple(shape_of(item) for item in node)
+    return node
