@@ -178,6 +178,22 @@ def postgres_or_skip() -> Any:
     pytest.skip(reason)
 
 
+def own_database(backend: str, tmp_path: Path, name: str) -> Iterator[tuple[str, str, str]]:
+    """(backend, db URL, PostgreSQL schema or "") of a database of one test's own: a SQLite file
+    in its folder, or a fresh PostgreSQL schema dropped afterwards. For a fixture to yield from."""
+    if backend == "sqlite":
+        yield "sqlite", f"sqlite:///{tmp_path / f'{name}.db'}", ""
+        return
+    conn = postgres_or_skip()
+    schema = f"pe_{name}_{uuid.uuid4().hex[:12]}"
+    conn.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield "postgresql", f"{PG_URL}?options=-csearch_path%3D{schema}", schema
+    finally:
+        conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+        conn.close()
+
+
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
@@ -268,6 +284,10 @@ def test_policy_info(sqlite_server: Server) -> None:
     assert info["consent_context_key"] == "consented_purposes"
     keys = {k["name"]: k["type"] for k in info["context"]}
     assert keys["consented_purposes"] == "set of purpose"
+    # The key the policy marks `from consent ledger`, and only it, is filled from the ledger.
+    sources = {k["name"]: k["source"] for k in info["context"]}
+    assert sources.pop("consented_purposes") == "consent-ledger"
+    assert set(sources.values()) == {"request"}
 
 
 # ---- decisions --------------------------------------------------------------------------------
@@ -494,6 +514,82 @@ def test_expired_grants_are_left_out(server: Server) -> None:
     _, decision = server.call("POST", "/v1/decisions", {**MARKETING, "subject": subject})
     assert decision["effect"] == "deny"
     assert decision["request"]["context"]["consented_purposes"] == ["market_research"]
+
+
+LEDGER_POLICY = """\
+party org
+data email
+purpose marketing, support
+context agreed: set of purpose from consent ledger
+context consented_purposes: set of purpose
+rule agreed_marketing §1
+  allow org to use email for marketing
+  when purpose in agreed
+"""
+
+
+def test_the_ledger_fills_the_key_the_policy_marks_and_no_other(tmp_path: Path) -> None:
+    """The mark, not a setting or a name, says which key the ledger supplies: here `agreed`,
+    while `consented_purposes` is an ordinary key. Unmarked (after a reload): nothing is filled."""
+    from policy_engine.service.app import PolicyService
+    from policy_engine.service.config import ServiceConfig
+    from policy_engine.service.models import ConsentEventIn, DecisionRequest
+    from policy_engine.service.storage import open_storage
+
+    policy = tmp_path / "ledger.policy"
+    policy.write_text(LEDGER_POLICY, encoding="utf-8")
+    storage = open_storage(f"sqlite:///{tmp_path / 'decisions.db'}")
+    try:
+        service = PolicyService(str(policy), storage, ServiceConfig())
+        assert service.policy.ledger_key == "agreed"
+        grant = {"event": "grant", "purposes": ["marketing"], "recorded_by": "a", "source": "w"}
+        service.record_consent("org-a", ConsentEventIn.model_validate(grant))
+        request = DecisionRequest.model_validate(
+            {"party": "org", "data": "email", "purpose": "marketing", "subject": "org-a"}
+        )
+        ((decision, body, _),) = service.decide([request])
+        assert decision.effect == "allow"
+        assert body["request"]["context"] == {"agreed": ["marketing"]}
+        assert body["context_sources"] == {"agreed": "consent-ledger"}
+        info = service.info()
+        assert info.consent_context_key == "agreed"
+        assert {k.name: k.source for k in info.context} == {
+            "agreed": "consent-ledger",
+            "consented_purposes": "request",
+        }
+
+        policy.write_text(LEDGER_POLICY.replace(" from consent ledger", ""), encoding="utf-8")
+        assert service.reload("api")["changed"] is True
+        assert service.policy.ledger_key is None
+        ((decision, body, _),) = service.decide([request])
+        assert (decision.effect, decision.missing) == ("deny", ["agreed"])
+        assert body["request"]["context"] == {}
+        assert body["context_sources"] == {}
+        info = service.info()
+        assert info.consent_context_key is None
+        assert {k.source for k in info.context} == {"request"}
+        # The ledger still keeps and shows the subject's consent; decisions just do not read it.
+        assert service.consents("org-a").consented_purposes == ["marketing"]
+    finally:
+        storage.close()
+
+
+def test_a_config_naming_the_ledger_key_is_refused(tmp_path: Path) -> None:
+    from policy_engine.service.config import ConfigError, load_config
+
+    config = tmp_path / "service.toml"
+    config.write_text('[service]\nconsent_context_key = "consented_purposes"\n', encoding="utf-8")
+    message = (
+        f"config file `{config}`: `consent_context_key` is no longer a setting: the policy marks "
+        "the context key the consent ledger supplies, e.g. `context consented_purposes: set of "
+        "purpose from consent ledger`; remove the setting and mark the key instead"
+    )
+    with pytest.raises(ConfigError) as raised:
+        load_config(config)
+    assert str(raised.value) == message
+    result = run_cli("serve", str(PLANISO), "--config", str(config), "--db", str(tmp_path / "x.db"))
+    assert result.returncode == 2
+    assert message in result.stderr
 
 
 # ---- the decision log, on both back ends ------------------------------------------------------

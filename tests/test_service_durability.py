@@ -30,12 +30,11 @@ pytest.importorskip("uvicorn", reason="the service needs the server extra")
 from .conftest import PLANISO
 from .test_service import (
     MARKETING,
-    PG_URL,
     TOKEN,
     Server,
     free_port,
     new_subject,
-    postgres_or_skip,
+    own_database,
     run_cli,
     start_server,
 )
@@ -49,17 +48,7 @@ EXTRA_AFTER_RESTART = 20
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, str, str]]:
     """(backend, db URL, PostgreSQL schema or "") of a database of this test's own."""
-    if request.param == "sqlite":
-        yield "sqlite", f"sqlite:///{tmp_path / 'durable.db'}", ""
-        return
-    conn = postgres_or_skip()
-    schema = f"pe_durable_{uuid.uuid4().hex[:12]}"
-    conn.execute(f'CREATE SCHEMA "{schema}"')
-    try:
-        yield "postgresql", f"{PG_URL}?options=-csearch_path%3D{schema}", schema
-    finally:
-        conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
-        conn.close()
+    yield from own_database(request.param, tmp_path, "durable")
 
 
 def _acknowledged(send: Any) -> Any:

@@ -118,7 +118,7 @@ JSON_SCALARS = st.one_of(
     st.none(),
     st.booleans(),
     st.integers(min_value=-(2**70), max_value=2**70),
-    st.floats(allow_nan=False),
+    st.floats(allow_nan=False, allow_infinity=False),  # JSON has neither
     st.text(max_size=20),
     st.sampled_from(["email", "sms", "phone", "CA-QC"]),
 )

@@ -26,8 +26,6 @@ class ServiceConfig(BaseModel):
     """More requests than this in one batch get 413."""
     log_decisions: bool = True
     """Append every decision to the decision log."""
-    consent_context_key: str = "consented_purposes"
-    """The context key the consent ledger supplies (a ``set of purpose`` key of the policy)."""
     mask_context_keys: list[str] = []
     """Context keys whose values are replaced by ``"***"`` before a decision is logged."""
     admin_token: str | None = None
@@ -51,6 +49,12 @@ def load_config(path: str | os.PathLike[str] | None) -> ServiceConfig:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file `{path}` is not valid TOML: {exc}") from None
     section = data.get("service", data)
+    if isinstance(section, dict) and "consent_context_key" in section:
+        raise ConfigError(
+            f"config file `{path}`: `consent_context_key` is no longer a setting: the policy "
+            "marks the context key the consent ledger supplies, e.g. `context consented_purposes: "
+            "set of purpose from consent ledger`; remove the setting and mark the key instead"
+        )
     try:
         return ServiceConfig.model_validate(section)
     except ValidationError as exc:

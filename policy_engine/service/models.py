@@ -128,6 +128,10 @@ class ContextKeyModel(BaseModel):
     name: str
     type: str
     default: Any = None
+    source: Literal["request", "consent-ledger"] = "request"
+    """``consent-ledger``: the policy marks the key ``from consent ledger``, so the service fills
+    it from the ledger when a request names a ``subject`` and leaves the key out. ``request``:
+    only the request gives it."""
 
 
 class PolicyInfo(BaseModel):
@@ -138,6 +142,7 @@ class PolicyInfo(BaseModel):
     """Kind (party, data, purpose, obligation) → its terms with their parents."""
     context: list[ContextKeyModel]
     consent_context_key: str | None
+    """The context key the policy marks ``from consent ledger``; None: the ledger fills nothing."""
     rules: list[ReasonModel]
 
 

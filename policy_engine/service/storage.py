@@ -9,10 +9,16 @@ The decision log is a hash chain: each entry stores
 being :data:`GENESIS`. :meth:`Storage.verify_log` recomputes the chain and names the first entry
 that does not match. This module imports neither FastAPI nor psycopg at import time, so
 ``policy-engine log verify`` needs only what the back end itself needs.
+
+:meth:`Storage.append_decisions` appends many entries in one transaction; the service funnels
+every request's entries through one writer on its event loop (:mod:`.log_writer`), which calls
+:meth:`Storage.append_decisions_async` once per group of concurrent requests (group commit).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import json
 import sqlite3
@@ -26,13 +32,28 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+_orjson: Any
+try:  # the server extra installs it; without it the standard library gives the same text
+    import orjson as _orjson
+except ImportError:  # pragma: no cover - exercised only without the server extra
+    _orjson = None
+
 DEFAULT_DB_URL = "sqlite:///policy-engine.db"
 GENESIS = "0" * 64
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+#: Connections a PostgreSQL-backed process's pool keeps at most, for ledger reads, log queries
+#: and consent events (the log writer has one more of its own, on the event loop).
+DEFAULT_PG_POOL_SIZE = 8
 
 
 class StorageError(Exception):
     """The database could not be opened, read or written."""
+
+    def __init__(self, message: str, *, refused: bool = False) -> None:
+        super().__init__(message)
+        self.refused = refused
+        """The database refused these values (a constraint, a character it cannot store): the
+        same write would fail again, while other writes may succeed."""
 
 
 def format_time(moment: datetime) -> str:
@@ -46,13 +67,85 @@ def now_text() -> str:
     return format_time(datetime.now(UTC))
 
 
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+_LEAVES = frozenset({str, int, bool, type(None)})
+_CONTAINERS = frozenset({dict, list, tuple})
+_KNOWN = _LEAVES | _CONTAINERS
+
+
+def _plain(value: Any) -> bool:
+    """Whether ``value`` is made only of strings, integers, booleans, null, lists and objects:
+    what orjson writes exactly as :data:`_CANONICAL` does, or refuses (integers beyond 64 bits,
+    lone surrogates, keys that are not strings). Floats are not (``1e-07`` against ``1e-7``,
+    ``NaN`` against ``null``), nor any other type. Checked a container at a time, the types of
+    its items gathered in C."""
+    kind = type(value)
+    if kind is dict:
+        items: Any = value.values()
+    elif kind is list or kind is tuple:
+        items = value
+    else:
+        return kind in _LEAVES
+    kinds = set(map(type, items))
+    if kinds <= _LEAVES:
+        return True
+    if not kinds <= _KNOWN:
+        return False
+    return all(_plain(item) for item in items if type(item) in _CONTAINERS)
+
+
 def canonical_json(value: Any) -> str:
-    """The one serialization the hash covers: sorted keys, no spaces, UTF-8 kept as is."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    """The one serialization the hash covers: sorted keys, no spaces, UTF-8 kept as is.
+
+    That is ``json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)``;
+    orjson writes the same text for :func:`_plain` values several times faster (keys sorted by
+    code point either way), and is used for them when it is installed. Anything else, floats
+    above all, and whatever orjson refuses, goes through the standard library, so the text never
+    depends on which one ran."""
+    if _orjson is not None and _plain(value):
+        try:
+            return str(_orjson.dumps(value, option=_orjson.OPT_SORT_KEYS), "utf-8")
+        except TypeError:
+            pass
+    return _CANONICAL.encode(value)
 
 
 def chain_hash(previous: str, entry: Mapping[str, Any]) -> str:
     return hashlib.sha256((previous + canonical_json(entry)).encode("utf-8")).hexdigest()
+
+
+Row = tuple[Any, ...]
+
+
+def chain_rows(previous: str, entries: Sequence[Mapping[str, Any]]) -> tuple[list[Row], str]:
+    """The rows that append ``entries`` after the entry whose hash is ``previous``: the
+    :data:`_INDEXED` columns, the canonical text, the previous hash and the hash. Each entry is
+    serialized once, for its stored text and its hash alike. Returns the rows and the last hash."""
+    rows: list[Row] = []
+    for entry in entries:
+        text = canonical_json(entry)
+        try:
+            digest = hashlib.sha256((previous + text).encode("utf-8")).hexdigest()
+        except UnicodeEncodeError as exc:
+            # A lone surrogate (an escape like "\ud800" in a request) has no UTF-8 form.
+            raise StorageError(
+                f"log entry {entry.get('id')} cannot be hashed: {exc}", refused=True
+            ) from None
+        rows.append(
+            (
+                entry["id"],
+                entry["time"],
+                entry.get("subject"),
+                entry["party"],
+                entry["effect"],
+                entry["policy_version"],
+                text,
+                previous,
+                digest,
+            )
+        )
+        previous = digest
+    return rows, previous
 
 
 @dataclass(frozen=True)
@@ -102,6 +195,9 @@ _SQLITE_MIGRATIONS: dict[int, list[str]] = {
         )""",
         "CREATE INDEX consent_events_subject ON consent_events (subject, timestamp, seq)",
     ],
+    # The versions go in step on both back ends; 2 (PostgreSQL's append function) has nothing
+    # to do here.
+    2: [],
 }
 
 _POSTGRES_MIGRATIONS: dict[int, list[str]] = {
@@ -134,9 +230,40 @@ _POSTGRES_MIGRATIONS: dict[int, list[str]] = {
         )""",
         "CREATE INDEX consent_events_subject ON consent_events (subject, timestamp, seq)",
     ],
+    # One round trip per appended group (PostgresStorage.append_decisions): take the log's lock,
+    # read the chain head after it is held (a volatile function's statements each see what has
+    # committed before they start), and insert the rows (a JSON array of arrays of the nine
+    # columns), in array order, only if the head is the one their hashes were computed after;
+    # otherwise insert nothing and return the head.
+    2: [
+        """CREATE FUNCTION policy_engine_append_log(expected TEXT, rows JSONB)
+        RETURNS TEXT LANGUAGE plpgsql VOLATILE AS $$
+        DECLARE
+            head TEXT;
+        BEGIN
+            PERFORM pg_advisory_xact_lock(hashtext(current_schema() || '.policy_engine_log'));
+            SELECT hash INTO head FROM decision_log ORDER BY seq DESC LIMIT 1;
+            head := coalesce(head, repeat('0', 64));
+            IF expected IS DISTINCT FROM head THEN
+                RETURN head;
+            END IF;
+            INSERT INTO decision_log (id, time, subject, party, effect, policy_version, entry,
+                                      prev_hash, hash)
+            SELECT r->>0, r->>1, r->>2, r->>3, r->>4, r->>5, r->>6, r->>7, r->>8
+            FROM jsonb_array_elements(rows) WITH ORDINALITY AS t(r, n)
+            ORDER BY n;
+            RETURN NULL;
+        END
+        $$""",
+    ],
 }
-
 SCHEMA_VERSION = max(_SQLITE_MIGRATIONS)
+
+
+#: Names of the write locks: appends to the log, and consent events, are each serialized (across
+#: processes too) so that ``seq`` order is commit order.
+LOG_LOCK = "log"
+CONSENT_LOCK = "consent"
 
 
 class Storage(ABC):
@@ -147,8 +274,8 @@ class Storage(ABC):
     # ---- back-end primitives -------------------------------------------------------------------
 
     @abstractmethod
-    def _write(self) -> AbstractContextManager[Any]:
-        """A cursor inside a transaction that holds the log's write lock until it ends."""
+    def _write(self, lock: str = LOG_LOCK) -> AbstractContextManager[Any]:
+        """A cursor inside a transaction that holds the write lock ``lock`` until it ends."""
 
     @abstractmethod
     def _read(self) -> AbstractContextManager[Any]:
@@ -184,33 +311,43 @@ class Storage(ABC):
 
     # ---- decision log --------------------------------------------------------------------------
 
+    _INSERT_LOG = (
+        "INSERT INTO decision_log (id, time, subject, party, effect, policy_version, entry, "
+        "prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    )
+    _LAST_HASH = "SELECT hash FROM decision_log ORDER BY seq DESC LIMIT 1"
+
+    #: Groups up to this many entries may be appended on the event loop itself by
+    #: :meth:`append_decisions_async` (SQLite: some 10 µs an entry); larger ones in a thread.
+    INLINE_APPEND = 256
+
     def append_decisions(self, entries: Sequence[Mapping[str, Any]]) -> list[str]:
         """Append entries (each with at least the :data:`_INDEXED` keys) in order, chaining their
-        hashes; returns the hashes. All or nothing."""
-        hashes: list[str] = []
-        insert = self._sql(
-            "INSERT INTO decision_log (id, time, subject, party, effect, policy_version, entry, "
-            "prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-        )
+        hashes; returns the hashes. All or nothing: one transaction."""
+        if not entries:
+            return []
         with self._write() as cur:
-            cur.execute("SELECT hash FROM decision_log ORDER BY seq DESC LIMIT 1")
-            row = cur.fetchone()
-            previous = row[0] if row else GENESIS
-            rows = []
-            for entry in entries:
-                digest = chain_hash(previous, entry)
-                rows.append(
-                    (
-                        *(entry.get(key) for key in _INDEXED),
-                        canonical_json(entry),
-                        previous,
-                        digest,
-                    )
-                )
-                hashes.append(digest)
-                previous = digest
-            cur.executemany(insert, rows)
-        return hashes
+            return self._append_rows(cur, entries)
+
+    def _append_rows(self, cur: Any, entries: Sequence[Mapping[str, Any]]) -> list[str]:
+        """Chain ``entries`` after the last entry and insert them, in the transaction of ``cur``,
+        which holds the log's write lock."""
+        cur.execute(self._LAST_HASH)
+        row = cur.fetchone()
+        rows, _ = chain_rows(row[0] if row else GENESIS, entries)
+        self._insert_rows(cur, rows)
+        return [row[8] for row in rows]
+
+    def _insert_rows(self, cur: Any, rows: list[Row]) -> None:
+        cur.executemany(self._sql(self._INSERT_LOG), rows)
+
+    async def append_decisions_async(self, entries: Sequence[Mapping[str, Any]]) -> list[str]:
+        """:meth:`append_decisions` for the log writer on the event loop: in a worker thread,
+        unless the back end does better."""
+        return await asyncio.to_thread(self.append_decisions, entries)
+
+    async def aclose(self) -> None:  # noqa: B027 - nothing to release unless a back end says so
+        """Release what :meth:`append_decisions_async` opened on the event loop (nothing here)."""
 
     def query_decisions(
         self,
@@ -277,7 +414,7 @@ class Storage(ABC):
             "INSERT INTO consent_events (subject, event, purposes, recorded_by, source, "
             "timestamp, expires_at, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq"
         )
-        with self._write() as cur:
+        with self._write(CONSENT_LOCK) as cur:
             cur.execute(
                 insert,
                 (
@@ -353,52 +490,125 @@ def _check_row(row: Sequence[Any], previous: str) -> str | None:
 
 
 class SQLiteStorage(Storage):
-    """One file, WAL mode; one connection shared by the threads of one process."""
+    """One file, WAL mode, three connections shared by the threads of the process: one reads
+    (ledger reads and log queries do not wait for a write: WAL lets readers run beside the
+    writer), and two write, under one lock: one for threads, which waits up to ten seconds for
+    another process's write lock, and one for the log writer on the event loop, which never
+    waits (:meth:`append_decisions_async`)."""
 
     def __init__(self, path: str) -> None:
         self.path = path
-        if path != ":memory:":
+        memory = path == ":memory:"
+        if not memory:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         try:
-            self._conn = sqlite3.connect(
-                path, check_same_thread=False, isolation_level=None, timeout=10.0
-            )
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            # NORMAL in WAL mode loses nothing when the process dies, only on power loss.
-            self._conn.execute("PRAGMA synchronous=NORMAL")
-            self._conn.execute("PRAGMA busy_timeout=10000")
+            self._conn = self._open(path, busy_ms=10_000)
+            # Every connection to ":memory:" is a database of its own: there, one does all.
+            self._reader = self._conn if memory else self._open(path, busy_ms=10_000)
+            self._inline = self._conn if memory else self._open(path, busy_ms=0)
         except sqlite3.Error as exc:
             raise StorageError(f"cannot open SQLite database `{path}`: {exc}") from None
         self._lock = threading.Lock()
+        self._read_lock = self._lock if memory else threading.Lock()
         self._migrate(_SQLITE_MIGRATIONS)
+        try:  # SQLite's JSON functions are built in since 3.38, and usually before
+            self._conn.execute(
+                "SELECT json_extract(json_each.value, '$[0]') FROM json_each('[[1]]')"
+            )
+            self._json = True
+        except sqlite3.Error:
+            self._json = False
+
+    @staticmethod
+    def _open(path: str, busy_ms: int) -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            path, check_same_thread=False, isolation_level=None, timeout=busy_ms / 1000
+        )
+        conn.execute("PRAGMA journal_mode=WAL")
+        # NORMAL in WAL mode loses nothing when the process dies, only on power loss.
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute(f"PRAGMA busy_timeout={int(busy_ms)}")
+        return conn
 
     @property
     def url(self) -> str:
         return f"sqlite:///{self.path}"
 
     @contextmanager
-    def _write(self) -> Iterator[sqlite3.Cursor]:
-        with self._lock:
-            cur = self._conn.cursor()
+    def _write(self, lock: str = LOG_LOCK) -> Iterator[sqlite3.Cursor]:
+        # SQLite has one write lock per database, whatever ``lock`` names.
+        with self._lock, self._transaction(self._conn) as cur:
+            yield cur
+
+    @contextmanager
+    def _transaction(self, conn: sqlite3.Connection) -> Iterator[sqlite3.Cursor]:
+        """A write transaction on ``conn``; the caller holds :attr:`_lock`."""
+        cur = conn.cursor()
+        try:
+            # IMMEDIATE takes the write lock now: another process cannot slip an entry in
+            # between reading the last hash and appending after it.
+            cur.execute("BEGIN IMMEDIATE")
             try:
-                # IMMEDIATE takes the write lock now: another process cannot slip an entry in
-                # between reading the last hash and appending after it.
-                cur.execute("BEGIN IMMEDIATE")
-                try:
-                    yield cur
-                except BaseException:
-                    cur.execute("ROLLBACK")
-                    raise
-                cur.execute("COMMIT")
-            except sqlite3.Error as exc:
-                raise StorageError(f"SQLite write failed: {exc}") from None
+                yield cur
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+            cur.execute("COMMIT")
+        except (sqlite3.Error, UnicodeEncodeError) as exc:
+            if conn.in_transaction:
+                conn.rollback()
+            if conn is self._inline and isinstance(exc, sqlite3.Error) and _busy(exc):
+                raise _Busy from None
+            # A value SQLite cannot store (a lone surrogate cannot be UTF-8) is refused like a
+            # constraint: the same write fails again, other writes do not.
+            refused = isinstance(exc, sqlite3.IntegrityError | sqlite3.DataError | ValueError)
+            raise StorageError(f"SQLite write failed: {exc}", refused=refused) from None
+        finally:
+            cur.close()
+
+    # A large group goes in with one statement over a JSON array of its rows: the whole insert is
+    # one call into SQLite, which runs without the GIL, beside the event loop's work. With
+    # executemany every row is bound in Python and waits for the GIL again, behind a busy event
+    # loop. json_extract cuts a string at a NUL character, so a group with one (which only a
+    # request's own text can bring, written "\u0000" in the JSON) goes row by row.
+    _INSERT_JSON = (
+        "INSERT INTO decision_log (id, time, subject, party, effect, policy_version, entry, "
+        "prev_hash, hash) SELECT "
+        + ", ".join(f"json_extract(value, '$[{i}]')" for i in range(9))
+        + " FROM json_each(?) ORDER BY key"
+    )
+    JSON_INSERT_ROWS = 64
+
+    def _insert_rows(self, cur: Any, rows: list[Row]) -> None:
+        if len(rows) >= self.JSON_INSERT_ROWS and self._json and _orjson is not None:
+            try:
+                text = str(_orjson.dumps(rows), "utf-8")
+            except TypeError:  # orjson refused a value: the row-by-row insert says which
+                text = "\\u0000"
+            if "\\u0000" not in text:
+                cur.execute(self._INSERT_JSON, (text,))
+                return
+        super()._insert_rows(cur, rows)
+
+    async def append_decisions_async(self, entries: Sequence[Mapping[str, Any]]) -> list[str]:
+        """A small group is appended on the event loop itself: SQLite's append is a few
+        in-process calls, cheaper than handing them to a thread. It never waits there: when a
+        thread of this process (a consent event) or another process holds the write lock, or the
+        group is large, the append goes to a worker thread, which may wait for the lock."""
+        if len(entries) <= self.INLINE_APPEND and self._lock.acquire(blocking=False):
+            try:
+                with self._transaction(self._inline) as cur:
+                    return self._append_rows(cur, entries)
+            except _Busy:
+                pass
             finally:
-                cur.close()
+                self._lock.release()
+        return await asyncio.to_thread(self.append_decisions, entries)
 
     @contextmanager
     def _read(self) -> Iterator[sqlite3.Cursor]:
-        with self._lock:
-            cur = self._conn.cursor()
+        with self._read_lock:
+            cur = self._reader.cursor()
             try:
                 yield cur
             except sqlite3.Error as exc:
@@ -409,36 +619,81 @@ class SQLiteStorage(Storage):
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+            if self._inline is not self._conn:
+                self._inline.close()
+        if self._reader is not self._conn:
+            with self._read_lock:
+                self._reader.close()
+
+
+class _Busy(Exception):
+    """Another writer holds SQLite's write lock (on the connection that does not wait)."""
+
+
+def _busy(exc: sqlite3.Error) -> bool:
+    return getattr(exc, "sqlite_errorcode", None) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
 
 class PostgresStorage(Storage):
-    """PostgreSQL through psycopg 3: one connection per process, guarded by a lock; appends take
-    a transaction-scoped advisory lock so that replicas sharing the database keep one chain."""
+    """PostgreSQL through psycopg 3 and a small pool of connections (psycopg-pool): ledger reads,
+    log queries and the log writer's groups each borrow one. Appends take a transaction-scoped
+    advisory lock, so that replicas sharing the database keep one chain.
+
+    Appending a group is one round trip: one call of ``policy_engine_append_log`` (schema
+    version 2) with the rows as one JSON array. The hashes are computed beforehand from the
+    chain head this process appended last; under the lock the function inserts the rows only if
+    that is still the last hash in the table, and otherwise returns the head that is, after
+    which the rows are chained again and sent again. Should other replicas keep appending in
+    between, the group is appended the sure way: in a transaction holding the lock, read the
+    head, then insert. The service's log writer does the same over an asynchronous connection of
+    its own (:meth:`append_decisions_async`)."""
 
     placeholder = "%s"
 
-    def __init__(self, url: str) -> None:
+    # The rows go as one JSON text (orjson): psycopg adapts a list per column in Python, at some
+    # 15 µs a list, more than a whole group costs to write as JSON.
+    _APPEND = "SELECT policy_engine_append_log(%s, %s::jsonb)"
+    # Appends that find the head moved before the one that takes the lock first.
+    _OPTIMISTIC_TRIES = 3
+
+    def __init__(self, url: str, pool_size: int = DEFAULT_PG_POOL_SIZE) -> None:
         try:
             import psycopg
+            from psycopg_pool import ConnectionPool
         except ImportError:
             raise StorageError(
-                "PostgreSQL needs psycopg 3: pip install 'policy-engine[server]'"
+                "PostgreSQL needs psycopg 3 and psycopg-pool: pip install 'policy-engine[server]'"
             ) from None
         self._psycopg = psycopg
         self._url = url
-        self._lock = threading.Lock()
-        self._conn: Any = None
-        with self._lock:
-            self._connect()
-        self._migrate(_POSTGRES_MIGRATIONS)
-
-    def _connect(self) -> Any:
-        if self._conn is None or self._conn.closed or self._conn.broken:
-            try:
-                self._conn = self._psycopg.connect(self._url, autocommit=True)
-            except self._psycopg.Error as exc:
-                raise StorageError(f"cannot connect to PostgreSQL at {self.url}: {exc}") from None
-        return self._conn
+        # The chain head this process appended last (None: not known, read it in the database).
+        self._head: str | None = None
+        self._append_lock = threading.Lock()
+        # The log writer's connection on the event loop (append_decisions_async).
+        self._aconn: Any = None
+        try:
+            # One plain connection first: an unreachable database fails now, with its reason.
+            with psycopg.connect(url, autocommit=True, connect_timeout=10):
+                pass
+        except psycopg.Error as exc:
+            raise StorageError(f"cannot connect to PostgreSQL at {self.url}: {exc}") from None
+        self._pool: Any = ConnectionPool(
+            url,
+            min_size=1,
+            max_size=max(1, pool_size),
+            kwargs={"autocommit": True},
+            timeout=10.0,
+            name="policy-engine",
+            open=False,
+        )
+        try:
+            self._pool.open(wait=True, timeout=10.0)
+            self._migrate(_POSTGRES_MIGRATIONS)
+        except (psycopg.Error, StorageError) as exc:
+            self._pool.close()
+            if isinstance(exc, StorageError):
+                raise
+            raise StorageError(f"cannot connect to PostgreSQL at {self.url}: {exc}") from None
 
     @property
     def url(self) -> str:
@@ -447,44 +702,143 @@ class PostgresStorage(Storage):
         user = unquote(parts.username) + "@" if parts.username else ""
         return f"{parts.scheme}://{user}{netloc}{parts.path}"
 
+    @staticmethod
+    def _lock_sql(lock: str) -> str:
+        # The key the service always used for the log ('.policy_engine_log'), schema by schema.
+        key = f"current_schema() || '.policy_engine_{lock}'"
+        return f"SELECT pg_advisory_xact_lock(hashtext({key}))"
+
     @contextmanager
-    def _write(self) -> Iterator[Any]:
-        with self._lock:
-            conn = self._connect()
-            try:
-                with conn.transaction(), conn.cursor() as cur:
-                    cur.execute(
-                        "SELECT pg_advisory_xact_lock(hashtext(current_schema() || "
-                        "'.policy_engine_log'))"
-                    )
-                    yield cur
-            except self._psycopg.Error as exc:
-                raise StorageError(f"PostgreSQL write failed: {exc}") from None
+    def _write(self, lock: str = LOG_LOCK) -> Iterator[Any]:
+        try:
+            with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
+                cur.execute(self._lock_sql(lock))
+                yield cur
+        except self._psycopg.Error as exc:
+            raise self._write_error(exc) from None
+
+    def _write_error(self, exc: Exception) -> StorageError:
+        refused = isinstance(exc, self._psycopg.DataError | self._psycopg.IntegrityError)
+        return StorageError(f"PostgreSQL write failed: {exc}", refused=refused)
 
     @contextmanager
     def _read(self) -> Iterator[Any]:
-        with self._lock:
-            conn = self._connect()
+        try:
+            with self._pool.connection() as conn, conn.cursor() as cur:
+                yield cur
+        except self._psycopg.Error as exc:
+            raise StorageError(f"PostgreSQL read failed: {exc}") from None
+
+    def append_decisions(self, entries: Sequence[Mapping[str, Any]]) -> list[str]:
+        if not entries:
+            return []
+        with self._append_lock:
             try:
-                with conn.cursor() as cur:
-                    yield cur
+                rows = self._append(entries)
             except self._psycopg.Error as exc:
-                raise StorageError(f"PostgreSQL read failed: {exc}") from None
+                # The commit may or may not have happened: read the head again next time.
+                self._head = None
+                raise self._write_error(exc) from None
+            except BaseException:
+                self._head = None
+                raise
+            self._head = rows[-1][8]
+        return [row[8] for row in rows]
+
+    def _append(self, entries: Sequence[Mapping[str, Any]]) -> list[Row]:
+        with self._pool.connection() as conn:
+            expected = self._head
+            if expected is None:
+                expected = self._head_of(conn.execute(self._LAST_HASH).fetchone())
+            for _ in range(self._OPTIMISTIC_TRIES):
+                rows, _ = chain_rows(expected, entries)
+                head = conn.execute(self._APPEND, (expected, _json_rows(rows))).fetchone()[0]
+                if head is None:
+                    return rows
+                expected = head  # another replica appended meanwhile
+            with conn.transaction():
+                conn.execute(self._lock_sql(LOG_LOCK))
+                expected = self._head_of(conn.execute(self._LAST_HASH).fetchone())
+                rows, _ = chain_rows(expected, entries)
+                conn.execute(self._APPEND, (expected, _json_rows(rows)))
+            return rows
+
+    @staticmethod
+    def _head_of(row: Any) -> str:
+        return str(row[0]) if row else GENESIS
+
+    async def append_decisions_async(self, entries: Sequence[Mapping[str, Any]]) -> list[str]:
+        """The same append as :meth:`append_decisions`, over an asynchronous connection of the
+        log writer's own, so that the event loop waits for PostgreSQL without blocking."""
+        if not entries:
+            return []
+        try:
+            conn = self._aconn
+            if conn is None or conn.closed:
+                conn = self._aconn = await self._psycopg.AsyncConnection.connect(
+                    self._url, autocommit=True, connect_timeout=10
+                )
+            rows = await self._append_async(conn, entries)
+        except self._psycopg.Error as exc:
+            self._head = None
+            await self.aclose()
+            raise self._write_error(exc) from None
+        except BaseException:
+            self._head = None
+            await self.aclose()
+            raise
+        self._head = rows[-1][8]
+        return [row[8] for row in rows]
+
+    async def _append_async(self, conn: Any, entries: Sequence[Mapping[str, Any]]) -> list[Row]:
+        # The same steps as _append, awaited.
+        expected = self._head
+        if expected is None:
+            expected = self._head_of(await (await conn.execute(self._LAST_HASH)).fetchone())
+        for _ in range(self._OPTIMISTIC_TRIES):
+            rows, _ = chain_rows(expected, entries)
+            cur = await conn.execute(self._APPEND, (expected, _json_rows(rows)))
+            head = (await cur.fetchone())[0]
+            if head is None:
+                return rows
+            expected = head
+        async with conn.transaction():
+            await conn.execute(self._lock_sql(LOG_LOCK))
+            expected = self._head_of(await (await conn.execute(self._LAST_HASH)).fetchone())
+            rows, _ = chain_rows(expected, entries)
+            await conn.execute(self._APPEND, (expected, _json_rows(rows)))
+        return rows
+
+    async def aclose(self) -> None:
+        conn, self._aconn = self._aconn, None
+        if conn is not None and not conn.closed:
+            with contextlib.suppress(self._psycopg.Error):
+                await conn.close()
 
     def close(self) -> None:
-        with self._lock:
-            if self._conn is not None:
-                self._conn.close()
+        self._pool.close()
 
 
-def open_storage(url: str | None = None) -> Storage:
+def _json_rows(rows: Sequence[Row]) -> str:
+    """Rows as the JSON array of arrays ``policy_engine_append_log`` takes. What orjson refuses
+    (a lone surrogate) is written escaped, for PostgreSQL to refuse in its turn, as a value it
+    cannot store, rather than failing here."""
+    if _orjson is not None:
+        try:
+            return str(_orjson.dumps(rows), "utf-8")
+        except TypeError:
+            pass
+    return json.dumps(rows, separators=(",", ":"))
+
+
+def open_storage(url: str | None = None, *, pool_size: int = DEFAULT_PG_POOL_SIZE) -> Storage:
     """``sqlite:///relative.db``, ``sqlite:////absolute.db``, a bare file path, or
     ``postgresql://user@host:port/db`` (libpq's ``?options=-csearch_path%3Dschema`` picks a
     schema). ``None`` is :data:`DEFAULT_DB_URL`, a file in the working directory."""
     url = url or DEFAULT_DB_URL
     scheme = url.split("://", 1)[0] if "://" in url else ""
     if scheme in ("postgresql", "postgres"):
-        return PostgresStorage(url)
+        return PostgresStorage(url, pool_size)
     if scheme == "sqlite":
         path = url[len("sqlite:///") :] if url.startswith("sqlite:///") else ""
         if not path:
