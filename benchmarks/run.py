@@ -907,7 +907,16 @@ def parent_main(args: argparse.Namespace) -> None:
     out_dir = Path(args.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "results.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-    (out_dir / "RESULTS.md").write_text(markdown, encoding="utf-8")
+    # benchmarks/service_load.py keeps its figures in a marked section of RESULTS.md: keep it.
+    results_md = out_dir / "RESULTS.md"
+    previous = results_md.read_text(encoding="utf-8") if results_md.exists() else ""
+    start = previous.find("<!-- service-load:start -->")
+    end = previous.find("<!-- service-load:end -->")
+    written = markdown
+    if 0 <= start < end:
+        kept = previous[start : end + len("<!-- service-load:end -->")]
+        written = markdown.rstrip("\n") + "\n\n" + kept + "\n"
+    results_md.write_text(written, encoding="utf-8")
     print("\n" + markdown)
     print(f"wrote {out_dir / 'RESULTS.md'} and {out_dir / 'results.json'}")
 

@@ -5,7 +5,9 @@ free 127.0.0.1 port, drives ``POST /v1/decisions`` from a few client threads ove
 ``http.client`` connections (a fixed number of requests, and a time cap), then
 ``POST /v1/decisions/batch``, stops the server, and cleans up (SQLite: a temporary folder;
 PostgreSQL: a schema of its own, dropped afterwards). It prints a markdown table and writes it,
-with the machine and the targets (PASS/FAIL), to ``benchmarks/SERVICE_RESULTS.md``.
+with the machine and the targets (PASS/FAIL), to ``benchmarks/SERVICE_RESULTS.md``, and the same
+report into ``benchmarks/RESULTS.md`` between ``<!-- service-load:start -->`` and
+``<!-- service-load:end -->`` (``benchmarks/run.py`` keeps that section when it rewrites the file).
 
     .venv/bin/python benchmarks/service_load.py                   # ~1-2 min
     .venv/bin/python benchmarks/service_load.py --requests 1000 --backends sqlite
@@ -40,6 +42,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 PLANISO = ROOT / "rules" / "planiso"
 DEFAULT_OUT = Path(__file__).resolve().parent / "SERVICE_RESULTS.md"
+DEFAULT_RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
+# The section of RESULTS.md this script owns; benchmarks/run.py keeps it when it rewrites the file.
+SECTION_START = "<!-- service-load:start -->"
+SECTION_END = "<!-- service-load:end -->"
 DEFAULT_PG = os.environ.get("POLICY_ENGINE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 
 TARGET_LOGGED_RATE = 2_000.0
@@ -404,7 +410,17 @@ def machine() -> list[str]:
     except OSError:
         pass
     versions = []
-    for name in ("policy_engine", "fastapi", "uvicorn", "pydantic", "psycopg"):
+    for name in (
+        "policy_engine",
+        "fastapi",
+        "uvicorn",
+        "httptools",
+        "uvloop",
+        "pydantic",
+        "orjson",
+        "psycopg",
+        "psycopg_pool",
+    ):
         try:
             from importlib.metadata import version
 
@@ -520,6 +536,23 @@ def report(results: list[Result], args: argparse.Namespace, floor: float, notes:
     return "\n".join(lines) + "\n"
 
 
+def write_section(path: Path, report_text: str) -> None:
+    """Put the report into ``path`` (RESULTS.md) between the section markers: in place of the
+    previous section when there is one, else at the end. Headings go one level down, under the
+    file's own title."""
+    body = "\n".join(
+        "#" + line if line.startswith("#") else line for line in report_text.rstrip().splitlines()
+    )
+    block = f"{SECTION_START}\n{body}\n{SECTION_END}"
+    old = path.read_text(encoding="utf-8") if path.exists() else ""
+    start, end = old.find(SECTION_START), old.find(SECTION_END)
+    if 0 <= start < end:
+        new = old[:start] + block + old[end + len(SECTION_END) :]
+    else:
+        new = old.rstrip() + ("\n\n" if old.strip() else "") + block + "\n"
+    path.write_text(new, encoding="utf-8")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=5000, help="single decisions per run")
@@ -539,6 +572,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backends", default="sqlite,postgresql")
     parser.add_argument("--pg-url", default=DEFAULT_PG)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    parser.add_argument(
+        "--results",
+        default=str(DEFAULT_RESULTS),
+        help="the RESULTS.md whose service-load section to replace ('' leaves it alone)",
+    )
     args = parser.parse_args(argv)
 
     pool = request_pool(args.pool, args.seed)
@@ -566,6 +604,9 @@ def main(argv: list[str] | None = None) -> int:
     print(text)
     args.out.write_text(text, encoding="utf-8")
     print(f"written to {args.out}")
+    if args.results:
+        write_section(Path(args.results), text)
+        print(f"and to the service-load section of {args.results}")
     return 0
 
 
