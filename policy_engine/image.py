@@ -16,6 +16,8 @@ their position in the policy's list of sources, which the cache key pins.
 from __future__ import annotations
 
 import functools
+import io
+import pickle
 from collections.abc import Callable, Sequence
 from dataclasses import fields
 from typing import Any
@@ -46,27 +48,32 @@ def capture(
     index = {id(source): i for i, source in enumerate(sources)}
     line_starts = [_line_starts(source.text) for source in sources]
     conditions: dict[Any, int] = {}  # encoded condition → its number (rules share them)
-    rules = []
-    for rule in compiled.rules:
-        tree = rule.source
-        span = tree.span
+
+    def row(rule: CompiledRule) -> tuple[Any, ...]:
+        span = rule.source.span
         if span is None or id(span.source) not in index:
             raise ValueError(f"rule `{rule.id}` has no place in the policy's sources")
         which = index[id(span.source)]
         starts = line_starts[which]
         begin = starts[span.line - 1] + span.column - 1
         end = starts[span.end_line - 1] + span.end_column - 1
-        rules.append(
-            (
-                rule.id,
-                rule.effect,
-                tuple(_sorted(scope) for scope in (rule.parties, rule.data, rule.purposes)),
-                tuple(plan.names for plan in rule.obligations),
-                (which, span.line, span.column, begin, end),
-                (rule.about.citation, rule.about.description),
-                tuple(conditions.setdefault(c, len(conditions)) for c in _encode_logic(rule)),
-            )
+        return (
+            rule.id,
+            rule.effect,
+            tuple(_sorted(scope) for scope in (rule.parties, rule.data, rule.purposes)),
+            tuple(plan.names for plan in rule.obligations),
+            (which, span.line, span.column, begin, end),
+            (rule.about.citation, rule.about.description),
+            tuple(conditions.setdefault(c, len(conditions)) for c in _encode_logic(rule)),
         )
+
+    # Rows go into the image a chunk at a time, each chunk already pickled: the rows of a large
+    # policy and the pickler's memo of all their objects would otherwise add some 14 MiB to the
+    # peak of a cold load (10,000 rules), a third of the load itself.
+    chunks = [
+        pickle.dumps([row(rule) for rule in compiled.rules[at : at + _CHUNK]], _PROTOCOL)
+        for at in range(0, len(compiled.rules), _CHUNK)
+    ]
     return {
         "version": compiled.version,
         "hierarchies": {
@@ -75,7 +82,7 @@ def capture(
         },
         "context": {name: key.decl for name, key in compiled.context.items()},
         "kinds": dict(compiled.symbol_tables[1]),
-        "rules": rules,
+        "rules": chunks,
         "conditions": list(conditions),
         "warnings": list(warnings),
     }
@@ -93,7 +100,8 @@ def restore(
     builder = condition_builder(hierarchies, tables)
     rules = []
     decoded = _Conditions(image["conditions"])
-    for position, row in enumerate(image["rules"]):
+    rows = (row for chunk in image["rules"] for row in _PlainUnpickler(chunk).load())
+    for position, row in enumerate(rows):
         rule_id, effect, scopes, obligations, where, (citation, description), logic = row
         which, line, column, begin, end = where
         source = sources[which]
@@ -146,12 +154,13 @@ _BY_CODE = list(_EXPR_CLASSES.values())
 
 
 def _encode_logic(rule: CompiledRule) -> tuple[Any, ...]:
-    """The rule's condition, its exceptions and its obligation conditions, encoded (hashable)."""
-    logic = rule.logic
+    """The rule's condition, its exceptions and its obligation conditions, encoded (hashable).
+    Read from the tree, so that capturing leaves no ``logic`` behind on 10,000 rules."""
+    tree = rule.source
     return (
-        _encode(logic.condition),
-        _encode(logic.exceptions),
-        _encode(logic.obligation_conditions),
+        _encode(tree.condition),
+        _encode(tree.exceptions),
+        _encode(tuple(clause.condition for clause in tree.obligations)),
     )
 
 
@@ -192,6 +201,23 @@ def _decode(data: Any) -> Any:
     if data and type(data[0]) is int:
         return _BY_CODE[data[0]](*(_decode(item) for item in data[1:]))
     return tuple(_decode(item) for item in data)
+
+
+_CHUNK = 1000
+_PROTOCOL = pickle.HIGHEST_PROTOCOL
+
+
+class _PlainUnpickler(pickle.Unpickler):
+    """Reads a chunk of rule rows: plain containers, strings and numbers, nothing else."""
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__(io.BytesIO(data))
+
+    def find_class(self, module: str, name: str) -> Any:
+        raise pickle.UnpicklingError(f"a rule row may not hold {module}.{name}")
+
+    def persistent_load(self, pid: Any) -> Any:
+        raise pickle.UnpicklingError("a rule row may not refer to anything")
 
 
 def _line_starts(text: str) -> list[int]:
