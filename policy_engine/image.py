@@ -148,7 +148,10 @@ _EXPR_CLASSES: dict[str, type] = {
         ast.Name,
     )
 }
-_FIELDS = {name: tuple(f.name for f in fields(cls)) for name, cls in _EXPR_CLASSES.items()}
+_FIELDS = {
+    name: ("value", "span") if cls is ast.Name else tuple(f.name for f in fields(cls))
+    for name, cls in _EXPR_CLASSES.items()
+}
 _CODES = {name: code for code, name in enumerate(_EXPR_CLASSES)}
 _BY_CODE = list(_EXPR_CLASSES.values())
 

@@ -13,7 +13,7 @@ import lark
 import pytest
 
 import policy_engine
-from policy_engine import cache, parser
+from policy_engine import ast, cache, parser
 from policy_engine.api import check_policy
 from policy_engine.source import Source
 
@@ -212,7 +212,10 @@ def _spans(node: object) -> list[tuple[int, int, int, int]]:
         for item in node:
             found += _spans(item)
         return found
-    for name in getattr(type(node), "__slots__", ()):
+    names = getattr(type(node), "__slots__", ())
+    if isinstance(node, ast.Name):  # keeps its place in plain slots, `span` is a property
+        names = ("value", "span")
+    for name in names:
         value = getattr(node, name)
         if name == "span" and value is not None:
             assert isinstance(value.source, Source)
