@@ -66,7 +66,9 @@ def content_version(sources: Iterable[Source]) -> str:
     digest = hashlib.sha256()
     for source in sources:
         relative = os.path.relpath(source.name, common) if common else source.name
-        digest.update(relative.encode() + b"\0" + source.text.encode() + b"\0")
+        digest.update(relative.encode() + b"\0")
+        source.hash_into(digest)
+        digest.update(b"\0")
     return digest.hexdigest()
 
 

@@ -111,7 +111,9 @@ def _engine_fingerprint() -> bytes:
 def key(sources: Sequence[Source]) -> str:
     digest = hashlib.sha256(_engine_fingerprint())
     for src in sources:
-        digest.update(src.name.encode() + b"\0" + src.text.encode() + b"\0")
+        digest.update(src.name.encode() + b"\0")
+        src.hash_into(digest)
+        digest.update(b"\0")
     return digest.hexdigest()
 
 

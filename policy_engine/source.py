@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from typing import NamedTuple
+from typing import Any, NamedTuple
+
+_SLICE = 1 << 16
 
 
 @dataclass(frozen=True)
@@ -13,6 +15,13 @@ class Source:
 
     name: str
     text: str
+
+    def hash_into(self, digest: Any) -> None:
+        """Feed the text's UTF-8 bytes to ``digest`` a slice at a time (the same bytes, without
+        a copy of a large file's whole text)."""
+        text = self.text
+        for at in range(0, len(text), _SLICE):
+            digest.update(text[at : at + _SLICE].encode())
 
     @cached_property
     def lines(self) -> tuple[str, ...]:
