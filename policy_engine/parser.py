@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import sys
 from collections.abc import Callable
 from contextvars import ContextVar
 from importlib import resources
@@ -310,7 +311,9 @@ class _Builder(Transformer[Token, Any]):
                     "`any`, ...) are reserved",
                 )
             )
-        return ast.Name(str(token), span)
+        # One string per distinct name: a large policy writes its few hundred terms some
+        # hundred thousand times.
+        return ast.Name(sys.intern(str(token)), span)
 
     # structure -----------------------------------------------------------
     def start(self, children: list[Any]) -> list[Any]:
@@ -588,7 +591,7 @@ class _Builder(Transformer[Token, Any]):
         return ast.NameRef(name.value, name.span)
 
     def request_ref(self, children: list[Token]) -> ast.RequestRef:
-        kind: ast.TermKind = str(children[0])  # type: ignore[assignment]
+        kind: ast.TermKind = sys.intern(str(children[0]))  # type: ignore[assignment]
         return ast.RequestRef(kind, self._tspan(children[0]))
 
     @_with_meta
