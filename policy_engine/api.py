@@ -124,7 +124,7 @@ class Policy:
                 self.compiled = compile_policy(checked, self.version)
                 self.warnings = checked.warnings
                 if cache.enabled():
-                    cache.store(sources, image.capture(self.compiled, self.warnings, sources))
+                    _keep_image(self.compiled, self.warnings, sources)
         # A rule's reason (a pydantic model) is built the first time the rule decides something.
         self._reasons: dict[str, ReasonModel] = {}
         self._reason_lists: dict[tuple[CompiledRule, ...], tuple[ReasonModel, ...]] = {}
@@ -227,6 +227,19 @@ class Policy:
                 exc.add_note(f"in request {index}")
                 raise
         return out
+
+
+def _keep_image(
+    compiled: CompiledPolicy, warnings: list[Diagnostic], sources: list[Source]
+) -> None:
+    """Store the policy's image for the next load. A policy the image cannot describe (a rule
+    without a place in the sources, say, built by other means than the parser) is simply not
+    cached: the cache never stands in the way of a load."""
+    try:
+        captured = image.capture(compiled, warnings, sources)
+    except (ValueError, TypeError):
+        return
+    cache.store(sources, captured)
 
 
 def _reason(rule: CompiledRule) -> ReasonModel:

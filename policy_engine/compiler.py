@@ -615,15 +615,11 @@ def compile_condition(compiled: CompiledPolicy, expr: ast.Expr) -> Condition:
 
 
 @functools.cache
-def _template(source: str) -> py.stmt:
-    with CODEGEN_LOCK:
-        return py.parse(source).body[0]
-
-
 def _stmt(source: str) -> py.stmt:
     """One statement of the engine's own template text (parsed once, shared: nothing
     downstream changes a node)."""
-    return _template(source)
+    with CODEGEN_LOCK:
+        return py.parse(source).body[0]
 
 
 def _return(value: py.expr) -> py.stmt:

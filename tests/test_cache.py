@@ -293,3 +293,14 @@ def test_restored_policy_decides_without_reparsing_any_rule(
     assert all(rule._source is None for rule in restored.compiled.rules)
     for old, new in zip(fresh.compiled.rules, restored.compiled.rules, strict=True):
         assert new.logic == old.logic
+
+
+def test_a_policy_the_image_cannot_describe_still_loads(
+    cache_dir: Path, policy_copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def cannot(*args: object) -> None:
+        raise ValueError("rule `r` has no place in the policy's sources")
+
+    monkeypatch.setattr(policy_engine.image, "capture", cannot)
+    assert policy_engine.load_policy(policy_copy).decide(*REQUEST).effect == "allow"
+    assert _entries(cache_dir) == []
