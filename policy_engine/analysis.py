@@ -260,7 +260,8 @@ def _covers_scope(
 
 
 def _obligation_key(rule: CompiledRule) -> set[tuple[tuple[str, ...], object]]:
-    return {(o.names, o.clause.condition) for o in rule.obligations}
+    conditions = rule.logic.obligation_conditions
+    return {(o.names, when) for o, when in zip(rule.obligations, conditions, strict=True)}
 
 
 def _redundant(

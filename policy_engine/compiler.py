@@ -45,10 +45,6 @@ class ObligationPlan:
         self._condition: Any = _UNCOMPILED
 
     @property
-    def clause(self) -> ast.ObligationClause:
-        return self.rule.source.obligations[self.index]
-
-    @property
     def condition(self) -> Condition | None:
         if self._condition is _UNCOMPILED:
             when = self.rule.logic.obligation_conditions[self.index]
