@@ -128,6 +128,7 @@ class Policy:
         # A rule's reason (a pydantic model) is built the first time the rule decides something.
         self._reasons: dict[str, ReasonModel] = {}
         self._reason_lists: dict[tuple[CompiledRule, ...], tuple[ReasonModel, ...]] = {}
+        self._reason_dict_lists: dict[tuple[CompiledRule, ...], tuple[dict[str, Any], ...]] = {}
         # Plain string sets: a request naming declared terms is checked with three lookups.
         hierarchies = self.compiled.hierarchies
         self._parties = frozenset(hierarchies["party"].terms)
@@ -192,6 +193,16 @@ class Policy:
         found = self._reason_lists.get(deciding)
         if found is None:
             found = self._reason_lists[deciding] = tuple(self._reason(r) for r in deciding)
+        return found
+
+    def _reason_dicts_of(self, deciding: tuple[CompiledRule, ...]) -> tuple[dict[str, Any], ...]:
+        """:meth:`_reasons_of` as dicts (``dict(reason)``), built once per distinct set, for
+        ``Decision.model_dump``, which copies them (a batch dumps thousands of decisions, and
+        ``dict()`` of a pydantic model costs several times a dict's copy)."""
+        found = self._reason_dict_lists.get(deciding)
+        if found is None:
+            found = tuple(dict(reason) for reason in self._reasons_of(deciding))
+            self._reason_dict_lists[deciding] = found
         return found
 
     def decide_many(self, requests: Iterable[Mapping[str, Any]]) -> list[Decision]:

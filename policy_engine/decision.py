@@ -116,7 +116,9 @@ class Decision:
             "allowed": self.allowed,
             "effect": self.effect,
             "obligations": list(self.obligations),
-            "reasons": [dict(reason) for reason in self.reasons],
+            "reasons": [
+                dict(reason) for reason in self._policy._reason_dicts_of(self._outcome.deciding)
+            ],
             "missing": list(self.missing),
             "policy_version": self.policy_version,
             "request": {

@@ -51,6 +51,18 @@ def test_fast_dump_equals_the_pydantic_dump(planiso: policy_engine.Policy) -> No
         assert d.model_dump() == json.loads(d.model_dump_json())
 
 
+def test_a_dump_is_the_callers_to_change(planiso: policy_engine.Policy) -> None:
+    """The reasons are built once per set of deciding rules; a caller editing one dump must
+    not change the next."""
+    request = next(r for r in REQUESTS if planiso.decide(**r).reasons)
+    first = planiso.decide(**request).model_dump()
+    first["reasons"][0]["id"] = "edited"
+    first["reasons"][0]["citations"] = []
+    again = planiso.decide(**request)
+    assert again.model_dump() == again.to_model().model_dump(mode="json")
+    assert again.model_dump()["reasons"][0]["id"] != "edited"
+
+
 def test_cli_batch_streams_one_line_per_request(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, planiso: policy_engine.Policy
 ) -> None:
