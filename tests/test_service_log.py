@@ -25,11 +25,15 @@ from hypothesis import strategies as st
 pytest.importorskip("fastapi", reason="the service needs the server extra")
 pytest.importorskip("uvicorn", reason="the service needs the server extra")
 
+from policy_engine import RequestError, load_policy_text
 from policy_engine.service.app import new_decision_ids
-from policy_engine.service.log_writer import DecisionLogWriter
+from policy_engine.service.log_writer import GATHER_UNTIL, DecisionLogWriter
 from policy_engine.service.storage import (
+    PlainEntry,
+    SQLiteStorage,
     Storage,
     StorageError,
+    _plain,
     canonical_json,
     open_storage,
 )
@@ -105,6 +109,44 @@ def test_canonical_json_of_a_service_entry() -> None:
     assert canonical_json(value) == expected
 
 
+EVERY_TYPE = """party a
+data d
+purpose p
+purpose q
+context b: boolean
+context n: integer
+context s: string
+context c: one of "x", "y"
+context l: list of "x", "y"
+context ls: list of string
+context t: set of purpose
+"""
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.dictionaries(
+        st.sampled_from(["b", "n", "s", "c", "l", "ls", "t"]),
+        # Values of the right types often enough for most contexts to be accepted.
+        JSON_VALUES | st.sampled_from(["x", "y"]) | st.lists(st.sampled_from(["x", "y", "p"])),
+    )
+)
+def test_a_valid_context_is_plain_json(context: dict[str, Any]) -> None:
+    """The service writes its log entries as :class:`PlainEntry` (no float anywhere, nothing
+    but JSON's own types) without checking: that holds only because every context the policy
+    accepts is made of such values. A new context type that admits floats fails here."""
+    policy = load_policy_text(EVERY_TYPE)
+    try:
+        decision = policy.decide("a", "d", "p", context)
+    except RequestError:
+        return
+    request = decision.model_dump()["request"]
+    assert _plain(request)
+    entry = PlainEntry(request=request, reasons=[], subject=None)
+    expected = json.dumps(entry, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    assert canonical_json(entry) == expected
+
+
 def test_decision_ids_are_unique_time_ordered_uuids() -> None:
     before = time.time_ns() // 1_000_000
     ids = new_decision_ids(20_000)
@@ -175,6 +217,41 @@ def test_a_group_waits_for_the_requests_still_being_decided(tmp_path: Path) -> N
         storage.close()
 
 
+def test_a_large_group_does_not_wait_for_more(tmp_path: Path) -> None:
+    """A batch already big enough is written at once, even while another request is expected:
+    waiting would only delay it."""
+    storage = open_storage(f"sqlite:///{tmp_path / 'log.db'}")
+
+    async def run() -> tuple[DecisionLogWriter, float]:
+        writer = DecisionLogWriter(storage, gather=5.0)
+        batch = [entry(n) for n in range(GATHER_UNTIL)]
+        written_after = 0.0
+
+        async def large() -> None:
+            nonlocal written_after
+            began = time.monotonic()
+            with writer.expecting():
+                await writer.append(batch)
+            written_after = time.monotonic() - began
+
+        async def slow() -> None:
+            with writer.expecting():
+                await asyncio.sleep(1.0)  # still deciding long after the batch appended
+                await writer.append([entry(GATHER_UNTIL)])
+
+        await asyncio.gather(large(), slow())
+        await writer.close()
+        return writer, written_after
+
+    try:
+        writer, written_after = asyncio.run(run())
+        assert writer.groups == 2
+        assert written_after < 0.9  # not held back until the slow request appended
+        assert storage.verify_log().entries == GATHER_UNTIL + 1
+    finally:
+        storage.close()
+
+
 def test_a_refused_request_fails_alone(database: tuple[str, str, str]) -> None:
     """A request whose entries the database refuses (here: an id already logged) fails; the
     requests that shared its group are written all the same."""
@@ -210,23 +287,62 @@ def test_a_refused_request_fails_alone(database: tuple[str, str, str]) -> None:
 ODD_SUBJECTS = [None, 'quote " backslash \\ slash /', "é 😀 \u2028", "tab\tnew\nline", "a\x00b"]
 
 
-def test_large_groups_store_every_value_exactly(database: tuple[str, str, str]) -> None:
-    """Groups large enough for the one-statement insert (a JSON array of the rows), with text
-    of every kind in the indexed columns: what is stored is what was hashed, NUL included."""
+@pytest.mark.parametrize("sizes", [(1, 150, 256), (SQLiteStorage.MAX_INSERT_ROWS + 3, 2)])
+def test_groups_store_every_value_exactly_in_order(
+    database: tuple[str, str, str], sizes: tuple[int, ...]
+) -> None:
+    """Groups of every shape the insert handles (SQLite: one statement per 1,024 rows at most,
+    padded up to a power of two), with text of every kind in the indexed columns: what is
+    stored is what was hashed, NUL included, in the order of the chain."""
     _, db_url, _ = database
     storage = open_storage(db_url)
+    odd = ODD_SUBJECTS if db_url.startswith("sqlite") else ODD_SUBJECTS[:4]
     try:
-        plain = [entry(i, subject=ODD_SUBJECTS[i % 4]) for i in range(150)]
-        storage.append_decisions(plain)
-        if db_url.startswith("sqlite"):
-            # PostgreSQL cannot store NUL at all (see the next test); SQLite can.
-            with_nul = [entry(i, subject=ODD_SUBJECTS[i % 5]) for i in range(200, 300)]
-            storage.append_decisions(with_nul)
-            plain += with_nul
-        logged = storage.query_decisions(limit=1000)
-        assert [(e["id"], e["subject"]) for e in logged] == [(e["id"], e["subject"]) for e in plain]
+        appended: list[dict[str, Any]] = []
+        for size in sizes:
+            group = [entry(len(appended) + i, subject=odd[i % len(odd)]) for i in range(size)]
+            storage.append_decisions(group)
+            appended += group
+        # PostgreSQL cannot store NUL at all (see the next test); SQLite can.
+        logged = storage.query_decisions(limit=len(appended))
+        assert [(e["id"], e["subject"]) for e in logged] == [
+            (e["id"], e["subject"]) for e in appended
+        ]
         result = storage.verify_log()  # checks every indexed column against the hashed entry
-        assert result.ok and result.entries == len(plain), result
+        assert result.ok and result.entries == len(appended), result
+    finally:
+        storage.close()
+
+
+def test_sqlite_checkpoints_outside_the_commit(tmp_path: Path) -> None:
+    """Commits leave the write-ahead log to the checkpointer thread, which copies it into the
+    database file soon after: the file holds every entry without its -wal beside it."""
+    path = tmp_path / "log.db"
+    storage = open_storage(f"sqlite:///{path}")
+    assert isinstance(storage, SQLiteStorage)
+    try:
+        for start in range(0, 3000, 500):
+            storage.append_decisions([entry(start + i) for i in range(500)])
+        checkpointer = storage._checkpointer
+        assert checkpointer is not None
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            # Every page of the log written back: a copy of the database file alone has them.
+            copy = tmp_path / "copy.db"
+            copy.write_bytes(path.read_bytes())
+            with (
+                contextlib.closing(sqlite3.connect(copy)) as conn,
+                contextlib.suppress(
+                    sqlite3.DatabaseError  # copied in the middle of a checkpoint: look again
+                ),
+            ):
+                if conn.execute("SELECT count(*) FROM decision_log").fetchone()[0] == 3000:
+                    break
+            time.sleep(0.05)
+        else:
+            pytest.fail("the checkpointer did not copy the log into the database in 10 s")
+        assert checkpointer.checkpoints >= 1
+        assert storage.verify_log().entries == 3000
     finally:
         storage.close()
 

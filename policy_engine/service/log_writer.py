@@ -38,6 +38,9 @@ logger = logging.getLogger("policy_engine.service")
 MAX_GROUP_ENTRIES = 20_000
 #: How long a group waits at most for requests still being decided to join it (seconds).
 GATHER_SECONDS = 0.002
+#: A group already this large is written at once: waiting for more would only delay it (a batch
+#: of a thousand decisions has nothing to gain from the next request's few entries).
+GATHER_UNTIL = 256
 
 Entries = Sequence[Mapping[str, Any]]
 Pending = tuple[Entries, "asyncio.Future[None]"]
@@ -162,6 +165,9 @@ class DecisionLogWriter:
             await task
         await self.storage.aclose()
 
+    def _queued(self) -> int:
+        return sum(len(entries) for entries, _ in self._pending)
+
     def _take(self) -> list[Pending]:
         """The next group: queued submissions up to :attr:`max_group` entries (at least one),
         leaving out requests that stopped waiting (cancelled: they are not logged)."""
@@ -194,10 +200,11 @@ class DecisionLogWriter:
 
     async def _gather(self) -> None:
         """Wait while requests being served have not queued their entries yet, at most
-        :attr:`gather` seconds (see :meth:`expecting`)."""
+        :attr:`gather` seconds (see :meth:`expecting`), unless the queued entries already make
+        a large group (:data:`GATHER_UNTIL`)."""
         assert self._loop is not None and self._wake is not None
         deadline = self._loop.time() + self.gather
-        while self.expected > 0 and not self._closed:
+        while self.expected > 0 and not self._closed and self._queued() < GATHER_UNTIL:
             remaining = deadline - self._loop.time()
             if remaining <= 0:
                 return

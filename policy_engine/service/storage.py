@@ -19,10 +19,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import json
+import logging
 import sqlite3
 import threading
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
@@ -31,6 +34,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
+
+logger = logging.getLogger("policy_engine.service")
 
 _orjson: Any
 try:  # the server extra installs it; without it the standard library gives the same text
@@ -94,6 +99,21 @@ def _plain(value: Any) -> bool:
     return all(_plain(item) for item in items if type(item) in _CONTAINERS)
 
 
+class PlainEntry(dict[str, Any]):
+    """A log entry that holds, however deep, only strings, integers, booleans, null, lists and
+    objects: :func:`_plain` by construction, so :func:`canonical_json` writes it without walking
+    it first (the walk cost twice what orjson takes to write the entry).
+
+    The service builds its entries this way: everything in them is its own text, except the
+    request's context, which the policy has validated, and a valid context holds only booleans,
+    whole numbers, strings and lists of strings (``tests/test_service_log.py`` checks that every
+    value the context types accept is plain). An integer beyond 64 bits or a lone surrogate is
+    still possible there; orjson refuses both, and the standard library writes them, as for any
+    entry."""
+
+    __slots__ = ()
+
+
 def canonical_json(value: Any) -> str:
     """The one serialization the hash covers: sorted keys, no spaces, UTF-8 kept as is.
 
@@ -101,8 +121,8 @@ def canonical_json(value: Any) -> str:
     orjson writes the same text for :func:`_plain` values several times faster (keys sorted by
     code point either way), and is used for them when it is installed. Anything else, floats
     above all, and whatever orjson refuses, goes through the standard library, so the text never
-    depends on which one ran."""
-    if _orjson is not None and _plain(value):
+    depends on which one ran. A :class:`PlainEntry` is taken at its word."""
+    if _orjson is not None and (type(value) is PlainEntry or _plain(value)):
         try:
             return str(_orjson.dumps(value, option=_orjson.OPT_SORT_KEYS), "utf-8")
         except TypeError:
@@ -489,12 +509,65 @@ def _check_row(row: Sequence[Any], previous: str) -> str | None:
     return None
 
 
+class _Checkpointer:
+    """Copies the write-ahead log back into the database file, in a thread of its own.
+
+    SQLite does this by itself (``wal_autocheckpoint``) inside the commit that takes the log
+    past a thousand pages, so every fourth batch of a thousand decisions waited some 9 ms for it
+    (copying the pages and two fsyncs), on the path every logged decision takes. Here the
+    writers' connections do not checkpoint; each commit pokes this thread, which runs a PASSIVE
+    checkpoint (it copies what it can and never blocks a writer) at most every
+    :attr:`interval` seconds. Should the log still grow past :attr:`restart_pages` (a reader
+    holding an old snapshot, or writes that never pause), a RESTART checkpoint waits for the
+    writer, copies the rest, and lets the next commit start the log file from its beginning.
+    """
+
+    def __init__(self, path: str, interval: float = 0.05, restart_pages: int = 16_384) -> None:
+        self.interval = interval
+        self.restart_pages = restart_pages
+        self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._conn.execute("PRAGMA busy_timeout=10000")
+        self._poked = threading.Event()
+        self._closed = False
+        self.checkpoints = 0
+        """Checkpoints run so far (for tests and the curious)."""
+        self._thread = threading.Thread(
+            target=self._run, name="policy-engine-sqlite-checkpoint", daemon=True
+        )
+        self._thread.start()
+
+    def poke(self) -> None:
+        self._poked.set()
+
+    def _run(self) -> None:
+        while True:
+            self._poked.wait()
+            if self._closed:
+                return
+            self._poked.clear()
+            try:
+                _, pages, _ = self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                if pages >= self.restart_pages:
+                    self._conn.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
+                self.checkpoints += 1
+            except sqlite3.Error as exc:  # another process checkpointing; try again next time
+                logger.debug("SQLite checkpoint skipped: %s", exc)
+            time.sleep(self.interval)
+
+    def close(self) -> None:
+        self._closed = True
+        self._poked.set()
+        self._thread.join(timeout=30)
+        self._conn.close()
+
+
 class SQLiteStorage(Storage):
     """One file, WAL mode, three connections shared by the threads of the process: one reads
     (ledger reads and log queries do not wait for a write: WAL lets readers run beside the
     writer), and two write, under one lock: one for threads, which waits up to ten seconds for
     another process's write lock, and one for the log writer on the event loop, which never
-    waits (:meth:`append_decisions_async`)."""
+    waits (:meth:`append_decisions_async`). Checkpoints run in a thread of their own
+    (:class:`_Checkpointer`)."""
 
     def __init__(self, path: str) -> None:
         self.path = path
@@ -510,14 +583,14 @@ class SQLiteStorage(Storage):
             raise StorageError(f"cannot open SQLite database `{path}`: {exc}") from None
         self._lock = threading.Lock()
         self._read_lock = self._lock if memory else threading.Lock()
+        self._checkpointer: _Checkpointer | None = None
         self._migrate(_SQLITE_MIGRATIONS)
-        try:  # SQLite's JSON functions are built in since 3.38, and usually before
-            self._conn.execute(
-                "SELECT json_extract(json_each.value, '$[0]') FROM json_each('[[1]]')"
-            )
-            self._json = True
-        except sqlite3.Error:
-            self._json = False
+        if not memory:
+            self._checkpointer = _Checkpointer(path)
+        # SQLite before 3.32 binds at most 999 parameters in a statement, later ones 32,766.
+        variables = self._conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+        fits = variables // (self._LOG_COLUMNS + 1)
+        self._max_insert_rows = min(self.MAX_INSERT_ROWS, 1 << (fits.bit_length() - 1))
 
     @staticmethod
     def _open(path: str, busy_ms: int) -> sqlite3.Connection:
@@ -528,6 +601,10 @@ class SQLiteStorage(Storage):
         # NORMAL in WAL mode loses nothing when the process dies, only on power loss.
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute(f"PRAGMA busy_timeout={int(busy_ms)}")
+        # The checkpointer's thread copies the log into the database instead (_Checkpointer).
+        conn.execute("PRAGMA wal_autocheckpoint=0")
+        # After a checkpoint has let the log start over, its file is cut back to 64 MiB.
+        conn.execute(f"PRAGMA journal_size_limit={64 * 1024 * 1024}")
         return conn
 
     @property
@@ -554,6 +631,8 @@ class SQLiteStorage(Storage):
                 cur.execute("ROLLBACK")
                 raise
             cur.execute("COMMIT")
+            if self._checkpointer is not None:
+                self._checkpointer.poke()
         except (sqlite3.Error, UnicodeEncodeError) as exc:
             if conn.in_transaction:
                 conn.rollback()
@@ -566,29 +645,30 @@ class SQLiteStorage(Storage):
         finally:
             cur.close()
 
-    # A large group goes in with one statement over a JSON array of its rows: the whole insert is
-    # one call into SQLite, which runs without the GIL, beside the event loop's work. With
-    # executemany every row is bound in Python and waits for the GIL again, behind a busy event
-    # loop. json_extract cuts a string at a NUL character, so a group with one (which only a
-    # request's own text can bring, written "\u0000" in the JSON) goes row by row.
-    _INSERT_JSON = (
-        "INSERT INTO decision_log (id, time, subject, party, effect, policy_version, entry, "
-        "prev_hash, hash) SELECT "
-        + ", ".join(f"json_extract(value, '$[{i}]')" for i in range(9))
-        + " FROM json_each(?) ORDER BY key"
-    )
-    JSON_INSERT_ROWS = 64
+    # A group goes in with one statement per (up to) MAX_INSERT_ROWS rows: a multi-row VALUES
+    # list, its parameters bound by the sqlite3 module in C, then one step of SQLite that runs
+    # without the GIL, beside the event loop's work. With executemany every row is a step of its
+    # own, after which the thread waits for the GIL again, behind a busy event loop (up to the
+    # interpreter's 5 ms switch interval each time); reading the rows out of one JSON array
+    # (json_each and json_extract) avoided that but cost more than the insert itself. Statements
+    # come in power-of-two sizes (a handful per connection, each prepared once); a group that does
+    # not fill one is padded with rows of NULLs, which the WHERE clause drops. The rows are
+    # numbered and inserted in that order, so that ``seq`` follows the chain.
+    MAX_INSERT_ROWS = 1024
+    _LOG_COLUMNS = 9
 
     def _insert_rows(self, cur: Any, rows: list[Row]) -> None:
-        if len(rows) >= self.JSON_INSERT_ROWS and self._json and _orjson is not None:
-            try:
-                text = str(_orjson.dumps(rows), "utf-8")
-            except TypeError:  # orjson refused a value: the row-by-row insert says which
-                text = "\\u0000"
-            if "\\u0000" not in text:
-                cur.execute(self._INSERT_JSON, (text,))
-                return
-        super()._insert_rows(cur, rows)
+        most = self._max_insert_rows
+        for start in range(0, len(rows), most):
+            chunk = rows[start : start + most]
+            size = 1 << (len(chunk) - 1).bit_length()
+            params: list[Any] = []
+            extend = params.extend
+            for number, row in enumerate(chunk):
+                extend(row)
+                params.append(number)
+            params.extend(_NULL_ROW * (size - len(chunk)))
+            cur.execute(_padded_insert(size), params)
 
     async def append_decisions_async(self, entries: Sequence[Mapping[str, Any]]) -> list[str]:
         """A small group is appended on the event loop itself: SQLite's append is a few
@@ -617,6 +697,8 @@ class SQLiteStorage(Storage):
                 cur.close()
 
     def close(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.close()
         with self._lock:
             self._conn.close()
             if self._inline is not self._conn:
@@ -624,6 +706,22 @@ class SQLiteStorage(Storage):
         if self._reader is not self._conn:
             with self._read_lock:
                 self._reader.close()
+
+
+_NULL_ROW = (None,) * (SQLiteStorage._LOG_COLUMNS + 1)
+
+
+@functools.lru_cache(maxsize=32)
+def _padded_insert(size: int) -> str:
+    """The statement that inserts up to ``size`` log rows, each bound as its nine columns and
+    its number; rows whose ``id`` is NULL are padding (see :meth:`SQLiteStorage._insert_rows`)."""
+    row = "(" + ", ".join(["?"] * (SQLiteStorage._LOG_COLUMNS + 1)) + ")"
+    return (
+        "INSERT INTO decision_log (id, time, subject, party, effect, policy_version, entry, "
+        "prev_hash, hash) SELECT column1, column2, column3, column4, column5, column6, column7, "
+        "column8, column9 FROM (VALUES " + ", ".join([row] * size) + ") "
+        "WHERE column1 IS NOT NULL ORDER BY column10"
+    )
 
 
 class _Busy(Exception):
