@@ -522,7 +522,7 @@ class _Checkpointer:
     writer, copies the rest, and lets the next commit start the log file from its beginning.
     """
 
-    def __init__(self, path: str, interval: float = 0.05, restart_pages: int = 16_384) -> None:
+    def __init__(self, path: str, interval: float = 0.2, restart_pages: int = 16_384) -> None:
         self.interval = interval
         self.restart_pages = restart_pages
         self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
