@@ -256,6 +256,21 @@ def test_health_ready_and_openapi(sqlite_server: Server) -> None:
     assert status == 200
     for path in ("/v1/decisions", "/v1/decisions/batch", "/v1/explain", "/v1/policy"):
         assert path in spec["paths"]
+    # The decision endpoints read their bodies themselves (service.body): still documented.
+    schemas = spec["components"]["schemas"]
+    for path, model in [
+        ("/v1/decisions", "DecisionRequest"),
+        ("/v1/decisions/batch", "BatchRequest"),
+        ("/v1/explain", "DecisionRequest"),
+    ]:
+        body = spec["paths"][path]["post"]["requestBody"]
+        assert body["required"] is True
+        ref = body["content"]["application/json"]["schema"]["$ref"]
+        assert ref == f"#/components/schemas/{model}"
+    assert schemas["BatchRequest"]["properties"]["requests"]["items"] == {
+        "$ref": "#/components/schemas/DecisionRequest"
+    }
+    assert set(schemas["DecisionRequest"]["required"]) == {"party", "data", "purpose"}
 
 
 def test_serve_binds_loopback_by_default() -> None:

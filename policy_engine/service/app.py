@@ -22,7 +22,7 @@ from typing import Annotated, Any
 
 import anyio.to_thread
 import orjson
-from fastapi import FastAPI, Query, Request
+from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -32,6 +32,7 @@ from ..api import POLICY_SUFFIX, Policy, load_policy
 from ..decision import Decision
 from ..errors import Diagnostic, PolicyError, UnknownTermError, did_you_mean
 from .access_log import AccessLog, default_access_logging, note
+from .body import add_request_schemas, json_body, request_body
 from .config import ADMIN_TOKEN_ENV, ServiceConfig
 from .ledger import consent_state
 from .log_writer import DecisionLogWriter
@@ -58,6 +59,10 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 logger = logging.getLogger("policy_engine.service")
+
+# The decision endpoints' bodies, parsed and validated in one pass (see .body).
+DecisionBody = Annotated[DecisionRequest, Depends(json_body(DecisionRequest))]
+BatchBody = Annotated[BatchRequest, Depends(json_body(BatchRequest))]
 
 CLOCK_SKEW = timedelta(minutes=5)
 MASK = "***"
@@ -707,6 +712,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.service = service
+    add_request_schemas(app, [DecisionRequest, BatchRequest])
     if service.log_writer is not None:
         app.add_middleware(DecisionsInFlight, writer=service.log_writer)
     app.add_middleware(BodyLimit, limit=config.max_body_bytes)
@@ -809,9 +815,13 @@ def create_app(
         )
 
     @app.post(
-        "/v1/decisions", response_model=DecisionResponse, tags=["decisions"], responses=ERRORS
+        "/v1/decisions",
+        response_model=DecisionResponse,
+        tags=["decisions"],
+        responses=ERRORS,
+        openapi_extra=request_body(DecisionRequest),
     )
-    async def decide(body: DecisionRequest, request: Request) -> JSONResponse:
+    async def decide(body: DecisionBody, request: Request) -> JSONResponse:
         """Decide one request; the decision is logged before it is returned."""
         with timed("decisions"):
             (_, response, _), *_ = await service.decide_async([body])
@@ -819,9 +829,13 @@ def create_app(
         return FastJSONResponse(response)
 
     @app.post(
-        "/v1/decisions/batch", response_model=BatchResponse, tags=["decisions"], responses=ERRORS
+        "/v1/decisions/batch",
+        response_model=BatchResponse,
+        tags=["decisions"],
+        responses=ERRORS,
+        openapi_extra=request_body(BatchRequest),
     )
-    async def decide_batch(body: BatchRequest, request: Request) -> JSONResponse:
+    async def decide_batch(body: BatchBody, request: Request) -> JSONResponse:
         """Decide many requests at once, in order (at most ``max_batch``, 10,000 by default;
         more get 413). One bad request fails the whole batch (400, naming its position) and
         nothing is logged."""
@@ -837,8 +851,14 @@ def create_app(
         note(request.scope, decisions=len(decided))
         return FastJSONResponse({"decisions": [response for _, response, _ in decided]})
 
-    @app.post("/v1/explain", response_model=ExplainResponse, tags=["decisions"], responses=ERRORS)
-    def explain(body: DecisionRequest, request: Request) -> JSONResponse:
+    @app.post(
+        "/v1/explain",
+        response_model=ExplainResponse,
+        tags=["decisions"],
+        responses=ERRORS,
+        openapi_extra=request_body(DecisionRequest),
+    )
+    def explain(body: DecisionBody, request: Request) -> JSONResponse:
         """Decide one request (logged like any other) and return its full trace as well."""
         with timed("explain"):
             (decision, response, _), *_ = service.decide([body])
