@@ -18,13 +18,14 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import anyio.to_thread
 import orjson
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
@@ -57,6 +58,7 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
 
 logger = logging.getLogger("policy_engine.service")
 
@@ -814,13 +816,19 @@ def create_app(
             {"status": "ready", "policy_version": service.policy.version, "storage": storage.url}
         )
 
-    @app.post(
-        "/v1/decisions",
-        response_model=DecisionResponse,
-        tags=["decisions"],
-        responses=ERRORS,
-        openapi_extra=request_body(DecisionRequest),
-    )
+    def decision_route(
+        path: str, response: type[BaseModel], body: type[BaseModel]
+    ) -> Callable[[Endpoint], Endpoint]:
+        """A decision endpoint: its body read by ``service.body``, and declared for OpenAPI."""
+        return app.post(
+            path,
+            response_model=response,
+            tags=["decisions"],
+            responses=ERRORS,
+            openapi_extra=request_body(body),
+        )
+
+    @decision_route("/v1/decisions", DecisionResponse, DecisionRequest)
     async def decide(body: DecisionBody, request: Request) -> JSONResponse:
         """Decide one request; the decision is logged before it is returned."""
         with timed("decisions"):
@@ -828,13 +836,7 @@ def create_app(
         note(request.scope, decision_id=response["decision_id"], effect=response["effect"])
         return FastJSONResponse(response)
 
-    @app.post(
-        "/v1/decisions/batch",
-        response_model=BatchResponse,
-        tags=["decisions"],
-        responses=ERRORS,
-        openapi_extra=request_body(BatchRequest),
-    )
+    @decision_route("/v1/decisions/batch", BatchResponse, BatchRequest)
     async def decide_batch(body: BatchBody, request: Request) -> JSONResponse:
         """Decide many requests at once, in order (at most ``max_batch``, 10,000 by default;
         more get 413). One bad request fails the whole batch (400, naming its position) and
@@ -851,13 +853,7 @@ def create_app(
         note(request.scope, decisions=len(decided))
         return FastJSONResponse({"decisions": [response for _, response, _ in decided]})
 
-    @app.post(
-        "/v1/explain",
-        response_model=ExplainResponse,
-        tags=["decisions"],
-        responses=ERRORS,
-        openapi_extra=request_body(DecisionRequest),
-    )
+    @decision_route("/v1/explain", ExplainResponse, DecisionRequest)
     def explain(body: DecisionBody, request: Request) -> JSONResponse:
         """Decide one request (logged like any other) and return its full trace as well."""
         with timed("explain"):
