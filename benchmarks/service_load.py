@@ -9,7 +9,7 @@ with the machine and the targets (PASS/FAIL), to ``benchmarks/SERVICE_RESULTS.md
 report into ``benchmarks/RESULTS.md`` between ``<!-- service-load:start -->`` and
 ``<!-- service-load:end -->`` (``benchmarks/run.py`` keeps that section when it rewrites the file).
 
-    .venv/bin/python benchmarks/service_load.py                   # ~1-2 min
+    .venv/bin/python benchmarks/service_load.py                   # about a minute
     .venv/bin/python benchmarks/service_load.py --requests 1000 --backends sqlite
 
 "Without the log" is the service with ``log_decisions = false`` in its config file. The library's
@@ -454,7 +454,8 @@ def report(results: list[Result], args: argparse.Namespace, floor: float, notes:
         "# The decision service under load",
         "",
         f"Written by `benchmarks/service_load.py` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC "
-        "(one run; figures move by ±10-20 % between runs).",
+        "(one run; figures move by ±10-20 % between runs). How they came about, and where the "
+        "time goes: [docs/service-performance.md](../docs/service-performance.md).",
         "",
         *machine(),
         f"- PostgreSQL {pg_version(args.pg_url)} on 127.0.0.1 (same machine)",
@@ -557,7 +558,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=5000, help="single decisions per run")
     parser.add_argument("--threads", type=int, default=4, help="client threads (single)")
-    parser.add_argument("--batches", type=int, default=30, help="batch requests per run")
+    parser.add_argument("--batches", type=int, default=100, help="batch requests per run")
     parser.add_argument("--batch-size", type=int, default=1000, help="decisions per batch")
     parser.add_argument("--batch-threads", type=int, default=2, help="client threads (batch)")
     parser.add_argument("--time-cap", type=float, default=60.0, help="seconds per phase at most")
