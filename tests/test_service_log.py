@@ -26,6 +26,7 @@ pytest.importorskip("fastapi", reason="the service needs the server extra")
 pytest.importorskip("uvicorn", reason="the service needs the server extra")
 
 from policy_engine import RequestError, load_policy_text
+from policy_engine.service import storage as storage_module
 from policy_engine.service.app import new_decision_ids
 from policy_engine.service.log_writer import GATHER_UNTIL, DecisionLogWriter
 from policy_engine.service.storage import (
@@ -250,6 +251,25 @@ def test_a_large_group_does_not_wait_for_more(tmp_path: Path) -> None:
         assert writer.groups == 2
         assert written_after < 0.9  # not held back until the slow request appended
         assert storage.verify_log().entries == GATHER_UNTIL + 1
+    finally:
+        storage.close()
+
+
+def test_sqlite_log_file_stays_bounded_under_steady_writes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Commits that never pause still let the write-ahead log start over: past
+    ``WRITER_CHECKPOINT_PAGES`` the writer checkpoints what the checkpointer thread left."""
+    monkeypatch.setattr(storage_module, "WRITER_CHECKPOINT_PAGES", 100)
+    path = tmp_path / "log.db"
+    storage = open_storage(f"sqlite:///{path}")
+    try:
+        for start in range(0, 6000, 200):  # some 1,500 pages in all, back to back
+            storage.append_decisions([entry(start + i) for i in range(200)])
+        with contextlib.closing(sqlite3.connect(path)) as conn:
+            _, frames, _ = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        assert 0 < frames < 300, frames  # the bound and the last group, not all 1,500 pages
+        assert storage.verify_log().entries == 6000
     finally:
         storage.close()
 

@@ -509,24 +509,28 @@ def _check_row(row: Sequence[Any], previous: str) -> str | None:
     return None
 
 
+#: A writer's commit checkpoints (``wal_autocheckpoint``) past this many pages of log: 16 MiB.
+WRITER_CHECKPOINT_PAGES = 4096
+
+
 class _Checkpointer:
     """Copies the write-ahead log back into the database file, in a thread of its own.
 
-    SQLite does this by itself (``wal_autocheckpoint``) inside the commit that takes the log
-    past a thousand pages, so every fourth batch of a thousand decisions waited some 9 ms for it
-    (copying the pages and two fsyncs), on the path every logged decision takes. Here the
-    writers' connections do not checkpoint; each commit pokes this thread, which runs a PASSIVE
-    checkpoint (it copies what it can and never blocks a writer) at most every
-    :attr:`interval` seconds. Should the log still grow past :attr:`restart_pages` (a reader
-    holding an old snapshot, or writes that never pause), a RESTART checkpoint waits for the
-    writer, copies the rest, and lets the next commit start the log file from its beginning.
+    SQLite does this by itself inside the commit that takes the log past
+    ``wal_autocheckpoint`` pages (a thousand by default), so every fourth batch of a thousand
+    decisions waited some 9 ms for it (copying the pages and two fsyncs), on the path every
+    logged decision takes. Here each commit pokes this thread, which runs a PASSIVE checkpoint
+    (it copies what it can and never blocks a writer) at most every :attr:`interval` seconds.
+
+    The writers still checkpoint, but only past :data:`WRITER_CHECKPOINT_PAGES`, and then find
+    little left to copy. That bound is needed: a checkpoint in another thread cannot let the log
+    start over from its beginning while commits keep coming (each finds frames written after the
+    checkpoint began), so under a steady stream of writes the log file would grow without end.
     """
 
-    def __init__(self, path: str, interval: float = 0.2, restart_pages: int = 16_384) -> None:
+    def __init__(self, path: str, interval: float = 0.2) -> None:
         self.interval = interval
-        self.restart_pages = restart_pages
         self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._conn.execute("PRAGMA busy_timeout=10000")
         self._poked = threading.Event()
         self._closed = False
         self.checkpoints = 0
@@ -546,9 +550,7 @@ class _Checkpointer:
                 return
             self._poked.clear()
             try:
-                _, pages, _ = self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-                if pages >= self.restart_pages:
-                    self._conn.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
+                self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
                 self.checkpoints += 1
             except sqlite3.Error as exc:  # another process checkpointing; try again next time
                 logger.debug("SQLite checkpoint skipped: %s", exc)
@@ -601,8 +603,9 @@ class SQLiteStorage(Storage):
         # NORMAL in WAL mode loses nothing when the process dies, only on power loss.
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute(f"PRAGMA busy_timeout={int(busy_ms)}")
-        # The checkpointer's thread copies the log into the database instead (_Checkpointer).
-        conn.execute("PRAGMA wal_autocheckpoint=0")
+        # The checkpointer's thread copies the log into the database (_Checkpointer); a commit
+        # checkpoints only what it left, once the log passes this many pages.
+        conn.execute(f"PRAGMA wal_autocheckpoint={WRITER_CHECKPOINT_PAGES}")
         # After a checkpoint has let the log start over, its file is cut back to 64 MiB.
         conn.execute(f"PRAGMA journal_size_limit={64 * 1024 * 1024}")
         return conn
