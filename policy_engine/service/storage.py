@@ -509,8 +509,8 @@ def _check_row(row: Sequence[Any], previous: str) -> str | None:
     return None
 
 
-#: A writer's commit checkpoints (``wal_autocheckpoint``) past this many pages of log: 16 MiB.
-WRITER_CHECKPOINT_PAGES = 4096
+#: A writer's commit checkpoints (``wal_autocheckpoint``) past this many pages of log: 64 MiB.
+WRITER_CHECKPOINT_PAGES = 16_384
 
 
 class _Checkpointer:
