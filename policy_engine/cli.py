@@ -128,7 +128,9 @@ def _diff(args: argparse.Namespace) -> int:
     failing = {"widen": {"widened"}, "narrow": {"narrowed"}, "any": set(kinds)}
     if args.fail_on and kinds & failing[args.fail_on]:
         return 1
-    if args.fail_on == "any" and (report.terms_added or report.terms_removed):
+    if args.fail_on == "any" and (
+        report.terms_added or report.terms_removed or report.context_changes
+    ):
         return 1
     return 0
 

@@ -15,7 +15,7 @@ import subprocess
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel
 
@@ -25,7 +25,7 @@ from .api import Policy, read_sources
 from .compiler import CellPlan, CompiledPolicy, CompiledRule, Condition, Context, compile_condition
 from .errors import Diagnostic, PolicyError
 from .evaluator import outcome_of
-from .printer import expr_text
+from .printer import expr_text, literal_text
 from .source import Source
 from .space import ContextClass, RequestSpace, expressions_of
 
@@ -100,6 +100,10 @@ class DiffReport(BaseModel):
     groups: list[ChangeGroup]
     terms_added: dict[str, list[str]]
     terms_removed: dict[str, list[str]]
+    context_changes: list[str] = []
+    """Changes to the context keys callers send: added, removed, retyped, a new default, the
+    consent ledger's mark (which key the decision service fills). A removed key makes every
+    request that still sends it an error."""
     requests_compared: int
     requests_changed: int
 
@@ -167,9 +171,52 @@ def diff_policies(
         groups=groups,
         terms_added={k: v for k, v in added.items() if v},
         terms_removed={k: v for k, v in removed.items() if v},
+        context_changes=context_changes(a, b),
         requests_compared=compared,
         requests_changed=sum(c.count for c in changes),
     )
+
+
+def context_changes(a: CompiledPolicy, b: CompiledPolicy) -> list[str]:
+    """What changed in the context keys from ``a`` to ``b``, a line each, by key."""
+    out: list[str] = []
+    for name in sorted(a.context.keys() | b.context.keys()):
+        old, new = a.context.get(name), b.context.get(name)
+        if old is None:
+            if new is not None:
+                out.append(f"context key `{name}` added: {_declared(new.decl)}")
+        elif new is None:
+            out.append(f"context key `{name}` removed: requests that send it are now refused")
+        else:
+            before, after = old.decl, new.decl
+            if before.type.describe() != after.type.describe():
+                out.append(
+                    f"context key `{name}`: {before.type.describe()} → {after.type.describe()}"
+                )
+            if _default_text(before) != _default_text(after):
+                out.append(
+                    f"context key `{name}`: default {_default_text(before)} → "
+                    f"{_default_text(after)}"
+                )
+            if before.source != after.source:
+                now = "now" if after.source == "consent ledger" else "no longer"
+                out.append(
+                    f"context key `{name}`: {now} filled from the consent ledger by the service"
+                )
+    return out
+
+
+def _declared(decl: ast.ContextDecl) -> str:
+    text = decl.type.describe()
+    if decl.source == "consent ledger":
+        text += ", filled from the consent ledger by the service"
+    if decl.default is not None:
+        text += f", default {_default_text(decl)}"
+    return text
+
+
+def _default_text(decl: ast.ContextDecl) -> str:
+    return "none" if decl.default is None else literal_text(decl.default.value)
 
 
 FAST_PATH_MIN_CLASSES = 16
@@ -194,6 +241,10 @@ def _version_outcome(
     return outcome.effect, outcome.obligations, tuple(r.id for r in outcome.deciding)
 
 
+def _defaults(policy: CompiledPolicy, keys: set[str]) -> dict[str, Any]:
+    return {k: v for k, v in policy.default_values.items() if k in keys}
+
+
 def _cell_changes(
     a: CompiledPolicy,
     b: CompiledPolicy,
@@ -208,10 +259,16 @@ def _cell_changes(
     changed: dict[ChangeKey, list[ContextClass]] = defaultdict(list)
     unchanged: list[ContextClass] = []
     fast_ok = len(classes) >= FAST_PATH_MIN_CLASSES
+    disputed = space.disputed_defaults
     for klass in classes:
         ctx = klass.evaluator_context()
-        before = _version_outcome(a, cell, plan_a, ctx, fast_ok)
-        after = _version_outcome(b, cell, plan_b, ctx, fast_ok)
+        ctx_a, ctx_b = ctx, ctx
+        if disputed:
+            # A key the request leaves out takes each version's own default, if it has one.
+            ctx_a = {**_defaults(a, disputed), **ctx}
+            ctx_b = {**_defaults(b, disputed), **ctx}
+        before = _version_outcome(a, cell, plan_a, ctx_a, fast_ok)
+        after = _version_outcome(b, cell, plan_b, ctx_b, fast_ok)
         if before[:2] == after[:2]:
             unchanged.append(klass)
             continue
@@ -472,6 +529,7 @@ def render_text(report: DiffReport) -> str:
     for kind, terms in (("added", report.terms_added), ("removed", report.terms_removed)):
         for k, names in terms.items():
             out.append(f"{ast.KIND_WORDS[k]} terms {kind}: {_terms(names)}")
+    out += report.context_changes
     if not report.groups:
         out.append("no decision changes")
     for kind in ("widened", "narrowed", "obligations"):
@@ -499,11 +557,12 @@ def render_text(report: DiffReport) -> str:
 
 def render_markdown(report: DiffReport) -> str:
     out = [f"### Policy diff: `{report.old}` → `{report.new}`", ""]
-    if not report.groups and not report.terms_added and not report.terms_removed:
+    if not (report.groups or report.terms_added or report.terms_removed or report.context_changes):
         out.append("No decision changes.")
     for kind, terms in (("added", report.terms_added), ("removed", report.terms_removed)):
         for k, names in terms.items():
             out.append(f"- {ast.KIND_WORDS[k]} terms {kind}: {_terms(names)}")
+    out += [f"- {line}" for line in report.context_changes]
     for kind in ("widened", "narrowed", "obligations"):
         groups = [g for g in report.groups if g.kind == kind]
         if not groups:

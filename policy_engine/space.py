@@ -116,6 +116,12 @@ def _collect(exprs: Iterable[ast.Expr], context: dict[str, Any]) -> dict[str, _K
     return facts
 
 
+def _default_of(policy: CompiledPolicy, name: str) -> tuple[type, Any]:
+    """A key's declared default with its type (``true`` is not ``1``), MISSING when none."""
+    default = policy.context[name].decl.default
+    return (type(None), MISSING) if default is None else (type(default.value), default.value)
+
+
 @dataclass(frozen=True)
 class ContextClass:
     """One class of contexts: a representative (what the evaluator sees, and what a request would
@@ -165,10 +171,20 @@ class RequestSpace:
                 self.context.setdefault(name, key.decl)
             for rule in policy.rules:
                 exprs.extend(expressions_of(rule.source))
-        self.defaults = {
-            name: (decl.default.value if decl.default is not None else MISSING)
-            for name, decl in self.context.items()
-        }
+        # A key's default, when every policy that declares it has the same one. When they differ
+        # (OLD and NEW of a diff), a request that leaves the key out means something different
+        # to each: it is a class of its own, which each policy decides with its own default.
+        self.defaults: dict[str, Any] = {}
+        self.disputed_defaults: set[str] = set()
+        for name in self.context:
+            found = {
+                _default_of(policy, name) for policy in self.policies if name in policy.context
+            }
+            if len(found) == 1:
+                self.defaults[name] = next(iter(found))[1]
+            else:
+                self.defaults[name] = MISSING
+                self.disputed_defaults.add(name)
         self.facts = _collect(exprs, self.context)
         self._cache: dict[tuple[object, ...], list[ContextClass]] = {}
         self._reads: dict[int, tuple[set[str], frozenset[str]]] = {}
@@ -268,7 +284,9 @@ class RequestSpace:
             values = self._list_domain(key, type_, facts)
         else:
             values = self._termset_domain(key, type_.kind, facts, terms)
-        if self.defaults[key] is MISSING:
+        if key in self.disputed_defaults:
+            values.append((MISSING, f"`{key}` is not sent"))
+        elif self.defaults[key] is MISSING:
             values.append((MISSING, f"`{key}` is missing"))
         else:
             default = self.defaults[key]

@@ -326,6 +326,71 @@ def test_terms_added_and_removed(
     assert json.loads(out)["terms_removed"] == {"purpose": ["receipts"]}
 
 
+def test_context_key_changes_are_shown(
+    capsys: pytest.CaptureFixture[str], planiso: policy_engine.Policy, tmp_path: Path
+) -> None:
+    """Callers send the context keys: a key added, retyped, or no longer filled by the service's
+    consent ledger changes what they must send, even where no decision changes."""
+    copy = copy_planiso(tmp_path)
+    vocabulary = copy / "vocabulary.policy"
+    text = vocabulary.read_text(encoding="utf-8")
+    edits = [
+        (
+            "context consented_purposes: set of purpose from consent ledger",
+            "context consented_purposes: set of purpose",
+        ),
+        (
+            'context channel: one of "email", "sms", "phone"',
+            'context channel: one of "email", "sms", "phone", "fax"',
+        ),
+    ]
+    for before, after in edits:
+        assert before in text
+        text = text.replace(before, after, 1)
+    vocabulary.write_text(text + '\ncontext region: string default "CA-QC"\n', encoding="utf-8")
+    report = diff_module.diff_policies(planiso, load(copy))
+    assert report.context_changes == [
+        'context key `channel`: one of "email", "sms", "phone" → '
+        'one of "email", "sms", "phone", "fax"',
+        "context key `consented_purposes`: no longer filled from the consent ledger by the service",
+        'context key `region` added: string, default "CA-QC"',
+    ]
+    code, out, _ = run(capsys, "diff", PLANISO, copy, "--fail-on", "any")
+    assert code == 1
+    assert "context key `region` added" in out
+    code, out, _ = run(capsys, "diff", PLANISO, copy, "--format", "markdown")
+    assert "- context key `consented_purposes`: no longer filled" in out
+    assert "No decision changes." not in out
+    code, out, _ = run(capsys, "diff", copy, PLANISO, "--format", "json")
+    assert json.loads(out)["context_changes"] == [
+        'context key `channel`: one of "email", "sms", "phone", "fax" → '
+        'one of "email", "sms", "phone"',
+        "context key `consented_purposes`: now filled from the consent ledger by the service",
+        "context key `region` removed: requests that send it are now refused",
+    ]
+
+
+def test_a_changed_default_is_a_context_change() -> None:
+    base = "party a\ndata d\npurpose p\nrule r allow a to use d for p when flag\n"
+    old = policy_engine.load_policy_text(base + "context flag: boolean default false\n")
+    new = policy_engine.load_policy_text(base + "context flag: boolean default true\n")
+    report = diff_policies(old, new)
+    assert report.context_changes == ["context key `flag`: default false → true"]
+    # A request that leaves the key out was denied and is now allowed: the diff says so.
+    (group,) = report.groups
+    assert group.kind == "widened" and "`flag`" in group.when
+    assert group.example["context"] == {}  # the key left out
+    assert old.decide("a", "d", "p").effect == "deny"
+    assert new.decide("a", "d", "p").effect == "allow"
+    # A default that appears: the key left out was missing (no rule applies), now it is true.
+    none = policy_engine.load_policy_text(base + "context flag: boolean\n")
+    report = diff_policies(none, new)
+    assert report.context_changes == ["context key `flag`: default none → true"]
+    assert [g.kind for g in report.groups] == ["widened"]
+    # The same default on both sides: leaving the key out is that default, nothing changes.
+    assert diff_policies(new, new).groups == []
+
+
 def test_output_formats(capsys: pytest.CaptureFixture[str], widened: Path) -> None:
     code, text, _ = run(capsys, "diff", PLANISO, widened)
     assert code == 0
