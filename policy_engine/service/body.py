@@ -19,6 +19,7 @@ its components, as FastAPI does (pydantic's schema, which also states the null d
 from __future__ import annotations
 
 import email.message
+import functools
 import json
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
@@ -82,9 +83,11 @@ def _as_fastapi_reads(model: type[Model], request: Request, raw: bytes) -> Model
         ) from None
 
 
+@functools.lru_cache(maxsize=64)
 def _is_json(content_type: str | None) -> bool:
     """FastAPI's test: ``application/json`` or ``application/*+json``; a request without a
-    content type is not read as JSON."""
+    content type is not read as JSON. (Remembered: clients send the same few, and parsing one
+    takes as long as parsing a single decision's body.)"""
     if not content_type:
         return False
     message = email.message.Message()

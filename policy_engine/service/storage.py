@@ -338,7 +338,7 @@ class Storage(ABC):
     _LAST_HASH = "SELECT hash FROM decision_log ORDER BY seq DESC LIMIT 1"
 
     #: Groups up to this many entries may be appended on the event loop itself by
-    #: :meth:`append_decisions_async` (SQLite: some 10 µs an entry); larger ones in a thread.
+    #: :meth:`append_decisions_async` (SQLite: some 5 µs an entry); larger ones in a thread.
     INLINE_APPEND = 256
 
     def append_decisions(self, entries: Sequence[Mapping[str, Any]]) -> list[str]:
