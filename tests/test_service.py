@@ -441,6 +441,34 @@ def test_consent_writes_need_the_admin_token(server: Server) -> None:
     assert status == 200 and state["history"] == []
 
 
+def test_protect_reads_puts_the_log_and_the_ledger_behind_the_token(tmp_path: Path) -> None:
+    """With ``protect_reads``, the decision log and consent records are for the admin token;
+    decisions and the policy stay open."""
+    server = start_server(
+        tmp_path,
+        f"sqlite:///{tmp_path / 'decisions.db'}",
+        "sqlite",
+        extra_config="protect_reads = true\n",
+    )
+    try:
+        subject = new_subject()
+        status, decision = server.call("POST", "/v1/decisions", {**MARKETING, "subject": subject})
+        assert status == 200
+        for path in (f"/v1/decisions?subject={subject}", f"/v1/subjects/{subject}/consents"):
+            status, error = server.call("GET", path)
+            assert status == 401 and error["diagnostics"][0]["code"] == "unauthorized", path
+            assert "admin bearer token" in error["error"]
+            status, _ = server.call("GET", path, headers={"Authorization": "Bearer wrong"})
+            assert status == 403, path
+        status, page = server.admin("GET", f"/v1/decisions?subject={subject}")
+        assert status == 200
+        assert [e["id"] for e in page["decisions"]] == [decision["decision_id"]]
+        assert server.admin("GET", f"/v1/subjects/{subject}/consents")[0] == 200
+        assert server.call("GET", "/v1/policy")[0] == 200
+    finally:
+        server.stop()
+
+
 def test_consent_rejects_unknown_purposes_and_bad_events(server: Server) -> None:
     path = f"/v1/subjects/{new_subject()}/consents"
     status, error = server.admin(

@@ -802,6 +802,10 @@ def create_app(
         if not ok:
             raise ServiceError(403, "forbidden", "the admin bearer token is not valid")
 
+    def require_reader(request: Request) -> None:
+        if config.protect_reads:
+            require_admin(request)
+
     @contextlib.contextmanager
     def timed(endpoint: str) -> Iterator[None]:
         start = time.perf_counter()
@@ -876,8 +880,20 @@ def create_app(
             }
         )
 
-    @app.get("/v1/decisions", response_model=DecisionLogPage, tags=["decision log"])
+    # 401 and 403 only with protect_reads in the config.
+    reader_errors: dict[int | str, dict[str, Any]] = {
+        401: {"model": ErrorResponse},
+        403: {"model": ErrorResponse},
+    }
+
+    @app.get(
+        "/v1/decisions",
+        response_model=DecisionLogPage,
+        tags=["decision log"],
+        responses=reader_errors,
+    )
     def query_decisions(
+        request: Request,
         subject: str | None = None,
         party: str | None = None,
         since: Annotated[datetime | None, Query(description="ISO 8601; UTC when naive")] = None,
@@ -885,7 +901,9 @@ def create_app(
             int, Query(ge=1, description="at most `max_log_page` (1000 by default)")
         ] = 100,
     ) -> JSONResponse:
-        """Logged decisions, oldest first, with their chain hashes."""
+        """Logged decisions, oldest first, with their chain hashes (with ``protect_reads`` in
+        the config, for the admin token only)."""
+        require_reader(request)
         found = storage.query_decisions(
             subject=subject,
             party=party,
@@ -949,11 +967,16 @@ def create_app(
         )
 
     @app.get(
-        "/v1/subjects/{subject}/consents", response_model=ConsentState, tags=["consent ledger"]
+        "/v1/subjects/{subject}/consents",
+        response_model=ConsentState,
+        tags=["consent ledger"],
+        responses=reader_errors,
     )
-    def get_consents(subject: str) -> ConsentState:
+    def get_consents(subject: str, request: Request) -> ConsentState:
         """The purposes the subject consents to now (expired grants left out), the grants behind
-        them, and every event ever recorded."""
+        them, and every event ever recorded (with ``protect_reads`` in the config, for the admin
+        token only)."""
+        require_reader(request)
         _check_subject(subject)
         return service.consents(subject)
 

@@ -30,6 +30,10 @@ class ServiceConfig(BaseModel):
     """Context keys whose values are replaced by ``"***"`` before a decision is logged."""
     admin_token: str | None = None
     """Bearer token for admin endpoints; the environment variable, when set, takes precedence."""
+    protect_reads: bool = False
+    """Reading the decision log and the consent records (``GET /v1/decisions``,
+    ``GET /v1/subjects/{subject}/consents``) needs the admin bearer token too: both hold
+    personal information (subjects, request contexts, consent history)."""
     max_log_page: int = Field(default=1000, gt=0)
     watch_interval: float = Field(default=0, ge=0)
     """Seconds between checks of the rule files' mtimes; reload when they change. 0: off."""
