@@ -259,14 +259,15 @@ def _cell_changes(
     changed: dict[ChangeKey, list[ContextClass]] = defaultdict(list)
     unchanged: list[ContextClass] = []
     fast_ok = len(classes) >= FAST_PATH_MIN_CLASSES
+    # A key the request leaves out takes each version's own default, where the two differ.
     disputed = space.disputed_defaults
+    defaults_a, defaults_b = _defaults(a, disputed), _defaults(b, disputed)
     for klass in classes:
         ctx = klass.evaluator_context()
         ctx_a, ctx_b = ctx, ctx
         if disputed:
-            # A key the request leaves out takes each version's own default, if it has one.
-            ctx_a = {**_defaults(a, disputed), **ctx}
-            ctx_b = {**_defaults(b, disputed), **ctx}
+            ctx_a = {**defaults_a, **ctx}
+            ctx_b = {**defaults_b, **ctx}
         before = _version_outcome(a, cell, plan_a, ctx_a, fast_ok)
         after = _version_outcome(b, cell, plan_b, ctx_b, fast_ok)
         if before[:2] == after[:2]:
