@@ -18,8 +18,8 @@ import time
 from pathlib import Path
 
 import policy_engine
-from policy_engine.analysis import invariant_diagnostics
-from policy_engine.diff import diff_policies
+from policy_engine.analysis.diff import diff_policies
+from policy_engine.analysis.findings import invariant_diagnostics
 
 ROOT = Path(__file__).resolve().parent.parent
 PLANISO = ROOT / "rules" / "planiso"

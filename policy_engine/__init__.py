@@ -10,8 +10,9 @@
 
 from ._version import __version__
 from .api import Policy, check_policy, load_policy, load_policy_text
-from .decision import Decision
-from .errors import (
+from .engine.decision import Decision
+from .engine.models import DecisionModel, ReasonModel, TraceModel
+from .language.errors import (
     Diagnostic,
     PolicyError,
     PolicySyntaxError,
@@ -19,7 +20,6 @@ from .errors import (
     RequestError,
     UnknownTermError,
 )
-from .models import DecisionModel, ReasonModel, TraceModel
 
 __all__ = [
     "Decision",

@@ -24,9 +24,9 @@ from hypothesis import strategies as st
 
 import policy_engine
 from policy_engine import check_policy, load_policy_text
-from policy_engine.analysis import invariant_diagnostics
-from policy_engine.cli import main
-from policy_engine.errors import Diagnostic
+from policy_engine.analysis.findings import invariant_diagnostics
+from policy_engine.cli.main import main
+from policy_engine.language.errors import Diagnostic
 
 from .conftest import PLANISO
 from .test_properties import (

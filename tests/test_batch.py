@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 import policy_engine
-from policy_engine.batch import run_batch
-from policy_engine.cli import main
+from policy_engine.cli.batch import run_batch
+from policy_engine.cli.main import main
 
 from .conftest import PLANISO
 

@@ -13,9 +13,11 @@ import lark
 import pytest
 
 import policy_engine
-from policy_engine import ast, cache, parser
 from policy_engine.api import check_policy
-from policy_engine.source import Source
+from policy_engine.engine import image
+from policy_engine.engine import policy as policy_module
+from policy_engine.language import ast, grammar, parser, store
+from policy_engine.language.source import Source
 
 from .conftest import PLANISO
 
@@ -52,8 +54,8 @@ def test_second_load_skips_the_parser(
         raise AssertionError("the parser ran although the cache had the files")
 
     monkeypatch.setattr(parser, "parse_source", no_parsing)
-    monkeypatch.setattr(policy_engine.api, "parse_source", no_parsing)
-    monkeypatch.setattr(policy_engine.api, "check", no_parsing)
+    monkeypatch.setattr(policy_module, "parse_source", no_parsing)
+    monkeypatch.setattr(policy_module, "check", no_parsing)
     second = policy_engine.load_policy(policy_copy)
     assert second.version == first.version
     assert second.decide(*REQUEST).model_dump() == first.decide(*REQUEST).model_dump()
@@ -134,7 +136,7 @@ def test_syntax_errors_are_not_cached(cache_dir: Path, tmp_path: Path) -> None:
 def test_default_location_follows_xdg(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.delenv("POLICY_ENGINE_CACHE_DIR", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    assert cache.folder() == tmp_path / "policy-engine"
+    assert store.folder() == tmp_path / "policy-engine"
 
 
 def _twice(cache_dir: Path, path: Path | str) -> tuple[policy_engine.Policy, policy_engine.Policy]:
@@ -235,7 +237,7 @@ def test_analyses_of_a_restored_policy_match(cache_dir: Path, policy_copy: Path)
 def test_entry_of_another_format_is_ignored(cache_dir: Path, policy_copy: Path) -> None:
     policy_engine.load_policy(policy_copy)
     [entry] = _entries(cache_dir)
-    entry.write_bytes(pickle.dumps({"format": cache.FORMAT - 1, "rules": []}))
+    entry.write_bytes(pickle.dumps({"format": store.FORMAT - 1, "rules": []}))
     again = policy_engine.load_policy(policy_copy)
     assert again.decide(*REQUEST).effect == "allow"
     assert len(again.compiled.rules) > 0
@@ -246,7 +248,7 @@ def fresh_parsers() -> Iterator[None]:
     """Forget this process's parsers, as a new process would start; forget them again after."""
 
     def forget() -> None:
-        for built in (parser._parser_tables, parser.lark_parser, parser._fast_parser):
+        for built in (grammar._parser_tables, grammar.lark_parser, parser._fast_parser):
             built.cache_clear()
 
     forget()
@@ -263,7 +265,7 @@ def test_parser_tables_are_kept_and_reused(
     def no_grammar_analysis(*args: object, **kwargs: object) -> None:
         raise AssertionError("the grammar was analysed again although its tables were kept")
 
-    for built in (parser._parser_tables, parser.lark_parser, parser._fast_parser):
+    for built in (grammar._parser_tables, grammar.lark_parser, parser._fast_parser):
         built.cache_clear()
     monkeypatch.setattr(lark.Lark, "__init__", no_grammar_analysis)
     with pytest.raises(policy_engine.PolicySyntaxError, match="expected"):
@@ -277,8 +279,8 @@ def test_corrupt_parser_tables_are_rebuilt(
 ) -> None:
     parser.lark_parser()
     [tables] = cache_dir.glob("grammar-*.pickle")
-    tables.write_bytes(pickle.dumps({"format": cache.FORMAT, "content": ("not", "tables", 1)}))
-    for built in (parser._parser_tables, parser.lark_parser, parser._fast_parser):
+    tables.write_bytes(pickle.dumps({"format": store.FORMAT, "content": ("not", "tables", 1)}))
+    for built in (grammar._parser_tables, grammar.lark_parser, parser._fast_parser):
         built.cache_clear()
     assert policy_engine.load_policy(policy_copy).decide(*REQUEST).effect == "allow"
 
@@ -301,6 +303,6 @@ def test_a_policy_the_image_cannot_describe_still_loads(
     def cannot(*args: object) -> None:
         raise ValueError("rule `r` has no place in the policy's sources")
 
-    monkeypatch.setattr(policy_engine.image, "capture", cannot)
+    monkeypatch.setattr(image, "capture", cannot)
     assert policy_engine.load_policy(policy_copy).decide(*REQUEST).effect == "allow"
     assert _entries(cache_dir) == []

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import policy_engine
-from policy_engine.cli import main
+from policy_engine.cli.main import main
 
 from .conftest import PLANISO
 

@@ -25,10 +25,10 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import policy_engine
-from policy_engine import diff as diff_module
-from policy_engine.cli import main
-from policy_engine.diff import DiffReport, diff_policies, read_version
-from policy_engine.errors import PolicyError
+from policy_engine.analysis import diff as diff_module
+from policy_engine.analysis.diff import DiffReport, diff_policies, read_version
+from policy_engine.cli.main import main
+from policy_engine.language.errors import PolicyError
 
 from .conftest import PLANISO
 from .test_analysis import (

@@ -21,7 +21,7 @@ from policy_engine import (
     UnknownTermError,
     load_policy_text,
 )
-from policy_engine.errors import Diagnostic
+from policy_engine.language.errors import Diagnostic
 
 FILE = "bad.policy"
 

@@ -16,13 +16,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from policy_engine import ast
-from policy_engine.cli import main
-from policy_engine.errors import PolicySyntaxError
-from policy_engine.formatter import WIDTH, format_source, layout, scan_comments
-from policy_engine.parser import lark_parser, parse_source
-from policy_engine.printer import doc_text, expr_doc, expr_text
-from policy_engine.source import Source
+from policy_engine.cli.main import main
+from policy_engine.language import ast
+from policy_engine.language.errors import PolicySyntaxError
+from policy_engine.language.formatter import WIDTH, format_source, layout, scan_comments
+from policy_engine.language.parser import lark_parser, parse_source
+from policy_engine.language.printer import doc_text, expr_doc, expr_text
+from policy_engine.language.source import Source
 
 from .conftest import PLANISO
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 import pytest
 
 from policy_engine import PolicySyntaxError
-from policy_engine import ast as a
-from policy_engine.parser import parse_source
-from policy_engine.source import Source
+from policy_engine.language import ast as a
+from policy_engine.language.parser import parse_source
+from policy_engine.language.source import Source
 
 N = a.Name
 C = a.Citation

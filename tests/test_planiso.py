@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 import policy_engine
-from policy_engine.cli import main as cli_main
+from policy_engine.cli.main import main as cli_main
 
 PLANISO = Path(__file__).resolve().parent.parent / "rules" / "planiso"
 EAP = "ensure_adequate_protection"

@@ -28,8 +28,8 @@ from hypothesis import strategies as st
 
 import policy_engine
 from policy_engine import load_policy_text
-from policy_engine.compiler import CompiledRule
-from policy_engine.request import normalize_context
+from policy_engine.engine.compiler import CompiledRule
+from policy_engine.engine.request import normalize_context
 
 KINDS = ("party", "data", "purpose")
 PREFIX = {"party": "pa", "data": "da", "purpose": "pu"}

@@ -30,7 +30,7 @@ import pytest
 pytest.importorskip("fastapi", reason="the service needs the server extra")
 pytest.importorskip("uvicorn", reason="the service needs the server extra")
 
-from policy_engine.cli import _parser
+from policy_engine.cli.main import _parser
 from policy_engine.service.ledger import consent_state
 
 from .conftest import PLANISO

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from policy_engine.cli import main
-from policy_engine.errors import PolicyError
-from policy_engine.testing import (
+from policy_engine.cli.main import main
+from policy_engine.language.errors import PolicyError
+from policy_engine.testing.runner import (
     TestFileError,
     TestReport,
     read_test_file,

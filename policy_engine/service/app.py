@@ -29,9 +29,10 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
-from ..api import POLICY_SUFFIX, Policy, load_policy
-from ..decision import Decision
-from ..errors import Diagnostic, PolicyError, UnknownTermError, did_you_mean
+from ..api import Policy, load_policy
+from ..engine.decision import Decision
+from ..language.errors import Diagnostic, PolicyError, UnknownTermError, did_you_mean
+from ..language.files import POLICY_SUFFIX
 from .access_log import AccessLog, default_access_logging, note
 from .body import add_request_schemas, json_body, request_body
 from .config import ADMIN_TOKEN_ENV, ServiceConfig

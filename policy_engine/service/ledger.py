@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ..vocabulary import Hierarchy
+from ..semantics.vocabulary import Hierarchy
 
 
 def consent_state(

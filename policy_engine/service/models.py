@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..models import DecisionModel, ReasonModel, TraceModel
+from ..engine.models import DecisionModel, ReasonModel, TraceModel
 
 Name = Field(min_length=1, max_length=200)
 

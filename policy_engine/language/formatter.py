@@ -33,7 +33,8 @@ from dataclasses import dataclass, field
 from lark import Token, Tree
 
 from . import ast
-from .parser import lark_parser, parse_source
+from .grammar import lark_parser
+from .parser import parse_source
 from .printer import Doc, affix, doc_text, expr_doc, list_doc, literal_text
 from .source import Source
 

@@ -19,14 +19,22 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from . import ast
-from .analysis import KINDS, collapse_exact
-from .api import Policy, read_sources
-from .compiler import CellPlan, CompiledPolicy, CompiledRule, Condition, Context, compile_condition
-from .errors import Diagnostic, PolicyError
-from .evaluator import outcome_of
-from .printer import expr_text, literal_text
-from .source import Source
+from ..engine.compiler import (
+    CellPlan,
+    CompiledPolicy,
+    CompiledRule,
+    Condition,
+    Context,
+    compile_condition,
+)
+from ..engine.evaluator import outcome_of
+from ..engine.policy import Policy
+from ..language import ast
+from ..language.errors import Diagnostic, PolicyError
+from ..language.files import read_sources
+from ..language.printer import expr_text, literal_text
+from ..language.source import Source
+from .findings import KINDS, collapse_exact
 from .space import ContextClass, RequestSpace, expressions_of
 
 ChangeKind = Literal["widened", "narrowed", "obligations"]

@@ -25,8 +25,8 @@ from collections.abc import Callable, Mapping
 from types import CodeType
 from typing import Any
 
-from . import ast
-from .vocabulary import Hierarchy
+from ..language import ast
+from ..semantics.vocabulary import Hierarchy
 
 Folded = bool | py.expr
 """A constant truth value, or a Python expression over ``ctx``."""

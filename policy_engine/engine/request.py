@@ -9,9 +9,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from . import ast
+from ..language import ast
+from ..language.errors import (
+    Diagnostic,
+    RequestError,
+    UnknownTermError,
+    did_you_mean,
+    suggestion_help,
+)
 from .compiler import INVALID, MISSING, CompiledPolicy
-from .errors import Diagnostic, RequestError, UnknownTermError, did_you_mean, suggestion_help
 
 
 def resolve_term(compiled: CompiledPolicy, kind: str, value: object) -> str:

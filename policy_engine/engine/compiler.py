@@ -16,10 +16,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from . import ast
-from .checker import CheckedPolicy
+from ..language import ast
+from ..semantics.checker import CheckedPolicy
+from ..semantics.vocabulary import Hierarchy
 from .specialize import CODEGEN_LOCK, Folded, Specializer, shape_of, term_kind
-from .vocabulary import Hierarchy
 
 MISSING: Any = object()
 """Stands for an absent context key inside compiled conditions."""

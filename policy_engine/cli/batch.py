@@ -8,8 +8,8 @@ import sys
 import time
 from typing import IO, Any
 
-from .api import Policy
-from .errors import PolicyError
+from ..api import Policy
+from ..language.errors import PolicyError
 
 PROGRESS_MIN_BYTES = 1 << 20
 """Show progress on a terminal only for inputs at least this large (or of unknown size)."""

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from .explain import build_trace, render_text
 from .models import DecisionModel, ReasonModel, RequestModel, TraceModel
+from .reasons import ReasonBook
 
 if TYPE_CHECKING:
-    from .api import Policy
     from .compiler import Outcome
 
 
@@ -22,11 +23,11 @@ class Decision:
     """
 
     __slots__ = (
+        "_book",
         "_context",
         "_missing",
         "_obligations",
         "_outcome",
-        "_policy",
         "_reasons",
         "data",
         "party",
@@ -36,12 +37,12 @@ class Decision:
     def __init__(
         self,
         outcome: Outcome,
-        policy: Policy,
+        book: ReasonBook,
         terms: tuple[str, str, str],
         context: Mapping[str, Any],
     ) -> None:
         self._outcome = outcome
-        self._policy = policy
+        self._book = book
         self.party, self.data, self.purpose = terms
         self._context = context
         self._obligations: list[str] | None = None
@@ -70,7 +71,7 @@ class Decision:
         """The rules that decided it: id, effect, citation, description and place."""
         found = self._reasons
         if found is None:
-            found = self._reasons = list(self._policy._reasons_of(self._outcome.deciding))
+            found = self._reasons = list(self._book.reasons_of(self._outcome.deciding))
         return found
 
     @property
@@ -84,7 +85,7 @@ class Decision:
     @property
     def policy_version(self) -> str:
         """The content hash of the rule files that decided it."""
-        return self._policy.version
+        return self._book.version
 
     @property
     def context(self) -> dict[str, Any]:
@@ -117,7 +118,7 @@ class Decision:
             "effect": self.effect,
             "obligations": list(self.obligations),
             "reasons": [
-                dict(reason) for reason in self._policy._reason_dicts_of(self._outcome.deciding)
+                dict(reason) for reason in self._book.reason_dicts_of(self._outcome.deciding)
             ],
             "missing": list(self.missing),
             "policy_version": self.policy_version,
@@ -134,15 +135,11 @@ class Decision:
 
     def trace(self) -> TraceModel:
         """The structured explanation: every candidate rule, its conditions and their values."""
-        from .explain import build_trace
-
-        return build_trace(self._policy.compiled, self)
+        return build_trace(self._book.compiled, self.to_model())
 
     def explain(self) -> str:
         """A plain-language account of the decision: every rule considered and why it did or did
         not apply, with the actual values its conditions saw."""
-        from .explain import render_text
-
         return render_text(self.trace())
 
     def __repr__(self) -> str:

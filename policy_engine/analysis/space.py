@@ -17,9 +17,9 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import ast
-from .compiler import MISSING, CompiledPolicy, CompiledRule
-from .evaluator import show
+from ..engine.compiler import MISSING, CompiledPolicy, CompiledRule
+from ..engine.evaluator import show
+from ..language import ast
 
 MAX_LITERAL_SUBSETS = 8
 """A list of literals with more values than this is partitioned by the values rules test."""

@@ -1,12 +1,11 @@
-"""The compiled-policy cache, so loading an unchanged policy skips parsing, checking and
-compiling: an entry is the policy's image (:mod:`policy_engine.image`).
+"""The engine's cache folder: a restricted, atomic store of plain data and syntax trees.
 
-Entries are keyed by a hash of the engine's version, its grammar and the modules that define what
-an image holds, and of every file's name and text: an entry can only ever match the exact input it
-was made from, so it is never stale. They are read with an unpickler that can only construct plain
-containers, the engine's syntax-tree classes and diagnostics, so a cache folder shared between
-users, or a tampered file, cannot run code; anything unreadable is ignored (and rewritten). Writes
-are atomic (a temporary file, then a rename), so concurrent processes can share one folder.
+Entries are read with an unpickler that can only construct plain containers, the language's
+syntax-tree classes, spans and diagnostics, so a cache folder shared between users, or a tampered
+file, cannot run code; anything unreadable is ignored (and removed). Writes are atomic (a
+temporary file, then a rename), so concurrent processes can share one folder. It knows nothing of
+what it stores: the parser keeps its grammar tables here and :mod:`policy_engine.engine.cache`
+keeps compiled images.
 
 Location: ``$POLICY_ENGINE_CACHE_DIR``, else ``$XDG_CACHE_HOME/policy-engine``, else
 ``~/.cache/policy-engine``. ``POLICY_ENGINE_CACHE=off`` turns it off.
@@ -16,8 +15,6 @@ from __future__ import annotations
 
 import builtins
 import contextlib
-import functools
-import hashlib
 import io
 import os
 import pickle
@@ -27,28 +24,25 @@ from pathlib import Path
 from typing import Any
 
 from . import ast, errors, source
-from ._version import __version__
-from .image import Image
-from .parser import grammar_text
 from .source import Source
 
-FORMAT = 2
+FORMAT = 3
 """Bumped whenever what is stored changes shape."""
 
 _ALLOWED: dict[str, set[str]] = {
-    "policy_engine.ast": {
+    "policy_engine.language.ast": {
         name
         for name, value in vars(ast).items()
         if isinstance(value, type) and value.__module__ == ast.__name__
     },
-    "policy_engine.source": {"Span"},
-    "policy_engine.errors": {"Diagnostic"},
+    "policy_engine.language.source": {"Span"},
+    "policy_engine.language.errors": {"Diagnostic"},
     "builtins": {"frozenset", "set", "tuple", "list", "dict"},
 }
 _MODULES = {
-    "policy_engine.ast": ast,
-    "policy_engine.source": source,
-    "policy_engine.errors": errors,
+    "policy_engine.language.ast": ast,
+    "policy_engine.language.source": source,
+    "policy_engine.language.errors": errors,
     "builtins": builtins,
 }
 
@@ -97,48 +91,7 @@ def folder() -> Path:
     return Path(base) / "policy-engine"
 
 
-@functools.cache
-def _engine_fingerprint() -> bytes:
-    digest = hashlib.sha256(f"{FORMAT}\0{__version__}\0".encode())
-    digest.update(grammar_text().encode())
-    # Every module of the engine (not the service): an edited checkout never reads an old entry.
-    package = Path(__file__).resolve().parent
-    for module in sorted(package.glob("*.py")):
-        digest.update(module.name.encode() + b"\0" + module.read_bytes())
-    return digest.digest()
-
-
-def key(sources: Sequence[Source]) -> str:
-    digest = hashlib.sha256(_engine_fingerprint())
-    for src in sources:
-        digest.update(src.name.encode() + b"\0")
-        src.hash_into(digest)
-        digest.update(b"\0")
-    return digest.hexdigest()
-
-
-def load(sources: Sequence[Source]) -> Image | None:
-    """The image of exactly these sources, if a readable entry exists."""
-    image = _read(f"{key(sources)}.pickle", sources)
-    return image if isinstance(image, dict) else None
-
-
-def store(sources: Sequence[Source], image: Image) -> None:
-    """Keep the image for next time; a cache that cannot be written is not an error."""
-    _write(f"{key(sources)}.pickle", image, sources)
-
-
-def load_parser_tables(name: str) -> Any:
-    """Lark's analysed grammar (plain containers only), stored by :func:`store_parser_tables`.
-    Building the LALR tables from the grammar costs ~80 ms in every process; loading them ~7."""
-    return _read(name, ())
-
-
-def store_parser_tables(name: str, tables: Any) -> None:
-    _write(name, tables, ())
-
-
-def _read(name: str, sources: Sequence[Source]) -> Any:
+def read(name: str, sources: Sequence[Source]) -> Any:
     if not enabled():
         return None
     path = folder() / name
@@ -157,7 +110,7 @@ def _read(name: str, sources: Sequence[Source]) -> Any:
     return found["content"]
 
 
-def _write(name: str, content: Any, sources: Sequence[Source]) -> None:
+def write(name: str, content: Any, sources: Sequence[Source]) -> None:
     if not enabled():
         return
     target = folder()

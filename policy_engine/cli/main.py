@@ -15,10 +15,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ._version import __version__
-from .api import check_policy, load_policy
-from .errors import Diagnostic, PolicyError
-from .reporting import render_github, render_json, render_sarif, render_text
+from .._version import __version__
+from ..api import check_policy, load_policy
+from ..language.errors import Diagnostic, PolicyError
+from ..reports.diagnostics import render_github, render_json, render_sarif, render_text
 
 EXIT_ALLOW, EXIT_DENY, EXIT_ERROR = 0, 1, 2
 
@@ -114,8 +114,8 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _diff(args: argparse.Namespace) -> int:
-    from .diff import diff_policies, load_version, render_markdown
-    from .diff import render_text as render_diff_text
+    from ..analysis.diff import diff_policies, load_version, render_markdown
+    from ..analysis.diff import render_text as render_diff_text
 
     report = diff_policies(load_version(args.old), load_version(args.new), args.old, args.new)
     if args.format == "json":
@@ -150,7 +150,7 @@ def _percentage(raw: str) -> float:
 
 
 def _test(args: argparse.Namespace) -> int:
-    from .testing import render_report, run_tests, write_junit
+    from ..testing.runner import render_report, run_tests, write_junit
 
     report = run_tests(args.path)
     print(render_report(report, coverage=args.coverage, min_coverage=args.min_coverage))
@@ -163,8 +163,8 @@ def _test(args: argparse.Namespace) -> int:
 
 
 def _fmt(args: argparse.Namespace) -> int:
-    from .errors import PolicySyntaxError
-    from .formatter import FormatError, format_source
+    from ..language.errors import PolicySyntaxError
+    from ..language.formatter import FormatError, format_source
 
     root = Path(args.path)
     if root.is_dir():
@@ -228,9 +228,9 @@ def _serve(args: argparse.Namespace) -> int:
     try:
         import uvicorn
 
-        from .service import create_app, load_config
-        from .service.config import ConfigError
-        from .service.storage import StorageError
+        from ..service import create_app, load_config
+        from ..service.config import ConfigError
+        from ..service.storage import StorageError
     except ImportError as exc:
         raise UsageError(
             f"`serve` needs the server extra ({exc.name} is not installed): "
@@ -247,7 +247,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _log(args: argparse.Namespace) -> int:
     """``log verify``: recompute the decision log's hash chain (exit 0 intact, 1 broken)."""
-    from .service.storage import StorageError, open_storage
+    from ..service.storage import StorageError, open_storage
 
     try:
         storage = open_storage(args.db)

@@ -8,12 +8,11 @@ nearly did.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from .compiler import CompiledPolicy, CompiledRule
 from .evaluator import ConditionTrace, RuleTrace, evaluate, show_key
 from .models import (
     ConditionTraceModel,
+    DecisionModel,
     NearMissModel,
     ObligationTraceModel,
     RuleTraceModel,
@@ -21,9 +20,6 @@ from .models import (
     TruthValue,
 )
 from .request import normalize_context
-
-if TYPE_CHECKING:
-    from .decision import Decision
 
 MAX_NEAR_MISSES = 5
 
@@ -58,7 +54,7 @@ def _missing_words(keys: frozenset[str] | list[str]) -> str:
     return f"{', '.join(names[:-1])} and {names[-1]} are missing"
 
 
-def _outcome(trace: RuleTrace, decision: Decision) -> str:
+def _outcome(trace: RuleTrace, decision: DecisionModel) -> str:
     rule = trace.rule
     why_not = _why_not(trace)
     if rule.effect == "deny":
@@ -91,8 +87,8 @@ def _why_not(trace: RuleTrace) -> str:
     return "its conditions do not hold"
 
 
-def _near_misses(compiled: CompiledPolicy, decision: Decision) -> list[NearMissModel]:
-    terms = (decision.party, decision.data, decision.purpose)
+def _near_misses(compiled: CompiledPolicy, decision: DecisionModel) -> list[NearMissModel]:
+    terms = (decision.request.party, decision.request.data, decision.request.purpose)
     out: list[NearMissModel] = []
     for rule in sorted(compiled.rules, key=lambda r: (r.effect != "allow", r.id)):
         mismatch = []
@@ -120,8 +116,9 @@ def _near_misses(compiled: CompiledPolicy, decision: Decision) -> list[NearMissM
     return out
 
 
-def _summary(decision: Decision, traces: list[RuleTrace]) -> str:
-    who = f"`{decision.party}` {{}} use `{decision.data}` for `{decision.purpose}`"
+def _summary(decision: DecisionModel, traces: list[RuleTrace]) -> str:
+    request = decision.request
+    who = f"`{request.party}` {{}} use `{request.data}` for `{request.purpose}`"
     if decision.effect == "allow":
         ids = ", ".join(f"`{r.id}` ({r.citation})" for r in decision.reasons)
         return f"ALLOW: {who.format('may')}, because {ids} applies and no deny rule applies"
@@ -146,10 +143,15 @@ def _summary(decision: Decision, traces: list[RuleTrace]) -> str:
     return f"{head}: no rule covers this party, data and purpose (default deny)"
 
 
-def build_trace(compiled: CompiledPolicy, decision: Decision) -> TraceModel:
-    ctx = normalize_context(compiled, decision.context)
+def build_trace(compiled: CompiledPolicy, decision: DecisionModel) -> TraceModel:
+    ctx = normalize_context(compiled, decision.request.context)
     traces: list[RuleTrace] = []
-    evaluate(compiled, (decision.party, decision.data, decision.purpose), ctx, traces.append)
+    evaluate(
+        compiled,
+        (decision.request.party, decision.request.data, decision.request.purpose),
+        ctx,
+        traces.append,
+    )
     considered = [
         RuleTraceModel(
             id=t.rule.id,
@@ -176,20 +178,20 @@ def build_trace(compiled: CompiledPolicy, decision: Decision) -> TraceModel:
     lineage = {
         kind: compiled.hierarchies[kind].path_up(term)
         for kind, term in (
-            ("party", decision.party),
-            ("data", decision.data),
-            ("purpose", decision.purpose),
+            ("party", decision.request.party),
+            ("data", decision.request.data),
+            ("purpose", decision.request.purpose),
         )
     }
     return TraceModel(
-        decision=decision.to_model(),
+        decision=decision,
         summary=_summary(decision, traces),
         considered=considered,
         near_misses=_near_misses(compiled, decision) if not decision.reasons else [],
         rules_total=len(compiled.rules),
         lineage=lineage,
         context_text={
-            k: show_key(compiled, k, _plain(v)) for k, v in sorted(decision.context.items())
+            k: show_key(compiled, k, _plain(v)) for k, v in sorted(decision.request.context.items())
         },
     )
 

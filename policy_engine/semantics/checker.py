@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
-from . import ast
-from .errors import Diagnostic, PolicyValidationError, did_you_mean, suggestion_help
-from .source import Span
+from ..language import ast
+from ..language.errors import Diagnostic, PolicyValidationError, did_you_mean, suggestion_help
+from ..language.source import Span
 from .vocabulary import Hierarchy, find_cycle
 
 HIERARCHY_KINDS: tuple[ast.DeclKind, ...] = ("party", "data", "purpose", "obligation")

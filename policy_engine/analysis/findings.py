@@ -12,12 +12,12 @@ import shlex
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from . import ast
-from .compiler import CompiledPolicy, CompiledRule, compile_condition
-from .errors import Diagnostic
-from .evaluator import effect_of, evaluate, rule_value
+from ..engine.compiler import CompiledPolicy, CompiledRule, compile_condition
+from ..engine.evaluator import effect_of, evaluate, rule_value
+from ..language import ast
+from ..language.errors import Diagnostic
+from ..semantics.vocabulary import Hierarchy
 from .space import ContextClass, RequestSpace, expressions_of, keys_of, request_kinds_of
-from .vocabulary import Hierarchy
 
 KINDS = ("party", "data", "purpose")
 

@@ -49,14 +49,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from .api import Policy, _display_name, load_policy
-from .decision import Decision
-from .errors import Diagnostic, PolicyError, RequestError, did_you_mean, suggestion_help
-from .explain import render_text
-from .models import TraceModel
-from .printer import expr_text
-from .request import describe_value
-from .source import Source, Span
+from ..engine.decision import Decision
+from ..engine.explain import render_text
+from ..engine.models import TraceModel
+from ..engine.policy import Policy, load_policy
+from ..engine.request import describe_value
+from ..language.errors import Diagnostic, PolicyError, RequestError, did_you_mean, suggestion_help
+from ..language.files import display_name
+from ..language.printer import expr_text
+from ..language.source import Source, Span
 
 TEST_SUFFIX = ".tests.toml"
 
@@ -411,7 +412,7 @@ class _Reader:
 def read_test_file(path: str | os.PathLike[str]) -> tuple[list[TestCase], list[Diagnostic]]:
     """The valid cases of one test file and the problems of the others (never raises for them)."""
     file = Path(path)
-    name = _display_name(file)
+    name = display_name(file)
     try:
         text = file.read_bytes().decode("utf-8")
     except OSError as exc:
@@ -570,7 +571,7 @@ def run_tests(path: str | os.PathLike[str]) -> TestReport:
     results = tuple(run_case(policy, case) for case in cases)
     return TestReport(
         path=str(path),
-        files=tuple(_display_name(f) for f in files),
+        files=tuple(display_name(f) for f in files),
         results=results,
         coverage=compute_coverage(policy, results),
     )

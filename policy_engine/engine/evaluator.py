@@ -16,7 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from . import ast
+from ..language import ast
+from ..language.printer import expr_text, literal_text, operand_text
 from .compiler import (
     MISSING,
     CellPlan,
@@ -26,7 +27,6 @@ from .compiler import (
     Outcome,
     RequestTerms,
 )
-from .printer import expr_text, literal_text, operand_text
 from .specialize import term_kind
 
 

@@ -23,8 +23,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import fields
 from typing import Any
 
-from . import ast
-from .checker import CheckedPolicy
+from ..language import ast
+from ..language.errors import Diagnostic
+from ..language.parser import parse_rule
+from ..language.source import Source, Span
+from ..semantics.checker import CheckedPolicy
+from ..semantics.vocabulary import Hierarchy
 from .compiler import (
     CompiledPolicy,
     CompiledRule,
@@ -34,10 +38,6 @@ from .compiler import (
     condition_builder,
     symbol_tables,
 )
-from .errors import Diagnostic
-from .parser import parse_rule
-from .source import Source, Span
-from .vocabulary import Hierarchy
 
 Image = dict[str, Any]
 

@@ -1,0 +1,188 @@
+"""The loaded policy: parse, check and compile once (or restore the compiled image from the
+cache), then decide requests."""
+
+from __future__ import annotations
+
+import gc
+import os
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+from ..language import ast
+from ..language.errors import Diagnostic, PolicyError, PolicySyntaxError, RequestError
+from ..language.files import content_version, read_sources
+from ..language.parser import parse_source
+from ..language.source import Source
+from ..semantics.checker import CheckedPolicy, check
+from . import cache, image
+from .compiler import CompiledPolicy, compile_policy
+from .decision import Decision
+from .evaluator import decide_fast
+from .models import ReasonModel
+from .reasons import ReasonBook
+from .request import normalize_context, resolve_term
+
+
+def parse_all(sources: Iterable[Source]) -> list[ast.PolicyFile]:
+    """Parse every file; syntax errors of all files are reported together."""
+    files: list[ast.PolicyFile] = []
+    problems: list[Diagnostic] = []
+    for source in sources:
+        try:
+            files.append(parse_source(source))
+        except PolicySyntaxError as exc:
+            problems.extend(exc.diagnostics)
+    if problems:
+        raise PolicySyntaxError(problems)
+    return files
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector around work that keeps many new objects alive
+    (loading a policy, a batch of decisions). Every collection such work triggers would walk
+    all those objects and every object already in the process, again and again; the engine's
+    objects form no garbage cycles that need collecting meanwhile. Existing objects are set
+    aside (``gc.freeze``, a constant-time splice) and both steps are undone afterwards, so
+    nothing stays frozen and collection resumes as before."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+        if was_enabled:
+            gc.enable()
+
+
+class Policy:
+    """A loaded, checked and compiled policy. Immutable, thread-safe; ``decide`` is pure."""
+
+    def __init__(self, sources: list[Source]) -> None:
+        self.sources = sources
+        self.version = content_version(sources)
+        with collector_paused():
+            self.compiled: CompiledPolicy
+            self.warnings: list[Diagnostic]
+            stored = cache.load(sources)
+            if stored is not None:
+                self.compiled, self.warnings = image.restore(
+                    stored, sources, lambda: check(parse_all(sources))
+                )
+            else:
+                checked: CheckedPolicy = check(parse_all(sources))
+                self.compiled = compile_policy(checked, self.version)
+                self.warnings = checked.warnings
+                if cache.enabled():
+                    _keep_image(self.compiled, self.warnings, sources)
+        self._book = ReasonBook(self.compiled, self.version)
+        # Plain string sets: a request naming declared terms is checked with three lookups.
+        hierarchies = self.compiled.hierarchies
+        self._parties = frozenset(hierarchies["party"].terms)
+        self._data = frozenset(hierarchies["data"].terms)
+        self._purposes = frozenset(hierarchies["purpose"].terms)
+
+    @property
+    def rules(self) -> list[ReasonModel]:
+        """A summary of every rule: id, effect, citation, description and place."""
+        return sorted((self._book.reason(rule) for rule in self.compiled.rules), key=lambda r: r.id)
+
+    def terms(self, kind: str) -> list[str]:
+        """The declared terms of one hierarchy: ``party``, ``data``, ``purpose``, ``obligation``."""
+        return self.compiled.hierarchies[kind].terms
+
+    @property
+    def ledger_key(self) -> str | None:
+        """The context key marked ``from consent ledger``: the one the decision service fills
+        from its consent ledger. None when the policy marks no key (the checker allows at most
+        one, a ``set of purpose``). :meth:`decide` itself never consults a ledger."""
+        for name, key in self.compiled.context.items():
+            if key.decl.source == "consent ledger":
+                return name
+        return None
+
+    def decide(
+        self,
+        party: str,
+        data: str,
+        purpose: str,
+        context: Mapping[str, Any] | None = None,
+    ) -> Decision:
+        """May ``party`` use ``data`` for ``purpose`` given ``context``?
+
+        Raises :class:`UnknownTermError` for an undeclared term and :class:`RequestError` for a
+        context key that is undeclared or of the wrong type; never answers such a request.
+        """
+        compiled = self.compiled
+        if party in self._parties and data in self._data and purpose in self._purposes:
+            terms = (party, data, purpose)
+        else:
+            terms = (
+                resolve_term(compiled, "party", party),
+                resolve_term(compiled, "data", data),
+                resolve_term(compiled, "purpose", purpose),
+            )
+        given = {} if context is None else context
+        outcome = decide_fast(compiled, terms, normalize_context(compiled, given))
+        return Decision(outcome, self._book, terms, given)
+
+    def decide_many(self, requests: Iterable[Mapping[str, Any]]) -> list[Decision]:
+        """Decide requests in order; each is a mapping with ``party``, ``data``, ``purpose`` and
+        optionally ``context``. A malformed request raises its error with a note naming its
+        position (``request 3``); :meth:`decide` gives the same answer one at a time."""
+        with collector_paused():
+            return self._decide_all(requests)
+
+    def _decide_all(self, requests: Iterable[Mapping[str, Any]]) -> list[Decision]:
+        decide = self.decide
+        out: list[Decision] = []
+        append = out.append
+        for index, request in enumerate(requests):
+            try:
+                party = request["party"]
+                data = request["data"]
+                purpose = request["purpose"]
+                context = request.get("context")
+            except (KeyError, TypeError, AttributeError):
+                raise RequestError(
+                    [
+                        Diagnostic(
+                            "bad-request",
+                            f"request {index} must be an object with `party`, `data`, `purpose` "
+                            "and optionally `context`",
+                        )
+                    ]
+                ) from None
+            try:
+                append(decide(party, data, purpose, context))
+            except PolicyError as exc:
+                exc.add_note(f"in request {index}")
+                raise
+        return out
+
+
+def _keep_image(
+    compiled: CompiledPolicy, warnings: list[Diagnostic], sources: list[Source]
+) -> None:
+    """Store the policy's image for the next load. A policy the image cannot describe (a rule
+    without a place in the sources, say, built by other means than the parser) is simply not
+    cached: the cache never stands in the way of a load."""
+    try:
+        captured = image.capture(compiled, warnings, sources)
+    except (ValueError, TypeError):
+        return
+    cache.save(sources, captured)
+
+
+def load_policy(path: str | os.PathLike[str]) -> Policy:
+    """Load a policy from a ``.policy`` file or a folder of them (read as one policy)."""
+    return Policy(read_sources(path))
+
+
+def load_policy_text(text: str | Mapping[str, str], name: str = "<policy>") -> Policy:
+    """Load a policy from text, or from a mapping of file name → text read as one policy."""
+    if isinstance(text, str):
+        return Policy([Source(name, text)])
+    return Policy([Source(n, t) for n, t in sorted(text.items())])

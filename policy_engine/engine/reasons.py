@@ -1,0 +1,62 @@
+"""The reasons a decision gives: each deciding rule as a :class:`ReasonModel`, built the first
+time the rule decides something and shared by every later decision. A :class:`Decision` keeps
+the book of the policy that made it, never the policy itself."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .compiler import CompiledPolicy, CompiledRule
+from .models import ReasonModel
+
+
+class ReasonBook:
+    """The reasons of one compiled policy, with the policy's version."""
+
+    __slots__ = ("_dict_lists", "_lists", "_reasons", "compiled", "version")
+
+    def __init__(self, compiled: CompiledPolicy, version: str) -> None:
+        self.compiled = compiled
+        self.version = version
+        self._reasons: dict[str, ReasonModel] = {}
+        self._lists: dict[tuple[CompiledRule, ...], tuple[ReasonModel, ...]] = {}
+        self._dict_lists: dict[tuple[CompiledRule, ...], tuple[dict[str, Any], ...]] = {}
+
+    def reason(self, rule: CompiledRule) -> ReasonModel:
+        found = self._reasons.get(rule.id)
+        if found is None:
+            found = self._reasons[rule.id] = reason_of(rule)
+        return found
+
+    def reasons_of(self, deciding: tuple[CompiledRule, ...]) -> tuple[ReasonModel, ...]:
+        """The reasons for a set of deciding rules, built once per distinct set (rules hash by
+        identity; large policies often decide with many rules at once)."""
+        if not deciding:
+            return ()
+        found = self._lists.get(deciding)
+        if found is None:
+            found = self._lists[deciding] = tuple(self.reason(r) for r in deciding)
+        return found
+
+    def reason_dicts_of(self, deciding: tuple[CompiledRule, ...]) -> tuple[dict[str, Any], ...]:
+        """:meth:`reasons_of` as dicts (``dict(reason)``), built once per distinct set, for
+        ``Decision.model_dump``, which copies them (a batch dumps thousands of decisions, and
+        ``dict()`` of a pydantic model costs several times a dict's copy)."""
+        found = self._dict_lists.get(deciding)
+        if found is None:
+            found = tuple(dict(reason) for reason in self.reasons_of(deciding))
+            self._dict_lists[deciding] = found
+        return found
+
+
+def reason_of(rule: CompiledRule) -> ReasonModel:
+    about = rule.about
+    return ReasonModel(
+        id=rule.id,
+        effect=rule.effect,
+        citation=about.citation,
+        description=about.description,
+        file=about.file,
+        line=about.line,
+        location=f"{about.file}:{about.line}",
+    )

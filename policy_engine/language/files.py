@@ -1,0 +1,61 @@
+"""Rule files on disk: which files make up a policy, their text, and the policy's version."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+from .errors import Diagnostic, PolicyError
+from .source import Source
+
+POLICY_SUFFIX = ".policy"
+
+
+def display_name(path: Path) -> str:
+    """Paths inside the working directory are shown relative to it, others as absolute paths."""
+    absolute = path.resolve()
+    try:
+        return absolute.relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return absolute.as_posix()
+
+
+def read_sources(path: str | os.PathLike[str]) -> list[Source]:
+    """The rule files at ``path``: the file itself, or every ``.policy`` file below a folder."""
+    root = Path(path)
+    if root.is_file():
+        files = [root]
+    elif root.is_dir():
+        files = sorted(p for p in root.rglob(f"*{POLICY_SUFFIX}") if p.is_file())
+        if not files:
+            raise PolicyError(
+                [Diagnostic("no-policy-files", f"no `{POLICY_SUFFIX}` files in `{path}`")]
+            )
+    else:
+        raise PolicyError([Diagnostic("no-such-path", f"no such file or directory: `{path}`")])
+    sources = []
+    for file in files:
+        try:
+            text = file.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise PolicyError(
+                [Diagnostic("not-utf8", f"`{file}` is not UTF-8 text: {exc.reason}")]
+            ) from None
+        sources.append(Source(display_name(file), text))
+    return sources
+
+
+def content_version(sources: Iterable[Source]) -> str:
+    """SHA-256 of the rule files' names (relative to their common folder) and contents."""
+    sources = sorted(sources, key=lambda s: s.name)
+    names = [s.name for s in sources]
+    common = os.path.commonpath(names) if len(names) > 1 else os.path.dirname(names[0])
+    digest = hashlib.sha256()
+    for source in sources:
+        relative = os.path.relpath(source.name, common) if common else source.name
+        digest.update(relative.encode() + b"\0")
+        source.hash_into(digest)
+        digest.update(b"\0")
+    return digest.hexdigest()
