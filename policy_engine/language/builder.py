@@ -1,0 +1,247 @@
+"""Lark's parse tree → the frozen nodes of :mod:`policy_engine.language.ast`: the builder of
+statements (declarations, context keys, rules, invariants) on top of the expression builder."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lark import Token
+from lark.tree import Meta
+
+from . import ast
+from .builder_base import Tagged, unquote, with_meta
+from .expression_builder import ExpressionBuilder
+
+
+class Builder(ExpressionBuilder):
+    """Builds the AST nodes of one parse's file: each public method builds the node of the grammar
+    rule it is named after (see :class:`~.builder_base.BuilderBase` for the dispatch)."""
+
+    # structure -----------------------------------------------------------
+    def start(self, children: list[Any]) -> list[Any]:
+        return children
+
+    @with_meta
+    def name_list(self, meta: Meta, children: list[Token]) -> tuple[ast.Name, ...]:
+        return tuple(self._name(t) for t in children)
+
+    @with_meta
+    def parents(self, meta: Meta, children: list[Any]) -> Tagged:
+        return Tagged("parents", children[0])
+
+    @with_meta
+    def description(self, meta: Meta, children: list[Token]) -> Tagged:
+        return Tagged("description", unquote(children[0]))
+
+    @with_meta
+    def citations(self, meta: Meta, children: list[Token]) -> Tagged:
+        cites = tuple(ast.Citation(str(t).replace(" ", ""), self._tspan(t)) for t in children)
+        return Tagged("citations", cites)
+
+    def _decl(self, kind: ast.DeclKind, meta: Meta, children: list[Any]) -> ast.TermDecl:
+        tags = {c.tag: c.value for c in children[1:]}
+        return ast.TermDecl(
+            kind=kind,
+            names=children[0],
+            parents=tags.get("parents", ()),
+            description=tags.get("description"),
+            citations=tags.get("citations", ()),
+            span=self._span(meta),
+        )
+
+    @with_meta
+    def party_decl(self, meta: Meta, children: list[Any]) -> ast.TermDecl:
+        return self._decl("party", meta, children)
+
+    @with_meta
+    def data_decl(self, meta: Meta, children: list[Any]) -> ast.TermDecl:
+        return self._decl("data", meta, children)
+
+    @with_meta
+    def purpose_decl(self, meta: Meta, children: list[Any]) -> ast.TermDecl:
+        return self._decl("purpose", meta, children)
+
+    @with_meta
+    def obligation_decl(self, meta: Meta, children: list[Any]) -> ast.TermDecl:
+        return self._decl("obligation", meta, children)
+
+    # context schema --------------------------------------------------------
+    @with_meta
+    def context_decl(self, meta: Meta, children: list[Any]) -> ast.ContextDecl:
+        name, type_, *rest = children
+        tags = {c.tag: c.value for c in rest}
+        return ast.ContextDecl(
+            name=self._name(name),
+            type=type_,
+            default=tags.get("default"),
+            description=tags.get("description"),
+            citations=tags.get("citations", ()),
+            span=self._span(meta),
+            source="consent ledger" if "source" in tags else None,
+            source_span=tags.get("source"),
+        )
+
+    def bool_type(self, _: list[Any]) -> ast.BoolType:
+        return ast.BoolType()
+
+    def int_type(self, _: list[Any]) -> ast.IntType:
+        return ast.IntType()
+
+    def str_type(self, _: list[Any]) -> ast.StrType:
+        return ast.StrType()
+
+    def string_list(self, children: list[Token]) -> tuple[str, ...]:
+        return tuple(unquote(t) for t in children)
+
+    def one_of_type(self, children: list[Any]) -> ast.OneOfType:
+        return ast.OneOfType(children[0])
+
+    def list_of_literals_type(self, children: list[Any]) -> ast.ListType:
+        return ast.ListType(children[0])
+
+    def list_of_strings_type(self, _: list[Any]) -> ast.ListType:
+        return ast.ListType(None)
+
+    def term_set_type(self, children: list[Token]) -> ast.TermSetType:
+        kind: ast.TermKind = str(children[0])  # type: ignore[assignment]
+        return ast.TermSetType(kind)
+
+    def default(self, children: list[Any]) -> Tagged:
+        return Tagged("default", children[0])
+
+    @with_meta
+    def ledger_source(self, meta: Meta, children: list[Token]) -> Tagged:
+        """``from consent ledger``, tagged with where it is written."""
+        return Tagged("source", self._span(meta))
+
+    # rules -------------------------------------------------------------------
+    @with_meta
+    def rule(self, meta: Meta, children: list[Any]) -> ast.Rule:
+        rule_id = self._name(children[0])
+        citations: tuple[ast.Citation, ...] = ()
+        description: str | None = None
+        effect: ast.Effect = "allow"
+        scope: list[tuple[ast.Name, ...] | None] = []
+        condition: ast.Expr | None = None
+        exceptions: list[ast.Expr] = []
+        obligations: list[ast.ObligationClause] = []
+        for child in children[1:]:
+            if isinstance(child, Token) and child.type == "EFFECT":
+                effect = "deny" if str(child) == "deny" else "allow"
+            elif isinstance(child, Tagged):
+                if child.tag == "citations":
+                    citations = child.value
+                elif child.tag == "description":
+                    description = child.value
+                elif child.tag == "scope":
+                    scope.append(child.value)
+                elif child.tag == "when":
+                    condition = child.value
+                elif child.tag == "unless":
+                    exceptions.append(child.value)
+                elif child.tag == "verb":
+                    pass
+            elif isinstance(child, ast.ObligationClause):
+                obligations.append(child)
+        return ast.Rule(
+            id=rule_id,
+            effect=effect,
+            parties=scope[0],
+            data=scope[1],
+            purposes=scope[2],
+            citations=citations,
+            description=description,
+            condition=condition,
+            exceptions=tuple(exceptions),
+            obligations=tuple(obligations),
+            span=self._span(meta),
+        )
+
+    def to_use(self, _: list[Any]) -> Tagged:
+        return Tagged("verb", "to use")
+
+    def from_using(self, _: list[Any]) -> Tagged:
+        return Tagged("verb", "from using")
+
+    def any_party(self, _: list[Any]) -> Tagged:
+        return Tagged("scope", None)
+
+    any_data = any_party
+    any_purpose = any_party
+
+    def parties(self, children: list[Any]) -> Tagged:
+        return Tagged("scope", children[0])
+
+    datas = parties
+    purposes = parties
+
+    def when(self, children: list[Any]) -> Tagged:
+        return Tagged("when", children[0])
+
+    def unless(self, children: list[Any]) -> Tagged:
+        return Tagged("unless", children[0])
+
+    @with_meta
+    def obligation_clause(self, meta: Meta, children: list[Any]) -> ast.ObligationClause:
+        names = children[0]
+        condition = children[1] if len(children) > 1 else None
+        return ast.ObligationClause(names, condition, self._span(meta))
+
+    # invariants ----------------------------------------------------------------
+    @with_meta
+    def invariant(self, meta: Meta, children: list[Any]) -> ast.Invariant:
+        tags = {c.tag: c.value for c in children[1:-1] if isinstance(c, Tagged)}
+        claim = children[-1]
+        return ast.Invariant(
+            id=self._name(children[0]),
+            expect=claim["expect"],
+            parties=claim["scopes"][0],
+            data=claim["scopes"][1],
+            purposes=claim["scopes"][2] if len(claim["scopes"]) > 2 else ast.Scope(None),
+            citations=tags.get("citations", ()),
+            description=tags.get("description"),
+            condition=claim["when"],
+            exceptions=claim["unless"],
+            wording=claim["wording"],
+            span=self._span(meta),
+        )
+
+    def _claim(self, wording: str, expect: str, children: list[Any]) -> dict[str, Any]:
+        scopes = [c for c in children if isinstance(c, ast.Scope)]
+        tagged = [c for c in children if isinstance(c, Tagged)]
+        when = next((c.value for c in tagged if c.tag == "when"), None)
+        unless = tuple(c.value for c in tagged if c.tag == "unless")
+        return {
+            "wording": wording,
+            "expect": expect,
+            "scopes": scopes,
+            "when": when,
+            "unless": unless,
+        }
+
+    def never(self, children: list[Any]) -> dict[str, Any]:
+        return self._claim("never", "deny", children)
+
+    def always(self, children: list[Any]) -> dict[str, Any]:
+        effect = next(str(c) for c in children if isinstance(c, Token) and c.type == "EFFECT")
+        return self._claim("always", effect, children)
+
+    def inv_verb(self, _: list[Any]) -> None:
+        return None
+
+    def inv_purposes(self, children: list[Any]) -> ast.Scope:
+        scope: ast.Scope = children[0]
+        return scope
+
+    def exceptions(self, children: list[Any]) -> tuple[ast.Name, ...]:
+        names: tuple[ast.Name, ...] = children[0]
+        return names
+
+    def _scope(self, children: list[Any]) -> ast.Scope:
+        names: tuple[ast.Name, ...] | None = children[0].value
+        excepts: tuple[ast.Name, ...] = children[1] if len(children) > 1 else ()
+        return ast.Scope(names, excepts)
+
+    party_scope = _scope
+    data_scope = _scope
+    purpose_scope = _scope

@@ -1,0 +1,83 @@
+"""Conditions and literals → AST nodes: the part of the AST builder that every statement's
+``when``, ``unless`` and ``default`` clauses share."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from lark import Token
+from lark.tree import Meta
+
+from . import ast
+from .builder_base import BuilderBase, unquote, with_meta
+
+
+class ExpressionBuilder(BuilderBase):
+    """Builds the nodes of conditions (``and``, ``or``, comparisons, membership, presence tests)
+    and of the values in them."""
+
+    @with_meta
+    def or_(self, meta: Meta, children: list[Any]) -> ast.Or:
+        left, right = children
+        ops = left.operands if isinstance(left, ast.Or) else (left,)
+        return ast.Or((*ops, right), self._span(meta))
+
+    @with_meta
+    def and_(self, meta: Meta, children: list[Any]) -> ast.And:
+        left, right = children
+        ops = left.operands if isinstance(left, ast.And) else (left,)
+        return ast.And((*ops, right), self._span(meta))
+
+    @with_meta
+    def not_(self, meta: Meta, children: list[Any]) -> ast.Not:
+        return ast.Not(children[0], self._span(meta))
+
+    @with_meta
+    def compare(self, meta: Meta, children: list[Any]) -> ast.Compare:
+        left, op, right = children
+        return ast.Compare(str(op), left, right, self._span(meta))  # type: ignore[arg-type]
+
+    @with_meta
+    def member(self, meta: Meta, children: list[Any]) -> ast.Member:
+        return ast.Member(children[0], children[1], False, self._span(meta))
+
+    @with_meta
+    def not_member(self, meta: Meta, children: list[Any]) -> ast.Member:
+        return ast.Member(children[0], children[1], True, self._span(meta))
+
+    @with_meta
+    def is_known(self, meta: Meta, children: list[Token]) -> ast.Presence:
+        return ast.Presence(self._name(children[0]), True, self._span(meta))
+
+    @with_meta
+    def is_missing(self, meta: Meta, children: list[Token]) -> ast.Presence:
+        return ast.Presence(self._name(children[0]), False, self._span(meta))
+
+    @with_meta
+    def truth(self, meta: Meta, children: list[Any]) -> ast.Truth:
+        return ast.Truth(children[0], self._span(meta))
+
+    def name_ref(self, children: list[Token]) -> ast.NameRef:
+        name = self._name(children[0])
+        return ast.NameRef(name.value, name.span)
+
+    def request_ref(self, children: list[Token]) -> ast.RequestRef:
+        kind: ast.TermKind = sys.intern(str(children[0]))  # type: ignore[assignment]
+        return ast.RequestRef(kind, self._tspan(children[0]))
+
+    @with_meta
+    def list_literal(self, meta: Meta, children: list[Any]) -> ast.ListLiteral:
+        return ast.ListLiteral(tuple(c for c in children if c is not None), self._span(meta))
+
+    def string(self, children: list[Token]) -> ast.Literal_:
+        return ast.Literal_(unquote(children[0]), self._tspan(children[0]))
+
+    def integer(self, children: list[Token]) -> ast.Literal_:
+        return ast.Literal_(int(children[0]), self._tspan(children[0]))
+
+    def true(self, children: list[Token]) -> ast.Literal_:
+        return ast.Literal_(True, self._tspan(children[0]))
+
+    def false(self, children: list[Token]) -> ast.Literal_:
+        return ast.Literal_(False, self._tspan(children[0]))
