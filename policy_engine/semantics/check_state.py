@@ -1,0 +1,69 @@
+"""The state the checker's passes share: the files being checked, the diagnostics found so far,
+and the symbol table, rules, invariants and hierarchies the passes build up in turn.
+
+Also the small wording helpers every pass uses to name kinds in messages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from ..language import ast
+from ..language.errors import Diagnostic
+from ..language.source import Span
+from .vocabulary import Hierarchy
+
+
+@dataclass(frozen=True)
+class Symbol:
+    """A declared name: what kind of thing it is and where it was declared."""
+
+    name: str
+    kind: str  # "party" | "data" | "purpose" | "obligation" | "context"
+    span: Span | None
+
+
+@dataclass
+class CheckState:
+    """What one run of the checker knows so far; each pass reads it and adds to it."""
+
+    files: list[ast.PolicyFile]
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    symbols: dict[str, Symbol] = field(default_factory=dict)
+    term_decls: dict[str, ast.TermDecl] = field(default_factory=dict)
+    context: dict[str, ast.ContextDecl] = field(default_factory=dict)
+    rules: list[ast.Rule] = field(default_factory=list)
+    invariants: list[ast.Invariant] = field(default_factory=list)
+    edges: dict[str, list[tuple[str, str, ast.Name]]] = field(default_factory=dict)
+    hierarchies: dict[str, Hierarchy] = field(default_factory=dict)
+
+    def error(
+        self,
+        code: str,
+        message: str,
+        span: Span | None,
+        help: str | None = None,
+        notes: tuple[tuple[str, Span], ...] = (),
+    ) -> None:
+        self.diagnostics.append(Diagnostic(code, message, span, help, "error", notes))
+
+    def warn(self, code: str, message: str, span: Span | None, help: str | None = None) -> None:
+        self.diagnostics.append(Diagnostic(code, message, span, help, "warning"))
+
+    def items(self) -> Iterator[ast.Item]:
+        for file in self.files:
+            yield from file.items
+
+    def names_of(self, *kinds: str) -> list[str]:
+        return [s.name for s in self.symbols.values() if s.kind in kinds]
+
+
+def kind_word(kind: str) -> str:
+    """How messages name a kind: `data category` for ``data``, and so on."""
+    return ast.KIND_WORDS.get(kind, kind)
+
+
+def article(word: str) -> str:
+    """The indefinite article for ``word``: `a` or `an`."""
+    return "an" if word[:1] in "aeiou" else "a"

@@ -1,0 +1,100 @@
+"""The context schema pass: defaults have the declared type, literal lists have no repeats, and
+the one key marked ``from consent ledger`` is a ``set of purpose`` without a default."""
+
+from __future__ import annotations
+
+from ..language import ast
+from .check_state import CheckState
+
+LEDGER_MARK = "from consent ledger"
+
+
+def check_context_schema(state: CheckState) -> None:
+    """Defaults have the declared type; literal lists have no repeats; at most one key, a
+    ``set of purpose`` without a default, is marked ``from consent ledger``."""
+    ledger_key: ast.ContextDecl | None = None
+    for decl in state.context.values():
+        if decl.source is not None:
+            ledger_key = check_ledger_key(state, decl, ledger_key)
+        type_ = decl.type
+        if isinstance(type_, ast.OneOfType | ast.ListType) and type_.literals is not None:
+            _check_literals_unique(state, decl, type_.literals)
+        if decl.default is None or decl.source is not None:
+            continue
+        problem = default_problem(type_, decl.default.value)
+        if problem:
+            state.error(
+                "bad-default",
+                f"the default of `{decl.name.value}` {problem}",
+                decl.default.span,
+                f"`{decl.name.value}` is declared as {type_.describe()}",
+            )
+
+
+def _check_literals_unique(
+    state: CheckState, decl: ast.ContextDecl, literals: tuple[str, ...]
+) -> None:
+    seen: set[str] = set()
+    for value in literals:
+        if value in seen:
+            state.error(
+                "duplicate-literal",
+                f'`"{value}"` is listed twice in the values of `{decl.name.value}`',
+                decl.span,
+            )
+        seen.add(value)
+
+
+def check_ledger_key(
+    state: CheckState, decl: ast.ContextDecl, first: ast.ContextDecl | None
+) -> ast.ContextDecl:
+    """One key marked ``from consent ledger``: the ledger supplies a subject's consented
+    purposes, so the key is a ``set of purpose``; it is the only marked key; it has no default.
+    Returns the first marked key seen (``first``, or ``decl`` when it is the first)."""
+    name = decl.name.value
+    where = decl.source_span or decl.name.span
+    type_ = decl.type
+    if not (isinstance(type_, ast.TermSetType) and type_.kind == "purpose"):
+        state.error(
+            "ledger-key-type",
+            f"`{name}` is marked `{LEDGER_MARK}` but is declared as {type_.describe()}, "
+            "not set of purpose",
+            where,
+            "the ledger supplies the purposes a subject consented to: declare "
+            f"`context {name}: set of purpose {LEDGER_MARK}`, or remove the mark",
+        )
+    if first is not None:
+        first_where = first.source_span or first.name.span
+        state.error(
+            "duplicate-ledger-key",
+            f"`{name}` is marked `{LEDGER_MARK}`, but `{first.name.value}` already is",
+            where,
+            "the consent ledger supplies one context key; keep the mark on the key the rules "
+            "test consent with",
+            notes=((f"`{first.name.value}` is marked here", first_where),) if first_where else (),
+        )
+    if decl.default is not None:
+        state.error(
+            "ledger-key-default",
+            f"`{name}` is marked `{LEDGER_MARK}` and cannot have a default",
+            decl.default.span,
+            "remove the default: consent is what the ledger records, never assumed; with no "
+            "record to read, the key is missing and a rule that needs it does not grant",
+        )
+    return first or decl
+
+
+def default_problem(type_: ast.ValueType, value: object) -> str | None:
+    """What is wrong with ``value`` as the default of a key of ``type_``, or None."""
+    if isinstance(type_, ast.BoolType):
+        return None if isinstance(value, bool) else "must be `true` or `false`"
+    if isinstance(type_, ast.IntType):
+        ok = isinstance(value, int) and not isinstance(value, bool)
+        return None if ok else "must be a whole number"
+    if isinstance(type_, ast.StrType):
+        return None if isinstance(value, str) else "must be a quoted string"
+    if isinstance(type_, ast.OneOfType):
+        if isinstance(value, str) and value in type_.literals:
+            return None
+        return "must be one of " + ", ".join(f'"{v}"' for v in type_.literals)
+    return "cannot be set: lists and sets have no default"

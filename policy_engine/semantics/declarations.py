@@ -1,0 +1,155 @@
+"""The passes that build the vocabulary: declaring every name once (terms, obligations, context
+keys, rule and invariant ids) and linking the terms into acyclic hierarchies."""
+
+from __future__ import annotations
+
+from ..language import ast
+from ..language.errors import suggestion_help
+from .check_state import CheckState, Symbol, article, kind_word
+from .vocabulary import Hierarchy, find_cycle
+
+HIERARCHY_KINDS: tuple[ast.DeclKind, ...] = ("party", "data", "purpose", "obligation")
+
+
+def declare_names(state: CheckState) -> None:
+    """Every term, obligation and context key is declared once; rule ids are unique."""
+    rule_ids: dict[str, ast.Rule] = {}
+    for item in state.items():
+        if isinstance(item, ast.Invariant):
+            _declare_invariant(state, item)
+        elif isinstance(item, ast.Rule):
+            _declare_rule(state, item, rule_ids)
+        else:
+            _declare_symbols(state, item)
+
+
+def _declare_invariant(state: CheckState, item: ast.Invariant) -> None:
+    if any(i.id.value == item.id.value for i in state.invariants):
+        first = next(i for i in state.invariants if i.id.value == item.id.value)
+        state.error(
+            "duplicate-invariant",
+            f"invariant id `{item.id.value}` is used twice",
+            item.id.span,
+            "give each invariant its own id",
+            notes=(("first used here", first.id.span),) if first.id.span else (),
+        )
+    else:
+        state.invariants.append(item)
+
+
+def _declare_rule(state: CheckState, item: ast.Rule, rule_ids: dict[str, ast.Rule]) -> None:
+    previous = rule_ids.get(item.id.value)
+    if previous is not None and previous.id.span is not None:
+        state.error(
+            "duplicate-rule",
+            f"rule id `{item.id.value}` is used twice",
+            item.id.span,
+            "rule ids are stable references in decisions and logs; give each rule its own",
+            notes=(("first used here", previous.id.span),),
+        )
+    else:
+        rule_ids[item.id.value] = item
+        state.rules.append(item)
+
+
+def _declare_symbols(state: CheckState, item: ast.TermDecl | ast.ContextDecl) -> None:
+    """Enter the names a term or context declaration introduces, refusing any seen before."""
+    declared: list[tuple[ast.Name, str]]
+    if isinstance(item, ast.TermDecl):
+        declared = [(name, item.kind) for name in item.names]
+    else:
+        declared = [(item.name, "context")]
+    for name, kind in declared:
+        existing = state.symbols.get(name.value)
+        if existing is not None:
+            _duplicate_declaration(state, name, existing)
+            continue
+        state.symbols[name.value] = Symbol(name.value, kind, name.span)
+        if isinstance(item, ast.TermDecl):
+            state.term_decls[name.value] = item
+        else:
+            state.context[name.value] = item
+
+
+def _duplicate_declaration(state: CheckState, name: ast.Name, existing: Symbol) -> None:
+    notes = (
+        (
+            (
+                f"first declared here as {article(kind_word(existing.kind))} "
+                f"{kind_word(existing.kind)}",
+                existing.span,
+            ),
+        )
+        if existing.span
+        else ()
+    )
+    state.error(
+        "duplicate-declaration",
+        f"`{name.value}` is declared twice",
+        name.span,
+        "every party, data category, purpose, obligation and context key needs a name of its own",
+        notes=notes,
+    )
+
+
+def link_hierarchies(state: CheckState) -> None:
+    """Parents exist and are of the same kind; hierarchies have no cycles."""
+    for kind in HIERARCHY_KINDS:
+        state.edges[kind] = []
+    for name, decl in state.term_decls.items():
+        for parent in decl.parents:
+            _link_parent(state, name, decl, parent)
+    for kind in HIERARCHY_KINDS:
+        _build_hierarchy(state, kind)
+
+
+def _link_parent(state: CheckState, name: str, decl: ast.TermDecl, parent: ast.Name) -> None:
+    """Record the edge from ``parent`` to ``name``, or report why there can be none."""
+    target = state.symbols.get(parent.value)
+    word = kind_word(decl.kind)
+    if target is None:
+        state.error(
+            "unknown-parent",
+            f"unknown {word} `{parent.value}`",
+            parent.span,
+            suggestion_help(parent.value, state.names_of(decl.kind))
+            or f"declare it first: `{decl.kind} {parent.value}`",
+        )
+    elif target.kind != decl.kind:
+        state.error(
+            "wrong-kind-parent",
+            f"`{name}` is {article(word)} {word} but its parent `{parent.value}` is "
+            f"{article(kind_word(target.kind))} {kind_word(target.kind)}",
+            parent.span,
+            f"a {word} can only sit under another {word}",
+        )
+    elif parent.value == name:
+        state.error(
+            "cycle",
+            f"`{name}` is declared under itself",
+            parent.span,
+            "remove it from its own parents",
+        )
+    else:
+        state.edges[decl.kind].append((parent.value, name, parent))
+
+
+def _build_hierarchy(state: CheckState, kind: ast.DeclKind) -> None:
+    """Build the hierarchy of ``kind`` from its edges; with a cycle, report it and drop them."""
+    edges = state.edges[kind]
+    cycle = find_cycle((p, c) for p, c, _ in edges)
+    terms = [n for n, d in state.term_decls.items() if d.kind == kind]
+    if cycle is not None:
+        # Point at the parent link that closes the cycle.
+        closing = next(
+            (ref for p, c, ref in edges if p == cycle[-2] and c == cycle[-1]), edges[0][2]
+        )
+        shown = " → ".join(f"`{t}`" for t in reversed(cycle))
+        state.error(
+            "cycle",
+            f"the {kind_word(kind)} hierarchy has a cycle: {shown}",
+            closing.span,
+            "a term cannot be above and below the same term; remove one of these parent links",
+        )
+        edges = []
+    state.hierarchies[kind] = Hierarchy.build(kind, terms, ((p, c) for p, c, _ in edges))

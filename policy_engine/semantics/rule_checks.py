@@ -1,0 +1,107 @@
+"""The passes over rules and invariants: the terms they name are declared and of the right kind,
+obligations sit only on allow rules, conditions are well typed, and rules cite their source."""
+
+from __future__ import annotations
+
+from ..language import ast
+from ..language.errors import suggestion_help
+from .check_state import CheckState, article, kind_word
+from .condition_types import Typer
+
+
+def check_rule_scopes(state: CheckState) -> None:
+    """The parties, data and purposes a rule names are declared terms of the right kind."""
+    for rule in state.rules:
+        for kind, names in (
+            ("party", rule.parties),
+            ("data", rule.data),
+            ("purpose", rule.purposes),
+        ):
+            for name in names or ():
+                expect_term(state, name, kind)
+
+
+def expect_term(state: CheckState, name: ast.Name, kind: str) -> bool:
+    """Whether ``name`` is a declared term of ``kind``; if not, report why."""
+    word = kind_word(kind)
+    symbol = state.symbols.get(name.value)
+    if symbol is None:
+        state.error(
+            "unknown-term",
+            f"unknown {word} `{name.value}`",
+            name.span,
+            suggestion_help(name.value, state.names_of(kind))
+            or f"declare it: `{kind} {name.value}`",
+        )
+        return False
+    if symbol.kind != kind:
+        other = kind_word(symbol.kind)
+        state.error(
+            "wrong-kind",
+            f"`{name.value}` is {article(other)} {other}, not {article(word)} {word}",
+            name.span,
+            suggestion_help(name.value, state.names_of(kind)),
+            notes=((f"declared here as {article(other)} {other}", symbol.span),)
+            if symbol.span
+            else (),
+        )
+        return False
+    return True
+
+
+def check_obligations(state: CheckState) -> None:
+    """Obligations are declared, and only allow rules carry them."""
+    for rule in state.rules:
+        for clause in rule.obligations:
+            if rule.effect == "deny":
+                state.error(
+                    "obligation-on-deny",
+                    f"rule `{rule.id.value}` denies, so it cannot carry obligations",
+                    clause.span or rule.id.span,
+                    "obligations come with an allow; attach them to the allow rule they qualify",
+                )
+            for name in clause.names:
+                expect_term(state, name, "obligation")
+
+
+def check_conditions(state: CheckState) -> None:
+    """Every condition, exception and obligation condition is well typed."""
+    typer = Typer(state)
+    for rule in state.rules:
+        if rule.condition is not None:
+            typer.condition(rule.condition)
+        for exception in rule.exceptions:
+            typer.condition(exception)
+        for clause in rule.obligations:
+            if clause.condition is not None:
+                typer.condition(clause.condition)
+
+
+def check_invariants(state: CheckState) -> None:
+    """Invariants name declared terms of the right kind and have well-typed conditions."""
+    typer = Typer(state)
+    for invariant in state.invariants:
+        for kind, scope in (
+            ("party", invariant.parties),
+            ("data", invariant.data),
+            ("purpose", invariant.purposes),
+        ):
+            for name in (*(scope.names or ()), *scope.excepts):
+                expect_term(state, name, kind)
+        for expr in (
+            *([invariant.condition] if invariant.condition else []),
+            *invariant.exceptions,
+        ):
+            typer.condition(expr)
+
+
+def warn_missing_citations(state: CheckState) -> None:
+    """Each rule should say which section of the policy it encodes."""
+    for rule in state.rules:
+        if not rule.citations:
+            state.warn(
+                "missing-citation",
+                f"rule `{rule.id.value}` has no citation",
+                rule.id.span,
+                f"cite the section it encodes after its id, e.g. `rule {rule.id.value} §5.1`",
+            )
