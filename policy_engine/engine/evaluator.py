@@ -271,18 +271,7 @@ def trace_condition(
 ) -> ConditionTrace:
     text = expr_text(expr)
     if isinstance(expr, ast.And | ast.Or):
-        children = tuple(trace_condition(compiled, e, ctx, req) for e in expr.operands)
-        values = [c.value for c in children]
-        if isinstance(expr, ast.And):
-            value = _kleene_and(values)
-        else:
-            value = True if True in values else (None if None in values else False)
-        missing = (
-            frozenset().union(*(c.missing for c in children if c.value is None))
-            if value is None
-            else frozenset()
-        )
-        return ConditionTrace(text, value, missing, None, children)
+        return _trace_junction(compiled, expr, text, ctx, req)
     if isinstance(expr, ast.Not):
         inner = trace_condition(compiled, expr.operand, ctx, req)
         value = None if inner.value is None else not inner.value
@@ -313,6 +302,32 @@ def trace_condition(
             ">=": lambda: left >= right,
         }[expr.op]()
         return ConditionTrace(text, result, frozenset(), notes or None)
+    return _trace_member(compiled, expr, text, left, right, notes)
+
+
+def _trace_junction(
+    compiled: CompiledPolicy, expr: ast.And | ast.Or, text: str, ctx: Context, req: RequestTerms
+) -> ConditionTrace:
+    """An ``and`` or ``or``: its parts' values combined in Kleene logic; an unknown result is
+    missing what its unknown parts miss."""
+    children = tuple(trace_condition(compiled, e, ctx, req) for e in expr.operands)
+    values = [c.value for c in children]
+    if isinstance(expr, ast.And):
+        value = _kleene_and(values)
+    else:
+        value = True if True in values else (None if None in values else False)
+    missing = (
+        frozenset().union(*(c.missing for c in children if c.value is None))
+        if value is None
+        else frozenset()
+    )
+    return ConditionTrace(text, value, missing, None, children)
+
+
+def _trace_member(
+    compiled: CompiledPolicy, expr: ast.Member, text: str, left: Any, right: Any, notes: str
+) -> ConditionTrace:
+    """``left in right`` with both values known; for terms, says which term covers ``left``."""
     kind = term_kind(expr.right, *compiled.symbol_tables)
     detail = notes
     if kind is not None:

@@ -6,7 +6,7 @@ must not quietly become a deny (or worse, an allow).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..language import ast
@@ -168,18 +168,37 @@ def _convert(
     if not isinstance(value, list | tuple):
         return wrong(f"a list ({type_.describe()})")
     if isinstance(type_, ast.ListType):
-        allowed = type_.literals
-        for item in value:
-            if not isinstance(item, str) or (allowed is not None and item not in allowed):
-                choices = "strings" if allowed is None else ", ".join(f'"{v}"' for v in allowed)
-                return wrong(
-                    f"a list of {choices}",
-                    suggestion_help(str(item), allowed or ())
-                    or f"{describe_value(item)} is not allowed",
-                )
-        return frozenset(value)
-    hierarchy = compiled.hierarchies[type_.kind]
-    word = ast.KIND_WORDS[type_.kind]
+        return _convert_strings(type_.literals, value, wrong)
+    return _convert_terms(compiled, key, type_.kind, value, problems)
+
+
+def _convert_strings(
+    allowed: tuple[str, ...] | None,
+    value: list[Any] | tuple[Any, ...],
+    wrong: Callable[[str, str | None], Any],
+) -> Any:
+    """A list of strings (of the ``allowed`` ones, when the key lists them)."""
+    for item in value:
+        if not isinstance(item, str) or (allowed is not None and item not in allowed):
+            choices = "strings" if allowed is None else ", ".join(f'"{v}"' for v in allowed)
+            return wrong(
+                f"a list of {choices}",
+                suggestion_help(str(item), allowed or ())
+                or f"{describe_value(item)} is not allowed",
+            )
+    return frozenset(value)
+
+
+def _convert_terms(
+    compiled: CompiledPolicy,
+    key: str,
+    kind: str,
+    value: list[Any] | tuple[Any, ...],
+    problems: list[Diagnostic],
+) -> Any:
+    """A set of terms of one hierarchy: every item must be a declared term."""
+    hierarchy = compiled.hierarchies[kind]
+    word = ast.KIND_WORDS[kind]
     for item in value:
         if not isinstance(item, str) or item not in hierarchy:
             problems.append(

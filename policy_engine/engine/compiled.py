@@ -1,0 +1,228 @@
+"""The compiled forms of a policy's pieces: its rules (:class:`CompiledRule`, with their
+obligation clauses and what decisions say about them), the candidate rules of a cell
+(:class:`CellPlan`), a cell's specialized form (:class:`FastCell`) and what a decision came to
+(:class:`Outcome`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+from ..language import ast
+from .conditions import ConditionBuilder
+from .context import Condition
+
+
+class ObligationPlan:
+    """An obligation clause of a rule: its names and (lazily compiled) condition."""
+
+    __slots__ = ("_condition", "index", "names", "rule")
+
+    def __init__(self, rule: CompiledRule, index: int, names: tuple[str, ...]) -> None:
+        self.rule = rule
+        self.index = index
+        self.names = names
+        self._condition: Any = _UNCOMPILED
+
+    @property
+    def condition(self) -> Condition | None:
+        if self._condition is _UNCOMPILED:
+            when = self.rule.logic.obligation_conditions[self.index]
+            self._condition = None if when is None else self.rule._builder.condition(when)
+        result: Condition | None = self._condition
+        return result
+
+
+_UNCOMPILED: Any = object()
+
+
+class CompiledRule:
+    """One rule, ready to evaluate. ``None`` scopes mean *any*.
+
+    What the index and the decision objects need (id, effect, scopes, obligation names) is held
+    directly; the syntax tree (``source``) is either given or, for a policy restored from the
+    compiled cache, re-parsed from the rule's own text the first time it is asked for. Generic
+    condition closures are compiled on first use: decisions run on the per-cell generated
+    functions, so only analyses and requests with missing keys need them. Rules compare by
+    identity (two policies never share a rule).
+    """
+
+    __slots__ = (
+        "_builder",
+        "_condition",
+        "_exceptions",
+        "_load",
+        "_logic",
+        "_source",
+        "about",
+        "data",
+        "effect",
+        "id",
+        "obligations",
+        "parties",
+        "position",
+        "purposes",
+    )
+
+    def __init__(
+        self,
+        position: int,
+        rule_id: str,
+        effect: ast.Effect,
+        scopes: tuple[tuple[str, ...] | None, tuple[str, ...] | None, tuple[str, ...] | None],
+        obligation_names: tuple[tuple[str, ...], ...],
+        about: RuleAbout,
+        builder: ConditionBuilder,
+        source: ast.Rule | None = None,
+        load: Callable[[], ast.Rule] | None = None,
+        logic: Callable[[], RuleLogic] | None = None,
+    ) -> None:
+        self.position = position
+        self.about = about
+        self._logic: RuleLogic | Callable[[], RuleLogic] | None = logic
+        self.id = rule_id
+        self.effect: ast.Effect = effect
+        parties, data, purposes = scopes
+        self.parties = builder.scope(parties)
+        self.data = builder.scope(data)
+        self.purposes = builder.scope(purposes)
+        self.obligations = tuple(
+            ObligationPlan(self, i, names) for i, names in enumerate(obligation_names)
+        )
+        self._builder = builder
+        self._source = source
+        self._load = load
+        self._condition: Any = _UNCOMPILED
+        self._exceptions: Any = _UNCOMPILED
+
+    @classmethod
+    def of(cls, position: int, source: ast.Rule, builder: ConditionBuilder) -> CompiledRule:
+        return cls(
+            position,
+            source.id.value,
+            source.effect,
+            (_names(source.parties), _names(source.data), _names(source.purposes)),
+            tuple(tuple(n.value for n in c.names) for c in source.obligations),
+            RuleAbout.of(source),
+            builder,
+            source=source,
+        )
+
+    @property
+    def source(self) -> ast.Rule:
+        """The rule's syntax tree (parsed on first use when restored from the cache; two
+        threads racing here parse the same text to equal trees, so either result is right)."""
+        found = self._source
+        if found is None:
+            assert self._load is not None
+            found = self._source = self._load()
+        return found
+
+    @property
+    def logic(self) -> RuleLogic:
+        """The rule's condition, exceptions and obligation conditions: what cell specialization
+        reads. A restored rule decodes them from the image (shared between rules that test the
+        same thing, and without places), so deciding never needs the parser."""
+        found = self._logic
+        if found is None:
+            tree = self.source
+            found = RuleLogic(
+                tree.condition, tree.exceptions, tuple(c.condition for c in tree.obligations)
+            )
+            self._logic = found
+        elif not isinstance(found, RuleLogic):
+            found = self._logic = found()
+        return found
+
+    @property
+    def condition(self) -> Condition | None:
+        if self._condition is _UNCOMPILED:
+            when = self.logic.condition
+            self._condition = None if when is None else self._builder.condition(when)
+        result: Condition | None = self._condition
+        return result
+
+    @property
+    def exceptions(self) -> tuple[Condition, ...]:
+        if self._exceptions is _UNCOMPILED:
+            self._exceptions = tuple(self._builder.condition(e) for e in self.logic.exceptions)
+        result: tuple[Condition, ...] = self._exceptions
+        return result
+
+    @property
+    def is_unconditional(self) -> bool:
+        logic = self.logic
+        return logic.condition is None and not logic.exceptions
+
+    def __repr__(self) -> str:
+        return f"CompiledRule({self.id!r}, {self.effect!r})"
+
+
+class RuleLogic(NamedTuple):
+    condition: ast.Expr | None
+    exceptions: tuple[ast.Expr, ...]
+    obligation_conditions: tuple[ast.Expr | None, ...]
+    """One per obligation clause, in order."""
+
+
+class RuleAbout(NamedTuple):
+    """What decisions and summaries say about a rule, kept apart from its syntax tree (so that
+    a rule restored from the compiled cache is described without re-parsing it)."""
+
+    citation: str
+    """Its citations, joined with `, `."""
+    description: str | None
+    file: str
+    line: int
+
+    @classmethod
+    def of(cls, rule: ast.Rule) -> RuleAbout:
+        span = rule.span
+        return cls(
+            ", ".join(c.text for c in rule.citations),
+            rule.description,
+            span.source.name if span else "<unknown>",
+            span.line if span else 0,
+        )
+
+    @property
+    def location(self) -> str:
+        return f"{self.file}:{self.line}" if self.line else self.file
+
+
+def _names(names: tuple[ast.Name, ...] | None) -> tuple[str, ...] | None:
+    return None if names is None else tuple(n.value for n in names)
+
+
+@dataclass(frozen=True, slots=True)
+class CellPlan:
+    """The candidate rules of one (party, data, purpose) cell, deny rules first."""
+
+    denies: tuple[CompiledRule, ...]
+    allows: tuple[CompiledRule, ...]
+
+
+class Outcome(NamedTuple):
+    """What a decision came to: the effect, the rules that decided it, obligations and the
+    context keys whose absence made some considered rule unknown. (A named tuple: one is built
+    per decision, and a frozen dataclass costs several times more to construct.)"""
+
+    effect: ast.Effect
+    deciding: tuple[CompiledRule, ...]
+    obligations: tuple[str, ...]
+    missing: tuple[str, ...]
+
+
+CellFunction = Callable[[Mapping[str, Any]], "Outcome | None"]
+
+
+@dataclass(frozen=True, slots=True)
+class FastCell:
+    """The cell's rules after partial evaluation: its whole outcome when no rule left depends on
+    the context (``static``), else a generated function of the context that returns the outcome,
+    or None when a key it needs is missing (the three-valued evaluator then decides)."""
+
+    static: Outcome | None
+    function: CellFunction | None

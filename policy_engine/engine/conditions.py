@@ -1,0 +1,168 @@
+"""Checked conditions → closures over the request, in Kleene's three-valued logic.
+
+The generic form of a rule's condition: ``True``, ``False`` or ``None`` for *unknown* (a context key
+the condition needs is missing). Decisions mostly run on the per-cell generated functions of
+:mod:`.cells`; these closures serve analyses, invariants and requests with missing keys.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ..language import ast
+from ..semantics.vocabulary import Hierarchy
+from .context import MISSING, REQUEST_INDEX, Condition, Context, Getter, RequestTerms, SymbolTables
+from .specialize import term_kind
+
+
+class ConditionBuilder:
+    """Compiles one policy's conditions (it knows its hierarchies and names) and shares equal
+    rule scopes."""
+
+    def __init__(self, hierarchies: dict[str, Hierarchy], tables: SymbolTables) -> None:
+        self.hierarchies = hierarchies
+        self.tables = tables
+        self._scopes: dict[frozenset[str], frozenset[str]] = {}
+
+    def scope(self, names: tuple[str, ...] | None) -> frozenset[str] | None:
+        """A rule's scope as a set, one shared object per distinct set (a large policy names
+        the same few terms in thousands of rules; each set costs 200 bytes or more)."""
+        if names is None:
+            return None
+        found = frozenset(names)
+        return self._scopes.setdefault(found, found)
+
+    def _is_context(self, name: str) -> bool:
+        return name in self.tables[0]
+
+    def _term_kind(self, node: ast.Operand) -> str | None:
+        return term_kind(node, *self.tables)
+
+    def getter(self, node: ast.Operand) -> Getter:
+        if isinstance(node, ast.Literal_):
+            value = node.value
+            return lambda ctx, req: value
+        if isinstance(node, ast.RequestRef):
+            index = REQUEST_INDEX[node.kind]
+            return lambda ctx, req: req[index]
+        if isinstance(node, ast.NameRef):
+            name = node.name
+            if self._is_context(name):
+                return lambda ctx, req: ctx.get(name, MISSING)
+            return lambda ctx, req: name
+        values = frozenset(
+            item.value if isinstance(item, ast.Literal_) else item.name  # type: ignore[union-attr]
+            for item in node.items
+        )
+        return lambda ctx, req: values
+
+    def condition(self, expr: ast.Expr) -> Condition:
+        if isinstance(expr, ast.And):
+            parts = tuple(self.condition(e) for e in expr.operands)
+
+            def and_(ctx: Context, req: RequestTerms) -> bool | None:
+                result: bool | None = True
+                for part in parts:
+                    value = part(ctx, req)
+                    if value is False:
+                        return False
+                    if value is None:
+                        result = None
+                return result
+
+            return and_
+        if isinstance(expr, ast.Or):
+            parts = tuple(self.condition(e) for e in expr.operands)
+
+            def or_(ctx: Context, req: RequestTerms) -> bool | None:
+                result: bool | None = False
+                for part in parts:
+                    value = part(ctx, req)
+                    if value is True:
+                        return True
+                    if value is None:
+                        result = None
+                return result
+
+            return or_
+        if isinstance(expr, ast.Not):
+            inner = self.condition(expr.operand)
+
+            def not_(ctx: Context, req: RequestTerms) -> bool | None:
+                value = inner(ctx, req)
+                return None if value is None else not value
+
+            return not_
+        if isinstance(expr, ast.Presence):
+            key, known = expr.key.value, expr.known
+            return lambda ctx, req: (key in ctx) is known
+        if isinstance(expr, ast.Truth):
+            get = self.getter(expr.operand)
+
+            def truth(ctx: Context, req: RequestTerms) -> bool | None:
+                value = get(ctx, req)
+                return None if value is MISSING else bool(value)
+
+            return truth
+        if isinstance(expr, ast.Compare):
+            return self._compare(expr)
+        return self._member(expr)
+
+    def _compare(self, expr: ast.Compare) -> Condition:
+        left, right = self.getter(expr.left), self.getter(expr.right)
+        test: Callable[[Any, Any], bool] = {
+            "=": lambda a, b: a == b,
+            "!=": lambda a, b: a != b,
+            "<": lambda a, b: a < b,
+            "<=": lambda a, b: a <= b,
+            ">": lambda a, b: a > b,
+            ">=": lambda a, b: a >= b,
+        }[expr.op]
+
+        def compare(ctx: Context, req: RequestTerms) -> bool | None:
+            a = left(ctx, req)
+            if a is MISSING:
+                return None
+            b = right(ctx, req)
+            if b is MISSING:
+                return None
+            return test(a, b)
+
+        return compare
+
+    def _member(self, expr: ast.Member) -> Condition:
+        left, right = self.getter(expr.left), self.getter(expr.right)
+        negated = expr.negated
+        kind = self._term_kind(expr.right)
+        contains: Callable[[Any, Any], bool]
+        if kind is not None:
+            ancestors = self.hierarchies[kind].ancestors
+            if isinstance(expr.right, ast.NameRef | ast.RequestRef) and (
+                self._term_kind(expr.right) and not self._is_context_set(expr.right)
+            ):
+                # `x in marketing`: x is marketing or sits below it.
+                def contains(item: Any, term: Any) -> bool:
+                    return term in ancestors[item]
+            else:
+                # `x in consented_purposes`: x or one of its ancestors is in the set.
+                def contains(item: Any, terms: Any) -> bool:
+                    return not ancestors[item].isdisjoint(terms)
+        else:
+
+            def contains(item: Any, values: Any) -> bool:
+                return item in values
+
+        def member(ctx: Context, req: RequestTerms) -> bool | None:
+            a = left(ctx, req)
+            if a is MISSING:
+                return None
+            b = right(ctx, req)
+            if b is MISSING:
+                return None
+            return contains(a, b) is not negated
+
+        return member
+
+    def _is_context_set(self, node: ast.Operand) -> bool:
+        return isinstance(node, ast.NameRef) and self._is_context(node.name)
