@@ -1,190 +1,31 @@
-"""Static analysis over the exact request space: invariant proofs and the linter.
+"""The linter: rules that can never apply, allow rules an unconditional deny shadows everywhere,
+redundant rules, unused declarations, and (as information) where a deny overrides an allow.
 
-Everything here enumerates :class:`~policy_engine.space.RequestSpace` — every cell and every
-distinguishable context — so a finding is a fact about all requests, and a broken invariant comes
-with a concrete request that shows it.
+Everything here enumerates :class:`~policy_engine.analysis.space.RequestSpace` — every cell and
+every distinguishable context — so a finding is a fact about all requests. The invariant proofs
+live in :mod:`.invariants` (re-exported here).
 """
 
 from __future__ import annotations
 
-import json
-import shlex
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
-
-from ..engine.compiler import CompiledPolicy, CompiledRule, compile_condition
-from ..engine.evaluator import effect_of, evaluate, rule_value
-from ..language import ast
+from ..engine.compiler import CompiledPolicy, CompiledRule
+from ..engine.evaluator import rule_value
 from ..language.errors import Diagnostic
 from ..semantics.vocabulary import Hierarchy
-from .space import ContextClass, RequestSpace, expressions_of, keys_of, request_kinds_of
+from .conditions import keys_of
+from .context_classes import ContextClass, when_text
+from .invariants import invariant_diagnostics, invariant_exprs, policy_invariant_exprs
+from .scopes import KINDS, collapse, rule_cells, scope_terms
+from .space import RequestSpace
+from .unused import unused_declarations
 
-KINDS = ("party", "data", "purpose")
-
-
-def collapse_exact(hierarchy: Hierarchy, terms: Iterable[str]) -> tuple[list[str], list[str]]:
-    """Like :func:`collapse`, for sets that need not be whole subtrees: the highest whole
-    subtrees, and the remaining terms that stand only for themselves (a request naming a parent
-    category exactly, without its children)."""
-    chosen = set(terms)
-    whole = collapse(hierarchy, chosen)
-    below = set().union(*(hierarchy.descendants[t] for t in whole)) if whole else set()
-    return whole, sorted(chosen - below)
-
-
-def collapse(hierarchy: Hierarchy, terms: Iterable[str]) -> list[str]:
-    """The highest terms that together cover exactly ``terms``: each returned term's whole subtree
-    is in the set, and no returned term sits below another."""
-    chosen = set(terms)
-    whole = {t for t in chosen if hierarchy.descendants[t] <= chosen}
-    return sorted(t for t in whole if not any(a in whole for a in hierarchy.ancestors[t] if a != t))
-
-
-def scope_terms(
-    hierarchy: Hierarchy, names: Iterable[str] | None, excepts: Iterable[str] = ()
-) -> list[str]:
-    """The request terms a scope covers: everything below ``names`` (all terms for *any*), minus
-    everything below ``excepts``."""
-    if names is None:
-        covered = set(hierarchy.terms)
-    else:
-        covered = set().union(*(hierarchy.descendants[n] for n in names))
-    for name in excepts:
-        covered -= hierarchy.descendants[name]
-    return sorted(covered)
-
-
-def rule_cells(compiled: CompiledPolicy, rule: CompiledRule) -> Iterator[tuple[str, str, str]]:
-    h = compiled.hierarchies
-    for party in scope_terms(h["party"], rule.parties):
-        for data in scope_terms(h["data"], rule.data):
-            for purpose in scope_terms(h["purpose"], rule.purposes):
-                yield (party, data, purpose)
-
-
-def decide_command(path: str, cell: tuple[str, str, str], klass: ContextClass) -> str:
-    """A ``policy-engine decide`` command line for one request, ready to paste."""
-    context = json.dumps(klass.request_context(), sort_keys=True)
-    return (
-        f"policy-engine decide {shlex.quote(path)} --party {cell[0]} --data {cell[1]} "
-        f"--purpose {cell[2]} --context {shlex.quote(context)}"
-    )
-
-
-# ---- invariants ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class InvariantResult:
-    invariant: ast.Invariant
-    requests: int
-    """How many (cell, context class) pairs the proof covered."""
-    counterexample: tuple[tuple[str, str, str], ContextClass, str, tuple[str, ...]] | None
-    """(cell, class, effect the policy gives, ids of the deciding rules) when broken."""
-
-
-def prove_invariant(
-    compiled: CompiledPolicy, space: RequestSpace, invariant: ast.Invariant
-) -> InvariantResult:
-    h = compiled.hierarchies
-    scopes = (invariant.parties, invariant.data, invariant.purposes)
-    terms = [
-        scope_terms(
-            h[kind],
-            [n.value for n in s.names] if s.names is not None else None,
-            [n.value for n in s.excepts],
-        )
-        for kind, s in zip(KINDS, scopes, strict=True)
-    ]
-    condition = compile_condition(compiled, invariant.condition) if invariant.condition else None
-    exceptions = [compile_condition(compiled, e) for e in invariant.exceptions]
-    extra = invariant_exprs(invariant)
-    reads_request = set().union(*(request_kinds_of(e) for e in extra)) if extra else set()
-    proven: dict[tuple[object, ...], int] = {}
-    checked = 0
-    for party in terms[0]:
-        for data in terms[1]:
-            for purpose in terms[2]:
-                cell = (party, data, purpose)
-                plan = compiled.cell(cell)
-                rules = plan.denies + plan.allows
-                # Cells that no rule and no condition can tell apart are proven once.
-                own = tuple(
-                    t if k in reads_request else None for k, t in zip(KINDS, cell, strict=True)
-                )
-                signature = (space.signature(cell, rules), own)
-                if signature in proven:
-                    checked += proven[signature]
-                    continue
-                count = 0
-                for klass in space.classes(cell, rules, extra):
-                    ctx = klass.evaluator_context()
-                    if condition is not None and condition(ctx, cell) is not True:
-                        continue
-                    if any(e(ctx, cell) is True for e in exceptions):
-                        continue
-                    count += 1
-                    if effect_of(plan, ctx, cell) != invariant.expect:
-                        outcome = evaluate(compiled, cell, ctx)
-                        ids = tuple(r.id for r in outcome.deciding)
-                        witness = (cell, klass, outcome.effect, ids)
-                        return InvariantResult(invariant, checked + count, witness)
-                proven[signature] = count
-                checked += count
-    return InvariantResult(invariant, checked, None)
-
-
-def invariant_diagnostics(
-    compiled: CompiledPolicy, path: str, space: RequestSpace | None = None
-) -> tuple[list[Diagnostic], list[InvariantResult]]:
-    space = space or RequestSpace([compiled], _invariant_exprs(compiled))
-    found: list[Diagnostic] = []
-    results = []
-    for invariant in compiled.checked.invariants:
-        result = prove_invariant(compiled, space, invariant)
-        results.append(result)
-        if result.counterexample is None:
-            continue
-        cell, klass, effect, ids = result.counterexample
-        verb = "may" if effect == "allow" else "may not"
-        if ids:
-            rules = ", ".join(f"`{i}`" for i in ids)
-            by = f"{'allowed' if effect == 'allow' else 'denied'} by {rules}"
-        else:
-            by = "no rule grants it (default deny)"
-        found.append(
-            Diagnostic(
-                "invariant-broken",
-                f"invariant `{invariant.id.value}` is broken: `{cell[0]}` {verb} use `{cell[1]}` "
-                f"for `{cell[2]}` {_when(klass)} ({by})",
-                invariant.id.span,
-                f"counterexample: {decide_command(path, cell, klass)}",
-            )
-        )
-    return found, results
-
-
-def _when(klass: ContextClass, keys: Iterable[str] | None = None) -> str:
-    """``when <the class in words>``, or ``in every context`` when the class says nothing."""
-    described = klass.describe(keys)
-    return described if described == "in every context" else f"when {described}"
-
-
-def invariant_exprs(invariant: ast.Invariant) -> list[ast.Expr]:
-    return ([invariant.condition] if invariant.condition else []) + list(invariant.exceptions)
-
-
-def _invariant_exprs(compiled: CompiledPolicy) -> list[ast.Expr]:
-    return [e for i in compiled.checked.invariants for e in invariant_exprs(i)]
-
-
-# ---- the linter ---------------------------------------------------------------------------
+__all__ = ["invariant_diagnostics", "invariant_exprs", "lint"]
 
 
 def lint(compiled: CompiledPolicy, space: RequestSpace | None = None) -> list[Diagnostic]:
     """Warnings about rules that cannot apply or add nothing, unused declarations, and (as
     information) where a deny overrides an allow."""
-    space = space or RequestSpace([compiled], _invariant_exprs(compiled))
+    space = space or RequestSpace([compiled], policy_invariant_exprs(compiled))
     found: list[Diagnostic] = []
     never: set[str] = set()
     for rule in compiled.rules:
@@ -197,7 +38,7 @@ def lint(compiled: CompiledPolicy, space: RequestSpace | None = None) -> list[Di
         problem = _redundant(compiled, space, rule, allows)
         if problem:
             found.append(problem)
-    found.extend(_unused(compiled))
+    found.extend(unused_declarations(compiled))
     found.extend(_overlaps(compiled, space, never))
     return found
 
@@ -322,81 +163,6 @@ def _mutual(
     return True
 
 
-def _mentioned_terms(compiled: CompiledPolicy) -> set[str]:
-    used: set[str] = set()
-
-    def operands(expr: ast.Expr) -> Iterator[ast.Operand]:
-        if isinstance(expr, ast.And | ast.Or):
-            for e in expr.operands:
-                yield from operands(e)
-        elif isinstance(expr, ast.Not):
-            yield from operands(expr.operand)
-        elif isinstance(expr, ast.Truth):
-            yield expr.operand
-        elif isinstance(expr, ast.Compare | ast.Member):
-            yield expr.left
-            yield expr.right
-
-    exprs: list[ast.Expr] = []
-    for rule in compiled.rules:
-        for scope in (rule.parties, rule.data, rule.purposes):
-            used |= set(scope or ())
-        used |= {n for o in rule.obligations for n in o.names}
-        exprs += expressions_of(rule.source)
-    for invariant in compiled.checked.invariants:
-        for s in (invariant.parties, invariant.data, invariant.purposes):
-            used |= {n.value for n in (*(s.names or ()), *s.excepts)}
-        exprs += invariant_exprs(invariant)
-    for expr in exprs:
-        for node in operands(expr):
-            items = node.items if isinstance(node, ast.ListLiteral) else (node,)
-            used |= {i.name for i in items if isinstance(i, ast.NameRef)}
-        if isinstance(expr, ast.Presence):
-            used.add(expr.key.value)
-    return used
-
-
-def _unused(compiled: CompiledPolicy) -> list[Diagnostic]:
-    used = _mentioned_terms(compiled)
-    keys: set[str] = set()
-    for rule in compiled.rules:
-        for expr in expressions_of(rule.source):
-            keys |= keys_of(expr, compiled.context)
-    for invariant in compiled.checked.invariants:
-        for expr in invariant_exprs(invariant):
-            keys |= keys_of(expr, compiled.context)
-    found = []
-    symbols = compiled.checked.symbols
-    for kind in ("party", "data", "purpose", "obligation"):
-        hierarchy = compiled.hierarchies[kind]
-        for term in hierarchy.terms:
-            related = hierarchy.ancestors[term] | hierarchy.descendants[term]
-            if related.isdisjoint(used):
-                word = ast.KIND_WORDS[kind]
-                found.append(
-                    Diagnostic(
-                        "unused-term",
-                        f"{word} `{term}` is declared but no rule or invariant uses it, or any "
-                        "term above or below it",
-                        symbols[term].span,
-                        "remove it, or write the rule that needs it",
-                        "warning",
-                    )
-                )
-    for key in compiled.context:
-        if key not in keys:
-            found.append(
-                Diagnostic(
-                    "unused-context-key",
-                    f"context key `{key}` is declared but no condition reads it",
-                    symbols[key].span,
-                    "remove it, or write the rule that needs it",
-                    "warning",
-                )
-            )
-    return found
-
-
 def _overlaps(compiled: CompiledPolicy, space: RequestSpace, never: set[str]) -> list[Diagnostic]:
     h = compiled.hierarchies
     found = []
@@ -424,7 +190,7 @@ def _overlaps(compiled: CompiledPolicy, space: RequestSpace, never: set[str]) ->
                     "deny-overrides-allow",
                     f"deny `{deny.id}` overrides allow `{allow.id}` for {where} for {purposes} "
                     "when both apply, e.g. "
-                    + _when(example, _condition_keys(compiled, deny, allow)),
+                    + when_text(example, _condition_keys(compiled, deny, allow)),
                     allow.source.id.span,
                     None,
                     "info",

@@ -1,0 +1,121 @@
+"""What conditions read and what they compare with: the expressions of a rule, the context keys and
+request terms a condition reads, and, for each context key, the constants, terms and other keys the
+rules compare it with (the facts the request space cuts a key's domain at)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..language import ast
+
+
+@dataclass
+class KeyFacts:
+    """What the rules do with one context key."""
+
+    ints: set[int] = field(default_factory=set)
+    strings: set[str] = field(default_factory=set)
+    term_literals: set[str] = field(default_factory=set)
+    request_kinds: set[str] = field(default_factory=set)
+    peers: set[str] = field(default_factory=set)
+
+
+def expressions_of(rule: ast.Rule) -> list[ast.Expr]:
+    exprs = [rule.condition] if rule.condition is not None else []
+    exprs += list(rule.exceptions)
+    exprs += [c.condition for c in rule.obligations if c.condition is not None]
+    return exprs
+
+
+def _operands(expr: ast.Expr) -> Iterator[tuple[ast.Operand, ast.Operand | None, ast.Expr]]:
+    if isinstance(expr, ast.And | ast.Or):
+        for operand in expr.operands:
+            yield from _operands(operand)
+    elif isinstance(expr, ast.Not):
+        yield from _operands(expr.operand)
+    elif isinstance(expr, ast.Compare | ast.Member):
+        yield expr.left, expr.right, expr
+    elif isinstance(expr, ast.Truth):
+        yield expr.operand, None, expr
+
+
+def keys_of(expr: ast.Expr, context: Iterable[str]) -> set[str]:
+    """The context keys a condition reads."""
+    declared = set(context)
+    found: set[str] = set()
+
+    def walk(e: ast.Expr) -> None:
+        if isinstance(e, ast.And | ast.Or):
+            for operand in e.operands:
+                walk(operand)
+        elif isinstance(e, ast.Not):
+            walk(e.operand)
+        elif isinstance(e, ast.Presence):
+            found.add(e.key.value)
+        else:
+            nodes = (e.operand,) if isinstance(e, ast.Truth) else (e.left, e.right)
+            found.update(n.name for n in nodes if isinstance(n, ast.NameRef) and n.name in declared)
+
+    walk(expr)
+    return found
+
+
+def request_kinds_of(expr: ast.Expr) -> set[str]:
+    """Which of the request's own terms (party, data, purpose) a condition reads."""
+    if isinstance(expr, ast.And | ast.Or):
+        return set().union(*(request_kinds_of(e) for e in expr.operands))
+    if isinstance(expr, ast.Not):
+        return request_kinds_of(expr.operand)
+    if isinstance(expr, ast.Presence):
+        return set()
+    nodes = (expr.operand,) if isinstance(expr, ast.Truth) else (expr.left, expr.right)
+    found: set[str] = set()
+    for node in nodes:
+        items = node.items if isinstance(node, ast.ListLiteral) else (node,)
+        found |= {i.kind for i in items if isinstance(i, ast.RequestRef)}
+    return found
+
+
+def _add_constant(node: ast.Operand, into: KeyFacts, context: dict[str, Any]) -> None:
+    """Record what a key is compared with: an integer or string literal, a term, a request term."""
+    if isinstance(node, ast.Literal_):
+        if isinstance(node.value, bool):
+            return
+        if isinstance(node.value, int):
+            into.ints.add(node.value)
+        else:
+            into.strings.add(node.value)
+    elif isinstance(node, ast.NameRef) and node.name not in context:
+        into.term_literals.add(node.name)
+    elif isinstance(node, ast.RequestRef):
+        into.request_kinds.add(node.kind)
+    elif isinstance(node, ast.ListLiteral):
+        for item in node.items:
+            _add_constant(item, into, context)
+
+
+def collect_facts(exprs: Iterable[ast.Expr], context: dict[str, Any]) -> dict[str, KeyFacts]:
+    """For each context key the conditions read, what they compare it with."""
+    facts: dict[str, KeyFacts] = {}
+
+    def fact(name: str) -> KeyFacts:
+        return facts.setdefault(name, KeyFacts())
+
+    for expr in exprs:
+        for left, right, _ in _operands(expr):
+            sides = [left] if right is None else [left, right]
+            keys = [n.name for n in sides if isinstance(n, ast.NameRef) and n.name in context]
+            for key in keys:
+                fact(key)
+            if right is None:
+                continue
+            if len(keys) == 2:
+                fact(keys[0]).peers.add(keys[1])
+                fact(keys[1]).peers.add(keys[0])
+            for key in keys:
+                for other in sides:
+                    if not (isinstance(other, ast.NameRef) and other.name == key):
+                        _add_constant(other, fact(key), context)
+    return facts

@@ -1,0 +1,246 @@
+"""Context classes: a class of contexts that every rule decides alike, with a representative and
+the class in words; and how one context key's domain is cut into classes.
+
+A context key's domain is cut at the constants and terms the rules compare it with: an integer
+compared with 14 has the classes < 14, = 14 and > 14; a string compared with "CA-QC" is either
+"CA-QC" or something else; a list of literals is one of the subsets of its literals; a set of
+purposes is characterised by which of the terms tested against it (in this cell) it covers; a
+missing key is a class of its own unless the key has a default.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..engine.compiler import MISSING, CompiledPolicy
+from ..engine.evaluator import show
+from ..language import ast
+from ..semantics.vocabulary import Hierarchy
+from .conditions import KeyFacts
+
+MAX_LITERAL_SUBSETS = 8
+"""A list of literals with more values than this is partitioned by the values rules test."""
+
+Domain = list[tuple[Any, str]]
+"""A key's classes: (representative value, the class in words)."""
+
+
+@dataclass(frozen=True)
+class ContextClass:
+    """One class of contexts: a representative (what the evaluator sees, and what a request would
+    send) and the class in words."""
+
+    values: tuple[tuple[str, Any], ...]
+    words: tuple[str, ...]
+    _context: dict[str, Any] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_context", {k: v for k, v in self.values if v is not MISSING})
+
+    def evaluator_context(self) -> dict[str, Any]:
+        """The representative as the evaluator sees it (shared: callers must not change it)."""
+        return self._context
+
+    def request_context(self) -> dict[str, Any]:
+        """The representative as JSON-ready request context (sets become sorted lists)."""
+        out: dict[str, Any] = {}
+        for key, value in self.values:
+            if value is MISSING:
+                continue
+            out[key] = sorted(value) if isinstance(value, frozenset) else value
+        return out
+
+    def describe(self, keys: Iterable[str] | None = None) -> str:
+        """The class in words, optionally only for some keys (``words`` align with ``values``)."""
+        wanted = None if keys is None else set(keys)
+        parts = [
+            w
+            for (k, _), w in zip(self.values, self.words, strict=True)
+            if w and (wanted is None or k in wanted)
+        ]
+        return " and ".join(parts) if parts else "in every context"
+
+
+def when_text(klass: ContextClass, keys: Iterable[str] | None = None) -> str:
+    """``when <the class in words>``, or ``in every context`` when the class says nothing."""
+    described = klass.describe(keys)
+    return described if described == "in every context" else f"when {described}"
+
+
+class KeyDomains:
+    """Cuts each context key's domain into classes, from what the rules compare it with (shared
+    with the request space that owns them: ``facts``, ``defaults`` and ``disputed_defaults``)."""
+
+    def __init__(
+        self,
+        policies: Sequence[CompiledPolicy],
+        context: dict[str, ast.ContextDecl],
+        facts: dict[str, KeyFacts],
+        defaults: dict[str, Any],
+        disputed_defaults: set[str],
+    ) -> None:
+        self.policies = policies
+        self.context = context
+        self.facts = facts
+        self.defaults = defaults
+        self.disputed_defaults = disputed_defaults
+
+    def domain(self, key: str, terms: tuple[str, str, str]) -> Domain:
+        """The classes of one key in one cell, with the missing key (or its default) said."""
+        decl = self.context[key]
+        facts = self.facts.get(key, KeyFacts())
+        type_ = decl.type
+        values: Domain
+        if isinstance(type_, ast.BoolType):
+            values = [(True, f"`{key}` is true"), (False, f"`{key}` is false")]
+        elif isinstance(type_, ast.IntType):
+            values = self._int_domain(key, facts)
+        elif isinstance(type_, ast.OneOfType):
+            values = [(v, f"`{key}` is {show(v)}") for v in type_.literals]
+        elif isinstance(type_, ast.StrType):
+            values = self._str_domain(key, facts)
+        elif isinstance(type_, ast.ListType):
+            values = self._list_domain(key, type_, facts)
+        else:
+            values = self._termset_domain(key, type_.kind, facts, terms)
+        if key in self.disputed_defaults:
+            values.append((MISSING, f"`{key}` is not sent"))
+        elif self.defaults[key] is MISSING:
+            values.append((MISSING, f"`{key}` is missing"))
+        else:
+            default = self.defaults[key]
+            # Absent means the default: the class that holds the default says so.
+            values = [
+                (v, f"{w} (the default)" if v == default and type(v) is type(default) else w)
+                for v, w in values
+            ]
+        return values
+
+    def _peer_count(self, facts: KeyFacts) -> int:
+        return 1 + len(facts.peers)
+
+    def _int_domain(self, key: str, facts: KeyFacts) -> Domain:
+        per_gap = self._peer_count(facts)
+        constants = sorted(facts.ints | {c for p in facts.peers for c in self.facts[p].ints})
+        if not constants:
+            return [(i, f"`{key}` is {i}") for i in range(per_gap)]
+        out: Domain = []
+        first, last = constants[0], constants[-1]
+        out += [(first - 1 - i, f"`{key}` < {first}") for i in range(per_gap)]
+        for low, high in itertools.pairwise(constants):
+            out.append((low, f"`{key}` = {low}"))
+            inside = list(range(low + 1, high))[:per_gap]
+            out += [(v, f"{low} < `{key}` < {high}") for v in inside]
+        out.append((last, f"`{key}` = {last}"))
+        out += [(last + 1 + i, f"`{key}` > {last}") for i in range(per_gap)]
+        if per_gap > 1:
+            # With peers the relation between keys matters: say the exact value.
+            out = [(v, f"`{key}` is {v}") for v, _ in out]
+        return out
+
+    def _str_constants(self, facts: KeyFacts) -> set[str]:
+        found = set(facts.strings)
+        for peer in facts.peers:
+            found |= self.facts[peer].strings
+            peer_type = self.context[peer].type
+            if isinstance(peer_type, ast.OneOfType | ast.ListType) and peer_type.literals:
+                found |= set(peer_type.literals)
+        return found
+
+    def _str_domain(self, key: str, facts: KeyFacts) -> Domain:
+        constants = sorted(self._str_constants(facts))
+        out: Domain = [(c, f"`{key}` is {show(c)}") for c in constants]
+        others = ", ".join(show(c) for c in constants)
+        for i in range(self._peer_count(facts)):
+            fresh = _fresh(constants, i)
+            words = f"`{key}` is none of {others}" if constants else f"`{key}` is any text"
+            if self._peer_count(facts) > 1:
+                words = f"`{key}` is {show(fresh)}"
+            out.append((fresh, words))
+        return out
+
+    def _list_domain(self, key: str, type_: ast.ListType, facts: KeyFacts) -> Domain:
+        if type_.literals is not None and len(type_.literals) <= MAX_LITERAL_SUBSETS:
+            universe = list(type_.literals)
+        else:
+            relevant = sorted(self._str_constants(facts))
+            if type_.literals is not None:
+                relevant = [v for v in relevant if v in type_.literals]
+                spare = [v for v in type_.literals if v not in relevant][:1]
+            else:
+                spare = [_fresh(relevant, 0)]
+            universe = relevant + spare
+        out: Domain = []
+        for size in range(len(universe) + 1):
+            for subset in itertools.combinations(universe, size):
+                value = frozenset(subset)
+                out.append((value, f"`{key}` is {show(value)}"))
+        return out
+
+    def _termset_domain(
+        self, key: str, kind: str, facts: KeyFacts, terms: tuple[str, str, str]
+    ) -> Domain:
+        tested = set(facts.term_literals)
+        for request_kind in facts.request_kinds:
+            tested.add(terms[("party", "data", "purpose").index(request_kind)])
+        hierarchies = [p.hierarchies[kind] for p in self.policies]
+        tested = {t for t in tested if any(t in h for h in hierarchies)}
+        ordered = sorted(tested)
+        agree, lineage, members = _termset_members(ordered, hierarchies)
+        out: Domain = []
+        seen: set[tuple[bool, ...]] = set()
+        for size in range(len(members) + 1):
+            for subset in itertools.combinations(members, size):
+                chosen = frozenset(subset)
+                covers = tuple(not h.ancestors[t].isdisjoint(chosen) for h, t in lineage)
+                if covers in seen:
+                    continue
+                seen.add(covers)
+                if not agree:
+                    out.append((chosen, f"`{key}` is {show(chosen)}"))
+                    continue
+                parts = [
+                    f"`{key}` {'covers' if c else 'does not cover'} `{t}`"
+                    for t, c in zip(ordered, covers, strict=True)
+                ]
+                out.append((chosen, " and ".join(parts) if parts else f"`{key}` is given"))
+        return out
+
+
+def _termset_members(
+    ordered: list[str], hierarchies: list[Hierarchy]
+) -> tuple[bool, list[tuple[Hierarchy, str]], list[str]]:
+    """Whether every version gives the tested terms the same ancestors, the (hierarchy, tested
+    term) pairs a set's coverage is read at, and the terms a representative set is made of.
+
+    A set is characterised by which tested terms it covers, in each version. When every version
+    gives the tested terms the same ancestors, subsets of the tested terms realise every
+    combination. Otherwise (a diff where a term moved in the hierarchy, or a term one version
+    lacks) a set may cover a term in one version and not in the other through an ancestor: the
+    members are then every ancestor of a tested term that all versions declare (a request naming
+    another term would be rejected by some version)."""
+    hierarchy = hierarchies[0]
+    agree = all(
+        t in h and h.ancestors[t] == hierarchy.ancestors[t] for t in ordered for h in hierarchies
+    )
+    lineage = [(h, t) for h in (hierarchies[:1] if agree else hierarchies) for t in ordered]
+    lineage = [(h, t) for h, t in lineage if t in h]
+    if agree:
+        members = ordered
+    else:
+        declared = set(hierarchy.terms).intersection(*(h.terms for h in hierarchies[1:]))
+        members = sorted({a for h, t in lineage for a in h.ancestors[t]} & declared)
+    return agree, lineage, members
+
+
+def _fresh(taken: Iterable[str], index: int) -> str:
+    taken = set(taken)
+    n = index
+    while True:
+        candidate = "other" if n == 0 else f"other-{n}"
+        if candidate not in taken:
+            return candidate
+        n += 1

@@ -1,0 +1,170 @@
+"""Describing the contexts in which a cell's decision changes: a small condition over the rules'
+own leaf tests ("when `channel in opted_out_channels`"), found by minimising a cover of the
+changed contexts' three-valued test vectors that leaves out every unchanged context."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from ..engine.compiler import CompiledPolicy, CompiledRule, Condition, compile_condition
+from ..language import ast
+from ..language.printer import expr_text
+from .conditions import expressions_of
+from .context_classes import ContextClass
+
+MAX_ATOMS_FOR_MINIMISING = 16
+
+
+def _atoms_of(expr: ast.Expr) -> Iterable[ast.Expr]:
+    if isinstance(expr, ast.And | ast.Or):
+        for operand in expr.operands:
+            yield from _atoms_of(operand)
+    elif isinstance(expr, ast.Not):
+        yield from _atoms_of(expr.operand)
+    else:
+        yield expr
+
+
+_NEGATED_OP = {"=": "!=", "!=": "=", "<": ">=", "<=": ">", ">": "<=", ">=": "<"}
+
+
+def _negated_text(atom: ast.Expr) -> str:
+    """The atom's negation written the way a person would."""
+    if isinstance(atom, ast.Presence):
+        return expr_text(ast.Presence(atom.key, not atom.known))
+    if isinstance(atom, ast.Compare):
+        return expr_text(ast.Compare(_NEGATED_OP[atom.op], atom.left, atom.right))  # type: ignore[arg-type]
+    if isinstance(atom, ast.Member):
+        return expr_text(ast.Member(atom.left, atom.right, not atom.negated))
+    return f"not {expr_text(atom)}"
+
+
+@dataclass(frozen=True)
+class _Atom:
+    text: str
+    negated: str
+    test: Condition
+
+
+class AtomCache:
+    """The leaf tests of both versions' rules, compiled once, for describing changes."""
+
+    def __init__(self, a: CompiledPolicy, b: CompiledPolicy) -> None:
+        self.compiled: dict[str, _Atom] = {}
+        self.a, self.b = a, b
+
+    def atoms(self, rules: Sequence[CompiledRule], with_obligations: bool) -> list[_Atom]:
+        found: dict[str, _Atom] = {}
+        for rule in rules:
+            owner = self.a if rule in self.a.rules else self.b
+            source = rule.source
+            exprs = ([source.condition] if source.condition else []) + list(source.exceptions)
+            if with_obligations:
+                exprs = expressions_of(source)
+            for expr in exprs:
+                for atom in _atoms_of(expr):
+                    text = expr_text(atom)
+                    if text not in found:
+                        cached = self.compiled.get(text)
+                        if cached is None:
+                            test = compile_condition(owner, atom)
+                            cached = _Atom(text, _negated_text(atom), test)
+                            self.compiled[text] = cached
+                        found[text] = cached
+        return [found[t] for t in sorted(found)]
+
+    def describe(
+        self,
+        cell: tuple[str, str, str],
+        rules: Sequence[CompiledRule],
+        changed: list[ContextClass],
+        others: list[ContextClass],
+        *,
+        with_obligations: bool,
+    ) -> str:
+        if not others:
+            return "in every context"
+        every = self.atoms(rules, with_obligations)
+
+        def vector(klass: ContextClass, atoms: list[_Atom]) -> tuple[bool | None, ...]:
+            ctx = klass.evaluator_context()
+            return tuple(atom.test(ctx, cell) for atom in atoms)
+
+        # Atoms whose value is the same in every context of this cell say nothing here.
+        all_vectors = [vector(k, every) for k in changed + others]
+        varying = [i for i in range(len(every)) if len({v[i] for v in all_vectors}) > 1]
+        atoms = [every[i] for i in varying]
+        if not atoms or len(atoms) > MAX_ATOMS_FOR_MINIMISING:
+            shown = " or ".join(f"({c.describe()})" for c in changed[:3])
+            more = f" or {len(changed) - 3} more" if len(changed) > 3 else ""
+            return f"when {shown}{more}"
+        on = {vector(c, atoms) for c in changed}
+        off = {vector(c, atoms) for c in others}
+        cubes = _minimise(on, off, len(atoms))
+        return "when " + " or ".join(
+            " and ".join(_literal(atoms[i], allowed) for i, allowed in cube) or "always"
+            for cube in cubes
+        )
+
+
+def _literal(atom: _Atom, values: frozenset[bool | None]) -> str:
+    if values == {True}:
+        return f"`{atom.text}`"
+    if values == {False}:
+        return f"`{atom.negated}`"
+    if values == {None}:
+        return f"`{atom.text}` is unknown"
+    if values == {False, None}:
+        return f"`{atom.text}` is false or unknown"
+    return f"`{atom.text}` is true or unknown"
+
+
+Vector = tuple[bool | None, ...]
+Cube = tuple[tuple[int, frozenset[bool | None]], ...]
+_RANK = {None: 0, False: 1, True: 2}
+
+
+def _matches(cube: Cube, vec: Vector) -> bool:
+    return all(vec[i] in allowed for i, allowed in cube)
+
+
+def _widest_cube(vec: Vector, off: set[Vector], width: int) -> Cube:
+    """Widen one ``on`` vector, an atom at a time, while it stays clear of every ``off`` vector:
+    drop the atom if it can, else allow it one more value if it can."""
+    cube: list[tuple[int, frozenset[bool | None]]] = [
+        (i, frozenset([vec[i]])) for i in range(width)
+    ]
+    for i in range(width):
+        dropped = [lit for lit in cube if lit[0] != i]
+        if not any(_matches(tuple(dropped), o) for o in off):
+            cube = dropped
+            continue
+        for extra in (True, False, None):
+            widened = [(j, a | {extra}) if j == i else (j, a) for j, a in cube]
+            if not any(_matches(tuple(widened), o) for o in off):
+                cube = widened
+                break
+    return tuple(cube)
+
+
+def _minimise(on: set[Vector], off: set[Vector], width: int) -> list[Cube]:
+    """A small set of cubes covering every ``on`` vector and no ``off`` vector. A cube constrains
+    some atoms to one or two of their three values; vectors never seen are don't-cares. Greedy:
+    widen each ``on`` vector while it stays clear of ``off``, then cover greedily."""
+    candidates: set[Cube] = set()
+    for vec in sorted(on, key=lambda v: tuple(_RANK[x] for x in v)):
+        candidates.add(_widest_cube(vec, off, width))
+    remaining = set(on)
+    chosen: list[Cube] = []
+    ordered = sorted(candidates, key=_cube_order)
+    while remaining:
+        best = max(ordered, key=lambda c: (sum(_matches(c, v) for v in remaining), -len(c)))
+        chosen.append(best)
+        remaining = {v for v in remaining if not _matches(best, v)}
+    return sorted(chosen, key=lambda c: (len(c), _cube_order(c)))
+
+
+def _cube_order(cube: Cube) -> tuple[tuple[int, tuple[int, ...]], ...]:
+    """A total order on cubes (None, False and True do not compare with ``<``)."""
+    return tuple((i, tuple(sorted(_RANK[v] for v in allowed))) for i, allowed in cube)

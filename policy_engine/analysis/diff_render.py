@@ -1,0 +1,94 @@
+"""A semantic diff for people: plain text for a terminal, markdown for a pull request."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from ..language import ast
+from .diff_report import ChangeGroup, DiffReport
+
+_HEADINGS = {
+    "widened": "Widened (deny → allow)",
+    "narrowed": "Narrowed (allow → deny)",
+    "obligations": "Obligations changed",
+}
+
+
+def _terms(terms: list[str], exact: Iterable[str] = ()) -> str:
+    only = set(exact)
+    return ", ".join(f"`{t}` itself" if t in only else f"`{t}`" for t in terms)
+
+
+def _side(effect: str, rules: list[str], obligations: list[str]) -> str:
+    by = f" by {_terms(rules)}" if rules else (" (no rule grants it)" if effect == "deny" else "")
+    with_ = f" with {_terms(obligations)}" if obligations else ""
+    return f"{effect}{by}{with_}"
+
+
+def _text_group(g: ChangeGroup) -> list[str]:
+    return [
+        f"  {_terms(g.parties, g.exact)} using {_terms(g.data, g.exact)} "
+        f"for {_terms(g.purposes, g.exact)} {g.when}",
+        f"    before: {_side(g.before, g.old_rules, g.old_obligations)}; "
+        f"after: {_side(g.after, g.new_rules, g.new_obligations)}",
+    ]
+
+
+def render_text(report: DiffReport) -> str:
+    out = [f"policy diff {report.old} → {report.new}"]
+    for kind, terms in (("added", report.terms_added), ("removed", report.terms_removed)):
+        for k, names in terms.items():
+            out.append(f"{ast.KIND_WORDS[k]} terms {kind}: {_terms(names)}")
+    out += report.context_changes
+    if not report.groups:
+        out.append("no decision changes")
+    for kind in ("widened", "narrowed", "obligations"):
+        groups = [g for g in report.groups if g.kind == kind]
+        if not groups:
+            continue
+        out.append("")
+        out.append(f"{_HEADINGS[kind]}: {len(groups)} group{'s' * (len(groups) != 1)}")
+        for g in groups:
+            out += _text_group(g)
+    out.append("")
+    out.append(
+        f"{report.requests_changed} of {report.requests_compared} requests change "
+        "(each request stands for a class of contexts)"
+    )
+    return "\n".join(out)
+
+
+def _markdown_row(g: ChangeGroup) -> str:
+    cells = [
+        _terms(g.parties, g.exact),
+        _terms(g.data, g.exact),
+        _terms(g.purposes, g.exact),
+        g.when,
+        _side(g.before, g.old_rules, g.old_obligations),
+        _side(g.after, g.new_rules, g.new_obligations),
+    ]
+    return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
+
+
+def render_markdown(report: DiffReport) -> str:
+    out = [f"### Policy diff: `{report.old}` → `{report.new}`", ""]
+    if not (report.groups or report.terms_added or report.terms_removed or report.context_changes):
+        out.append("No decision changes.")
+    for kind, terms in (("added", report.terms_added), ("removed", report.terms_removed)):
+        for k, names in terms.items():
+            out.append(f"- {ast.KIND_WORDS[k]} terms {kind}: {_terms(names)}")
+    out += [f"- {line}" for line in report.context_changes]
+    for kind in ("widened", "narrowed", "obligations"):
+        groups = [g for g in report.groups if g.kind == kind]
+        if not groups:
+            continue
+        out += ["", f"#### {_HEADINGS[kind]}", ""]
+        out.append("| who | data | purpose | when | before | after |")
+        out.append("|---|---|---|---|---|---|")
+        out += [_markdown_row(g) for g in groups]
+    out += [
+        "",
+        f"{report.requests_changed} of {report.requests_compared} requests change. "
+        f"Versions `{report.old_version[:12]}` → `{report.new_version[:12]}`.",
+    ]
+    return "\n".join(out)
