@@ -11,13 +11,10 @@ import pytest
 
 from policy_engine.cli.main import main
 from policy_engine.language.errors import PolicyError
-from policy_engine.testing.runner import (
-    TestFileError,
-    TestReport,
-    read_test_file,
-    render_coverage,
-    run_tests,
-)
+from policy_engine.testing.model import TestFileError, TestReport
+from policy_engine.testing.reader import read_test_file
+from policy_engine.testing.report import render_coverage
+from policy_engine.testing.runner import run_tests
 
 from .conftest import PLANISO, ROOT
 

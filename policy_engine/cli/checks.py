@@ -1,0 +1,137 @@
+"""The commands that check a policy before it ships: ``check`` (validate, prove, lint), ``diff``
+(what changes between two versions) and ``test`` (run the cases written beside the rules)."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+
+from .._version import __version__
+from ..api import check_policy
+from ..reports.diagnostics import render_github, render_json, render_sarif, render_text
+from .usage import UsageError
+
+
+def add_check_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    check = commands.add_parser(
+        "check",
+        help="validate a policy, prove its invariants and lint it (exit 1 on errors)",
+    )
+    check.add_argument("path", help="a .policy file or a folder of them")
+    check.add_argument("--strict", action="store_true", help="treat warnings as errors")
+    check.add_argument("--format", choices=("text", "json", "sarif", "github"), default="text")
+
+
+def add_diff_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    diff = commands.add_parser(
+        "diff",
+        help="the requests whose decision or obligations change between two versions",
+    )
+    diff.add_argument("old", help="a path, or git:REV:path read from the repository")
+    diff.add_argument("new", help="a path, or git:REV:path read from the repository")
+    diff.add_argument(
+        "--fail-on",
+        choices=("widen", "narrow", "any"),
+        help="exit 1 when the change widens access, narrows it, or changes anything",
+    )
+    diff.add_argument("--format", choices=("text", "json", "markdown"), default="text")
+
+
+def _percentage(raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 100:
+        raise argparse.ArgumentTypeError(f"must be a number from 0 to 100, got `{raw}`")
+    return value
+
+
+def add_test_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    test = commands.add_parser(
+        "test",
+        help="run the *.tests.toml cases beside a policy (exit 0 all pass, 1 failures, 2 errors)",
+    )
+    test.add_argument("path", help="a .policy file or a folder of them, with their tests")
+    test.add_argument(
+        "--coverage",
+        action="store_true",
+        help="print which rules the cases exercised and which condition outcomes they saw",
+    )
+    test.add_argument(
+        "--min-coverage",
+        type=_percentage,
+        metavar="N",
+        help="fail (exit 1) when fewer than N percent of the rules are exercised",
+    )
+    test.add_argument("--junit", metavar="FILE", help="also write the results as JUnit XML")
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'s' * (n != 1)}"
+
+
+def run_check(args: argparse.Namespace) -> int:
+    """``check``: print the diagnostics in the asked format; exit 1 when any is an error."""
+    diagnostics = check_policy(args.path)
+    if args.strict:
+        diagnostics = [
+            dataclasses.replace(d, severity="error") if d.severity == "warning" else d
+            for d in diagnostics
+        ]
+    count = {s: sum(d.severity == s for d in diagnostics) for s in ("error", "warning", "info")}
+    if args.format == "json":
+        print(render_json(diagnostics))
+    elif args.format == "sarif":
+        print(render_sarif(diagnostics, __version__))
+    elif args.format == "github":
+        if diagnostics:
+            print(render_github(diagnostics))
+    else:
+        if diagnostics:
+            print(render_text(diagnostics))
+            print()
+        print(
+            f"{args.path}: {_plural(count['error'], 'error')}, "
+            f"{_plural(count['warning'], 'warning')}, {_plural(count['info'], 'note')}"
+        )
+    return 1 if count["error"] else 0
+
+
+def run_diff(args: argparse.Namespace) -> int:
+    """``diff``: print the changes; exit 1 when they include what ``--fail-on`` names."""
+    from ..analysis.diff import diff_policies, load_version, render_markdown
+    from ..analysis.diff import render_text as render_diff_text
+
+    report = diff_policies(load_version(args.old), load_version(args.new), args.old, args.new)
+    if args.format == "json":
+        print(report.model_dump_json(indent=2))
+    elif args.format == "markdown":
+        print(render_markdown(report))
+    else:
+        print(render_diff_text(report))
+    kinds = report.kinds()
+    failing = {"widen": {"widened"}, "narrow": {"narrowed"}, "any": set(kinds)}
+    if args.fail_on and kinds & failing[args.fail_on]:
+        return 1
+    if args.fail_on == "any" and (
+        report.terms_added or report.terms_removed or report.context_changes
+    ):
+        return 1
+    return 0
+
+
+def run_test(args: argparse.Namespace) -> int:
+    """``test``: run the cases, print the report (and JUnit XML); exit 1 on failures."""
+    from ..testing.junit import write_junit
+    from ..testing.report import render_report
+    from ..testing.runner import run_tests
+
+    report = run_tests(args.path)
+    print(render_report(report, coverage=args.coverage, min_coverage=args.min_coverage))
+    if args.junit is not None:
+        try:
+            write_junit(report, args.junit)
+        except OSError as exc:
+            raise UsageError(f"cannot write `{args.junit}`: {exc.strerror}") from None
+    return 0 if report.ok(args.min_coverage) else 1
