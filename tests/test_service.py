@@ -574,9 +574,9 @@ rule agreed_marketing §1
 def test_the_ledger_fills_the_key_the_policy_marks_and_no_other(tmp_path: Path) -> None:
     """The mark, not a setting or a name, says which key the ledger supplies: here `agreed`,
     while `consented_purposes` is an ordinary key. Unmarked (after a reload): nothing is filled."""
-    from policy_engine.service.app import PolicyService
     from policy_engine.service.config import ServiceConfig
     from policy_engine.service.models import ConsentEventIn, DecisionRequest
+    from policy_engine.service.policy_service import PolicyService
     from policy_engine.service.storage import open_storage
 
     policy = tmp_path / "ledger.policy"
@@ -905,9 +905,9 @@ def test_the_watcher_reloads_on_file_change(tmp_path: Path) -> None:
 def test_requests_in_flight_finish_on_the_version_they_started_with(tmp_path: Path) -> None:
     """A reload that lands in the middle of a batch: the whole batch is decided (and logged)
     under the version it started with; the next request gets the new one."""
-    from policy_engine.service.app import PolicyService
     from policy_engine.service.config import ServiceConfig
     from policy_engine.service.models import DecisionRequest
+    from policy_engine.service.policy_service import PolicyService
     from policy_engine.service.storage import open_storage
 
     policy = tmp_path / "policy"

@@ -26,8 +26,8 @@ pytest.importorskip("fastapi", reason="the service needs the server extra")
 pytest.importorskip("uvicorn", reason="the service needs the server extra")
 
 from policy_engine import RequestError, load_policy_text
-from policy_engine.service import storage as storage_module
-from policy_engine.service.app import new_decision_ids
+from policy_engine.service import storage_sqlite
+from policy_engine.service.decision_ids import new_decision_ids
 from policy_engine.service.log_writer import GATHER_UNTIL, DecisionLogWriter
 from policy_engine.service.storage import (
     PlainEntry,
@@ -260,7 +260,7 @@ def test_sqlite_log_file_stays_bounded_under_steady_writes(
 ) -> None:
     """Commits that never pause still let the write-ahead log start over: past
     ``WRITER_CHECKPOINT_PAGES`` the writer checkpoints what the checkpointer thread left."""
-    monkeypatch.setattr(storage_module, "WRITER_CHECKPOINT_PAGES", 100)
+    monkeypatch.setattr(storage_sqlite, "WRITER_CHECKPOINT_PAGES", 100)
     path = tmp_path / "log.db"
     storage = open_storage(f"sqlite:///{path}")
     try:

@@ -1,0 +1,59 @@
+"""Checks and conversions of what clients send beyond the request models: naive datetimes read
+as UTC, a subject's length, and a consent event checked against the policy's purposes and the
+clock before it goes to the ledger."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from ..language.errors import UnknownTermError, did_you_mean
+from .errors import ServiceError
+from .models import ConsentEventIn
+from .storage import format_time
+
+#: How far in the future a consent event's ``timestamp`` may be (the clients' clocks drift).
+CLOCK_SKEW = timedelta(minutes=5)
+
+
+def aware(moment: datetime) -> datetime:
+    """``moment``, read as UTC when it is naive."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def check_subject(subject: str) -> None:
+    if not 1 <= len(subject) <= 200:
+        raise ServiceError(422, "bad-request", "a subject is 1 to 200 characters long")
+
+
+def consent_row(event: ConsentEventIn, known: Any) -> dict[str, Any]:
+    """The ledger row for ``event``, once its purposes are among ``known`` (the policy's purpose
+    hierarchy), its timestamp not in the future, and an expiry only on a grant."""
+    for purpose in event.purposes:
+        if purpose not in known:
+            raise UnknownTermError(
+                "purpose",
+                purpose,
+                did_you_mean(purpose, known.terms),
+                f"unknown purpose `{purpose}`",
+            )
+    now = datetime.now(UTC)
+    moment = aware(event.timestamp) if event.timestamp else now
+    if moment > now + CLOCK_SKEW:
+        raise ServiceError(
+            422,
+            "timestamp-in-future",
+            f"`timestamp` {format_time(moment)} is in the future",
+            "record an event when it happens; use `expires_at` for a consent that lapses",
+        )
+    if event.event == "withdraw" and event.expires_at is not None:
+        raise ServiceError(422, "bad-request", "`expires_at` goes with a grant, not a withdraw")
+    expires = format_time(aware(event.expires_at)) if event.expires_at else None
+    return {
+        "event": event.event,
+        "purposes": list(dict.fromkeys(event.purposes)),
+        "recorded_by": event.recorded_by,
+        "source": event.source,
+        "timestamp": format_time(moment),
+        "expires_at": expires,
+    }

@@ -1,0 +1,78 @@
+"""One loaded policy as the service holds it (:class:`LoadedPolicy`: the policy, when it was
+loaded, the context key the consent ledger fills, its purposes, and its description for
+``GET /v1/policy``), and the fingerprint of its rule files that the watcher compares."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..api import Policy
+from ..language.files import POLICY_SUFFIX
+from .config import ServiceConfig
+from .models import PolicyInfo
+from .storage import now_text
+
+
+@dataclass(frozen=True)
+class LoadedPolicy:
+    """One loaded policy and what the service derives from it; replaced whole on reload, so a
+    request that took a reference at its start finishes on the version it started with."""
+
+    policy: Policy
+    loaded_at: str
+    consent_key: str | None
+    purposes: Any
+
+    @classmethod
+    def of(cls, policy: Policy, config: ServiceConfig) -> LoadedPolicy:
+        # The ledger fills the key the policy marks `from consent ledger` (the checker allows one,
+        # a `set of purpose`); a policy that marks none gets nothing from the ledger.
+        return cls(policy, now_text(), policy.ledger_key, policy.compiled.hierarchies["purpose"])
+
+    def info(self, path: str) -> PolicyInfo:
+        """The policy loaded from ``path``: version hash, load time, vocabulary trees, context
+        schema, rules."""
+        policy = self.policy
+        compiled = policy.compiled
+        vocabulary = {
+            kind: [
+                {"name": term, "parents": hierarchy.parents(term)} for term in policy.terms(kind)
+            ]
+            for kind, hierarchy in sorted(compiled.hierarchies.items())
+        }
+        context = [
+            {
+                "name": name,
+                "type": key.decl.type.describe(),
+                "default": compiled.default_values.get(name),
+                "source": "consent-ledger" if name == self.consent_key else "request",
+            }
+            for name, key in sorted(compiled.context.items())
+        ]
+        return PolicyInfo.model_validate(
+            {
+                "version": policy.version,
+                "loaded_at": self.loaded_at,
+                "path": path,
+                "vocabulary": vocabulary,
+                "context": context,
+                "consent_context_key": self.consent_key,
+                "rules": policy.rules,
+            }
+        )
+
+
+def policy_files_fingerprint(path: str) -> tuple[tuple[str, int, int], ...]:
+    """Name, mtime and size of every rule file at ``path``: what the watcher compares."""
+    root = Path(path)
+    try:
+        files = [root] if root.is_file() else sorted(root.rglob(f"*{POLICY_SUFFIX}"))
+        out = []
+        for file in files:
+            stat = file.stat()
+            out.append((str(file), stat.st_mtime_ns, stat.st_size))
+        return tuple(out)
+    except OSError:
+        return ()

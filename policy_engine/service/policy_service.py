@@ -1,0 +1,289 @@
+"""The service's state (:class:`PolicyService`): the policy being served and its reload, the
+storage with the consent ledger and the decision log, the log writer, the settings and the
+metrics; deciding requests (with the ledger's consents, logged before they are answered)."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import anyio.to_thread
+
+from ..api import Policy, load_policy
+from ..engine.decision import Decision
+from ..language.errors import Diagnostic, PolicyError
+from .config import ServiceConfig
+from .decision_ids import new_decision_ids
+from .errors import ReloadRefused, diagnostic_json
+from .heap import refreeze
+from .inputs import consent_row
+from .ledger import consent_state
+from .loaded_policy import LoadedPolicy, policy_files_fingerprint
+from .log_writer import DecisionLogWriter
+from .metrics import ServiceMetrics
+from .models import ConsentEventIn, ConsentState, DecisionRequest, PolicyInfo
+from .storage import PlainEntry, Storage, now_text
+
+logger = logging.getLogger("policy_engine.service")
+
+MASK = "***"
+#: Up to this many requests that need no ledger read are decided on the event loop itself.
+INLINE_DECISIONS = 16
+
+#: (decision, response body, log entry or None when the log is off)
+Decided = tuple[Decision, dict[str, Any], dict[str, Any] | None]
+
+
+def _entries(decided: list[Decided]) -> list[dict[str, Any]]:
+    return [entry for _, _, entry in decided if entry is not None]
+
+
+class PolicyService:
+    """The loaded policy, the storage and the settings; the routes call into this."""
+
+    def __init__(
+        self,
+        policy_path: str,
+        storage: Storage,
+        config: ServiceConfig,
+        metrics: ServiceMetrics | None = None,
+    ) -> None:
+        self.path = policy_path
+        self.storage = storage
+        self.config = config
+        self.metrics = metrics or ServiceMetrics()
+        self._reload_lock = threading.Lock()
+        self.fingerprint = policy_files_fingerprint(policy_path)
+        # The one attribute a reload swaps (a single assignment, atomic under the GIL).
+        self.current: LoadedPolicy = LoadedPolicy.of(load_policy(policy_path), config)
+        self.metrics.policy_loaded_now(self.current.policy.version, time.time())
+        # Every decision of the process is logged through this one writer (group commit).
+        self.log_writer = DecisionLogWriter(storage) if config.log_decisions else None
+
+    @property
+    def policy(self) -> Policy:
+        return self.current.policy
+
+    @property
+    def loaded_at(self) -> str:
+        return self.current.loaded_at
+
+    # ---- reload -------------------------------------------------------------------------------
+
+    def reload(self, trigger: str) -> dict[str, Any]:
+        """Load, check and compile the rule files again, and serve them if they load; otherwise
+        raise :class:`ReloadRefused` with their errors and keep serving the policy in place.
+        Reloads run one at a time; requests in flight keep the policy they started with."""
+        with self._reload_lock:
+            previous = self.current
+            fingerprint = policy_files_fingerprint(self.path)
+            policy = self._load(trigger, previous, fingerprint)
+            loaded = LoadedPolicy.of(policy, self.config)
+            self.current = loaded
+            self.fingerprint = fingerprint
+            self.metrics.reloads.inc(outcome="success", trigger=trigger)
+            self.metrics.policy_loaded_now(policy.version, time.time())
+        refreeze()
+        changed = policy.version != previous.policy.version
+        logger.info(
+            "policy reloaded (%s): version %s%s",
+            trigger,
+            policy.version,
+            f" (was {previous.policy.version})" if changed else " (unchanged)",
+        )
+        return {
+            "version": policy.version,
+            "previous_version": previous.policy.version,
+            "changed": changed,
+            "loaded_at": loaded.loaded_at,
+            "warnings": [diagnostic_json(d) for d in policy.warnings],
+        }
+
+    def _load(
+        self, trigger: str, previous: LoadedPolicy, fingerprint: tuple[tuple[str, int, int], ...]
+    ) -> Policy:
+        """The policy at the rule files now, or :class:`ReloadRefused` (logged and counted)."""
+        try:
+            return load_policy(self.path)
+        except PolicyError as exc:
+            self.fingerprint = fingerprint
+            self.metrics.reloads.inc(outcome="failure", trigger=trigger)
+            logger.error(
+                "policy reload (%s) refused; still serving version %s:\n%s",
+                trigger,
+                previous.policy.version,
+                "\n\n".join(d.render() for d in exc.diagnostics),
+            )
+            raise ReloadRefused(exc.diagnostics, previous.policy.version) from None
+        except Exception as exc:
+            self.metrics.reloads.inc(outcome="failure", trigger=trigger)
+            logger.exception("policy reload (%s) failed", trigger)
+            message = f"the policy could not be loaded: {exc}"
+            raise ReloadRefused(
+                [Diagnostic("reload-failed", message)], previous.policy.version
+            ) from None
+
+    def reload_quietly(self, trigger: str) -> None:
+        """A reload nobody waits for (signal, watcher): the outcome is logged and counted."""
+        with contextlib.suppress(ReloadRefused):
+            self.reload(trigger)
+
+    def files_changed(self) -> bool:
+        return policy_files_fingerprint(self.path) != self.fingerprint
+
+    # ---- consent ------------------------------------------------------------------------------
+
+    def consents(self, subject: str) -> ConsentState:
+        events = self.storage.consent_events(subject)
+        state = consent_state(events, self.current.purposes, now_text())
+        return ConsentState.model_validate(
+            {
+                "subject": subject,
+                "consented_purposes": sorted(state),
+                "active": list(state.values()),
+                "history": events,
+            }
+        )
+
+    def consented_purposes(self, subject: str, loaded: LoadedPolicy | None = None) -> list[str]:
+        purposes = (loaded or self.current).purposes
+        events = self.storage.consent_events(subject)
+        state = consent_state(events, purposes, now_text())
+        # A purpose the policy no longer declares cannot be used in a request.
+        return sorted(p for p in state if p in purposes)
+
+    def record_consent(self, subject: str, event: ConsentEventIn) -> dict[str, Any]:
+        return self.storage.append_consent(subject, consent_row(event, self.current.purposes))
+
+    # ---- decisions ----------------------------------------------------------------------------
+
+    def decide(self, requests: Sequence[DecisionRequest]) -> list[Decided]:
+        """Decide every request (all or none: the first bad one raises, naming its position),
+        then log them together, waiting until they are committed. Returns (decision, response
+        body, log entry or None when the log is off) triples."""
+        decided = self.decide_unlogged(requests)
+        if self.log_writer is not None:
+            try:
+                self.log_writer.append_blocking(_entries(decided))
+            except Exception:
+                self.metrics.log_write_failures.inc()
+                raise
+        self._count(decided)
+        return decided
+
+    async def decide_async(self, requests: Sequence[DecisionRequest]) -> list[Decided]:
+        """:meth:`decide` for the event loop: a few requests that need no ledger read are
+        decided right here (microseconds); a batch, or a request whose consent comes from the
+        ledger (a database read), in a worker thread. The log write is awaited, never blocked
+        on, so the loop serves other requests while the group holding these entries commits."""
+        if len(requests) > INLINE_DECISIONS or self._reads_ledger(requests):
+            decided = await anyio.to_thread.run_sync(self.decide_unlogged, requests)
+        else:
+            decided = self.decide_unlogged(requests)
+        if self.log_writer is not None:
+            try:
+                await self.log_writer.append(_entries(decided))
+            except Exception:
+                self.metrics.log_write_failures.inc()
+                raise
+        self._count(decided)
+        return decided
+
+    def _reads_ledger(self, requests: Sequence[DecisionRequest]) -> bool:
+        key = self.current.consent_key
+        if key is None:
+            return False
+        return any(
+            r.subject is not None and (r.context is None or key not in r.context) for r in requests
+        )
+
+    def decide_unlogged(self, requests: Sequence[DecisionRequest]) -> list[Decided]:
+        """Decide every request and build its response body, and its log entry when the log is
+        on (the entries of one call share one ``time``, when the call decided); reads the consent
+        ledger where a request needs it, writes nothing."""
+        # The policy this call decides with from start to end, whatever a reload does meanwhile.
+        loaded = self.current
+        ledger: dict[str, list[str]] = {}
+        decided: list[Decided] = []
+        many = len(requests) > 1
+        logging_on = self.log_writer is not None
+        ids = new_decision_ids(len(requests))
+        moment = now_text()
+        key = loaded.consent_key
+        decide = loaded.policy.decide
+        for index, request in enumerate(requests):
+            context = request.context
+            sources: dict[str, str] = {}
+            if key is not None:
+                if context is not None and key in context:
+                    sources[key] = "request"
+                elif request.subject is not None:
+                    purposes = ledger.get(request.subject)
+                    if purposes is None:
+                        purposes = ledger[request.subject] = self.consented_purposes(
+                            request.subject, loaded
+                        )
+                    context = {**(context or {}), key: purposes}
+                    sources[key] = "consent-ledger"
+            try:
+                decision = decide(request.party, request.data, request.purpose, context)
+            except PolicyError as exc:
+                if many:
+                    exc.add_note(f"in request {index}")
+                raise
+            body = decision.model_dump()
+            body["decision_id"] = ids[index]
+            body["subject"] = request.subject
+            body["context_sources"] = sources
+            entry = self._entry(ids[index], moment, decision, body) if logging_on else None
+            decided.append((decision, body, entry))
+        return decided
+
+    def _count(self, decided: list[Decided]) -> None:
+        allowed = sum(1 for decision, _, _ in decided if decision.allowed)
+        if allowed:
+            self.metrics.decisions.inc(allowed, effect="allow")
+        if len(decided) > allowed:
+            self.metrics.decisions.inc(len(decided) - allowed, effect="deny")
+
+    def _entry(
+        self, decision_id: str, moment: str, decision: Decision, body: dict[str, Any]
+    ) -> PlainEntry:
+        """The decision's log entry. It shares the response body's lists and request (both are
+        only ever serialized), except that a context with masked keys is copied."""
+        request = body["request"]
+        if self.config.mask_context_keys:
+            context = request["context"]
+            masked = [key for key in self.config.mask_context_keys if key in context]
+            if masked:
+                request = {**request, "context": {**context, **dict.fromkeys(masked, MASK)}}
+        return PlainEntry(
+            id=decision_id,
+            time=moment,
+            subject=body["subject"],
+            party=decision.party,
+            data=decision.data,
+            purpose=decision.purpose,
+            request=request,
+            context_sources=body["context_sources"],
+            effect=decision.effect,
+            obligations=body["obligations"],
+            reasons=[reason.id for reason in decision.reasons],
+            missing=body["missing"],
+            policy_version=decision.policy_version,
+        )
+
+    async def close(self) -> None:
+        """Write the log entries still queued and stop the log writer."""
+        if self.log_writer is not None:
+            await self.log_writer.close()
+
+    # ---- the policy ---------------------------------------------------------------------------
+
+    def info(self) -> PolicyInfo:
+        """The policy being served (``GET /v1/policy``)."""
+        return self.current.info(self.path)

@@ -1,0 +1,218 @@
+"""The storage interface: :class:`Storage`, the consent ledger and the decision log over a few
+primitives each back end supplies (a write transaction under a named lock, a read cursor).
+
+Everything that is plain SQL lives here, written with ``?`` placeholders: appending to the log
+(chained by :mod:`.log_chain`), querying and verifying it, recording and reading consent events,
+and applying the schema's migrations (:mod:`.storage_schema`). The back ends
+(:mod:`.storage_sqlite`, :mod:`.storage_postgres`) supply the connections and their faster paths
+to append a group of entries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
+from typing import Any
+
+from .log_chain import GENESIS, Row, VerifyResult, canonical_json, chain_rows, check_row
+from .storage_schema import apply_migrations
+from .storage_types import now_text
+
+#: Names of the write locks: appends to the log, and consent events, are each serialized (across
+#: processes too) so that ``seq`` order is commit order.
+LOG_LOCK = "log"
+CONSENT_LOCK = "consent"
+
+
+class Storage(ABC):
+    """The ledger and the log. Methods are thread-safe; each call is one transaction."""
+
+    placeholder = "?"
+
+    # ---- back-end primitives -------------------------------------------------------------------
+
+    @abstractmethod
+    def _write(self, lock: str = LOG_LOCK) -> AbstractContextManager[Any]:
+        """A cursor inside a transaction that holds the write lock ``lock`` until it ends."""
+
+    @abstractmethod
+    def _read(self) -> AbstractContextManager[Any]:
+        """A cursor for reading."""
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    @property
+    @abstractmethod
+    def url(self) -> str:
+        """The database URL, without a password."""
+
+    def _sql(self, text: str) -> str:
+        return text if self.placeholder == "?" else text.replace("?", self.placeholder)
+
+    # ---- health --------------------------------------------------------------------------------
+
+    def ping(self) -> bool:
+        try:
+            with self._read() as cur:
+                cur.execute("SELECT 1")
+                cur.fetchone()
+        except Exception:
+            return False
+        return True
+
+    def schema_version(self) -> int:
+        with self._read() as cur:
+            cur.execute("SELECT MAX(version) FROM schema_migrations")
+            row = cur.fetchone()
+        return int(row[0]) if row and row[0] is not None else 0
+
+    # ---- decision log --------------------------------------------------------------------------
+
+    _INSERT_LOG = (
+        "INSERT INTO decision_log (id, time, subject, party, effect, policy_version, entry, "
+        "prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    )
+    _LAST_HASH = "SELECT hash FROM decision_log ORDER BY seq DESC LIMIT 1"
+
+    #: Groups up to this many entries may be appended on the event loop itself by
+    #: :meth:`append_decisions_async` (SQLite: some 5 µs an entry); larger ones in a thread.
+    INLINE_APPEND = 256
+
+    def append_decisions(self, entries: Sequence[Mapping[str, Any]]) -> list[str]:
+        """Append entries (each with at least the :data:`.log_chain._INDEXED` keys) in order,
+        chaining their hashes; returns the hashes. All or nothing: one transaction."""
+        if not entries:
+            return []
+        with self._write() as cur:
+            return self._append_rows(cur, entries)
+
+    def _append_rows(self, cur: Any, entries: Sequence[Mapping[str, Any]]) -> list[str]:
+        """Chain ``entries`` after the last entry and insert them, in the transaction of ``cur``,
+        which holds the log's write lock."""
+        cur.execute(self._LAST_HASH)
+        row = cur.fetchone()
+        rows, _ = chain_rows(row[0] if row else GENESIS, entries)
+        self._insert_rows(cur, rows)
+        return [row[8] for row in rows]
+
+    def _insert_rows(self, cur: Any, rows: list[Row]) -> None:
+        cur.executemany(self._sql(self._INSERT_LOG), rows)
+
+    async def append_decisions_async(self, entries: Sequence[Mapping[str, Any]]) -> list[str]:
+        """:meth:`append_decisions` for the log writer on the event loop: in a worker thread,
+        unless the back end does better."""
+        return await asyncio.to_thread(self.append_decisions, entries)
+
+    async def aclose(self) -> None:  # noqa: B027 - nothing to release unless a back end says so
+        """Release what :meth:`append_decisions_async` opened on the event loop (nothing here)."""
+
+    def query_decisions(
+        self,
+        *,
+        subject: str | None = None,
+        party: str | None = None,
+        since: str | None = None,
+        limit: int = 100,
+    ) -> list[dict[str, Any]]:
+        """Logged entries, oldest first, filtered; each with its ``seq`` and ``hash``."""
+        where, params = [], []
+        for column, value in (("subject", subject), ("party", party)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                params.append(value)
+        if since is not None:
+            where.append("time >= ?")
+            params.append(since)
+        sql = "SELECT seq, entry, hash FROM decision_log"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += f" ORDER BY seq LIMIT {int(limit)}"
+        with self._read() as cur:
+            cur.execute(self._sql(sql), params)
+            rows = cur.fetchall()
+        out = []
+        for seq, entry, digest in rows:
+            item = json.loads(entry)
+            item["seq"] = int(seq)
+            item["hash"] = digest
+            out.append(item)
+        return out
+
+    def verify_log(self, batch: int = 5000) -> VerifyResult:
+        """Recompute the chain from the first entry; stop at the first entry that is wrong."""
+        previous = GENESIS
+        count = 0
+        last_seq = 0
+        select = self._sql(
+            "SELECT seq, id, time, subject, party, effect, policy_version, entry, prev_hash, hash "
+            "FROM decision_log WHERE seq > ? ORDER BY seq LIMIT ?"
+        )
+        while True:
+            with self._read() as cur:
+                cur.execute(select, (last_seq, batch))
+                rows = cur.fetchall()
+            if not rows:
+                return VerifyResult(True, count, previous)
+            for row in rows:
+                seq, entry_id = int(row[0]), str(row[1])
+                count += 1
+                problem = check_row(row, previous)
+                if problem is not None:
+                    return VerifyResult(False, count, previous, seq, entry_id, problem)
+                previous = row[9]
+                last_seq = seq
+
+    # ---- consent ledger ------------------------------------------------------------------------
+
+    def append_consent(self, subject: str, event: Mapping[str, Any]) -> dict[str, Any]:
+        """Record one grant or withdraw event; returns it with its ``seq`` and ``recorded_at``."""
+        recorded_at = now_text()
+        insert = self._sql(
+            "INSERT INTO consent_events (subject, event, purposes, recorded_by, source, "
+            "timestamp, expires_at, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq"
+        )
+        with self._write(CONSENT_LOCK) as cur:
+            cur.execute(
+                insert,
+                (
+                    subject,
+                    event["event"],
+                    canonical_json(list(event["purposes"])),
+                    event["recorded_by"],
+                    event["source"],
+                    event["timestamp"],
+                    event.get("expires_at"),
+                    recorded_at,
+                ),
+            )
+            row = cur.fetchone()
+        return {**event, "subject": subject, "seq": int(row[0]), "recorded_at": recorded_at}
+
+    def consent_events(self, subject: str) -> list[dict[str, Any]]:
+        """Every event of ``subject`` in the order they took effect (timestamp, then seq)."""
+        select = self._sql(
+            "SELECT seq, event, purposes, recorded_by, source, timestamp, expires_at, recorded_at "
+            "FROM consent_events WHERE subject = ? ORDER BY timestamp, seq"
+        )
+        with self._read() as cur:
+            cur.execute(select, (subject,))
+            rows = cur.fetchall()
+        names = ("event", "purposes", "recorded_by", "source", "timestamp", "expires_at")
+        out = []
+        for row in rows:
+            item: dict[str, Any] = {"seq": int(row[0]), "subject": subject}
+            item.update(zip(names, row[1:7], strict=True))
+            item["purposes"] = json.loads(item["purposes"])
+            item["recorded_at"] = row[7]
+            out.append(item)
+        return out
+
+    # ---- migrations ----------------------------------------------------------------------------
+
+    def _migrate(self, migrations: Mapping[int, list[str]]) -> None:
+        with self._write() as cur:
+            apply_migrations(cur, migrations, self._sql)
