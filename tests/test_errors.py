@@ -700,6 +700,25 @@ BAD_POLICIES: dict[str, Bad] = {
         'cannot compare `age` (integer) with `"old"` (string)',
         "compare `age` with an integer",
     ),
+    # `decide` used to raise TypeError on these: a valid policy never crashes a decision.
+    "a set key tested against an empty list": invalid(
+        when("consented not in []"),
+        "type-mismatch",
+        12,
+        55,
+        "consented",
+        "`in` tests one value, but `consented` is a set of purpose",
+        "put a single value on the left of `in`, e.g. a string key or a term",
+    ),
+    "a list key tested against an empty list": invalid(
+        when("opted_out in []"),
+        "type-mismatch",
+        12,
+        55,
+        "opted_out",
+        '`in` tests one value, but `opted_out` is a list of "email", "phone"',
+        "put a single value on the left of `in`, e.g. a string key or a term",
+    ),
     "terms of different kinds compared": invalid(
         when("party = support"),
         "type-mismatch",

@@ -272,6 +272,13 @@ class Typer:
         if left is None or right is None:
             return
         if right.base == "emptylist":
+            if left.base in ("strlist", "termset"):
+                self.state.error(
+                    "type-mismatch",
+                    f"`in` tests one value, but `{_written(expr.left)}` is {left.a()}",
+                    expr.left.span or expr.span,
+                    "put a single value on the left of `in`, e.g. a string key or a term",
+                )
             return
         if right.base in ("termset", "term"):
             if left.base != "term" or left.kind != right.kind:
