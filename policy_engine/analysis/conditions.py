@@ -118,4 +118,27 @@ def collect_facts(exprs: Iterable[ast.Expr], context: dict[str, Any]) -> dict[st
                 for other in sides:
                     if not (isinstance(other, ast.NameRef) and other.name == key):
                         _add_constant(other, fact(key), context)
+    _close_peers(facts)
     return facts
+
+
+def _close_peers(facts: dict[str, KeyFacts]) -> None:
+    """Make ``peers`` the whole group of keys compared with each other, directly or through
+    other keys. ``a < b and b < c`` relates `a` and `c`; `channel in consented and channel in
+    enabled` relates the two lists through `channel`: each key's classes must allow for every
+    constant of the group and for as many distinct fresh values as the group has keys, or an
+    order or a coincidence of values that some request has would never be tried."""
+    seen: set[str] = set()
+    for start in facts:
+        if start in seen or not facts[start].peers:
+            continue
+        group = {start}
+        pending = [start]
+        while pending:
+            for peer in facts[pending.pop()].peers:
+                if peer not in group:
+                    group.add(peer)
+                    pending.append(peer)
+        seen |= group
+        for key in group:
+            facts[key].peers = group - {key}

@@ -150,12 +150,20 @@ class KeyDomains:
                 found |= set(peer_type.literals)
         return found
 
+    def _named(self, key: str, facts: KeyFacts) -> set[str]:
+        """Every string the key's group names: its fresh values avoid them all, so that every
+        key of the group picks its fresh values from the same names."""
+        own = self.context[key].type
+        literals = own.literals if isinstance(own, ast.OneOfType | ast.ListType) else None
+        return self._str_constants(facts) | set(literals or ())
+
     def _str_domain(self, key: str, facts: KeyFacts) -> Domain:
         constants = sorted(self._str_constants(facts))
+        named = self._named(key, facts)
         out: Domain = [(c, f"`{key}` is {show(c)}") for c in constants]
         others = ", ".join(show(c) for c in constants)
         for i in range(self._peer_count(facts)):
-            fresh = _fresh(constants, i)
+            fresh = _fresh(named, i)
             words = f"`{key}` is none of {others}" if constants else f"`{key}` is any text"
             if self._peer_count(facts) > 1:
                 words = f"`{key}` is {show(fresh)}"
@@ -167,11 +175,14 @@ class KeyDomains:
             universe = list(type_.literals)
         else:
             relevant = sorted(self._str_constants(facts))
+            # One value the rules never name for each key of the group: every key compared
+            # with this list may hold a value of its own that no rule mentions.
+            count = self._peer_count(facts)
             if type_.literals is not None:
                 relevant = [v for v in relevant if v in type_.literals]
-                spare = [v for v in type_.literals if v not in relevant][:1]
+                spare = [v for v in type_.literals if v not in relevant][:count]
             else:
-                spare = [_fresh(relevant, 0)]
+                spare = [_fresh(self._named(key, facts), i) for i in range(count)]
             universe = relevant + spare
         out: Domain = []
         for size in range(len(universe) + 1):
