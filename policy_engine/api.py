@@ -7,16 +7,26 @@ from __future__ import annotations
 
 import os
 
+from .analysis.budget import Budget, Meter
 from .analysis.findings import invariant_diagnostics, invariant_exprs, lint
 from .analysis.space import RequestSpace
 from .engine.policy import Policy, load_policy, load_policy_text
 from .language.errors import Diagnostic, PolicyError, sort_diagnostics
 from .language.files import read_sources
 
-__all__ = ["Policy", "check_policy", "load_policy", "load_policy_text", "read_sources"]
+__all__ = [
+    "Budget",
+    "Policy",
+    "check_policy",
+    "load_policy",
+    "load_policy_text",
+    "read_sources",
+]
 
 
-def check_policy(path: str | os.PathLike[str], *, analyze: bool = True) -> list[Diagnostic]:
+def check_policy(
+    path: str | os.PathLike[str], *, analyze: bool = True, budget: Budget | None = None
+) -> list[Diagnostic]:
     """Every finding about the policy at ``path``, sorted by place; never raises for problems in
     the rule files (an unreadable path is reported as a diagnostic too).
 
@@ -24,6 +34,10 @@ def check_policy(path: str | os.PathLike[str], *, analyze: bool = True) -> list[
     broken invariants are errors (with a counterexample request); rules that can never apply,
     redundant rules and unused declarations are warnings; where a deny overrides an allow is
     information.
+
+    The analysis spends at most ``budget`` (time and steps; by default
+    :meth:`Budget.from_environment`). A question it could not answer within it is an
+    ``analysis-undecided`` error naming the invariant or finding and why: never a silent proof.
     """
 
     try:
@@ -34,7 +48,8 @@ def check_policy(path: str | os.PathLike[str], *, analyze: bool = True) -> list[
     if analyze:
         compiled = policy.compiled
         extra = [e for i in compiled.checked.invariants for e in invariant_exprs(i)]
-        space = RequestSpace([compiled], extra)
-        broken, _ = invariant_diagnostics(compiled, os.fspath(path), space)
-        found += broken + lint(compiled, space)
+        meter = Meter(budget or Budget.from_environment())
+        space = RequestSpace([compiled], extra, meter)
+        broken, _ = invariant_diagnostics(compiled, os.fspath(path), space, meter)
+        found += broken + lint(compiled, space, meter)
     return sort_diagnostics(found)

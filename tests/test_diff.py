@@ -26,6 +26,7 @@ from hypothesis import strategies as st
 
 import policy_engine
 from policy_engine.analysis import diff as diff_module
+from policy_engine.analysis.budget import Budget
 from policy_engine.analysis.diff import DiffReport, diff_policies, read_version
 from policy_engine.cli.main import main
 from policy_engine.language.errors import PolicyError
@@ -76,6 +77,7 @@ def remember_diffs(monkeypatch: pytest.MonkeyPatch) -> None:
         new: policy_engine.Policy,
         old_name: str = "OLD",
         new_name: str = "NEW",
+        budget: Budget | None = None,
     ) -> DiffReport:
         key = (old.version, new.version)
         if key not in _REPORTS:

@@ -20,6 +20,7 @@ from ..engine.evaluator import outcome_of
 from ..engine.policy import Policy
 from ..language import ast
 from ..language.printer import literal_text
+from .budget import Budget, Meter
 from .context_classes import ContextClass
 from .diff_describe import AtomCache
 from .diff_groups import CellChange, group_changes
@@ -43,10 +44,17 @@ __all__ = [
 
 
 def diff_policies(
-    old: Policy, new: Policy, old_name: str = "OLD", new_name: str = "NEW"
+    old: Policy,
+    new: Policy,
+    old_name: str = "OLD",
+    new_name: str = "NEW",
+    budget: Budget | None = None,
 ) -> DiffReport:
+    """Every request whose decision or obligations differ between two versions. Raises
+    :class:`BudgetExceeded` when the budget (by default :meth:`Budget.from_environment`) runs
+    out: a diff is exact or it is not given."""
     a, b = old.compiled, new.compiled
-    space = RequestSpace([a, b])
+    space = RequestSpace([a, b], meter=Meter(budget or Budget.from_environment()))
     shared = {k: sorted(set(a.hierarchies[k].terms) & set(b.hierarchies[k].terms)) for k in KINDS}
     added = {
         k: sorted(set(b.hierarchies[k].terms) - set(a.hierarchies[k].terms))

@@ -1,74 +1,121 @@
 """The linter: rules that can never apply, allow rules an unconditional deny shadows everywhere,
 redundant rules, unused declarations, and (as information) where a deny overrides an allow.
 
-Everything here enumerates :class:`~policy_engine.analysis.space.RequestSpace` — every cell and
-every distinguishable context — so a finding is a fact about all requests. The invariant proofs
+Every question is a search of the cells in question (:mod:`.search`) over every distinguishable
+context, so a finding is a fact about all requests. The invariant proofs
 live in :mod:`.invariants` (re-exported here).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+
 from ..engine.compiler import CompiledPolicy, CompiledRule
-from ..engine.evaluator import rule_value
 from ..language.errors import Diagnostic
 from ..semantics.vocabulary import Hierarchy
+from .budget import BudgetExceeded, Meter
 from .conditions import keys_of
 from .context_classes import ContextClass, when_text
-from .invariants import invariant_diagnostics, invariant_exprs, policy_invariant_exprs
+from .invariants import (
+    invariant_diagnostics,
+    invariant_exprs,
+    policy_invariant_exprs,
+    undecided,
+    undecided_reason,
+)
+from .questions import (
+    both_apply,
+    confirm_applies,
+    confirm_both_apply,
+    confirm_grants_without,
+    grants_without,
+    rule_applies,
+)
 from .scopes import KINDS, collapse, rule_cells, scope_terms
+from .search import CellSearch
+from .search_values import AnalysisDisagreement, Goal, Witness
 from .space import RequestSpace
 from .unused import unused_declarations
 
 __all__ = ["invariant_diagnostics", "invariant_exprs", "lint"]
 
 
-def lint(compiled: CompiledPolicy, space: RequestSpace | None = None) -> list[Diagnostic]:
+def lint(
+    compiled: CompiledPolicy, space: RequestSpace | None = None, meter: Meter | None = None
+) -> list[Diagnostic]:
     """Warnings about rules that cannot apply or add nothing, unused declarations, and (as
-    information) where a deny overrides an allow."""
+    information) where a deny overrides an allow. A question the budget leaves open is an
+    ``analysis-undecided`` error, and the rule is then taken as one that can apply."""
     space = space or RequestSpace([compiled], policy_invariant_exprs(compiled))
+    search = CellSearch(compiled, space, meter or space.meter)
     found: list[Diagnostic] = []
     never: set[str] = set()
     for rule in compiled.rules:
-        problem = _never_applies(compiled, space, rule)
-        if problem:
+        problem = _asked(_never_applies, search, rule, f"whether rule `{rule.id}` can apply")
+        if problem is not None and problem.code != "analysis-undecided":
             never.add(rule.id)
-            found.append(problem)
+        found += [problem] if problem is not None else []
     allows = [r for r in compiled.rules if r.effect == "allow" and r.id not in never]
     for rule in allows:
-        problem = _redundant(compiled, space, rule, allows)
-        if problem:
-            found.append(problem)
+        what = f"whether rule `{rule.id}` is redundant"
+        problem = _asked(lambda s, r: _redundant(s, r, allows), search, rule, what)
+        found += [problem] if problem is not None else []
     found.extend(unused_declarations(compiled))
-    found.extend(_overlaps(compiled, space, never))
+    found.extend(_overlaps(search, never))
     return found
 
 
-def _never_applies(
-    compiled: CompiledPolicy, space: RequestSpace, rule: CompiledRule
+def _asked(
+    question: Callable[[CellSearch, CompiledRule], Diagnostic | None],
+    search: CellSearch,
+    rule: CompiledRule,
+    what: str,
 ) -> Diagnostic | None:
+    """The finding about ``rule``, or why it could not be decided."""
+    try:
+        return question(search, rule)
+    except (BudgetExceeded, AnalysisDisagreement) as exc:
+        return undecided(what, undecided_reason(exc), rule.source.id.span)
+
+
+def _somewhere(
+    search: CellSearch, rules: list[CompiledRule], cells: Iterable[tuple[str, str, str]], goal: Goal
+) -> tuple[tuple[str, str, str], Witness] | None:
+    """The first cell (and its witness) where ``goal`` holds; cells the rules cannot tell apart
+    are searched once."""
+    seen: set[tuple[object, ...]] = set()
+    for cell in cells:
+        signature = search.space.signature(cell, rules)
+        if signature in seen:
+            continue
+        seen.add(signature)
+        witness = search.find(cell, goal, fewest=False)
+        if witness is not None:
+            return cell, witness
+    return None
+
+
+def _never_applies(search: CellSearch, rule: CompiledRule) -> Diagnostic | None:
+    compiled = search.compiled
     unconditional_denies = [
         r for r in compiled.rules if r.effect == "deny" and r.is_unconditional and r is not rule
     ]
-    can_apply = False
     shadowed_everywhere = rule.effect == "allow"
     shadowing: set[str] = set()
     for cell in rule_cells(compiled, rule):
-        if shadowed_everywhere:
-            plan = compiled.cell(cell)
-            blockers = [r.id for r in plan.denies if r in unconditional_denies]
-            if blockers:
-                shadowing.update(blockers)
-            else:
-                shadowed_everywhere = False
-        if not can_apply:
-            for klass in space.classes(cell, [rule]):
-                value = rule_value(rule, klass.evaluator_context(), cell)
-                # A deny whose condition is unknown denies (fail closed): it applies too.
-                if value is True or (value is None and rule.effect == "deny"):
-                    can_apply = True
-                    break
-        if can_apply and not shadowed_everywhere:
-            return None
+        plan = compiled.cell(cell)
+        blockers = [r.id for r in plan.denies if r in unconditional_denies]
+        if not blockers:
+            shadowed_everywhere = False
+            break
+        shadowing.update(blockers)
+    # A deny whose condition is unknown denies (fail closed): it applies too.
+    found = _somewhere(search, [rule], rule_cells(compiled, rule), rule_applies(rule))
+    if found is not None:
+        confirm_applies(rule, found[0], found[1].context)
+    can_apply = found is not None
+    if can_apply and not shadowed_everywhere:
+        return None
     span = rule.source.id.span
     if not can_apply:
         return Diagnostic(
@@ -106,11 +153,9 @@ def _obligation_key(rule: CompiledRule) -> set[tuple[tuple[str, ...], object]]:
 
 
 def _redundant(
-    compiled: CompiledPolicy,
-    space: RequestSpace,
-    rule: CompiledRule,
-    allows: list[CompiledRule],
+    search: CellSearch, rule: CompiledRule, allows: list[CompiledRule]
 ) -> Diagnostic | None:
+    compiled = search.compiled
     h = compiled.hierarchies
     for other in allows:
         if other is rule:
@@ -122,19 +167,10 @@ def _redundant(
             continue
         if not _obligation_key(rule) <= _obligation_key(other):
             continue
-        weaker = True
-        for cell in rule_cells(compiled, rule):
-            for klass in space.classes(cell, [rule, other]):
-                ctx = klass.evaluator_context()
-                if rule_value(rule, ctx, cell) is True and rule_value(other, ctx, cell) is not True:
-                    weaker = False
-                    break
-            if not weaker:
-                break
-        if not weaker:
+        if _grants_without(search, rule, other):
             continue
         # Two rules that make each other redundant: report only the later id.
-        if _mutual(compiled, space, other, rule) and other.id > rule.id:
+        if _mutual(search, other, rule) and other.id > rule.id:
             continue
         return Diagnostic(
             "redundant-rule",
@@ -146,24 +182,27 @@ def _redundant(
     return None
 
 
-def _mutual(
-    compiled: CompiledPolicy, space: RequestSpace, a: CompiledRule, b: CompiledRule
-) -> bool:
-    h = compiled.hierarchies
+def _grants_without(search: CellSearch, rule: CompiledRule, other: CompiledRule) -> bool:
+    """Some request of ``rule``'s scope makes it true and ``other`` not."""
+    cells = rule_cells(search.compiled, rule)
+    found = _somewhere(search, [rule, other], cells, grants_without(rule, other))
+    if found is not None:
+        confirm_grants_without(rule, other, found[0], found[1].context)
+    return found is not None
+
+
+def _mutual(search: CellSearch, a: CompiledRule, b: CompiledRule) -> bool:
+    h = search.compiled.hierarchies
     if not all(
         _covers_scope(h[k], getattr(b, f), getattr(a, f))
         for k, f in zip(KINDS, ("parties", "data", "purposes"), strict=True)
     ):
         return False
-    for cell in rule_cells(compiled, a):
-        for klass in space.classes(cell, [a, b]):
-            ctx = klass.evaluator_context()
-            if rule_value(a, ctx, cell) is True and rule_value(b, ctx, cell) is not True:
-                return False
-    return True
+    return not _grants_without(search, a, b)
 
 
-def _overlaps(compiled: CompiledPolicy, space: RequestSpace, never: set[str]) -> list[Diagnostic]:
+def _overlaps(search: CellSearch, never: set[str]) -> list[Diagnostic]:
+    compiled = search.compiled
     h = compiled.hierarchies
     found = []
     denies = [r for r in compiled.rules if r.effect == "deny" and r.id not in never]
@@ -177,7 +216,12 @@ def _overlaps(compiled: CompiledPolicy, space: RequestSpace, never: set[str]) ->
                 shared.append(a & b)
             if not all(shared):
                 continue
-            example = _both_apply(compiled, space, deny, allow, shared)
+            try:
+                example = _both_apply(search, deny, allow, shared)
+            except (BudgetExceeded, AnalysisDisagreement) as exc:
+                what = f"whether `{deny.id}` and `{allow.id}` overlap"
+                found.append(undecided(what, undecided_reason(exc), allow.source.id.span))
+                continue
             if example is None:
                 continue
             where = " using ".join(
@@ -212,18 +256,18 @@ def _condition_keys(compiled: CompiledPolicy, *rules: CompiledRule) -> set[str]:
 
 
 def _both_apply(
-    compiled: CompiledPolicy,
-    space: RequestSpace,
-    deny: CompiledRule,
-    allow: CompiledRule,
-    shared: list[set[str]],
+    search: CellSearch, deny: CompiledRule, allow: CompiledRule, shared: list[set[str]]
 ) -> ContextClass | None:
-    for party in sorted(shared[0]):
-        for data in sorted(shared[1]):
-            for purpose in sorted(shared[2]):
-                cell = (party, data, purpose)
-                for klass in space.classes(cell, [deny, allow]):
-                    ctx = klass.evaluator_context()
-                    if rule_value(deny, ctx, cell) is not False and rule_value(allow, ctx, cell):
-                        return klass
-    return None
+    cells = [
+        (party, data, purpose)
+        for party in sorted(shared[0])
+        for data in sorted(shared[1])
+        for purpose in sorted(shared[2])
+    ]
+    found = _somewhere(search, [deny, allow], cells, both_apply(deny, allow, surely=True))
+    if found is None:
+        found = _somewhere(search, [deny, allow], cells, both_apply(deny, allow, surely=False))
+    if found is None:
+        return None
+    confirm_both_apply(deny, allow, found[0], found[1].context)
+    return found[1].klass

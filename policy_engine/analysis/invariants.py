@@ -1,21 +1,26 @@
-"""Invariant proofs: each invariant is checked over every cell of its scope and every context class
-the policy's rules and the invariant's own conditions can tell apart, so a proof covers all
-requests, and a broken invariant comes with a concrete request (a ``decide`` command) that shows
-it."""
+"""Invariant proofs: each invariant is checked over every cell of its scope by a search of the
+cell's contexts (:mod:`.search`) for a request that breaks it, so a proof covers all requests, and
+a broken invariant comes with the plainest request (a ``decide`` command) that shows it."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import shlex
 from dataclasses import dataclass
 
-from ..engine.compiler import CompiledPolicy, compile_condition
-from ..engine.evaluator import effect_of, evaluate
+from ..engine.compiler import CompiledPolicy
+from ..engine.evaluator import evaluate
 from ..language import ast
 from ..language.errors import Diagnostic
+from ..language.source import Span
+from .budget import BudgetExceeded, Meter
 from .conditions import request_kinds_of
 from .context_classes import ContextClass, when_text
+from .questions import breaks_invariant, confirm_breaks
 from .scopes import KINDS, scope_terms
+from .search import CellSearch
+from .search_values import AnalysisDisagreement
 from .space import RequestSpace
 
 
@@ -45,9 +50,11 @@ Counterexample = tuple[tuple[str, str, str], ContextClass, str, tuple[str, ...]]
 class InvariantResult:
     invariant: ast.Invariant
     requests: int
-    """How many (cell, context class) pairs the proof covered."""
+    """How many cells of its scope the proof covered."""
     counterexample: Counterexample | None
     """(cell, class, effect the policy gives, ids of the deciding rules) when broken."""
+    undecided: str | None = None
+    """Why the proof could not finish (its budget ran out), when it could not."""
 
 
 def _invariant_terms(compiled: CompiledPolicy, invariant: ast.Invariant) -> list[list[str]]:
@@ -64,46 +71,41 @@ def _invariant_terms(compiled: CompiledPolicy, invariant: ast.Invariant) -> list
     ]
 
 
-def prove_invariant(
-    compiled: CompiledPolicy, space: RequestSpace, invariant: ast.Invariant
-) -> InvariantResult:
+def prove_invariant(search: CellSearch, invariant: ast.Invariant) -> InvariantResult:
+    """Search every cell of the invariant's scope for a request that breaks it (cells no rule
+    or condition can tell apart are searched once)."""
+    compiled, space = search.compiled, search.space
     terms = _invariant_terms(compiled, invariant)
-    condition = compile_condition(compiled, invariant.condition) if invariant.condition else None
-    exceptions = [compile_condition(compiled, e) for e in invariant.exceptions]
     extra = invariant_exprs(invariant)
     reads_request = set().union(*(request_kinds_of(e) for e in extra)) if extra else set()
-    proven: dict[tuple[object, ...], int] = {}
+    proven: set[tuple[object, ...]] = set()
     checked = 0
-    for party in terms[0]:
-        for data in terms[1]:
-            for purpose in terms[2]:
-                cell = (party, data, purpose)
-                plan = compiled.cell(cell)
-                rules = plan.denies + plan.allows
-                # Cells that no rule and no condition can tell apart are proven once.
-                own = tuple(
-                    t if k in reads_request else None for k, t in zip(KINDS, cell, strict=True)
-                )
-                signature = (space.signature(cell, rules), own)
-                if signature in proven:
-                    checked += proven[signature]
-                    continue
-                count = 0
-                for klass in space.classes(cell, rules, extra):
-                    ctx = klass.evaluator_context()
-                    if condition is not None and condition(ctx, cell) is not True:
-                        continue
-                    if any(e(ctx, cell) is True for e in exceptions):
-                        continue
-                    count += 1
-                    if effect_of(plan, ctx, cell) != invariant.expect:
-                        outcome = evaluate(compiled, cell, ctx)
-                        ids = tuple(r.id for r in outcome.deciding)
-                        witness = (cell, klass, outcome.effect, ids)
-                        return InvariantResult(invariant, checked + count, witness)
-                proven[signature] = count
-                checked += count
+    try:
+        for party, data, purpose in itertools.product(*terms):
+            cell = (party, data, purpose)
+            plan = compiled.cell(cell)
+            own = tuple(t if k in reads_request else None for k, t in zip(KINDS, cell, strict=True))
+            signature = (space.signature(cell, plan.denies + plan.allows), own)
+            checked += 1
+            if signature in proven:
+                continue
+            witness = search.find(cell, breaks_invariant(invariant, plan))
+            if witness is not None:
+                confirm_breaks(compiled, invariant, plan, cell, witness.context)
+                outcome = evaluate(compiled, cell, witness.context)
+                ids = tuple(r.id for r in outcome.deciding)
+                found: Counterexample = (cell, witness.klass, outcome.effect, ids)
+                return InvariantResult(invariant, checked, found)
+            proven.add(signature)
+    except (BudgetExceeded, AnalysisDisagreement) as exc:
+        return InvariantResult(invariant, checked, None, undecided_reason(exc))
     return InvariantResult(invariant, checked, None)
+
+
+def undecided_reason(exc: Exception) -> str:
+    if isinstance(exc, BudgetExceeded):
+        return exc.reason
+    return f"the analysis and the evaluator disagree ({exc}); this is a bug, please report it"
 
 
 def _broken(invariant: ast.Invariant, counterexample: Counterexample, path: str) -> Diagnostic:
@@ -125,14 +127,35 @@ def _broken(invariant: ast.Invariant, counterexample: Counterexample, path: str)
 
 
 def invariant_diagnostics(
-    compiled: CompiledPolicy, path: str, space: RequestSpace | None = None
+    compiled: CompiledPolicy,
+    path: str,
+    space: RequestSpace | None = None,
+    meter: Meter | None = None,
 ) -> tuple[list[Diagnostic], list[InvariantResult]]:
-    space = space or RequestSpace([compiled], policy_invariant_exprs(compiled))
+    search = CellSearch(
+        compiled,
+        space or RequestSpace([compiled], policy_invariant_exprs(compiled)),
+        meter or Meter(),
+    )
     found: list[Diagnostic] = []
     results = []
     for invariant in compiled.checked.invariants:
-        result = prove_invariant(compiled, space, invariant)
+        result = prove_invariant(search, invariant)
         results.append(result)
         if result.counterexample is not None:
             found.append(_broken(invariant, result.counterexample, path))
+        elif result.undecided is not None:
+            found.append(
+                undecided(f"invariant `{invariant.id.value}`", result.undecided, invariant.id.span)
+            )
     return found, results
+
+
+def undecided(what: str, reason: str, span: Span | None) -> Diagnostic:
+    """The diagnostic for a question the analysis could not answer within its budget."""
+    return Diagnostic(
+        "analysis-undecided",
+        f"{what} could not be decided: {reason}",
+        span,
+        "nothing is proven about it; `check` exits with 3 until it is decided",
+    )

@@ -10,15 +10,23 @@ linter and the semantic diff are exact, not sampled.
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from ..engine.compiler import MISSING, CompiledPolicy, CompiledRule
 from ..language import ast
+from .budget import BudgetExceeded, Meter
 from .conditions import KeyFacts, collect_facts, expressions_of, keys_of, request_kinds_of
 from .context_classes import ContextClass, KeyDomains
 
 _KINDS = ("party", "data", "purpose")
+
+MAX_CELL_CLASSES = 250_000
+"""The most context classes one cell may need (a few hundred bytes each, held at once)."""
+
+MAX_HELD_CLASSES = 1_000_000
+"""The most classes kept for reuse across cells; past it the cache starts again."""
 
 
 def _default_of(policy: CompiledPolicy, name: str) -> tuple[type, Any]:
@@ -31,8 +39,14 @@ class RequestSpace:
     """Cells and context classes for one or more policies that share a request space (OLD and NEW
     of a diff use the union of their constants)."""
 
-    def __init__(self, policies: Sequence[CompiledPolicy], extra: Iterable[ast.Expr] = ()) -> None:
+    def __init__(
+        self,
+        policies: Sequence[CompiledPolicy],
+        extra: Iterable[ast.Expr] = (),
+        meter: Meter | None = None,
+    ) -> None:
         self.policies = list(policies)
+        self.meter = meter or Meter()
         self.context: dict[str, ast.ContextDecl] = {}
         exprs: list[ast.Expr] = list(extra)
         for policy in self.policies:
@@ -48,6 +62,7 @@ class RequestSpace:
             self.policies, self.context, self.facts, self.defaults, self.disputed_defaults
         )
         self._cache: dict[tuple[object, ...], list[ContextClass]] = {}
+        self._held = 0
         self._reads: dict[int, tuple[set[str], frozenset[str]]] = {}
 
     def _settle_defaults(self) -> None:
@@ -98,6 +113,10 @@ class RequestSpace:
                 for purpose in h["purpose"].ordered:
                     yield (party, data, purpose)
 
+    def key_classes(self, key: str, terms: tuple[str, str, str]) -> list[tuple[Any, str]]:
+        """One key's classes in one cell: (representative, the class in words)."""
+        return self._domains.domain(key, terms)
+
     # ---- classes --------------------------------------------------------------------------------
     def classes(
         self,
@@ -135,6 +154,18 @@ class RequestSpace:
                     pending.append(peer)
         ordered = sorted(keys)
         domains = [self._domains.domain(key, terms) for key in ordered]
+        size = math.prod(len(d) for d in domains)
+        if size > MAX_CELL_CLASSES:
+            raise BudgetExceeded(
+                f"one cell needs {size:,} context classes ({', '.join(ordered)}), more than "
+                f"the {MAX_CELL_CLASSES:,} one cell may hold in memory"
+            )
+        self.meter.afford(size)
+        self.meter.spend(size)
+        self._held += size
+        if self._held > MAX_HELD_CLASSES:
+            self._cache.clear()
+            self._held = size
         out = []
         for combo in itertools.product(*domains):
             values = tuple((key, value) for key, (value, _) in zip(ordered, combo, strict=True))

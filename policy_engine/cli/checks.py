@@ -5,8 +5,18 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import sys
+from collections.abc import Callable
+from typing import Any
 
 from .._version import __version__
+from ..analysis.budget import (
+    DEFAULT_SECONDS,
+    DEFAULT_STEPS,
+    EXIT_UNDECIDED,
+    Budget,
+    BudgetExceeded,
+)
 from ..api import check_policy
 from ..reports.diagnostics import render_github, render_json, render_sarif, render_text
 from .usage import UsageError
@@ -20,6 +30,7 @@ def add_check_parser(commands: argparse._SubParsersAction[argparse.ArgumentParse
     check.add_argument("path", help="a .policy file or a folder of them")
     check.add_argument("--strict", action="store_true", help="treat warnings as errors")
     check.add_argument("--format", choices=("text", "json", "sarif", "github"), default="text")
+    add_budget_arguments(check)
 
 
 def add_diff_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -35,6 +46,48 @@ def add_diff_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser
         help="exit 1 when the change widens access, narrows it, or changes anything",
     )
     diff.add_argument("--format", choices=("text", "json", "markdown"), default="text")
+    add_budget_arguments(diff)
+
+
+def add_budget_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--budget-seconds",
+        type=_positive(float),
+        metavar="S",
+        help=f"time the analysis may take (default {DEFAULT_SECONDS:g}, or "
+        "$POLICY_ENGINE_ANALYSIS_SECONDS); past it, exit 3 naming what is undecided",
+    )
+    parser.add_argument(
+        "--budget-steps",
+        type=_positive(int),
+        metavar="N",
+        help=f"search steps the analysis may take (default {DEFAULT_STEPS:,}, or "
+        "$POLICY_ENGINE_ANALYSIS_STEPS)",
+    )
+
+
+def _positive(kind: type[float] | type[int]) -> Callable[[str], Any]:
+    def parse(raw: str) -> Any:
+        try:
+            value = kind(raw)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {raw!r}") from None
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"must be positive: {raw!r}")
+        return value
+
+    return parse
+
+
+def budget_of(args: argparse.Namespace) -> Budget:
+    """The budget the command line asks for, over the environment's, over the defaults."""
+    try:
+        budget = Budget.from_environment()
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    return Budget(
+        seconds=args.budget_seconds or budget.seconds, steps=args.budget_steps or budget.steps
+    )
 
 
 def _percentage(raw: str) -> float:
@@ -73,7 +126,7 @@ def _plural(n: int, word: str) -> str:
 
 def run_check(args: argparse.Namespace) -> int:
     """``check``: print the diagnostics in the asked format; exit 1 when any is an error."""
-    diagnostics = check_policy(args.path)
+    diagnostics = check_policy(args.path, budget=budget_of(args))
     if args.strict:
         diagnostics = [
             dataclasses.replace(d, severity="error") if d.severity == "warning" else d
@@ -95,7 +148,10 @@ def run_check(args: argparse.Namespace) -> int:
             f"{args.path}: {_plural(count['error'], 'error')}, "
             f"{_plural(count['warning'], 'warning')}, {_plural(count['info'], 'note')}"
         )
-    return 1 if count["error"] else 0
+    undecided = sum(d.code == "analysis-undecided" for d in diagnostics)
+    if count["error"] > undecided:
+        return 1
+    return EXIT_UNDECIDED if undecided else 0
 
 
 def run_diff(args: argparse.Namespace) -> int:
@@ -103,7 +159,13 @@ def run_diff(args: argparse.Namespace) -> int:
     from ..analysis.diff import diff_policies, load_version, render_markdown
     from ..analysis.diff import render_text as render_diff_text
 
-    report = diff_policies(load_version(args.old), load_version(args.new), args.old, args.new)
+    old, new = load_version(args.old), load_version(args.new)
+    try:
+        report = diff_policies(old, new, args.old, args.new, budget_of(args))
+    except BudgetExceeded as exc:
+        print(f"error: the diff could not be decided: {exc.reason}", file=sys.stderr)
+        print("help: nothing is reported as unchanged; raise the budget", file=sys.stderr)
+        return EXIT_UNDECIDED
     if args.format == "json":
         print(report.model_dump_json(indent=2))
     elif args.format == "markdown":

@@ -1,0 +1,154 @@
+"""The lazy search behind ``check``: its cost follows what the question needs, its budget is
+honest (an undecided question is said, with exit code 3), and its counterexamples are the
+plainest requests."""
+
+from __future__ import annotations
+
+import json
+import shlex
+from pathlib import Path
+
+import pytest
+
+from policy_engine import check_policy, load_policy_text
+from policy_engine.analysis.budget import Budget, BudgetExceeded, Meter
+from policy_engine.analysis.findings import invariant_diagnostics
+from policy_engine.cli import main
+
+HEAD = "party staff\ndata email\npurpose support\n"
+
+
+def booleans(k: int) -> str:
+    keys = "".join(f"context b{i}: boolean\n" for i in range(k))
+    condition = " and ".join(f"b{i}" for i in range(k))
+    return (
+        HEAD
+        + keys
+        + f"rule r §1\n  allow staff to use email for support\n  when {condition}\n"
+        + "invariant inv §1\n  never staff use email for support\n  when not b0\n"
+    )
+
+
+def write(tmp_path: Path, text: str, name: str = "p.policy") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_a_rule_reading_24_booleans_is_checked_in_few_steps(tmp_path: Path) -> None:
+    """Enumerating the classes would take 3^24 steps; the search needs a few per key."""
+    path = write(tmp_path, booleans(24))
+    found = check_policy(path, budget=Budget(seconds=60, steps=20_000))
+    assert [d.code for d in found] == []
+
+
+def test_a_set_key_tested_against_forty_purposes_is_checked_in_few_steps(tmp_path: Path) -> None:
+    purposes = "".join(f"purpose p{i}\n" for i in range(40))
+    condition = " or ".join(f"p{i} in consented" for i in range(40))
+    text = (
+        "party staff\ndata email\n"
+        + purposes
+        + "context consented: set of purpose\n"
+        + f"rule r §1\n  allow staff to use email for any purpose\n  when {condition}\n"
+        + "invariant inv §1\n  never staff use email for p0\n  when consented is missing\n"
+    )
+    found = check_policy(write(tmp_path, text), budget=Budget(seconds=60, steps=50_000))
+    assert [d.code for d in found] == []
+
+
+def test_an_exhausted_budget_names_what_is_undecided(tmp_path: Path) -> None:
+    path = write(tmp_path, booleans(12))
+    found = check_policy(path, budget=Budget(seconds=60, steps=1))
+    undecided = [d for d in found if d.code == "analysis-undecided"]
+    assert undecided, found
+    messages = [d.message for d in undecided]
+    assert "invariant `inv` could not be decided: the analysis budget of 1 steps ran out " in (
+        " ".join(messages)
+    )
+    assert any(m.startswith("whether rule `r` can apply could not be decided") for m in messages)
+    for diagnostic in undecided:
+        assert diagnostic.severity == "error"
+        assert diagnostic.help == (
+            "nothing is proven about it; `check` exits with 3 until it is decided"
+        )
+    assert not any(d.code == "never-applies" for d in found)
+
+
+def test_check_exits_3_when_undecided_and_0_with_enough_budget(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = str(write(tmp_path, booleans(12)))
+    assert main(["check", path, "--budget-steps", "5"]) == 3
+    assert "could not be decided" in capsys.readouterr().out
+    assert main(["check", path, "--budget-steps", "100000"]) == 0
+
+
+def test_a_time_budget_stops_the_search() -> None:
+    meter = Meter(Budget(seconds=1e-9, steps=10**9))
+    with pytest.raises(BudgetExceeded, match="time budget"):
+        for _ in range(Meter.CLOCK_EVERY + 1):
+            meter.spend()
+
+
+def test_budget_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("POLICY_ENGINE_ANALYSIS_SECONDS", "2.5")
+    monkeypatch.setenv("POLICY_ENGINE_ANALYSIS_STEPS", "1000")
+    assert Budget.from_environment() == Budget(seconds=2.5, steps=1000)
+    monkeypatch.setenv("POLICY_ENGINE_ANALYSIS_STEPS", "lots")
+    with pytest.raises(ValueError, match="`POLICY_ENGINE_ANALYSIS_STEPS` must be a number"):
+        Budget.from_environment()
+
+
+def test_a_bad_budget_in_the_environment_is_a_usage_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("POLICY_ENGINE_ANALYSIS_SECONDS", "-1")
+    assert main(["check", str(write(tmp_path, booleans(2)))]) == 2
+    assert "`POLICY_ENGINE_ANALYSIS_SECONDS` must be positive" in capsys.readouterr().err
+
+
+def test_diff_exits_3_when_its_budget_runs_out(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    old = write(tmp_path, booleans(6), "old.policy")
+    new = write(tmp_path, booleans(6).replace("allow staff", "deny staff"), "new.policy")
+    assert main(["diff", str(old), str(new), "--budget-steps", "3"]) == 3
+    err = capsys.readouterr().err
+    assert "error: the diff could not be decided: " in err
+    assert "nothing is reported as unchanged" in err
+
+
+def test_the_counterexample_sends_no_key_it_does_not_need() -> None:
+    """Only `b0` matters to the invariant; the deny reads `age`, which may stay out."""
+    text = (
+        HEAD
+        + "context b0: boolean\ncontext age: integer\ncontext note: string\n"
+        + "rule r §1\n  allow staff to use email for support\n  when b0 or note = \"x\"\n"
+        + "rule d §1\n  deny staff from using email for support\n  when age < 14 and age is known\n"
+        + "invariant inv §1\n  never staff use email for support\n"
+    )
+    policy = load_policy_text(text)
+    found, results = invariant_diagnostics(policy.compiled, "p.policy")
+    assert results[0].counterexample is not None
+    cell, klass, effect, ids = results[0].counterexample
+    assert (effect, ids) == ("allow", ("r",))
+    context = klass.request_context()
+    assert len(context) == 1, context
+    assert policy.decide(*cell, context).allowed
+    command = found[0].help or ""
+    sent = json.loads(shlex.split(command)[-1])
+    assert sent == context
+
+
+def test_a_deny_that_fails_closed_counts_for_always_deny() -> None:
+    """`always deny` holds where a deny's condition is unknown: the deny fails closed."""
+    text = (
+        HEAD
+        + "context age: integer\n"
+        + "rule r §1\n  allow staff to use email for support\n"
+        + "rule d §1\n  deny staff from using email for support\n  when age < 14\n"
+        + "invariant inv §1\n  always deny staff to use email for support\n  when age is missing\n"
+    )
+    policy = load_policy_text(text)
+    found, results = invariant_diagnostics(policy.compiled, "p.policy")
+    assert found == [] and results[0].counterexample is None
