@@ -123,7 +123,7 @@ def test_the_counterexample_sends_no_key_it_does_not_need() -> None:
     text = (
         HEAD
         + "context b0: boolean\ncontext age: integer\ncontext note: string\n"
-        + "rule r §1\n  allow staff to use email for support\n  when b0 or note = \"x\"\n"
+        + 'rule r §1\n  allow staff to use email for support\n  when b0 or note = "x"\n'
         + "rule d §1\n  deny staff from using email for support\n  when age < 14 and age is known\n"
         + "invariant inv §1\n  never staff use email for support\n"
     )
