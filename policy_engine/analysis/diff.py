@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any
 
 from ..engine.compiler import CellPlan, CompiledPolicy, Context
@@ -26,7 +27,9 @@ from .diff_describe import AtomCache
 from .diff_groups import CellChange, group_changes
 from .diff_render import render_markdown, render_text
 from .diff_report import ChangeGroup, ChangeKey, ChangeKind, DiffReport, Side
+from .questions import outcomes_differ
 from .scopes import KINDS
+from .search import CellSearch
 from .space import RequestSpace
 from .versions import load_version, read_version
 
@@ -54,7 +57,8 @@ def diff_policies(
     :class:`BudgetExceeded` when the budget (by default :meth:`Budget.from_environment`) runs
     out: a diff is exact or it is not given."""
     a, b = old.compiled, new.compiled
-    space = RequestSpace([a, b], meter=Meter(budget or Budget.from_environment()))
+    meter = Meter(budget or Budget.from_environment())
+    space = RequestSpace([a, b], meter=meter)
     shared = {k: sorted(set(a.hierarchies[k].terms) & set(b.hierarchies[k].terms)) for k in KINDS}
     added = {
         k: sorted(set(b.hierarchies[k].terms) - set(a.hierarchies[k].terms))
@@ -64,7 +68,8 @@ def diff_policies(
         k: sorted(set(a.hierarchies[k].terms) - set(b.hierarchies[k].terms))
         for k in (*KINDS, "obligation")
     }
-    atoms = AtomCache(a, b)
+    atoms = AtomCache(a, b, meter)
+    same = _unchanged_test(a, b, space)
     changes: list[CellChange] = []
     compared = 0
     # Cells that neither version's rules can tell apart change the same way: work them out once.
@@ -79,7 +84,10 @@ def diff_policies(
         signature = (space.signature(cell, rules_a), space.signature(cell, rules_b))
         found = memo.get(signature)
         if found is None:
-            found = _cell_changes(a, b, space, atoms, cell, plan_a, plan_b)
+            if same is not None and same(cell, plan_a, plan_b):
+                found = (space.class_count(cell, [*rules_a, *rules_b]), [])
+            else:
+                found = _cell_changes(a, b, space, atoms, cell, plan_a, plan_b)
             memo[signature] = found
         count, cell_changes = found
         compared += count
@@ -161,6 +169,30 @@ def _version_outcome(
     if outcome is None:
         return outcome_of(plan, ctx, cell)
     return outcome.effect, outcome.obligations, tuple(r.id for r in outcome.deciding)
+
+
+def _unchanged_test(
+    a: CompiledPolicy, b: CompiledPolicy, space: RequestSpace
+) -> Callable[[tuple[str, str, str], CellPlan, CellPlan], bool] | None:
+    """A quick proof that a cell decides alike in both versions (a search for a request they
+    decide differently that finds none), so its classes need not be made. Only when both
+    versions declare the same context keys alike and give the terms their set-of-terms keys
+    test the same ancestors; otherwise every cell is enumerated."""
+    if space.disputed_defaults or {k: v.decl for k, v in a.context.items()} != {
+        k: v.decl for k, v in b.context.items()
+    }:
+        return None
+    for key in a.context.values():
+        kind = getattr(key.decl.type, "kind", None)
+        if kind is not None and a.hierarchies[kind].ancestors != b.hierarchies[kind].ancestors:
+            return None
+    search = CellSearch(a, space, space.meter)
+    search.own(b, b.rules)
+
+    def same(cell: tuple[str, str, str], old: CellPlan, new: CellPlan) -> bool:
+        return search.find(cell, outcomes_differ(old, new), fewest=False) is None
+
+    return same
 
 
 def _defaults(policy: CompiledPolicy, keys: set[str]) -> dict[str, Any]:

@@ -10,10 +10,17 @@ from dataclasses import dataclass
 from ..engine.compiler import CompiledPolicy, CompiledRule, Condition, compile_condition
 from ..language import ast
 from ..language.printer import expr_text
+from .budget import Meter
 from .conditions import expressions_of
 from .context_classes import ContextClass
 
 MAX_ATOMS_FOR_MINIMISING = 16
+
+MAX_MINIMISING_WORK = 20_000_000
+"""Vector comparisons the minimiser may make in one diff (for each change, changed x unchanged
+vectors x atoms squared, its worst case); past it a change is described by its first classes
+instead, which is as exact and only longer. (Eight rules over eight booleans in one cell took
+the minimiser over five minutes.)"""
 
 
 def _atoms_of(expr: ast.Expr) -> Iterable[ast.Expr]:
@@ -50,9 +57,11 @@ class _Atom:
 class AtomCache:
     """The leaf tests of both versions' rules, compiled once, for describing changes."""
 
-    def __init__(self, a: CompiledPolicy, b: CompiledPolicy) -> None:
+    def __init__(self, a: CompiledPolicy, b: CompiledPolicy, meter: Meter) -> None:
         self.compiled: dict[str, _Atom] = {}
         self.a, self.b = a, b
+        self.meter = meter
+        self.work_left = MAX_MINIMISING_WORK
 
     def atoms(self, rules: Sequence[CompiledRule], with_obligations: bool) -> list[_Atom]:
         found: dict[str, _Atom] = {}
@@ -83,6 +92,7 @@ class AtomCache:
         *,
         with_obligations: bool,
     ) -> str:
+        self.meter.check_clock()
         if not others:
             return "in every context"
         every = self.atoms(rules, with_obligations)
@@ -95,12 +105,14 @@ class AtomCache:
         all_vectors = [vector(k, every) for k in changed + others]
         varying = [i for i in range(len(every)) if len({v[i] for v in all_vectors}) > 1]
         atoms = [every[i] for i in varying]
-        if not atoms or len(atoms) > MAX_ATOMS_FOR_MINIMISING:
+        on = {vector(c, atoms) for c in changed}
+        off = {vector(c, atoms) for c in others}
+        work = len(on) * len(off) * len(atoms) ** 2
+        if not atoms or len(atoms) > MAX_ATOMS_FOR_MINIMISING or work > self.work_left:
             shown = " or ".join(f"({c.describe()})" for c in changed[:3])
             more = f" or {len(changed) - 3} more" if len(changed) > 3 else ""
             return f"when {shown}{more}"
-        on = {vector(c, atoms) for c in changed}
-        off = {vector(c, atoms) for c in others}
+        self.work_left -= work
         cubes = _minimise(on, off, len(atoms))
         return "when " + " or ".join(
             " and ".join(_literal(atoms[i], allowed) for i, allowed in cube) or "always"

@@ -20,6 +20,7 @@ from .search_values import (
     TRUE,
     UNKNOWN,
     AnalysisDisagreement,
+    Fact,
     Goal,
     Possible,
     Valued,
@@ -131,3 +132,49 @@ def confirm_both_apply(
 ) -> None:
     if not (rule_value(deny, ctx, cell) is not False and rule_value(allow, ctx, cell) is True):
         raise AnalysisDisagreement(f"`{deny.id}` and `{allow.id}` do not both apply on {ctx}")
+
+
+Outcome = tuple[str, frozenset[str]]
+"""Effect and obligations: what a diff compares."""
+
+
+def outcome(valuer: Valuer, plan: CellPlan) -> tuple[Outcome | None, Fact | None]:
+    """The cell's effect and obligations, as ``outcome_of``, or None (with the fact to assign
+    next) while they are not settled."""
+    effects, need = effect(valuer, list(plan.denies), list(plan.allows))
+    if len(effects) > 1:
+        return None, need
+    if "deny" in effects:
+        return ("deny", frozenset()), None
+    obligations: set[str] = set()
+    for rule in plan.allows:
+        mask, wanted = valuer.rule(rule)
+        if mask & TRUE and mask != TRUE:
+            return None, wanted
+        if mask != TRUE:
+            continue
+        for clause, when in zip(rule.obligations, rule.logic.obligation_conditions, strict=True):
+            if when is None:
+                obligations.update(clause.names)
+                continue
+            clause_mask, wanted = valuer.of(when)
+            if clause_mask & TRUE and clause_mask != TRUE:
+                return None, wanted
+            if clause_mask == TRUE:
+                obligations.update(clause.names)
+    return ("allow", frozenset(obligations)), None
+
+
+def outcomes_differ(old: CellPlan, new: CellPlan) -> Goal:
+    """A request the two versions decide differently (effect or obligations)."""
+
+    def goal(valuer: Valuer) -> Valued:
+        before, need = outcome(valuer, old)
+        if before is None:
+            return PENDING, need
+        after, need = outcome(valuer, new)
+        if after is None:
+            return PENDING, need
+        return (before != after), None
+
+    return goal

@@ -24,10 +24,10 @@ decides it with the evaluator before believing it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
-from ..engine.compiler import MISSING, CompiledPolicy
+from ..engine.compiler import MISSING, CompiledPolicy, CompiledRule
 from ..engine.evaluator import show
 from ..engine.request import normalize_context
 from ..language import ast
@@ -50,13 +50,25 @@ class CellSearch:
         self.cell: tuple[str, str, str] = ("", "", "")
         self._leaves: dict[int, tuple[ast.Expr, Leaf]] = {}
         self._domains: dict[str, list[tuple[Any, str]]] = {}
+        self._owners: dict[int, CompiledPolicy] = {}
+
+    def own(self, compiled: CompiledPolicy, rules: Iterable[CompiledRule]) -> None:
+        """Value the conditions of ``rules`` with ``compiled`` (the other version of a diff):
+        a test such as `data in contact_information` depends on the version's hierarchy."""
+        for rule in rules:
+            logic = rule.logic
+            roots = [logic.condition, *logic.exceptions, *logic.obligation_conditions]
+            for root in roots:
+                for expr in _subexpressions(root):
+                    self._owners[id(expr)] = compiled
 
     # ---- what the valuer asks -------------------------------------------------------------
     def leaf(self, expr: ast.Expr) -> Leaf:
         found = self._leaves.get(id(expr))
         if found is None:
             # The expression is kept with its leaf, so its id is never reused meanwhile.
-            found = self._leaves[id(expr)] = (expr, Leaf(expr, self.compiled))
+            owner = self._owners.get(id(expr), self.compiled)
+            found = self._leaves[id(expr)] = (expr, Leaf(expr, owner))
         return found[1]
 
     def item_value(self, item: ast.Operand, state: dict[Fact, Any]) -> Any:
@@ -224,6 +236,17 @@ class CellSearch:
             if f[0] == "cover" and f[1] == name
         ]
         return chosen, " and ".join(parts) if parts else f"`{name}` is given"
+
+
+def _subexpressions(expr: ast.Expr | None) -> Iterator[ast.Expr]:
+    if expr is None:
+        return
+    yield expr
+    if isinstance(expr, ast.And | ast.Or):
+        for operand in expr.operands:
+            yield from _subexpressions(operand)
+    elif isinstance(expr, ast.Not):
+        yield from _subexpressions(expr.operand)
 
 
 def _present(state: dict[Fact, Any]) -> int:

@@ -131,9 +131,9 @@ class Valuer:
 
     def rule(self, rule: CompiledRule) -> Possible:
         """The rule's value (its condition and not each exception), as ``rule_value``."""
-        source = rule.source
-        parts: list[Possible] = [self.of(source.condition)] if source.condition else []
-        parts += [_negate(self.of(e)) for e in source.exceptions]
+        logic = rule.logic
+        parts: list[Possible] = [self.of(logic.condition)] if logic.condition else []
+        parts += [_negate(self.of(e)) for e in logic.exceptions]
         return _conjunction(parts)
 
     def _value(self, expr: ast.Expr) -> Possible:

@@ -144,16 +144,27 @@ class RequestSpace:
         self._cache[cache_key] = result
         return result
 
+    def class_count(self, terms: tuple[str, str, str], rules: Iterable[CompiledRule]) -> int:
+        """How many classes :meth:`classes` would make, without making them."""
+        keys: set[str] = set()
+        for rule in rules:
+            keys |= self.reads(rule)[0]
+        domains = self._keyed_domains(keys, terms)
+        return math.prod(len(d) for _, d in domains)
+
+    def _keyed_domains(
+        self, keys: set[str], terms: tuple[str, str, str]
+    ) -> list[tuple[str, list[tuple[Any, str]]]]:
+        """Each key's classes, with the keys compared with them (which vary together)."""
+        keys = set(keys)
+        for key in list(keys):
+            keys |= self.facts.get(key, KeyFacts()).peers
+        return [(key, self._domains.domain(key, terms)) for key in sorted(keys)]
+
     def _classes(self, keys: set[str], terms: tuple[str, str, str]) -> list[ContextClass]:
-        # Keys compared with each other must be varied together.
-        pending = list(keys)
-        while pending:
-            for peer in self.facts.get(pending.pop(), KeyFacts()).peers:
-                if peer not in keys:
-                    keys.add(peer)
-                    pending.append(peer)
-        ordered = sorted(keys)
-        domains = [self._domains.domain(key, terms) for key in ordered]
+        keyed = self._keyed_domains(keys, terms)
+        ordered = [key for key, _ in keyed]
+        domains = [domain for _, domain in keyed]
         size = math.prod(len(d) for d in domains)
         if size > MAX_CELL_CLASSES:
             raise BudgetExceeded(
