@@ -130,7 +130,7 @@ class CellSearch:
                 stack.pop()
                 continue
             state[fact] = value
-            if bound is not None and _present(state) > bound:
+            if bound is not None and self._present(state) > bound:
                 continue
             if fact[0] != "member" and not self._consistent(fact, state):
                 continue
@@ -208,11 +208,25 @@ class CellSearch:
                 value, word = self._collection(name, state)
             else:
                 word = dict((repr(v), w) for v, w in self._domain_words(name)).get(repr(value), "")
+                if self._is_default(name, value):
+                    value = MISSING  # the request leaves it out: the default applies
             values.append((name, value))
             words.append(word)
         klass = ContextClass(tuple(values), tuple(words))
         context = normalize_context(self.compiled, klass.request_context())
-        return Witness(klass, context, _present(state))
+        return Witness(klass, context, sum(v is not MISSING for _, v in values))
+
+    def _is_default(self, name: str, value: Any) -> bool:
+        default = self.space.defaults.get(name, MISSING)
+        return default is not MISSING and value == default and type(value) is type(default)
+
+    def _present(self, state: dict[Fact, Any]) -> int:
+        """Keys a request must send: neither missing nor at their default."""
+        return sum(
+            1
+            for f, v in state.items()
+            if f[0] == "key" and v is not MISSING and not self._is_default(f[1], v)
+        )
 
     def _is_scalar(self, name: str) -> bool:
         return not isinstance(self.compiled.context[name].decl.type, ast.ListType | ast.TermSetType)
@@ -247,7 +261,3 @@ def _subexpressions(expr: ast.Expr | None) -> Iterator[ast.Expr]:
             yield from _subexpressions(operand)
     elif isinstance(expr, ast.Not):
         yield from _subexpressions(expr.operand)
-
-
-def _present(state: dict[Fact, Any]) -> int:
-    return sum(1 for f, v in state.items() if f[0] == "key" and v is not MISSING)

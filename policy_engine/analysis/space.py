@@ -22,10 +22,10 @@ from .context_classes import ContextClass, KeyDomains
 
 _KINDS = ("party", "data", "purpose")
 
-MAX_CELL_CLASSES = 250_000
+MAX_CELL_CLASSES = 100_000
 """The most context classes one cell may need (a few hundred bytes each, held at once)."""
 
-MAX_HELD_CLASSES = 1_000_000
+MAX_HELD_CLASSES = 200_000
 """The most classes kept for reuse across cells; past it the cache starts again."""
 
 
