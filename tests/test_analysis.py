@@ -339,12 +339,12 @@ def test_exit_codes(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     clean = write(tmp_path, CLEAN)
     code, out, _ = run(capsys, "check", clean)
     assert code == 0
-    assert out.strip().endswith("0 errors, 0 warnings, 0 notes")
+    assert out.strip().endswith("0 errors, 0 warnings, 0 notes; 0 invariants proven")
 
     warned = write(tmp_path, WARNED, "warned.policy")
     code, out, _ = run(capsys, "check", warned)
     assert code == 0
-    assert out.strip().endswith("0 errors, 2 warnings, 0 notes")
+    assert out.strip().endswith("0 errors, 2 warnings, 0 notes; 0 invariants proven")
 
     broken = write(
         tmp_path, BASE + "rule r §1\n  allow clerks to use email for support\n", "b.policy"
@@ -372,7 +372,7 @@ def test_strict_turns_warnings_into_errors(
     assert "error: rule `staff_support` has no citation" in out
     assert "error: context key `age` is declared but no condition reads it" in out
     assert "warning:" not in out
-    assert out.strip().endswith("2 errors, 0 warnings, 0 notes")
+    assert out.strip().endswith("2 errors, 0 warnings, 0 notes; 0 invariants proven")
     code, out, _ = run(capsys, "check", path, "--strict", "--format", "json")
     assert code == 1
     assert {d["severity"] for d in json.loads(out)} == {"error"}
@@ -381,7 +381,9 @@ def test_strict_turns_warnings_into_errors(
 def test_strict_leaves_notes_alone(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "check", PLANISO, "--strict")
     assert code == 0
-    assert re.fullmatch(r".*: 0 errors, 0 warnings, [1-9][0-9]* notes", out.splitlines()[-1])
+    assert re.fullmatch(
+        r".*: 0 errors, 0 warnings, [1-9][0-9]* notes; 10 invariants proven", out.splitlines()[-1]
+    )
 
 
 def test_json_format(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
@@ -410,6 +412,7 @@ BROKEN_INVARIANT = BASE + (
     "rule clerk_support §1\n"
     "  allow clerk to use email for support\n"
     "  when verified\n"
+    "# check: allow deny-on-missing-key\n"
     "rule minors §3.2\n"
     "  deny any party from using any data for any purpose\n"
     "  when age < 14\n"
@@ -423,7 +426,7 @@ def test_sarif_format(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     write(tmp_path, BROKEN_INVARIANT.replace("rule minors §3.2", "rule minors"), "my rules.policy")
-    code, out, _ = run(capsys, "check", "my rules.policy", "--format", "sarif")
+    code, out, _ = run(capsys, "check", "my rules.policy", "--format", "sarif", "--notes")
     assert code == 1
     log = json.loads(out)
     assert log["version"] == "2.1.0"
@@ -479,7 +482,7 @@ def test_github_format(
     monkeypatch.chdir(tmp_path)
     text = BROKEN_INVARIANT.replace("rule minors §3.2", "rule minors")
     write(tmp_path, text, "a,b:c.policy")
-    code, out, _ = run(capsys, "check", "a,b:c.policy", "--format", "github")
+    code, out, _ = run(capsys, "check", "a,b:c.policy", "--format", "github", "--notes")
     assert code == 1
     lines = out.splitlines()
     assert len(lines) == 3

@@ -152,3 +152,43 @@ def test_a_deny_that_fails_closed_counts_for_always_deny() -> None:
     policy = load_policy_text(text)
     found, results = invariant_diagnostics(policy.compiled, "p.policy")
     assert found == [] and results[0].counterexample is None
+
+
+AGE_DENY = (
+    HEAD
+    + "context age: integer\n"
+    + "rule r §1\n  allow staff to use email for support\n"
+    + "{comment}rule minors §3.2\n  deny staff from using email for support\n  when age < 14\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("comment", "codes"),
+    [
+        ("", ["deny-on-missing-key"]),
+        ("# check: allow deny-on-missing-key\n", []),
+        (
+            "# refusing a request without an age is intended\n# check: allow deny-on-missing-key\n",
+            [],
+        ),
+        ("# check: allow redundant-rule, deny-on-missing-key\n", []),
+        ("# check: allow redundant-rule\n", ["deny-on-missing-key"]),
+        ("# check: allow deny-on-missing-key\n\n", ["deny-on-missing-key"]),
+    ],
+)
+def test_a_comment_says_a_warning_is_expected(
+    tmp_path: Path, comment: str, codes: list[str]
+) -> None:
+    """`# check: allow CODE` on the rule's line or the line above silences that warning there
+    (a blank line between breaks the link)."""
+    path = write(tmp_path, AGE_DENY.format(comment=comment))
+    found = [d for d in check_policy(path) if d.severity == "warning"]
+    assert [d.code for d in found] == codes
+
+
+def test_a_comment_cannot_silence_an_error(tmp_path: Path) -> None:
+    text = AGE_DENY.format(comment="") + (
+        "# check: allow invariant-broken\ninvariant inv §1\n  never staff use email for support\n"
+    )
+    found = check_policy(write(tmp_path, text))
+    assert "invariant-broken" in [d.code for d in found]

@@ -186,7 +186,7 @@ def test_missing_policy_path_exits_2(capsys: pytest.CaptureFixture[str], tmp_pat
 def test_check_clean_policy_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "check", PLANISO)
     assert code == 0
-    assert out.strip().endswith("0 errors, 0 warnings, 38 notes")
+    assert out.strip().endswith("0 errors, 0 warnings, 38 notes; 10 invariants proven")
 
 
 def test_check_reports_errors_with_caret_and_exits_1(
@@ -207,7 +207,7 @@ def test_check_reports_errors_with_caret_and_exits_1(
     assert "= help: did you mean `customer_service`?" in out
     assert "b.policy:1:15: error: unknown party `stafff`" in out
     assert "= help: did you mean `staff`?" in out
-    assert out.strip().endswith("2 errors, 0 warnings, 0 notes")
+    assert out.strip().endswith("2 errors, 0 warnings, 0 notes; 0 invariants proven")
 
 
 def test_check_reports_syntax_errors_of_every_file(
@@ -221,7 +221,7 @@ def test_check_reports_syntax_errors_of_every_file(
     assert "= help: did you mean `rule`?" in out
     assert "b.policy:1:9: error: unterminated string" in out
     assert out.index("a.policy:2:1") < out.index("b.policy:1:9")
-    assert out.strip().endswith("2 errors, 0 warnings, 0 notes")
+    assert out.strip().endswith("2 errors, 0 warnings, 0 notes; 0 invariants proven")
 
 
 def test_check_warns_about_missing_citation(

@@ -23,6 +23,7 @@ from .invariants import (
     undecided,
     undecided_reason,
 )
+from .missing_keys import denies_on_missing_keys
 from .questions import (
     both_apply,
     confirm_applies,
@@ -55,6 +56,7 @@ def lint(
         if problem is not None and problem.code != "analysis-undecided":
             never.add(rule.id)
         found += [problem] if problem is not None else []
+    found.extend(denies_on_missing_keys(search, skip=never))
     allows = [r for r in compiled.rules if r.effect == "allow" and r.id not in never]
     for rule in allows:
         what = f"whether rule `{rule.id}` is redundant"

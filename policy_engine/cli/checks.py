@@ -17,7 +17,8 @@ from ..analysis.budget import (
     Budget,
     BudgetExceeded,
 )
-from ..api import check_policy
+from ..analysis.summary import CheckReport
+from ..api import check_report
 from ..reports.diagnostics import render_github, render_json, render_sarif, render_text
 from .usage import UsageError
 
@@ -30,6 +31,12 @@ def add_check_parser(commands: argparse._SubParsersAction[argparse.ArgumentParse
     check.add_argument("path", help="a .policy file or a folder of them")
     check.add_argument("--strict", action="store_true", help="treat warnings as errors")
     check.add_argument("--format", choices=("text", "json", "sarif", "github"), default="text")
+    check.add_argument(
+        "--notes",
+        action="store_true",
+        help="with --format sarif or github, also report the notes (where a deny overrides an "
+        "allow); text and json always show them",
+    )
     add_budget_arguments(check)
 
 
@@ -124,32 +131,47 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'s' * (n != 1)}"
 
 
+def summary_line(path: str, report: CheckReport) -> str:
+    """The last line of ``check``: what it found, then what it proved."""
+    found = (
+        f"{path}: {_plural(report.errors, 'error')}, {_plural(report.warnings, 'warning')}, "
+        f"{_plural(report.notes, 'note')}"
+    )
+    if report.proven == report.invariants:
+        return f"{found}; {_plural(report.invariants, 'invariant')} proven"
+    return (
+        f"{found}; {report.proven} of {_plural(report.invariants, 'invariant')} proven, "
+        f"{report.broken} broken, {report.undecided} undecided"
+    )
+
+
 def run_check(args: argparse.Namespace) -> int:
-    """``check``: print the diagnostics in the asked format; exit 1 when any is an error."""
-    diagnostics = check_policy(args.path, budget=budget_of(args))
+    """``check``: print the diagnostics in the asked format, then (as text) what was proven;
+    exit 1 when any is an error, 3 when the only errors are questions left undecided."""
+    report = check_report(args.path, budget=budget_of(args))
     if args.strict:
-        diagnostics = [
+        strict = tuple(
             dataclasses.replace(d, severity="error") if d.severity == "warning" else d
-            for d in diagnostics
-        ]
-    count = {s: sum(d.severity == s for d in diagnostics) for s in ("error", "warning", "info")}
+            for d in report.diagnostics
+        )
+        report = dataclasses.replace(report, diagnostics=strict)
+    diagnostics = list(report.diagnostics)
+    # Notes are opt-in where they become annotations or code-scanning alerts.
+    shown = [d for d in diagnostics if args.notes or d.severity != "info"]
     if args.format == "json":
         print(render_json(diagnostics))
     elif args.format == "sarif":
-        print(render_sarif(diagnostics, __version__))
+        print(render_sarif(shown, __version__, report.summary()))
     elif args.format == "github":
-        if diagnostics:
-            print(render_github(diagnostics))
+        if shown:
+            print(render_github(shown))
     else:
         if diagnostics:
             print(render_text(diagnostics))
             print()
-        print(
-            f"{args.path}: {_plural(count['error'], 'error')}, "
-            f"{_plural(count['warning'], 'warning')}, {_plural(count['info'], 'note')}"
-        )
+        print(summary_line(args.path, report))
     undecided = sum(d.code == "analysis-undecided" for d in diagnostics)
-    if count["error"] > undecided:
+    if report.errors > undecided:
         return 1
     return EXIT_UNDECIDED if undecided else 0
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
@@ -28,7 +28,11 @@ def render_json(diagnostics: Sequence[Diagnostic]) -> str:
     return json.dumps([d.to_dict() for d in diagnostics], indent=2, ensure_ascii=False)
 
 
-def render_sarif(diagnostics: Sequence[Diagnostic], version: str) -> str:
+def render_sarif(
+    diagnostics: Sequence[Diagnostic], version: str, properties: Mapping[str, Any] | None = None
+) -> str:
+    """A SARIF 2.1.0 log of one run; ``properties`` (``check``'s counts) go in the run's
+    property bag."""
     codes = sorted({d.code for d in diagnostics})
     results: list[dict[str, Any]] = []
     for d in diagnostics:
@@ -55,21 +59,22 @@ def render_sarif(diagnostics: Sequence[Diagnostic], version: str) -> str:
                 }
             ]
         results.append(result)
+    run: dict[str, Any] = {
+        "tool": {
+            "driver": {
+                "name": "policy-engine",
+                "version": version,
+                "rules": [{"id": c, "shortDescription": {"text": c}} for c in codes],
+            }
+        },
+        "results": results,
+    }
+    if properties is not None:
+        run["properties"] = dict(properties)
     log = {
         "version": "2.1.0",
         "$schema": SARIF_SCHEMA,
-        "runs": [
-            {
-                "tool": {
-                    "driver": {
-                        "name": "policy-engine",
-                        "version": version,
-                        "rules": [{"id": c, "shortDescription": {"text": c}} for c in codes],
-                    }
-                },
-                "results": results,
-            }
-        ],
+        "runs": [run],
     }
     return json.dumps(log, indent=2, ensure_ascii=False)
 
