@@ -192,3 +192,18 @@ def test_a_comment_cannot_silence_an_error(tmp_path: Path) -> None:
     )
     found = check_policy(write(tmp_path, text))
     assert "invariant-broken" in [d.code for d in found]
+
+
+def test_diff_compares_against_a_default_one_version_adds() -> None:
+    """`ki1` gains a default of 2: a request that leaves it out is now compared with 2, so
+    `ki2 = 3` widens (found by tests/test_soundness.py)."""
+    from policy_engine.analysis.diff import diff_policies
+
+    body = "rule r7 §1\n  allow any party to use any data for pu2\n  when ki2 > ki1\n"
+    head = "party pa0\ndata da0\npurpose pu2\ncontext ki2: integer\n"
+    old = load_policy_text(head + "context ki1: integer\n" + body)
+    new = load_policy_text(head + "context ki1: integer default 2\n" + body)
+    assert not old.decide("pa0", "da0", "pu2", {"ki2": 3}).allowed
+    assert new.decide("pa0", "da0", "pu2", {"ki2": 3}).allowed
+    report = diff_policies(old, new)
+    assert "widened" in {g.kind for g in report.groups}

@@ -58,12 +58,31 @@ class RequestSpace:
         self.disputed_defaults: set[str] = set()
         self._settle_defaults()
         self.facts = collect_facts(exprs, self.context)
+        self._default_constants()
         self._domains = KeyDomains(
             self.policies, self.context, self.facts, self.defaults, self.disputed_defaults
         )
         self._cache: dict[tuple[object, ...], list[ContextClass]] = {}
         self._held = 0
         self._reads: dict[int, tuple[set[str], frozenset[str]]] = {}
+
+    def _default_constants(self) -> None:
+        """A key whose default differs between versions is, when a request leaves it out, each
+        version's default: those values are constants of its group like the rules' own (in
+        `b > a` with `a` defaulting to 2 in one version only, `b` must be able to exceed 2)."""
+        for name in self.disputed_defaults:
+            facts = self.facts.get(name)
+            if facts is None:
+                continue
+            for policy in self.policies:
+                default = policy.context[name].decl.default if name in policy.context else None
+                value = None if default is None else default.value
+                if isinstance(value, bool) or value is None:
+                    continue
+                if isinstance(value, int):
+                    facts.ints.add(value)
+                else:
+                    facts.strings.add(value)
 
     def _settle_defaults(self) -> None:
         """A key's default, when every policy that declares it has the same one. When they differ
