@@ -9,7 +9,15 @@
 """
 
 from ._version import __version__
-from .api import Policy, check_policy, load_policy, load_policy_text
+from .api import (
+    Budget,
+    CheckReport,
+    Policy,
+    check_policy,
+    check_report,
+    load_policy,
+    load_policy_text,
+)
 from .engine.decision import Decision
 from .engine.models import DecisionModel, ReasonModel, TraceModel
 from .language.errors import (
@@ -22,6 +30,8 @@ from .language.errors import (
 )
 
 __all__ = [
+    "Budget",
+    "CheckReport",
     "Decision",
     "DecisionModel",
     "Diagnostic",
@@ -35,6 +45,7 @@ __all__ = [
     "UnknownTermError",
     "__version__",
     "check_policy",
+    "check_report",
     "load_policy",
     "load_policy_text",
 ]
