@@ -1,0 +1,1600 @@
+"""The soundness harness: random policies over every construct of the language, an explicit finite
+universe of requests built for each policy without the engine's help, and the comparison of every
+verdict of ``check`` and ``diff`` with a brute-force walk over that universe.
+
+Shared by ``tests/test_soundness.py`` (hypothesis draws the seeds) and ``benchmarks/soundness.py``:
+every generator takes a :class:`Choices`, which answers "a whole number between low and high"
+(:class:`RandomChoices` draws it from a ``random.Random``; any other source of choices fits).
+
+What a policy may contain (each policy declares a random subset of the keys):
+
+- context keys of every type (``boolean``, ``integer``, ``string``, ``one of``, ``list of "…"``,
+  ``list of string``, ``set of party|data|purpose``), scalar ones sometimes with a ``default``;
+- key-to-constant and key-to-key comparisons of every type and operator, chains of two to four
+  integer keys (``a < b and b < c``), string keys against each other and against ``one of`` keys;
+- ``in`` / ``not in`` with list literals of strings and of terms, with ``list of`` keys (several
+  list keys sharing one string key: ``s in km0 and s in kl0``; two string keys in one list and
+  different: ``s in km0 and t in km0 and s != t``), with ``set of`` keys (the request's own term or
+  a literal term) and with hierarchy terms (``data in da0``);
+- ``is known`` / ``is missing``, ``not``, ``and``, ``or``, ``unless``, obligations with ``when``,
+  several allow and deny rules per cell, hierarchies where a term has several parents;
+- invariants of the three forms (``never``, ``always allow``, ``always deny``) with ``when``,
+  ``unless`` and ``except``.
+
+Each policy has a theme (any key, or mostly several integer keys, a string key with two list keys,
+two string keys with a list key, or set keys) and is sometimes *sparse*: one or two rules whose
+condition is one of those multi-key tests alone, no exception, no other constant. A sparse policy is
+where a gap in the engine's partition shows: one more constant elsewhere often hides it.
+
+The universe (:class:`SoundUniverse`) is built from the policy text alone and is provably large
+enough:
+
+- integers run from (least constant − n − 1) to (greatest constant + n + 1), n the number of
+  integer keys read (0 stands in when there is no constant): every order of the keys among
+  themselves and the constants is realised;
+- strings are the constants of every test that reads a free ``string`` or ``list of string`` key,
+  the values of the ``one of`` and ``list of "…"`` keys such a test compares them with, the string
+  defaults, and one fresh string per free string key read (enough for any pattern of equalities
+  among them). Other strings cannot be told apart: a ``one of`` key takes its own values, a ``list
+  of "…"`` key every subset of its values, and a ``list of string`` key every subset of those
+  strings (only the membership of the tested strings can matter);
+- a ``set of`` key takes every subset of its hierarchy's terms; booleans both values;
+- a key without a default may also be missing; a key with one is missing exactly when it takes its
+  default, which is in the universe (versions of a diff whose defaults differ get the missing key
+  too).
+
+In each cell only the keys that the rules covering it (and the invariants about it) read are varied:
+no other key can change a decision, or an invariant's scope, there.
+
+Whether a rule *applies* comes from :class:`SoundReference`, the independent reference evaluator of
+``test_properties`` taught the per-policy schema; decisions come from the engine's ``decide`` (and
+are compared with the reference's too, as a sanity check of the harness itself). A disagreement is
+a :class:`Disagreement`; :func:`minimise` shrinks the policy (or pair of versions) that shows one.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import re
+import shlex
+import tempfile
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from functools import partial
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+import policy_engine
+from policy_engine import check_policy, load_policy_text
+
+from .test_properties import (
+    KINDS,
+    PREFIX,
+    Expr,
+    Reference,
+    Request,
+    RuleSpec,
+    Truth,
+    Vocab,
+    ancestors,
+    expr_text,
+    lit_text,
+    rule_text,
+)
+
+T = TypeVar("T")
+
+ENUM_POOL = ("c0", "c1", "c2")
+"""The values of ``one of`` and ``list of "…"`` keys are drawn from these."""
+STRING_POOL = ("c0", "c1", "other", "zz")
+"""Constants compared with free string keys: some are values of the enumerated keys, one is the
+engine's own choice of a fresh value ("other"), one is in no key's values."""
+INT_CONSTANTS = (0, 1, 2)
+OPS = ("<", "<=", "=", "!=", ">", ">=")
+FRESH = "fresh"
+"""Prefix of the strings no condition mentions."""
+
+
+# ---- choices -------------------------------------------------------------------------------------
+
+
+class Choices(Protocol):
+    def number(self, low: int, high: int) -> int: ...
+
+
+class RandomChoices:
+    """Choices drawn from a ``random.Random``."""
+
+    def __init__(self, rng: Any) -> None:
+        self._rng = rng
+
+    def number(self, low: int, high: int) -> int:
+        return int(self._rng.randint(low, high))
+
+
+def pick(c: Choices, options: Sequence[T]) -> T:
+    return options[c.number(0, len(options) - 1)]
+
+
+def flag(c: Choices) -> bool:
+    return c.number(0, 1) == 1
+
+
+def some(c: Choices, options: Sequence[T], low: int, high: int) -> list[T]:
+    """``low``..``high`` picks from ``options``, repeats removed, first-pick order kept."""
+    return list(dict.fromkeys(pick(c, options) for _ in range(c.number(low, high))))
+
+
+def permuted(c: Choices, items: Sequence[T]) -> list[T]:
+    pool = list(items)
+    out = []
+    while pool:
+        out.append(pool.pop(c.number(0, len(pool) - 1)))
+    return out
+
+
+# ---- the model -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Key:
+    name: str
+    base: str  # bool | int | str | enum | strlist | anylist | set
+    values: tuple[str, ...] = ()  # the values of a `one of` / `list of "…"` key
+    kind: str | None = None  # the terms of a `set of` key
+    default: Any = None  # None: no default
+
+    def type_text(self) -> str:
+        quoted = ", ".join(f'"{v}"' for v in self.values)
+        return {
+            "bool": "boolean",
+            "int": "integer",
+            "str": "string",
+            "enum": f"one of {quoted}",
+            "strlist": f"list of {quoted}",
+            "anylist": "list of string",
+            "set": f"set of {self.kind}",
+        }[self.base]
+
+    def declaration(self) -> str:
+        default = "" if self.default is None else f" default {lit_text(self.default)}"
+        return f"context {self.name}: {self.type_text()}{default}\n"
+
+
+Scope = tuple[tuple[str, ...] | None, tuple[str, ...]]
+"""(names, or None for any; excepted names)."""
+
+
+@dataclass(frozen=True)
+class InvariantSpec:
+    id: str
+    claim: str  # "never" | "allow" | "deny" (always allow / always deny)
+    scopes: tuple[Scope, Scope, Scope]
+    condition: Expr | None
+    exceptions: tuple[Expr, ...]
+    say_purposes: bool = True
+
+    @property
+    def expect(self) -> str:
+        return "deny" if self.claim == "never" else self.claim
+
+
+@dataclass(frozen=True, repr=False)
+class Spec:
+    vocab: Vocab
+    keys: tuple[Key, ...]
+    rules: tuple[RuleSpec, ...]
+    invariants: tuple[InvariantSpec, ...] = ()
+
+    def __repr__(self) -> str:  # what hypothesis prints for a falsifying example
+        return "Spec(<<<\n" + spec_text(self) + ">>>)"
+
+    def key(self, name: str) -> Key:
+        for key in self.keys:
+            if key.name == name:
+                return key
+        raise KeyError(name)
+
+    def rule(self, rule_id: str) -> RuleSpec:
+        return next(r for r in self.rules if r.id == rule_id)
+
+    def without_rule(self, rule_id: str) -> Spec:
+        return replace(self, rules=tuple(r for r in self.rules if r.id != rule_id))
+
+
+# ---- rendering -----------------------------------------------------------------------------------
+
+
+def scope_words(kind: str, scope: Scope) -> str:
+    names, excepts = scope
+    text = f"any {kind}" if names is None else ", ".join(names)
+    return text + (f" except {', '.join(excepts)}" if excepts else "")
+
+
+def invariant_text(inv: InvariantSpec) -> str:
+    parties, data, purposes = inv.scopes
+    head = "never" if inv.claim == "never" else f"always {inv.claim}"
+    verb = "use" if inv.claim == "never" else ("to use" if inv.claim == "allow" else "from using")
+    text = f"invariant {inv.id} §1\n  {head} {scope_words('party', parties)} {verb} "
+    text += scope_words("data", data)
+    if purposes != (None, ()) or inv.say_purposes:
+        text += f" for {scope_words('purpose', purposes)}"
+    if inv.condition is not None:
+        text += f"\n  when {expr_text(inv.condition)}"
+    for exception in inv.exceptions:
+        text += f"\n  unless {expr_text(exception, redundant=True)}"
+    return text + "\n"
+
+
+def spec_text(spec: Spec) -> str:
+    out = []
+    for kind in KINDS:
+        for term, parents in spec.vocab.parents[kind].items():
+            under = f" under {', '.join(parents)}" if parents else ""
+            out.append(f"{kind} {term}{under}\n")
+    if spec.vocab.obligations:
+        out.append(f"obligation {', '.join(spec.vocab.obligations)}\n")
+    out += [key.declaration() for key in spec.keys]
+    blocks = [rule_text(r) for r in spec.rules] + [invariant_text(i) for i in spec.invariants]
+    return "".join(out) + "".join("\n" + b for b in blocks)
+
+
+# ---- generators ----------------------------------------------------------------------------------
+
+
+def gen_vocab(c: Choices, most: int = 3) -> Vocab:
+    """One to ``most`` terms of each kind; a term's parents are earlier terms (a DAG: the third
+    term may have two parents)."""
+    parents: dict[str, dict[str, tuple[str, ...]]] = {}
+    for kind in KINDS:
+        terms = [f"{PREFIX[kind]}{i}" for i in range(c.number(1, most))]
+        parents[kind] = {
+            term: tuple(sorted(some(c, terms[:i], 0, 2))) if i else ()
+            for i, term in enumerate(terms)
+        }
+    return Vocab(parents, tuple(f"ob{i}" for i in range(c.number(1, 2))))
+
+
+THEMES = ("any", "integers", "lists", "strings", "terms")
+"""What a policy's keys are about: anything, or mostly the keys of one family of tests (several
+integer keys for chains; a string key and two list keys; two string keys and a list; sets)."""
+
+
+def gen_keys(c: Choices, theme: str = "any") -> tuple[Key, ...]:
+    keys: list[Key] = []
+
+    def default(value: Any) -> Any:
+        return value if c.number(0, 3) == 3 else None
+
+    def count(low: int, high: int, themed: str, themed_low: int, themed_high: int) -> int:
+        if theme == "any":
+            return c.number(low, high)
+        return c.number(themed_low, themed_high) if theme == themed else c.number(0, 1) * low
+
+    n_ints = count(0, 3, "integers", 3, 3)
+    n_strs = count(0, 2, "strings", 2, 2) if theme != "lists" else 1
+    anylist = flag(c) if theme in ("any", "terms", "integers") else theme == "lists" or flag(c)
+    strlist = flag(c) if theme in ("any", "terms", "integers", "strings") else True
+    if theme == "strings" and not anylist:
+        strlist = True
+    if theme in ("integers", "terms"):
+        n_strs, anylist, strlist = 0, False, False
+    for i in range(n_ints):  # integer keys first: chains need several
+        keys.append(Key(f"ki{i}", "int", default=default(pick(c, INT_CONSTANTS))))
+    for i in range(n_strs):
+        keys.append(Key(f"ks{i}", "str", default=default(pick(c, STRING_POOL))))
+    if anylist:
+        keys.append(Key("km0", "anylist"))
+    if strlist:
+        values = tuple(sorted(some(c, ENUM_POOL, 1, 3)))
+        keys.append(Key("kl0", "strlist", values))
+    for i in range(c.number(0, 1)):
+        values = tuple(sorted(some(c, ENUM_POOL, 1, 3)))
+        keys.append(Key(f"ke{i}", "enum", values, default=default(pick(c, values))))
+    for i in range(c.number(0, 1)):
+        keys.append(Key(f"kb{i}", "bool", default=default(flag(c))))
+    for kind in some(c, KINDS, 1 if theme == "terms" else 0, 2 if theme == "terms" else 1):
+        keys.append(Key(f"kt_{kind}", "set", kind=kind))
+    return tuple(keys)
+
+
+PATTERNS = ("chain", "two_lists", "two_strings", "set")
+
+
+class ExprGen:
+    """Draws well-typed conditions over one policy's keys and vocabulary."""
+
+    def __init__(self, c: Choices, vocab: Vocab, keys: Sequence[Key], sparse: bool = False) -> None:
+        self.c = c
+        self.vocab = vocab
+        self.sparse = sparse
+        """Patterns alone, no other test beside them: no constant hides a gap in the engine's
+        classes (a policy with one more constant to compare with often works by luck)."""
+        self.keys = list(keys)
+        by: dict[str, list[Key]] = {}
+        for key in keys:
+            by.setdefault(key.base, []).append(key)
+        self.by = by
+
+    def of(self, *bases: str) -> list[Key]:
+        return [k for b in bases for k in self.by.get(b, [])]
+
+    def options(self) -> list[str]:
+        ints, strs, texts = self.of("int"), self.of("str"), self.of("str", "enum")
+        lists = self.of("strlist", "anylist")
+        found = ["hier", "known", "lit"]
+        if self.of("bool"):
+            found += ["bool"]
+        if ints:
+            found += ["int_const", "int_key"]
+        if len(ints) >= 2:
+            found += ["chain", "chain"]
+        if texts:
+            found += ["str_eq", "str_in_literal"]
+        if lists:
+            found += ["list_key"]
+        if texts and self.of("strlist") and self.of("anylist"):
+            found += ["two_lists", "two_lists"]
+        if len(strs) >= 2 and lists:
+            found += ["two_strings", "two_strings"]
+        if self.of("set"):
+            found += ["set"]
+        return found
+
+    def patterns(self) -> list[str]:
+        """The tests that compare several keys at once (and sets), when the keys are there."""
+        return [o for o in dict.fromkeys(self.options()) if o in PATTERNS]
+
+    def pattern(self) -> Expr:
+        """One of :meth:`patterns`, sometimes with one more test."""
+        found = self.leaf(pick(self.c, self.patterns()))
+        if not self.sparse and self.c.number(0, 3) == 0:
+            found = (pick(self.c, ["and", "or"]), (found, self.leaf()))
+        return found
+
+    # operands
+    def term(self, kind: str) -> Expr:
+        return ("term", kind, pick(self.c, self.vocab.terms(kind)))
+
+    def string_operand(self, key: Key | None) -> Expr:
+        """A literal a key of ``key``'s type may be compared with (any string for free keys)."""
+        if key is not None and key.base in ("enum", "strlist"):
+            return ("lit", pick(self.c, key.values))
+        return ("lit", pick(self.c, STRING_POOL))
+
+    def maybe_swap(self, left: Expr, right: Expr) -> tuple[Expr, Expr]:
+        return (right, left) if flag(self.c) else (left, right)
+
+    def leaf(self, choice: str | None = None) -> Expr:
+        c = self.c
+        choice = choice or pick(c, self.options())
+        if choice == "known":
+            if not self.keys:
+                return ("truth", ("lit", flag(c)))
+            return ("known", pick(c, self.keys).name, flag(c))
+        if choice == "lit":
+            return ("truth", ("lit", flag(c)))
+        if choice == "bool":
+            key = pick(c, self.of("bool"))
+            what = c.number(0, 2)
+            if what == 0:
+                return ("truth", ("key", key.name))
+            right = ("lit", flag(c)) if what == 1 else ("key", pick(c, self.of("bool")).name)
+            return ("cmp", pick(c, ["=", "!="]), *self.maybe_swap(("key", key.name), right))
+        if choice == "int_const":
+            number: Expr = ("key", pick(c, self.of("int")).name)
+            constant: Expr = ("lit", pick(c, INT_CONSTANTS))
+            return ("cmp", pick(c, OPS), *self.maybe_swap(number, constant))
+        if choice == "int_key":
+            a, b = (("key", pick(c, self.of("int")).name) for _ in range(2))
+            return ("cmp", pick(c, OPS), a, b)
+        if choice == "chain":
+            return self.chain()
+        if choice == "str_eq":
+            key = pick(c, self.of("str", "enum"))
+            left: Expr = ("key", key.name)
+            if flag(c):
+                right = self.string_operand(key)
+            else:
+                right = ("key", pick(c, self.of("str", "enum")).name)
+            return ("cmp", pick(c, ["=", "!="]), *self.maybe_swap(left, right))
+        if choice == "str_in_literal":
+            maybe = pick(c, [None, *self.of("str", "enum")])
+            left = self.string_operand(None) if maybe is None else ("key", maybe.name)
+            items = tuple(self.string_operand(maybe) for _ in range(c.number(0, 3)))
+            return ("in", flag(c), left, ("list", None, tuple(dict.fromkeys(items))))
+        if choice == "list_key":
+            target = pick(c, self.of("strlist", "anylist"))
+            source = pick(c, [None, *self.of("str", "enum")])
+            left = self.string_operand(target) if source is None else ("key", source.name)
+            return ("in", c.number(0, 3) == 0, left, ("key", target.name))
+        if choice == "two_lists":
+            # One string key in a `list of string` key and in a `list of "…"` key.
+            text: Expr = ("key", pick(c, self.of("str", "enum")).name)
+            parts: list[Expr] = [
+                ("in", c.number(0, 4) == 0, text, ("key", k.name))
+                for k in permuted(c, [self.of("anylist")[0], self.of("strlist")[0]])
+            ]
+            if not self.sparse and c.number(0, 2) == 0:
+                parts.append(self.leaf())
+            return ("and", tuple(parts))
+        if choice == "two_strings":
+            # Two string keys in one list key, and different (or equal).
+            s, t = permuted(c, self.of("str"))[:2]
+            shared: Expr = ("key", pick(c, self.of("anylist", "strlist")).name)
+            return (
+                "and",
+                (
+                    ("in", False, ("key", s.name), shared),
+                    ("in", c.number(0, 4) == 0, ("key", t.name), shared),
+                    ("cmp", pick(c, ["!=", "!=", "="]), ("key", s.name), ("key", t.name)),
+                ),
+            )
+        if choice == "set":
+            key = pick(c, self.of("set"))
+            assert key.kind is not None
+            left = ("req", key.kind) if c.number(0, 2) else self.term(key.kind)
+            return ("in", c.number(0, 3) == 0, left, ("key", key.name))
+        return self.hierarchy()
+
+    def chain(self) -> Expr:
+        """``a < b and b < c …``: two to four integer keys, each compared with the next."""
+        c = self.c
+        ints = permuted(c, self.of("int"))
+        chained = ints[: max(2, min(len(ints), c.number(1, 4)))]
+        # Mostly one direction all along (an order the keys must all take: a < b < c), else any
+        # operator at each step.
+        direction = pick(c, [["<"], ["<", "<="], [">", ">="], OPS])
+        parts: list[Expr] = []
+        for a, b in itertools.pairwise(chained):
+            op = pick(c, direction)
+            parts.append(("cmp", op, ("key", a.name), ("key", b.name)))
+        if not self.sparse and c.number(0, 2) == 0:  # and a bound on one end
+            end = pick(c, [chained[0], chained[-1]])
+            bound = ("lit", pick(c, INT_CONSTANTS))
+            parts.append(("cmp", pick(c, OPS), ("key", end.name), bound))
+        return parts[0] if len(parts) == 1 else ("and", tuple(parts))
+
+    def hierarchy(self) -> Expr:
+        c = self.c
+        kind = pick(c, KINDS)
+        req: Expr = ("req", kind)
+        what = c.number(0, 3)
+        if what == 0:
+            return ("cmp", pick(c, ["=", "!="]), *self.maybe_swap(req, self.term(kind)))
+        if what == 1:
+            return ("in", flag(c), req, self.term(kind))
+        if what == 2:
+            items = tuple(dict.fromkeys(self.term(kind) for _ in range(c.number(0, 3))))
+            left = req if c.number(0, 3) else self.term(kind)
+            return ("in", flag(c), left, ("list", kind, items))
+        return ("in", flag(c), self.term(kind), req)
+
+    def expr(self, depth: int = 0) -> Expr:
+        choice = self.c.number(0, 9) if depth < 2 else 0
+        if choice <= 5:
+            return self.leaf()
+        if choice == 6:
+            return ("not", self.expr(depth + 1))
+        operands = tuple(self.expr(depth + 1) for _ in range(self.c.number(2, 3)))
+        return ("and" if choice <= 8 else "or", operands)
+
+
+def gen_rule(c: Choices, gen: ExprGen, rule_id: str, effect: str | None = None) -> RuleSpec:
+    vocab = gen.vocab
+    effect = effect or pick(c, ["allow", "deny"])
+    scopes = tuple(
+        None if c.number(0, 2) == 0 else tuple(some(c, vocab.terms(kind), 1, 2)) for kind in KINDS
+    )
+    what = c.number(0, 5)
+    if (what >= 4 or gen.sparse) and gen.patterns():
+        condition: Expr | None = gen.pattern()
+    elif gen.sparse:
+        condition = gen.leaf() if what else None
+    else:
+        condition = gen.expr() if what else None
+    exceptions = () if gen.sparse else tuple(gen.expr(1) for _ in range(pick(c, [0, 0, 1, 2])))
+    obligations: list[tuple[tuple[str, ...], Expr | None]] = []
+    if effect == "allow":
+        for _ in range(c.number(0, 2)):
+            names = tuple(some(c, vocab.obligations, 1, 2))
+            plain = gen.sparse or c.number(0, 2) == 0
+            obligations.append((names, None if plain else gen.expr(depth=1)))
+    return RuleSpec(rule_id, effect, scopes, condition, exceptions, tuple(obligations), "§1", None)
+
+
+def gen_scope(c: Choices, vocab: Vocab, kind: str, names: Any = ()) -> Scope:
+    """``names`` () draws them too; None (any) or a tuple is taken as given. Excepted terms may be
+    anywhere (an except above a named term leaves the scope empty: the claim holds vacuously)."""
+    if names == ():
+        names = None if c.number(0, 2) == 0 else tuple(some(c, vocab.terms(kind), 1, 2))
+    excepts = tuple(some(c, vocab.terms(kind), 1, 2)) if c.number(0, 3) == 0 else ()
+    return names, excepts
+
+
+def gen_invariant(
+    c: Choices, gen: ExprGen, rules: Sequence[RuleSpec], inv_id: str
+) -> InvariantSpec:
+    # Often about the requests some rule speaks of, with that rule's condition; often the claim
+    # that an allow rule never grants (or a deny never denies) there.
+    rule = pick(c, rules) if rules and c.number(0, 2) else None
+    if rule is not None and flag(c):
+        claim = "never" if rule.effect == "allow" else "allow"
+    else:
+        claim = pick(c, ["never", "allow", "deny"])
+    scopes = tuple(
+        gen_scope(c, gen.vocab, kind, rule.scopes[n] if rule else ())
+        for n, kind in enumerate(KINDS)
+    )
+    parts: list[Expr] = []
+    if rule is not None and rule.condition is not None and flag(c):
+        parts.append(rule.condition)
+    for _ in range(0 if gen.sparse else pick(c, [0, 0, 1, 2])):
+        leaf = gen.leaf()
+        parts.append(("not", leaf) if c.number(0, 3) == 0 else leaf)
+    condition = None if not parts else parts[0] if len(parts) == 1 else ("and", tuple(parts))
+    exceptions = tuple(gen.leaf() for _ in range(0 if gen.sparse else pick(c, [0, 0, 1, 2])))
+    return InvariantSpec(inv_id, claim, scopes, condition, exceptions, flag(c))  # type: ignore[arg-type]
+
+
+def derived_rule(c: Choices, gen: ExprGen, rule: RuleSpec, rule_id: str) -> RuleSpec:
+    """A rule close to ``rule``: a copy, wider or narrower (scope, condition, exceptions,
+    obligations), or an unconditional deny over its scope."""
+    what = c.number(0, 4)
+    if what == 0:  # an unconditional deny over the same (or a wider) scope
+        scopes = tuple(None if c.number(0, 2) == 0 else s for s in rule.scopes)
+        return RuleSpec(rule_id, "deny", scopes, None, (), (), "§1", None)
+    new = replace(rule, id=rule_id)
+    if what == 1 and rule.condition is not None:  # a weaker or a stronger condition
+        other = gen.leaf()
+        new = replace(new, condition=(pick(c, ["or", "and"]), (rule.condition, other)))
+    elif what == 2:  # wider scope
+        new = replace(new, scopes=tuple(None if flag(c) else s for s in rule.scopes))
+    elif what == 3:  # fewer exceptions, fewer obligations
+        new = replace(new, exceptions=rule.exceptions[: c.number(0, len(rule.exceptions))])
+        new = replace(new, obligations=rule.obligations[: c.number(0, len(rule.obligations))])
+    if flag(c):
+        new = replace(new, effect=pick(c, ["allow", "deny"]))
+        if new.effect == "deny":
+            new = replace(new, obligations=())
+    return new
+
+
+def gen_spec(c: Choices, invariants: tuple[int, int] = (0, 3), derived: bool | None = None) -> Spec:
+    """A random policy; ``invariants`` bounds how many invariants it states, ``derived`` says
+    whether one rule is made from another (None: sometimes)."""
+    theme = pick(c, THEMES)
+    # Three integer keys take 10 to 12 values each: few cells, or the universe is too large.
+    vocab = gen_vocab(c, c.number(1, 2) if theme == "integers" else 3)
+    keys = gen_keys(c, theme)
+    gen = ExprGen(c, vocab, keys, sparse=c.number(0, 2) == 0)
+    ids = permuted(c, [f"r{i}" for i in range(8)])
+    rules = tuple(gen_rule(c, gen, ids[i]) for i in range(c.number(1, 2 if gen.sparse else 4)))
+    if derived or (derived is None and c.number(0, 2) == 0):
+        # A rule made from another: redundancy, shadowing, overlaps.
+        # Written first: `fitted` drops rules from the end.
+        rules = (derived_rule(c, gen, pick(c, rules), ids[len(rules)]), *rules)
+    invs = tuple(gen_invariant(c, gen, rules, f"inv{i}") for i in range(c.number(*invariants)))
+    return Spec(vocab, keys, rules, invs)
+
+
+# ---- mutations (for diff) ------------------------------------------------------------------------
+
+
+def literal_sites(expr: Expr) -> list[tuple[Expr, Callable[[Expr], Expr]]]:
+    """Every leaf of ``expr`` with a function that rebuilds ``expr`` with that leaf replaced."""
+    tag = expr[0]
+    if tag in ("and", "or"):
+        out: list[tuple[Expr, Callable[[Expr], Expr]]] = []
+        for i, operand in enumerate(expr[1]):
+            for leaf, rebuild in literal_sites(operand):
+
+                def outer(new: Expr, i: int = i, rebuild: Any = rebuild) -> Expr:
+                    ops = list(expr[1])
+                    ops[i] = rebuild(new)
+                    return (tag, tuple(ops))
+
+                out.append((leaf, outer))
+        return out
+    if tag == "not":
+        inner: list[tuple[Expr, Callable[[Expr], Expr]]] = []
+        for leaf, rebuild in literal_sites(expr[1]):
+
+            def negated(new: Expr, rebuild: Callable[[Expr], Expr] = rebuild) -> Expr:
+                return ("not", rebuild(new))
+
+            inner.append((leaf, negated))
+        return inner
+
+    def itself(new: Expr) -> Expr:
+        return new
+
+    return [(expr, itself)]
+
+
+def tweak_leaf(c: Choices, spec: Spec, leaf: Expr) -> Expr | None:
+    """The leaf with one constant changed, keeping it well typed; None when it has none."""
+    if leaf[0] not in ("cmp", "in"):
+        if leaf[0] == "truth" and leaf[1][0] == "lit":
+            return ("truth", ("lit", not leaf[1][1]))
+        return None
+    left, right = leaf[2], leaf[3]
+    keys = [spec.key(o[1]) for o in (left, right) if o[0] == "key"]
+    enum = next((k for k in keys if k.base in ("enum", "strlist")), None)
+
+    def other(value: Any) -> Any:
+        if isinstance(value, bool):
+            return not value
+        if isinstance(value, int):
+            return value + pick(c, [-2, -1, 1, 2])
+        pool = enum.values if enum is not None else STRING_POOL
+        choices = [v for v in pool if v != value]
+        return pick(c, choices) if choices else None
+
+    for side in (3, 2):
+        operand = leaf[side]
+        if operand[0] == "lit":
+            new = other(operand[1])
+            if new is None:
+                return None
+            rebuilt = list(leaf)
+            rebuilt[side] = ("lit", new)
+            return tuple(rebuilt)
+        if operand[0] == "list" and operand[1] is None and operand[2]:
+            items = list(operand[2])
+            i = c.number(0, len(items) - 1)
+            new = other(items[i][1])
+            if new is None:
+                return None
+            items[i] = ("lit", new)
+            rebuilt = list(leaf)
+            rebuilt[side] = ("list", None, tuple(dict.fromkeys(items)))
+            return tuple(rebuilt)
+    return None
+
+
+MUTATIONS = ("add", "remove", "condition", "effect", "obligations", "exception", "default")
+"""The kinds of :func:`mutate`; anything else changes a constant of a condition."""
+
+
+def mutate(c: Choices, spec: Spec, kind: str | None = None) -> tuple[Spec, str]:
+    """Another version of ``spec``: one rule added, removed, its condition, effect or obligations
+    changed, an exception added, a key's default changed (``kind``, one of :data:`MUTATIONS`) or
+    a constant of a condition changed ("constant"); None picks one."""
+    gen = ExprGen(c, spec.vocab, spec.keys)
+    rules = list(spec.rules)
+    what = c.number(0, 7) if kind is None else [*MUTATIONS, "constant"].index(kind)
+    index = c.number(0, len(rules) - 1)
+    rule = rules[index]
+    if what == 0:
+        used = {r.id for r in rules}
+        new_id = next(f"r{i}" for i in range(20) if f"r{i}" not in used)
+        rules.insert(c.number(0, len(rules)), gen_rule(c, gen, new_id))
+        return replace(spec, rules=tuple(rules)), f"rule {new_id} added"
+    if what == 1:
+        del rules[index]
+        return replace(spec, rules=tuple(rules)), f"rule {rule.id} removed"
+    if what == 2:
+        condition = None if c.number(0, 4) == 0 else gen.expr()
+        rules[index] = replace(rule, condition=condition)
+        return replace(spec, rules=tuple(rules)), f"rule {rule.id}: new condition"
+    if what == 3:
+        effect = "deny" if rule.effect == "allow" else "allow"
+        rules[index] = replace(rule, effect=effect, obligations=())
+        return replace(spec, rules=tuple(rules)), f"rule {rule.id}: now {effect}"
+    if what == 4 and rule.effect == "allow":
+        changed = gen_rule(c, gen, rule.id, "allow")
+        rules[index] = replace(rule, obligations=changed.obligations)
+        return replace(spec, rules=tuple(rules)), f"rule {rule.id}: new obligations"
+    if what == 5:
+        rules[index] = replace(rule, exceptions=(*rule.exceptions, gen.expr(depth=1)))
+        return replace(spec, rules=tuple(rules)), f"rule {rule.id}: one more exception"
+    if what == 6:
+        defaulted = [k for k in spec.keys if k.base in ("bool", "int", "str", "enum")]
+        # Mostly a key some test compares with another key: its default is a value the other
+        # key must be compared with too.
+        paired = {
+            name
+            for r in rules
+            for e in rule_exprs(r)
+            for leaf in leaves(e)
+            if len(names := {o[1] for o in operands_of(leaf) if o[0] == "key"}) > 1
+            for name in names
+        }
+        if flag(c):
+            defaulted = [k for k in defaulted if k.name in paired] or defaulted
+        if defaulted:
+            key = pick(c, defaulted)
+            by_type: dict[str, list[Any]] = {
+                "bool": [True, False],
+                "int": list(INT_CONSTANTS),
+                "str": list(STRING_POOL),
+                "enum": list(key.values),
+            }
+            options = [None, *by_type[key.base]]
+            options = [o for o in options if repr(o) != repr(key.default)]
+            new_key = replace(key, default=pick(c, options))
+            keys = tuple(new_key if k is key else k for k in spec.keys)
+            return replace(spec, keys=keys), f"key {key.name}: default {new_key.default!r}"
+    # A constant of a condition.
+    sites: list[tuple[int, str, int, Expr, Callable[[Expr], Expr]]] = []
+    for i, r in enumerate(rules):
+        exprs = [("condition", 0, r.condition)] if r.condition is not None else []
+        exprs += [("exception", n, e) for n, e in enumerate(r.exceptions)]
+        for where, n, e in exprs:
+            for leaf, rebuild in literal_sites(e):
+                sites.append((i, where, n, leaf, rebuild))
+    for _ in range(4):
+        if not sites:
+            break
+        i, where, n, leaf, rebuild = pick(c, sites)
+        new_leaf = tweak_leaf(c, spec, leaf)
+        if new_leaf is None:
+            continue
+        r = rules[i]
+        if where == "condition":
+            rules[i] = replace(r, condition=rebuild(new_leaf))
+        else:
+            exceptions = list(r.exceptions)
+            exceptions[n] = rebuild(new_leaf)
+            rules[i] = replace(r, exceptions=tuple(exceptions))
+        return replace(spec, rules=tuple(rules)), f"rule {r.id}: a constant changed"
+    # Nothing to tweak: change the rule's condition instead.
+    rules[index] = replace(rule, condition=gen.expr())
+    return replace(spec, rules=tuple(rules)), f"rule {rule.id}: new condition"
+
+
+# ---- reading the model ---------------------------------------------------------------------------
+
+
+def leaves(expr: Expr) -> Iterator[Expr]:
+    if expr[0] in ("and", "or"):
+        for operand in expr[1]:
+            yield from leaves(operand)
+    elif expr[0] == "not":
+        yield from leaves(expr[1])
+    else:
+        yield expr
+
+
+def operands_of(leaf: Expr) -> list[Expr]:
+    """The operands of a leaf, list literals opened."""
+    found = [leaf[1]] if leaf[0] == "truth" else [leaf[2], leaf[3]] if leaf[0] != "known" else []
+    return [i for o in found for i in (o[2] if o[0] == "list" else [o])]
+
+
+def expr_keys(expr: Expr) -> set[str]:
+    found: set[str] = set()
+    for leaf in leaves(expr):
+        if leaf[0] == "known":
+            found.add(leaf[1])
+        found |= {o[1] for o in operands_of(leaf) if o[0] == "key"}
+    return found
+
+
+def rule_exprs(rule: RuleSpec) -> list[Expr]:
+    exprs = [rule.condition] if rule.condition is not None else []
+    exprs += list(rule.exceptions)
+    exprs += [c for _, c in rule.obligations if c is not None]
+    return exprs
+
+
+def invariant_exprs(inv: InvariantSpec) -> list[Expr]:
+    return ([inv.condition] if inv.condition is not None else []) + list(inv.exceptions)
+
+
+def spec_exprs(spec: Spec) -> list[Expr]:
+    return [e for r in spec.rules for e in rule_exprs(r)] + [
+        e for i in spec.invariants for e in invariant_exprs(i)
+    ]
+
+
+def in_scope(vocab: Vocab, kind: str, term: str, names: Iterable[str] | None) -> bool:
+    return names is None or bool(set(names) & ancestors(vocab, kind, term))
+
+
+def rule_covers(vocab: Vocab, rule: RuleSpec, cell: tuple[str, str, str]) -> bool:
+    return all(in_scope(vocab, k, t, s) for k, t, s in zip(KINDS, cell, rule.scopes, strict=True))
+
+
+def invariant_covers(vocab: Vocab, inv: InvariantSpec, cell: tuple[str, str, str]) -> bool:
+    for kind, term, (names, excepts) in zip(KINDS, cell, inv.scopes, strict=True):
+        if not in_scope(vocab, kind, term, names):
+            return False
+        if excepts and in_scope(vocab, kind, term, excepts):
+            return False
+    return True
+
+
+def descendants(vocab: Vocab, kind: str, term: str) -> set[str]:
+    return {t for t in vocab.terms(kind) if term in ancestors(vocab, kind, t)}
+
+
+def cells_of(vocab: Vocab) -> list[tuple[str, str, str]]:
+    return list(itertools.product(*(vocab.terms(k) for k in KINDS)))  # type: ignore[arg-type]
+
+
+def subsets(items: Sequence[Any]) -> list[list[Any]]:
+    return [list(c) for n in range(len(items) + 1) for c in itertools.combinations(items, n)]
+
+
+# ---- the reference evaluator, taught the per-policy schema ---------------------------------------
+
+
+class SoundReference(Reference):
+    """The reference evaluator of ``test_properties`` (its own Kleene logic, ancestor closure and
+    missing keys), over the keys a :class:`Spec` declares, with their defaults."""
+
+    def __init__(self, spec: Spec, request: Request) -> None:
+        self.spec = spec  # type: ignore[assignment]
+        self.vocab = spec.vocab
+        self.request = request
+        self.terms = {"party": request.party, "data": request.data, "purpose": request.purpose}
+        self.ctx: dict[str, Any] = {}
+        for key in spec.keys:
+            value = request.context.get(key.name)
+            if value is None:
+                value = key.default
+            if value is not None:
+                self.ctx[key.name] = value
+        self._values: dict[str, tuple[Truth, set[str]]] = {}
+
+    def kind_of(self, node: Expr) -> str | None:
+        if node[0] == "key":
+            return self.spec.key(node[1]).kind  # type: ignore[attr-defined, no-any-return]
+        return super().kind_of(node)
+
+    def rule_value(self, rule: RuleSpec) -> tuple[Truth, set[str]]:
+        cached = self._values.get(rule.id)
+        if cached is None:
+            cached = super().rule_value(rule)
+            self._values[rule.id] = cached
+        return cached
+
+    def applies(self, rule: RuleSpec) -> bool:
+        """docs/analysis.md: an allow applies when its value is true; a deny also when unknown
+        (it fails closed)."""
+        value = self.rule_value(rule)[0]
+        return value is True if rule.effect == "allow" else value is not False
+
+    def in_invariant_region(self, inv: InvariantSpec) -> bool:
+        """`when` true and no `unless` certainly true."""
+        if inv.condition is not None and self.value(inv.condition)[0] is not True:
+            return False
+        return not any(self.value(e)[0] is True for e in inv.exceptions)
+
+
+# ---- the universe --------------------------------------------------------------------------------
+
+
+MISSING_VALUE = None
+"""In a universe's value list: the request leaves the key out."""
+
+
+class SoundUniverse:
+    """Every value each key may take, built from the text of one or more versions of a policy
+    (they share their keys' names and types; see the module docstring for why it is enough)."""
+
+    def __init__(self, specs: Sequence[Spec]) -> None:
+        exprs = [e for s in specs for e in spec_exprs(s)]
+        read = set().union(*(expr_keys(e) for e in exprs)) if exprs else set()
+        keys = {k.name: k for s in specs for k in s.keys}
+        literals = [o[1] for e in exprs for leaf in leaves(e) for o in operands_of(leaf)]
+        defaults = [k.default for s in specs for k in s.keys if k.default is not None]
+        constants = [v for v in literals + defaults if not isinstance(v, bool)]
+        ints = [v for v in constants if isinstance(v, int)]
+        n_ints = sum(1 for name in read if keys[name].base == "int")
+        low = min(ints, default=0) - n_ints - 1
+        high = max(ints, default=0) + n_ints + 1
+        # The strings that free string keys and `list of string` keys can be told apart by: the
+        # constants of the tests that read one of those keys, the values of the enumerated keys
+        # such a test compares them with, and the defaults of string keys.
+        strings = {v for v in defaults if isinstance(v, str)}
+        for leaf in (leaf for e in exprs for leaf in leaves(e)):
+            operands = operands_of(leaf)
+            names = {o[1] for o in operands if o[0] == "key"}
+            if any(keys[n].base in ("str", "anylist") for n in names):
+                strings |= {o[1] for o in operands if o[0] == "lit" and isinstance(o[1], str)}
+                for name in names:
+                    strings |= set(keys[name].values)
+        n_strings = sum(1 for name in read if keys[name].base == "str")
+        self.strings = sorted(strings) + [f"{FRESH}{i}" for i in range(n_strings)]
+        self.ints = list(range(low, high + 1))
+        self.values: dict[str, list[Any]] = {}
+        for name, key in keys.items():
+            domains: dict[str, list[Any]] = {
+                "bool": [True, False],
+                "int": self.ints,
+                "str": self.strings,
+                "enum": list(key.values),
+                "strlist": subsets(key.values),
+                "anylist": subsets(self.strings),
+                "set": subsets(specs[0].vocab.terms(key.kind or "party")),
+            }
+            values = domains[key.base]
+            declared = {repr(s.key(name).default) for s in specs}
+            if declared != {repr(key.default)} or key.default is None:
+                values = [MISSING_VALUE, *values]  # missing (no default, or they differ)
+            self.values[name] = values
+
+    def size(self, keys: Iterable[str]) -> int:
+        n = 1
+        for key in keys:
+            n *= len(self.values[key])
+        return n
+
+    def contexts(self, keys: Iterable[str]) -> Iterator[dict[str, Any]]:
+        ordered = sorted(keys)
+        for combo in itertools.product(*(self.values[k] for k in ordered)):
+            yield {k: v for k, v in zip(ordered, combo, strict=True) if v is not MISSING_VALUE}
+
+
+def cell_keys(
+    specs: Sequence[Spec], cell: tuple[str, str, str], invariants: bool = True
+) -> set[str]:
+    """The keys the rules covering a cell (in any version) and the invariants about it read."""
+    keys: set[str] = set()
+    for spec in specs:
+        for rule in spec.rules:
+            if rule_covers(spec.vocab, rule, cell):
+                for e in rule_exprs(rule):
+                    keys |= expr_keys(e)
+        if invariants:
+            for inv in spec.invariants:
+                if invariant_covers(spec.vocab, inv, cell):
+                    for e in invariant_exprs(inv):
+                        keys |= expr_keys(e)
+    return keys
+
+
+def universe_cost(specs: Sequence[Spec], universe: SoundUniverse | None = None) -> int:
+    """How many (cell, context) requests the brute force decides."""
+    universe = universe or SoundUniverse(specs)
+    return sum(universe.size(cell_keys(specs, cell)) for cell in cells_of(specs[0].vocab))
+
+
+def fitted(spec: Spec, limit: int) -> Spec | None:
+    """``spec`` with invariants then rules dropped from the end until its universe has at most
+    ``limit`` requests; None when even one rule is too many."""
+    while universe_cost([spec]) > limit:
+        if spec.invariants:
+            spec = replace(spec, invariants=spec.invariants[:-1])
+        elif len(spec.rules) > 1:
+            spec = replace(spec, rules=spec.rules[:-1])
+        else:
+            return None
+    return spec
+
+
+# ---- comparing the verdicts ----------------------------------------------------------------------
+
+
+class HarnessError(Exception):
+    """The harness itself is wrong (a generated policy does not load): never the engine's fault."""
+
+
+@dataclass(frozen=True)
+class Disagreement:
+    verdict: str
+    message: str
+    policy: str
+    request: Request | None = None
+    other_policy: str | None = None
+
+    def render(self) -> str:
+        out = f"[{self.verdict}] {self.message}\n"
+        if self.request is not None:
+            r = self.request
+            out += f"request: {r.party}, {r.data}, {r.purpose}, {dict(r.context)}\n"
+        if self.other_policy is not None:
+            out += f"--- old policy ---\n{self.policy}--- new policy ---\n{self.other_policy}"
+        else:
+            out += f"--- policy ---\n{self.policy}"
+        return out
+
+
+def decide(policy: policy_engine.Policy, request: Request) -> policy_engine.Decision:
+    return policy.decide(request.party, request.data, request.purpose, dict(request.context))
+
+
+def outcome(d: policy_engine.Decision) -> tuple[str, tuple[str, ...]]:
+    return d.effect, tuple(sorted(d.obligations))
+
+
+def check_text(text: str) -> tuple[list[policy_engine.Diagnostic], str]:
+    """``check_policy`` of ``text`` written to a temporary file, and that file's path."""
+    with tempfile.TemporaryDirectory(prefix="soundness-") as folder:
+        path = Path(folder) / "p.policy"
+        path.write_text(text, encoding="utf-8")
+        return check_policy(path), os.fspath(path)
+
+
+def counterexample_request(help_text: str | None) -> Request:
+    """The request of a broken invariant's ``counterexample: policy-engine decide …`` help."""
+    assert help_text is not None and help_text.startswith("counterexample: policy-engine decide ")
+    argv = shlex.split(help_text.removeprefix("counterexample: "))
+    options = dict(zip(argv[3::2], argv[4::2], strict=True))
+    context = json.loads(options["--context"])
+    return Request(options["--party"], options["--data"], options["--purpose"], context)
+
+
+UNDECIDED_PATTERNS = {
+    "invariant": re.compile(r"^invariant `([^`]+)` could not be decided"),
+    "never-applies": re.compile(r"^whether rule `([^`]+)` can apply could not be decided"),
+    "redundant-rule": re.compile(r"^whether rule `([^`]+)` is redundant could not be decided"),
+    "deny-overrides-allow": re.compile(r"^whether `([^`]+)` and `([^`]+)` overlap could not be"),
+}
+"""The questions ``check`` may leave open (``analysis-undecided``), by their verdict."""
+
+FINDING_PATTERNS = {
+    "never-applies": re.compile(r"rule `([^`]+)` can never apply"),
+    "shadowed-by-deny": re.compile(r"allow rule `([^`]+)` can never grant"),
+    "redundant-rule": re.compile(r"rule `([^`]+)` is redundant"),
+    "deny-overrides-allow": re.compile(r"deny `([^`]+)` overrides allow `([^`]+)`"),
+    "invariant-broken": re.compile(r"invariant `([^`]+)` is broken"),
+}
+
+
+@dataclass
+class Findings:
+    never: set[str] = field(default_factory=set)
+    shadowed: set[str] = field(default_factory=set)
+    redundant: set[str] = field(default_factory=set)
+    overlaps: set[tuple[str, str]] = field(default_factory=set)
+    broken: dict[str, policy_engine.Diagnostic] = field(default_factory=dict)
+    undecided: dict[str, list[tuple[str, ...]]] = field(default_factory=dict)
+    """verdict → the subjects (ids) of the questions left open, each with its message last."""
+    errors: list[policy_engine.Diagnostic] = field(default_factory=list)
+
+
+def read_findings(diagnostics: Iterable[policy_engine.Diagnostic]) -> Findings:
+    found = Findings()
+    for d in diagnostics:
+        if d.code == "analysis-undecided":
+            for verdict, undecided_pattern in UNDECIDED_PATTERNS.items():
+                if m := undecided_pattern.search(d.message):
+                    found.undecided.setdefault(verdict, []).append((*m.groups(), d.message))
+                    break
+            else:
+                found.undecided.setdefault("crash", []).append((d.message,))
+            continue
+        if d.severity == "error" and d.code != "invariant-broken":
+            found.errors.append(d)
+        pattern = FINDING_PATTERNS.get(d.code)
+        if pattern is None:
+            continue
+        match = pattern.search(d.message)
+        assert match is not None, f"unexpected message for {d.code}: {d.message}"
+        if d.code == "never-applies":
+            found.never.add(match[1])
+        elif d.code == "shadowed-by-deny":
+            found.shadowed.add(match[1])
+        elif d.code == "redundant-rule":
+            found.redundant.add(match[1])
+        elif d.code == "deny-overrides-allow":
+            found.overlaps.add((match[1], match[2]))
+        else:
+            found.broken[match[1]] = d
+    return found
+
+
+@dataclass
+class BruteFacts:
+    """What the brute force saw over the whole universe of one policy."""
+
+    requests: int = 0
+    applies: dict[str, bool] = field(default_factory=dict)
+    grants: dict[str, bool] = field(default_factory=dict)
+    """allow rule → it is among the reasons of some allow decision."""
+    overlaps: dict[tuple[str, str], Request] = field(default_factory=dict)
+    broken: dict[str, Request] = field(default_factory=dict)
+    decide_mismatches: list[tuple[Request, dict[str, Any], dict[str, Any]]] = field(
+        default_factory=list
+    )
+
+
+def brute_force(spec: Spec, policy: policy_engine.Policy, universe: SoundUniverse) -> BruteFacts:
+    facts = BruteFacts()
+    facts.applies = {r.id: False for r in spec.rules}
+    facts.grants = {r.id: False for r in spec.rules if r.effect == "allow"}
+    vocab = spec.vocab
+    for cell in cells_of(vocab):
+        candidates = [r for r in spec.rules if rule_covers(vocab, r, cell)]
+        denies = [r for r in candidates if r.effect == "deny"]
+        allows = [r for r in candidates if r.effect == "allow"]
+        invariants = [i for i in spec.invariants if invariant_covers(vocab, i, cell)]
+        for context in universe.contexts(cell_keys([spec], cell)):
+            request = Request(*cell, context)
+            d = decide(policy, request)
+            facts.requests += 1
+            ref = SoundReference(spec, request)
+            expected = ref.decide()
+            got = {
+                "effect": d.effect,
+                "obligations": sorted(d.obligations),
+                "reasons": [r.id for r in d.reasons],
+                "missing": list(d.missing),
+            }
+            if got != expected and len(facts.decide_mismatches) < 3:
+                facts.decide_mismatches.append((request, expected, got))
+            applying = {r.id for r in candidates if ref.applies(r)}
+            for rule_id in applying:
+                facts.applies[rule_id] = True
+            if d.effect == "allow":
+                for reason in d.reasons:
+                    facts.grants[reason.id] = True
+            for deny in denies:
+                if deny.id in applying:
+                    for allow in allows:
+                        if allow.id in applying:
+                            facts.overlaps.setdefault((deny.id, allow.id), request)
+            for inv in invariants:
+                if (
+                    inv.id not in facts.broken
+                    and d.effect != inv.expect
+                    and ref.in_invariant_region(inv)
+                ):
+                    facts.broken[inv.id] = request
+    return facts
+
+
+def compare_check(spec: Spec, tally: Counter[str] | None = None) -> tuple[int, list[Disagreement]]:
+    """Every verdict of ``check`` on ``spec`` against the brute force; (requests decided,
+    disagreements). ``tally`` counts the verdicts compared (by what check said)."""
+    from policy_engine.analysis.findings import invariant_diagnostics
+
+    text = spec_text(spec)
+    try:
+        policy = load_policy_text(text)
+    except policy_engine.PolicyError as exc:
+        raise HarnessError(f"the generated policy does not load: {exc}\n{text}") from exc
+    try:
+        diagnostics, path = check_text(text)
+        _, results = invariant_diagnostics(policy.compiled, path)
+    except Exception as exc:
+        crash = Disagreement("crash", f"check raised {type(exc).__name__}: {exc}", text)
+        facts = brute_force(spec, policy, SoundUniverse([spec]))  # decisions are still compared
+        return facts.requests, [crash, *_decide_disagreements(facts, text)]
+    found = read_findings(diagnostics)
+    if found.errors:
+        messages = "\n".join(d.message for d in found.errors)
+        raise HarnessError(f"check finds errors in the generated policy:\n{messages}\n{text}")
+    universe = SoundUniverse([spec])
+    facts = brute_force(spec, policy, universe)
+    out: list[Disagreement] = []
+    requests = facts.requests
+
+    def disagree(verdict: str, message: str, request: Request | None = None) -> None:
+        out.append(Disagreement(verdict, message, text, request))
+
+    out += _decide_disagreements(facts, text)
+    # A question check leaves open is a disagreement of its own (these policies are tiny: no
+    # budget should run out), and is not compared again below.
+    open_questions: dict[str, set[tuple[str, ...]]] = {}
+    for verdict, questions in found.undecided.items():
+        for question in questions:
+            disagree(verdict, f"check could not decide: {question[-1]}")
+            open_questions.setdefault(verdict, set()).add(question[:-1])
+    if tally is not None:
+        tally["check: policies"] += 1
+        for inv in spec.invariants:
+            state = "broken" if inv.id in found.broken else "holds"
+            tally[
+                f"check: `{'never' if inv.claim == 'never' else 'always ' + inv.claim}` {state}"
+            ] += 1
+        tally["check: rule applies"] += sum(r.id not in found.never for r in spec.rules)
+        tally["check: never-applies"] += len(found.never)
+        tally["check: shadowed-by-deny"] += len(found.shadowed)
+        tally["check: redundant-rule"] += len(found.redundant)
+        tally["check: deny-overrides-allow"] += len(found.overlaps)
+
+    # 1. invariants
+    proved = {r.invariant.id.value: r.counterexample is not None for r in results}
+    for inv in spec.invariants:
+        if (inv.id,) in open_questions.get("invariant", set()):
+            continue
+        reported = inv.id in found.broken
+        witness = facts.broken.get(inv.id)
+        if proved.get(inv.id) != reported:
+            disagree("invariant", f"check and invariant_diagnostics disagree on `{inv.id}`")
+        if reported != (witness is not None):
+            if witness is not None:
+                effect = decide(policy, witness).effect
+                disagree(
+                    "invariant",
+                    f"`{inv.id}` is reported to hold, but this request in its scope is decided "
+                    f"{effect}",
+                    witness,
+                )
+            else:
+                disagree(
+                    "invariant",
+                    f"`{inv.id}` is reported broken, but no request of the universe breaks it",
+                )
+        if reported:
+            request = counterexample_request(found.broken[inv.id].help)
+            requests += 1
+            cell = (request.party, request.data, request.purpose)
+            ref = SoundReference(spec, request)
+            effect = decide(policy, request).effect
+            if not (
+                invariant_covers(spec.vocab, inv, cell)
+                and ref.in_invariant_region(inv)
+                and effect != inv.expect
+            ):
+                disagree(
+                    "invariant",
+                    f"the counterexample of `{inv.id}` does not break it (decided {effect})",
+                    request,
+                )
+
+    # 2. never-applies, both ways
+    for rule in spec.rules:
+        reported = rule.id in found.never
+        if reported and facts.applies[rule.id]:
+            disagree("never-applies", f"`{rule.id}` is reported never to apply, but it applies")
+            out[-1] = replace(out[-1], request=_applying_request(spec, universe, rule))
+        undecided = (rule.id,) in open_questions.get("never-applies", set())
+        if not reported and not facts.applies[rule.id] and not undecided:
+            disagree("never-applies", f"`{rule.id}` applies nowhere, but is not reported")
+
+    # 3. shadowed-by-deny
+    for rule_id in found.shadowed:
+        if facts.grants.get(rule_id):
+            disagree("shadowed-by-deny", f"`{rule_id}` is reported shadowed, but it grants")
+
+    # 4. redundant-rule
+    for rule_id in sorted(found.redundant):
+        changed, n = _removal_changes(spec, policy, universe, rule_id)
+        requests += n
+        if changed is not None:
+            disagree(
+                "redundant-rule",
+                f"`{rule_id}` is reported redundant, but removing it changes this decision",
+                changed,
+            )
+
+    # 5. deny-overrides-allow, both ways
+    for pair in sorted(found.overlaps - set(facts.overlaps)):
+        disagree("deny-overrides-allow", f"deny `{pair[0]}` and allow `{pair[1]}` never both apply")
+    # An allow reported as shadowed gets no overlap notes (its warning already says a deny
+    # overrides it everywhere).
+    for pair in sorted(set(facts.overlaps) - found.overlaps):
+        if pair[1] in found.shadowed or pair in open_questions.get("deny-overrides-allow", set()):
+            continue
+        disagree(
+            "deny-overrides-allow",
+            f"deny `{pair[0]}` and allow `{pair[1]}` both apply, but it is not reported",
+            facts.overlaps[pair],
+        )
+    return requests, out
+
+
+def _decide_disagreements(facts: BruteFacts, text: str) -> list[Disagreement]:
+    return [
+        Disagreement("decide", f"engine decides {got}, the reference {expected}", text, request)
+        for request, expected, got in facts.decide_mismatches
+    ]
+
+
+def _applying_request(spec: Spec, universe: SoundUniverse, rule: RuleSpec) -> Request | None:
+    for cell in cells_of(spec.vocab):
+        if rule_covers(spec.vocab, rule, cell):
+            for context in universe.contexts(cell_keys([spec], cell)):
+                request = Request(*cell, context)
+                if SoundReference(spec, request).applies(rule):
+                    return request
+    return None
+
+
+def _removal_changes(
+    spec: Spec, policy: policy_engine.Policy, universe: SoundUniverse, rule_id: str
+) -> tuple[Request | None, int]:
+    """A request whose effect or obligations change when ``rule_id`` is removed (None when none
+    does), and how many requests were compared."""
+    rule = spec.rule(rule_id)
+    without = load_policy_text(spec_text(replace(spec.without_rule(rule_id), invariants=())))
+    n = 0
+    for cell in cells_of(spec.vocab):
+        if not rule_covers(spec.vocab, rule, cell):
+            continue
+        for context in universe.contexts(cell_keys([spec], cell, invariants=False)):
+            request = Request(*cell, context)
+            n += 1
+            if outcome(decide(policy, request)) != outcome(decide(without, request)):
+                return request, n
+    return None, n
+
+
+# ---- diff ----------------------------------------------------------------------------------------
+
+
+def change_kind(before: policy_engine.Decision, after: policy_engine.Decision) -> str | None:
+    if outcome(before) == outcome(after):
+        return None
+    if before.effect == after.effect:
+        return "obligations"
+    return "widened" if after.effect == "allow" else "narrowed"
+
+
+def group_cells(vocab: Vocab, group: Any) -> set[tuple[str, str, str]]:
+    """The cells a diff group stands for: each listed term with every term below it, except the
+    terms marked ``exact`` (themselves only)."""
+    exact = set(group.exact)
+    per_kind = []
+    for kind, names in zip(KINDS, (group.parties, group.data, group.purposes), strict=True):
+        terms: set[str] = set()
+        for name in names:
+            terms |= {name} if name in exact else descendants(vocab, kind, name)
+        per_kind.append(sorted(terms))
+    return set(itertools.product(*per_kind))  # type: ignore[arg-type]
+
+
+def compare_diff(
+    old: Spec, new: Spec, change: str = "", tally: Counter[str] | None = None
+) -> tuple[int, list[Disagreement]]:
+    """Every group of ``diff`` from ``old`` to ``new`` against the brute force over the union of
+    their universes; ``change`` (what the mutation did) goes into the messages; ``tally`` counts
+    the groups compared by kind."""
+    from policy_engine.analysis.diff import diff_policies
+
+    old = replace(old, invariants=())
+    new = replace(new, invariants=())
+    old_text, new_text = spec_text(old), spec_text(new)
+    try:
+        a, b = load_policy_text(old_text), load_policy_text(new_text)
+    except policy_engine.PolicyError as exc:
+        raise HarnessError(f"a generated policy does not load: {exc}") from exc
+    try:
+        report = diff_policies(a, b)
+    except Exception as exc:
+        message = f"diff raised {type(exc).__name__}: {exc}"
+        return 0, [Disagreement("crash", message, old_text, None, new_text)]
+    universe = SoundUniverse([old, new])
+    out: list[Disagreement] = []
+
+    def disagree(message: str, request: Request | None = None) -> None:
+        if change:
+            message += f" [the new version: {change}]"
+        out.append(Disagreement("diff", message, old_text, request, new_text))
+
+    if tally is not None:
+        tally["diff: pairs of versions"] += 1
+        tally["diff: no change"] += not report.groups
+        for group in report.groups:
+            tally[f"diff: {group.kind} group"] += 1
+    reported: dict[tuple[str, str, str], set[str]] = {}
+    for group in report.groups:
+        for cell in group_cells(old.vocab, group):
+            reported.setdefault(cell, set()).add(group.kind)
+    requests = 0
+    any_change = False
+    for cell in cells_of(old.vocab):
+        kinds: dict[str, Request] = {}
+        for context in universe.contexts(cell_keys([old, new], cell)):
+            request = Request(*cell, context)
+            requests += 1
+            kind = change_kind(decide(a, request), decide(b, request))
+            if kind is not None:
+                kinds.setdefault(kind, request)
+        any_change = any_change or bool(kinds)
+        said = reported.get(cell, set())
+        for kind in sorted(set(kinds) - said):
+            disagree(f"cell {cell}: {kind} here, but diff reports {sorted(said)}", kinds[kind])
+        for kind in sorted(said - set(kinds)):
+            disagree(f"cell {cell}: diff reports {kind}, but no request of the universe is {kind}")
+    if any_change != bool(report.groups):
+        disagree(
+            f"{'some' if any_change else 'no'} request changes, but diff has "
+            f"{len(report.groups)} groups"
+        )
+    for group in report.groups:
+        example = group.example
+        example_context = example.get("context") or {}
+        assert isinstance(example_context, dict)
+        request = Request(
+            str(example["party"]), str(example["data"]), str(example["purpose"]), example_context
+        )
+        requests += 1
+        before, after = decide(a, request), decide(b, request)
+        kind = change_kind(before, after)
+        cell = (request.party, request.data, request.purpose)
+        if kind != group.kind or (before.effect, after.effect) != (group.before, group.after):
+            disagree(
+                f"the example of a {group.kind} group ({group.before} → {group.after}) goes "
+                f"{before.effect} → {after.effect} ({kind or 'no change'})",
+                request,
+            )
+        elif cell not in group_cells(old.vocab, group):
+            disagree(f"the example of a {group.kind} group is outside the group's terms", request)
+        elif kind == "obligations" and (
+            sorted(before.obligations) != sorted(group.old_obligations)
+            or sorted(after.obligations) != sorted(group.new_obligations)
+        ):
+            disagree("the example of an obligations group has other obligations", request)
+    return requests, out
+
+
+# ---- minimising a disagreement -------------------------------------------------------------------
+
+
+def smaller_exprs(expr: Expr) -> Iterator[Expr]:
+    """Simpler conditions than ``expr``: one of its operands, one operand fewer, one operand
+    simplified, a shorter list."""
+    tag = expr[0]
+    if tag in ("and", "or"):
+        ops = expr[1]
+        yield from ops
+        if len(ops) > 2:
+            for i in range(len(ops)):
+                yield (tag, ops[:i] + ops[i + 1 :])
+        for i, op in enumerate(ops):
+            for smaller in smaller_exprs(op):
+                yield (tag, (*ops[:i], smaller, *ops[i + 1 :]))
+    elif tag == "not":
+        yield expr[1]
+        for smaller in smaller_exprs(expr[1]):
+            yield ("not", smaller)
+    elif tag == "in" and expr[3][0] == "list" and expr[3][2]:
+        items = expr[3][2]
+        for i in range(len(items)):
+            yield ("in", expr[1], expr[2], (*expr[3][:2], items[:i] + items[i + 1 :]))
+
+
+def _terms_named(spec: Spec) -> set[str]:
+    named: set[str] = set()
+    for rule in spec.rules:
+        for scope in rule.scopes:
+            named |= set(scope or ())
+    for inv in spec.invariants:
+        for names, excepts in inv.scopes:
+            named |= set(names or ()) | set(excepts)
+    for e in spec_exprs(spec):
+        for leaf in leaves(e):
+            named |= {o[2] for o in operands_of(leaf) if o[0] == "term"}
+    return named
+
+
+def _joint_simplifications(spec: Spec) -> Iterator[Callable[[Spec], Spec]]:
+    """Changes to the declarations, applied alike to every version of a policy."""
+    read = set().union(*(expr_keys(e) for e in spec_exprs(spec)))
+    unread = [k.name for k in spec.keys if k.name not in read]
+    if unread:
+        yield partial(_without_keys, names=frozenset(unread))
+    for key in spec.keys:
+        if key.default is not None:
+            yield partial(_without_default, name=key.name)
+    named = _terms_named(spec)
+    for kind in KINDS:
+        for term, parents in spec.vocab.parents[kind].items():
+            if term not in named and len(spec.vocab.parents[kind]) > 1:
+                yield partial(_without_term, kind=kind, term=term)
+            for parent in parents:
+                yield partial(_without_parent, kind=kind, term=term, parent=parent)
+    used = {n for r in spec.rules for names, _ in r.obligations for n in names}
+    if set(spec.vocab.obligations) - used:
+        yield partial(_only_obligations, kept=tuple(o for o in spec.vocab.obligations if o in used))
+
+
+def _without_keys(spec: Spec, names: frozenset[str]) -> Spec:
+    return replace(spec, keys=tuple(k for k in spec.keys if k.name not in names))
+
+
+def _without_default(spec: Spec, name: str) -> Spec:
+    keys = tuple(replace(k, default=None) if k.name == name else k for k in spec.keys)
+    return replace(spec, keys=keys)
+
+
+def _only_obligations(spec: Spec, kept: tuple[str, ...]) -> Spec:
+    return replace(spec, vocab=Vocab(spec.vocab.parents, kept))
+
+
+def _without_term(spec: Spec, kind: str, term: str) -> Spec:
+    parents = {k: dict(v) for k, v in spec.vocab.parents.items()}
+    del parents[kind][term]
+    for t, ps in parents[kind].items():
+        parents[kind][t] = tuple(p for p in ps if p != term)
+    return replace(spec, vocab=Vocab(parents, spec.vocab.obligations))
+
+
+def _without_parent(spec: Spec, kind: str, term: str, parent: str) -> Spec:
+    parents = {k: dict(v) for k, v in spec.vocab.parents.items()}
+    parents[kind][term] = tuple(p for p in parents[kind][term] if p != parent)
+    return replace(spec, vocab=Vocab(parents, spec.vocab.obligations))
+
+
+def _own_simplifications(spec: Spec) -> Iterator[Spec]:
+    """Smaller versions of ``spec`` (its rules and invariants only), simplest first."""
+    for i in range(len(spec.invariants)):
+        yield replace(spec, invariants=spec.invariants[:i] + spec.invariants[i + 1 :])
+    for i in range(len(spec.rules)):
+        yield replace(spec, rules=spec.rules[:i] + spec.rules[i + 1 :])
+
+    def with_rule(i: int, rule: RuleSpec) -> Spec:
+        return replace(spec, rules=(*spec.rules[:i], rule, *spec.rules[i + 1 :]))
+
+    for i, rule in enumerate(spec.rules):
+        for n in range(len(rule.exceptions)):
+            yield with_rule(
+                i, replace(rule, exceptions=rule.exceptions[:n] + rule.exceptions[n + 1 :])
+            )
+        for n in range(len(rule.obligations)):
+            yield with_rule(
+                i, replace(rule, obligations=rule.obligations[:n] + rule.obligations[n + 1 :])
+            )
+        if rule.condition is not None:
+            yield with_rule(i, replace(rule, condition=None))
+        for n, scope in enumerate(rule.scopes):
+            for name in scope or ():
+                if scope is not None and len(scope) > 1:
+                    scopes = (*rule.scopes[:n], (name,), *rule.scopes[n + 1 :])
+                    yield with_rule(i, replace(rule, scopes=scopes))
+        for n, (names, when) in enumerate(rule.obligations):
+            if when is not None:
+                clauses = (*rule.obligations[:n], (names, None), *rule.obligations[n + 1 :])
+                yield with_rule(i, replace(rule, obligations=clauses))
+        if rule.condition is not None:
+            for smaller in smaller_exprs(rule.condition):
+                yield with_rule(i, replace(rule, condition=smaller))
+        for n, exception in enumerate(rule.exceptions):
+            for smaller in smaller_exprs(exception):
+                exceptions = (*rule.exceptions[:n], smaller, *rule.exceptions[n + 1 :])
+                yield with_rule(i, replace(rule, exceptions=exceptions))
+
+    def with_invariant(i: int, inv: InvariantSpec) -> Spec:
+        return replace(spec, invariants=(*spec.invariants[:i], inv, *spec.invariants[i + 1 :]))
+
+    for i, inv in enumerate(spec.invariants):
+        for n in range(len(inv.exceptions)):
+            yield with_invariant(
+                i, replace(inv, exceptions=inv.exceptions[:n] + inv.exceptions[n + 1 :])
+            )
+        if inv.condition is not None:
+            yield with_invariant(i, replace(inv, condition=None))
+            for smaller in smaller_exprs(inv.condition):
+                yield with_invariant(i, replace(inv, condition=smaller))
+        for n, (inv_names, inv_excepts) in enumerate(inv.scopes):
+            if inv_excepts:
+                inv_scopes: Any = (*inv.scopes[:n], (inv_names, ()), *inv.scopes[n + 1 :])
+                yield with_invariant(i, replace(inv, scopes=inv_scopes))
+
+
+def minimise(
+    versions: tuple[Spec, ...], still_wrong: Callable[[tuple[Spec, ...]], bool], budget: int = 300
+) -> tuple[Spec, ...]:
+    """A smaller set of versions (one policy for check, two for diff) for which ``still_wrong``
+    holds, by greedy simplification: at most ``budget`` attempts."""
+    attempts = 0
+
+    def candidates(current: tuple[Spec, ...]) -> Iterator[tuple[Spec, ...]]:
+        # Declarations are shared: simplified from what every version reads and names.
+        merged = replace(
+            current[0],
+            rules=tuple(r for v in current for r in v.rules),
+            invariants=tuple(i for v in current for i in v.invariants),
+        )
+        for change in _joint_simplifications(merged):
+            yield tuple(change(v) for v in current)
+        for i, version in enumerate(current):
+            for smaller in _own_simplifications(version):
+                yield (*current[:i], smaller, *current[i + 1 :])
+
+    current = versions
+    improved = True
+    while improved:
+        improved = False
+        for candidate in candidates(current):
+            attempts += 1
+            if attempts > budget:
+                return current
+            try:
+                wrong = still_wrong(candidate)
+            except Exception:  # not the same failure (or a declaration it still needs)
+                wrong = False
+            if wrong:
+                current, improved = candidate, True
+                break
+    return current
