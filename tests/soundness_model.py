@@ -70,6 +70,7 @@ from typing import Any, Protocol, TypeVar
 import policy_engine
 from policy_engine import check_policy, load_policy_text
 
+from .test_analysis import rule_exprs
 from .test_properties import (
     KINDS,
     PREFIX,
@@ -773,13 +774,6 @@ def expr_keys(expr: Expr) -> set[str]:
             found.add(leaf[1])
         found |= {o[1] for o in operands_of(leaf) if o[0] == "key"}
     return found
-
-
-def rule_exprs(rule: RuleSpec) -> list[Expr]:
-    exprs = [rule.condition] if rule.condition is not None else []
-    exprs += list(rule.exceptions)
-    exprs += [c for _, c in rule.obligations if c is not None]
-    return exprs
 
 
 def invariant_exprs(inv: InvariantSpec) -> list[Expr]:
