@@ -272,8 +272,11 @@ def test_an_obligations_only_change(
     code, out, _ = run(capsys, "diff", PLANISO, copy, "--fail-on", "any")
     assert code == 1
     assert "Obligations changed: " in out
-    assert "before: allow by `cloud_providers_hosting` with `ensure_adequate_protection`; " in out
-    assert "after: allow by `cloud_providers_hosting`\n" in out
+    assert (
+        "before: allow by `cloud_providers_hosting` (§5.1) with `ensure_adequate_protection`; "
+        in out
+    )
+    assert "after: allow by `cloud_providers_hosting` (§5.1)\n" in out
 
 
 def _below(policy: policy_engine.Policy, kind: str, term: str) -> list[str]:
@@ -411,7 +414,7 @@ def test_output_formats(capsys: pytest.CaptureFixture[str], widened: Path) -> No
         f"  `delivery_partners` using `technical_information` for `order_delivery` {group.when}"
     )
     assert lines[index + 2] == (
-        "    before: deny (no rule grants it); after: allow by `delivery_partners_addresses`"
+        "    before: deny (no rule grants it); after: allow by `delivery_partners_addresses` (§5.1)"
     )
     assert lines[-1] == (
         f"{report.requests_changed} of {report.requests_compared} requests change "
@@ -430,9 +433,9 @@ def test_output_formats(capsys: pytest.CaptureFixture[str], widened: Path) -> No
         "`delivery_partners`",
         "`technical_information`",
         "`order_delivery`",
-        group.when,
+        group.when.removeprefix("when "),
         "deny (no rule grants it)",
-        "allow by `delivery_partners_addresses`",
+        "allow by `delivery_partners_addresses` (§5.1)",
     ]
     assert rows[-1].startswith(f"{report.requests_changed} of {report.requests_compared} ")
     assert f"`{report.old_version[:12]}` → `{report.new_version[:12]}`" in rows[-1]

@@ -92,7 +92,7 @@ def diff_policies(
         count, cell_changes = found
         compared += count
         changes += [CellChange(cell, k, w, n, e) for k, w, n, e in cell_changes]
-    groups = group_changes(changes, b)
+    groups = [_cited(g, a, b) for g in group_changes(changes, b)]
     return DiffReport(
         old=old_name,
         new=new_name,
@@ -169,6 +169,21 @@ def _version_outcome(
     if outcome is None:
         return outcome_of(plan, ctx, cell)
     return outcome.effect, outcome.obligations, tuple(r.id for r in outcome.deciding)
+
+
+def _cited(group: ChangeGroup, old: CompiledPolicy, new: CompiledPolicy) -> ChangeGroup:
+    """The group with the citations of the rules that decide it on each side."""
+
+    def citations(policy: CompiledPolicy, ids: list[str]) -> list[str]:
+        cited = {r.id: r.about.citation for r in policy.rules}
+        return [cited.get(i, "") for i in ids]
+
+    return group.model_copy(
+        update={
+            "old_citations": citations(old, group.old_rules),
+            "new_citations": citations(new, group.new_rules),
+        }
+    )
 
 
 def _unchanged_test(

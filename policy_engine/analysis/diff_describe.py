@@ -18,9 +18,10 @@ MAX_ATOMS_FOR_MINIMISING = 16
 
 MAX_MINIMISING_WORK = 20_000_000
 """Vector comparisons the minimiser may make in one diff (for each change, changed x unchanged
-vectors x atoms squared, its worst case); past it a change is described by its first classes
-instead, which is as exact and only longer. (Eight rules over eight booleans in one cell took
-the minimiser over five minutes.)"""
+vectors x atoms squared, its worst case); past it a change is described by its first classes and
+the number of the others (the change itself, its cells and its count stay exact; only its
+description is abbreviated). Eight rules over eight booleans in one cell took the minimiser over
+five minutes."""
 
 
 def _atoms_of(expr: ast.Expr) -> Iterable[ast.Expr]:
@@ -114,10 +115,29 @@ class AtomCache:
             return f"when {shown}{more}"
         self.work_left -= work
         cubes = _minimise(on, off, len(atoms))
-        return "when " + " or ".join(
-            " and ".join(_literal(atoms[i], allowed) for i, allowed in cube) or "always"
-            for cube in cubes
-        )
+        terms = [[_literal(atoms[i], allowed) for i, allowed in cube] for cube in cubes]
+        return "when " + condition_text(terms)
+
+
+def condition_text(cubes: list[list[str]]) -> str:
+    """A disjunction of conjunctions for people: the tests every alternative shares pulled out
+    in front, each alternative of several tests in parentheses.
+
+    ``[[a, b], [a, c]]`` reads ``a and (b or c)``; ``[[a, b], [c]]`` reads ``(a and b) or c``.
+    """
+    if not cubes or any(not cube for cube in cubes):
+        return "always"
+    if len(cubes) == 1:
+        return " and ".join(cubes[0])
+    shared = [term for term in cubes[0] if all(term in cube for cube in cubes[1:])]
+    rests = [[term for term in cube if term not in shared] for cube in cubes]
+    if shared and all(rests):
+        return " and ".join(shared) + " and (" + _alternatives(rests) + ")"
+    return _alternatives(cubes)
+
+
+def _alternatives(cubes: list[list[str]]) -> str:
+    return " or ".join(f"({' and '.join(c)})" if len(c) > 1 else c[0] for c in cubes)
 
 
 def _literal(atom: _Atom, values: frozenset[bool | None]) -> str:

@@ -19,18 +19,34 @@ def _terms(terms: list[str], exact: Iterable[str] = ()) -> str:
     return ", ".join(f"`{t}` itself" if t in only else f"`{t}`" for t in terms)
 
 
-def _side(effect: str, rules: list[str], obligations: list[str]) -> str:
-    by = f" by {_terms(rules)}" if rules else (" (no rule grants it)" if effect == "deny" else "")
+def _rules(rules: list[str], citations: list[str]) -> str:
+    """Rule ids, each with its citations when it has some: `` `r` (§5.1) ``."""
+    cited = dict(zip(rules, citations, strict=False))
+    return ", ".join(f"`{r}` ({cited[r]})" if cited.get(r) else f"`{r}`" for r in rules)
+
+
+def _side(effect: str, rules: list[str], citations: list[str], obligations: list[str]) -> str:
+    if rules:
+        by = f" by {_rules(rules, citations)}"
+    else:
+        by = " (no rule grants it)" if effect == "deny" else ""
     with_ = f" with {_terms(obligations)}" if obligations else ""
     return f"{effect}{by}{with_}"
+
+
+def _before(g: ChangeGroup) -> str:
+    return _side(g.before, g.old_rules, g.old_citations, g.old_obligations)
+
+
+def _after(g: ChangeGroup) -> str:
+    return _side(g.after, g.new_rules, g.new_citations, g.new_obligations)
 
 
 def _text_group(g: ChangeGroup) -> list[str]:
     return [
         f"  {_terms(g.parties, g.exact)} using {_terms(g.data, g.exact)} "
         f"for {_terms(g.purposes, g.exact)} {g.when}",
-        f"    before: {_side(g.before, g.old_rules, g.old_obligations)}; "
-        f"after: {_side(g.after, g.new_rules, g.new_obligations)}",
+        f"    before: {_before(g)}; after: {_after(g)}",
     ]
 
 
@@ -63,9 +79,9 @@ def _markdown_row(g: ChangeGroup) -> str:
         _terms(g.parties, g.exact),
         _terms(g.data, g.exact),
         _terms(g.purposes, g.exact),
-        g.when,
-        _side(g.before, g.old_rules, g.old_obligations),
-        _side(g.after, g.new_rules, g.new_obligations),
+        g.when.removeprefix("when "),  # the column is headed "when"
+        _before(g),
+        _after(g),
     ]
     return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
 
@@ -82,7 +98,7 @@ def render_markdown(report: DiffReport) -> str:
         groups = [g for g in report.groups if g.kind == kind]
         if not groups:
             continue
-        out += ["", f"#### {_HEADINGS[kind]}", ""]
+        out += ([] if out[-1] == "" else [""]) + [f"#### {_HEADINGS[kind]}", ""]
         out.append("| who | data | purpose | when | before | after |")
         out.append("|---|---|---|---|---|---|")
         out += [_markdown_row(g) for g in groups]

@@ -27,6 +27,10 @@ class ChangeGroup(BaseModel):
     after: str
     old_rules: list[str]
     new_rules: list[str]
+    old_citations: list[str] = []
+    """The citations of ``old_rules``, in the same order ("" for a rule that cites nothing)."""
+    new_citations: list[str] = []
+    """The citations of ``new_rules``, in the same order."""
     old_obligations: list[str]
     new_obligations: list[str]
     requests: int
