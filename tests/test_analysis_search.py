@@ -207,3 +207,25 @@ def test_diff_compares_against_a_default_one_version_adds() -> None:
     assert new.decide("pa0", "da0", "pu2", {"ki2": 3}).allowed
     report = diff_policies(old, new)
     assert "widened" in {g.kind for g in report.groups}
+
+
+def test_a_witness_the_evaluator_does_not_confirm_is_reported_not_trusted(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Were the search and the evaluator ever to disagree, the invariant is undecided and the
+    message says it is a bug; it is neither proven nor reported broken."""
+    from policy_engine.analysis import invariants
+    from policy_engine.analysis.search_values import AnalysisDisagreement
+
+    def disagree(*args: object) -> None:
+        raise AnalysisDisagreement("the policy decides deny on {}")
+
+    monkeypatch.setattr(invariants, "confirm_breaks", disagree)
+    policy = load_policy_text(booleans(2).replace("  when not b0\n", ""))
+    found, results = invariant_diagnostics(policy.compiled, "p.policy")
+    assert results[0].counterexample is None
+    assert [d.code for d in found] == ["analysis-undecided"]
+    assert found[0].message == (
+        "invariant `inv` could not be decided: the analysis and the evaluator disagree (the "
+        "policy decides deny on {}); this is a bug, please report it"
+    )
