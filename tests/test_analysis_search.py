@@ -62,7 +62,7 @@ def test_an_exhausted_budget_names_what_is_undecided(tmp_path: Path) -> None:
     undecided = [d for d in found if d.code == "analysis-undecided"]
     assert undecided, found
     messages = [d.message for d in undecided]
-    assert "invariant `inv` could not be decided: the analysis budget of 1 steps ran out " in (
+    assert "invariant `inv` could not be decided: the analysis budget of 1 step ran out " in (
         " ".join(messages)
     )
     assert any(m.startswith("whether rule `r` can apply could not be decided") for m in messages)
