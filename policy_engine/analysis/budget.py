@@ -77,9 +77,9 @@ class Meter:
         """Take ``steps`` from the budget; raise :class:`BudgetExceeded` when it is spent."""
         self._left -= steps
         if self._left < 0:
-            steps = f"{self.budget.steps:,} step{'s' * (self.budget.steps != 1)}"
+            allowed = f"{self.budget.steps:,} step{'s' * (self.budget.steps != 1)}"
             raise BudgetExceeded(
-                f"the analysis budget of {steps} ran out (raise it with --budget-steps)"
+                f"the analysis budget of {allowed} ran out (raise it with --budget-steps)"
             )
         self._until_clock -= steps
         if self._until_clock <= 0:

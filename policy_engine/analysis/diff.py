@@ -193,9 +193,7 @@ def _unchanged_test(
     decide differently that finds none), so its classes need not be made. Only when both
     versions declare the same context keys alike and give the terms their set-of-terms keys
     test the same ancestors; otherwise every cell is enumerated."""
-    if space.disputed_defaults or {k: v.decl for k, v in a.context.items()} != {
-        k: v.decl for k, v in b.context.items()
-    }:
+    if space.disputed_defaults or _key_types(a) != _key_types(b):
         return None
     for key in a.context.values():
         kind = getattr(key.decl.type, "kind", None)
@@ -208,6 +206,15 @@ def _unchanged_test(
         return search.find(cell, outcomes_differ(old, new), fewest=False) is None
 
     return same
+
+
+def _key_types(policy: CompiledPolicy) -> dict[str, tuple[object, object]]:
+    """What a decision reads of each key's declaration: its type and its default (not its
+    description, citations or place)."""
+    return {
+        name: (key.decl.type, None if key.decl.default is None else key.decl.default.value)
+        for name, key in policy.context.items()
+    }
 
 
 def _defaults(policy: CompiledPolicy, keys: set[str]) -> dict[str, Any]:
