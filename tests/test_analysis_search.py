@@ -229,3 +229,20 @@ def test_a_witness_the_evaluator_does_not_confirm_is_reported_not_trusted(
         "invariant `inv` could not be decided: the analysis and the evaluator disagree (the "
         "policy decides deny on {}); this is a bug, please report it"
     )
+
+
+def test_fresh_values_stay_distinct_when_a_rule_names_other() -> None:
+    """The values no rule names were "other", "other-1", …; with "other" named by a rule, two
+    keys both got "other-1", so two distinct unnamed values were never tried."""
+    text = (
+        HEAD
+        + "context ks0: string\ncontext ks1: string\n"
+        + "rule r §1\n  allow staff to use email for support\n"
+        + '  when ks0 != ks1 and ks0 != "other" and ks1 != "other"\n'
+        + "invariant inv §1\n  never staff use email for support\n"
+    )
+    policy = load_policy_text(text)
+    _, results = invariant_diagnostics(policy.compiled, "p.policy")
+    assert results[0].counterexample is not None
+    cell, klass, _, _ = results[0].counterexample
+    assert policy.decide(*cell, klass.request_context()).allowed

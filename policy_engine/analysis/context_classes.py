@@ -248,10 +248,14 @@ def _termset_members(
 
 
 def _fresh(taken: Iterable[str], index: int) -> str:
+    """The ``index``-th of "other", "other-1", "other-2", … that is not ``taken``: distinct
+    indexes give distinct values (a rule naming "other" must not make two fresh values one)."""
     taken = set(taken)
-    n = index
+    n = 0
     while True:
         candidate = "other" if n == 0 else f"other-{n}"
         if candidate not in taken:
-            return candidate
+            if index == 0:
+                return candidate
+            index -= 1
         n += 1
