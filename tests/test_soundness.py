@@ -41,6 +41,7 @@ from hypothesis import HealthCheck, Phase, assume, given, note, settings
 from hypothesis import strategies as st
 
 from policy_engine import check_policy, load_policy_text
+from policy_engine.analysis import diff as diff_module
 from policy_engine.analysis.diff import diff_policies
 
 from .soundness_model import (
@@ -211,6 +212,17 @@ def test_diff_of_a_changed_default_matches_brute_force(case: tuple[Spec, Spec, s
     compared on the defaults of both (and, when they differ, on the key missing)."""
     old, new, _change = case
     _, found = compare_diff(old, new)
+    assert_agree(found, ("diff", "crash"), (old, new), recheck_diff)
+
+
+@settings(SOUNDNESS_SETTINGS, max_examples=120)
+@given(versions())
+def test_diff_leaf_by_leaf_matches_brute_force(case: tuple[Spec, Spec, str]) -> None:
+    """Every changed cell compared leaf by leaf (as cells too large for their classes are)."""
+    old, new, _change = case
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(diff_module, "LEAF_MODE_MIN_CLASSES", 0)
+        _, found = compare_diff(old, new)
     assert_agree(found, ("diff", "crash"), (old, new), recheck_diff)
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import itertools
 from collections import defaultdict
-from collections.abc import Callable
 from typing import Any
 
 from ..engine.compiler import CellPlan, CompiledPolicy, Context
@@ -25,6 +24,7 @@ from .budget import Budget, Meter
 from .context_classes import ContextClass
 from .diff_describe import AtomCache
 from .diff_groups import CellChange, group_changes
+from .diff_leaves import LEAF_MODE_MIN_CLASSES, leaf_changes
 from .diff_render import render_markdown, render_text
 from .diff_report import ChangeGroup, ChangeKey, ChangeKind, DiffReport, Side
 from .questions import outcomes_differ
@@ -69,7 +69,7 @@ def diff_policies(
         for k in (*KINDS, "obligation")
     }
     atoms = AtomCache(a, b, meter)
-    same = _unchanged_test(a, b, space)
+    search = _two_version_search(a, b, space)
     changes: list[CellChange] = []
     compared = 0
     # Cells that neither version's rules can tell apart change the same way: work them out once.
@@ -84,10 +84,7 @@ def diff_policies(
         signature = (space.signature(cell, rules_a), space.signature(cell, rules_b))
         found = memo.get(signature)
         if found is None:
-            if same is not None and same(cell, plan_a, plan_b):
-                found = (space.class_count(cell, [*rules_a, *rules_b]), [])
-            else:
-                found = _cell_changes(a, b, space, atoms, cell, plan_a, plan_b)
+            found = _changes(search, space, atoms, cell, plan_a, plan_b)
             memo[signature] = found
         count, cell_changes = found
         compared += count
@@ -186,12 +183,33 @@ def _cited(group: ChangeGroup, old: CompiledPolicy, new: CompiledPolicy) -> Chan
     )
 
 
-def _unchanged_test(
+def _changes(
+    search: CellSearch | None,
+    space: RequestSpace,
+    atoms: AtomCache,
+    cell: tuple[str, str, str],
+    plan_a: CellPlan,
+    plan_b: CellPlan,
+) -> tuple[int, list[tuple[ChangeKey, str, int, ContextClass]]]:
+    """One cell's class count and changes. With the search: a cell it proves unchanged is only
+    counted, and a changed cell of more than ``LEAF_MODE_MIN_CLASSES`` classes is compared leaf
+    by leaf; otherwise class by class."""
+    a, b = search.compiled if search else space.policies[0], space.policies[1]
+    rules = [*plan_a.denies, *plan_a.allows, *plan_b.denies, *plan_b.allows]
+    if search is not None:
+        if search.find(cell, outcomes_differ(plan_a, plan_b), fewest=False) is None:
+            return space.class_count(cell, rules), []
+        if space.class_count(cell, rules) > LEAF_MODE_MIN_CLASSES:
+            return leaf_changes(search, space.rule_domains(cell, rules), cell, plan_a, plan_b)
+    return _cell_changes(a, b, space, atoms, cell, plan_a, plan_b)
+
+
+def _two_version_search(
     a: CompiledPolicy, b: CompiledPolicy, space: RequestSpace
-) -> Callable[[tuple[str, str, str], CellPlan, CellPlan], bool] | None:
-    """A quick proof that a cell decides alike in both versions (a search for a request they
-    decide differently that finds none), so its classes need not be made. Only when both
-    versions declare the same context keys alike and give the terms their set-of-terms keys
+) -> CellSearch | None:
+    """A search over both versions' conditions, to prove cells unchanged (a search for a request
+    they decide differently that finds none) and to compare large cells leaf by leaf. Only when
+    both versions declare the same context keys alike and give the terms their set-of-terms keys
     test the same ancestors; otherwise every cell is enumerated."""
     if space.disputed_defaults or _key_types(a) != _key_types(b):
         return None
@@ -201,11 +219,7 @@ def _unchanged_test(
             return None
     search = CellSearch(a, space, space.meter)
     search.own(b, b.rules)
-
-    def same(cell: tuple[str, str, str], old: CellPlan, new: CellPlan) -> bool:
-        return search.find(cell, outcomes_differ(old, new), fewest=False) is None
-
-    return same
+    return search
 
 
 def _key_types(policy: CompiledPolicy) -> dict[str, tuple[object, object]]:

@@ -148,6 +148,8 @@ def outcome(valuer: Valuer, plan: CellPlan) -> tuple[Outcome | None, Fact | None
         return ("deny", frozenset()), None
     obligations: set[str] = set()
     for rule in plan.allows:
+        if not rule.obligations:
+            continue  # whether it grants too changes nothing the outcome holds
         mask, wanted = valuer.rule(rule)
         if mask & TRUE and mask != TRUE:
             return None, wanted

@@ -24,7 +24,7 @@ decides it with the evaluator before believing it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from ..engine.compiler import MISSING, CompiledPolicy, CompiledRule
@@ -35,6 +35,9 @@ from .budget import Meter
 from .context_classes import ContextClass
 from .search_values import PENDING, PRESENT, Fact, Goal, Leaf, Valuer, Witness
 from .space import RequestSpace
+
+Settle = Callable[[Valuer], tuple[Any, "Fact | None"]]
+"""What a leaf holds (anything but None) once it is settled, else None and the fact to assign."""
 
 KINDS = ("party", "data", "purpose")
 _END = object()
@@ -117,6 +120,33 @@ class CellSearch:
                 stack.append((need, iter(self._choices(need))))
             if not self._advance(state, stack, bound):
                 return None
+
+    def leaves(
+        self, cell: tuple[str, str, str], settle: Settle
+    ) -> Iterator[tuple[dict[Fact, Any], Any, Valuer]]:
+        """Every leaf of the cell's search tree where ``settle`` settles: its facts (a copy), what
+        ``settle`` said, and the valuer at that point. The leaves partition the cell's contexts:
+        every context satisfies the facts of exactly one leaf."""
+        self.cell = cell
+        state: dict[Fact, Any] = {}
+        stack: list[tuple[Fact, Iterator[Any]]] = []
+        while True:
+            self.meter.spend()
+            valuer = Valuer(self, state)
+            settled, need = settle(valuer)
+            if settled is not None:
+                yield dict(state), settled, valuer
+            else:
+                if need is None or need in state:
+                    raise RuntimeError(f"the search is stuck on {need!r}")
+                stack.append((need, iter(self._choices(need))))
+            if not self._advance(state, stack, None):
+                return
+
+    def witness(self, cell: tuple[str, str, str], state: dict[Fact, Any]) -> Witness:
+        """The request that stands for a leaf's facts (keys it does not assign are left out)."""
+        self.cell = cell
+        return self._witness(state)
 
     def _advance(
         self, state: dict[Fact, Any], stack: list[tuple[Fact, Iterator[Any]]], bound: int | None

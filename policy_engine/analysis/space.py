@@ -165,11 +165,17 @@ class RequestSpace:
 
     def class_count(self, terms: tuple[str, str, str], rules: Iterable[CompiledRule]) -> int:
         """How many classes :meth:`classes` would make, without making them."""
+        return math.prod(len(d) for _, d in self.rule_domains(terms, rules))
+
+    def rule_domains(
+        self, terms: tuple[str, str, str], rules: Iterable[CompiledRule]
+    ) -> list[tuple[str, list[tuple[Any, str]]]]:
+        """The classes of every key the rules read (and the keys compared with them), by key:
+        :meth:`classes` makes their product."""
         keys: set[str] = set()
         for rule in rules:
             keys |= self.reads(rule)[0]
-        domains = self._keyed_domains(keys, terms)
-        return math.prod(len(d) for _, d in domains)
+        return self._keyed_domains(keys, terms)
 
     def _keyed_domains(
         self, keys: set[str], terms: tuple[str, str, str]

@@ -1,0 +1,218 @@
+"""A changed cell too large to enumerate class by class, compared leaf by leaf.
+
+The lazy search (:meth:`~.search.CellSearch.leaves`) splits the cell's contexts only until both
+versions' outcomes (effect and obligations) are settled. Each leaf is a set of facts; the leaves
+partition the cell's context classes, so the classes a leaf stands for are counted from the
+keys' domains without being made, and the counts of all leaves must add up to the cell's class
+count (checked: a gap would be a bug, reported, never hidden).
+
+A leaf names the rules that decide *every* request of it: for a deny, the denies whose condition
+is never false there; for an allow, the allows whose condition is always true there. A change is
+described by the leaves' facts, merged where leaves differ in one key only.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import Any
+
+from ..engine.compiler import MISSING, CellPlan, CompiledRule
+from ..language import ast
+from .context_classes import ContextClass
+from .diff_describe import condition_text
+from .diff_report import ChangeKey, ChangeKind, Side
+from .questions import Outcome, outcome
+from .search import CellSearch
+from .search_values import FALSE, TRUE, AnalysisDisagreement, Fact, Valuer
+
+LEAF_MODE_MIN_CLASSES = 20_000
+"""A changed cell with more classes than this is compared leaf by leaf."""
+
+MAX_DESCRIBED_CUBES = 6
+"""Past this many alternatives a change is described by its first three and a count."""
+
+Domains = list[tuple[str, list[tuple[Any, str]]]]
+
+
+def leaf_changes(
+    search: CellSearch,
+    domains: Domains,
+    cell: tuple[str, str, str],
+    old: CellPlan,
+    new: CellPlan,
+) -> tuple[int, list[tuple[ChangeKey, str, int, ContextClass]]]:
+    """The cell's class count, and each change with its description, count and an example."""
+    total = math.prod(len(d) for _, d in domains)
+    changed: dict[ChangeKey, list[tuple[dict[Fact, Any], int]]] = defaultdict(list)
+    counted = 0
+    for state, (verdict, key), _ in search.leaves(cell, lambda v: _settle(v, old, new)):
+        count = _count(search, domains, state)
+        counted += count
+        if verdict == "changed":
+            changed[key].append((state, count))
+    if counted != total:
+        raise AnalysisDisagreement(
+            f"the leaves of cell {cell} stand for {counted} context classes, not {total}"
+        )
+    found = []
+    for key, leaves in changed.items():
+        when = _describe(search, domains, cell, [state for state, _ in leaves])
+        example = search.witness(cell, leaves[0][0]).klass
+        found.append((key, when, sum(count for _, count in leaves), example))
+    return total, found
+
+
+def _settle(valuer: Valuer, old: CellPlan, new: CellPlan) -> tuple[Any, Fact | None]:
+    """None and the next fact while either outcome is open; else ("same", None) or ("changed",
+    the change key)."""
+    before, need = outcome(valuer, old)
+    if before is None:
+        return None, need
+    after, need = outcome(valuer, new)
+    if after is None:
+        return None, need
+    if before == after:
+        return ("same", None), None
+    old_side, new_side = _deciding(valuer, old, before), _deciding(valuer, new, after)
+    return ("changed", _key(before, after, old_side, new_side)), None
+
+
+def _key(before: Outcome, after: Outcome, old_ids: Side, new_ids: Side) -> ChangeKey:
+    kind: ChangeKind = (
+        "obligations"
+        if before[0] == after[0]
+        else ("widened" if after[0] == "allow" else "narrowed")
+    )
+    if kind != "obligations":
+        return kind, (before[0], (), old_ids[2]), (after[0], (), new_ids[2])
+    return kind, old_ids, new_ids
+
+
+def _deciding(valuer: Valuer, plan: CellPlan, settled: Outcome) -> Side:
+    """The side as ``outcome_of`` gives it, with the rules that decide every request of the leaf."""
+    effect, obligations = settled
+    rules: Iterable[CompiledRule]
+    if effect == "deny":
+        rules = [r for r in plan.denies if not valuer.rule(r)[0] & FALSE]
+    else:
+        rules = [r for r in plan.allows if valuer.rule(r)[0] == TRUE]
+    return effect, tuple(sorted(obligations)), tuple(r.id for r in rules)
+
+
+def _count(search: CellSearch, domains: Domains, state: dict[Fact, Any]) -> int:
+    """How many of the cell's context classes satisfy the leaf's facts."""
+    count = 1
+    for key, domain in domains:
+        if ("key", key) in state:
+            count *= sum(1 for value, _ in domain if _agrees(search, key, value, state))
+        else:
+            count *= len(domain)
+    return count
+
+
+def _agrees(search: CellSearch, key: str, value: Any, state: dict[Fact, Any]) -> bool:
+    """Whether a class's representative ``value`` of ``key`` satisfies the leaf's facts."""
+    fact = state[("key", key)]
+    if fact is MISSING or value is MISSING:
+        return fact is value
+    declared = search.compiled.context[key].decl.type
+    if not isinstance(declared, ast.ListType | ast.TermSetType):
+        return bool(value == fact and type(value) is type(fact))
+    if isinstance(declared, ast.ListType):
+        return all(
+            (f[2] in value) == holds
+            for f, holds in state.items()
+            if f[0] == "member" and f[1] == key
+        )
+    ancestors = search.compiled.hierarchies[declared.kind].ancestors
+    return all(
+        (not ancestors[f[2]].isdisjoint(value)) == holds
+        for f, holds in state.items()
+        if f[0] == "cover" and f[1] == key
+    )
+
+
+def _describe(
+    search: CellSearch, domains: Domains, cell: tuple[str, str, str], leaves: list[dict[Fact, Any]]
+) -> str:
+    """The leaves' facts as a condition: per leaf, the classes each scalar key it assigns may
+    take, and the words of its list and set facts; leaves that differ in one scalar key only are
+    merged (a key that may then take every class is dropped)."""
+    words_of = {key: dict((repr(v), w) for v, w in domain) for key, domain in domains}
+    whole = {key: frozenset(repr(v) for v, _ in domain) for key, domain in domains}
+    cubes = [_cube(search, cell, state, whole) for state in leaves]
+    cubes = _merged(cubes, whole)
+    texts = [
+        [_literal(words_of[key], values) for key, values in sorted(scalars.items())] + list(rest)
+        for scalars, rest in cubes
+    ]
+    if any(not text for text in texts):
+        return "in every context"
+    if len(texts) > MAX_DESCRIBED_CUBES:
+        shown = condition_text(texts[:3])
+        return f"when {shown} or {len(texts) - 3} more"
+    return "when " + condition_text(texts)
+
+
+Cube = tuple[dict[str, frozenset[str]], tuple[str, ...]]
+"""Scalar keys to the reprs of the classes they may take; the words of list and set facts."""
+
+
+def _cube(
+    search: CellSearch,
+    cell: tuple[str, str, str],
+    state: dict[Fact, Any],
+    whole: dict[str, frozenset[str]],
+) -> Cube:
+    klass = search.witness(cell, state).klass
+    scalars: dict[str, frozenset[str]] = {}
+    rest: list[str] = []
+    for (key, _), word in zip(klass.values, klass.words, strict=True):
+        declared = search.compiled.context[key].decl.type
+        if isinstance(declared, ast.ListType | ast.TermSetType):
+            rest.append(word)
+            continue
+        fact = state[("key", key)]
+        if key in whole:
+            scalars[key] = frozenset((repr(fact),))
+        else:
+            rest.append(word)
+    return scalars, tuple(rest)
+
+
+def _merged(cubes: list[Cube], whole: dict[str, frozenset[str]]) -> list[Cube]:
+    """Merge cubes that agree everywhere but on one scalar key, until none do."""
+    current = list(dict.fromkeys(_frozen(c) for c in cubes))
+    changed = True
+    while changed:
+        changed = False
+        keys = sorted({key for scalars, _ in current for key, _ in scalars})
+        for key in keys:
+            buckets: dict[tuple[Any, Any, bool], list[tuple[Any, ...]]] = defaultdict(list)
+            for cube in current:
+                scalars, rest = cube
+                others = tuple(item for item in scalars if item[0] != key)
+                buckets[(others, rest, key in dict(scalars))].append(cube)
+            merged = []
+            for (others, rest, has_key), members in buckets.items():
+                if not has_key or len(members) == 1:
+                    merged += members
+                    continue
+                union = frozenset().union(*(dict(c[0])[key] for c in members))
+                changed = True
+                scalars = others if union == whole[key] else (*others, (key, union))
+                merged.append((tuple(sorted(scalars)), rest))
+            current = list(dict.fromkeys(merged))
+    return [(dict(scalars), rest) for scalars, rest in current]
+
+
+def _frozen(cube: Cube) -> tuple[Any, ...]:
+    scalars, rest = cube
+    return tuple(sorted(scalars.items())), rest
+
+
+def _literal(words: dict[str, str], values: frozenset[str]) -> str:
+    said = sorted(words[v] for v in values)
+    return said[0] if len(said) == 1 else "(" + " or ".join(said) + ")"
