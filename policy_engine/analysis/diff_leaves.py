@@ -145,7 +145,8 @@ def _describe(
     cubes = [_cube(search, cell, state, whole) for state in leaves]
     cubes = _merged(cubes, whole)
     texts = [
-        [_literal(words_of[key], values) for key, values in sorted(scalars.items())] + list(rest)
+        [_literal(words_of[key], values, whole[key]) for key, values in sorted(scalars.items())]
+        + list(rest)
         for scalars, rest in cubes
     ]
     if any(not text for text in texts):
@@ -213,6 +214,13 @@ def _frozen(cube: Cube) -> tuple[Any, ...]:
     return tuple(sorted(scalars.items())), rest
 
 
-def _literal(words: dict[str, str], values: frozenset[str]) -> str:
+def _literal(words: dict[str, str], values: frozenset[str], whole: frozenset[str]) -> str:
+    """The classes a key may take, or those it may not when they are fewer ("not (`country` is
+    "CA")" rather than every value no rule names)."""
     said = sorted(words[v] for v in values)
-    return said[0] if len(said) == 1 else "(" + " or ".join(said) + ")"
+    if len(said) == 1:
+        return said[0]
+    excluded = sorted(words[v] for v in whole - values)
+    if len(excluded) < len(said):
+        return "not (" + " or ".join(excluded) + ")"
+    return "(" + " or ".join(said) + ")"
