@@ -173,6 +173,29 @@ def test_json_stays_a_bare_list_of_every_diagnostic(
     ]
 
 
+def test_json_with_summary_holds_the_diagnostics_and_the_counts(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    path = write(tmp_path, BROKEN)
+    code, out = run(capsys, "check", path, "--format", "json", "--summary")
+    assert code == 1
+    printed = json.loads(out)
+    assert [d["code"] for d in printed["diagnostics"]] == [
+        "deny-overrides-allow",
+        "invariant-broken",
+    ]
+    assert printed["summary"] == {
+        "errors": 1,
+        "warnings": 0,
+        "notes": 1,
+        "findings": 1,
+        "invariants": 2,
+        "proven": 1,
+        "broken": 1,
+        "undecided": 0,
+    }
+
+
 def test_sarif_run_carries_the_counts_in_its_property_bag(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:

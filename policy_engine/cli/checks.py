@@ -37,6 +37,12 @@ def add_check_parser(commands: argparse._SubParsersAction[argparse.ArgumentParse
         help="with --format sarif or github, also report the notes (where a deny overrides an "
         "allow); text and json always show them",
     )
+    check.add_argument(
+        "--summary",
+        action="store_true",
+        help="with --format json, print an object: the diagnostics and the counts of what was "
+        "found and proven (without it, the bare list of diagnostics)",
+    )
     add_budget_arguments(check)
 
 
@@ -159,7 +165,7 @@ def run_check(args: argparse.Namespace) -> int:
     # Notes are opt-in where they become annotations or code-scanning alerts.
     shown = [d for d in diagnostics if args.notes or d.severity != "info"]
     if args.format == "json":
-        print(render_json(diagnostics))
+        print(render_json(diagnostics, report.summary() if args.summary else None))
     elif args.format == "sarif":
         print(render_sarif(shown, __version__, report.summary()))
     elif args.format == "github":

@@ -24,8 +24,15 @@ def render_text(diagnostics: Sequence[Diagnostic]) -> str:
     return "\n".join(blocks).rstrip("\n")
 
 
-def render_json(diagnostics: Sequence[Diagnostic]) -> str:
-    return json.dumps([d.to_dict() for d in diagnostics], indent=2, ensure_ascii=False)
+def render_json(diagnostics: Sequence[Diagnostic], summary: Mapping[str, Any] | None = None) -> str:
+    """The diagnostics as a JSON list; with ``summary``, an object holding them and the counts
+    (``{"diagnostics": [...], "summary": {...}}``)."""
+    found = [d.to_dict() for d in diagnostics]
+    if summary is None:
+        return json.dumps(found, indent=2, ensure_ascii=False)
+    return json.dumps(
+        {"diagnostics": found, "summary": dict(summary)}, indent=2, ensure_ascii=False
+    )
 
 
 def render_sarif(
