@@ -246,3 +246,18 @@ def test_fresh_values_stay_distinct_when_a_rule_names_other() -> None:
     assert results[0].counterexample is not None
     cell, klass, _, _ = results[0].counterexample
     assert policy.decide(*cell, klass.request_context()).allowed
+
+
+def test_a_memory_budget_stops_the_search(monkeypatch: pytest.MonkeyPatch) -> None:
+    from policy_engine.analysis import budget as budget_module
+
+    sizes = iter([100 * 2**20, 100 * 2**20 + 2 * 2**20])
+    monkeypatch.setattr(budget_module, "resident_bytes", lambda: next(sizes))
+    meter = Meter(Budget(seconds=60, steps=10**9, memory_mb=1))
+    with pytest.raises(BudgetExceeded, match="memory budget of 1 MiB ran out"):
+        meter.check_clock()
+
+
+def test_the_memory_budget_is_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("POLICY_ENGINE_ANALYSIS_MEMORY_MB", "256")
+    assert Budget.from_environment().memory_mb == 256

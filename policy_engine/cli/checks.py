@@ -11,6 +11,7 @@ from typing import Any
 
 from .._version import __version__
 from ..analysis.budget import (
+    DEFAULT_MEMORY_MB,
     DEFAULT_SECONDS,
     DEFAULT_STEPS,
     EXIT_UNDECIDED,
@@ -77,6 +78,17 @@ def add_budget_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"search steps the analysis may take (default {DEFAULT_STEPS:,}, or "
         "$POLICY_ENGINE_ANALYSIS_STEPS)",
     )
+    _add_memory_argument(parser)
+
+
+def _add_memory_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--budget-memory",
+        type=_positive(float),
+        metavar="MB",
+        help=f"memory the analysis may add, in MiB (default {DEFAULT_MEMORY_MB:g}, or "
+        "$POLICY_ENGINE_ANALYSIS_MEMORY_MB)",
+    )
 
 
 def _positive(kind: type[float] | type[int]) -> Callable[[str], Any]:
@@ -99,7 +111,9 @@ def budget_of(args: argparse.Namespace) -> Budget:
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     return Budget(
-        seconds=args.budget_seconds or budget.seconds, steps=args.budget_steps or budget.steps
+        seconds=args.budget_seconds or budget.seconds,
+        steps=args.budget_steps or budget.steps,
+        memory_mb=args.budget_memory or budget.memory_mb,
     )
 
 
