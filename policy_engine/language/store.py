@@ -1,8 +1,12 @@
 """The engine's cache folder: a restricted, atomic store of plain data and syntax trees.
 
 Entries are read with an unpickler that can only construct plain containers, the language's
-syntax-tree classes, spans and diagnostics, so a cache folder shared between users, or a tampered
-file, cannot run code; anything unreadable is ignored (and removed). Writes are atomic (a
+syntax-tree classes, spans and diagnostics, so a tampered file cannot run code; anything
+unreadable is ignored (and removed). A tampered entry could still say something else than the
+rule files do, so only what the user alone can write is trusted: the folder is created 0700, and
+a folder or an entry that another user owns or that group or others may write is neither read
+nor written (one warning). Each entry records the name it was stored under (a hash of the engine
+and of the policy files), so an entry copied to another name is never used. Writes are atomic (a
 temporary file, then a rename), so concurrent processes can share one folder. It knows nothing of
 what it stores: the parser keeps its grammar tables here and :mod:`policy_engine.engine.cache`
 keeps compiled images.
@@ -18,7 +22,9 @@ import contextlib
 import io
 import os
 import pickle
+import stat
 import tempfile
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -26,7 +32,7 @@ from typing import Any
 from . import ast, errors, source
 from .source import Source
 
-FORMAT = 3
+FORMAT = 4
 """Bumped whenever what is stored changes shape."""
 
 _ALLOWED: dict[str, set[str]] = {
@@ -92,18 +98,27 @@ def folder() -> Path:
 
 
 def read(name: str, sources: Sequence[Source]) -> Any:
-    if not enabled():
+    """The content stored under ``name``, or None: when there is none, when it cannot be read,
+    when it was stored under another name (a swapped entry), or when the folder or the entry is
+    not the user's own or others may write it (then it is not even opened)."""
+    target = trusted_folder()
+    if target is None:
         return None
-    path = folder() / name
+    path = target / name
     try:
-        data = path.read_bytes()
+        with open(path, "rb", opener=_no_follow) as handle:
+            if not _private(os.fstat(handle.fileno())):
+                return None
+            data = handle.read()
     except OSError:
         return None
     try:
         found = _EngineOnlyUnpickler(data, sources).load()
     except Exception:  # corrupt, truncated, foreign or from another engine build: ignore it
         found = None
-    if not (isinstance(found, dict) and found.get("format") == FORMAT):
+    if not (
+        isinstance(found, dict) and found.get("format") == FORMAT and found.get("name") == name
+    ):
         with contextlib.suppress(OSError):
             path.unlink()
         return None
@@ -111,15 +126,60 @@ def read(name: str, sources: Sequence[Source]) -> Any:
 
 
 def write(name: str, content: Any, sources: Sequence[Source]) -> None:
-    if not enabled():
+    """Keep ``content`` under ``name`` (atomically; the entry records its own name, so that an
+    entry copied to another name is never used). Nothing is written to a folder
+    :func:`trusted_folder` refuses."""
+    target = trusted_folder()
+    if target is None:
         return
-    target = folder()
     try:
-        target.mkdir(parents=True, exist_ok=True)
         handle, temporary = tempfile.mkstemp(dir=target, suffix=".tmp")
         with os.fdopen(handle, "wb") as out:
-            _SourcesPickler(out, sources).dump({"format": FORMAT, "content": content})
+            entry = {"format": FORMAT, "name": name, "content": content}
+            _SourcesPickler(out, sources).dump(entry)
         os.replace(temporary, target / name)
     except (OSError, pickle.PicklingError, RecursionError, KeyError):
         with contextlib.suppress(OSError, UnboundLocalError):
             os.unlink(temporary)
+
+
+_WARNED: set[str] = set()
+
+
+def trusted_folder() -> Path | None:
+    """The cache folder, created private (0700) when missing; None when the cache is off or the
+    folder is not the user's own or others may write to it. A folder refused is said once per
+    process (a warning), and then neither read nor written: entries someone else could have
+    written are never trusted."""
+    if not enabled():
+        return None
+    target = folder()
+    try:
+        target.mkdir(mode=0o700, parents=True, exist_ok=True)
+        info = os.stat(target)
+    except OSError:
+        return None
+    if _private(info):
+        return target
+    if str(target) not in _WARNED:
+        _WARNED.add(str(target))
+        warnings.warn(
+            f"policy-engine: not using the cache folder `{target}`: it is not yours alone "
+            "(owned by another user, or others may write to it); policies load uncached",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+    return None
+
+
+def _private(info: os.stat_result) -> bool:
+    """Owned by this user, and neither group nor others may write to it."""
+    if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        return False
+    getuid = getattr(os, "getuid", None)
+    return getuid is None or info.st_uid == getuid()
+
+
+def _no_follow(path: str, flags: int) -> int:
+    """Open without following a symbolic link at the entry itself."""
+    return os.open(path, flags | getattr(os, "O_NOFOLLOW", 0))
