@@ -7,13 +7,13 @@ from __future__ import annotations
 import functools
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from lark import Token, Transformer, Tree
 from lark.tree import Meta
 
 from . import ast
-from .errors import Diagnostic
+from .errors import Diagnostic, PolicySyntaxError
 from .grammar import reserved_words
 from .source import Source, Span
 
@@ -63,6 +63,22 @@ def _builder_table(cls: type[BuilderBase]) -> dict[str, tuple[Method, bool]]:
     }
 
 
+_Node = TypeVar("_Node")
+
+MAX_NESTING = 64
+"""How deeply conditions may nest (`not`, parenthesised `and`/`or`, lists in lists): every step
+after the parser walks them recursively."""
+
+
+def _too_deep(span: Span | None) -> Diagnostic:
+    return Diagnostic(
+        "too-deep",
+        f"this condition nests more than {MAX_NESTING} levels deep",
+        span,
+        "split it into rules or simpler conditions; `and`/`or` chains of any length are fine",
+    )
+
+
 class BuilderBase(Transformer[Token, Any]):
     """Builds AST nodes from Lark's rules for the file of one parse: each public method of a
     subclass builds the node of the grammar rule it is named after.
@@ -76,6 +92,24 @@ class BuilderBase(Transformer[Token, Any]):
         self.source = source
         self.problems = problems
         self.reserved = reserved_words()
+        self._depths: dict[int, int] = {}
+
+    def transform(self, tree: Tree[Token]) -> Any:
+        """Lark's transform, which recurses once per level of the tree: a condition nested
+        hundreds of levels deep is a syntax error at its statement, never a RecursionError."""
+        try:
+            return super().transform(tree)
+        except RecursionError:
+            raise PolicySyntaxError([_too_deep(self._span(tree.meta))]) from None
+
+    def nest(self, node: _Node, children: list[Any], meta: Meta) -> _Node:
+        """Record how deeply ``node`` nests (conditions and lists); past ``MAX_NESTING`` levels
+        the statement is refused (once, at the node that first goes past)."""
+        depth = 1 + max((self._depths.get(id(c), 0) for c in children), default=0)
+        self._depths[id(node)] = depth
+        if depth == MAX_NESTING + 1:
+            self.problems.append(_too_deep(self._span(meta)))
+        return node
 
     def _call_userfunc(self, tree: Tree[Token], new_children: list[Any] | None = None) -> Any:
         children = tree.children if new_children is None else new_children

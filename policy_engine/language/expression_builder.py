@@ -11,6 +11,11 @@ from lark.tree import Meta
 
 from . import ast
 from .builder_base import BuilderBase, unquote, with_meta
+from .errors import Diagnostic
+
+MAX_INTEGER_DIGITS = 4300
+"""The longest integer literal: Python's own limit for reading one (every literal that loaded
+before this limit still loads)."""
 
 
 class ExpressionBuilder(BuilderBase):
@@ -19,19 +24,21 @@ class ExpressionBuilder(BuilderBase):
 
     @with_meta
     def or_(self, meta: Meta, children: list[Any]) -> ast.Or:
-        left, right = children
-        ops = left.operands if isinstance(left, ast.Or) else (left,)
-        return ast.Or((*ops, right), self._span(meta))
+        # A chain is one flat node (a 2,000-operand chain is no deeper than two operands); a
+        # parenthesised `or` first in it joins it, as it always has.
+        first, *rest = children
+        ops = first.operands if isinstance(first, ast.Or) else (first,)
+        return self.nest(ast.Or((*ops, *rest), self._span(meta)), children, meta)
 
     @with_meta
     def and_(self, meta: Meta, children: list[Any]) -> ast.And:
-        left, right = children
-        ops = left.operands if isinstance(left, ast.And) else (left,)
-        return ast.And((*ops, right), self._span(meta))
+        first, *rest = children
+        ops = first.operands if isinstance(first, ast.And) else (first,)
+        return self.nest(ast.And((*ops, *rest), self._span(meta)), children, meta)
 
     @with_meta
     def not_(self, meta: Meta, children: list[Any]) -> ast.Not:
-        return ast.Not(children[0], self._span(meta))
+        return self.nest(ast.Not(children[0], self._span(meta)), children, meta)
 
     @with_meta
     def compare(self, meta: Meta, children: list[Any]) -> ast.Compare:
@@ -68,13 +75,25 @@ class ExpressionBuilder(BuilderBase):
 
     @with_meta
     def list_literal(self, meta: Meta, children: list[Any]) -> ast.ListLiteral:
-        return ast.ListLiteral(tuple(c for c in children if c is not None), self._span(meta))
+        items = tuple(c for c in children if c is not None)
+        return self.nest(ast.ListLiteral(items, self._span(meta)), list(items), meta)
 
     def string(self, children: list[Token]) -> ast.Literal_:
         return ast.Literal_(unquote(children[0]), self._tspan(children[0]))
 
     def integer(self, children: list[Token]) -> ast.Literal_:
-        return ast.Literal_(int(children[0]), self._tspan(children[0]))
+        token = children[0]
+        digits = len(token.lstrip("-"))
+        if digits > MAX_INTEGER_DIGITS:
+            self.problems.append(
+                Diagnostic(
+                    "integer-too-long",
+                    f"this integer has {digits:,} digits; at most {MAX_INTEGER_DIGITS} are allowed",
+                    self._tspan(token),
+                )
+            )
+            return ast.Literal_(0, self._tspan(token))
+        return ast.Literal_(int(token), self._tspan(token))
 
     def true(self, children: list[Token]) -> ast.Literal_:
         return ast.Literal_(True, self._tspan(children[0]))

@@ -1,0 +1,60 @@
+"""Rule files are untrusted input: what used to escape as a RecursionError or a ValueError is a
+syntax error at its place, and long `and`/`or` chains are ordinary conditions."""
+
+from __future__ import annotations
+
+import pytest
+
+import policy_engine
+from policy_engine import PolicySyntaxError, load_policy_text
+from policy_engine.language.builder_base import MAX_NESTING
+
+HEAD = "party p\ndata d\npurpose u\ncontext b: boolean\ncontext k: string\ncontext a: integer\n"
+RULE = "rule r §1\n  allow p to use d for u\n  when {}\n"
+
+
+def refused(condition: str) -> policy_engine.Diagnostic:
+    with pytest.raises(PolicySyntaxError) as caught:
+        load_policy_text(HEAD + RULE.format(condition))
+    [problem] = caught.value.diagnostics
+    return problem
+
+
+@pytest.mark.parametrize("operator", ["and", "or"])
+def test_a_chain_of_two_thousand_operands_is_an_ordinary_condition(operator: str) -> None:
+    policy = load_policy_text(HEAD + RULE.format(f" {operator} ".join(["b"] * 2000)))
+    assert policy.decide("p", "d", "u", {"b": True}).allowed
+    assert not policy.decide("p", "d", "u", {"b": False}).allowed
+
+
+@pytest.mark.parametrize(
+    "condition",
+    [
+        "not " * 490 + "b",  # past Lark's recursion: caught where it recurses
+        "not " * (MAX_NESTING + 1) + "b",  # past the limit, within the recursion
+        "(b and " * 200 + "b" + ")" * 200,
+        "k in " + "[" * 330 + '"x"' + "]" * 330,
+    ],
+    ids=["490 nots", "65 nots", "200 nested and", "330 nested lists"],
+)
+def test_a_condition_nested_too_deeply_is_a_syntax_error_at_its_place(condition: str) -> None:
+    problem = refused(condition)
+    assert problem.code == "too-deep"
+    assert problem.message == f"this condition nests more than {MAX_NESTING} levels deep"
+    assert problem.help == (
+        "split it into rules or simpler conditions; `and`/`or` chains of any length are fine"
+    )
+    assert problem.span is not None and problem.span.line >= 7
+
+
+def test_nesting_up_to_the_limit_loads() -> None:
+    policy = load_policy_text(HEAD + RULE.format("not " * (MAX_NESTING - 1) + "b"))
+    expected = (MAX_NESTING - 1) % 2 == 0
+    assert policy.decide("p", "d", "u", {"b": True}).allowed is expected
+
+
+def test_an_integer_literal_past_pythons_limit_is_a_syntax_error() -> None:
+    problem = refused("a < " + "9" * 5000)
+    assert problem.code == "integer-too-long"
+    assert problem.message == "this integer has 5,000 digits; at most 4300 are allowed"
+    assert problem.span is not None and (problem.span.line, problem.span.column) == (9, 12)
