@@ -58,3 +58,21 @@ def test_an_integer_literal_past_pythons_limit_is_a_syntax_error() -> None:
     assert problem.code == "integer-too-long"
     assert problem.message == "this integer has 5,000 digits; at most 4300 are allowed"
     assert problem.span is not None and (problem.span.line, problem.span.column) == (9, 12)
+
+
+@pytest.mark.parametrize(
+    ("party", "shown"),
+    [
+        (["staff"], "a list"),
+        ({"name": "staff"}, "an object"),
+        (10**5000, "a number too long to show"),
+        (int("9" * 40), "the number " + "9" * 40),
+    ],
+    ids=["list", "object", "5,000 digits", "40 digits"],
+)
+def test_a_request_term_of_the_wrong_type_is_a_request_error(party: object, shown: str) -> None:
+    """It used to raise TypeError (unhashable) or ValueError (too long to write out)."""
+    policy = load_policy_text(HEAD + RULE.format("b"))
+    with pytest.raises(policy_engine.RequestError) as caught:
+        policy.decide(party, "d", "u")  # type: ignore[arg-type]
+    assert caught.value.diagnostics[0].message == f"the party must be a name, got {shown}"

@@ -116,7 +116,11 @@ class Policy:
         context key that is undeclared or of the wrong type; never answers such a request.
         """
         compiled = self.compiled
-        if party in self._parties and data in self._data and purpose in self._purposes:
+        try:
+            known = party in self._parties and data in self._data and purpose in self._purposes
+        except TypeError:  # a list or an object: unhashable, and resolve_term says what it is
+            known = False
+        if known:
             terms = (party, data, purpose)
         else:
             terms = (

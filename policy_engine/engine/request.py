@@ -44,6 +44,11 @@ def _article(word: str) -> str:
     return "an" if word[:1] in "aeiou" else "a"
 
 
+_LONGEST_SHOWN_BITS = 332
+"""About 100 decimal digits: longer numbers are not written out (Python refuses to write one of
+over 4,300 digits, and nobody reads one of 100)."""
+
+
 def describe_value(value: object) -> str:
     if value is None:
         return "null"
@@ -51,6 +56,8 @@ def describe_value(value: object) -> str:
         return "true" if value else "false"
     if isinstance(value, str):
         return f'"{value}"'
+    if isinstance(value, int) and value.bit_length() > _LONGEST_SHOWN_BITS:
+        return "a number too long to show"
     if isinstance(value, int | float):
         return f"the number {value}"
     if isinstance(value, list | tuple):
