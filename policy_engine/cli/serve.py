@@ -63,9 +63,11 @@ def run_log(args: argparse.Namespace) -> int:
     from ..service.storage import StorageError, open_storage
 
     try:
-        storage = open_storage(args.db)
+        # The database must be there already: verify never creates or migrates anything.
+        storage = open_storage(args.db, existing=True)
     except StorageError as exc:
-        raise UsageError(str(exc)) from None
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     try:
         result = storage.verify_log()
     except StorageError as exc:

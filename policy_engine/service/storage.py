@@ -67,21 +67,25 @@ __all__ = [
 DEFAULT_DB_URL = "sqlite:///policy-engine.db"
 
 
-def open_storage(url: str | None = None, *, pool_size: int = DEFAULT_PG_POOL_SIZE) -> Storage:
+def open_storage(
+    url: str | None = None, *, pool_size: int = DEFAULT_PG_POOL_SIZE, existing: bool = False
+) -> Storage:
     """``sqlite:///relative.db``, ``sqlite:////absolute.db``, a bare file path, or
     ``postgresql://user@host:port/db`` (libpq's ``?options=-csearch_path%3Dschema`` picks a
-    schema). ``None`` is :data:`DEFAULT_DB_URL`, a file in the working directory."""
+    schema). ``None`` is :data:`DEFAULT_DB_URL`, a file in the working directory. With
+    ``existing`` the database must already hold this build's schema: nothing is created or
+    migrated (``log verify``)."""
     url = url or DEFAULT_DB_URL
     scheme = url.split("://", 1)[0] if "://" in url else ""
     if scheme in ("postgresql", "postgres"):
-        return PostgresStorage(url, pool_size)
+        return PostgresStorage(url, pool_size, existing=existing)
     if scheme == "sqlite":
         path = url[len("sqlite:///") :] if url.startswith("sqlite:///") else ""
         if not path:
             raise StorageError(f"a SQLite URL looks like `sqlite:///file.db`, got `{url}`")
-        return SQLiteStorage(unquote(path))
+        return SQLiteStorage(unquote(path), existing=existing)
     if scheme:
         raise StorageError(
             f"unsupported database URL `{url}`: use sqlite:///FILE or postgresql://…"
         )
-    return SQLiteStorage(url)
+    return SQLiteStorage(url, existing=existing)

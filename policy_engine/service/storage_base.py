@@ -18,8 +18,8 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 from .log_chain import GENESIS, Row, VerifyResult, canonical_json, chain_rows, check_row
-from .storage_schema import apply_migrations
-from .storage_types import now_text
+from .storage_schema import SCHEMA_VERSION, applied_version, apply_migrations
+from .storage_types import StorageError, now_text
 
 #: Names of the write locks: appends to the log, and consent events, are each serialized (across
 #: processes too) so that ``seq`` order is commit order.
@@ -216,3 +216,16 @@ class Storage(ABC):
     def _migrate(self, migrations: Mapping[int, list[str]]) -> None:
         with self._write() as cur:
             apply_migrations(cur, migrations, self._sql)
+
+    def _require_schema(self) -> None:
+        """For a database that must already exist (``log verify``): its schema is this build's,
+        read without writing anything."""
+        with self._read() as cur:
+            version = applied_version(cur)
+        if version is None:
+            raise StorageError(f"{self.url} holds no decision log (no policy-engine tables)")
+        if version != SCHEMA_VERSION:
+            raise StorageError(
+                f"{self.url} has schema version {version}, this build reads {SCHEMA_VERSION}: "
+                "verify it with the build that wrote it, or let `serve` migrate it first"
+            )

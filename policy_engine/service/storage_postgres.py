@@ -45,7 +45,9 @@ class PostgresStorage(Storage):
     # Appends that find the head moved before the one that takes the lock first.
     _OPTIMISTIC_TRIES = 3
 
-    def __init__(self, url: str, pool_size: int = DEFAULT_PG_POOL_SIZE) -> None:
+    def __init__(
+        self, url: str, pool_size: int = DEFAULT_PG_POOL_SIZE, *, existing: bool = False
+    ) -> None:
         try:
             import psycopg
             from psycopg_pool import ConnectionPool
@@ -77,7 +79,10 @@ class PostgresStorage(Storage):
         )
         try:
             self._pool.open(wait=True, timeout=10.0)
-            self._migrate(POSTGRES_MIGRATIONS)
+            if existing:  # log verify: read what is there, create nothing
+                self._require_schema()
+            else:
+                self._migrate(POSTGRES_MIGRATIONS)
         except (psycopg.Error, StorageError) as exc:
             self._pool.close()
             if isinstance(exc, StorageError):

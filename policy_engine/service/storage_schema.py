@@ -128,3 +128,15 @@ def apply_migrations(
             sql("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)"),
             (version, now_text()),
         )
+
+
+def applied_version(cur: Any) -> int | None:
+    """The highest schema version recorded in the database, or None when it has no schema (no
+    ``schema_migrations`` table): read only, for ``log verify``, which never creates or
+    migrates anything."""
+    try:
+        cur.execute("SELECT max(version) FROM schema_migrations")
+    except Exception:  # no such table (either back end's error): not a policy-engine database
+        return None
+    row = cur.fetchone()
+    return None if row is None or row[0] is None else int(row[0])

@@ -87,21 +87,29 @@ class SQLiteStorage(Storage):
     waits (:meth:`append_decisions_async`). Checkpoints run in a thread of their own
     (:class:`_Checkpointer`)."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, *, existing: bool = False) -> None:
+        """``existing``: the database must be there already, with this build's schema; nothing
+        is created, migrated or checkpointed (``log verify``)."""
         self.path = path
         memory = path == ":memory:"
-        if not memory:
+        if existing and not (memory or Path(path).is_file()):
+            raise StorageError(f"no SQLite database at `{path}`")
+        if not memory and not existing:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         try:
-            self._conn = self._open(path, busy_ms=10_000)
+            setup = not existing
+            self._conn = self._open(path, busy_ms=10_000, setup=setup)
             # Every connection to ":memory:" is a database of its own: there, one does all.
-            self._reader = self._conn if memory else self._open(path, busy_ms=10_000)
-            self._inline = self._conn if memory else self._open(path, busy_ms=0)
+            self._reader = self._conn if memory else self._open(path, 10_000, setup=setup)
+            self._inline = self._conn if memory else self._open(path, 0, setup=setup)
         except sqlite3.Error as exc:
             raise StorageError(f"cannot open SQLite database `{path}`: {exc}") from None
         self._lock = threading.Lock()
         self._read_lock = self._lock if memory else threading.Lock()
         self._checkpointer: _Checkpointer | None = None
+        if existing:
+            self._require_schema()
+            return
         self._migrate(SQLITE_MIGRATIONS)
         if not memory:
             self._checkpointer = _Checkpointer(path)
@@ -111,10 +119,15 @@ class SQLiteStorage(Storage):
         self._max_insert_rows = min(self.MAX_INSERT_ROWS, 1 << (fits.bit_length() - 1))
 
     @staticmethod
-    def _open(path: str, busy_ms: int) -> sqlite3.Connection:
+    def _open(path: str, busy_ms: int, *, setup: bool = True) -> sqlite3.Connection:
+        """A connection; with ``setup``, the database is also put in WAL mode with this
+        engine's checkpointing (a write: not for a database only read, as ``log verify`` does)."""
         conn = sqlite3.connect(
             path, check_same_thread=False, isolation_level=None, timeout=busy_ms / 1000
         )
+        conn.execute(f"PRAGMA busy_timeout={int(busy_ms)}")
+        if not setup:
+            return conn
         conn.execute("PRAGMA journal_mode=WAL")
         # NORMAL in WAL mode loses nothing when the process dies, only on power loss.
         conn.execute("PRAGMA synchronous=NORMAL")
