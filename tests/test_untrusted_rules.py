@@ -76,3 +76,33 @@ def test_a_request_term_of_the_wrong_type_is_a_request_error(party: object, show
     with pytest.raises(policy_engine.RequestError) as caught:
         policy.decide(party, "d", "u")  # type: ignore[arg-type]
     assert caught.value.diagnostics[0].message == f"the party must be a name, got {shown}"
+
+
+@pytest.mark.parametrize(
+    ("char", "named"),
+    [
+        ("\u2028", "U+2028 (line separator)"),
+        ("\u2029", "U+2029 (paragraph separator)"),
+        ("\x85", "U+0085 (next line)"),
+        ("\x0c", "U+000C (form feed)"),
+        ("\x0b", "U+000B (vertical tab)"),
+    ],
+)
+def test_a_line_break_only_editors_see_is_refused_outside_strings(char: str, named: str) -> None:
+    """Written in a comment, it used to hide the deny rule that follows it from the parser."""
+    text = HEAD + RULE.format("b") + f"# the exception{char}rule d §1 deny p from using d for u\n"
+    with pytest.raises(PolicySyntaxError) as caught:
+        load_policy_text(text)
+    [problem] = caught.value.diagnostics
+    assert problem.code == "hidden-line-break"
+    assert problem.message == (
+        f"{named} is not allowed outside a string: editors show a line break there, the parser "
+        "does not"
+    )
+    assert problem.span is not None
+    assert (problem.span.line, problem.span.column) == (10, 16)
+
+
+def test_a_line_separator_inside_a_string_is_kept() -> None:
+    policy = load_policy_text(HEAD + 'party q "one\u2028two" §1\n' + RULE.format("b"))
+    assert "q" in policy.terms("party")

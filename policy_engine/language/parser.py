@@ -17,6 +17,7 @@ from . import ast
 from .builder import Builder
 from .errors import Diagnostic, PolicySyntaxError
 from .grammar import lark_parser, load_parser
+from .hidden_breaks import hidden_breaks
 from .source import Source
 from .syntax_errors import STATEMENT_KEYWORDS, accepts, describe_glued, describe_syntax_error, glued
 
@@ -83,6 +84,9 @@ def _builder(state: _ParseState) -> Builder:
 
 def parse_source(source: Source) -> ast.PolicyFile:
     """Parse one file. Raises :class:`PolicySyntaxError` naming the place and what was expected."""
+    hidden = hidden_breaks(source)
+    if hidden:
+        raise PolicySyntaxError(hidden)
     state = _ParseState(source)
     token = _STATE.set(state)
     try:
