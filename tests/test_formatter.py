@@ -236,9 +236,7 @@ def quoted(value: str, escape_letters: bool) -> str:
             out.append("\\n")
         elif char == "\t" and escape_letters:
             out.append("\\t")
-        elif escape_letters and char in "abc":
-            out.append("\\" + char)
-        else:
+        else:  # any other escape is an error (tests/test_untrusted_rules.py)
             out.append(char)
     return '"' + "".join(out) + '"'
 

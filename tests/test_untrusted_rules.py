@@ -106,3 +106,22 @@ def test_a_line_break_only_editors_see_is_refused_outside_strings(char: str, nam
 def test_a_line_separator_inside_a_string_is_kept() -> None:
     policy = load_policy_text(HEAD + 'party q "one\u2028two" §1\n' + RULE.format("b"))
     assert "q" in policy.terms("party")
+
+
+@pytest.mark.parametrize(
+    ("written", "escape", "column"), [('"caf\\u00e9"', "\\u", 16), ('"\\q"', "\\q", 13)]
+)
+def test_an_unknown_escape_in_a_string_is_an_error(written: str, escape: str, column: int) -> None:
+    """`"caf\\u00e9"` used to become "cafu00e9" without a word."""
+    problem = refused(f"k = {written}")
+    assert problem.code == "unknown-escape"
+    assert problem.message == f"unknown escape `{escape}` in a string"
+    assert problem.span is not None and (problem.span.line, problem.span.column) == (9, column)
+
+
+@pytest.mark.parametrize(
+    ("written", "text"), [('"a\\"b"', 'a"b'), ('"a\\\\b"', "a\\b"), ('"x\\ty"', "x\ty")]
+)
+def test_the_four_escapes_still_mean_what_they_did(written: str, text: str) -> None:
+    policy = load_policy_text(HEAD + RULE.format(f"k = {written}"))
+    assert policy.decide("p", "d", "u", {"k": text}).allowed

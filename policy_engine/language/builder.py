@@ -9,7 +9,7 @@ from lark import Token
 from lark.tree import Meta
 
 from . import ast
-from .builder_base import Tagged, unquote, with_meta
+from .builder_base import Tagged, with_meta
 from .expression_builder import ExpressionBuilder
 
 
@@ -31,7 +31,7 @@ class Builder(ExpressionBuilder):
 
     @with_meta
     def description(self, meta: Meta, children: list[Token]) -> Tagged:
-        return Tagged("description", unquote(children[0]))
+        return Tagged("description", self._text(children[0]))
 
     @with_meta
     def citations(self, meta: Meta, children: list[Token]) -> Tagged:
@@ -91,7 +91,7 @@ class Builder(ExpressionBuilder):
         return ast.StrType()
 
     def string_list(self, children: list[Token]) -> tuple[str, ...]:
-        return tuple(unquote(t) for t in children)
+        return tuple(self._text(t) for t in children)
 
     def one_of_type(self, children: list[Any]) -> ast.OneOfType:
         return ast.OneOfType(children[0])

@@ -42,6 +42,9 @@ def unquote(token: str) -> str:
     return "".join(out)
 
 
+_ESCAPES = frozenset('"\\nt')
+"""What may follow a backslash in a string."""
+
 Method = Callable[..., Any]
 
 
@@ -120,6 +123,30 @@ class BuilderBase(Transformer[Token, Any]):
         if with_meta:
             return method(self, tree.meta, children)
         return method(self, children)
+
+    def _text(self, token: Token) -> str:
+        """A quoted string's text. An escape other than `\\"`, `\\\\`, `\\n` and `\\t` is an error
+        at its place (`"caf\\u00e9"` used to become `"cafu00e9"` without a word)."""
+        if "\\" not in token:
+            return unquote(token)
+        body = token[1:-1]
+        at = body.find("\\")
+        while at != -1:
+            escaped = body[at + 1 : at + 2]
+            if escaped not in _ESCAPES:
+                column = (token.column or 1) + 1 + at
+                line = token.line or 1
+                self.problems.append(
+                    Diagnostic(
+                        "unknown-escape",
+                        f"unknown escape `\\{escaped}` in a string",
+                        Span(self.source, line, column, line, column + 2),
+                        "write the character itself (rule files are UTF-8); a backslash is "
+                        '`\\\\`, a quote `\\"`, a line break `\\n`, a tab `\\t`',
+                    )
+                )
+            at = body.find("\\", at + 2)
+        return unquote(token)
 
     # spans ---------------------------------------------------------------
     def _span(self, meta: Meta) -> Span | None:

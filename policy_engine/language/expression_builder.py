@@ -10,7 +10,7 @@ from lark import Token
 from lark.tree import Meta
 
 from . import ast
-from .builder_base import BuilderBase, unquote, with_meta
+from .builder_base import BuilderBase, with_meta
 from .errors import Diagnostic
 
 MAX_INTEGER_DIGITS = 4300
@@ -79,7 +79,7 @@ class ExpressionBuilder(BuilderBase):
         return self.nest(ast.ListLiteral(items, self._span(meta)), list(items), meta)
 
     def string(self, children: list[Token]) -> ast.Literal_:
-        return ast.Literal_(unquote(children[0]), self._tspan(children[0]))
+        return ast.Literal_(self._text(children[0]), self._tspan(children[0]))
 
     def integer(self, children: list[Token]) -> ast.Literal_:
         token = children[0]
