@@ -3,6 +3,8 @@ syntax error at its place, and long `and`/`or` chains are ordinary conditions.""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 import policy_engine
@@ -125,3 +127,48 @@ def test_an_unknown_escape_in_a_string_is_an_error(written: str, escape: str, co
 def test_the_four_escapes_still_mean_what_they_did(written: str, text: str) -> None:
     policy = load_policy_text(HEAD + RULE.format(f"k = {written}"))
     assert policy.decide("p", "d", "u", {"k": text}).allowed
+
+
+def test_a_link_out_of_the_policy_folder_is_not_followed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rules folder linking to /proc/self/environ printed the environment in a diagnostic."""
+    secret = tmp_path / "secret.txt"
+    secret.write_text("API_TOKEN=hunter2\n")
+    rules = tmp_path / "work" / "rules"
+    rules.mkdir(parents=True)
+    (rules / "main.policy").write_text(HEAD + RULE.format("b"))
+    (rules / "env.policy").symlink_to(secret)
+    monkeypatch.chdir(tmp_path / "work")
+    with pytest.raises(policy_engine.PolicyError) as caught:
+        policy_engine.load_policy("rules")
+    [problem] = caught.value.diagnostics
+    assert problem.code == "link-out-of-folder"
+    assert problem.message == "`rules/env.policy` is a link to a file outside `rules`: not followed"
+    assert "hunter2" not in problem.render()
+
+
+def test_a_link_inside_the_folder_and_a_file_named_outside_the_working_directory_load(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Names used to mix relative and absolute paths (ValueError from the version hash)."""
+    rules = tmp_path / "rules"
+    (rules / "shared").mkdir(parents=True)
+    (rules / "shared" / "main.policy").write_text(HEAD + RULE.format("b"))
+    (rules / "alias.policy").symlink_to(rules / "shared" / "main.policy")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    outside = tmp_path / "one.policy"
+    outside.write_text(HEAD + RULE.format("b"))
+    assert policy_engine.load_policy(outside).decide("p", "d", "u", {"b": True}).allowed
+    with pytest.raises(policy_engine.PolicyValidationError):  # the same rule twice, as expected
+        policy_engine.load_policy(rules)
+
+
+def test_the_version_of_files_named_relative_and_absolute() -> None:
+    from policy_engine.language.files import content_version
+    from policy_engine.language.source import Source
+
+    version = content_version([Source("a.policy", "x"), Source("/abs/b.policy", "y")])
+    assert len(version) == 64

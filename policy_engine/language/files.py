@@ -14,8 +14,9 @@ POLICY_SUFFIX = ".policy"
 
 
 def display_name(path: Path) -> str:
-    """Paths inside the working directory are shown relative to it, others as absolute paths."""
-    absolute = path.resolve()
+    """Paths inside the working directory are shown relative to it, others as absolute paths
+    (made absolute without following links: a file is named where it was found)."""
+    absolute = Path(os.path.abspath(path))
     try:
         return absolute.relative_to(Path.cwd().resolve()).as_posix()
     except ValueError:
@@ -33,6 +34,7 @@ def read_sources(path: str | os.PathLike[str]) -> list[Source]:
             raise PolicyError(
                 [Diagnostic("no-policy-files", f"no `{POLICY_SUFFIX}` files in `{path}`")]
             )
+        _refuse_links_out(root, files)
     else:
         raise PolicyError([Diagnostic("no-such-path", f"no such file or directory: `{path}`")])
     sources = []
@@ -47,11 +49,33 @@ def read_sources(path: str | os.PathLike[str]) -> list[Source]:
     return sources
 
 
+def _refuse_links_out(root: Path, files: list[Path]) -> None:
+    """A rule file of a folder must be inside the folder: a link that leads out of it (to
+    `/proc/self/environ`, say, whose text a diagnostic would then print) is not followed."""
+    inside = root.resolve()
+    outside = [f for f in files if not f.resolve().is_relative_to(inside)]
+    if outside:
+        raise PolicyError(
+            [
+                Diagnostic(
+                    "link-out-of-folder",
+                    f"`{display_name(f)}` is a link to a file outside `{root}`: not followed",
+                    None,
+                    "copy the file into the folder, or name it on the command line itself",
+                )
+                for f in outside
+            ]
+        )
+
+
 def content_version(sources: Iterable[Source]) -> str:
     """SHA-256 of the rule files' names (relative to their common folder) and contents."""
     sources = sorted(sources, key=lambda s: s.name)
     names = [s.name for s in sources]
-    common = os.path.commonpath(names) if len(names) > 1 else os.path.dirname(names[0])
+    try:
+        common = os.path.commonpath(names) if len(names) > 1 else os.path.dirname(names[0])
+    except ValueError:  # absolute and relative names together: no common folder
+        common = ""
     digest = hashlib.sha256()
     for source in sources:
         relative = os.path.relpath(source.name, common) if common else source.name
