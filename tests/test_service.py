@@ -494,6 +494,35 @@ def test_consent_rejects_unknown_purposes_and_bad_events(server: Server) -> None
     assert status == 422 and error["diagnostics"][0]["code"] == "timestamp-in-future"
 
 
+@pytest.mark.parametrize("field", ["timestamp", "expires_at"])
+def test_consent_instants_outside_a_sane_range_are_refused(server: Server, field: str) -> None:
+    """A grant dated 0999-01-01 sorted after 2026 (its year written with three digits), so a
+    later withdrawal lost and the decision was allow; an expiry in 999 kept a grant alive."""
+    subject = new_subject()
+    event = {"event": "grant", "purposes": ["marketing"], "recorded_by": "a", "source": "w"}
+    status, error = server.admin(
+        "POST", f"/v1/subjects/{subject}/consents", {**event, field: "0999-01-01T00:00:00Z"}
+    )
+    assert status == 400
+    [problem] = error["diagnostics"]
+    assert problem["code"] == "timestamp-out-of-range"
+    assert problem["message"] == (
+        f"`{field}` 0999-01-01T00:00:00.000000Z is outside 1970-01-01 to 9999-12-30"
+    )
+    status, state = server.call("POST", "/v1/decisions", {**MARKETING, "subject": subject})
+    assert status == 200 and state["effect"] == "deny"
+
+
+def test_stored_instants_have_four_digit_years() -> None:
+    from datetime import UTC, datetime
+
+    from policy_engine.service.storage_types import format_time
+
+    assert format_time(datetime(999, 1, 1, tzinfo=UTC)) == "0999-01-01T00:00:00.000000Z"
+    assert format_time(datetime(2026, 12, 6, 10, 0, 1, 5)) == "2026-12-06T10:00:01.000005Z"
+    assert format_time(datetime(999, 1, 1, tzinfo=UTC)) < format_time(datetime(2026, 1, 1))
+
+
 def test_ledger_fills_consent_and_a_withdrawal_applies_at_once(server: Server) -> None:
     subject = new_subject()
     path = f"/v1/subjects/{subject}/consents"

@@ -15,6 +15,11 @@ from .storage import format_time
 #: How far in the future a consent event's ``timestamp`` may be (the clients' clocks drift).
 CLOCK_SKEW = timedelta(minutes=5)
 
+#: The instants the ledger accepts: a consent recorded before 1970 or lapsing after 9999 is a
+#: mistake (a year 999 grant used to sort after 2026 and outlive a later withdrawal).
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9999, 12, 30, tzinfo=UTC)
+
 
 def aware(moment: datetime) -> datetime:
     """``moment``, read as UTC when it is naive."""
@@ -39,6 +44,14 @@ def consent_row(event: ConsentEventIn, known: Any) -> dict[str, Any]:
             )
     now = datetime.now(UTC)
     moment = aware(event.timestamp) if event.timestamp else now
+    for field, value in (("timestamp", moment), ("expires_at", event.expires_at)):
+        if value is not None and not EARLIEST <= aware(value) <= LATEST:
+            raise ServiceError(
+                400,
+                "timestamp-out-of-range",
+                f"`{field}` {format_time(aware(value))} is outside 1970-01-01 to 9999-12-30",
+                "send the instant in ISO 8601 with a four-digit year, e.g. 2026-12-06T10:00:00Z",
+            )
     if moment > now + CLOCK_SKEW:
         raise ServiceError(
             422,

@@ -19,10 +19,15 @@ class StorageError(Exception):
 
 
 def format_time(moment: datetime) -> str:
-    """UTC, fixed width, so that text order is time order in both back ends."""
+    """UTC, fixed width (the year always four digits: ``strftime`` writes the year 999 as
+    ``999``, which sorted after 2026), so that text order is time order in both back ends."""
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime(TIME_FORMAT)
+    m = moment.astimezone(UTC)
+    return (
+        f"{m.year:04d}-{m.month:02d}-{m.day:02d}T{m.hour:02d}:{m.minute:02d}:{m.second:02d}"
+        f".{m.microsecond:06d}Z"
+    )
 
 
 def now_text() -> str:
