@@ -119,3 +119,26 @@ def test_decide_without_terms_or_batch_is_a_usage_error(
 ) -> None:
     assert main(["decide", str(PLANISO), "--party", "planiso"]) == 2
     assert "--data, --purpose required (or --batch FILE)" in capsys.readouterr().err
+
+
+def test_a_line_with_a_term_of_the_wrong_type_is_reported_and_the_batch_goes_on(
+    planiso: policy_engine.Policy, tmp_path: Path
+) -> None:
+    """A party given as a list raised TypeError, and a 5,000-digit number ValueError, out of the
+    batch; each is now that line's error, and the batch goes on."""
+    good = {"party": "delivery_partners", "data": "payment_details", "purpose": "order_delivery"}
+    file = tmp_path / "requests.jsonl"
+    huge = json.dumps(good).replace('"delivery_partners"', "9" * 5000)
+    lines = [json.dumps(good), json.dumps({**good, "party": ["delivery_partners"]}), huge]
+    file.write_text("\n".join([*lines, json.dumps(good)]) + "\n")
+    out, err = io.StringIO(), io.StringIO()
+    assert run_batch(planiso, str(file), out, err) == 2
+    printed = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [p.get("line") for p in printed] == [None, 2, 3, None]
+    assert printed[1]["error"]["message"] == "the party must be a name, got a list"
+    assert printed[2]["error"] == {
+        "code": "bad-json",
+        "message": "not valid JSON here: a number is too long",
+        "help": None,
+    }
+    assert printed[0]["effect"] == printed[3]["effect"] == "deny"

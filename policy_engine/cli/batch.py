@@ -28,6 +28,8 @@ def decide_line(policy: Policy, number: int, text: str) -> tuple[str, bool]:
         request: Any = json.loads(text)
     except json.JSONDecodeError as exc:
         return _error(number, "bad-json", f"not valid JSON: {exc.msg} at column {exc.colno}"), False
+    except ValueError:  # Python reads no integer of over 4,300 digits
+        return _error(number, "bad-json", "not valid JSON here: a number is too long"), False
     if not isinstance(request, dict):
         return _error(number, "bad-request", "each line must be a JSON object"), False
     unknown = set(request) - {"party", "data", "purpose", "context"}
