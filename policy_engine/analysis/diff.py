@@ -194,7 +194,7 @@ def _changes(
     """One cell's class count and changes. With the search: a cell it proves unchanged is only
     counted, and a changed cell of more than ``LEAF_MODE_MIN_CLASSES`` classes is compared leaf
     by leaf; otherwise class by class."""
-    a, b = search.compiled if search else space.policies[0], space.policies[1]
+    a, b = space.policies
     rules = [*plan_a.denies, *plan_a.allows, *plan_b.denies, *plan_b.allows]
     if search is not None:
         if search.find(cell, outcomes_differ(plan_a, plan_b), fewest=False) is None:

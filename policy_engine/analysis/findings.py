@@ -8,7 +8,7 @@ live in :mod:`.invariants` (re-exported here).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 
 from ..engine.compiler import CompiledPolicy, CompiledRule
 from ..language.errors import Diagnostic
@@ -34,7 +34,7 @@ from .questions import (
 )
 from .scopes import KINDS, collapse, rule_cells, scope_terms
 from .search import CellSearch
-from .search_values import AnalysisDisagreement, Goal, Witness
+from .search_values import AnalysisDisagreement
 from .space import RequestSpace
 from .unused import unused_declarations
 
@@ -80,23 +80,6 @@ def _asked(
         return undecided(what, undecided_reason(exc), rule.source.id.span)
 
 
-def _somewhere(
-    search: CellSearch, rules: list[CompiledRule], cells: Iterable[tuple[str, str, str]], goal: Goal
-) -> tuple[tuple[str, str, str], Witness] | None:
-    """The first cell (and its witness) where ``goal`` holds; cells the rules cannot tell apart
-    are searched once."""
-    seen: set[tuple[object, ...]] = set()
-    for cell in cells:
-        signature = search.space.signature(cell, rules)
-        if signature in seen:
-            continue
-        seen.add(signature)
-        witness = search.find(cell, goal, fewest=False)
-        if witness is not None:
-            return cell, witness
-    return None
-
-
 def _never_applies(search: CellSearch, rule: CompiledRule) -> Diagnostic | None:
     compiled = search.compiled
     unconditional_denies = [
@@ -112,7 +95,7 @@ def _never_applies(search: CellSearch, rule: CompiledRule) -> Diagnostic | None:
             break
         shadowing.update(blockers)
     # A deny whose condition is unknown denies (fail closed): it applies too.
-    found = _somewhere(search, [rule], rule_cells(compiled, rule), rule_applies(rule))
+    found = search.first([rule], rule_cells(compiled, rule), rule_applies(rule))
     if found is not None:
         confirm_applies(rule, found[0], found[1].context)
     can_apply = found is not None
@@ -187,7 +170,7 @@ def _redundant(
 def _grants_without(search: CellSearch, rule: CompiledRule, other: CompiledRule) -> bool:
     """Some request of ``rule``'s scope makes it true and ``other`` not."""
     cells = rule_cells(search.compiled, rule)
-    found = _somewhere(search, [rule, other], cells, grants_without(rule, other))
+    found = search.first([rule, other], cells, grants_without(rule, other))
     if found is not None:
         confirm_grants_without(rule, other, found[0], found[1].context)
     return found is not None
@@ -266,9 +249,9 @@ def _both_apply(
         for data in sorted(shared[1])
         for purpose in sorted(shared[2])
     ]
-    found = _somewhere(search, [deny, allow], cells, both_apply(deny, allow, surely=True))
+    found = search.first([deny, allow], cells, both_apply(deny, allow, surely=True))
     if found is None:
-        found = _somewhere(search, [deny, allow], cells, both_apply(deny, allow, surely=False))
+        found = search.first([deny, allow], cells, both_apply(deny, allow, surely=False))
     if found is None:
         return None
     confirm_both_apply(deny, allow, found[0], found[1].context)

@@ -125,18 +125,12 @@ def _found(
     (with the key missing, when ``missing`` is given); cells the rule cannot tell apart are
     searched once. The witness is confirmed with the evaluator."""
     goal = _value_is(rule, wanted, missing)
-    seen: set[tuple[object, ...]] = set()
-    for cell in rule_cells(search.compiled, rule):
-        signature = search.space.signature(cell, [rule])
-        if signature in seen:
-            continue
-        seen.add(signature)
-        witness = search.find(cell, goal, fewest=False)
-        if witness is not None:
-            key = missing.key.value if missing is not None else None
-            _confirm(rule, _VALUES[wanted], key, cell, witness.context)
-            return True
-    return False
+    found = search.first([rule], rule_cells(search.compiled, rule), goal)
+    if found is None:
+        return False
+    key = missing.key.value if missing is not None else None
+    _confirm(rule, _VALUES[wanted], key, found[0], found[1].context)
+    return True
 
 
 def _confirm(

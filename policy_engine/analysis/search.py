@@ -33,13 +33,13 @@ from ..engine.request import normalize_context
 from ..language import ast
 from .budget import Meter
 from .context_classes import ContextClass
+from .scopes import KINDS
 from .search_values import PENDING, PRESENT, Fact, Goal, Leaf, Valuer, Witness
 from .space import RequestSpace
 
 Settle = Callable[[Valuer], tuple[Any, "Fact | None"]]
 """What a leaf holds (anything but None) once it is settled, else None and the fact to assign."""
 
-KINDS = ("party", "data", "purpose")
 _END = object()
 
 
@@ -103,6 +103,22 @@ class CellSearch:
             if smaller is not None:
                 return smaller
         return found
+
+    def first(
+        self, rules: list[CompiledRule], cells: Iterable[tuple[str, str, str]], goal: Goal
+    ) -> tuple[tuple[str, str, str], Witness] | None:
+        """The first of ``cells`` (and its witness) where ``goal`` holds; cells that ``rules``
+        cannot tell apart are searched once."""
+        seen: set[tuple[object, ...]] = set()
+        for cell in cells:
+            signature = self.space.signature(cell, rules)
+            if signature in seen:
+                continue
+            seen.add(signature)
+            witness = self.find(cell, goal, fewest=False)
+            if witness is not None:
+                return cell, witness
+        return None
 
     def _search(self, goal: Goal, bound: int | None) -> Witness | None:
         """Depth first over facts, at most ``bound`` keys present (an explicit stack: a rule file

@@ -32,8 +32,6 @@ from ..engine.compiler import MISSING, CompiledPolicy, CompiledRule, compile_con
 from ..language import ast
 from .context_classes import ContextClass
 
-KINDS = ("party", "data", "purpose")
-
 
 class _Pending:
     def __repr__(self) -> str:

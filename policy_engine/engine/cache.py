@@ -46,7 +46,8 @@ def key(sources: Sequence[Source]) -> str:
 
 
 def enabled() -> bool:
-    return store.enabled()
+    """Whether an image made now can be kept (the cache is on and its folder trusted)."""
+    return store.trusted_folder() is not None
 
 
 def load(sources: Sequence[Source]) -> Image | None:
