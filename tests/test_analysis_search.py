@@ -261,3 +261,23 @@ def test_a_memory_budget_stops_the_search(monkeypatch: pytest.MonkeyPatch) -> No
 def test_the_memory_budget_is_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("POLICY_ENGINE_ANALYSIS_MEMORY_MB", "256")
     assert Budget.from_environment().memory_mb == 256
+
+
+def test_leaves_that_do_not_cover_the_cell_are_reported_not_trusted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Were the leaves' counts ever not to add up to the cell's classes, diff says it could not
+    decide (exit 3) and names it a bug."""
+    from policy_engine.analysis import diff as diff_module
+    from policy_engine.analysis import diff_leaves
+
+    monkeypatch.setattr(diff_module, "LEAF_MODE_MIN_CLASSES", 0)
+    monkeypatch.setattr(diff_leaves, "_count", lambda *args: 0)
+    old = write(tmp_path, booleans(3), "old.policy")
+    new = write(tmp_path, booleans(3).replace("allow staff", "deny staff"), "new.policy")
+    assert main(["diff", str(old), str(new)]) == 3
+    err = capsys.readouterr().err
+    assert (
+        "error: the diff could not be decided: the analysis and the evaluator disagree (the " in err
+    )
+    assert "stand for 0 context classes, not 27); this is a bug, please report it" in err

@@ -65,3 +65,16 @@ def test_a_postgresql_schema_without_a_log_is_an_error_and_stays_empty(
         assert tables == 0
     finally:
         conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+def test_a_log_of_another_schema_version_is_refused_not_migrated(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "log.db"
+    open_storage(f"sqlite:///{path}").close()
+    with sqlite3.connect(path) as conn:
+        conn.execute("INSERT INTO schema_migrations (version, applied_at) VALUES (999, 'x')")
+    assert main(["log", "verify", "--db", f"sqlite:///{path}"]) == 1
+    err = capsys.readouterr().err
+    assert "has schema version 999, this build reads " in err
+    assert "verify it with the build that wrote it, or let `serve` migrate it first" in err

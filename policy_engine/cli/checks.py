@@ -18,6 +18,8 @@ from ..analysis.budget import (
     Budget,
     BudgetExceeded,
 )
+from ..analysis.invariants import undecided_reason
+from ..analysis.search_values import AnalysisDisagreement
 from ..analysis.summary import CheckReport
 from ..api import check_report
 from ..reports.diagnostics import render_github, render_json, render_sarif, render_text
@@ -207,6 +209,9 @@ def run_diff(args: argparse.Namespace) -> int:
     except BudgetExceeded as exc:
         print(f"error: the diff could not be decided: {exc.reason}", file=sys.stderr)
         print("help: nothing is reported as unchanged; raise the budget", file=sys.stderr)
+        return EXIT_UNDECIDED
+    except AnalysisDisagreement as exc:
+        print(f"error: the diff could not be decided: {undecided_reason(exc)}", file=sys.stderr)
         return EXIT_UNDECIDED
     if args.format == "json":
         print(report.model_dump_json(indent=2))
