@@ -1,5 +1,5 @@
-"""The service's commands: ``serve`` (decisions over HTTP, with the ``server`` extra) and
-``log verify`` (prove the decision log's hash chain unbroken)."""
+"""The ``serve`` command: decisions over HTTP, with the ``server`` extra. (The decision log's
+commands, ``log verify`` and ``log anchor``, are in :mod:`.log`.)"""
 
 from __future__ import annotations
 
@@ -25,15 +25,29 @@ def add_serve_parser(commands: argparse._SubParsersAction[argparse.ArgumentParse
     serve.add_argument(
         "--log-level", default="info", choices=("critical", "error", "warning", "info", "debug")
     )
-
-
-def add_log_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    log = commands.add_parser("log", help="the decision log: `log verify` proves its hash chain")
-    log_commands = log.add_subparsers(dest="log_command", required=True)
-    verify = log_commands.add_parser(
-        "verify", help="exit 0 when the chain is unbroken, 1 naming the first bad entry"
+    serve.add_argument(
+        "--anchor-path",
+        metavar="PATH",
+        help="keep anchors of the decision log's head here, outside the database: a folder (a "
+        "file per anchor) or a file (a JSON line per anchor); the config's `anchor_path`",
     )
-    verify.add_argument("--db", metavar="URL", help=_DB_HELP)
+    serve.add_argument(
+        "--anchor-interval",
+        metavar="SECONDS",
+        type=_seconds,
+        help="seconds between anchors (0: only at shutdown); the config's `anchor_interval`, "
+        "default 60",
+    )
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value >= 0:  # NaN too
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, 0 or more, got {text!r}")
+    return value
 
 
 def run_serve(args: argparse.Namespace) -> int:
@@ -50,39 +64,13 @@ def run_serve(args: argparse.Namespace) -> int:
             "pip install 'policy-engine[server]'"
         ) from None
     try:
-        app = create_app(args.path, args.db, load_config(args.config))
+        config = load_config(args.config)
+        flags = {"anchor_path": args.anchor_path, "anchor_interval": args.anchor_interval}
+        given = {name: value for name, value in flags.items() if value is not None}
+        config = config.model_copy(update=given)
+        app = create_app(args.path, args.db, config)
     except (ConfigError, StorageError) as exc:
         raise UsageError(str(exc)) from None
     print(f"policy-engine serving {args.path} on http://{args.host}:{args.port}", file=sys.stderr)
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=False)
     return 0
-
-
-def run_log(args: argparse.Namespace) -> int:
-    """``log verify``: recompute the decision log's hash chain (exit 0 intact, 1 broken)."""
-    from ..service.storage import StorageError, open_storage
-
-    try:
-        # The database must be there already: verify never creates or migrates anything.
-        storage = open_storage(args.db, existing=True)
-    except StorageError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    try:
-        result = storage.verify_log()
-    except StorageError as exc:
-        raise UsageError(str(exc)) from None
-    finally:
-        storage.close()
-    if result.ok:
-        print(
-            f"decision log intact: {result.entries} "
-            f"{'entry' if result.entries == 1 else 'entries'} in {storage.url}, "
-            f"last hash {result.last_hash}"
-        )
-        return 0
-    print(
-        f"decision log broken at entry {result.entries} (seq {result.bad_seq}, "
-        f"id {result.bad_id}): {result.problem}"
-    )
-    return 1

@@ -1,6 +1,7 @@
 """The server's lifetime around a :class:`PolicyService`: at start, the heap settled, reloads on
-SIGHUP and (with ``watch_interval``) a watcher of the rule files; at shutdown, those stopped,
-the decision log's queue written and the storage closed."""
+SIGHUP, (with ``watch_interval``) a watcher of the rule files and (with ``anchor_path``) anchors
+of the decision log's head on a schedule; at shutdown, those stopped, the decision log's queue
+written, a last anchor written and the storage closed."""
 
 from __future__ import annotations
 
@@ -14,13 +15,16 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from fastapi import FastAPI
 
 from .heap import settle_heap
+from .log_anchor_sink import AnchorSink, anchor_every, write_anchor
 from .policy_service import PolicyService
 
 logger = logging.getLogger("policy_engine.service")
 
 
-def lifespan_of(service: PolicyService) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
-    """The app's lifespan for ``service`` (see the module)."""
+def lifespan_of(
+    service: PolicyService, anchors: AnchorSink | None = None
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """The app's lifespan for ``service``, anchoring its log to ``anchors`` (see the module)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -30,18 +34,27 @@ def lifespan_of(service: PolicyService) -> Callable[[FastAPI], AbstractAsyncCont
         sighup = _reload_on_hangup(loop, service, pending)
         interval = service.config.watch_interval
         watcher = asyncio.create_task(watch(service, interval)) if interval > 0 else None
+        every = service.config.anchor_interval
+        anchoring = (
+            asyncio.create_task(anchor_every(anchors, every))
+            if anchors is not None and every > 0
+            else None
+        )
         try:
             yield
         finally:
-            if watcher is not None:
-                watcher.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await watcher
+            for task in (watcher, anchoring):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
             if sighup is not None:
                 loop.remove_signal_handler(sighup)
             if pending:
                 await asyncio.gather(*pending, return_exceptions=True)
             await service.close()
+            if anchors is not None:  # the head once every queued entry is written
+                await write_anchor(anchors)
             service.storage.close()
 
     return lifespan

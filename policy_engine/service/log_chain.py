@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .log_mac import LogKey
 from .storage_types import StorageError
 
 _orjson: Any
@@ -93,11 +94,15 @@ Row = tuple[Any, ...]
 _INDEXED = ("id", "time", "subject", "party", "effect", "policy_version")
 
 
-def chain_rows(previous: str, entries: Sequence[Mapping[str, Any]]) -> tuple[list[Row], str]:
+def chain_rows(
+    previous: str, entries: Sequence[Mapping[str, Any]], key: LogKey | None = None
+) -> tuple[list[Row], str]:
     """The rows that append ``entries`` after the entry whose hash is ``previous``: the
-    :data:`_INDEXED` columns, the canonical text, the previous hash and the hash. Each entry is
-    serialized once, for its stored text and its hash alike. Returns the rows and the last hash."""
+    :data:`_INDEXED` columns, the canonical text, the previous hash, the hash, and the hash's
+    MAC with ``key`` (None without one). Each entry is serialized once, for its stored text and
+    its hash alike. Returns the rows and the last hash."""
     rows: list[Row] = []
+    mac = None if key is None else key.entry_mac
     for entry in entries:
         text = canonical_json(entry)
         try:
@@ -118,6 +123,7 @@ def chain_rows(previous: str, entries: Sequence[Mapping[str, Any]]) -> tuple[lis
                 text,
                 previous,
                 digest,
+                None if mac is None else mac(digest),
             )
         )
         previous = digest
@@ -135,10 +141,19 @@ class VerifyResult:
     bad_seq: int | None = None
     bad_id: str | None = None
     problem: str | None = None
+    maced: int = 0
+    """Entries whose MAC was checked with the log key."""
+    unmaced: int = 0
+    """Entries that carry no MAC (written before a log key was configured)."""
+    unchecked: int = 0
+    """Entries that carry a MAC nobody checked (no log key given)."""
+    anchors: int = 0
+    """Anchors the log was checked against."""
 
 
 def check_row(row: Sequence[Any], previous: str) -> str | None:
-    """What is wrong with one stored entry, given the hash before it, or None."""
+    """What is wrong with one stored entry (``seq``, the :data:`_INDEXED` columns, the entry,
+    the previous hash and the hash), given the hash before it, or None."""
     if row[8] != previous:
         return "its previous hash does not match the entry before it (an entry is missing?)"
     try:

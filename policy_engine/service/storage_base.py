@@ -13,13 +13,17 @@ from __future__ import annotations
 import asyncio
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
+from datetime import datetime
 from typing import Any
 
-from .log_chain import GENESIS, Row, VerifyResult, canonical_json, chain_rows, check_row
+from .log_anchor import EMPTY_HEAD, Anchor, LogHead
+from .log_chain import GENESIS, Row, VerifyResult, canonical_json, chain_rows
+from .log_mac import LogKey
+from .log_verify import VERIFY_COLUMNS, verify_rows
 from .storage_schema import SCHEMA_VERSION, applied_version, apply_migrations
-from .storage_types import StorageError, now_text
+from .storage_types import StorageError, format_time, now_text
 
 #: Names of the write locks: appends to the log, and consent events, are each serialized (across
 #: processes too) so that ``seq`` order is commit order.
@@ -31,6 +35,11 @@ class Storage(ABC):
     """The ledger and the log. Methods are thread-safe; each call is one transaction."""
 
     placeholder = "?"
+    log_key: LogKey | None = None
+    """With a key, each appended entry carries its MAC (:mod:`.log_mac`), and
+    :meth:`verify_log` checks them."""
+    warnings: tuple[str, ...] = ()
+    """What opening the database found worth saying (a file others may read)."""
 
     # ---- back-end primitives -------------------------------------------------------------------
 
@@ -74,7 +83,7 @@ class Storage(ABC):
 
     _INSERT_LOG = (
         "INSERT INTO decision_log (id, time, subject, party, effect, policy_version, entry, "
-        "prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        "prev_hash, hash, mac) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
     )
     _LAST_HASH = "SELECT hash FROM decision_log ORDER BY seq DESC LIMIT 1"
 
@@ -95,7 +104,7 @@ class Storage(ABC):
         which holds the log's write lock."""
         cur.execute(self._LAST_HASH)
         row = cur.fetchone()
-        rows, _ = chain_rows(row[0] if row else GENESIS, entries)
+        rows, _ = chain_rows(row[0] if row else GENESIS, entries, self.log_key)
         self._insert_rows(cur, rows)
         return [row[8] for row in rows]
 
@@ -116,13 +125,16 @@ class Storage(ABC):
         subject: str | None = None,
         party: str | None = None,
         since: str | None = None,
+        after: int | None = None,
         limit: int = 100,
     ) -> list[dict[str, Any]]:
-        """Logged entries, oldest first, filtered; each with its ``seq`` and ``hash``."""
-        where, params = [], []
-        for column, value in (("subject", subject), ("party", party)):
+        """Logged entries, oldest first, filtered (``after``: a ``seq``, for the next page);
+        each with its ``seq`` and ``hash``."""
+        where: list[str] = []
+        params: list[Any] = []
+        for column, value in (("subject", subject), ("party", party), ("seq", after)):
             if value is not None:
-                where.append(f"{column} = ?")
+                where.append(f"{column} {'>' if column == 'seq' else '='} ?")
                 params.append(value)
         if since is not None:
             where.append("time >= ?")
@@ -142,29 +154,59 @@ class Storage(ABC):
             out.append(item)
         return out
 
-    def verify_log(self, batch: int = 5000) -> VerifyResult:
-        """Recompute the chain from the first entry; stop at the first entry that is wrong."""
-        previous = GENESIS
-        count = 0
-        last_seq = 0
+    def allowed_for_subject(
+        self, subject: str, since: str | None = None, until: str | None = None
+    ) -> list[Row]:
+        """The stored rows (:data:`VERIFY_COLUMNS`) of every allowed decision logged for
+        ``subject``, oldest first, between the instants ``since`` and ``until`` (inclusive)."""
+        sql = f"SELECT {VERIFY_COLUMNS} FROM decision_log WHERE subject = ? AND effect = 'allow'"
+        params: list[Any] = [subject]
+        for bound, op in ((since, ">="), (until, "<=")):
+            if bound is not None:
+                sql += f" AND time {op} ?"
+                params.append(bound)
+        with self._read() as cur:
+            cur.execute(self._sql(sql + " ORDER BY seq"), params)
+            return list(cur.fetchall())
+
+    def verify_log(self, batch: int = 5000, anchors: Sequence[Anchor] = ()) -> VerifyResult:
+        """Recompute the chain from the first entry, check each entry's MAC (with
+        :attr:`log_key`; entries after the first that carries one must all carry one), and that
+        the log still reaches every anchored head; stop at the first problem
+        (:func:`.log_verify.verify_rows`)."""
+        return verify_rows(self._log_batches(batch), self.log_key, anchors)
+
+    def _log_batches(self, batch: int) -> Iterator[list[Row]]:
         select = self._sql(
-            "SELECT seq, id, time, subject, party, effect, policy_version, entry, prev_hash, hash "
-            "FROM decision_log WHERE seq > ? ORDER BY seq LIMIT ?"
+            f"SELECT {VERIFY_COLUMNS} FROM decision_log WHERE seq > ? ORDER BY seq LIMIT ?"
         )
+        last_seq = 0
         while True:
             with self._read() as cur:
                 cur.execute(select, (last_seq, batch))
                 rows = cur.fetchall()
             if not rows:
-                return VerifyResult(True, count, previous)
-            for row in rows:
-                seq, entry_id = int(row[0]), str(row[1])
-                count += 1
-                problem = check_row(row, previous)
-                if problem is not None:
-                    return VerifyResult(False, count, previous, seq, entry_id, problem)
-                previous = row[9]
-                last_seq = seq
+                return
+            yield rows
+            last_seq = int(rows[-1][0])
+
+    def log_head(self, since: LogHead | None = None) -> LogHead:
+        """The log's head now, read in one statement (one snapshot). With ``since``, an earlier
+        head of this log, only the entries after it are counted (unless the log no longer
+        reaches it: then all of them)."""
+        base = since or EMPTY_HEAD
+        select = self._sql(
+            "SELECT seq, id, hash, (SELECT count(*) FROM decision_log WHERE seq > ? "
+            "AND seq <= d.seq) FROM decision_log d ORDER BY seq DESC LIMIT 1"
+        )
+        with self._read() as cur:
+            cur.execute(select, (base.last_seq,))
+            row = cur.fetchone()
+        if row is None:
+            return EMPTY_HEAD
+        if int(row[0]) < base.last_seq:
+            return self.log_head()
+        return LogHead(base.entries + int(row[3]), int(row[0]), str(row[1]), str(row[2]))
 
     # ---- consent ledger ------------------------------------------------------------------------
 
@@ -207,7 +249,9 @@ class Storage(ABC):
             item: dict[str, Any] = {"seq": int(row[0]), "subject": subject}
             item.update(zip(names, row[1:7], strict=True))
             item["purposes"] = json.loads(item["purposes"])
-            item["recorded_at"] = row[7]
+            item["timestamp"] = _instant_text(item["timestamp"])
+            item["expires_at"] = _instant_text(item["expires_at"])
+            item["recorded_at"] = _instant_text(row[7])
             out.append(item)
         return out
 
@@ -229,3 +273,9 @@ class Storage(ABC):
                 f"{self.url} has schema version {version}, this build reads {SCHEMA_VERSION}: "
                 "verify it with the build that wrote it, or let `serve` migrate it first"
             )
+
+
+def _instant_text(value: Any) -> Any:
+    """A consent instant as the API shows it: PostgreSQL's ``timestamptz`` (a datetime) in the
+    fixed-width UTC text SQLite stores (None stays None)."""
+    return format_time(value) if isinstance(value, datetime) else value

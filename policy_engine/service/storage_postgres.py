@@ -1,7 +1,7 @@
 """The PostgreSQL back end (psycopg 3 and psycopg-pool, imported only when it is opened), which
 several replicas can share: appends take a transaction-scoped advisory lock, so that they keep
 one chain, and a group of log entries goes in with one round trip
-(``policy_engine_append_log``, schema version 2).
+(``policy_engine_append_log``, schema version 2; its rows carry their MACs since version 3).
 """
 
 from __future__ import annotations
@@ -145,7 +145,7 @@ class PostgresStorage(Storage):
             if expected is None:
                 expected = self._head_of(conn.execute(self._LAST_HASH).fetchone())
             for _ in range(self._OPTIMISTIC_TRIES):
-                rows, _ = chain_rows(expected, entries)
+                rows, _ = chain_rows(expected, entries, self.log_key)
                 head = conn.execute(self._APPEND, (expected, json_rows(rows))).fetchone()[0]
                 if head is None:
                     return rows
@@ -153,7 +153,7 @@ class PostgresStorage(Storage):
             with conn.transaction():
                 conn.execute(self._lock_sql(LOG_LOCK))
                 expected = self._head_of(conn.execute(self._LAST_HASH).fetchone())
-                rows, _ = chain_rows(expected, entries)
+                rows, _ = chain_rows(expected, entries, self.log_key)
                 conn.execute(self._APPEND, (expected, json_rows(rows)))
             return rows
 
@@ -190,7 +190,7 @@ class PostgresStorage(Storage):
         if expected is None:
             expected = self._head_of(await (await conn.execute(self._LAST_HASH)).fetchone())
         for _ in range(self._OPTIMISTIC_TRIES):
-            rows, _ = chain_rows(expected, entries)
+            rows, _ = chain_rows(expected, entries, self.log_key)
             cur = await conn.execute(self._APPEND, (expected, json_rows(rows)))
             head = (await cur.fetchone())[0]
             if head is None:
@@ -199,7 +199,7 @@ class PostgresStorage(Storage):
         async with conn.transaction():
             await conn.execute(self._lock_sql(LOG_LOCK))
             expected = self._head_of(await (await conn.execute(self._LAST_HASH)).fetchone())
-            rows, _ = chain_rows(expected, entries)
+            rows, _ = chain_rows(expected, entries, self.log_key)
             await conn.execute(self._APPEND, (expected, json_rows(rows)))
         return rows
 

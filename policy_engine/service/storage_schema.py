@@ -46,6 +46,11 @@ SQLITE_MIGRATIONS: dict[int, list[str]] = {
     # The versions go in step on both back ends; 2 (PostgreSQL's append function) has nothing
     # to do here.
     2: [],
+    # The entry's keyed MAC (log_mac), NULL when no log key was configured.
+    3: ["ALTER TABLE decision_log ADD COLUMN mac TEXT"],
+    # 4 (consent instants as timestamptz) is PostgreSQL's: SQLite keeps the fixed-width text,
+    # whose order is time order.
+    4: [],
 }
 
 POSTGRES_MIGRATIONS: dict[int, list[str]] = {
@@ -103,6 +108,40 @@ POSTGRES_MIGRATIONS: dict[int, list[str]] = {
             RETURN NULL;
         END
         $$""",
+    ],
+    # The entry's keyed MAC (log_mac), NULL when no log key was configured; the append function
+    # takes it as each row's tenth value (a row of nine, from a replica not yet upgraded, gives
+    # NULL).
+    3: [
+        "ALTER TABLE decision_log ADD COLUMN mac TEXT",
+        """CREATE OR REPLACE FUNCTION policy_engine_append_log(expected TEXT, rows JSONB)
+        RETURNS TEXT LANGUAGE plpgsql VOLATILE AS $$
+        DECLARE
+            head TEXT;
+        BEGIN
+            PERFORM pg_advisory_xact_lock(hashtext(current_schema() || '.policy_engine_log'));
+            SELECT hash INTO head FROM decision_log ORDER BY seq DESC LIMIT 1;
+            head := coalesce(head, repeat('0', 64));
+            IF expected IS DISTINCT FROM head THEN
+                RETURN head;
+            END IF;
+            INSERT INTO decision_log (id, time, subject, party, effect, policy_version, entry,
+                                      prev_hash, hash, mac)
+            SELECT r->>0, r->>1, r->>2, r->>3, r->>4, r->>5, r->>6, r->>7, r->>8, r->>9
+            FROM jsonb_array_elements(rows) WITH ORDINALITY AS t(r, n)
+            ORDER BY n;
+            RETURN NULL;
+        END
+        $$""",
+    ],
+    # Consent instants are instants: stored, ordered and compared as timestamptz (the text they
+    # were is the fixed-width UTC form, which PostgreSQL reads as is). Read back, they are
+    # written in that form again (storage_base.Storage.consent_events).
+    4: [
+        "ALTER TABLE consent_events "
+        "ALTER COLUMN timestamp TYPE TIMESTAMPTZ USING timestamp::timestamptz, "
+        "ALTER COLUMN expires_at TYPE TIMESTAMPTZ USING expires_at::timestamptz, "
+        "ALTER COLUMN recorded_at TYPE TIMESTAMPTZ USING recorded_at::timestamptz",
     ],
 }
 SCHEMA_VERSION = max(SQLITE_MIGRATIONS)

@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from . import sqlite_files
 from .log_chain import Row
 from .storage_base import LOG_LOCK, Storage
 from .storage_schema import SQLITE_MIGRATIONS
@@ -87,15 +88,18 @@ class SQLiteStorage(Storage):
     waits (:meth:`append_decisions_async`). Checkpoints run in a thread of their own
     (:class:`_Checkpointer`)."""
 
-    def __init__(self, path: str, *, existing: bool = False) -> None:
+    def __init__(self, path: str, *, existing: bool = False, allow_readable: bool = False) -> None:
         """``existing``: the database must be there already, with this build's schema; nothing
-        is created, migrated or checkpointed (``log verify``)."""
+        is created, migrated or checkpointed (``log verify``), and files others may read are
+        only warned about (:attr:`warnings`). Otherwise a database file others may read or
+        write is refused unless ``allow_readable``, and a new one is created 0600
+        (:mod:`.sqlite_files`)."""
         self.path = path
         memory = path == ":memory:"
         if existing and not (memory or Path(path).is_file()):
             raise StorageError(f"no SQLite database at `{path}`")
-        if not memory and not existing:
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        if not memory:
+            self._check_files(path, existing, allow_readable)
         try:
             setup = not existing
             self._conn = self._open(path, busy_ms=10_000, setup=setup)
@@ -112,11 +116,27 @@ class SQLiteStorage(Storage):
             return
         self._migrate(SQLITE_MIGRATIONS)
         if not memory:
+            if not allow_readable:
+                sqlite_files.make_private(path)
             self._checkpointer = _Checkpointer(path)
         # SQLite before 3.32 binds at most 999 parameters in a statement, later ones 32,766.
         variables = self._conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
         fits = variables // (self._LOG_COLUMNS + 1)
         self._max_insert_rows = min(self.MAX_INSERT_ROWS, 1 << (fits.bit_length() - 1))
+
+    def _check_files(self, path: str, existing: bool, allow_readable: bool) -> None:
+        found = sqlite_files.exposed(path)
+        if existing:
+            if found:
+                self.warnings = (sqlite_files.warning(path, found),)
+            return
+        if found and not allow_readable:
+            raise StorageError(sqlite_files.refusal(path, found))
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            sqlite_files.create_private(path)
+        except OSError as exc:
+            raise StorageError(f"cannot create SQLite database `{path}`: {exc.strerror}") from None
 
     @staticmethod
     def _open(path: str, busy_ms: int, *, setup: bool = True) -> sqlite3.Connection:
@@ -187,7 +207,7 @@ class SQLiteStorage(Storage):
     # not fill one is padded with rows of NULLs, which the WHERE clause drops. The rows are
     # numbered and inserted in that order, so that ``seq`` follows the chain.
     MAX_INSERT_ROWS = 1024
-    _LOG_COLUMNS = 9
+    _LOG_COLUMNS = 10
 
     def _insert_rows(self, cur: Any, rows: list[Row]) -> None:
         most = self._max_insert_rows
@@ -245,14 +265,14 @@ _NULL_ROW = (None,) * (SQLiteStorage._LOG_COLUMNS + 1)
 
 @functools.lru_cache(maxsize=32)
 def _padded_insert(size: int) -> str:
-    """The statement that inserts up to ``size`` log rows, each bound as its nine columns and
+    """The statement that inserts up to ``size`` log rows, each bound as its ten columns and
     its number; rows whose ``id`` is NULL are padding (see :meth:`SQLiteStorage._insert_rows`)."""
     row = "(" + ", ".join(["?"] * (SQLiteStorage._LOG_COLUMNS + 1)) + ")"
     return (
         "INSERT INTO decision_log (id, time, subject, party, effect, policy_version, entry, "
-        "prev_hash, hash) SELECT column1, column2, column3, column4, column5, column6, column7, "
-        "column8, column9 FROM (VALUES " + ", ".join([row] * size) + ") "
-        "WHERE column1 IS NOT NULL ORDER BY column10"
+        "prev_hash, hash, mac) SELECT column1, column2, column3, column4, column5, column6, "
+        "column7, column8, column9, column10 FROM (VALUES " + ", ".join([row] * size) + ") "
+        "WHERE column1 IS NOT NULL ORDER BY column11"
     )
 
 
