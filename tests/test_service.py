@@ -36,6 +36,7 @@ from policy_engine.service.ledger import consent_state
 from .conftest import PLANISO
 
 TOKEN = "test-admin-token-0123456789"
+READ_TOKEN = "test-read-token-9876543210"
 PG_URL = os.environ.get("POLICY_ENGINE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 MAX_BODY = 64 * 1024
 MAX_BATCH = 50
@@ -101,6 +102,10 @@ class Server:
     def admin(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
         return self.call(method, path, body, headers={"Authorization": f"Bearer {TOKEN}"})
 
+    def reader(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        """A call with the read token (reads of the decision log and the consent records)."""
+        return self.call(method, path, body, headers={"Authorization": f"Bearer {READ_TOKEN}"})
+
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.terminate()
@@ -119,7 +124,10 @@ def start_server(
     *,
     policy: Path = PLANISO,
     extra_config: str = "",
+    env: dict[str, str | None] | None = None,
 ) -> Server:
+    """A server with both tokens in its environment, unless ``env`` says otherwise (None: the
+    variable left out)."""
     config = workdir / "service.toml"
     config.write_text(
         f"[service]\nmax_body_bytes = {MAX_BODY}\nmax_batch = {MAX_BATCH}\n"
@@ -128,7 +136,12 @@ def start_server(
     )
     port = free_port()
     log = workdir / f"server-{backend}.log"
-    env = {**os.environ, "POLICY_ENGINE_ADMIN_TOKEN": TOKEN}
+    variables: dict[str, str | None] = {
+        **os.environ,
+        "POLICY_ENGINE_ADMIN_TOKEN": TOKEN,
+        "POLICY_ENGINE_READ_TOKEN": READ_TOKEN,
+        **(env or {}),
+    }
     command = [
         sys.executable,
         "-m",
@@ -145,7 +158,13 @@ def start_server(
         "warning",
     ]
     with log.open("wb") as out:
-        process = subprocess.Popen(command, cwd=workdir, env=env, stdout=out, stderr=out)
+        process = subprocess.Popen(
+            command,
+            cwd=workdir,
+            env={k: v for k, v in variables.items() if v is not None},
+            stdout=out,
+            stderr=out,
+        )
     server = Server(process, port, db_url, backend, log, pg_schema)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -437,34 +456,53 @@ def test_consent_writes_need_the_admin_token(server: Server) -> None:
     assert status == 403
     status, error = server.call("POST", path, event, headers={"Authorization": f"Basic {TOKEN}"})
     assert status == 403
-    status, state = server.call("GET", path)
+    # The read token reads; it does not write.
+    status, error = server.reader("POST", path, event)
+    assert status == 403 and error["error"] == "the admin bearer token is not valid"
+    status, state = server.reader("GET", path)
     assert status == 200 and state["history"] == []
 
 
-def test_protect_reads_puts_the_log_and_the_ledger_behind_the_token(tmp_path: Path) -> None:
-    """With ``protect_reads``, the decision log and consent records are for the admin token;
+def test_reads_of_personal_data_need_the_read_or_admin_token_by_default(server: Server) -> None:
+    """The decision log and the consent records hold personal information: by default (no
+    ``protect_reads`` in the config) they are for the read token and the admin token only;
     decisions and the policy stay open."""
+    subject = new_subject()
+    status, decision = server.call("POST", "/v1/decisions", {**MARKETING, "subject": subject})
+    assert status == 200
+    for path in (f"/v1/decisions?subject={subject}", f"/v1/subjects/{subject}/consents"):
+        status, error = server.call("GET", path)
+        assert status == 401 and error["diagnostics"][0]["code"] == "unauthorized", path
+        assert error["error"] == "this endpoint needs a read (or admin) bearer token"
+        for header in ("Bearer wrong", "Bearer", "Bearer ", f"Basic {READ_TOKEN}", READ_TOKEN):
+            status, error = server.call("GET", path, headers={"Authorization": header})
+            assert status == 403 and error["diagnostics"][0]["code"] == "forbidden", header
+        assert server.reader("GET", path)[0] == 200, path
+        assert server.admin("GET", path)[0] == 200, path
+    status, page = server.reader("GET", f"/v1/decisions?subject={subject}")
+    assert [e["id"] for e in page["decisions"]] == [decision["decision_id"]]
+    assert server.call("GET", "/v1/policy")[0] == 200
+    assert server.reader("POST", "/v1/policy/reload")[0] == 403
+
+
+def test_protect_reads_false_opens_the_log_and_the_ledger(tmp_path: Path) -> None:
+    """``protect_reads = false``, said in the config, lets anyone read the decision log and
+    the consent records; the server warns about it when it starts."""
     server = start_server(
         tmp_path,
         f"sqlite:///{tmp_path / 'decisions.db'}",
         "sqlite",
-        extra_config="protect_reads = true\n",
+        extra_config="protect_reads = false\n",
     )
     try:
         subject = new_subject()
         status, decision = server.call("POST", "/v1/decisions", {**MARKETING, "subject": subject})
         assert status == 200
-        for path in (f"/v1/decisions?subject={subject}", f"/v1/subjects/{subject}/consents"):
-            status, error = server.call("GET", path)
-            assert status == 401 and error["diagnostics"][0]["code"] == "unauthorized", path
-            assert "admin bearer token" in error["error"]
-            status, _ = server.call("GET", path, headers={"Authorization": "Bearer wrong"})
-            assert status == 403, path
-        status, page = server.admin("GET", f"/v1/decisions?subject={subject}")
+        status, page = server.call("GET", f"/v1/decisions?subject={subject}")
         assert status == 200
         assert [e["id"] for e in page["decisions"]] == [decision["decision_id"]]
-        assert server.admin("GET", f"/v1/subjects/{subject}/consents")[0] == 200
-        assert server.call("GET", "/v1/policy")[0] == 200
+        assert server.call("GET", f"/v1/subjects/{subject}/consents")[0] == 200
+        assert "`protect_reads = false`: anyone who reaches the service" in server.log.read_text()
     finally:
         server.stop()
 
@@ -557,7 +595,7 @@ def test_ledger_fills_consent_and_a_withdrawal_applies_at_once(server: Server) -
     status, own = server.call("POST", "/v1/decisions", stated)
     assert own["effect"] == "allow" and own["context_sources"] == {"consented_purposes": "request"}
 
-    status, state = server.call("GET", path)
+    status, state = server.reader("GET", path)
     assert status == 200
     assert state["consented_purposes"] == ["advertising", "market_research"]
     assert [e["event"] for e in state["history"]] == ["grant", "withdraw"]
@@ -579,8 +617,8 @@ def test_expired_grants_are_left_out(server: Server) -> None:
     lasting = {**expired, "purposes": ["market_research"], "expires_at": None}
     assert server.admin("POST", path, expired)[0] == 201
     assert server.admin("POST", path, lasting)[0] == 201
-    assert server.call("GET", path)[0] == 200
-    _, state = server.call("GET", path)
+    assert server.reader("GET", path)[0] == 200
+    _, state = server.reader("GET", path)
     assert state["consented_purposes"] == ["market_research"]
     assert len(state["history"]) == 2
     _, decision = server.call("POST", "/v1/decisions", {**MARKETING, "subject": subject})
@@ -675,7 +713,7 @@ def test_decision_log_query(server: Server) -> None:
         body = {**MARKETING, "purpose": purpose, "subject": subject}
         body["context"] = {**MARKETING["context"], "subject_age": 40}
         ids.append(server.call("POST", "/v1/decisions", body)[1]["decision_id"])
-    status, page = server.call("GET", f"/v1/decisions?subject={subject}")
+    status, page = server.reader("GET", f"/v1/decisions?subject={subject}")
     assert status == 200
     logged = page["decisions"]
     assert [e["id"] for e in logged] == ids
@@ -688,16 +726,16 @@ def test_decision_log_query(server: Server) -> None:
     assert first["request"]["context"]["subject_age"] == "***"  # masked by the config
     assert len(first["hash"]) == 64
     since = start.strftime("%Y-%m-%dT%H:%M:%S")
-    status, page = server.call(
+    status, page = server.reader(
         "GET", f"/v1/decisions?subject={subject}&party=marketing_department&since={since}Z"
     )
     assert [e["id"] for e in page["decisions"]] == ids
-    status, page = server.call("GET", "/v1/decisions?party=law_enforcement&limit=5")
+    status, page = server.reader("GET", "/v1/decisions?party=law_enforcement&limit=5")
     assert status == 200 and page["decisions"] == []
     future = (datetime.now(UTC) + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%S")
-    status, page = server.call("GET", f"/v1/decisions?subject={subject}&since={future}")
+    status, page = server.reader("GET", f"/v1/decisions?subject={subject}&since={future}")
     assert page["decisions"] == []
-    assert server.call("GET", "/v1/decisions?since=yesterday")[0] == 422
+    assert server.reader("GET", "/v1/decisions?since=yesterday")[0] == 422
 
 
 def test_log_verify_passes_then_names_a_tampered_entry(server: Server) -> None:
@@ -906,6 +944,9 @@ def test_sighup_reloads(reloadable: tuple[Server, Path]) -> None:
         time.sleep(0.1)
     assert failure in server.text("/metrics")
     assert server.call("GET", "/v1/policy")[1]["version"] == after["version"]
+    # The failure is counted just before it is logged (in the reload's thread): wait for both.
+    while "reload (signal) refused" not in server.log.read_text() and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert "reload (signal) refused" in server.log.read_text()
 
 

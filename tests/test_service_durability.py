@@ -111,7 +111,7 @@ def test_no_acknowledged_decision_is_lost_to_kill_9(
 
     restarted = start_server(tmp_path, db_url, backend, schema or None)
     try:
-        status, page = restarted.call("GET", f"/v1/decisions?subject={subject}&limit=1000")
+        status, page = restarted.reader("GET", f"/v1/decisions?subject={subject}&limit=1000")
         assert status == 200
         logged = [entry["id"] for entry in page["decisions"]]
         # Every acknowledged decision, in the order it was acknowledged; at most one more (the
@@ -125,7 +125,7 @@ def test_no_acknowledged_decision_is_lost_to_kill_9(
             status, body = restarted.call("POST", "/v1/decisions", request)
             assert status == 200, body
             ids.append(body["decision_id"])
-        status, page = restarted.call("GET", f"/v1/decisions?subject={subject}&limit=1000")
+        status, page = restarted.reader("GET", f"/v1/decisions?subject={subject}&limit=1000")
         logged = [entry["id"] for entry in page["decisions"]]
         assert (
             set(ids) <= set(logged) and logged[-EXTRA_AFTER_RESTART:] == ids[-EXTRA_AFTER_RESTART:]
@@ -162,7 +162,7 @@ def test_no_acknowledged_consent_event_is_lost_or_reordered_by_kill_9(
 
     restarted = start_server(tmp_path, db_url, backend, schema or None)
     try:
-        status, state = restarted.call("GET", path)
+        status, state = restarted.reader("GET", path)
         assert status == 200
         history = state["history"]
         recorded = [e["source"] for e in history]
@@ -240,7 +240,7 @@ def _access_lines(stderr: Path, expected: int, timeout: float = 10.0) -> list[di
 def test_access_log_is_one_json_object_per_request_on_stderr(tmp_path: Path) -> None:
     server, stderr = _start_at_info(tmp_path)
     secret = f"secret-{uuid.uuid4().hex}"
-    subject = new_subject()
+    subject, other = new_subject(), new_subject()
     try:
         status, decided = server.call("POST", "/v1/decisions", {**MARKETING, "subject": subject})
         assert status == 200
@@ -249,14 +249,18 @@ def test_access_log_is_one_json_object_per_request_on_stderr(tmp_path: Path) -> 
         status, batch = server.call("POST", "/v1/decisions/batch", {"requests": [MARKETING] * 3})
         assert status == 200
         assert server.call("POST", "/v1/decisions", raw=b'{"party": "' + secret.encode())[0] == 400
-        assert server.call("GET", f"/v1/subjects/{subject}/consents")[0] == 200
-        lines = _access_lines(stderr, 6)
+        consents = f"/v1/subjects/{subject}/consents"
+        assert server.admin("GET", consents)[0] == 200
+        assert server.call("GET", consents)[0] == 401
+        assert server.admin("GET", f"/v1/subjects/{other}/consents")[0] == 200
+        lines = _access_lines(stderr, 8)
     finally:
         server.stop()
     text = stderr.read_text(encoding="utf-8")
     assert "Uvicorn running on" in text  # log level info: uvicorn's own access log would show
     assert "HTTP/1.1" not in text, "uvicorn's plain access log is on"
     assert secret not in text, "a request body or context value reached the log"
+    assert subject not in text and other not in text, "a subject reached the log in clear"
 
     requests = [line for line in lines if line["path"] != "/healthz"]
     assert [(r["method"], r["path"], r["status"]) for r in requests] == [
@@ -264,8 +268,15 @@ def test_access_log_is_one_json_object_per_request_on_stderr(tmp_path: Path) -> 
         ("POST", "/v1/decisions", 400),
         ("POST", "/v1/decisions/batch", 200),
         ("POST", "/v1/decisions", 400),
-        ("GET", f"/v1/subjects/{subject}/consents", 200),
+        ("GET", "/v1/subjects/{subject}/consents", 200),
+        ("GET", "/v1/subjects/{subject}/consents", 401),
+        ("GET", "/v1/subjects/{subject}/consents", 200),
     ]
+    # A keyed pseudonym: the same subject's requests share one, another subject has another.
+    first, again, second = (r["subject"] for r in requests[4:])
+    assert first == again != second
+    assert len(first) == 16 and int(first, 16) >= 0
+    assert all("subject" not in r for r in requests[:4])
     for line in lines:
         assert {"time", "method", "path", "status", "duration_ms", "client"} <= line.keys()
         assert line["time"].endswith("Z") and "T" in line["time"]

@@ -52,6 +52,7 @@ OPERATIONS = {
     ("GET", "/metrics"): False,
     ("POST", "/v1/subjects/{subject}/consents"): True,
     ("GET", "/v1/subjects/{subject}/consents"): False,
+    ("GET", "/v1/subjects/{subject}/disclosures"): True,
 }
 
 CASES = [

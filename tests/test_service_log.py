@@ -490,7 +490,7 @@ def test_concurrent_decisions_are_all_logged_in_one_chain(
     server = start_server(tmp_path, db_url, backend, schema or None)
     try:
         ids = _hammer(server, {**MARKETING, "subject": subject}, threads=12, each=15)
-        status, page = server.call("GET", f"/v1/decisions?subject={subject}&limit=1000")
+        status, page = server.reader("GET", f"/v1/decisions?subject={subject}&limit=1000")
         assert status == 200
         assert sorted(e["id"] for e in page["decisions"]) == sorted(ids)
         assert len(set(ids)) == len(ids) == 180
@@ -527,7 +527,7 @@ def test_two_replicas_on_one_postgresql_keep_one_chain(tmp_path: Path) -> None:
             thread.start()
         for thread in pool:
             thread.join()
-        status, page = servers[1].call("GET", f"/v1/decisions?subject={subject}&limit=1000")
+        status, page = servers[1].reader("GET", f"/v1/decisions?subject={subject}&limit=1000")
         assert status == 200
         assert sorted(e["id"] for e in page["decisions"]) == sorted(ids)
         assert len(set(ids)) == 180
@@ -591,7 +591,7 @@ def test_a_failed_log_write_is_counted_and_nothing_is_decided(
         after = server.text("/metrics")
         assert metric(after, FAILURES) == 2
         assert metric(after, ALLOWED) == metric(before, ALLOWED) + 1
-        status, page = server.call("GET", "/v1/decisions?party=cloud_providers&limit=1000")
+        status, page = server.reader("GET", "/v1/decisions?party=cloud_providers&limit=1000")
         assert [e["id"] for e in page["decisions"]] == [first["decision_id"], again["decision_id"]]
     finally:
         server.stop()

@@ -14,6 +14,7 @@ The pieces live in their own modules (:mod:`.context`, :mod:`.conditions`, :mod:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -48,6 +49,7 @@ from .context import (
 from .specialize import Specializer
 
 __all__ = [
+    "CELL_CACHE_SIZE",
     "INVALID",
     "MISSING",
     "CellFunction",
@@ -75,6 +77,12 @@ __all__ = [
 ]
 
 
+CELL_CACHE_SIZE = 4096
+"""How many cells a compiled policy keeps specialized (and planned) by default: some 4 MB for
+PLANISO's cells, a miss costing well under a millisecond (figures in docs/service-performance.md).
+``load_policy(..., cell_cache_size=N)`` or :meth:`CompiledPolicy.limit_cells` choose another."""
+
+
 @dataclass
 class CompiledPolicy:
     """Everything :func:`policy_engine.evaluator.evaluate` needs; never mutated after load except
@@ -88,8 +96,11 @@ class CompiledPolicy:
     _naming: dict[str, dict[str, tuple[int, ...]]] = field(repr=False, default_factory=dict)
     """kind → term → positions of the rules whose scope names that term."""
     _any: dict[str, frozenset[int]] = field(repr=False, default_factory=dict)
-    _cells: dict[RequestTerms, CellPlan] = field(repr=False, default_factory=dict)
-    _fast: dict[RequestTerms, FastCell] = field(repr=False, default_factory=dict)
+    _above: dict[str, Mapping[str, frozenset[str]]] = field(repr=False, default_factory=dict)
+    _cells: functools._lru_cache_wrapper[CellPlan] = field(init=False, repr=False, compare=False)
+    _fast: functools._lru_cache_wrapper[FastCell] = field(init=False, repr=False, compare=False)
+    """The memos of cell plans and specialized cells: least recently used first out, at most
+    :data:`CELL_CACHE_SIZE` cells each unless :meth:`limit_cells` says otherwise."""
     default_values: dict[str, Any] = field(repr=False, default_factory=dict)
     """Context keys with a declared default, and their values."""
     symbol_tables: SymbolTables = field(repr=False, default=({}, {}))
@@ -106,13 +117,27 @@ class CompiledPolicy:
             found = self._checked = found()
         return found
 
+    def __post_init__(self) -> None:
+        self.limit_cells(CELL_CACHE_SIZE)
+
+    def limit_cells(self, size: int) -> None:
+        """Keep the plans and the specialized code of at most ``size`` cells, the least recently
+        used going first (a miss specializes the cell again: see docs/service-performance.md).
+        Requests choose their cell, so without a bound a client could make the policy keep one
+        generated function per (party, data, purpose) it names. Empties both memos."""
+        if size < 1:
+            raise ValueError(f"a cell cache holds at least 1 cell, got {size}")
+        # functools.lru_cache: thread-safe, and a hit costs little more than a dict lookup.
+        self._cells = functools.lru_cache(maxsize=size)(self._plan)
+        self._fast = functools.lru_cache(maxsize=size)(self._specialize)
+
+    def cell_cache_info(self) -> functools._CacheInfo:
+        """Hits, misses, bound and size of the memo of specialized cells."""
+        return self._fast.cache_info()
+
     def fast_cell(self, terms: RequestTerms) -> FastCell:
-        """The cell's rules specialized to its terms (memoised; entries are immutable)."""
-        fast = self._fast.get(terms)
-        if fast is None:
-            fast = self._specialize(terms)
-            self._fast[terms] = fast
-        return fast
+        """The cell's rules specialized to its terms (memoised, bounded; entries are immutable)."""
+        return self._fast(terms)
 
     def _specialize(self, terms: RequestTerms) -> FastCell:
         plan = self.cell(terms)
@@ -120,20 +145,25 @@ class CompiledPolicy:
         return specialize_cell(plan, spec)
 
     def cell(self, terms: RequestTerms) -> CellPlan:
-        plan = self._cells.get(terms)
-        if plan is None:
-            plan = self._plan(terms)
-            self._cells[terms] = plan
-        return plan
+        """The cell's candidate rules (memoised, bounded like :meth:`fast_cell`)."""
+        return self._cells(terms)
+
+    def _named_above(self, kind: str) -> Mapping[str, frozenset[str]]:
+        """term → the terms above it (itself included) that some rule's scope names."""
+        found = self._above.get(kind)
+        if found is None:
+            found = self._above[kind] = self.hierarchies[kind].above_among(self._naming[kind])
+        return found
 
     def _plan(self, terms: RequestTerms) -> CellPlan:
         # A rule covers the cell's term when its scope names the term or one of its ancestors.
+        # Only the named terms above it are walked, never all its ancestors (a chain of 6,000).
         candidates: set[int] | None = None
         for kind, term in zip(("party", "data", "purpose"), terms, strict=True):
             naming = self._naming[kind]
             covering = set(self._any[kind])
-            for above in self.hierarchies[kind].ancestors[term]:
-                covering.update(naming.get(above, ()))
+            for above in self._named_above(kind)[term]:
+                covering.update(naming[above])
             candidates = covering if candidates is None else candidates & covering
         chosen = sorted(candidates or (), key=lambda i: self.rules[i].id)
         rules = [self.rules[i] for i in chosen]

@@ -4,12 +4,21 @@
 Each line holds ``time`` (UTC, ISO 8601, when the request arrived), ``method``, ``path`` (without
 the query string), ``status``, ``duration_ms`` and ``client``, plus ``decision_id`` and ``effect``
 when the request produced one decision (``decisions``, the count, for a batch). Request bodies,
-query strings and context values are never logged."""
+query strings and context values are never logged.
+
+Nor are subjects: a path under ``/v1/subjects/`` is logged with ``{subject}`` in place of the
+subject, and the line carries ``subject``, a keyed pseudonym (the first 16 hex digits of an
+HMAC-SHA256 under a random key of the process): the requests about one subject can be told apart
+and followed within a run of the server, and nobody can tell which subject it was, nor test a
+guess, without the key, which is never written anywhere (a restart draws a new one)."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import logging
+import os
 import sys
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -26,6 +35,23 @@ access_logger = logging.getLogger("policy_engine.access")
 
 #: The scope key under which a route leaves the fields it adds to its access log line.
 SCOPE_KEY = "policy_engine.access"
+
+SUBJECTS = "/v1/subjects/"
+_KEY = os.urandom(32)
+
+
+def pseudonym(subject: str) -> str:
+    """The subject's keyed pseudonym in this process's access log."""
+    digest = hmac.new(_KEY, subject.encode("utf-8", "surrogatepass"), hashlib.sha256)
+    return digest.hexdigest()[:16]
+
+
+def logged_path(path: str) -> tuple[str, dict[str, str]]:
+    """The path as logged, and the fields it adds: a subject's path gets its pseudonym."""
+    if not path.startswith(SUBJECTS):
+        return path, {}
+    subject, slash, rest = path[len(SUBJECTS) :].partition("/")
+    return f"{SUBJECTS}{{subject}}{slash}{rest}", {"subject": pseudonym(subject)}
 
 
 def note(scope: Scope, **fields: Any) -> None:
@@ -81,13 +107,15 @@ class AccessLog:
         try:
             await self.app(scope, receive, send_and_watch)
         finally:
+            path, fields = logged_path(str(scope.get("path", "")))
             line: dict[str, Any] = {
                 "time": arrived.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
                 "method": scope.get("method"),
-                "path": scope.get("path"),
+                "path": path,
                 "status": status,
                 "duration_ms": round((time.perf_counter() - start) * 1000, 3),
                 "client": _client(scope),
+                **fields,
             }
             line.update(extra)
             access_logger.info(json.dumps(line, ensure_ascii=False, separators=(",", ":")))

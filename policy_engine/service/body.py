@@ -12,8 +12,13 @@ an escaped lone surrogate, which ``json.loads`` accepts, or any value the model 
 whenever the body is empty or its content type is not JSON, it is read again the way FastAPI
 reads it, and refused with FastAPI's own errors. ``tests/test_service_body.py`` holds the two
 side by side over generated bodies and content types. The routes declare their bodies in the
-OpenAPI document through :func:`request_body`; :func:`add_request_schemas` puts the models in
-its components, as FastAPI does (pydantic's schema, which also states the null defaults).
+OpenAPI document through :func:`request_body`; :func:`.openapi.add_request_schemas` puts the
+models in its components, as FastAPI does (pydantic's schema, which also states the null
+defaults).
+
+A body that parses is then checked for text the service cannot store (a NUL, a lone surrogate:
+:mod:`.text`), which is a 400 naming the field; only a body whose bytes hold such an escape is
+walked.
 """
 
 from __future__ import annotations
@@ -21,13 +26,15 @@ from __future__ import annotations
 import email.message
 import functools
 import json
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
-from pydantic.json_schema import models_json_schema
+
+from .inputs import check_text
+from .text import might_hold_bad_text
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -41,10 +48,16 @@ def json_body(model: type[Model]) -> Callable[[Request], Awaitable[Model]]:
         raw = await request.body()
         if raw and _is_json(request.headers.get("content-type")):
             try:
-                return model.model_validate_json(raw)
+                found = model.model_validate_json(raw)
             except ValidationError:
-                pass  # FastAPI's way below says what is wrong, in FastAPI's words
-        return _as_fastapi_reads(model, request, raw)
+                # FastAPI's way says what is wrong, in FastAPI's words (or reads a lone
+                # surrogate, which pydantic's parser refuses and the check below names).
+                found = _as_fastapi_reads(model, request, raw)
+        else:
+            found = _as_fastapi_reads(model, request, raw)
+        if might_hold_bad_text(raw):
+            check_text(found.model_dump())
+        return found
 
     return read
 
@@ -103,23 +116,3 @@ def request_body(model: type[BaseModel]) -> dict[str, Any]:
     FastAPI would have declared for a ``model`` parameter."""
     schema = {"$ref": REF_TEMPLATE.format(model=model.__name__)}
     return {"requestBody": {"content": {"application/json": {"schema": schema}}, "required": True}}
-
-
-def add_request_schemas(app: FastAPI, models: Sequence[type[BaseModel]]) -> None:
-    """Add the schemas of ``models`` (and of the models they use) to the app's OpenAPI
-    components, where FastAPI puts those of the bodies it reads itself."""
-    generate = app.openapi
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            document = generate()
-            _, top = models_json_schema(
-                [(model, "validation") for model in models], ref_template=REF_TEMPLATE
-            )
-            components = document.setdefault("components", {})
-            schemas = {**top.get("$defs", {}), **components.get("schemas", {})}
-            components["schemas"] = dict(sorted(schemas.items()))  # sorted, as FastAPI's
-            app.openapi_schema = document
-        return app.openapi_schema
-
-    app.openapi = openapi  # type: ignore[method-assign]

@@ -9,6 +9,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 ADMIN_TOKEN_ENV = "POLICY_ENGINE_ADMIN_TOKEN"
+READ_TOKEN_ENV = "POLICY_ENGINE_READ_TOKEN"
 MAX_BATCH = 10_000
 MAX_BODY_BYTES = 8 * 1024 * 1024
 
@@ -29,17 +30,36 @@ class ServiceConfig(BaseModel):
     mask_context_keys: list[str] = []
     """Context keys whose values are replaced by ``"***"`` before a decision is logged."""
     admin_token: str | None = None
-    """Bearer token for admin endpoints; the environment variable, when set, takes precedence."""
-    protect_reads: bool = False
+    """Bearer token for admin endpoints (reload, consent writes), which also reads; the
+    environment variable, when set, takes precedence. None: admin endpoints are closed."""
+    read_token: str | None = None
+    """Bearer token for reading personal data (the decision log, consent records); the
+    environment variable, when set, takes precedence. See :mod:`.auth`."""
+    protect_reads: bool = True
     """Reading the decision log and the consent records (``GET /v1/decisions``,
-    ``GET /v1/subjects/{subject}/consents``) needs the admin bearer token too: both hold
-    personal information (subjects, request contexts, consent history)."""
+    ``GET /v1/subjects/{subject}/consents``) needs the read or the admin bearer token: both hold
+    personal information (subjects, request contexts, consent history). False opens them."""
     max_log_page: int = Field(default=1000, gt=0)
     watch_interval: float = Field(default=0, ge=0)
     """Seconds between checks of the rule files' mtimes; reload when they change. 0: off."""
-
-    def effective_admin_token(self) -> str | None:
-        return os.environ.get(ADMIN_TOKEN_ENV) or self.admin_token
+    log_key_file: str | None = None
+    """A file holding the log key (at least 16 bytes; a trailing line break is not part of it),
+    never stored in the database: each logged entry then carries an HMAC-SHA256 of its chain
+    hash, and anchors are signed (:mod:`.log_mac`). ``POLICY_ENGINE_LOG_KEY`` (the key itself)
+    or ``POLICY_ENGINE_LOG_KEY_FILE`` in the environment take precedence. None: no MACs."""
+    anchor_path: str | None = None
+    """Where to keep anchors of the decision log's head, outside the database (``serve
+    --anchor-path``): a folder (a new file per anchor) or a file (one JSON line appended per
+    anchor, fsync'd); never the database file itself. ``log verify --anchor PATH`` then fails
+    when the log no longer reaches an anchored head. None: no anchors."""
+    anchor_interval: float = Field(default=60, ge=0)
+    """Seconds between anchors while serving (``serve --anchor-interval``), besides the one
+    written at shutdown; 0: only at shutdown. Entries logged since the last anchor are not
+    covered by one."""
+    allow_readable_database: bool = False
+    """Open a SQLite database file (or its -wal, -shm) that users other than its owner may read
+    or write. By default the service refuses to start on one (it holds personal information);
+    files it creates are 0600 either way."""
 
 
 def load_config(path: str | os.PathLike[str] | None) -> ServiceConfig:

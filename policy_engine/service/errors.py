@@ -10,14 +10,31 @@ from fastapi.responses import JSONResponse
 
 from ..language.errors import Diagnostic
 from .models import ErrorResponse
+from .text import printable
 
-#: The errors a decision (or consent) endpoint declares in the OpenAPI document.
-ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"model": ErrorResponse, "description": "unknown term or bad context"},
-    413: {"model": ErrorResponse, "description": "body or batch too large"},
-    422: {"model": ErrorResponse, "description": "malformed request body"},
-    503: {"model": ErrorResponse, "description": "the database is unavailable"},
+#: What each error status means, as the OpenAPI document says it.
+ERROR_DESCRIPTIONS = {
+    400: "a bad value: an unknown term, a bad context, text that is not Unicode or holds NUL, "
+    "an unknown query parameter, a body that is not JSON",
+    401: "no bearer token was sent",
+    403: "the bearer token is not valid here, or no token is configured for this role",
+    404: "no such path (a subject holding `/`)",
+    413: "the body or the batch is too large",
+    422: "a malformed request: missing or extra fields, values of the wrong type",
+    503: "the database is unavailable: nothing was decided or recorded",
 }
+
+
+def error_responses(*statuses: int, **described: str) -> dict[int | str, dict[str, Any]]:
+    """The ``responses`` of a route that may answer ``statuses`` with the service's error body
+    (``described``: ``s422="..."`` for a description of the route's own)."""
+    return {
+        status: {
+            "model": ErrorResponse,
+            "description": described.get(f"s{status}", ERROR_DESCRIPTIONS[status]),
+        }
+        for status in statuses
+    }
 
 
 class ServiceError(Exception):
@@ -53,7 +70,7 @@ def error_body(diagnostics: list[Diagnostic], notes: list[str] | None = None) ->
     if notes:
         first += f" ({'; '.join(notes)})"
     return {
-        "error": first,
+        "error": printable(first),
         "diagnostics": [diagnostic_json(d) for d in diagnostics],
     }
 
@@ -62,8 +79,8 @@ def diagnostic_json(d: Diagnostic) -> dict[str, Any]:
     """One diagnostic as JSON: code, message, help, severity, and its place when it has one."""
     out: dict[str, Any] = {
         "code": d.code,
-        "message": d.message,
-        "help": d.help,
+        "message": printable(d.message),  # a lone surrogate a client sent has no UTF-8 form
+        "help": None if d.help is None else printable(d.help),
         "severity": d.severity,
     }
     if d.span is not None:

@@ -4,14 +4,20 @@ database) in the shape of :mod:`.errors`."""
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..language.errors import Diagnostic, PolicyError
+from .access_log import logged_path
 from .errors import ReloadRefused, ServiceError, error_body, error_response
 from .storage import StorageError
+from .text import HELP as TEXT_HELP
+
+logger = logging.getLogger("policy_engine.service")
 
 
 def add_error_handlers(app: FastAPI) -> None:
@@ -62,17 +68,21 @@ async def reload_refused(request: Request, exc: ReloadRefused) -> JSONResponse:
 
 
 async def storage_error(request: Request, exc: StorageError) -> JSONResponse:
+    # What the database said goes to the server's log: it can name the database's URL, which
+    # the service shows only to callers with a token (/readyz).
+    logger.error("%s %s: %s", request.method, logged_path(request.url.path)[0], exc)
     return error_response(
         503,
         "storage-unavailable",
         "the decision log or consent ledger could not be reached; nothing was decided",
-        str(exc),
+        "the server's log says what the database answered",
     )
 
 
 def validation_response(exc: RequestValidationError) -> JSONResponse:
-    """A body or query the framework refused: 400 for JSON that does not parse, 422 otherwise,
-    with one diagnostic per problem (at most 50)."""
+    """A body or query the framework refused: 400 for JSON that does not parse and for text that
+    is not Unicode (a lone surrogate, which pydantic refuses in a constrained string), 422
+    otherwise, with one diagnostic per problem (at most 50)."""
     errors = list(exc.errors())
     diagnostics = []
     status = 422
@@ -89,6 +99,11 @@ def validation_response(exc: RequestValidationError) -> JSONResponse:
                     "send a JSON object with Content-Type: application/json",
                 )
             )
+            continue
+        if error.get("type") == "string_unicode":
+            status = 400
+            message = f"`{place}` holds a lone surrogate, which is not a Unicode character"
+            diagnostics.append(Diagnostic("bad-text", message, None, TEXT_HELP))
             continue
         message = str(error.get("msg", "invalid")).rstrip(".")
         message = message[:1].lower() + message[1:]

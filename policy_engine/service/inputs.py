@@ -1,6 +1,6 @@
 """Checks and conversions of what clients send beyond the request models: naive datetimes read
-as UTC, a subject's length, and a consent event checked against the policy's purposes and the
-clock before it goes to the ledger."""
+as UTC, text that is Unicode without NUL (:mod:`.text`), a subject's length, and a consent event
+checked against the policy's purposes and the clock before it goes to the ledger."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from ..language.errors import UnknownTermError, did_you_mean
 from .errors import ServiceError
 from .models import ConsentEventIn
 from .storage import format_time
+from .text import HELP, bad_text, describe
 
 #: How far in the future a consent event's ``timestamp`` may be (the clients' clocks drift).
 CLOCK_SKEW = timedelta(minutes=5)
@@ -26,7 +27,16 @@ def aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
+def check_text(value: Any, where: str = "") -> None:
+    """A 400 ``bad-text`` naming the first string in ``value`` (walked through dicts, their keys
+    and lists) that holds a NUL or a lone surrogate; ``where`` names ``value`` itself."""
+    found = bad_text(value, where)
+    if found is not None:
+        raise ServiceError(400, "bad-text", describe(found), HELP)
+
+
 def check_subject(subject: str) -> None:
+    check_text(subject, "subject")
     if not 1 <= len(subject) <= 200:
         raise ServiceError(422, "bad-request", "a subject is 1 to 200 characters long")
 
@@ -34,6 +44,7 @@ def check_subject(subject: str) -> None:
 def consent_row(event: ConsentEventIn, known: Any) -> dict[str, Any]:
     """The ledger row for ``event``, once its purposes are among ``known`` (the policy's purpose
     hierarchy), its timestamp not in the future, and an expiry only on a grant."""
+    check_text(event.model_dump(include={"purposes", "recorded_by", "source"}))
     for purpose in event.purposes:
         if purpose not in known:
             raise UnknownTermError(

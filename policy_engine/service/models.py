@@ -119,6 +119,13 @@ class ConsentState(BaseModel):
     history: list[ConsentEvent]
 
 
+class ConsentRecorded(BaseModel):
+    """A consent event just recorded, and the subject's state after it."""
+
+    event: ConsentEvent
+    state: ConsentState
+
+
 class TermModel(BaseModel):
     name: str
     parents: list[str]
@@ -137,7 +144,8 @@ class ContextKeyModel(BaseModel):
 class PolicyInfo(BaseModel):
     version: str
     loaded_at: str
-    path: str
+    path: str | None
+    """Where the server reads the rule files; null without the read or the admin token."""
     vocabulary: dict[str, list[TermModel]]
     """Kind (party, data, purpose, obligation) → its terms with their parents."""
     context: list[ContextKeyModel]
@@ -157,3 +165,15 @@ class LoggedDecision(BaseModel):
 
 class DecisionLogPage(BaseModel):
     decisions: list[LoggedDecision]
+    next: int | None
+    """The cursor of the following page: send it as ``after``. The ``seq`` of the last entry of
+    this page (the ``after`` sent when the page is empty); null when there is none."""
+    more: bool
+    """Whether more entries matched than this page holds (right now: the log grows)."""
+
+
+class ReadyResponse(BaseModel):
+    status: Literal["ready"]
+    policy_version: str
+    storage: str | None = None
+    """The database URL (password left out); only with the read or the admin token."""

@@ -17,7 +17,7 @@ from pydantic import BaseModel
 
 from .access_log import note
 from .body import json_body, request_body
-from .errors import ERRORS, ServiceError
+from .errors import ServiceError, error_responses
 from .models import BatchRequest, BatchResponse, DecisionRequest, DecisionResponse, ExplainResponse
 from .policy_service import PolicyService
 
@@ -47,14 +47,15 @@ class FastJSONResponse(JSONResponse):
 
 
 def _decision_route(
-    app: FastAPI, path: str, response: type[BaseModel], body: type[BaseModel]
+    app: FastAPI, path: str, operation: str, response: type[BaseModel], body: type[BaseModel]
 ) -> Callable[[Endpoint], Endpoint]:
     """A decision endpoint: its body read by ``service.body``, and declared for OpenAPI."""
     return app.post(
         path,
         response_model=response,
         tags=["decisions"],
-        responses=ERRORS,
+        operation_id=operation,
+        responses=error_responses(400, 413, 422, 503),
         openapi_extra=request_body(body),
     )
 
@@ -72,7 +73,7 @@ def register(app: FastAPI, service: PolicyService) -> None:
         finally:
             metrics.latency.observe(time.perf_counter() - start, endpoint=endpoint)
 
-    @_decision_route(app, "/v1/decisions", DecisionResponse, DecisionRequest)
+    @_decision_route(app, "/v1/decisions", "decide", DecisionResponse, DecisionRequest)
     async def decide(body: DecisionBody, request: Request) -> JSONResponse:
         """Decide one request; the decision is logged before it is returned."""
         with timed("decisions"):
@@ -80,7 +81,7 @@ def register(app: FastAPI, service: PolicyService) -> None:
         note(request.scope, decision_id=response["decision_id"], effect=response["effect"])
         return FastJSONResponse(response)
 
-    @_decision_route(app, "/v1/decisions/batch", BatchResponse, BatchRequest)
+    @_decision_route(app, "/v1/decisions/batch", "decideBatch", BatchResponse, BatchRequest)
     async def decide_batch(body: BatchBody, request: Request) -> JSONResponse:
         """Decide many requests at once, in order (at most ``max_batch``, 10,000 by default;
         more get 413). One bad request fails the whole batch (400, naming its position) and
@@ -97,7 +98,7 @@ def register(app: FastAPI, service: PolicyService) -> None:
         note(request.scope, decisions=len(decided))
         return FastJSONResponse({"decisions": [response for _, response, _ in decided]})
 
-    @_decision_route(app, "/v1/explain", ExplainResponse, DecisionRequest)
+    @_decision_route(app, "/v1/explain", "explain", ExplainResponse, DecisionRequest)
     def explain(body: DecisionBody, request: Request) -> JSONResponse:
         """Decide one request (logged like any other) and return its full trace as well."""
         with timed("explain"):
