@@ -22,3 +22,13 @@ def _cache_in_a_temporary_folder(tmp_path_factory: pytest.TempPathFactory) -> No
 @pytest.fixture(scope="session")
 def planiso() -> policy_engine.Policy:
     return policy_engine.load_policy(PLANISO)
+
+
+PLANISO_DOCUMENT = "planiso-privacy-policy.txt"
+
+
+def planiso_texts() -> dict[str, str]:
+    """PLANISO's rule files and its source document by file name, for ``load_policy_text``."""
+    texts = {p.name: p.read_text(encoding="utf-8") for p in sorted(PLANISO.glob("*.policy"))}
+    texts[PLANISO_DOCUMENT] = (PLANISO / PLANISO_DOCUMENT).read_text(encoding="utf-8")
+    return texts

@@ -28,7 +28,7 @@ from policy_engine.analysis.findings import invariant_diagnostics
 from policy_engine.cli.main import main
 from policy_engine.language.errors import Diagnostic
 
-from .conftest import PLANISO
+from .conftest import PLANISO, planiso_texts
 from .test_properties import (
     KINDS,
     OPS,
@@ -382,7 +382,7 @@ def test_strict_leaves_notes_alone(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "check", PLANISO, "--strict")
     assert code == 0
     assert re.fullmatch(
-        r".*: 0 errors, 0 warnings, [1-9][0-9]* notes; 10 invariants proven", out.splitlines()[-1]
+        r".*: 0 errors, 0 warnings, [1-9][0-9]* notes; 11 invariants proven", out.splitlines()[-1]
     )
 
 
@@ -607,10 +607,8 @@ def test_planiso_invariants_hold_and_a_broken_one_is_caught(tmp_path: Path) -> N
     # Customer service may use contact information (with consent): a claim that it never may is
     # refuted with a request the policy really allows.
     extra = "invariant wrong §1\n  never customer_service use email for respond_to_requests\n"
-    policy = load_policy_text(
-        {"rules.policy": "\n".join(p.read_text() for p in sorted(PLANISO.glob("*.policy"))) + extra}
-    )
-    broken, _ = invariant_diagnostics(policy.compiled, "rules.policy")
+    policy = load_policy_text({**planiso_texts(), "wrong.policy": extra})
+    broken, _ = invariant_diagnostics(policy.compiled, "wrong.policy")
     [d] = broken
     party, data, purpose, context = request_of(counterexample(d))
     assert policy.decide(party, data, purpose, context).allowed

@@ -11,9 +11,8 @@ import pytest
 
 import policy_engine
 from policy_engine.analysis.diff import diff_policies, render_markdown, render_text
-from policy_engine.language.files import read_sources
 
-from .conftest import PLANISO
+from .conftest import planiso_texts
 
 GOLDEN = Path(__file__).parent / "golden" / "diff"
 
@@ -26,7 +25,7 @@ rule no_sms_marketing §4.2
 
 
 def versions() -> tuple[policy_engine.Policy, policy_engine.Policy]:
-    sources = {Path(s.name).name: s.text for s in read_sources(PLANISO)}
+    sources = planiso_texts()
     old = policy_engine.load_policy_text(sources)
     changed = dict(sources)
     changed["access.policy"] = changed["access.policy"].replace(

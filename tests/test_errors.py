@@ -42,7 +42,10 @@ context consented: set of purpose
 # 48 characters: a condition written after it with " when " starts at column 55.
 HEAD = "rule r §1 allow clerk to use contact for support"
 
-STATEMENTS = "`party`, `data`, `purpose`, `obligation`, `context`, `rule`, `invariant`"
+STATEMENTS = (
+    "`party`, `data`, `purpose`, `obligation`, `context`, `rule`, `invariant`, `source`, "
+    "`not a decision`"
+)
 RESERVED_HELP = (
     "pick another name; the language's own words (`party`, `rule`, `when`, `any`, ...) are reserved"
 )
@@ -187,7 +190,7 @@ BAD_POLICIES: dict[str, Bad] = {
         1,
         16,
         "too",
-        "expected `,`, `from` or `to`, found `too`",
+        "expected `,`, `except`, `from` or `to`, found `too`",
         "did you mean `to`?",
     ),
     "to glued to use": syntax(
@@ -196,7 +199,7 @@ BAD_POLICIES: dict[str, Bad] = {
         1,
         16,
         "touse",
-        "expected `,`, `from` or `to`, found `touse`",
+        "expected `,`, `except`, `from` or `to`, found `touse`",
         "did you mean `to`?",
     ),
     "and glued to a name": syntax(
@@ -223,7 +226,7 @@ BAD_POLICIES: dict[str, Bad] = {
         1,
         25,
         "u",
-        "expected `,` or `for`, found `u`",
+        "expected `,`, `except` or `for`, found `u`",
         None,
     ),
     "missing effect": syntax(
@@ -232,7 +235,8 @@ BAD_POLICIES: dict[str, Bad] = {
         1,
         8,
         "p",
-        "expected `allow`, `deny`, a citation such as `§5.1` or a quoted string, found `p`",
+        "expected `allow`, `deny`, `ground`, a citation such as `§5.1` or a quoted string, "
+        "found `p`",
         None,
     ),
     "citation after the description of a rule": syntax(
@@ -241,7 +245,7 @@ BAD_POLICIES: dict[str, Bad] = {
         1,
         14,
         "§1",
-        "expected `allow` or `deny`, found `§1`",
+        "expected `allow`, `deny` or `ground`, found `§1`",
         "in a rule, citations come right after the rule id, before the description",
     ),
     "when after unless": syntax(
@@ -399,7 +403,7 @@ BAD_POLICIES: dict[str, Bad] = {
         1,
         24,
         "",
-        "unexpected end of file, expected `,` or `for`",
+        "unexpected end of file, expected `,`, `except` or `for`",
         UNFINISHED,
     ),
     "end of file after when": syntax(

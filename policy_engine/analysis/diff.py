@@ -215,7 +215,7 @@ def _two_version_search(
         return None
     for key in a.context.values():
         kind = getattr(key.decl.type, "kind", None)
-        if kind is not None and a.hierarchies[kind].ancestors != b.hierarchies[kind].ancestors:
+        if kind is not None and not a.hierarchies[kind].same_order(b.hierarchies[kind]):
             return None
     search = CellSearch(a, space, space.meter)
     search.own(b, b.rules)

@@ -63,9 +63,9 @@ def _unused_terms(compiled: CompiledPolicy) -> list[Diagnostic]:
     symbols = compiled.checked.symbols
     for kind in ("party", "data", "purpose", "obligation"):
         hierarchy = compiled.hierarchies[kind]
+        related = hierarchy.related_to(used & set(hierarchy.ordered))
         for term in hierarchy.terms:
-            related = hierarchy.ancestors[term] | hierarchy.descendants[term]
-            if related.isdisjoint(used):
+            if term not in related:
                 word = ast.KIND_WORDS[kind]
                 found.append(
                     Diagnostic(

@@ -7,6 +7,7 @@ import os
 import subprocess
 
 from ..engine.policy import Policy
+from ..language.document_files import DOCUMENT_SUFFIXES
 from ..language.errors import Diagnostic, PolicyError
 from ..language.files import read_sources
 from ..language.source import Source
@@ -14,8 +15,13 @@ from ..language.source import Source
 
 def read_version(spec: str) -> list[Source]:
     """A path, or ``git:REV:path`` read from the repository without touching the work tree."""
+    return _read(spec)[0]
+
+
+def _read(spec: str) -> tuple[list[Source], dict[str, str] | None]:
+    """The rule files of a version, and (from git) the source documents beside them."""
     if not spec.startswith("git:"):
-        return read_sources(spec)
+        return read_sources(spec), None
     try:
         _, rev, path = spec.split(":", 2)
     except ValueError:
@@ -28,7 +34,12 @@ def read_version(spec: str) -> list[Source]:
         raise PolicyError(
             [Diagnostic("no-policy-files", f"no `.policy` files at `{path}` in revision `{rev}`")]
         )
-    return [Source(f"{rev}:{f}", _git("show", f"{rev}:{f}")) for f in sorted(files)]
+    documents = {
+        f"{rev}:{f}": _git("show", f"{rev}:{f}")
+        for f in listing.splitlines()
+        if f.lower().endswith(DOCUMENT_SUFFIXES)
+    }
+    return [Source(f"{rev}:{f}", _git("show", f"{rev}:{f}")) for f in sorted(files)], documents
 
 
 def _git(*args: str) -> str:
@@ -45,4 +56,5 @@ def _git(*args: str) -> str:
 
 
 def load_version(spec: str) -> Policy:
-    return Policy(read_version(spec))
+    sources, documents = _read(spec)
+    return Policy(sources, documents)

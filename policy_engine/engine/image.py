@@ -1,12 +1,13 @@
 """A compiled policy as plain data — what the compiled cache stores — and back.
 
 An image holds what deciding needs and nothing it can rebuild cheaply: for every rule its id,
-effect, scope, obligation names and where its text is; each hierarchy's parent links and ancestor
-closure; the context declarations, the name → kind table and the loading warnings. It holds no rule
-syntax trees: building a hundred thousand nodes back costs more than the whole budget of a cached
-load. A restored rule re-parses its own text the first time its conditions are needed (a fraction
-of a millisecond, once), and the checked syntax trees of the whole policy are rebuilt only if an
-analysis asks for them (``CompiledPolicy.checked``).
+effect, scope, obligation names and where its text is; each hierarchy's parent links (closures are
+made on demand: :mod:`policy_engine.semantics.vocabulary`); the context declarations, the name →
+kind table and the loading warnings. It holds no rule syntax trees: building a hundred thousand
+nodes back costs more than the whole budget of a cached load. A restored rule re-parses its own
+text the first time its conditions are needed (a fraction of a millisecond, once), and the
+checked syntax trees of the whole policy are rebuilt only if an analysis asks for them
+(``CompiledPolicy.checked``).
 
 Images contain only builtins, the syntax-tree classes of :mod:`policy_engine.ast` (context
 declarations) and :class:`~policy_engine.errors.Diagnostic` (warnings); sources are referred to by
@@ -77,10 +78,7 @@ def capture(
     ]
     return {
         "version": compiled.version,
-        "hierarchies": {
-            kind: (dict(h.parent_links), {t: tuple(a) for t, a in h.ancestors.items()})
-            for kind, h in compiled.hierarchies.items()
-        },
+        "hierarchies": {kind: dict(h.parent_links) for kind, h in compiled.hierarchies.items()},
         "context": {name: key.decl for name, key in compiled.context.items()},
         "kinds": dict(compiled.symbol_tables[1]),
         "rules": chunks,
@@ -94,8 +92,7 @@ def restore(
 ) -> tuple[CompiledPolicy, list[Diagnostic]]:
     """The compiled policy and its warnings from an image made from exactly ``sources``."""
     hierarchies = {
-        kind: Hierarchy.restore(kind, links, ancestors)
-        for kind, (links, ancestors) in image["hierarchies"].items()
+        kind: Hierarchy.restore(kind, links) for kind, links in image["hierarchies"].items()
     }
     tables = symbol_tables(image["context"], image["kinds"])
     builder = condition_builder(hierarchies, tables)

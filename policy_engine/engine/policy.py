@@ -5,18 +5,23 @@ from __future__ import annotations
 
 import gc
 import os
+import posixpath
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
 from ..language import ast
+from ..language.document_files import DOCUMENT_SUFFIXES, fingerprint, read_documents, reread
+from ..language.documents import Document
 from ..language.errors import Diagnostic, PolicyError, PolicySyntaxError, RequestError
 from ..language.files import content_version, read_sources
+from ..language.hidden_breaks import lone_surrogates
+from ..language.limits import size_problems
 from ..language.parser import parse_source
 from ..language.source import Source
 from ..semantics.checker import CheckedPolicy, check
 from . import cache, image
-from .compiler import CompiledPolicy, compile_policy
+from .compiler import CELL_CACHE_SIZE, CompiledPolicy, compile_policy
 from .decision import Decision
 from .evaluator import decide_fast
 from .models import ReasonModel
@@ -25,7 +30,12 @@ from .request import normalize_context, resolve_term
 
 
 def parse_all(sources: Iterable[Source]) -> list[ast.PolicyFile]:
-    """Parse every file; syntax errors of all files are reported together."""
+    """Parse every file; syntax errors of all files are reported together. Files past the size
+    limits (:mod:`policy_engine.language.limits`) are refused before any is parsed."""
+    sources = list(sources)
+    too_large = size_problems(sources)
+    if too_large:
+        raise PolicySyntaxError(too_large)
     files: list[ast.PolicyFile] = []
     problems: list[Diagnostic] = []
     for source in sources:
@@ -58,25 +68,44 @@ def collector_paused() -> Iterator[None]:
 
 
 class Policy:
-    """A loaded, checked and compiled policy. Immutable, thread-safe; ``decide`` is pure."""
+    """A loaded, checked and compiled policy. Immutable, thread-safe; ``decide`` is pure.
 
-    def __init__(self, sources: list[Source]) -> None:
+    Each (party, data, purpose) cell a request names is specialized into generated code the
+    first time; at most ``cell_cache_size`` cells are kept (least recently used first out).
+    """
+
+    def __init__(
+        self,
+        sources: list[Source],
+        documents: Mapping[str, str] | None = None,
+        *,
+        cell_cache_size: int = CELL_CACHE_SIZE,
+    ) -> None:
+        """``sources`` are the rule files; ``documents``, when given, the texts of the source
+        documents by path (else they are read from beside the rule files)."""
         self.sources = sources
-        self.version = content_version(sources)
+        halves = [d for source in sources for d in lone_surrogates(source)]
+        if halves:  # before the text is hashed, which cannot encode them
+            raise PolicySyntaxError(halves)
         with collector_paused():
             self.compiled: CompiledPolicy
             self.warnings: list[Diagnostic]
-            stored = cache.load(sources)
-            if stored is not None:
-                self.compiled, self.warnings = image.restore(
-                    stored, sources, lambda: check(parse_all(sources))
-                )
+            self.documents: list[Document]
+            """The source documents the policy names (``source "file"``), read and checked."""
+            restored = _restore(sources, documents)
+            if restored is not None:
+                self.compiled, self.warnings, self.documents = restored
             else:
-                checked: CheckedPolicy = check(parse_all(sources))
-                self.compiled = compile_policy(checked, self.version)
+                files = parse_all(sources)
+                self.documents = read_documents(files, documents)
+                checked: CheckedPolicy = check(files, self.documents)
+                every = [*sources, *(d.source for d in self.documents)]
+                self.compiled = compile_policy(checked, content_version(every))
                 self.warnings = checked.warnings
                 if cache.enabled():
-                    _keep_image(self.compiled, self.warnings, sources)
+                    _keep_image(self.compiled, self.warnings, sources, self.documents)
+        self.version = self.compiled.version
+        self.compiled.limit_cells(cell_cache_size)
         self._book = ReasonBook(self.compiled, self.version)
         # Plain string sets: a request naming declared terms is checked with three lookups.
         hierarchies = self.compiled.hierarchies
@@ -167,8 +196,33 @@ class Policy:
         return out
 
 
+def _restore(
+    sources: list[Source], provided: Mapping[str, str] | None
+) -> tuple[CompiledPolicy, list[Diagnostic], list[Document]] | None:
+    """The compiled policy, warnings and documents from the cache, when an entry of exactly
+    these rule files exists and every source document it records reads back unchanged."""
+    stored = cache.load(sources)
+    if stored is None:
+        return None
+    recorded = stored.get("documents", ())
+    if not isinstance(recorded, list) or not all(
+        isinstance(d, tuple) and len(d) == 4 and all(isinstance(p, str) for p in d)
+        for d in recorded
+    ):
+        return None
+    documents = [reread(d, provided) for d in recorded]
+    if any(d is None for d in documents):
+        return None
+    found = [d for d in documents if d is not None]
+    compiled, warnings = image.restore(stored, sources, lambda: check(parse_all(sources), found))
+    return compiled, warnings, found
+
+
 def _keep_image(
-    compiled: CompiledPolicy, warnings: list[Diagnostic], sources: list[Source]
+    compiled: CompiledPolicy,
+    warnings: list[Diagnostic],
+    sources: list[Source],
+    documents: list[Document],
 ) -> None:
     """Store the policy's image for the next load. A policy the image cannot describe (a rule
     without a place in the sources, say, built by other means than the parser) is simply not
@@ -177,16 +231,31 @@ def _keep_image(
         captured = image.capture(compiled, warnings, sources)
     except (ValueError, TypeError):
         return
+    captured["documents"] = [fingerprint(d) for d in documents]
     cache.save(sources, captured)
 
 
-def load_policy(path: str | os.PathLike[str]) -> Policy:
-    """Load a policy from a ``.policy`` file or a folder of them (read as one policy)."""
-    return Policy(read_sources(path))
+def load_policy(path: str | os.PathLike[str], *, cell_cache_size: int = CELL_CACHE_SIZE) -> Policy:
+    """Load a policy from a ``.policy`` file or a folder of them (read as one policy). At most
+    ``cell_cache_size`` cells are kept specialized (see :class:`Policy`)."""
+    return Policy(read_sources(path), cell_cache_size=cell_cache_size)
 
 
-def load_policy_text(text: str | Mapping[str, str], name: str = "<policy>") -> Policy:
-    """Load a policy from text, or from a mapping of file name → text read as one policy."""
+def load_policy_text(
+    text: str | Mapping[str, str],
+    name: str = "<policy>",
+    *,
+    cell_cache_size: int = CELL_CACHE_SIZE,
+) -> Policy:
+    """Load a policy from text, or from a mapping of file name → text read as one policy.
+
+    In a mapping, the entries whose names end in ``.txt``, ``.md`` (…) are the source
+    documents the rule files name (``source "policy.txt"``); nothing is read from disk."""
     if isinstance(text, str):
-        return Policy([Source(name, text)])
-    return Policy([Source(n, t) for n, t in sorted(text.items())])
+        return Policy([Source(name, text)], {}, cell_cache_size=cell_cache_size)
+    rules = {n: t for n, t in text.items() if not n.lower().endswith(DOCUMENT_SUFFIXES)}
+    documents = {
+        posixpath.normpath(n): t for n, t in text.items() if n.lower().endswith(DOCUMENT_SUFFIXES)
+    }
+    sources = [Source(n, t) for n, t in sorted(rules.items())]
+    return Policy(sources, documents, cell_cache_size=cell_cache_size)

@@ -84,7 +84,19 @@ class Name:
 
 @dataclass(frozen=True, slots=True)
 class Citation:
+    """A reference to a section of the text the policy encodes, as written (``§5.1``,
+    ``Art. 9(2)(h)``, ``law25:s. 18(7)``); :mod:`.citations` reads its parts."""
+
     text: str
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Ground:
+    """``ground §1.4 "fraud prevention"``: the legal ground a rule relies on (the register's)."""
+
+    text: str
+    citations: tuple[Citation, ...] = ()
     span: Span | None = field(default=None, compare=False, repr=False)
 
 
@@ -291,6 +303,17 @@ class Rule:
     exceptions: tuple[Expr, ...] = ()
     obligations: tuple[ObligationClause, ...] = ()
     span: Span | None = field(default=None, compare=False, repr=False)
+    ground: Ground | None = None
+    excepts: tuple[tuple[Name, ...], tuple[Name, ...], tuple[Name, ...]] = ((), (), ())
+    """The terms left out of the parties, data and purposes (``allow a except b to use …``).
+    Each non-empty one is also the last of ``exceptions``, as ``unless party in [b]``: that is
+    what it means, so the checker, the compiler and the analysis read nothing else."""
+
+    @property
+    def written_exceptions(self) -> tuple[Expr, ...]:
+        """The ``unless`` clauses as written (without those the excepts stand for)."""
+        derived = sum(1 for names in self.excepts if names)
+        return self.exceptions[: len(self.exceptions) - derived]
 
 
 @dataclass(frozen=True, slots=True)
@@ -321,7 +344,30 @@ class Invariant:
     span: Span | None = field(default=None, compare=False, repr=False)
 
 
-Item = TermDecl | ContextDecl | Rule | Invariant
+# ---- the text the policy encodes -------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SourceDecl:
+    """``source [NAME] "file"``: a document the policy encodes, read from beside the rule file
+    (its sections are what citations must name). ``name`` qualifies citations when a policy
+    has several documents."""
+
+    path: str
+    name: Name | None = None
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class NoDecision:
+    """``not a decision §6 "reason"``: sections that carry no decision, and why."""
+
+    citations: tuple[Citation, ...]
+    reason: str
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+
+Item = TermDecl | ContextDecl | Rule | Invariant | SourceDecl | NoDecision
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,28 @@ from lark.tree import Meta
 
 from . import ast
 from .builder_base import Tagged, with_meta
+from .citations import citation_text
 from .expression_builder import ExpressionBuilder
+from .source import Span
+
+
+def _excepted(kind: ast.TermKind, names: tuple[ast.Name, ...]) -> ast.Expr:
+    """``allow a except b …`` means ``unless party in [b]``: the exception an except stands for,
+    placed where the except is written."""
+    spans = [n.span for n in names if n.span is not None]
+    span = (
+        Span(
+            spans[0].source,
+            spans[0].line,
+            spans[0].column,
+            spans[-1].end_line,
+            spans[-1].end_column,
+        )
+        if spans
+        else None
+    )
+    items = tuple(ast.NameRef(n.value, n.span) for n in names)
+    return ast.Member(ast.RequestRef(kind, span), ast.ListLiteral(items, span), False, span)
 
 
 class Builder(ExpressionBuilder):
@@ -35,8 +56,23 @@ class Builder(ExpressionBuilder):
 
     @with_meta
     def citations(self, meta: Meta, children: list[Token]) -> Tagged:
-        cites = tuple(ast.Citation(str(t).replace(" ", ""), self._tspan(t)) for t in children)
+        cites = tuple(ast.Citation(citation_text(str(t)), self._tspan(t)) for t in children)
         return Tagged("citations", cites)
+
+    # the text the policy encodes -------------------------------------------
+    @with_meta
+    def source_decl(self, meta: Meta, children: list[Token]) -> ast.SourceDecl:
+        name = self._name(children[0]) if len(children) > 1 else None
+        return ast.SourceDecl(self._text(children[-1]), name, self._span(meta))
+
+    @with_meta
+    def no_decision(self, meta: Meta, children: list[Any]) -> ast.NoDecision:
+        return ast.NoDecision(children[1].value, self._text(children[2]), self._span(meta))
+
+    @with_meta
+    def ground(self, meta: Meta, children: list[Any]) -> Tagged:
+        cites = children[0].value if len(children) > 1 else ()
+        return Tagged("ground", ast.Ground(self._text(children[-1]), cites, self._span(meta)))
 
     def _decl(self, kind: ast.DeclKind, meta: Meta, children: list[Any]) -> ast.TermDecl:
         tags = {c.tag: c.value for c in children[1:]}
@@ -117,44 +153,39 @@ class Builder(ExpressionBuilder):
     # rules -------------------------------------------------------------------
     @with_meta
     def rule(self, meta: Meta, children: list[Any]) -> ast.Rule:
-        rule_id = self._name(children[0])
-        citations: tuple[ast.Citation, ...] = ()
-        description: str | None = None
+        tags: dict[str, Any] = {}
         effect: ast.Effect = "allow"
-        scope: list[tuple[ast.Name, ...] | None] = []
-        condition: ast.Expr | None = None
+        scopes: list[ast.Scope] = []
         exceptions: list[ast.Expr] = []
         obligations: list[ast.ObligationClause] = []
         for child in children[1:]:
             if isinstance(child, Token) and child.type == "EFFECT":
                 effect = "deny" if str(child) == "deny" else "allow"
+            elif isinstance(child, ast.Scope):
+                scopes.append(child)
+            elif isinstance(child, Tagged) and child.tag == "unless":
+                exceptions.append(child.value)
             elif isinstance(child, Tagged):
-                if child.tag == "citations":
-                    citations = child.value
-                elif child.tag == "description":
-                    description = child.value
-                elif child.tag == "scope":
-                    scope.append(child.value)
-                elif child.tag == "when":
-                    condition = child.value
-                elif child.tag == "unless":
-                    exceptions.append(child.value)
-                elif child.tag == "verb":
-                    pass
+                tags[child.tag] = child.value
             elif isinstance(child, ast.ObligationClause):
                 obligations.append(child)
+        kinds: tuple[ast.TermKind, ...] = ("party", "data", "purpose")
+        excepts = tuple(scope.excepts for scope in scopes)
+        derived = [_excepted(k, names) for k, names in zip(kinds, excepts, strict=True) if names]
         return ast.Rule(
-            id=rule_id,
+            id=self._name(children[0]),
             effect=effect,
-            parties=scope[0],
-            data=scope[1],
-            purposes=scope[2],
-            citations=citations,
-            description=description,
-            condition=condition,
-            exceptions=tuple(exceptions),
+            parties=scopes[0].names,
+            data=scopes[1].names,
+            purposes=scopes[2].names,
+            citations=tags.get("citations", ()),
+            description=tags.get("description"),
+            condition=tags.get("when"),
+            exceptions=(*exceptions, *derived),
             obligations=tuple(obligations),
             span=self._span(meta),
+            ground=tags.get("ground"),
+            excepts=(excepts[0], excepts[1], excepts[2]),
         )
 
     def to_use(self, _: list[Any]) -> Tagged:

@@ -15,7 +15,10 @@ from lark.tree import Meta
 from . import ast
 from .errors import Diagnostic, PolicySyntaxError
 from .grammar import reserved_words
+from .limits import MAX_NAME_LENGTH, MAX_NESTING, MAX_STRING_LENGTH
 from .source import Source, Span
+
+__all__ = ["MAX_NESTING", "BuilderBase", "Tagged", "unquote", "with_meta"]
 
 
 class Tagged:
@@ -67,10 +70,6 @@ def _builder_table(cls: type[BuilderBase]) -> dict[str, tuple[Method, bool]]:
 
 
 _Node = TypeVar("_Node")
-
-MAX_NESTING = 64
-"""How deeply conditions may nest (`not`, parenthesised `and`/`or`, lists in lists): every step
-after the parser walks them recursively."""
 
 
 def _too_deep(span: Span | None) -> Diagnostic:
@@ -126,7 +125,20 @@ class BuilderBase(Transformer[Token, Any]):
 
     def _text(self, token: Token) -> str:
         """A quoted string's text. An escape other than `\\"`, `\\\\`, `\\n` and `\\t` is an error
-        at its place (`"caf\\u00e9"` used to become `"cafu00e9"` without a word)."""
+        at its place (`"caf\\u00e9"` used to become `"cafu00e9"` without a word). A string
+        longer than ``MAX_STRING_LENGTH`` is an error at its opening quote."""
+        if len(token) - 2 > MAX_STRING_LENGTH:
+            span = self._tspan(token)
+            self.problems.append(
+                Diagnostic(
+                    "string-too-long",
+                    f"this string has {len(token) - 2:,} characters; at most "
+                    f"{MAX_STRING_LENGTH:,} are allowed",
+                    Span(self.source, span.line, span.column, span.line, span.column + 1),
+                    "shorten it; a rule's description is a sentence or two, its citation says "
+                    "where the rest is",
+                )
+            )
         if "\\" not in token:
             return unquote(token)
         body = token[1:-1]
@@ -165,6 +177,16 @@ class BuilderBase(Transformer[Token, Any]):
 
     def _name(self, token: Token) -> ast.Name:
         span = self._tspan(token)
+        if len(token) > MAX_NAME_LENGTH:
+            self.problems.append(
+                Diagnostic(
+                    "name-too-long",
+                    f"this name has {len(token):,} characters; at most {MAX_NAME_LENGTH} are "
+                    "allowed",
+                    span,
+                    "pick a shorter name",
+                )
+            )
         if str(token) in self.reserved:
             self.problems.append(
                 Diagnostic(

@@ -12,10 +12,9 @@ from lark.tree import Meta
 from . import ast
 from .builder_base import BuilderBase, with_meta
 from .errors import Diagnostic
+from .limits import MAX_INTEGER_DIGITS
 
-MAX_INTEGER_DIGITS = 4300
-"""The longest integer literal: Python's own limit for reading one (every literal that loaded
-before this limit still loads)."""
+__all__ = ["MAX_INTEGER_DIGITS", "ExpressionBuilder"]
 
 
 class ExpressionBuilder(BuilderBase):

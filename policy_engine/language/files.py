@@ -7,7 +7,8 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-from .errors import Diagnostic, PolicyError
+from .errors import Diagnostic, PolicyError, PolicySyntaxError
+from .limits import read_rule_file
 from .source import Source
 
 POLICY_SUFFIX = ".policy"
@@ -38,14 +39,18 @@ def read_sources(path: str | os.PathLike[str]) -> list[Source]:
     else:
         raise PolicyError([Diagnostic("no-such-path", f"no such file or directory: `{path}`")])
     sources = []
+    read = 0
     for file in files:
         try:
-            text = file.read_text(encoding="utf-8")
+            source, too_large = read_rule_file(file, display_name(file), read)
         except UnicodeDecodeError as exc:
             raise PolicyError(
                 [Diagnostic("not-utf8", f"`{file}` is not UTF-8 text: {exc.reason}")]
             ) from None
-        sources.append(Source(display_name(file), text))
+        if too_large is not None:  # read no further than the limit
+            raise PolicySyntaxError([too_large])
+        read += len(source.text.encode())
+        sources.append(source)
     return sources
 
 

@@ -83,6 +83,19 @@ def context_doc(decl: ast.ContextDecl) -> Doc:
     return (*parts, *_description(decl.description), *_citations(decl.citations))
 
 
+def source_doc(decl: ast.SourceDecl) -> Doc:
+    name = "" if decl.name is None else f" {decl.name.value}"
+    return (f"source{name}", literal_text(decl.path))
+
+
+def no_decision_doc(decl: ast.NoDecision) -> Doc:
+    return ("not a decision", *_citations(decl.citations), literal_text(decl.reason))
+
+
+def ground_doc(ground: ast.Ground) -> Doc:
+    return ("ground", *_citations(ground.citations), literal_text(ground.text))
+
+
 def header_doc(keyword: str, name: ast.Name, citations: Sequence[ast.Citation]) -> Doc:
     return (f"{keyword} {name.value}", *_citations(citations))
 
@@ -93,10 +106,11 @@ def _terms(names: Sequence[ast.Name] | None, kind: str, before: str) -> Doc:
 
 def rule_scope_doc(rule: ast.Rule) -> Doc:
     verb = "to use" if rule.effect == "allow" else "from using"
+    parties, data, purposes = rule.excepts
     return (
-        _terms(rule.parties, "party", f"{rule.effect} "),
-        _terms(rule.data, "data", f"{verb} "),
-        _terms(rule.purposes, "purpose", "for "),
+        _scope(ast.Scope(rule.parties, parties), "party", f"{rule.effect} "),
+        _scope(ast.Scope(rule.data, data), "data", f"{verb} "),
+        _scope(ast.Scope(rule.purposes, purposes), "purpose", "for "),
     )
 
 

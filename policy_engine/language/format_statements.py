@@ -15,10 +15,13 @@ from .format_layout import (
     claim_doc,
     context_doc,
     declaration_doc,
+    ground_doc,
     header_doc,
     layout,
+    no_decision_doc,
     obligation_doc,
     rule_scope_doc,
+    source_doc,
 )
 from .printer import Doc, affix, expr_doc, literal_text
 
@@ -43,6 +46,7 @@ def _clauses(
     scope: Doc,
     scope_first: int,
     conditions: list[Doc],
+    ground: Doc | None = None,
 ) -> list[Clause]:
     """The clauses of a rule or an invariant, with the source lines each was written on.
 
@@ -51,6 +55,7 @@ def _clauses(
     """
     header_last = node.meta.line
     description_lines: tuple[int, int] | None = None
+    ground_lines: tuple[int, int] | None = None
     scope_last = scope_first
     condition_lines: list[tuple[int, int]] = []
     for child in children:
@@ -63,12 +68,16 @@ def _clauses(
             header_last = child.meta.end_line
         elif child.data == "description":
             description_lines = _meta_lines(child)
+        elif child.data == "ground":
+            ground_lines = _meta_lines(child)
         elif child.data in ("when", "unless", "obligation_clause"):
             condition_lines.append(_meta_lines(child))
         else:  # who, the verb, what, for what
             scope_last = max(scope_last, child.meta.end_line)
-    if len(condition_lines) != len(conditions) or (description is None) != (
-        description_lines is None
+    if (
+        len(condition_lines) != len(conditions)
+        or (description is None) != (description_lines is None)
+        or (ground is None) != (ground_lines is None)
     ):
         raise FormatError(f"line {node.meta.line}: the statement's clauses are not understood")
     clauses = [Clause(node.meta.line, header_last, layout(header, "", CLAUSE_CONTINUATION), "")]
@@ -76,6 +85,9 @@ def _clauses(
         clauses.append(
             Clause(*description_lines, [CLAUSE_INDENT + literal_text(description)], CLAUSE_INDENT)
         )
+    if ground is not None and ground_lines is not None:
+        lines = layout(ground, CLAUSE_INDENT, CLAUSE_CONTINUATION)
+        clauses.append(Clause(*ground_lines, lines, CLAUSE_INDENT))
     for (first, last), doc in [
         ((scope_first, scope_last), scope),
         *zip(condition_lines, conditions, strict=True),
@@ -91,7 +103,7 @@ def _rule(rule: ast.Rule, node: Tree[Token]) -> Statement:
     conditions: list[Doc] = []
     if rule.condition is not None:
         conditions.append(affix(expr_doc(rule.condition), "when "))
-    conditions += [affix(expr_doc(e), "unless ") for e in rule.exceptions]
+    conditions += [affix(expr_doc(e), "unless ") for e in rule.written_exceptions]
     conditions += [obligation_doc(o) for o in rule.obligations]
     clauses = _clauses(
         node,
@@ -101,6 +113,7 @@ def _rule(rule: ast.Rule, node: Tree[Token]) -> Statement:
         rule_scope_doc(rule),
         effect.line or node.meta.line,
         conditions,
+        None if rule.ground is None else ground_doc(rule.ground),
     )
     return Statement(None, node.meta.line, node.meta.end_line, clauses)
 
@@ -137,6 +150,10 @@ def statement_of(item: ast.Item, node: Tree[Token] | Token) -> Statement:
         group, doc = item.kind, declaration_doc(item)
     elif isinstance(item, ast.ContextDecl):
         group, doc = "context", context_doc(item)
+    elif isinstance(item, ast.SourceDecl):
+        group, doc = "source", source_doc(item)
+    elif isinstance(item, ast.NoDecision):
+        group, doc = "not a decision", no_decision_doc(item)
     else:  # pragma: no cover - a statement kind this formatter does not know yet
         raise FormatError(f"line {node.meta.line}: cannot format a `{type(item).__name__}`")
     lines = layout(doc, "", DECLARATION_CONTINUATION)

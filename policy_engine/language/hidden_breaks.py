@@ -5,6 +5,8 @@ written there would silently disappear), so outside a string they are a syntax e
 
 from __future__ import annotations
 
+import re
+
 from .errors import Diagnostic
 from .source import Source, Span
 
@@ -54,3 +56,29 @@ def _diagnostic(source: Source, char: str, line: int, column: int) -> Diagnostic
         Span(source, line, column, line, column + 1),
         "replace it with a real line break (or remove it)",
     )
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def lone_surrogates(source: Source) -> list[Diagnostic]:
+    """Half of a UTF-16 surrogate pair in a text given as a string (a file cannot hold one: it
+    would not be UTF-8), refused where it stands; it used to escape as a ``UnicodeEncodeError``
+    from hashing the text. The diagnostic shows the line with U+FFFD in its place, so that it
+    can be printed."""
+    found = _SURROGATE.search(source.text)
+    if found is None:
+        return []
+    at = found.start()
+    line = source.text.count("\n", 0, at) + 1
+    column = at - (source.text.rfind("\n", 0, at) + 1) + 1
+    shown = Source(source.name, _SURROGATE.sub("\ufffd", source.text))
+    return [
+        Diagnostic(
+            "lone-surrogate",
+            f"U+{ord(found.group()):04X} is half of a UTF-16 surrogate pair, not a character: "
+            "rule files are UTF-8 text",
+            Span(shown, line, column, line, column + 1),
+            "remove it, or write the whole character it was part of",
+        )
+    ]

@@ -17,7 +17,8 @@ from . import ast
 from .builder import Builder
 from .errors import Diagnostic, PolicySyntaxError
 from .grammar import lark_parser, load_parser
-from .hidden_breaks import hidden_breaks
+from .hidden_breaks import hidden_breaks, lone_surrogates
+from .limits import size_problems
 from .source import Source
 from .syntax_errors import STATEMENT_KEYWORDS, accepts, describe_glued, describe_syntax_error, glued
 
@@ -84,6 +85,9 @@ def _builder(state: _ParseState) -> Builder:
 
 def parse_source(source: Source) -> ast.PolicyFile:
     """Parse one file. Raises :class:`PolicySyntaxError` naming the place and what was expected."""
+    refused = lone_surrogates(source) or size_problems([source])
+    if refused:
+        raise PolicySyntaxError(refused)
     hidden = hidden_breaks(source)
     if hidden:
         raise PolicySyntaxError(hidden)

@@ -8,6 +8,20 @@ from typing import Any, NamedTuple
 
 _SLICE = 1 << 16
 
+_LONG_LINE = 200
+"""A longer source line is shown in a diagnostic as a window around the span (a generated file
+may hold megabytes on one line)."""
+
+
+def _window(text: str, start: int, width: int) -> tuple[str, int, int]:
+    """Part of a long line: 40 characters either side of the span's first 80."""
+    width = min(width, 80)
+    cut = max(start - 40, 0)
+    end = min(start + width + 40, len(text))
+    head = "…" if cut > 0 else ""
+    tail = "…" if end < len(text) else ""
+    return head + text[cut:end] + tail, start - cut + len(head), width
+
 
 @dataclass(frozen=True)
 class Source:
@@ -58,7 +72,8 @@ class Span(NamedTuple):
         return f"{self.source.name}:{self.line}:{self.column}"
 
     def render(self) -> str:
-        """The source line with a caret line under the span (first line of the span only)."""
+        """The source line with a caret line under the span (first line of the span only). Of a
+        line longer than ``_LONG_LINE`` characters, only a window around the span is shown."""
         text = self.source.line(self.line)
         gutter = str(self.line)
         pad = " " * len(gutter)
@@ -67,6 +82,8 @@ class Span(NamedTuple):
             width = max(self.end_column - self.column, 1)
         else:
             width = max(len(text) - start, 1)
+        if len(text) > _LONG_LINE:
+            text, start, width = _window(text, start, width)
         # Keep tabs so the caret lines up under the same characters the user sees.
         lead = "".join(ch if ch == "\t" else " " for ch in text[:start])
         return f"{pad} |\n{gutter} | {text}\n{pad} | {lead}{'^' * width}"

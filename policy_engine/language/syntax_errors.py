@@ -12,7 +12,17 @@ from .errors import Diagnostic, did_you_mean
 from .grammar import lark_parser
 from .source import Source, Span
 
-STATEMENT_KEYWORDS = ("party", "data", "purpose", "obligation", "context", "rule", "invariant")
+STATEMENT_KEYWORDS = (
+    "party",
+    "data",
+    "purpose",
+    "obligation",
+    "context",
+    "rule",
+    "invariant",
+    "source",
+    "not a decision",
+)
 
 _TERMINAL_WORDS: dict[str, tuple[str, ...]] = {
     "NAME": ("a name",),
@@ -24,6 +34,7 @@ _TERMINAL_WORDS: dict[str, tuple[str, ...]] = {
     "TERM_KIND": ("`party`", "`data`", "`purpose`"),
     "REQUEST_REF": ("`party`", "`data`", "`purpose`"),
     "CONSENT_LEDGER": ("`consent ledger`",),
+    "NOT_A_DECISION": ("`not a decision`",),
     "$END": ("the end of the file",),
 }
 _TERMINAL_KEYWORDS: dict[str, tuple[str, ...]] = {
@@ -35,7 +46,7 @@ _LEDGER_HINT = (
     "the key the consent ledger supplies is marked `from consent ledger`, written right after "
     "its type"
 )
-_STATEMENT_TERMINALS = frozenset(k.upper() for k in STATEMENT_KEYWORDS)
+_STATEMENT_TERMINALS = frozenset(k.upper().replace(" ", "_") for k in STATEMENT_KEYWORDS)
 _OPERAND_TERMINALS = frozenset({"NAME", "STRING", "INT", "TRUE", "FALSE", "LSQB", "REQUEST_REF"})
 _CONDITION_TERMINALS = _OPERAND_TERMINALS | {"NOT", "LPAR"}
 

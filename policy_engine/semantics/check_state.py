@@ -6,13 +6,18 @@ Also the small wording helpers every pass uses to name kinds in messages.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from ..language import ast
-from ..language.errors import Diagnostic
+from ..language.documents import Document
+from ..language.errors import Diagnostic, did_you_mean, suggestion_help
 from ..language.source import Span
 from .vocabulary import Hierarchy
+
+SUGGESTION_BUDGET = 20_000
+"""Names compared with misspelt ones for `did you mean` hints, in one check: twenty hints among a
+thousand names, a hundred among two hundred; a second at most whatever the policy."""
 
 
 @dataclass(frozen=True)
@@ -37,6 +42,12 @@ class CheckState:
     invariants: list[ast.Invariant] = field(default_factory=list)
     edges: dict[str, list[tuple[str, str, ast.Name]]] = field(default_factory=dict)
     hierarchies: dict[str, Hierarchy] = field(default_factory=dict)
+    documents: list[Document] = field(default_factory=list)
+    """The source documents the policy names (read before checking), whose sections its
+    citations must name."""
+    no_decisions: list[ast.NoDecision] = field(default_factory=list)
+    comparisons_left: int = SUGGESTION_BUDGET
+    """How many more names may be compared with a misspelt one for a `did you mean` hint."""
 
     def error(
         self,
@@ -57,6 +68,25 @@ class CheckState:
 
     def names_of(self, *kinds: str) -> list[str]:
         return [s.name for s in self.symbols.values() if s.kind in kinds]
+
+    def suggest(self, word: str, *kinds: str) -> str | None:
+        """`did you mean …?` among the names of ``kinds`` (every name when none is given), while
+        the check's budget of comparisons lasts (:meth:`near`)."""
+        if not self._spend(len(self.symbols)):
+            return None
+        return suggestion_help(word, self.names_of(*kinds) if kinds else self.symbols)
+
+    def near(self, word: str, candidates: Sequence[str]) -> list[str]:
+        """Close spellings of ``word`` among ``candidates`` while the budget lasts: a file with
+        thousands of unknown names among thousands of declared ones would otherwise cost their
+        product (minutes), only to offer hints nobody reads past the first screen."""
+        return did_you_mean(word, candidates) if self._spend(len(candidates)) else []
+
+    def _spend(self, comparisons: int) -> bool:
+        if comparisons > self.comparisons_left:
+            return False
+        self.comparisons_left -= comparisons
+        return True
 
 
 def kind_word(kind: str) -> str:

@@ -15,8 +15,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from ..language import ast
+from ..language.documents import Document
 from ..language.errors import Diagnostic, PolicyValidationError
 from .check_state import CheckState, Symbol
+from .citation_checks import check_citations
 from .context_schema import check_context_schema
 from .declarations import declare_names, link_hierarchies
 from .rule_checks import (
@@ -41,6 +43,8 @@ class CheckedPolicy:
     term_decls: dict[str, ast.TermDecl]
     warnings: list[Diagnostic] = field(default_factory=list)
     invariants: list[ast.Invariant] = field(default_factory=list)
+    documents: list[Document] = field(default_factory=list)
+    no_decisions: list[ast.NoDecision] = field(default_factory=list)
 
 
 PASSES: tuple[tuple[str, Callable[[CheckState], None]], ...] = (
@@ -52,12 +56,14 @@ PASSES: tuple[tuple[str, Callable[[CheckState], None]], ...] = (
     ("conditions", check_conditions),
     ("invariants", check_invariants),
     ("citations", warn_missing_citations),
+    ("source-documents", check_citations),
 )
 
 
-def check(files: Sequence[ast.PolicyFile]) -> CheckedPolicy:
-    """Run every pass; raise :class:`PolicyValidationError` with all errors if any."""
-    state = CheckState(list(files))
+def check(files: Sequence[ast.PolicyFile], documents: Sequence[Document] = ()) -> CheckedPolicy:
+    """Run every pass; raise :class:`PolicyValidationError` with all errors if any.
+    ``documents`` are the source documents the files name (``source "file"``)."""
+    state = CheckState(list(files), documents=list(documents))
     for _name, run in PASSES:
         run(state)
     errors = [d for d in state.diagnostics if d.severity == "error"]
@@ -71,5 +77,7 @@ def check(files: Sequence[ast.PolicyFile]) -> CheckedPolicy:
         rules=state.rules,
         term_decls=state.term_decls,
         invariants=state.invariants,
+        documents=state.documents,
+        no_decisions=state.no_decisions,
         warnings=[d for d in state.diagnostics if d.severity != "error"],
     )

@@ -6,7 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..language import ast
-from ..language.errors import did_you_mean, suggestion_help
 from .check_state import CheckState, article, kind_word
 
 
@@ -81,11 +80,16 @@ def _written(node: ast.Operand) -> str:
     return "[" + ", ".join(_written(i) for i in node.items) + "]"
 
 
+_LISTED = 10
+"""The most values of a key an error lists."""
+
+
 class Typer:
     """Infers operand types and reports ill-typed conditions in the author's terms."""
 
     def __init__(self, state: CheckState) -> None:
         self.state = state
+        self._value_sets: dict[int, tuple[tuple[str, ...], frozenset[str]]] = {}
 
     def condition(self, expr: ast.Expr) -> None:
         if isinstance(expr, ast.And | ast.Or):
@@ -106,7 +110,7 @@ class Typer:
                     "not-a-context-key",
                     what,
                     expr.key.span,
-                    suggestion_help(expr.key.value, self.state.names_of("context"))
+                    self.state.suggest(expr.key.value, "context")
                     or "`is known` and `is missing` test context keys",
                 )
         elif isinstance(expr, ast.Truth):
@@ -141,7 +145,7 @@ class Typer:
                     "unknown-name",
                     f"unknown name `{node.name}`",
                     node.span,
-                    suggestion_help(node.name, self.state.symbols)
+                    self.state.suggest(node.name)
                     or "conditions use declared context keys and vocabulary terms; "
                     "quote text values",
                 )
@@ -196,17 +200,28 @@ class Typer:
         if (
             isinstance(literal, ast.Literal_)
             and isinstance(literal.value, str)
-            and literal.value not in values
+            and literal.value not in self._value_set(values)
         ):
-            close = did_you_mean(literal.value, values)
+            close = self.state.near(literal.value, values)
+            listed = ", ".join(f'"{v}"' for v in values[:_LISTED])
+            if len(values) > _LISTED:
+                listed += f", … ({len(values):,} in all)"
             self.state.error(
                 "unknown-value",
                 f'`"{literal.value}"` is not a value of `{owner}`',
                 literal.span,
                 "did you mean " + " or ".join(f'`"{c}"`' for c in close) + "?"
                 if close
-                else "its values are " + ", ".join(f'"{v}"' for v in values),
+                else "its values are " + listed,
             )
+
+    def _value_set(self, values: tuple[str, ...]) -> frozenset[str]:
+        """A key's values as a set, made once per key (a key of thousands of values compared
+        thousands of times would otherwise cost their product)."""
+        kept = self._value_sets.get(id(values))
+        if kept is None or kept[0] is not values:
+            kept = self._value_sets[id(values)] = (values, frozenset(values))
+        return kept[1]
 
     def compare(self, expr: ast.Compare) -> None:
         left = self.operand(expr.left)

@@ -3,8 +3,10 @@ keys, rule and invariant ids) and linking the terms into acyclic hierarchies."""
 
 from __future__ import annotations
 
+import itertools
+
 from ..language import ast
-from ..language.errors import suggestion_help
+from ..language.limits import MAX_RULES, MAX_TERMS
 from .check_state import CheckState, Symbol, article, kind_word
 from .vocabulary import Hierarchy, find_cycle
 
@@ -14,18 +16,48 @@ HIERARCHY_KINDS: tuple[ast.DeclKind, ...] = ("party", "data", "purpose", "obliga
 def declare_names(state: CheckState) -> None:
     """Every term, obligation and context key is declared once; rule ids are unique."""
     rule_ids: dict[str, ast.Rule] = {}
+    invariant_ids: dict[str, ast.Invariant] = {}
     for item in state.items():
         if isinstance(item, ast.Invariant):
-            _declare_invariant(state, item)
+            _declare_invariant(state, item, invariant_ids)
         elif isinstance(item, ast.Rule):
             _declare_rule(state, item, rule_ids)
-        else:
+        elif isinstance(item, ast.NoDecision):
+            state.no_decisions.append(item)
+        elif not isinstance(item, ast.SourceDecl):
             _declare_symbols(state, item)
+    _refuse_too_many(state)
 
 
-def _declare_invariant(state: CheckState, item: ast.Invariant) -> None:
-    if any(i.id.value == item.id.value for i in state.invariants):
-        first = next(i for i in state.invariants if i.id.value == item.id.value)
+def _refuse_too_many(state: CheckState) -> None:
+    """A policy declares at most ``MAX_TERMS`` names and has at most ``MAX_RULES`` rules and
+    invariants: the first one past either limit is an error."""
+    if len(state.symbols) > MAX_TERMS:
+        past = next(itertools.islice(state.symbols.values(), MAX_TERMS, None))
+        state.error(
+            "too-many-terms",
+            f"this is name {MAX_TERMS + 1:,} of the policy's terms and context keys; a policy "
+            f"may declare at most {MAX_TERMS:,}",
+            past.span,
+            "a vocabulary of this size is not supported",
+        )
+    statements = (i for i in state.items() if isinstance(i, ast.Rule | ast.Invariant))
+    past_rule = next(itertools.islice(statements, MAX_RULES, None), None)
+    if past_rule is not None:
+        state.error(
+            "too-many-rules",
+            f"this is rule {MAX_RULES + 1:,} of the policy (invariants counted); a policy may "
+            f"have at most {MAX_RULES:,}",
+            past_rule.id.span,
+            "a policy of this size is not supported",
+        )
+
+
+def _declare_invariant(
+    state: CheckState, item: ast.Invariant, invariant_ids: dict[str, ast.Invariant]
+) -> None:
+    first = invariant_ids.get(item.id.value)
+    if first is not None:
         state.error(
             "duplicate-invariant",
             f"invariant id `{item.id.value}` is used twice",
@@ -34,6 +66,7 @@ def _declare_invariant(state: CheckState, item: ast.Invariant) -> None:
             notes=(("first used here", first.id.span),) if first.id.span else (),
         )
     else:
+        invariant_ids[item.id.value] = item
         state.invariants.append(item)
 
 
@@ -112,7 +145,7 @@ def _link_parent(state: CheckState, name: str, decl: ast.TermDecl, parent: ast.N
             "unknown-parent",
             f"unknown {word} `{parent.value}`",
             parent.span,
-            suggestion_help(parent.value, state.names_of(decl.kind))
+            state.suggest(parent.value, decl.kind)
             or f"declare it first: `{decl.kind} {parent.value}`",
         )
     elif target.kind != decl.kind:

@@ -4,20 +4,21 @@ obligations sit only on allow rules, conditions are well typed, and rules cite t
 from __future__ import annotations
 
 from ..language import ast
-from ..language.errors import suggestion_help
 from .check_state import CheckState, article, kind_word
 from .condition_types import Typer
 
 
 def check_rule_scopes(state: CheckState) -> None:
-    """The parties, data and purposes a rule names are declared terms of the right kind."""
+    """The parties, data and purposes a rule names (and those it excepts) are declared terms of
+    the right kind."""
     for rule in state.rules:
-        for kind, names in (
-            ("party", rule.parties),
-            ("data", rule.data),
-            ("purpose", rule.purposes),
+        for kind, names, excepts in zip(
+            ("party", "data", "purpose"),
+            (rule.parties, rule.data, rule.purposes),
+            rule.excepts,
+            strict=True,
         ):
-            for name in names or ():
+            for name in (*(names or ()), *excepts):
                 expect_term(state, name, kind)
 
 
@@ -30,8 +31,7 @@ def expect_term(state: CheckState, name: ast.Name, kind: str) -> bool:
             "unknown-term",
             f"unknown {word} `{name.value}`",
             name.span,
-            suggestion_help(name.value, state.names_of(kind))
-            or f"declare it: `{kind} {name.value}`",
+            state.suggest(name.value, kind) or f"declare it: `{kind} {name.value}`",
         )
         return False
     if symbol.kind != kind:
@@ -40,7 +40,7 @@ def expect_term(state: CheckState, name: ast.Name, kind: str) -> bool:
             "wrong-kind",
             f"`{name.value}` is {article(other)} {other}, not {article(word)} {word}",
             name.span,
-            suggestion_help(name.value, state.names_of(kind)),
+            state.suggest(name.value, kind),
             notes=((f"declared here as {article(other)} {other}", symbol.span),)
             if symbol.span
             else (),
@@ -70,7 +70,8 @@ def check_conditions(state: CheckState) -> None:
     for rule in state.rules:
         if rule.condition is not None:
             typer.condition(rule.condition)
-        for exception in rule.exceptions:
+        # An except's exception (`unless party in [b]`) is typed by check_rule_scopes' terms.
+        for exception in rule.written_exceptions:
             typer.condition(exception)
         for clause in rule.obligations:
             if clause.condition is not None:

@@ -1,0 +1,120 @@
+"""Citations that resolve: with source documents attached (``source "file"``), every citation of
+the policy (rules, their grounds, invariants, declarations, context keys, ``not a decision``)
+must name a section of one of them; an unknown one is an error with did-you-mean. Without a
+document, citations stay free text."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from ..language import ast
+from ..language.citations import citation_parts
+from ..language.documents import Document, Section
+from ..language.errors import did_you_mean
+from .check_state import CheckState
+
+
+def item_citations(item: ast.Item) -> Iterator[ast.Citation]:
+    """Every citation one statement makes."""
+    if isinstance(item, ast.SourceDecl):
+        return
+    yield from item.citations
+    if isinstance(item, ast.Rule) and item.ground is not None:
+        yield from item.ground.citations
+
+
+def resolve(
+    documents: list[Document], citation: ast.Citation
+) -> tuple[list[tuple[Document, Section]], list[Document]]:
+    """The sections ``citation`` names, and the documents it was looked up in."""
+    parts = citation_parts(citation.text)
+    pool = [d for d in documents if parts.document in (None, d.name)]
+    found = [(d, s) for d in pool if (s := d.section(parts.key)) is not None]
+    if parts.paragraph is not None:
+        found = [(d, s) for d, s in found if d.paragraphs(s.key) >= parts.paragraph]
+    return found, pool
+
+
+def _shorter(key: str) -> str | None:
+    """``key`` less its last part: ``9(2)`` for ``9(2)(h)``, ``5`` for ``5.1``."""
+    match = re.match(r"^(.*)(\([0-9A-Za-z]+(?:\.[0-9]+)?\)|\.[0-9]+[a-z]?)$", key)
+    return match.group(1) if match and match.group(1) else None
+
+
+def _nearest(key: str, labels: dict[str, str]) -> list[str]:
+    """The sections to suggest for an unknown ``key``: a close spelling among the siblings
+    under its nearest existing ancestor, else that ancestor, else any close spelling."""
+    ancestor = _shorter(key)
+    while ancestor is not None and ancestor not in labels:
+        ancestor = _shorter(ancestor)
+    if ancestor is None:
+        return did_you_mean(key, labels)
+    siblings = [k for k in labels if k != ancestor and _shorter(k) == ancestor]
+    return did_you_mean(key, siblings) or [ancestor]
+
+
+def check_citations(state: CheckState) -> None:
+    """Each citation names exactly one section of the policy's documents."""
+    if not state.documents:
+        for item in state.items():
+            for citation in item_citations(item):
+                qualifier = citation_parts(citation.text).document
+                if qualifier is not None:
+                    state.error(
+                        "unknown-citation",
+                        f"`{citation.text}` names the document `{qualifier}`, but the policy "
+                        "names no source document",
+                        citation.span,
+                        f'name it with `source {qualifier} "file.txt"`',
+                    )
+        return
+    for item in state.items():
+        for citation in item_citations(item):
+            _check_one(state, citation)
+
+
+def _check_one(state: CheckState, citation: ast.Citation) -> None:
+    found, pool = resolve(state.documents, citation)
+    parts = citation_parts(citation.text)
+    if len(found) == 1:
+        return
+    if len(found) > 1:
+        names = " and ".join(f"`{d.name}`" for d, _ in found)
+        state.error(
+            "ambiguous-citation",
+            f"`{citation.text}` is a section of {names}",
+            citation.span,
+            f"name the document: `{found[0][0].name}:{citation.text}`",
+        )
+        return
+    if not pool:
+        known = ", ".join(f"`{d.name}`" for d in state.documents)
+        state.error(
+            "unknown-citation",
+            f"`{citation.text}` names the document `{parts.document}`, which the policy does "
+            f"not name (its documents: {known})",
+            citation.span,
+        )
+        return
+    labels = {s.key: s.label for d in pool for s in d.sections}
+    if parts.paragraph is not None and parts.key in labels:
+        counts = " or ".join(str(d.paragraphs(parts.key)) for d in pool if d.section(parts.key))
+        state.error(
+            "unknown-citation",
+            f"`{citation.text}`: {labels[parts.key]} has {counts} paragraph(s)",
+            citation.span,
+            f"cite the section itself, `{labels[parts.key]}`, or one of its paragraphs",
+        )
+        return
+    close = _nearest(parts.key, labels)
+    where = " or ".join(f"`{d.source.name}`" for d in pool)
+    state.error(
+        "unknown-citation",
+        f"`{citation.text}` is not a section of {where}",
+        citation.span,
+        ("did you mean " + " or ".join(f"`{labels[k]}`" for k in close) + "?")
+        if close
+        else "cite a section as the document numbers it, e.g. "
+        + ", ".join(f"`{s.label}`" for s in pool[0].sections[:3]),
+    )
