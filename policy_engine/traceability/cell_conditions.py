@@ -1,0 +1,259 @@
+"""The condition under which one cell allows, as a condition of the language.
+
+``decide`` allows a request when some candidate allow rule is true and no candidate deny rule is
+true or unknown (an unknown deny fails closed). A rule's value is its condition and not each of
+its exceptions, in Kleene's three-valued logic. In that logic ``not d`` is true exactly when ``d``
+is false, and ``and``/``or`` are true exactly when all/some parts are, so the cell allows exactly
+when
+
+    (a₁ or a₂ or …) and not d₁ and not d₂ and …
+
+is *true*, the aᵢ and dᵢ being the rules' values: false and unknown both refuse.
+
+:class:`ConditionMaker` builds that condition and rewrites it only by equivalences that hold in
+Kleene's logic for every context of the cell, so its truth never changes:
+
+- tests that read no context key (the request's own terms, ``party = planiso``, ``online_activity
+  in data``) are valued for the cell, and so are ``key is known`` / ``key is missing`` for a key
+  with a default (the request always has it);
+- ``not`` is pushed down to the tests (De Morgan's laws hold in Kleene's logic) and each negated
+  test is written as its opposite (``subject_age < 14`` → ``subject_age >= 14``, ``x in y`` → ``x
+  not in y``, ``k is known`` → ``k is missing``): each pair is true, false and unknown on exactly
+  the opposite contexts;
+- ``and``/``or`` are flattened, repeated parts and absorbed parts (``a and (a or b)`` is ``a``)
+  dropped, and the tests every alternative of an ``or`` shares are pulled out in front (``(a and
+  b) or (a and c)`` is ``a and (b or c)``): lattice laws, which Kleene's logic keeps.
+
+Which rules take part is the search's business (:mod:`.cell_verdicts`); the result is checked
+against the search there as well.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from ..engine.compiler import CompiledPolicy, CompiledRule, Condition, compile_condition
+from ..language import ast
+from ..language.printer import expr_text
+
+Node = ast.Expr | bool
+"""A condition while it is simplified: an expression, or a constant once it is settled."""
+
+_OPPOSITE: dict[str, ast.CompareOp] = {
+    "=": "!=",
+    "!=": "=",
+    "<": ">=",
+    "<=": ">",
+    ">": "<=",
+    ">=": "<",
+}
+
+
+def is_test(expr: ast.Expr) -> bool:
+    """A test: a condition with no ``and``, ``or`` or ``not`` at its top."""
+    return not isinstance(expr, ast.And | ast.Or | ast.Not)
+
+
+class ConditionMaker:
+    """Builds and simplifies the conditions of one policy's cells. Equal tests are shared as one
+    object (the search caches what it knows of a test by its identity)."""
+
+    def __init__(self, compiled: CompiledPolicy) -> None:
+        self.compiled = compiled
+        self._tests: dict[ast.Expr, ast.Expr] = {}
+        self._opposites: dict[int, ast.Expr] = {}
+        self._constant: dict[int, Condition | None] = {}
+        self._values: dict[int, Node] = {}
+
+    # ---- the pieces ---------------------------------------------------------------------------
+    def rule_value(self, rule: CompiledRule) -> Node:
+        """The rule's value as one condition: its condition and not each exception."""
+        found = self._values.get(id(rule))
+        if found is None:
+            logic = rule.logic
+            parts: list[ast.Expr] = [logic.condition] if logic.condition is not None else []
+            parts += [ast.Not(e) for e in logic.exceptions]
+            found = True if not parts else parts[0] if len(parts) == 1 else ast.And(tuple(parts))
+            self._values[id(rule)] = found
+        return found
+
+    def allows_when(
+        self,
+        cell: tuple[str, str, str],
+        allows: Sequence[CompiledRule],
+        denies: Sequence[CompiledRule],
+    ) -> Node:
+        """The cell allows exactly when this is true (given that ``allows`` and ``denies`` are
+        the rules that take part: see :mod:`.cell_verdicts`)."""
+        granted: list[Node] = [self.rule_value(r) for r in allows]
+        refused: list[Node] = [_negation(self.rule_value(r)) for r in denies]
+        return self.simplified(cell, both(either(granted), *refused))
+
+    def simplified(self, cell: tuple[str, str, str], node: Node) -> Node:
+        """``node`` valued for the cell's terms, negations pushed to the tests, and tidied."""
+        return tidy(self._normal(self.fold(cell, node), False))
+
+    # ---- valuing what the cell settles -------------------------------------------------------
+    def fold(self, cell: tuple[str, str, str], node: Node) -> Node:
+        if isinstance(node, bool):
+            return node
+        if isinstance(node, ast.And | ast.Or):
+            parts = [self.fold(cell, e) for e in node.operands]
+            return both(*parts) if isinstance(node, ast.And) else either(parts)
+        if isinstance(node, ast.Not):
+            inner = self.fold(cell, node.operand)
+            return (not inner) if isinstance(inner, bool) else _negation(inner)
+        return self._fold_test(cell, node)
+
+    def _fold_test(self, cell: tuple[str, str, str], test: ast.Expr) -> Node:
+        if isinstance(test, ast.Presence):
+            key = test.key.value
+            if key in self.compiled.default_values:
+                return test.known  # a key with a default is always there
+            return self.canonical(test)
+        check = self._constant_check(test)
+        if check is None:
+            return self.canonical(test)
+        value = check({}, cell)
+        return self.canonical(test) if value is None else value
+
+    def _constant_check(self, test: ast.Expr) -> Condition | None:
+        """The evaluator's closure for a test that reads no context key, else None."""
+        key = id(test)
+        if key not in self._constant:
+            reads = _reads_context(test, self.compiled.context)
+            self._constant[key] = None if reads else compile_condition(self.compiled, test)
+        return self._constant[key]
+
+    def canonical(self, test: ast.Expr) -> ast.Expr:
+        return self._tests.setdefault(test, test)
+
+    # ---- negations down to the tests ---------------------------------------------------------
+    def _normal(self, node: Node, negated: bool) -> Node:
+        if isinstance(node, bool):
+            return node is not negated
+        if isinstance(node, ast.Not):
+            return self._normal(node.operand, not negated)
+        if isinstance(node, ast.And | ast.Or):
+            parts = [self._normal(e, negated) for e in node.operands]
+            conjunction = isinstance(node, ast.And) is not negated
+            return both(*parts) if conjunction else either(parts)
+        test = self.canonical(node)
+        return self.opposite(test) if negated else test
+
+    def opposite(self, test: ast.Expr) -> ast.Expr:
+        """The test that is true where ``test`` is false, false where it is true, and unknown
+        where it is unknown."""
+        found = self._opposites.get(id(test))
+        if found is None:
+            if isinstance(test, ast.Compare):
+                made: ast.Expr = ast.Compare(_OPPOSITE[test.op], test.left, test.right)
+            elif isinstance(test, ast.Member):
+                made = ast.Member(test.left, test.right, not test.negated)
+            elif isinstance(test, ast.Presence):
+                made = ast.Presence(test.key, not test.known)
+            else:
+                made = ast.Not(test)
+            found = self._opposites[id(test)] = self.canonical(made)
+            self._opposites.setdefault(id(found), test)
+        return found
+
+
+def _reads_context(test: ast.Expr, context: Iterable[str]) -> bool:
+    declared = set(context)
+    if isinstance(test, ast.Presence):
+        return True
+    nodes = (test.operand,) if isinstance(test, ast.Truth) else (test.left, test.right)  # type: ignore[union-attr]
+    for node in nodes:
+        items = node.items if isinstance(node, ast.ListLiteral) else (node,)
+        if any(isinstance(i, ast.NameRef) and i.name in declared for i in items):
+            return True
+    return False
+
+
+def _negation(node: Node) -> Node:
+    return (not node) if isinstance(node, bool) else ast.Not(node)
+
+
+def both(*parts: Node) -> Node:
+    """``and`` of the parts, constants settled."""
+    kept: list[ast.Expr] = []
+    for part in parts:
+        if part is False:
+            return False
+        if part is not True:
+            kept.append(part)
+    return True if not kept else kept[0] if len(kept) == 1 else ast.And(tuple(kept))
+
+
+def either(parts: Iterable[Node]) -> Node:
+    """``or`` of the parts, constants settled."""
+    kept: list[ast.Expr] = []
+    for part in parts:
+        if part is True:
+            return True
+        if part is not False:
+            kept.append(part)
+    return False if not kept else kept[0] if len(kept) == 1 else ast.Or(tuple(kept))
+
+
+# ---- tidying (lattice laws only) -------------------------------------------------------------
+
+
+def tidy(node: Node) -> Node:
+    """Flatten, drop repeats and absorbed parts, pull shared tests out of alternatives."""
+    if isinstance(node, bool) or not isinstance(node, ast.And | ast.Or):
+        return node
+    kind = type(node)
+    parts: list[ast.Expr] = []
+    for operand in node.operands:
+        done = tidy(operand)
+        if isinstance(done, bool):  # pragma: no cover - constants are settled before tidying
+            raise AssertionError("a constant inside a condition being tidied")
+        for part in done.operands if isinstance(done, kind) else (done,):
+            if part not in parts:
+                parts.append(part)
+    # Absorption: `a and (a or b)` is `a`; `a or (a and b)` is `a`.
+    parts = [p for p in parts if not _absorbed(p, parts, kind)]
+    if len(parts) == 1:
+        return parts[0]
+    if kind is ast.Or:
+        return _factored(parts)
+    return ast.And(tuple(parts))
+
+
+def _absorbed(part: ast.Expr, parts: list[ast.Expr], kind: type) -> bool:
+    other = ast.Or if kind is ast.And else ast.And
+    if not isinstance(part, other):
+        return False
+    inner = part.operands
+    return any(p is not part and p in inner for p in parts)
+
+
+def _factored(alternatives: list[ast.Expr]) -> Node:
+    """``(a and b) or (a and c)`` → ``a and (b or c)``."""
+    conjuncts = [list(a.operands) if isinstance(a, ast.And) else [a] for a in alternatives]
+    shared = [t for t in conjuncts[0] if all(t in c for c in conjuncts[1:])]
+    if not shared:
+        return ast.Or(tuple(alternatives))
+    rests = [[t for t in c if t not in shared] for c in conjuncts]
+    if any(not rest for rest in rests):  # `(a and b) or (a and b and c)` is `a and b`
+        return tidy(both(*shared))
+    rest = either(both(*r) for r in rests)
+    return tidy(both(*shared, rest))
+
+
+# ---- in words --------------------------------------------------------------------------------
+
+
+def words(node: ast.Expr) -> str:
+    """A condition as people read it: each test in backticks, as the policy writes it, joined by
+    `and` and `or`, with parentheses around alternatives inside a conjunction (the wording of
+    ``policy-engine diff``)."""
+    if isinstance(node, ast.And | ast.Or):
+        inner = ast.Or if isinstance(node, ast.And) else ast.And
+        joined = " and " if isinstance(node, ast.And) else " or "
+        return joined.join(
+            f"({words(p)})" if isinstance(p, inner) else words(p) for p in node.operands
+        )
+    return f"`{expr_text(node)}`"

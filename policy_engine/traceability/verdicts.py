@@ -1,0 +1,41 @@
+"""What the matrix says of one (party, data, purpose) cell: always, under a condition, or never
+allowed, with the rules that decide it and the obligations an allowed request carries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from ..engine.compiler import CompiledRule
+from ..language import ast
+
+Status = Literal["always", "conditional", "never"]
+Cell = tuple[str, str, str]
+
+
+@dataclass(frozen=True)
+class Attached:
+    """An obligation an allowed request of the cell carries, and when (None: always)."""
+
+    name: str
+    condition: ast.Expr | None
+    rules: tuple[CompiledRule, ...]
+
+
+@dataclass(frozen=True)
+class CellVerdict:
+    status: Status
+    condition: ast.Expr | None
+    """For a conditional cell: allowed exactly when this is true (Kleene's logic)."""
+    allows: tuple[CompiledRule, ...]
+    """The allow rules that grant some request of the cell."""
+    denies: tuple[CompiledRule, ...]
+    """The deny rules that refuse some request an allow rule would grant."""
+    obligations: tuple[Attached, ...]
+
+    @property
+    def rules(self) -> tuple[CompiledRule, ...]:
+        return self.allows + self.denies
+
+
+NEVER = CellVerdict("never", None, (), (), ())
