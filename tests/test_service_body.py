@@ -159,3 +159,46 @@ VALID = {"party": "p", "data": "d", "purpose": "u", "context": {"n": 2**70, "f":
 )
 def test_edge_cases_answer_alike(raw: bytes, status: int) -> None:
     assert same_answer("decision", raw, "application/json")[0] == status
+
+
+def test_a_streamed_response_behind_the_body_limit_is_sent_whole() -> None:
+    """The body limit reads the request body and hands it on; the response that listens for the
+    client going away (a stream, a file) must not be told at once that it left (it was: every
+    streamed body behind the limit came out empty)."""
+    import asyncio
+
+    from starlette.responses import StreamingResponse
+
+    from policy_engine.service.middleware import BodyLimit
+
+    async def chunks() -> Any:
+        for n in range(5):
+            await asyncio.sleep(0)
+            yield f"part {n}\n".encode()
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await StreamingResponse(chunks())(scope, receive, send)
+
+    sent: list[dict[str, Any]] = []
+    arrived = asyncio.Event()
+
+    async def receive() -> dict[str, Any]:
+        if not arrived.is_set():
+            arrived.set()
+            return {"type": "http.request", "body": b"{}", "more_body": False}
+        await asyncio.sleep(3600)  # the client stays until the response is done
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/",
+        "headers": [],
+        "asgi": {"spec_version": "2.3"},
+    }
+    asyncio.run(asyncio.wait_for(BodyLimit(app, 1024)(scope, receive, send), 10))
+    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    assert body == b"".join(f"part {n}\n".encode() for n in range(5))

@@ -1,6 +1,7 @@
 """The service's pure ASGI middleware: the request body limit (413 before any route sees the
 body) and the count of decision requests in flight that the log writer groups entries by; and
-:func:`add_middleware`, which stacks them with the access log in their order."""
+:func:`add_middleware`, which stacks them with the access log and the check of query parameters
+(:mod:`.query_params`) in their order."""
 
 from __future__ import annotations
 
@@ -9,14 +10,17 @@ from fastapi import FastAPI
 from .access_log import AccessLog, ASGIApp, Message, Receive, Scope, Send
 from .errors import error_response
 from .log_writer import DecisionLogWriter
+from .query_params import KnownQueryParameters
 
 
 def add_middleware(app: FastAPI, writer: DecisionLogWriter | None, max_body_bytes: int) -> None:
-    """The access log outermost, then the body limit, then (when the decision log is on)
-    :class:`DecisionsInFlight`."""
+    """The access log outermost, then unknown query parameters refused, then the body limit,
+    then (when the decision log is on) :class:`DecisionsInFlight`."""
     if writer is not None:
         app.add_middleware(DecisionsInFlight, writer=writer)
     app.add_middleware(BodyLimit, limit=max_body_bytes)
+    # The router's list of routes, filled as the routes are registered.
+    app.add_middleware(KnownQueryParameters, routes=app.router.routes)
     # Added last, so outermost: it also logs the 413s of the body limit.
     app.add_middleware(AccessLog)
 
@@ -50,7 +54,7 @@ class BodyLimit:
             message = await receive()
             if message["type"] != "http.request":
                 # The client went away: pass the disconnect on.
-                await self.app(scope, _replay([message]), send)
+                await self.app(scope, _replay([message], receive), send)
                 return
             chunk = message.get("body", b"")
             size += len(chunk)
@@ -62,20 +66,25 @@ class BodyLimit:
                 break
         body = b"".join(chunks)
         await self.app(
-            scope, _replay([{"type": "http.request", "body": body, "more_body": False}]), send
+            scope,
+            _replay([{"type": "http.request", "body": body, "more_body": False}], receive),
+            send,
         )
 
     def _message(self) -> str:
         return f"request body is larger than the limit of {self.limit} bytes"
 
 
-def _replay(messages: list[Message]) -> Receive:
+def _replay(messages: list[Message], then: Receive) -> Receive:
+    """``messages`` first, then what the server sends: a response that listens for the client
+    going away (a streamed or file response) waits for the real disconnect, rather than being
+    told at once that the client left."""
     queue = list(messages)
 
     async def receive() -> Message:
         if queue:
             return queue.pop(0)
-        return {"type": "http.disconnect"}
+        return await then()
 
     return receive
 
