@@ -70,7 +70,7 @@ def test_a_clean_policy_says_how_many_invariants_it_proved(
     assert (code, report.errors) == (0, 0)
     assert out.splitlines()[-1] == (
         f"{PLANISO}: 0 errors, {report.warnings} warnings, {report.notes} notes; "
-        "10 invariants proven"
+        "11 invariants proven"
     )
 
 
@@ -99,7 +99,7 @@ def test_an_undecided_invariant_is_never_counted_proven(
     )
     code, out = run(capsys, "check", PLANISO, "--budget-steps", "1")
     assert code == 3
-    assert out.splitlines()[-1].endswith("; 0 of 10 invariants proven, 0 broken, 10 undecided")
+    assert out.splitlines()[-1].endswith("; 0 of 11 invariants proven, 0 broken, 11 undecided")
 
 
 def test_a_policy_that_does_not_load_proves_nothing(
@@ -215,7 +215,7 @@ def test_sarif_run_carries_the_counts_in_its_property_bag(
     code, out = run(capsys, "check", PLANISO, "--format", "sarif")
     assert code == 0
     counts = json.loads(out)["runs"][0]["properties"]
-    assert (counts["invariants"], counts["proven"], counts["errors"]) == (10, 10, 0)
+    assert (counts["invariants"], counts["proven"], counts["errors"]) == (11, 11, 0)
 
 
 def test_sarif_counts_follow_strict(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

@@ -186,7 +186,7 @@ def test_missing_policy_path_exits_2(capsys: pytest.CaptureFixture[str], tmp_pat
 def test_check_clean_policy_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "check", PLANISO)
     assert code == 0
-    assert out.strip().endswith("0 errors, 0 warnings, 38 notes; 10 invariants proven")
+    assert out.strip().endswith("0 errors, 0 warnings, 38 notes; 11 invariants proven")
 
 
 def test_check_reports_errors_with_caret_and_exits_1(
