@@ -21,6 +21,7 @@ __all__ = [
     "Budget",
     "CheckReport",
     "Policy",
+    "check_loaded",
     "check_policy",
     "check_report",
     "load_policy",
@@ -58,6 +59,14 @@ def check_report(
         policy = Policy(read_sources(path))
     except PolicyError as exc:
         return CheckReport.of(exc.diagnostics, [], 0)
+    return check_loaded(policy, os.fspath(path), analyze=analyze, budget=budget)
+
+
+def check_loaded(
+    policy: Policy, name: str, *, analyze: bool = True, budget: Budget | None = None
+) -> CheckReport:
+    """What :func:`check_report` finds in a policy already loaded (from files or from text:
+    ``name`` is the path its counterexample commands name)."""
     found = without_expected(policy.warnings)
     compiled = policy.compiled
     declared = len(compiled.checked.invariants)
@@ -66,6 +75,6 @@ def check_report(
     extra = [e for i in compiled.checked.invariants for e in invariant_exprs(i)]
     meter = Meter(budget or Budget.from_environment())
     space = RequestSpace([compiled], extra, meter)
-    broken, results = invariant_diagnostics(compiled, os.fspath(path), space, meter)
+    broken, results = invariant_diagnostics(compiled, name, space, meter)
     found += broken + without_expected(lint(compiled, space, meter))
     return CheckReport.of(sort_diagnostics(found), results, declared)

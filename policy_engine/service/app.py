@@ -11,17 +11,25 @@ import os
 from fastapi import FastAPI
 
 from .. import __version__
-from . import routes_consents, routes_decisions, routes_log, routes_operations
+from ..workbench import Options, ServedPolicy, create_workbench
+from . import (
+    routes_consents,
+    routes_decisions,
+    routes_disclosures,
+    routes_log,
+    routes_operations,
+)
 from .access_log import default_access_logging
-from .body import add_request_schemas
+from .auth import Access
 from .config import ServiceConfig
 from .handlers import add_error_handlers
 from .lifespan import lifespan_of
 from .metrics import ServiceMetrics
 from .middleware import add_middleware
 from .models import BatchRequest, DecisionRequest
+from .openapi import finish_openapi
 from .policy_service import PolicyService
-from .storage import open_storage
+from .records import open_records
 
 logger = logging.getLogger("policy_engine.service")
 
@@ -35,10 +43,13 @@ def create_app(
     (SQLite file ``policy-engine.db`` in the working directory by default). Loads the policy and
     opens the database now, so that a broken policy or database fails before serving."""
     config = config or ServiceConfig()
+    access = Access.of(config)  # a blank token is a ConfigError before anything is opened
     _default_logging()
+    for warning in access.warnings():
+        logger.warning(warning)
     default_access_logging()
     metrics = ServiceMetrics()
-    storage = open_storage(db_url)
+    storage, anchors = open_records(db_url, config)
     try:
         service = PolicyService(os.fspath(policy_path), storage, config, metrics)
     except BaseException:
@@ -49,19 +60,24 @@ def create_app(
         version=__version__,
         description="Privacy disclosure decisions over HTTP, with a consent ledger and a "
         "tamper-evident decision log.",
-        lifespan=lifespan_of(service),
+        lifespan=lifespan_of(service, anchors),
     )
     app.state.service = service
-    add_request_schemas(app, [DecisionRequest, BatchRequest])
+    finish_openapi(app, [DecisionRequest, BatchRequest])
     add_middleware(app, service.log_writer, config.max_body_bytes)
     add_error_handlers(app)
     # In this order: the OpenAPI document lists the paths in the order they were added.
-    routes_operations.register_health(app, service)
+    routes_operations.register_health(app, service, access)
     routes_decisions.register(app, service)
-    routes_log.register(app, service)
-    routes_operations.register_policy(app, service)
+    routes_log.register(app, service, access)
+    routes_operations.register_policy(app, service, access)
     routes_operations.register_metrics(app, service)
-    routes_consents.register(app, service)
+    routes_consents.register(app, service, access)
+    routes_disclosures.register(app, service, access)
+    # The workbench's pages at /ui/ (its log and ledger pages read /v1 with the read token).
+    served = ServedPolicy(service.path, lambda: service.current.policy)
+    masked = tuple(config.mask_context_keys)
+    app.mount("/ui", create_workbench(served, Options(service_pages=True, masked_keys=masked)))
     return app
 
 

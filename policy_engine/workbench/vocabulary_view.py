@@ -1,0 +1,137 @@
+"""The Vocabulary page and the playground's pickers: each hierarchy's terms in declaration order
+with their parents (several where the policy says so), description, citations, place and the rules
+that name them; and the context schema, key by key, with the rules that read each key."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from ..engine.compiler import CompiledPolicy, CompiledRule
+from ..engine.policy import Policy
+from ..language import ast
+from ..language.printer import literal_text
+from ..traceability.selection import declaration_order
+
+KINDS = ("party", "data", "purpose", "obligation")
+
+
+def _names_in(expr: ast.Expr) -> Iterator[str]:
+    """The bare names a condition mentions (terms and context keys)."""
+    if isinstance(expr, ast.And | ast.Or):
+        for operand in expr.operands:
+            yield from _names_in(operand)
+    elif isinstance(expr, ast.Not):
+        yield from _names_in(expr.operand)
+    elif isinstance(expr, ast.Presence):
+        yield expr.key.value
+    else:
+        nodes = (expr.operand,) if isinstance(expr, ast.Truth) else (expr.left, expr.right)
+        for node in nodes:
+            items = node.items if isinstance(node, ast.ListLiteral) else (node,)
+            yield from (i.name for i in items if isinstance(i, ast.NameRef))
+
+
+def _conditions(rule: ast.Rule) -> list[ast.Expr]:
+    found = [] if rule.condition is None else [rule.condition]
+    found += rule.exceptions
+    return found + [c.condition for c in rule.obligations if c.condition is not None]
+
+
+def names_of(rule: CompiledRule) -> set[str]:
+    """Every term a rule names: in its scopes, its obligations and its conditions."""
+    tree = rule.source
+    found: set[str] = set()
+    for scope in (tree.parties, tree.data, tree.purposes):
+        found.update(n.value for n in scope or ())
+    for clause in tree.obligations:
+        found.update(n.value for n in clause.names)
+    for expr in _conditions(tree):
+        found.update(_names_in(expr))
+    return found
+
+
+def naming_rules(compiled: CompiledPolicy) -> dict[str, list[str]]:
+    """Term or context key → the ids of the rules that name it, in the order written."""
+    found: dict[str, list[str]] = {}
+    for rule in sorted(compiled.rules, key=lambda r: r.position):
+        for name in names_of(rule):
+            found.setdefault(name, []).append(rule.id)
+    return found
+
+
+def _place(span: Any) -> str | None:
+    return None if span is None else f"{span.source.name}:{span.line}"
+
+
+def _terms(
+    compiled: CompiledPolicy, kind: str, rules: dict[str, list[str]]
+) -> list[dict[str, Any]]:
+    hierarchy = compiled.hierarchies[kind]
+    decls = compiled.checked.term_decls
+    out = []
+    for term in declaration_order(compiled, kind):
+        decl = decls.get(term)
+        out.append(
+            {
+                "name": term,
+                "parents": list(hierarchy.parent_links[term]),
+                "children": list(hierarchy.child_links[term]),
+                "description": decl.description if decl else None,
+                "citations": [c.text for c in decl.citations] if decl else [],
+                "location": _place(decl.span) if decl else None,
+                "rules": rules.get(term, []),
+            }
+        )
+    return out
+
+
+def _context(compiled: CompiledPolicy, rules: dict[str, list[str]]) -> list[dict[str, Any]]:
+    out = []
+    for name, key in compiled.context.items():
+        decl = key.decl
+        kind = decl.type
+        out.append(
+            {
+                "name": name,
+                "type": kind.describe(),
+                "shape": _shape(kind),
+                "values": list(getattr(kind, "literals", None) or []),
+                "terms": kind.kind if isinstance(kind, ast.TermSetType) else None,
+                "default": None if decl.default is None else decl.default.value,
+                "default_text": None if decl.default is None else literal_text(decl.default.value),
+                "ledger": decl.source == "consent ledger",
+                "description": decl.description,
+                "citations": [c.text for c in decl.citations],
+                "location": _place(decl.span),
+                "rules": rules.get(name, []),
+            }
+        )
+    return out
+
+
+def _shape(kind: ast.ValueType) -> str:
+    """The form control a key takes: boolean, integer, string, one_of, list, set."""
+    if isinstance(kind, ast.BoolType):
+        return "boolean"
+    if isinstance(kind, ast.IntType):
+        return "integer"
+    if isinstance(kind, ast.OneOfType):
+        return "one_of"
+    if isinstance(kind, ast.ListType):
+        return "list" if kind.literals is not None else "strings"
+    if isinstance(kind, ast.TermSetType):
+        return "set"
+    return "string"
+
+
+def vocabulary_page(policy: Policy, name: str) -> dict[str, Any]:
+    compiled = policy.compiled
+    rules = naming_rules(compiled)
+    return {
+        "policy": name,
+        "version": policy.version,
+        "kinds": {kind: _terms(compiled, kind, rules) for kind in KINDS},
+        "context": _context(compiled, rules),
+        "ledger_key": policy.ledger_key,
+    }
