@@ -1,0 +1,126 @@
+"""What a policy declares and where, read from each rule file's syntax tree: the names hover,
+go to definition, completion and document symbols need.
+
+Each file is parsed on its own, so a file with a syntax error does not hide what the others
+declare; of a file that does not parse now, its last good parse stands in (positions as they
+were).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+
+from ..language import ast
+from ..language.errors import PolicyError
+from ..language.parser import parse_source
+from ..language.source import Source, Span
+
+TERM_KINDS = ("party", "data", "purpose", "obligation")
+
+
+@dataclass(frozen=True)
+class Declared:
+    """One name a statement declares: a term, a context key, a rule, an invariant or the name
+    of a source document."""
+
+    kind: str
+    """``party``, ``data``, ``purpose``, ``obligation``, ``context``, ``rule``, ``invariant`` or
+    ``source``."""
+    name: str
+    span: Span
+    """Where the name is written in its statement."""
+    item: ast.Item
+
+
+def declared_in(item: ast.Item) -> Iterator[Declared]:
+    """The names ``item`` declares, with where each is written."""
+    named: list[tuple[str, ast.Name | None]]
+    if isinstance(item, ast.TermDecl):
+        named = [(item.kind, n) for n in item.names]
+    elif isinstance(item, ast.ContextDecl):
+        named = [("context", item.name)]
+    elif isinstance(item, ast.Rule):
+        named = [("rule", item.id)]
+    elif isinstance(item, ast.Invariant):
+        named = [("invariant", item.id)]
+    elif isinstance(item, ast.SourceDecl):
+        named = [("source", item.name)]
+    else:
+        named = []
+    for kind, name in named:
+        if name is not None and name.span is not None:
+            yield Declared(kind, name.value, name.span, item)
+
+
+class Index:
+    """Every declaration of a policy's files, by name, and the term hierarchies."""
+
+    def __init__(self, files: Sequence[ast.PolicyFile]) -> None:
+        self.files = list(files)
+        self._by_name: dict[str, list[Declared]] = {}
+        self._parents: dict[tuple[str, str], list[str]] = {}
+        for file in self.files:
+            for item in file.items:
+                for found in declared_in(item):
+                    self._by_name.setdefault(found.name, []).append(found)
+                if isinstance(item, ast.TermDecl):
+                    for name in item.names:
+                        known = self._parents.setdefault((item.kind, name.value), [])
+                        known += [p.value for p in item.parents if p.value not in known]
+
+    def declarations(self, name: str) -> list[Declared]:
+        return self._by_name.get(name, [])
+
+    def names(self, kind: str) -> list[str]:
+        """Every name of one kind, sorted."""
+        return sorted({n for n, found in self._by_name.items() for d in found if d.kind == kind})
+
+    def parents(self, kind: str, term: str) -> list[str]:
+        return self._parents.get((kind, term), [])
+
+    def ancestors(self, kind: str, term: str) -> list[str]:
+        """Every term above ``term``, nearest first (a hierarchy may have several parents)."""
+        seen = {term}
+        order: list[str] = []
+        level = [term]
+        while level:
+            above = [p for t in level for p in self.parents(kind, t) if p not in seen]
+            above = list(dict.fromkeys(above))
+            seen.update(above)
+            order += above
+            level = above
+        return order
+
+    def file(self, name: str) -> ast.PolicyFile | None:
+        return next((f for f in self.files if f.name == name), None)
+
+
+class Parses:
+    """The syntax tree of each rule file, kept by name while its text is unchanged; a file
+    that stops parsing keeps its last good tree."""
+
+    KEPT = 2000
+
+    def __init__(self) -> None:
+        self._kept: dict[str, tuple[str, ast.PolicyFile | None]] = {}
+        self._good: dict[str, ast.PolicyFile] = {}
+
+    def parse(self, source: Source) -> ast.PolicyFile | None:
+        kept = self._kept.get(source.name)
+        if kept is not None and kept[0] == source.text:
+            return kept[1] or self._good.get(source.name)
+        try:
+            tree: ast.PolicyFile | None = parse_source(source)
+        except PolicyError:
+            tree = None
+        if len(self._kept) >= self.KEPT:
+            self._kept.clear()
+            self._good.clear()
+        self._kept[source.name] = (source.text, tree)
+        if tree is not None:
+            self._good[source.name] = tree
+        return tree or self._good.get(source.name)
+
+    def index(self, sources: Iterable[Source]) -> Index:
+        return Index([f for s in sources if (f := self.parse(s)) is not None])
