@@ -22,10 +22,13 @@ LAYERS: dict[str, int] = {
     "analysis": 4,
     "testing": 5,
     "reports": 5,
+    "traceability": 5,
     "api": 6,
     "__init__": 6,
+    "workbench": 6,
     "service": 7,
     "cli": 8,
+    "lsp": 8,
     "__main__": 9,
 }
 """Each top-level part of the package and its step: a module may import its own step or a lower

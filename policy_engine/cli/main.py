@@ -20,10 +20,15 @@ from .checks import (
     run_diff,
     run_test,
 )
+from .coverage import add_coverage_parser, run_coverage
 from .decide import add_decide_parsers, run_decide
 from .fmt import add_fmt_parser, run_fmt
-from .serve import add_log_parser, add_serve_parser, run_log, run_serve
+from .log import add_log_parser, run_log
+from .lsp import add_lsp_parser, run_lsp
+from .serve import add_serve_parser, run_serve
+from .traceability import add_matrix_parser, add_register_parser, run_matrix, run_register
 from .usage import EXIT_ERROR, UsageError
+from .workbench import add_workbench_parser, run_workbench
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -37,8 +42,13 @@ def _parser() -> argparse.ArgumentParser:
     add_diff_parser(commands)
     add_test_parser(commands)
     add_fmt_parser(commands)
+    add_coverage_parser(commands)
+    add_matrix_parser(commands)
+    add_register_parser(commands)
     add_serve_parser(commands)
     add_log_parser(commands)
+    add_workbench_parser(commands)
+    add_lsp_parser(commands)
     return parser
 
 
@@ -56,6 +66,16 @@ def _run(args: argparse.Namespace) -> int:
         return run_serve(args)
     if args.command == "log":
         return run_log(args)
+    if args.command == "coverage":
+        return run_coverage(args)
+    if args.command == "matrix":
+        return run_matrix(args)
+    if args.command == "register":
+        return run_register(args)
+    if args.command == "workbench":
+        return run_workbench(args)
+    if args.command == "lsp":
+        return run_lsp(args)
     return run_decide(args, explain=args.command == "explain")
 
 
