@@ -61,14 +61,7 @@ def diff_policies(
     meter = Meter(budget or Budget.from_environment())
     space = RequestSpace([a, b], meter=meter)
     shared = {k: sorted(set(a.hierarchies[k].terms) & set(b.hierarchies[k].terms)) for k in KINDS}
-    added = {
-        k: sorted(set(b.hierarchies[k].terms) - set(a.hierarchies[k].terms))
-        for k in (*KINDS, "obligation")
-    }
-    removed = {
-        k: sorted(set(a.hierarchies[k].terms) - set(b.hierarchies[k].terms))
-        for k in (*KINDS, "obligation")
-    }
+    added, removed = _terms_only_in(b, a), _terms_only_in(a, b)
     atoms = AtomCache(a, b, meter)
     search = _two_version_search(a, b, space)
     same_ground = _same_ground(a, b)
@@ -187,6 +180,14 @@ def _cited(group: ChangeGroup, old: CompiledPolicy, new: CompiledPolicy) -> Chan
             "new_citations": citations(new, group.new_rules),
         }
     )
+
+
+def _terms_only_in(one: CompiledPolicy, other: CompiledPolicy) -> dict[str, list[str]]:
+    """The terms (and obligations) ``one`` declares and ``other`` does not, by kind."""
+    return {
+        k: sorted(set(one.hierarchies[k].terms) - set(other.hierarchies[k].terms))
+        for k in (*KINDS, "obligation")
+    }
 
 
 def _same_ground(a: CompiledPolicy, b: CompiledPolicy) -> bool:

@@ -11,7 +11,6 @@ from collections.abc import Iterator
 from ..language import ast
 from ..language.citations import citation_parts
 from ..language.documents import Document, Section
-from ..language.errors import did_you_mean
 from .check_state import CheckState
 
 
@@ -42,16 +41,17 @@ def _shorter(key: str) -> str | None:
     return match.group(1) if match and match.group(1) else None
 
 
-def _nearest(key: str, labels: dict[str, str]) -> list[str]:
+def _nearest(state: CheckState, key: str, labels: dict[str, str]) -> list[str]:
     """The sections to suggest for an unknown ``key``: a close spelling among the siblings
-    under its nearest existing ancestor, else that ancestor, else any close spelling."""
+    under its nearest existing ancestor, else that ancestor, else any close spelling (within
+    the check's budget of comparisons: :meth:`CheckState.near`)."""
     ancestor = _shorter(key)
     while ancestor is not None and ancestor not in labels:
         ancestor = _shorter(ancestor)
     if ancestor is None:
-        return did_you_mean(key, labels)
+        return state.near(key, list(labels))
     siblings = [k for k in labels if k != ancestor and _shorter(k) == ancestor]
-    return did_you_mean(key, siblings) or [ancestor]
+    return state.near(key, siblings) or [ancestor]
 
 
 def check_citations(state: CheckState) -> None:
@@ -107,7 +107,7 @@ def _check_one(state: CheckState, citation: ast.Citation) -> None:
             f"cite the section itself, `{labels[parts.key]}`, or one of its paragraphs",
         )
         return
-    close = _nearest(parts.key, labels)
+    close = _nearest(state, parts.key, labels)
     where = " or ".join(f"`{d.source.name}`" for d in pool)
     state.error(
         "unknown-citation",
