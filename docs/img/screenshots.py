@@ -26,6 +26,7 @@ SHOTS = {
     "workbench-playground.jpg": "playground?party=cloud_providers&data=email&purpose=data_hosting"
     "&context=%7B%22destination%22%3A%22US%22%7D",
     "workbench-vocabulary.jpg": "vocabulary?kind=data&term=email",
+    "workbench-register.jpg": "register",
     "workbench-propose.jpg": "propose",
 }
 
