@@ -18,7 +18,6 @@ from dataclasses import dataclass
 _MARKER = re.compile(r"(?:§|Art\.|Article|[Ss]\.|[Ss]ec\.|[Ss]ection)\s*")
 _QUALIFIER = re.compile(r"([A-Za-z_][A-Za-z0-9_]*):")
 _PARAGRAPH = re.compile(r"\s*para\s*([0-9]+)((?:\([0-9A-Za-z]+(?:\.[0-9]+)?\))*)$")
-_KEY = re.compile(r"[0-9]+(?:\.[0-9]+)*[a-z]?(?:\([0-9A-Za-z]+(?:\.[0-9]+)?\))*|[a-z][a-z0-9-]*")
 
 
 @dataclass(frozen=True)
@@ -59,11 +58,6 @@ def citation_parts(text: str) -> CitationParts:
         return CitationParts(document, "".join(rest.split()))
     key = "".join(rest[: paragraph.start()].split())
     return CitationParts(document, key, int(paragraph.group(1)), paragraph.group(2))
-
-
-def is_section_key(text: str) -> bool:
-    """Whether ``text`` reads as a section key: a number with parts, or a slug."""
-    return _KEY.fullmatch(text) is not None
 
 
 def slug(heading: str) -> str:

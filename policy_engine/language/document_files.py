@@ -30,10 +30,6 @@ def default_name(path: str) -> str:
     return name if name[:1].isalpha() or name[:1] == "_" else f"_{name}"
 
 
-def source_decls(files: Sequence[ast.PolicyFile]) -> list[ast.SourceDecl]:
-    return [item for f in files for item in f.items if isinstance(item, ast.SourceDecl)]
-
-
 Provided = Mapping[str, str] | None
 """Documents given as text by path (a policy loaded from text, or from a git revision): when
 given, documents are looked up there only, never on disk."""

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field, replace
 
 from ..engine.policy import Policy
 from ..language import ast
-from ..language.documents import Document, Section
 from ..language.source import Span
 from ..semantics.citation_checks import resolve
 from ..testing.model import TestCase
@@ -76,10 +75,6 @@ def _statement_citers(item: ast.Item) -> Iterable[tuple[ast.Citation, Citer]]:
             yield c, Citer("reason", item.reason, file, line, c.text)
 
 
-def _sections_below(document: Document, section: Section) -> list[Section]:
-    return document.within(section.key)
-
-
 def collect_citations(policy: Policy, cases: Iterable[TestCase]) -> Citations:
     """Every citation of the policy's statements and of ``cases``, by the section it names."""
     found = Citations()
@@ -97,7 +92,7 @@ def collect_citations(policy: Policy, cases: Iterable[TestCase]) -> Citations:
             found.unresolved.append(citer)
             continue
         document, section = sections[0]
-        for below in _sections_below(document, section):
+        for below in document.within(section.key):
             via = None if below.key == section.key else section.label
             found.by_section.setdefault((document.name, below.key), []).append(
                 replace(citer, via=via)
