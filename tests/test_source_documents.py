@@ -363,3 +363,23 @@ def test_statute_numbering_decimal_subparagraphs_and_dotted_sections_of_their_ow
         )
     ).items[-1]
     assert citation_parts(rule.citations[0].text).key == "18(9.1)"  # type: ignore[union-attr]
+
+
+def test_two_documents_under_one_name_and_a_document_too_large_or_not_utf8(tmp_path: Path) -> None:
+    from policy_engine.language.document_files import MAX_DOCUMENT_BYTES
+
+    _write(tmp_path, {"a.txt": PLAIN, "b.txt": PLAIN})
+    (tmp_path / "big.txt").write_bytes(b"x" * (MAX_DOCUMENT_BYTES + 1))
+    (tmp_path / "latin.txt").write_bytes("1. Caf\xe9\n".encode("latin-1"))
+    cases = {
+        'source doc "a.txt"\nsource doc "b.txt"\n': ("duplicate-source", "already named"),
+        'source "big.txt"\n': ("source-too-large", "larger than"),
+        'source "latin.txt"\n': ("not-utf8", "is not UTF-8 text"),
+    }
+    for statements, (code, words) in cases.items():
+        (tmp_path / "p.policy").write_text(statements + VOCABULARY)
+        with pytest.raises(PolicyError) as caught:
+            load_policy(tmp_path)
+        (diagnostic,) = caught.value.diagnostics
+        assert diagnostic.code == code and words in diagnostic.message
+        assert diagnostic.span is not None
