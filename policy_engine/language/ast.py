@@ -1,19 +1,88 @@
 """Typed syntax tree of a policy.
 
 Nodes are frozen and compare by content: spans are ignored by ``==`` so tests (and the
-formatter's round trip) compare structure, not positions."""
+formatter's round trip) compare structure, not positions. The leaves (names, citations), the
+context types and the condition expressions live in their own modules and are re-exported here,
+so the rest of the code says ``ast.Name``, ``ast.IntType``, ``ast.Compare``."""
 
 from __future__ import annotations
 
-from dataclasses import FrozenInstanceError, dataclass, field
+from dataclasses import dataclass, field
 from typing import Literal
 
-from .source import Source, Span
+from .ast_expressions import (
+    And,
+    Compare,
+    CompareOp,
+    Expr,
+    ListLiteral,
+    Literal_,
+    Member,
+    NameRef,
+    Not,
+    Operand,
+    Or,
+    Presence,
+    RequestRef,
+    Truth,
+)
+from .ast_names import Citation, Name
+from .ast_types import (
+    BoolType,
+    IntType,
+    ListType,
+    OneOfType,
+    StrType,
+    TermKind,
+    TermSetType,
+    ValueType,
+)
+from .source import Span
 
-TermKind = Literal["party", "data", "purpose"]
+__all__ = [
+    "KIND_WORDS",
+    "And",
+    "BoolType",
+    "Citation",
+    "Compare",
+    "CompareOp",
+    "ContextDecl",
+    "ContextSource",
+    "DeclKind",
+    "Effect",
+    "Expr",
+    "Ground",
+    "IntType",
+    "Invariant",
+    "Item",
+    "ListLiteral",
+    "ListType",
+    "Literal_",
+    "Member",
+    "Name",
+    "NameRef",
+    "NoDecision",
+    "Not",
+    "ObligationClause",
+    "OneOfType",
+    "Operand",
+    "Or",
+    "PolicyFile",
+    "Presence",
+    "RequestRef",
+    "Rule",
+    "Scope",
+    "SourceDecl",
+    "StrType",
+    "TermDecl",
+    "TermKind",
+    "TermSetType",
+    "Truth",
+    "ValueType",
+]
+
 DeclKind = Literal["party", "data", "purpose", "obligation"]
 Effect = Literal["allow", "deny"]
-CompareOp = Literal["=", "!=", "<", "<=", ">", ">="]
 
 KIND_WORDS: dict[str, str] = {
     "party": "party",
@@ -22,73 +91,6 @@ KIND_WORDS: dict[str, str] = {
     "obligation": "obligation",
     "context": "context key",
 }
-
-
-class Name:
-    """An identifier as written, with where it was written.
-
-    Immutable and equal by ``value`` like the other nodes, but not a dataclass: a policy has one
-    per name it mentions (some 117,000 for 10,000 rules), so the place is kept in plain slots
-    and ``span`` is built when asked for (errors and analyses only). That is 64 bytes less per
-    name than a node holding a separate span, about a quarter of a large policy's syntax tree.
-    """
-
-    __slots__ = ("_column", "_end_column", "_end_line", "_line", "_source", "value")
-    __match_args__ = ("value",)
-
-    value: str
-    _source: Source | None
-    _line: int
-    _column: int
-    _end_line: int
-    _end_column: int
-
-    def __init__(self, value: str, span: Span | None = None) -> None:
-        put = object.__setattr__
-        put(self, "value", value)
-        if span is None:
-            put(self, "_source", None)
-            return
-        put(self, "_source", span.source)
-        put(self, "_line", span.line)
-        put(self, "_column", span.column)
-        put(self, "_end_line", span.end_line)
-        put(self, "_end_column", span.end_column)
-
-    @property
-    def span(self) -> Span | None:
-        if self._source is None:
-            return None
-        return Span(self._source, self._line, self._column, self._end_line, self._end_column)
-
-    def __setattr__(self, name: str, value: object) -> None:
-        raise FrozenInstanceError(f"cannot assign to field {name!r}")
-
-    def __delattr__(self, name: str) -> None:
-        raise FrozenInstanceError(f"cannot delete field {name!r}")
-
-    def __eq__(self, other: object) -> bool:
-        if other.__class__ is not Name:
-            return NotImplemented
-        return self.value == other.value
-
-    def __hash__(self) -> int:
-        return hash((self.value,))
-
-    def __repr__(self) -> str:
-        return f"Name(value={self.value!r})"
-
-    def __reduce__(self) -> tuple[type[Name], tuple[str, Span | None]]:
-        return (Name, (self.value, self.span))
-
-
-@dataclass(frozen=True, slots=True)
-class Citation:
-    """A reference to a section of the text the policy encodes, as written (``§5.1``,
-    ``Art. 9(2)(h)``, ``law25:s. 18(7)``); :mod:`.citations` reads its parts."""
-
-    text: str
-    span: Span | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,59 +114,6 @@ class TermDecl:
     span: Span | None = field(default=None, compare=False, repr=False)
 
 
-# ---- context schema -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class BoolType:
-    def describe(self) -> str:
-        return "boolean"
-
-
-@dataclass(frozen=True, slots=True)
-class IntType:
-    def describe(self) -> str:
-        return "integer"
-
-
-@dataclass(frozen=True, slots=True)
-class StrType:
-    def describe(self) -> str:
-        return "string"
-
-
-@dataclass(frozen=True, slots=True)
-class OneOfType:
-    literals: tuple[str, ...]
-
-    def describe(self) -> str:
-        return "one of " + ", ".join(f'"{v}"' for v in self.literals)
-
-
-@dataclass(frozen=True, slots=True)
-class ListType:
-    """A list of strings; ``literals`` restricts the allowed values when given."""
-
-    literals: tuple[str, ...] | None
-
-    def describe(self) -> str:
-        if self.literals is None:
-            return "list of string"
-        return "list of " + ", ".join(f'"{v}"' for v in self.literals)
-
-
-@dataclass(frozen=True, slots=True)
-class TermSetType:
-    """A set of vocabulary terms; membership understands the hierarchy."""
-
-    kind: TermKind
-
-    def describe(self) -> str:
-        return f"set of {self.kind}"
-
-
-ValueType = BoolType | IntType | StrType | OneOfType | ListType | TermSetType
-
 ContextSource = Literal["consent ledger"]
 """Who supplies a context key besides the request: ``from consent ledger`` (the decision service
 fills the key from its consent ledger when a request names a subject and leaves the key out)."""
@@ -184,98 +133,6 @@ class ContextDecl:
     """``"consent ledger"`` when the key is marked ``from consent ledger``; None otherwise."""
     source_span: Span | None = field(default=None, compare=False, repr=False)
     """Where ``from consent ledger`` is written."""
-
-
-# ---- expressions ----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Literal_:
-    """A string, integer or boolean written in the rule."""
-
-    value: str | int | bool
-    span: Span | None = field(default=None, compare=False, repr=False)
-
-
-@dataclass(frozen=True, slots=True)
-class NameRef:
-    """A bare name: a context key or a vocabulary term, resolved by the checker."""
-
-    name: str
-    span: Span | None = field(default=None, compare=False, repr=False)
-
-
-@dataclass(frozen=True, slots=True)
-class RequestRef:
-    """``party``, ``data`` or ``purpose``: the request's own term."""
-
-    kind: TermKind
-    span: Span | None = field(default=None, compare=False, repr=False)
-
-
-@dataclass(frozen=True, slots=True)
-class ListLiteral:
-    items: tuple[Operand, ...]
-    span: Span | None = field(default=None, compare=False, repr=False)
-
-
-Operand = Literal_ | NameRef | RequestRef | ListLiteral
-
-
-@dataclass(frozen=True, slots=True)
-class Compare:
-    op: CompareOp
-    left: Operand
-    right: Operand
-    span: Span | None = field(default=None, compare=False, repr=False)
-
-
-@dataclass(frozen=True, slots=True)
-class Member:
-    """``left in right`` (``negated``: ``left not in right``)."""
-
-    left: Operand
-    right: Operand
-    negated: bool = False
-    span: Span | None = field(default=None, compare=False, repr=False)
-
-
-@dataclass(frozen=True, slots=True)
-class Presence:
-    """``key is known`` (``known=True``) or ``key is missing``."""
-
-    key: Name
-    known: bool
-    span: Span | None = field(default=None, compare=False, repr=False)
-
-
-@dataclass(frozen=True, slots=True)
-class Truth:
-    """A bare boolean operand used as a condition: ``when cookies_accepted``."""
-
-    operand: Operand
-    span: Span | None = field(default=None, compare=False, repr=False)
-
-
-@dataclass(frozen=True, slots=True)
-class Not:
-    operand: Expr
-    span: Span | None = field(default=None, compare=False, repr=False)
-
-
-@dataclass(frozen=True, slots=True)
-class And:
-    operands: tuple[Expr, ...]
-    span: Span | None = field(default=None, compare=False, repr=False)
-
-
-@dataclass(frozen=True, slots=True)
-class Or:
-    operands: tuple[Expr, ...]
-    span: Span | None = field(default=None, compare=False, repr=False)
-
-
-Expr = Compare | Member | Presence | Truth | Not | And | Or
 
 
 # ---- rules ----------------------------------------------------------------------------------

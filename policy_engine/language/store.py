@@ -29,24 +29,30 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from . import ast, errors, source
+from . import ast, ast_expressions, ast_names, ast_types, errors, source
 from .source import Source
 
-FORMAT = 4
-"""Bumped whenever what is stored changes shape."""
+FORMAT = 5
+"""Bumped whenever what is stored changes shape (5: the syntax tree split into modules)."""
+
+_TREE_MODULES = (ast, ast_names, ast_types, ast_expressions)
+"""The modules of the syntax tree; the cache may construct the classes each defines."""
 
 _ALLOWED: dict[str, set[str]] = {
-    "policy_engine.language.ast": {
-        name
-        for name, value in vars(ast).items()
-        if isinstance(value, type) and value.__module__ == ast.__name__
+    **{
+        module.__name__: {
+            name
+            for name, value in vars(module).items()
+            if isinstance(value, type) and value.__module__ == module.__name__
+        }
+        for module in _TREE_MODULES
     },
     "policy_engine.language.source": {"Span"},
     "policy_engine.language.errors": {"Diagnostic"},
     "builtins": {"frozenset", "set", "tuple", "list", "dict"},
 }
 _MODULES = {
-    "policy_engine.language.ast": ast,
+    **{module.__name__: module for module in _TREE_MODULES},
     "policy_engine.language.source": source,
     "policy_engine.language.errors": errors,
     "builtins": builtins,

@@ -1,0 +1,101 @@
+"""Condition expressions: operands, comparisons, membership, presence and the connectives."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from .ast_names import Name
+from .ast_types import TermKind
+from .source import Span
+
+CompareOp = Literal["=", "!=", "<", "<=", ">", ">="]
+
+
+@dataclass(frozen=True, slots=True)
+class Literal_:
+    """A string, integer or boolean written in the rule."""
+
+    value: str | int | bool
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class NameRef:
+    """A bare name: a context key or a vocabulary term, resolved by the checker."""
+
+    name: str
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class RequestRef:
+    """``party``, ``data`` or ``purpose``: the request's own term."""
+
+    kind: TermKind
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class ListLiteral:
+    items: tuple[Operand, ...]
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+
+Operand = Literal_ | NameRef | RequestRef | ListLiteral
+
+
+@dataclass(frozen=True, slots=True)
+class Compare:
+    op: CompareOp
+    left: Operand
+    right: Operand
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    """``left in right`` (``negated``: ``left not in right``)."""
+
+    left: Operand
+    right: Operand
+    negated: bool = False
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Presence:
+    """``key is known`` (``known=True``) or ``key is missing``."""
+
+    key: Name
+    known: bool
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Truth:
+    """A bare boolean operand used as a condition: ``when cookies_accepted``."""
+
+    operand: Operand
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Not:
+    operand: Expr
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class And:
+    operands: tuple[Expr, ...]
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Or:
+    operands: tuple[Expr, ...]
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+
+Expr = Compare | Member | Presence | Truth | Not | And | Or

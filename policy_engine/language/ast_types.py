@@ -1,0 +1,59 @@
+"""The types a context key can be declared with (``context KEY: TYPE``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+TermKind = Literal["party", "data", "purpose"]
+
+
+@dataclass(frozen=True, slots=True)
+class BoolType:
+    def describe(self) -> str:
+        return "boolean"
+
+
+@dataclass(frozen=True, slots=True)
+class IntType:
+    def describe(self) -> str:
+        return "integer"
+
+
+@dataclass(frozen=True, slots=True)
+class StrType:
+    def describe(self) -> str:
+        return "string"
+
+
+@dataclass(frozen=True, slots=True)
+class OneOfType:
+    literals: tuple[str, ...]
+
+    def describe(self) -> str:
+        return "one of " + ", ".join(f'"{v}"' for v in self.literals)
+
+
+@dataclass(frozen=True, slots=True)
+class ListType:
+    """A list of strings; ``literals`` restricts the allowed values when given."""
+
+    literals: tuple[str, ...] | None
+
+    def describe(self) -> str:
+        if self.literals is None:
+            return "list of string"
+        return "list of " + ", ".join(f'"{v}"' for v in self.literals)
+
+
+@dataclass(frozen=True, slots=True)
+class TermSetType:
+    """A set of vocabulary terms; membership understands the hierarchy."""
+
+    kind: TermKind
+
+    def describe(self) -> str:
+        return f"set of {self.kind}"
+
+
+ValueType = BoolType | IntType | StrType | OneOfType | ListType | TermSetType
