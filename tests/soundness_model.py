@@ -9,7 +9,8 @@ every generator takes a :class:`Choices`, which answers "a whole number between 
 What a policy may contain (each policy declares a random subset of the keys):
 
 - context keys of every type (``boolean``, ``integer``, ``string``, ``one of``, ``list of "…"``,
-  ``list of string``, ``set of party|data|purpose``), scalar ones sometimes with a ``default``;
+  ``list of string``, ``set of party|data|purpose``), sometimes with a ``default`` (a list, often
+  empty, for the list and set keys);
 - key-to-constant and key-to-key comparisons of every type and operator, chains of two to four
   integer keys (``a < b and b < c``), string keys against each other and against ``one of`` keys;
 - ``in`` / ``not in`` with list literals of strings and of terms, with ``list of`` keys (several
@@ -160,8 +161,15 @@ class Key:
             "set": f"set of {self.kind}",
         }[self.base]
 
+    def default_text(self) -> str:
+        """The default as written: a list's items quoted, a set's terms bare."""
+        if isinstance(self.default, tuple):
+            shown = (v if self.base == "set" else lit_text(v) for v in self.default)
+            return "[" + ", ".join(shown) + "]"
+        return lit_text(self.default)
+
     def declaration(self) -> str:
-        default = "" if self.default is None else f" default {lit_text(self.default)}"
+        default = "" if self.default is None else f" default {self.default_text()}"
         return f"context {self.name}: {self.type_text()}{default}\n"
 
 
@@ -264,7 +272,7 @@ THEMES = ("any", "integers", "lists", "strings", "terms")
 integer keys for chains; a string key and two list keys; two string keys and a list; sets)."""
 
 
-def gen_keys(c: Choices, theme: str = "any") -> tuple[Key, ...]:
+def gen_keys(c: Choices, theme: str = "any", vocab: Vocab | None = None) -> tuple[Key, ...]:
     keys: list[Key] = []
 
     def default(value: Any) -> Any:
@@ -288,17 +296,21 @@ def gen_keys(c: Choices, theme: str = "any") -> tuple[Key, ...]:
     for i in range(n_strs):
         keys.append(Key(f"ks{i}", "str", default=default(pick(c, STRING_POOL))))
     if anylist:
-        keys.append(Key("km0", "anylist"))
+        given = default(tuple(sorted(some(c, STRING_POOL, 0, 2))))
+        keys.append(Key("km0", "anylist", default=given))
     if strlist:
         values = tuple(sorted(some(c, ENUM_POOL, 1, 3)))
-        keys.append(Key("kl0", "strlist", values))
+        given = default(tuple(sorted(some(c, values, 0, 2))))
+        keys.append(Key("kl0", "strlist", values, default=given))
     for i in range(c.number(0, 1)):
         values = tuple(sorted(some(c, ENUM_POOL, 1, 3)))
         keys.append(Key(f"ke{i}", "enum", values, default=default(pick(c, values))))
     for i in range(c.number(0, 1)):
         keys.append(Key(f"kb{i}", "bool", default=default(flag(c))))
     for kind in some(c, KINDS, 1 if theme == "terms" else 0, 2 if theme == "terms" else 1):
-        keys.append(Key(f"kt_{kind}", "set", kind=kind))
+        terms = vocab.terms(kind) if vocab is not None else []
+        given = default(tuple(sorted(some(c, terms, 0, 2)))) if terms else None
+        keys.append(Key(f"kt_{kind}", "set", kind=kind, default=given))
     return tuple(keys)
 
 
@@ -570,7 +582,7 @@ def gen_spec(c: Choices, invariants: tuple[int, int] = (0, 3), derived: bool | N
     theme = pick(c, THEMES)
     # Three integer keys take 10 to 12 values each: few cells, or the universe is too large.
     vocab = gen_vocab(c, c.number(1, 2) if theme == "integers" else 3)
-    keys = gen_keys(c, theme)
+    keys = gen_keys(c, theme, vocab)
     gen = ExprGen(c, vocab, keys, sparse=c.number(0, 2) == 0)
     ids = permuted(c, [f"r{i}" for i in range(8)])
     rules = tuple(gen_rule(c, gen, ids[i]) for i in range(c.number(1, 2 if gen.sparse else 4)))
@@ -694,7 +706,7 @@ def mutate(c: Choices, spec: Spec, kind: str | None = None) -> tuple[Spec, str]:
         rules[index] = replace(rule, exceptions=(*rule.exceptions, gen.expr(depth=1)))
         return replace(spec, rules=tuple(rules)), f"rule {rule.id}: one more exception"
     if what == 6:
-        defaulted = [k for k in spec.keys if k.base in ("bool", "int", "str", "enum")]
+        defaulted = list(spec.keys)
         # Mostly a key some test compares with another key: its default is a value the other
         # key must be compared with too.
         paired = {
@@ -714,6 +726,9 @@ def mutate(c: Choices, spec: Spec, kind: str | None = None) -> tuple[Spec, str]:
                 "int": list(INT_CONSTANTS),
                 "str": list(STRING_POOL),
                 "enum": list(key.values),
+                "strlist": [tuple(s) for s in subsets(key.values)],
+                "anylist": [(), *((s,) for s in STRING_POOL)],
+                "set": [tuple(s) for s in subsets(spec.vocab.terms(key.kind or "party"))][:4],
             }
             options = [None, *by_type[key.base]]
             options = [o for o in options if repr(o) != repr(key.default)]
@@ -887,6 +902,10 @@ class SoundUniverse:
         # constants of the tests that read one of those keys, the values of the enumerated keys
         # such a test compares them with, and the defaults of string keys.
         strings = {v for v in defaults if isinstance(v, str)}
+        # The strings of a `list of string` key's default (a list of them is in its domain).
+        strings |= {
+            v for s in specs for k in s.keys if k.base == "anylist" for v in k.default or ()
+        }
         for leaf in (leaf for e in exprs for leaf in leaves(e)):
             operands = operands_of(leaf)
             names = {o[1] for o in operands if o[0] == "key"}

@@ -174,9 +174,9 @@ def test_both_keys_of_a_membership_fail_closed() -> None:
     text = "rule opted_out §1\n  deny any party from using email for research\n"
     found = warnings(text + '  when region in ["eu"] or "a" in flags\n')
     assert [re.findall(r"leaves `(\w+)` out", d.message)[0] for d in found] == ["flags", "region"]
-    # A list key cannot have a default: the help does not offer one.
-    assert "default" not in (found[0].help or "")
-    assert "default" in (found[1].help or "")
+    # A list key may have a default too: the help offers one for both.
+    assert "declare a default for `flags`" in (found[0].help or "")
+    assert "declare a default for `region`" in (found[1].help or "")
 
 
 def test_an_exhausted_budget_is_undecided_not_a_warning() -> None:

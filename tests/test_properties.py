@@ -113,6 +113,13 @@ def lit_text(value: Any) -> str:
     return f'"{value}"'
 
 
+def default_text(value: Any) -> str:
+    """A default as written: a list's strings quoted, a set's terms (tuples of names) bare."""
+    if isinstance(value, tuple):
+        return "[" + ", ".join(v if v[:2] in PREFIX.values() else lit_text(v) for v in value) + "]"
+    return lit_text(value)
+
+
 def operand_text(node: Expr) -> str:
     tag = node[0]
     if tag == "key":
@@ -194,7 +201,7 @@ def declaration_items(spec: PolicySpec) -> list[str]:
     if spec.vocab.obligations:
         items.append(f"obligation {', '.join(spec.vocab.obligations)}\n")
     for key, (type_text, _) in SCHEMA.items():
-        default = f" default {lit_text(spec.defaults[key])}" if key in spec.defaults else ""
+        default = f" default {default_text(spec.defaults[key])}" if key in spec.defaults else ""
         items.append(f"context {key}: {type_text}{default}\n")
     return items
 
@@ -379,6 +386,9 @@ def policies(draw: st.DrawFn) -> PolicySpec:
     for key in ("kb0", "kb1", "ki0", "ki1", "ks0"):
         if number(draw, 0, 3) == 3:
             defaults[key] = draw_scalar(draw, key)
+    for key in ("kl0", "kp0"):  # a list and a set default to a list (often the empty one)
+        if number(draw, 0, 3) == 3:
+            defaults[key] = tuple(draw_context_value(draw, vocab, key))
     # Ids in a random order so that the order written differs from the order of ids.
     ids = draw(st.permutations([f"r{i}" for i in range(8)]))
     specs = tuple(draw_rule(draw, vocab, ids[i]) for i in range(number(draw, 1, 6)))

@@ -20,7 +20,7 @@ from ..engine.compiler import CellPlan, CompiledPolicy, CompiledRule, Context
 from ..engine.evaluator import outcome_of
 from ..engine.policy import Policy
 from ..language import ast
-from ..language.printer import literal_text
+from ..language.printer import operand_text
 from .budget import Budget, Meter
 from .context_classes import ContextClass
 from .diff_describe import AtomCache
@@ -142,7 +142,7 @@ def _declared(decl: ast.ContextDecl) -> str:
 
 
 def _default_text(decl: ast.ContextDecl) -> str:
-    return "none" if decl.default is None else literal_text(decl.default.value)
+    return "none" if decl.default is None else operand_text(decl.default)
 
 
 FAST_PATH_MIN_CLASSES = 16
@@ -264,10 +264,7 @@ def _two_version_search(
 def _key_types(policy: CompiledPolicy) -> dict[str, tuple[object, object]]:
     """What a decision reads of each key's declaration: its type and its default (not its
     description, citations or place)."""
-    return {
-        name: (key.decl.type, None if key.decl.default is None else key.decl.default.value)
-        for name, key in policy.context.items()
-    }
+    return {name: (key.decl.type, key.decl.default_value) for name, key in policy.context.items()}
 
 
 def _defaults(policy: CompiledPolicy, keys: set[str]) -> dict[str, Any]:

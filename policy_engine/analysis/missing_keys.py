@@ -158,8 +158,9 @@ def _diagnostic(compiled: CompiledPolicy, rule: CompiledRule, key: str) -> Diagn
         let_through, refuse = f"when {key} is known and", f"when {key} is missing or"
     else:
         let_through, refuse = f"unless {key} is missing or", f"unless {key} is known and"
-    scalar = not isinstance(compiled.context[key].decl.type, ast.ListType | ast.TermSetType)
-    default = f"; or declare a default for `{key}`" if scalar else ""
+    # Any key may have a default but the one the consent ledger fills (consent is never assumed).
+    ledger = compiled.context[key].decl.source is not None
+    default = "" if ledger else f"; or declare a default for `{key}`"
     return Diagnostic(
         CODE,
         f"deny `{rule.id}` refuses every request that leaves `{key}` out ({_scope_words(source)})",

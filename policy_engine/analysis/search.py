@@ -11,10 +11,11 @@ So the search assigns one *fact* at a time, only the one the first undecided con
 
 - a scalar key (boolean, integer, string, one of): missing, or one value of its classes (the
   classes of :mod:`.context_classes`, cut at every constant of the key's group of compared keys);
-- a list key: missing or present; then, for each value a condition tests, whether it is in;
-- a set-of-terms key: missing or present; then, for each term a condition tests, whether the set
-  covers it (checked against the hierarchy: a set that covers `a` but not its parent `p` is
-  fine, one that covers `p` but not its child `a` is not).
+- a list key: missing (unless it has a default) or present; then, for each value a condition
+  tests, whether it is in;
+- a set-of-terms key: missing (unless it has a default) or present; then, for each term a
+  condition tests, whether the set covers it (checked against the hierarchy: a set that covers
+  `a` but not its parent `p` is fine, one that covers `p` but not its child `a` is not).
 
 Missing keys are tried first, then defaults, then the rules' own constants, so the first
 witness found is already small; :meth:`CellSearch.find` then looks for one with fewer keys
@@ -194,6 +195,9 @@ class CellSearch:
         name = fact[1]
         decl = self.compiled.context[name].decl
         if isinstance(decl.type, ast.ListType | ast.TermSetType):
+            # A key with a default is never missing: a request that leaves it out has it.
+            if self.space.defaults.get(name, MISSING) is not MISSING:
+                return [PRESENT]
             return [MISSING, PRESENT]
         return [value for value, _ in self._domain(name)]
 
@@ -252,6 +256,8 @@ class CellSearch:
             value = state[fact]
             if value is not MISSING and value is PRESENT and not self._is_scalar(name):
                 value, word = self._collection(name, state)
+                if self._is_default(name, value):
+                    value = MISSING  # the request leaves it out: the default applies
             else:
                 word = dict((repr(v), w) for v, w in self._domain_words(name)).get(repr(value), "")
                 if self._is_default(name, value):

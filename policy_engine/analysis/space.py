@@ -31,8 +31,11 @@ MAX_HELD_CLASSES = 200_000
 
 def _default_of(policy: CompiledPolicy, name: str) -> tuple[type, Any]:
     """A key's declared default with its type (``true`` is not ``1``), MISSING when none."""
-    default = policy.context[name].decl.default
-    return (type(None), MISSING) if default is None else (type(default.value), default.value)
+    decl = policy.context[name].decl
+    if decl.default is None:
+        return (type(None), MISSING)
+    value = decl.default_value
+    return (type(value), value)
 
 
 class RequestSpace:
@@ -75,14 +78,16 @@ class RequestSpace:
             if facts is None:
                 continue
             for policy in self.policies:
-                default = policy.context[name].decl.default if name in policy.context else None
-                value = None if default is None else default.value
+                value = policy.context[name].decl.default_value if name in policy.context else None
                 if isinstance(value, bool) or value is None:
                     continue
                 if isinstance(value, int):
                     facts.ints.add(value)
-                else:
+                elif isinstance(value, str):
                     facts.strings.add(value)
+                elif not isinstance(self.context[name].type, ast.TermSetType):
+                    # A list's strings: a string key compared with the list may be one of them.
+                    facts.strings.update(str(v) for v in value)  # type: ignore[attr-defined]
 
     def _settle_defaults(self) -> None:
         """A key's default, when every policy that declares it has the same one. When they differ

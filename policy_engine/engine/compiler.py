@@ -202,7 +202,7 @@ def assemble(
         name: ContextKey(
             name,
             decl,
-            decl.default.value if decl.default is not None else MISSING,
+            decl.default_value if decl.default is not None else MISSING,
             context_validator(decl.type, hierarchies),
         )
         for name, decl in context_decls.items()

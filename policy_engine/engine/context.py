@@ -84,3 +84,11 @@ def context_validator(
             return INVALID
 
     return list_check
+
+
+def plain_value(value: Any) -> Any:
+    """A context value (a default, a class's representative) as JSON holds it: a list's items
+    sorted."""
+    if isinstance(value, frozenset | set):
+        return sorted(value)
+    return value

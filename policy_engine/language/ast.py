@@ -125,7 +125,9 @@ class ContextDecl:
 
     name: Name
     type: ValueType
-    default: Literal_ | None = None
+    default: Literal_ | ListLiteral | None = None
+    """As written: a literal, or a list of strings or terms for a ``list of``/``set of`` key
+    (:attr:`default_value` is its value)."""
     description: str | None = None
     citations: tuple[Citation, ...] = ()
     span: Span | None = field(default=None, compare=False, repr=False)
@@ -133,6 +135,25 @@ class ContextDecl:
     """``"consent ledger"`` when the key is marked ``from consent ledger``; None otherwise."""
     source_span: Span | None = field(default=None, compare=False, repr=False)
     """Where ``from consent ledger`` is written."""
+
+    @property
+    def default_value(self) -> object:
+        """The default as the evaluator holds it (a list's items as a frozenset), None when
+        there is none."""
+        return literal_value(self.default)
+
+
+def literal_value(node: Literal_ | ListLiteral | None) -> object:
+    """The value a literal or a list of literals and terms stands for: a list is the frozenset
+    of its strings and term names; None for no node."""
+    if node is None:
+        return None
+    if isinstance(node, Literal_):
+        return node.value
+    return frozenset(
+        item.value if isinstance(item, Literal_) else getattr(item, "name", None)
+        for item in node.items
+    )
 
 
 # ---- rules ----------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from ..language import ast
 from ..language.citations import citation_parts
 from ..language.documents import Document, Section
+from ..language.printer import operand_text
 from ..semantics.citation_checks import resolve
 from .index import Declared, Index
 from .tokens import Token
@@ -81,9 +82,7 @@ def _context_type(decl: ast.ContextDecl) -> str:
     if decl.source is not None:
         text += f" from {decl.source}"
     if decl.default is not None:
-        value = decl.default.value
-        shown = str(value).lower() if isinstance(value, bool) else repr(value)
-        text += f", default {shown}"
+        text += f", default {operand_text(decl.default)}"
     return text
 
 

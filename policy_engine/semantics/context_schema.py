@@ -1,10 +1,14 @@
-"""The context schema pass: defaults have the declared type, literal lists have no repeats, and
-the one key marked ``from consent ledger`` is a ``set of purpose`` without a default."""
+"""The context schema pass: defaults have the declared type (a list of the key's values or
+terms for a ``list of`` or ``set of`` key), literal lists have no repeats, and the one key marked
+``from consent ledger`` is a ``set of purpose`` without a default."""
 
 from __future__ import annotations
 
 from ..language import ast
-from .check_state import CheckState
+from ..language.printer import operand_text
+from ..language.source import Span
+from .check_state import CheckState, kind_word
+from .rule_checks import expect_term
 
 LEDGER_MARK = "from consent ledger"
 
@@ -21,14 +25,16 @@ def check_context_schema(state: CheckState) -> None:
             _check_literals_unique(state, decl, type_.literals)
         if decl.default is None or decl.source is not None:
             continue
-        problem = default_problem(type_, decl.default.value)
+        if isinstance(type_, ast.ListType | ast.TermSetType):
+            check_list_default(state, decl, type_)
+            continue
+        problem = (
+            "must be a single value, not a list"
+            if isinstance(decl.default, ast.ListLiteral)
+            else default_problem(type_, decl.default.value)
+        )
         if problem:
-            state.error(
-                "bad-default",
-                f"the default of `{decl.name.value}` {problem}",
-                decl.default.span,
-                f"`{decl.name.value}` is declared as {type_.describe()}",
-            )
+            _bad_default(state, decl, problem, decl.default.span)
 
 
 def _check_literals_unique(
@@ -84,6 +90,73 @@ def check_ledger_key(
     return first or decl
 
 
+def _bad_default(
+    state: CheckState,
+    decl: ast.ContextDecl,
+    problem: str,
+    span: Span | None,
+    help: str | None = None,
+) -> None:
+    state.error(
+        "bad-default",
+        f"the default of `{decl.name.value}` {problem}",
+        span,
+        help or f"`{decl.name.value}` is declared as {decl.type.describe()}",
+    )
+
+
+def check_list_default(
+    state: CheckState, decl: ast.ContextDecl, type_: ast.ListType | ast.TermSetType
+) -> None:
+    """The default of a ``list of`` or ``set of`` key is a list (``[]`` for an empty one) of
+    the key's strings, or of declared terms of its kind, each checked where it is written."""
+    default = decl.default
+    name = decl.name.value
+    if not isinstance(default, ast.ListLiteral):
+        example = "[]" if isinstance(type_, ast.TermSetType) else '["…"]'
+        _bad_default(
+            state,
+            decl,
+            "must be a list",
+            default.span if default else None,
+            f"`{name}` is declared as {type_.describe()}: write e.g. `default {example}` "
+            "(`[]` for the empty list)",
+        )
+        return
+    for item in default.items:
+        if isinstance(type_, ast.TermSetType):
+            if isinstance(item, ast.NameRef):
+                expect_term(state, ast.Name(item.name, item.span), type_.kind)
+            else:
+                _bad_default(
+                    state,
+                    decl,
+                    f"lists {kind_word(type_.kind)} terms, not `{operand_text(item)}`",
+                    item.span,
+                    f"name declared terms without quotes, e.g. `default [{type_.kind}_name]`",
+                )
+            continue
+        if not (isinstance(item, ast.Literal_) and isinstance(item.value, str)):
+            _bad_default(
+                state,
+                decl,
+                f"lists quoted strings, not `{operand_text(item)}`",
+                item.span,
+                f'quote each value, e.g. `default ["{operand_text(item)}"]`',
+            )
+        elif type_.literals is not None and item.value not in type_.literals:
+            close = state.near(item.value, type_.literals)
+            _bad_default(
+                state,
+                decl,
+                f'lists `"{item.value}"`, which is not one of its values',
+                item.span,
+                "did you mean " + " or ".join(f'`"{c}"`' for c in close) + "?"
+                if close
+                else f"`{name}` is declared as {type_.describe()}",
+            )
+
+
 def default_problem(type_: ast.ValueType, value: object) -> str | None:
     """What is wrong with ``value`` as the default of a key of ``type_``, or None."""
     if isinstance(type_, ast.BoolType):
@@ -97,4 +170,4 @@ def default_problem(type_: ast.ValueType, value: object) -> str | None:
         if isinstance(value, str) and value in type_.literals:
             return None
         return "must be one of " + ", ".join(f'"{v}"' for v in type_.literals)
-    return "cannot be set: lists and sets have no default"
+    return "must be a list"

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..api import Policy
+from ..engine.context import plain_value
 from ..language.files import POLICY_SUFFIX
 from .config import ServiceConfig
 from .models import PolicyInfo
@@ -46,7 +47,7 @@ class LoadedPolicy:
             {
                 "name": name,
                 "type": key.decl.type.describe(),
-                "default": compiled.default_values.get(name),
+                "default": plain_value(compiled.default_values.get(name)),
                 "source": "consent-ledger" if name == self.consent_key else "request",
             }
             for name, key in sorted(compiled.context.items())

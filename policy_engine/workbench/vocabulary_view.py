@@ -8,9 +8,10 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..engine.compiler import CompiledPolicy, CompiledRule
+from ..engine.context import plain_value
 from ..engine.policy import Policy
 from ..language import ast
-from ..language.printer import literal_text
+from ..language.printer import operand_text
 from ..traceability.selection import declaration_order
 
 KINDS = ("party", "data", "purpose", "obligation")
@@ -98,8 +99,8 @@ def _context(compiled: CompiledPolicy, rules: dict[str, list[str]]) -> list[dict
                 "shape": _shape(kind),
                 "values": list(getattr(kind, "literals", None) or []),
                 "terms": kind.kind if isinstance(kind, ast.TermSetType) else None,
-                "default": None if decl.default is None else decl.default.value,
-                "default_text": None if decl.default is None else literal_text(decl.default.value),
+                "default": plain_value(decl.default_value),
+                "default_text": None if decl.default is None else operand_text(decl.default),
                 "ledger": decl.source == "consent ledger",
                 "description": decl.description,
                 "citations": [c.text for c in decl.citations],
