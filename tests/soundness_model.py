@@ -8,11 +8,12 @@ every generator takes a :class:`Choices`, which answers "a whole number between 
 
 What a policy may contain (each policy declares a random subset of the keys):
 
-- context keys of every type (``boolean``, ``integer``, ``string``, ``one of``, ``list of "…"``,
-  ``list of string``, ``set of party|data|purpose``), sometimes with a ``default`` (a list, often
-  empty, for the list and set keys);
-- key-to-constant and key-to-key comparisons of every type and operator, chains of two to four
-  integer keys (``a < b and b < c``), string keys against each other and against ``one of`` keys;
+- context keys of every type (``boolean``, ``integer``, ``decimal``, ``string``, ``one of``,
+  ``list of "…"``, ``list of string``, ``set of party|data|purpose``), sometimes with a
+  ``default`` (a list, often empty, for the list and set keys);
+- key-to-constant and key-to-key comparisons of every type and operator (integers and decimals
+  with each other and with whole and decimal constants), chains of two to four number keys (``a <
+  b and b < c``), string keys against each other and against ``one of`` keys;
 - ``in`` / ``not in`` with list literals of strings and of terms, with ``list of`` keys (several
   list keys sharing one string key: ``s in km0 and s in kl0``; two string keys in one list and
   different: ``s in km0 and t in km0 and s != t``), with ``set of`` keys (the request's own term or
@@ -30,9 +31,11 @@ where a gap in the engine's partition shows: one more constant elsewhere often h
 The universe (:class:`SoundUniverse`) is built from the policy text alone and is provably large
 enough:
 
-- integers run from (least constant − n − 1) to (greatest constant + n + 1), n the number of
-  integer keys read (0 stands in when there is no constant): every order of the keys among
-  themselves and the constants is realised;
+- integers run from (least constant rounded down − n − 1) to (greatest constant rounded up + n +
+  1), n the number of integer and decimal keys read (0 stands in when there is no constant): every
+  order of the keys among themselves and the constants is realised; decimals are those integers,
+  the decimal constants, and d values strictly between each two consecutive ones, d the number of
+  decimal keys read (a decimal key can equal any value an integer key takes, or lie between);
 - strings are the constants of every test that reads a free ``string`` or ``list of string`` key,
   the values of the ``one of`` and ``list of "…"`` keys such a test compares them with, the string
   defaults, and one fresh string per free string key read (enough for any pattern of equalities
@@ -57,6 +60,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 import os
 import re
 import shlex
@@ -64,6 +68,7 @@ import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
+from decimal import Decimal
 from functools import partial
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -95,6 +100,9 @@ STRING_POOL = ("c0", "c1", "other", "zz")
 """Constants compared with free string keys: some are values of the enumerated keys, one is the
 engine's own choice of a fresh value ("other"), one is in no key's values."""
 INT_CONSTANTS = (0, 1, 2)
+DECIMAL_CONSTANTS = (Decimal("0.5"), Decimal("1.5"), Decimal("-1.25"), Decimal("2.0"))
+"""Decimals compared with number keys: between the integers, and one equal to an integer."""
+NUMBERS = ("int", "dec")
 OPS = ("<", "<=", "=", "!=", ">", ">=")
 FRESH = "fresh"
 """Prefix of the strings no condition mentions."""
@@ -154,6 +162,7 @@ class Key:
         return {
             "bool": "boolean",
             "int": "integer",
+            "dec": "decimal",
             "str": "string",
             "enum": f"one of {quoted}",
             "strlist": f"list of {quoted}",
@@ -291,8 +300,14 @@ def gen_keys(c: Choices, theme: str = "any", vocab: Vocab | None = None) -> tupl
         strlist = True
     if theme in ("integers", "terms"):
         n_strs, anylist, strlist = 0, False, False
+    # In a policy about integers, one of them is sometimes a decimal (compared with the others).
+    n_decs = c.number(0, 1) if theme in ("any", "integers") else 0
+    n_ints -= min(n_ints - 1, n_decs) if theme == "integers" else 0
     for i in range(n_ints):  # integer keys first: chains need several
         keys.append(Key(f"ki{i}", "int", default=default(pick(c, INT_CONSTANTS))))
+    for i in range(n_decs):
+        given = default(pick(c, [*DECIMAL_CONSTANTS, *INT_CONSTANTS]))
+        keys.append(Key(f"kd{i}", "dec", default=None if given is None else Decimal(given)))
     for i in range(n_strs):
         keys.append(Key(f"ks{i}", "str", default=default(pick(c, STRING_POOL))))
     if anylist:
@@ -336,7 +351,7 @@ class ExprGen:
         return [k for b in bases for k in self.by.get(b, [])]
 
     def options(self) -> list[str]:
-        ints, strs, texts = self.of("int"), self.of("str"), self.of("str", "enum")
+        ints, strs, texts = self.of(*NUMBERS), self.of("str"), self.of("str", "enum")
         lists = self.of("strlist", "anylist")
         found = ["hier", "known", "lit"]
         if self.of("bool"):
@@ -398,11 +413,15 @@ class ExprGen:
             right = ("lit", flag(c)) if what == 1 else ("key", pick(c, self.of("bool")).name)
             return ("cmp", pick(c, ["=", "!="]), *self.maybe_swap(("key", key.name), right))
         if choice == "int_const":
-            number: Expr = ("key", pick(c, self.of("int")).name)
-            constant: Expr = ("lit", pick(c, INT_CONSTANTS))
+            number: Expr = ("key", pick(c, self.of(*NUMBERS)).name)
+            constant: Expr = ("lit", self.number())
             return ("cmp", pick(c, OPS), *self.maybe_swap(number, constant))
         if choice == "int_key":
-            a, b = (("key", pick(c, self.of("int")).name) for _ in range(2))
+            a, b = (("key", pick(c, self.of(*NUMBERS)).name) for _ in range(2))
+            if self.of("dec") and self.of("int") and flag(c):  # a decimal and an integer key
+                a, b = self.maybe_swap(
+                    ("key", pick(c, self.of("dec")).name), ("key", pick(c, self.of("int")).name)
+                )
             return ("cmp", pick(c, OPS), a, b)
         if choice == "chain":
             return self.chain()
@@ -453,10 +472,17 @@ class ExprGen:
             return ("in", c.number(0, 3) == 0, left, ("key", key.name))
         return self.hierarchy()
 
+    def number(self) -> Any:
+        """A constant to compare a number key with: mostly a whole number, and a decimal when
+        the policy has a decimal key."""
+        if self.of("dec") and flag(self.c):
+            return pick(self.c, DECIMAL_CONSTANTS)
+        return pick(self.c, INT_CONSTANTS)
+
     def chain(self) -> Expr:
         """``a < b and b < c …``: two to four integer keys, each compared with the next."""
         c = self.c
-        ints = permuted(c, self.of("int"))
+        ints = permuted(c, self.of(*NUMBERS))
         chained = ints[: max(2, min(len(ints), c.number(1, 4)))]
         # Mostly one direction all along (an order the keys must all take: a < b < c), else any
         # operator at each step.
@@ -467,7 +493,7 @@ class ExprGen:
             parts.append(("cmp", op, ("key", a.name), ("key", b.name)))
         if not self.sparse and c.number(0, 2) == 0:  # and a bound on one end
             end = pick(c, [chained[0], chained[-1]])
-            bound = ("lit", pick(c, INT_CONSTANTS))
+            bound = ("lit", self.number())
             parts.append(("cmp", pick(c, OPS), ("key", end.name), bound))
         return parts[0] if len(parts) == 1 else ("and", tuple(parts))
 
@@ -576,10 +602,16 @@ def derived_rule(c: Choices, gen: ExprGen, rule: RuleSpec, rule_id: str) -> Rule
     return new
 
 
-def gen_spec(c: Choices, invariants: tuple[int, int] = (0, 3), derived: bool | None = None) -> Spec:
+def gen_spec(
+    c: Choices,
+    invariants: tuple[int, int] = (0, 3),
+    derived: bool | None = None,
+    theme: str | None = None,
+) -> Spec:
     """A random policy; ``invariants`` bounds how many invariants it states, ``derived`` says
-    whether one rule is made from another (None: sometimes)."""
-    theme = pick(c, THEMES)
+    whether one rule is made from another (None: sometimes); ``theme`` one of :data:`THEMES`
+    (None: any)."""
+    theme = pick(c, THEMES) if theme is None else theme
     # Three integer keys take 10 to 12 values each: few cells, or the universe is too large.
     vocab = gen_vocab(c, c.number(1, 2) if theme == "integers" else 3)
     keys = gen_keys(c, theme, vocab)
@@ -643,6 +675,8 @@ def tweak_leaf(c: Choices, spec: Spec, leaf: Expr) -> Expr | None:
             return not value
         if isinstance(value, int):
             return value + pick(c, [-2, -1, 1, 2])
+        if isinstance(value, Decimal):
+            return value + pick(c, [Decimal("-1"), Decimal("0.5"), Decimal("0.25"), 1])
         pool = enum.values if enum is not None else STRING_POOL
         choices = [v for v in pool if v != value]
         return pick(c, choices) if choices else None
@@ -724,6 +758,7 @@ def mutate(c: Choices, spec: Spec, kind: str | None = None) -> tuple[Spec, str]:
             by_type: dict[str, list[Any]] = {
                 "bool": [True, False],
                 "int": list(INT_CONSTANTS),
+                "dec": list(DECIMAL_CONSTANTS),
                 "str": list(STRING_POOL),
                 "enum": list(key.values),
                 "strlist": [tuple(s) for s in subsets(key.values)],
@@ -894,10 +929,10 @@ class SoundUniverse:
         literals = [o[1] for e in exprs for leaf in leaves(e) for o in operands_of(leaf)]
         defaults = [k.default for s in specs for k in s.keys if k.default is not None]
         constants = [v for v in literals + defaults if not isinstance(v, bool)]
-        ints = [v for v in constants if isinstance(v, int)]
-        n_ints = sum(1 for name in read if keys[name].base == "int")
-        low = min(ints, default=0) - n_ints - 1
-        high = max(ints, default=0) + n_ints + 1
+        numbers = [v for v in constants if isinstance(v, int | Decimal)]
+        n_numbers = sum(1 for name in read if keys[name].base in NUMBERS)
+        low = math.floor(min(numbers, default=0)) - n_numbers - 1
+        high = math.ceil(max(numbers, default=0)) + n_numbers + 1
         # The strings that free string keys and `list of string` keys can be told apart by: the
         # constants of the tests that read one of those keys, the values of the enumerated keys
         # such a test compares them with, and the defaults of string keys.
@@ -916,11 +951,19 @@ class SoundUniverse:
         n_strings = sum(1 for name in read if keys[name].base == "str")
         self.strings = sorted(strings) + [f"{FRESH}{i}" for i in range(n_strings)]
         self.ints = list(range(low, high + 1))
+        # A decimal key equals any whole number or decimal constant, or lies strictly between
+        # two consecutive ones, one value apart for each decimal key read.
+        n_decimals = sum(1 for name in read if keys[name].base == "dec")
+        points = sorted({Decimal(v) for v in [*self.ints, *numbers]})
+        self.decimals = list(points)
+        for a, b in itertools.pairwise(points):
+            self.decimals += [a + (b - a) * k / (n_decimals + 1) for k in range(1, n_decimals + 1)]
         self.values: dict[str, list[Any]] = {}
         for name, key in keys.items():
             domains: dict[str, list[Any]] = {
                 "bool": [True, False],
                 "int": self.ints,
+                "dec": self.decimals,
                 "str": self.strings,
                 "enum": list(key.values),
                 "strlist": subsets(key.values),

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 import re
 import shlex
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -913,6 +915,7 @@ class Universe:
 
     def __init__(self, vocab: Vocab, exprs: Iterable[Expr]) -> None:
         ints: set[int] = {0}
+        decimals: set[Decimal] = set()
         strings: set[str] = set()
         spread = 1
         for leaf in (leaf for e in exprs for leaf in leaves(e)):
@@ -921,19 +924,28 @@ class Universe:
             for o in operands:
                 if o[0] == "lit" and isinstance(o[1], int) and not isinstance(o[1], bool):
                     ints.add(o[1])
+                if o[0] == "lit" and isinstance(o[1], Decimal):
+                    decimals.add(o[1])
+                    ints |= {math.floor(o[1]), math.ceil(o[1])}
                 if o[0] == "lit" and isinstance(o[1], str) and keys & set(EXTRA_KEYS):
                     strings.add(o[1])
             if keys & set(EXTRA_KEYS) and keys & {"ks0", "kl0"}:
                 strings |= {"x", "y", "z"}  # the values of `ks0` and `kl0`
-            if {"ki0", "ki1"} <= keys:
+            if len(keys & {"ki0", "ki1", "kd0"}) == 2:
                 spread = 2
         numbers = sorted({c + d for c in ints for d in range(-spread, spread + 1)})
+        # A decimal equals a whole number or a decimal constant, or lies between two (at one
+        # or two places: two keys compared may both fall in the same gap, in either order).
+        points = sorted({Decimal(n) for n in numbers} | decimals)
+        fractions = [Decimal(k) / (spread + 1) for k in range(1, spread + 1)]
+        inside = [a + (b - a) * f for a, b in itertools.pairwise(points) for f in fractions]
         texts = [*sorted(strings), FRESH]
         self.values: dict[str, list[Any]] = {
             "kb0": [True, False],
             "kb1": [True, False],
             "ki0": numbers,
             "ki1": numbers,
+            "kd0": sorted(points + inside),
             "ks0": ["x", "y", "z"],
             "kl0": subsets(["x", "y", "z"]),
             "kp0": subsets(vocab.terms("purpose")),

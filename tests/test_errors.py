@@ -329,7 +329,7 @@ BAD_POLICIES: dict[str, Bad] = {
         1,
         12,
         "int",
-        "expected `boolean`, `integer`, `list`, `one`, `set` or `string`, found `int`",
+        "expected `boolean`, `decimal`, `integer`, `list`, `one`, `set` or `string`, found `int`",
         "did you mean `integer`?",
     ),
     "set of something else": syntax(
@@ -448,7 +448,8 @@ BAD_POLICIES: dict[str, Bad] = {
         1,
         27,
         "",
-        "unexpected end of file, expected `[`, `false`, `true`, a quoted string or a whole number",
+        "unexpected end of file, expected `[`, `false`, `true`, a decimal number, a quoted string "
+        "or a whole number",
         UNFINISHED,
     ),
     # ---- validation: names --------------------------------------------------------------------
@@ -784,7 +785,7 @@ BAD_POLICIES: dict[str, Bad] = {
         12,
         55,
         "note",
-        "`<` compares whole numbers, but `note` is a string",
+        "`<` compares numbers, but `note` is a string",
         "strings can only be tested with `=`, `!=` and `in`",
     ),
     "at least on a boolean key": invalid(
@@ -793,7 +794,7 @@ BAD_POLICIES: dict[str, Bad] = {
         12,
         60,
         "cookies",
-        "`>=` compares whole numbers, but `cookies` is a boolean",
+        "`>=` compares numbers, but `cookies` is a boolean",
         None,
     ),
     "list compared with =": invalid(

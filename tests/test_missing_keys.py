@@ -13,6 +13,7 @@ import itertools
 import re
 from collections.abc import Iterator
 from dataclasses import replace
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,7 @@ from policy_engine.engine.request import normalize_context
 from policy_engine.language.errors import Diagnostic
 
 from .test_properties import (
+    DECIMALS,
     KINDS,
     SCHEMA,
     STRINGS,
@@ -202,6 +204,12 @@ def test_a_disagreement_with_the_evaluator_is_undecided(monkeypatch: pytest.Monk
 INTS = list(range(-4, 8))
 """The generated constants are -2..5: two values beyond each end, for two keys compared with
 each other and with the same constant."""
+_POINTS = sorted({Decimal(i) for i in INTS} | set(DECIMALS))
+DECIMAL_VALUES = _POINTS + [
+    a + (b - a) * k / 3 for a, b in itertools.pairwise(_POINTS) for k in (1, 2)
+]
+"""Every whole number and decimal constant, and two values strictly between each two of them
+(for two keys compared with each other in the same gap)."""
 MAX_EVALUATIONS = 20_000
 ABSENT = object()
 
@@ -217,6 +225,8 @@ def values_of(spec: PolicySpec, key: str) -> list[Any]:
         found: list[Any] = [True, False]
     elif base == "int":
         found = list(INTS)
+    elif base == "dec":
+        found = list(DECIMAL_VALUES)
     elif base == "str":
         found = list(STRINGS)
     elif base == "strlist":

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from decimal import Decimal
 from typing import Any, TypeVar
 
 from hypothesis import HealthCheck, given, settings
@@ -34,6 +35,8 @@ from policy_engine.engine.request import normalize_context
 KINDS = ("party", "data", "purpose")
 PREFIX = {"party": "pa", "data": "da", "purpose": "pu"}
 STRINGS = ("x", "y", "z")
+DECIMALS = (Decimal("0.1"), Decimal("-1.5"), Decimal("2.25"), Decimal("3.0"))
+"""Decimal constants; requests send these, as floats too (read from their ``repr``)."""
 OPS = ("=", "!=", "<", "<=", ">", ">=")
 
 # The context schema every generated policy declares: name → (type text, base type).
@@ -42,6 +45,7 @@ SCHEMA: dict[str, tuple[str, str]] = {
     "kb1": ("boolean", "bool"),
     "ki0": ("integer", "int"),
     "ki1": ("integer", "int"),
+    "kd0": ("decimal", "dec"),
     "ks0": ('one of "x", "y", "z"', "str"),
     "kl0": ('list of "x", "y", "z"', "strlist"),
     "kp0": ("set of purpose", "purpose_set"),
@@ -110,6 +114,8 @@ def lit_text(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, int):
         return str(value)
+    if isinstance(value, Decimal):
+        return format(value, "f")
     return f'"{value}"'
 
 
@@ -269,11 +275,10 @@ def draw_leaf(draw: st.DrawFn, vocab: Vocab) -> Expr:
         return ("truth", ("key", pick(draw, ["kb0", "kb1"])))
     if choice == 1:
         return ("truth", ("lit", flag(draw)))
-    if choice == 2:  # whole numbers, `<` `<=` ...
-        left: Expr = ("key", pick(draw, ["ki0", "ki1"]))
-        right: Expr = (
-            ("key", pick(draw, ["ki0", "ki1"])) if flag(draw) else ("lit", number(draw, -2, 5))
-        )
+    if choice == 2:  # whole numbers and decimals, `<` `<=` ...
+        numbers = ["ki0", "ki1", "kd0"]
+        left: Expr = ("key", pick(draw, numbers))
+        right: Expr = ("key", pick(draw, numbers)) if flag(draw) else ("lit", draw_number(draw))
         if flag(draw):
             left, right = right, left
         return ("cmp", pick(draw, OPS), left, right)
@@ -370,12 +375,20 @@ def rules(draw: st.DrawFn, vocab: Vocab, rule_id: str, effect: str | None = None
     return draw_rule(draw, vocab, rule_id, effect)
 
 
+def draw_number(draw: st.DrawFn) -> int | Decimal:
+    return pick(draw, DECIMALS) if number(draw, 0, 2) == 0 else number(draw, -2, 5)
+
+
 def draw_scalar(draw: st.DrawFn, key: str) -> Any:
     base = SCHEMA[key][1]
     if base == "bool":
         return flag(draw)
     if base == "int":
         return number(draw, -2, 5)
+    if base == "dec":
+        value = draw_number(draw)
+        # A request may send a decimal as a float: the engine reads it from its repr.
+        return float(value) if flag(draw) else value
     return pick(draw, STRINGS)
 
 
@@ -383,9 +396,10 @@ def draw_scalar(draw: st.DrawFn, key: str) -> Any:
 def policies(draw: st.DrawFn) -> PolicySpec:
     vocab = draw(vocabularies())
     defaults = {}
-    for key in ("kb0", "kb1", "ki0", "ki1", "ks0"):
+    for key in ("kb0", "kb1", "ki0", "ki1", "kd0", "ks0"):
         if number(draw, 0, 3) == 3:
-            defaults[key] = draw_scalar(draw, key)
+            value = draw_scalar(draw, key)
+            defaults[key] = Decimal(repr(value)) if isinstance(value, float) else value
     for key in ("kl0", "kp0"):  # a list and a set default to a list (often the empty one)
         if number(draw, 0, 3) == 3:
             defaults[key] = tuple(draw_context_value(draw, vocab, key))
@@ -398,7 +412,7 @@ def policies(draw: st.DrawFn) -> PolicySpec:
 
 def draw_context_value(draw: st.DrawFn, vocab: Vocab, key: str) -> Any:
     base = SCHEMA[key][1]
-    if base in ("bool", "int", "str"):
+    if base in ("bool", "int", "dec", "str"):
         return draw_scalar(draw, key)
     if base == "strlist":
         return some(draw, STRINGS, 0, 3)
@@ -459,6 +473,8 @@ class Reference:
             value = request.context.get(key)
             if value is None and key in spec.defaults:
                 value = spec.defaults[key]
+            if isinstance(value, float):  # docs/semantics.md: a float is read from its repr
+                value = Decimal(repr(value))
             if value is not None:
                 self.ctx[key] = value
 

@@ -13,6 +13,7 @@ import threading
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -1277,3 +1278,37 @@ def test_s29_decide_does_not_change_the_policy_or_the_context() -> None:
     for _ in range(3):
         assert p.decide("customer_service", "email", "support", context).model_dump() == first
     assert json.dumps(context, sort_keys=True) == snapshot
+
+
+# ---- 30: numbers ---------------------------------------------------------------------------------
+
+NUMBERS_30 = """
+context risk: decimal
+rule low_risk §9
+  allow customer_service to use email for support
+  when risk < 0.3 and subject_age > 17.5
+"""
+
+
+@pytest.mark.parametrize(
+    ("risk", "age", "effect"),
+    [
+        (Decimal("0.29999999999999999999"), 18, "allow"),
+        (0.3, 18, "deny"),  # the float 0.3 is three tenths, not the binary fraction below it
+        (Decimal("0.3"), 18, "deny"),
+        (0, 18, "allow"),
+        (0.1, 17, "deny"),
+    ],
+)
+def test_s30_numbers_compare_exactly(risk: object, age: int, effect: str) -> None:
+    """Sentence 30: integers and decimals compare as the numbers they are."""
+    d = decide(
+        policy(NUMBERS_30), "customer_service", "email", "support", risk=risk, subject_age=age
+    )
+    assert d.effect == effect
+
+
+@pytest.mark.parametrize("risk", [float("nan"), float("-inf"), True, "0.1", [0.1]])
+def test_s30_a_number_that_is_not_finite_is_a_request_error(risk: object) -> None:
+    with pytest.raises(RequestError):
+        decide(policy(NUMBERS_30), "customer_service", "email", "support", risk=risk)

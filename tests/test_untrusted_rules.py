@@ -77,6 +77,12 @@ def test_an_integer_literal_past_pythons_limit_is_a_syntax_error() -> None:
     assert problem.span is not None and (problem.span.line, problem.span.column) == (9, 12)
 
 
+def test_a_decimal_literal_past_the_limit_is_a_syntax_error() -> None:
+    problem = refused("a < 0." + "9" * 5000)
+    assert problem.code == "decimal-too-long"
+    assert problem.message == "this decimal has 5,001 digits; at most 4300 are allowed"
+
+
 @pytest.mark.parametrize(
     ("party", "shown"),
     [

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from ..language import ast
@@ -15,7 +16,8 @@ from ..language import ast
 class KeyFacts:
     """What the rules do with one context key."""
 
-    ints: set[int] = field(default_factory=set)
+    ints: set[int | Decimal] = field(default_factory=set)
+    """The numbers the key is compared with: whole numbers and decimals."""
     strings: set[str] = field(default_factory=set)
     term_literals: set[str] = field(default_factory=set)
     request_kinds: set[str] = field(default_factory=set)
@@ -83,7 +85,7 @@ def _add_constant(node: ast.Operand, into: KeyFacts, context: dict[str, Any]) ->
     if isinstance(node, ast.Literal_):
         if isinstance(node.value, bool):
             return
-        if isinstance(node.value, int):
+        if isinstance(node.value, int | Decimal):
             into.ints.add(node.value)
         else:
             into.strings.add(node.value)

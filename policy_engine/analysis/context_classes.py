@@ -2,10 +2,11 @@
 the class in words; and how one context key's domain is cut into classes.
 
 A context key's domain is cut at the constants and terms the rules compare it with: an integer
-compared with 14 has the classes < 14, = 14 and > 14; a string compared with "CA-QC" is either
-"CA-QC" or something else; a list of literals is one of the subsets of its literals; a set of
-purposes is characterised by which of the terms tested against it (in this cell) it covers; a
-missing key is a class of its own unless the key has a default.
+(or a decimal) compared with 14 has the classes < 14, = 14 and > 14 (:mod:`.number_classes`); a
+string compared with "CA-QC" is either "CA-QC" or something else; a list of literals is one of
+the subsets of its literals; a set of purposes is characterised by which of the terms tested
+against it (in this cell) it covers; a missing key is a class of its own unless the key has a
+default.
 """
 
 from __future__ import annotations
@@ -16,10 +17,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..engine.compiler import MISSING, CompiledPolicy
+from ..engine.context import plain_value
 from ..engine.evaluator import show
 from ..language import ast
 from ..semantics.vocabulary import Hierarchy
 from .conditions import KeyFacts
+from .number_classes import number_domain
 
 MAX_LITERAL_SUBSETS = 8
 """A list of literals with more values than this is partitioned by the values rules test."""
@@ -45,13 +48,9 @@ class ContextClass:
         return self._context
 
     def request_context(self) -> dict[str, Any]:
-        """The representative as JSON-ready request context (sets become sorted lists)."""
-        out: dict[str, Any] = {}
-        for key, value in self.values:
-            if value is MISSING:
-                continue
-            out[key] = sorted(value) if isinstance(value, frozenset) else value
-        return out
+        """The representative as JSON-ready request context (sets become sorted lists, decimals
+        floats that read back exactly: :func:`~policy_engine.engine.context.plain_value`)."""
+        return {key: plain_value(value) for key, value in self.values if value is not MISSING}
 
     def describe(self, keys: Iterable[str] | None = None) -> str:
         """The class in words, optionally only for some keys (``words`` align with ``values``)."""
@@ -96,8 +95,8 @@ class KeyDomains:
         values: Domain
         if isinstance(type_, ast.BoolType):
             values = [(True, f"`{key}` is true"), (False, f"`{key}` is false")]
-        elif isinstance(type_, ast.IntType):
-            values = self._int_domain(key, facts)
+        elif isinstance(type_, ast.IntType | ast.DecimalType):
+            values = self._number_domain(key, type_, facts)
         elif isinstance(type_, ast.OneOfType):
             values = [(v, f"`{key}` is {show(v)}") for v in type_.literals]
         elif isinstance(type_, ast.StrType):
@@ -122,24 +121,19 @@ class KeyDomains:
     def _peer_count(self, facts: KeyFacts) -> int:
         return 1 + len(facts.peers)
 
-    def _int_domain(self, key: str, facts: KeyFacts) -> Domain:
-        per_gap = self._peer_count(facts)
-        constants = sorted(facts.ints | {c for p in facts.peers for c in self.facts[p].ints})
-        if not constants:
-            return [(i, f"`{key}` is {i}") for i in range(per_gap)]
-        out: Domain = []
-        first, last = constants[0], constants[-1]
-        out += [(first - 1 - i, f"`{key}` < {first}") for i in range(per_gap)]
-        for low, high in itertools.pairwise(constants):
-            out.append((low, f"`{key}` = {low}"))
-            inside = list(range(low + 1, high))[:per_gap]
-            out += [(v, f"{low} < `{key}` < {high}") for v in inside]
-        out.append((last, f"`{key}` = {last}"))
-        out += [(last + 1 + i, f"`{key}` > {last}") for i in range(per_gap)]
-        if per_gap > 1:
-            # With peers the relation between keys matters: say the exact value.
-            out = [(v, f"`{key}` is {v}") for v, _ in out]
-        return out
+    def _number_domain(
+        self, key: str, type_: ast.IntType | ast.DecimalType, facts: KeyFacts
+    ) -> Domain:
+        """Cut at every numeric constant of the key's group (:mod:`.number_classes`)."""
+        constants = facts.ints | {c for p in facts.peers for c in self.facts[p].ints}
+        whole_peers = any(isinstance(self.context[p].type, ast.IntType) for p in facts.peers)
+        return number_domain(
+            key,
+            constants,
+            self._peer_count(facts),
+            whole=isinstance(type_, ast.IntType),
+            whole_peers=whole_peers,
+        )
 
     def _str_constants(self, facts: KeyFacts) -> set[str]:
         found = set(facts.strings)

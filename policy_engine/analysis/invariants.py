@@ -26,7 +26,8 @@ from .space import RequestSpace
 
 def decide_command(path: str, cell: tuple[str, str, str], klass: ContextClass) -> str:
     """A ``policy-engine decide`` command line for one request, ready to paste."""
-    context = json.dumps(klass.request_context(), sort_keys=True)
+    # A decimal no float holds exactly (over 15 significant digits) is written as its text.
+    context = json.dumps(klass.request_context(), sort_keys=True, default=str)
     return (
         f"policy-engine decide {shlex.quote(path)} --party {cell[0]} --data {cell[1]} "
         f"--purpose {cell[2]} --context {shlex.quote(context)}"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Iterable, Iterator, Sequence
+from decimal import Decimal
 from typing import Any
 
 from ..engine.compiler import MISSING, CompiledPolicy, CompiledRule
@@ -81,7 +82,7 @@ class RequestSpace:
                 value = policy.context[name].decl.default_value if name in policy.context else None
                 if isinstance(value, bool) or value is None:
                     continue
-                if isinstance(value, int):
+                if isinstance(value, int | Decimal):
                     facts.ints.add(value)
                 elif isinstance(value, str):
                     facts.strings.add(value)

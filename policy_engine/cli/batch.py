@@ -9,6 +9,7 @@ import time
 from typing import IO, Any
 
 from ..api import Policy
+from ..engine.context import ExactFloat
 from ..language.errors import PolicyError
 
 PROGRESS_MIN_BYTES = 1 << 20
@@ -25,7 +26,7 @@ def _error(line: int, code: str, message: str, help: str | None = None) -> str:
 def decide_line(policy: Policy, number: int, text: str) -> tuple[str, bool]:
     """The output line for one input line, and whether it was decided."""
     try:
-        request: Any = json.loads(text)
+        request: Any = json.loads(text, parse_float=ExactFloat)  # decimals read as written
     except json.JSONDecodeError as exc:
         return _error(number, "bad-json", f"not valid JSON: {exc.msg} at column {exc.colno}"), False
     except ValueError:  # Python reads no integer of over 4,300 digits

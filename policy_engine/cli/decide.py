@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ..api import load_policy
+from ..engine.context import ExactFloat
 from ..engine.decision import Decision
 from .usage import EXIT_ALLOW, EXIT_DENY, UsageError
 
@@ -51,7 +52,7 @@ def parse_context(raw: str | None) -> dict[str, Any]:
             raise UsageError(f"cannot read context file `{path}`: {exc.strerror}") from None
         origin = str(path)
     try:
-        value = json.loads(raw)
+        value = json.loads(raw, parse_float=ExactFloat)  # a decimal key reads the text as written
     except json.JSONDecodeError as exc:
         raise UsageError(
             f"{origin} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"

@@ -7,8 +7,10 @@ check-and-convert validators, built once at load.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from ..language import ast
@@ -48,6 +50,8 @@ def context_validator(
         return lambda v: v if v is True or v is False else INVALID
     if isinstance(type_, ast.IntType):
         return lambda v: v if type(v) is int else INVALID
+    if isinstance(type_, ast.DecimalType):
+        return exact_number
     if isinstance(type_, ast.StrType):
         return lambda v: v if type(v) is str else INVALID
     if isinstance(type_, ast.OneOfType):
@@ -86,9 +90,66 @@ def context_validator(
     return list_check
 
 
+def json_context(context: Mapping[str, Any]) -> dict[str, Any]:
+    """A request's context as JSON holds it, to echo in a decision: a
+    :class:`~decimal.Decimal` becomes the float that reads back as it (:func:`plain_value`), or
+    its text when no float does; anything else is kept as given."""
+    if not any(type(v) is Decimal or type(v) is dict for v in context.values()):
+        return dict(context)
+    return {k: _json_value(v) for k, v in context.items()}
+
+
+def _json_value(value: Any) -> Any:
+    if type(value) is dict:
+        return json_context(value)
+    if type(value) is Decimal:
+        plain = plain_value(value)
+        return plain if type(plain) is float else format(value, "f")
+    return value
+
+
 def plain_value(value: Any) -> Any:
     """A context value (a default, a class's representative) as JSON holds it: a list's items
-    sorted."""
+    sorted; a decimal as the float that reads back as exactly that decimal (every decimal of up
+    to 15 significant digits has one), else as it is (JSON writers then write its text)."""
     if isinstance(value, frozenset | set):
         return sorted(value)
+    if type(value) is Decimal:
+        near = float(value)
+        if math.isfinite(near) and Decimal(repr(near)) == value:
+            return near
     return value
+
+
+class ExactFloat(float):
+    """A JSON number read as a float that keeps the text it was written with, so that a decimal
+    key reads exactly what was sent (``json.loads(text, parse_float=ExactFloat)``): the command
+    line reads requests so."""
+
+    __slots__ = ("text",)
+    text: str
+
+    def __new__(cls, text: str) -> ExactFloat:
+        made = super().__new__(cls, text)
+        made.text = text
+        return made
+
+
+def exact_number(value: Any) -> Any:
+    """A decimal key's value, exactly: a :class:`~decimal.Decimal` from a whole number, a
+    ``Decimal``, or a float read from the text it was written with (:class:`ExactFloat`) or else
+    from its ``repr`` (the shortest text that reads back as that float, so ``0.1`` is 0.1, never
+    the binary fraction nearest to it). ``INVALID`` for anything else: booleans, text, and
+    numbers that are not finite (NaN, infinities)."""
+    kind = type(value)
+    if kind is int:
+        return Decimal(value)
+    if kind is Decimal:
+        return value if value.is_finite() else INVALID
+    if kind is float or kind is ExactFloat:
+        try:
+            found = Decimal(value.text if kind is ExactFloat else repr(value))
+        except InvalidOperation:
+            return INVALID
+        return found if found.is_finite() else INVALID
+    return INVALID

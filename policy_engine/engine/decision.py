@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from .context import json_context
 from .explain import build_trace, render_text
 from .models import DecisionModel, ReasonModel, RequestModel, TraceModel
 from .reasons import ReasonBook
@@ -89,8 +90,9 @@ class Decision:
 
     @property
     def context(self) -> dict[str, Any]:
-        """The context as the caller gave it."""
-        return dict(self._context)
+        """The context as the caller gave it (a :class:`~decimal.Decimal` as the float that
+        reads back as it, or its text: JSON has no decimals of its own)."""
+        return json_context(self._context)
 
     def to_model(self) -> DecisionModel:
         return DecisionModel(
@@ -126,7 +128,7 @@ class Decision:
                 "party": self.party,
                 "data": self.data,
                 "purpose": self.purpose,
-                "context": dict(self._context),
+                "context": json_context(self._context),
             },
         }
 
@@ -135,7 +137,7 @@ class Decision:
 
     def trace(self) -> TraceModel:
         """The structured explanation: every candidate rule, its conditions and their values."""
-        return build_trace(self._book.compiled, self.to_model())
+        return build_trace(self._book.compiled, self.to_model(), self._context)
 
     def explain(self) -> str:
         """A plain-language account of the decision: every rule considered and why it did or did

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from ..language import ast
@@ -217,7 +218,7 @@ def show(value: Any) -> str:
     """A context value as a person would write it in a rule."""
     if isinstance(value, frozenset | set | list | tuple):
         return "[" + ", ".join(show(v) for v in sorted(value, key=str)) + "]"
-    if isinstance(value, str | int | bool):
+    if isinstance(value, str | int | bool | Decimal):
         return literal_text(value)
     return str(value)
 

@@ -8,6 +8,9 @@ nearly did.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from .compiler import CompiledPolicy, CompiledRule
 from .evaluator import ConditionTrace, RuleTrace, evaluate, show_key
 from .models import (
@@ -143,8 +146,12 @@ def _summary(decision: DecisionModel, traces: list[RuleTrace]) -> str:
     return f"{head}: no rule covers this party, data and purpose (default deny)"
 
 
-def build_trace(compiled: CompiledPolicy, decision: DecisionModel) -> TraceModel:
-    ctx = normalize_context(compiled, decision.request.context)
+def build_trace(
+    compiled: CompiledPolicy, decision: DecisionModel, given: Mapping[str, Any] | None = None
+) -> TraceModel:
+    """The explanation of ``decision``; ``given`` is the context as the caller gave it (the
+    decision's own is as JSON holds it), read again exactly."""
+    ctx = normalize_context(compiled, decision.request.context if given is None else given)
     traces: list[RuleTrace] = []
     evaluate(
         compiled,

@@ -22,6 +22,7 @@ import pickle
 from array import array
 from collections.abc import Callable, Sequence
 from dataclasses import fields
+from decimal import Decimal
 from typing import Any
 
 from ..language import ast
@@ -146,8 +147,13 @@ _EXPR_CLASSES: dict[str, type] = {
         ast.Name,
     )
 }
+_EXPR_CLASSES["Decimal"] = Decimal  # a decimal literal, stored as its text: (code, "0.75")
 _FIELDS = {
-    name: ("value", "span") if cls is ast.Name else tuple(f.name for f in fields(cls))
+    name: ("value", "span")
+    if cls is ast.Name
+    else ()
+    if cls is Decimal
+    else tuple(f.name for f in fields(cls))
     for name, cls in _EXPR_CLASSES.items()
 }
 _CODES = {name: code for code, name in enumerate(_EXPR_CLASSES)}
@@ -168,6 +174,8 @@ def _encode_logic(rule: CompiledRule) -> tuple[Any, ...]:
 def _encode(node: Any) -> Any:
     if node is None or type(node) in (str, int, bool):
         return node
+    if type(node) is Decimal:
+        return (_CODES["Decimal"], str(node))
     if type(node) is tuple:
         return tuple(_encode(item) for item in node)
     if isinstance(node, Span):

@@ -7,6 +7,7 @@ must not quietly become a deny (or worse, an allow).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from decimal import Decimal
 from typing import Any
 
 from ..language import ast
@@ -18,6 +19,7 @@ from ..language.errors import (
     suggestion_help,
 )
 from .compiler import INVALID, MISSING, CompiledPolicy
+from .context import exact_number
 
 
 def resolve_term(compiled: CompiledPolicy, kind: str, value: object) -> str:
@@ -58,7 +60,7 @@ def describe_value(value: object) -> str:
         return f'"{value}"'
     if isinstance(value, int) and value.bit_length() > _LONGEST_SHOWN_BITS:
         return "a number too long to show"
-    if isinstance(value, int | float):
+    if isinstance(value, int | float | Decimal):
         return f"the number {value}"
     if isinstance(value, list | tuple):
         return "a list"
@@ -165,6 +167,14 @@ def _convert(
             "send the number without quotes" if isinstance(value, str) and value.isdigit() else None
         )
         return wrong("a whole number", hint)
+    if isinstance(type_, ast.DecimalType):
+        found = exact_number(value)
+        if found is not INVALID:
+            return found
+        if isinstance(value, float | Decimal):
+            return wrong("a finite number", "NaN and infinities are not numbers")
+        hint = "send the number without quotes" if isinstance(value, str) else None
+        return wrong("a number", hint)
     if isinstance(type_, ast.StrType):
         return value if isinstance(value, str) else wrong("a string")
     if isinstance(type_, ast.OneOfType):

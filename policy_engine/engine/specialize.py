@@ -22,6 +22,7 @@ import itertools
 import operator
 import threading
 from collections.abc import Callable, Mapping
+from decimal import Decimal
 from types import CodeType
 from typing import Any
 
@@ -120,8 +121,8 @@ class Specializer:
     def _expr(self, kind: str, value: Any) -> py.expr:
         if kind == "key":
             return py.Subscript(py.Name("ctx", py.Load()), py.Constant(value), py.Load())
-        if isinstance(value, frozenset):
-            return self.bind(value)
+        if isinstance(value, frozenset | Decimal):
+            return self.bind(value)  # a decimal is no constant of Python's syntax trees
         return py.Constant(value)
 
     def fold(self, expr: ast.Expr) -> Folded:

@@ -8,6 +8,7 @@ so the rest of the code says ``ast.Name``, ``ast.IntType``, ``ast.Compare``."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Literal
 
 from .ast_expressions import (
@@ -29,6 +30,7 @@ from .ast_expressions import (
 from .ast_names import Citation, Name
 from .ast_types import (
     BoolType,
+    DecimalType,
     IntType,
     ListType,
     OneOfType,
@@ -48,6 +50,7 @@ __all__ = [
     "CompareOp",
     "ContextDecl",
     "ContextSource",
+    "DecimalType",
     "DeclKind",
     "Effect",
     "Expr",
@@ -138,9 +141,12 @@ class ContextDecl:
 
     @property
     def default_value(self) -> object:
-        """The default as the evaluator holds it (a list's items as a frozenset), None when
-        there is none."""
-        return literal_value(self.default)
+        """The default as the evaluator holds it (a list's items as a frozenset, a decimal key's
+        number as a :class:`~decimal.Decimal`), None when there is none."""
+        value = literal_value(self.default)
+        if isinstance(self.type, DecimalType) and type(value) is int:
+            return Decimal(value)
+        return value
 
 
 def literal_value(node: Literal_ | ListLiteral | None) -> object:

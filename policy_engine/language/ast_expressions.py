@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Literal
 
 from .ast_names import Name
@@ -14,9 +15,10 @@ CompareOp = Literal["=", "!=", "<", "<=", ">", ">="]
 
 @dataclass(frozen=True, slots=True)
 class Literal_:
-    """A string, integer or boolean written in the rule."""
+    """A string, integer, decimal (``0.75``, kept exactly as :class:`~decimal.Decimal`) or
+    boolean written in the rule."""
 
-    value: str | int | bool
+    value: str | int | bool | Decimal
     span: Span | None = field(default=None, compare=False, repr=False)
 
 

@@ -21,6 +21,15 @@ class IntType:
 
 
 @dataclass(frozen=True, slots=True)
+class DecimalType:
+    """A number with a fractional part (``0.75``), compared exactly; whole numbers are decimals
+    too."""
+
+    def describe(self) -> str:
+        return "decimal"
+
+
+@dataclass(frozen=True, slots=True)
 class StrType:
     def describe(self) -> str:
         return "string"
@@ -56,4 +65,4 @@ class TermSetType:
         return f"set of {self.kind}"
 
 
-ValueType = BoolType | IntType | StrType | OneOfType | ListType | TermSetType
+ValueType = BoolType | IntType | DecimalType | StrType | OneOfType | ListType | TermSetType

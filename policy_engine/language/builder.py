@@ -123,6 +123,9 @@ class Builder(ExpressionBuilder):
     def int_type(self, _: list[Any]) -> ast.IntType:
         return ast.IntType()
 
+    def decimal_type(self, _: list[Any]) -> ast.DecimalType:
+        return ast.DecimalType()
+
     def str_type(self, _: list[Any]) -> ast.StrType:
         return ast.StrType()
 

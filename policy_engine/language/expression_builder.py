@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import sys
+from decimal import Decimal
 from typing import Any
 
 from lark import Token
@@ -93,6 +94,21 @@ class ExpressionBuilder(BuilderBase):
             )
             return ast.Literal_(0, self._tspan(token))
         return ast.Literal_(int(token), self._tspan(token))
+
+    def decimal(self, children: list[Token]) -> ast.Literal_:
+        """``0.75``, ``-1.5``: kept exactly, as written (never a binary float)."""
+        token = children[0]
+        digits = sum(ch.isdigit() for ch in token)
+        if digits > MAX_INTEGER_DIGITS:
+            self.problems.append(
+                Diagnostic(
+                    "decimal-too-long",
+                    f"this decimal has {digits:,} digits; at most {MAX_INTEGER_DIGITS} are allowed",
+                    self._tspan(token),
+                )
+            )
+            return ast.Literal_(Decimal(0), self._tspan(token))
+        return ast.Literal_(Decimal(str(token)), self._tspan(token))
 
     def true(self, children: list[Token]) -> ast.Literal_:
         return ast.Literal_(True, self._tspan(children[0]))

@@ -23,7 +23,7 @@ WORD_CLASSES: dict[str, str] = {
     ),
     "allow": "allow",
     "deny": "deny",
-    **dict.fromkeys(("boolean", "integer", "string"), "type"),
+    **dict.fromkeys(("boolean", "integer", "decimal", "string"), "type"),
     **dict.fromkeys(("true", "false"), "constant"),
     **dict.fromkeys(("and", "or", "not", "in", "is"), "operator"),
 }
@@ -79,7 +79,7 @@ def syntax() -> Syntax:
         citation=_pattern("CITATION"),
         string=_pattern("STRING"),
         comment=_pattern("COMMENT"),
-        number=_pattern("INT"),
+        number=f"(?:{_pattern('DECIMAL')}|{_pattern('INT')})",
         compare=_pattern("COMPARE"),
         name=_pattern("NAME"),
     )

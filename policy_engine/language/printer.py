@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from . import ast
 
 
-def literal_text(value: str | int | bool) -> str:
+def literal_text(value: str | int | bool | Decimal) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):
         return str(value)
+    if isinstance(value, Decimal):
+        return number_text(value)
     escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
     return f'"{escaped}"'
+
+
+def number_text(value: Decimal) -> str:
+    """A decimal as written in a rule: its digits, never an exponent (``Decimal("1E+1")`` is
+    ``10``)."""
+    return format(value, "f")
 
 
 def operand_text(node: ast.Operand) -> str:

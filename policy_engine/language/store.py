@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import decimal
 import io
 import os
 import pickle
@@ -32,8 +33,9 @@ from typing import Any
 from . import ast, ast_expressions, ast_names, ast_types, errors, source
 from .source import Source
 
-FORMAT = 5
-"""Bumped whenever what is stored changes shape (5: the syntax tree split into modules)."""
+FORMAT = 6
+"""Bumped whenever what is stored changes shape (5: the syntax tree split into modules; 6:
+decimals, list defaults, term attributes)."""
 
 _TREE_MODULES = (ast, ast_names, ast_types, ast_expressions)
 """The modules of the syntax tree; the cache may construct the classes each defines."""
@@ -50,12 +52,14 @@ _ALLOWED: dict[str, set[str]] = {
     "policy_engine.language.source": {"Span"},
     "policy_engine.language.errors": {"Diagnostic"},
     "builtins": {"frozenset", "set", "tuple", "list", "dict"},
+    "decimal": {"Decimal"},  # a decimal default, made from its text
 }
 _MODULES = {
     **{module.__name__: module for module in _TREE_MODULES},
     "policy_engine.language.source": source,
     "policy_engine.language.errors": errors,
     "builtins": builtins,
+    "decimal": decimal,
 }
 
 

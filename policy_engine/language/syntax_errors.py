@@ -28,6 +28,7 @@ _TERMINAL_WORDS: dict[str, tuple[str, ...]] = {
     "NAME": ("a name",),
     "STRING": ("a quoted string",),
     "INT": ("a whole number",),
+    "DECIMAL": ("a decimal number",),
     "CITATION": ("a citation such as `§5.1`",),
     "COMPARE": ("a comparison (`=`, `!=`, `<`, `<=`, `>`, `>=`)",),
     "EFFECT": ("`allow`", "`deny`"),
@@ -47,7 +48,9 @@ _LEDGER_HINT = (
     "its type"
 )
 _STATEMENT_TERMINALS = frozenset(k.upper().replace(" ", "_") for k in STATEMENT_KEYWORDS)
-_OPERAND_TERMINALS = frozenset({"NAME", "STRING", "INT", "TRUE", "FALSE", "LSQB", "REQUEST_REF"})
+_OPERAND_TERMINALS = frozenset(
+    {"NAME", "STRING", "INT", "DECIMAL", "TRUE", "FALSE", "LSQB", "REQUEST_REF"}
+)
 _CONDITION_TERMINALS = _OPERAND_TERMINALS | {"NOT", "LPAR"}
 
 

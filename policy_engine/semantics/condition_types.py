@@ -3,9 +3,12 @@ which infers them and reports ill-typed conditions in the author's terms."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from decimal import Decimal
 
 from ..language import ast
+from ..language.printer import literal_text
 from .check_state import CheckState, article, kind_word
 
 
@@ -13,8 +16,8 @@ from .check_state import CheckState, article, kind_word
 class OpType:
     """The static type of an operand in a condition.
 
-    ``base`` is one of ``bool``, ``int``, ``str``, ``strlist``, ``term``, ``termset`` and
-    ``emptylist``.
+    ``base`` is one of ``bool``, ``int``, ``decimal``, ``str``, ``strlist``, ``term``,
+    ``termset`` and ``emptylist``.
     ``kind`` names the hierarchy for terms; ``literals`` the allowed (or listed) string values.
     """
 
@@ -36,6 +39,7 @@ class OpType:
         return {
             "bool": "boolean",
             "int": "integer",
+            "decimal": "decimal",
             "str": "string",
             "emptylist": "empty list",
         }[self.base]
@@ -54,6 +58,8 @@ def context_type(decl_type: ast.ValueType) -> OpType:
         return OpType("bool")
     if isinstance(decl_type, ast.IntType):
         return OpType("int")
+    if isinstance(decl_type, ast.DecimalType):
+        return OpType("decimal")
     if isinstance(decl_type, ast.StrType):
         return OpType("str")
     if isinstance(decl_type, ast.OneOfType):
@@ -64,6 +70,17 @@ def context_type(decl_type: ast.ValueType) -> OpType:
 
 
 _ORDERING = ("<", "<=", ">", ">=")
+
+NUMERIC = ("int", "decimal")
+"""The types of numbers: any two of them compare with each other, exactly."""
+
+
+def comparable(left: OpType, right: OpType) -> bool:
+    """Whether ``=`` and ``!=`` may compare values of these types: the same type (terms of one
+    hierarchy), or two numbers."""
+    if left.base in NUMERIC and right.base in NUMERIC:
+        return True
+    return left.base == right.base and (left.base != "term" or left.kind == right.kind)
 
 
 def _written(node: ast.Operand) -> str:
@@ -76,7 +93,7 @@ def _written(node: ast.Operand) -> str:
             return "true" if node.value else "false"
         if isinstance(node.value, str):
             return f'"{node.value}"'
-        return str(node.value)
+        return literal_text(node.value)
     return "[" + ", ".join(_written(i) for i in node.items) + "]"
 
 
@@ -135,6 +152,8 @@ class Typer:
                 return OpType("bool")
             if isinstance(node.value, int):
                 return OpType("int")
+            if isinstance(node.value, Decimal):
+                return OpType("decimal")
             return OpType("str")
         if isinstance(node, ast.RequestRef):
             return OpType("term", kind=node.kind)
@@ -231,11 +250,10 @@ class Typer:
         span = expr.span
         if expr.op in _ORDERING:
             for node, type_ in ((expr.left, left), (expr.right, right)):
-                if type_.base != "int":
+                if type_.base not in NUMERIC:
                     self.state.error(
                         "type-mismatch",
-                        f"`{expr.op}` compares whole numbers, but `{_written(node)}` is "
-                        f"{type_.a()}",
+                        f"`{expr.op}` compares numbers, but `{_written(node)}` is {type_.a()}",
                         node.span or span,
                         _number_hint(node)
                         or (
@@ -257,7 +275,7 @@ class Typer:
                 "test membership with `in`, e.g. `purpose in consented_purposes`",
             )
             return
-        if left.base != right.base or (left.base == "term" and left.kind != right.kind):
+        if not comparable(left, right):
             self.state.error(
                 "type-mismatch",
                 f"cannot compare `{_written(expr.left)}` ({left.describe()}) with "
@@ -328,11 +346,11 @@ class Typer:
         )
 
 
+_NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?")
+
+
 def _number_hint(node: ast.Operand) -> str | None:
-    if (
-        isinstance(node, ast.Literal_)
-        and isinstance(node.value, str)
-        and node.value.lstrip("-").isdigit()
-    ):
-        return f"write the number without quotes: `{node.value}`"
+    text = node.value if isinstance(node, ast.Literal_) else None
+    if isinstance(text, str) and _NUMBER.fullmatch(text):
+        return f"write the number without quotes: `{text}`"
     return None

@@ -4,6 +4,8 @@ terms for a ``list of`` or ``set of`` key), literal lists have no repeats, and t
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from ..language import ast
 from ..language.printer import operand_text
 from ..language.source import Span
@@ -164,6 +166,9 @@ def default_problem(type_: ast.ValueType, value: object) -> str | None:
     if isinstance(type_, ast.IntType):
         ok = isinstance(value, int) and not isinstance(value, bool)
         return None if ok else "must be a whole number"
+    if isinstance(type_, ast.DecimalType):
+        ok = isinstance(value, int | Decimal) and not isinstance(value, bool)
+        return None if ok else "must be a number, such as `0.75` or `2`"
     if isinstance(type_, ast.StrType):
         return None if isinstance(value, str) else "must be a quoted string"
     if isinstance(type_, ast.OneOfType):

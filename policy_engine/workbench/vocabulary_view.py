@@ -112,11 +112,13 @@ def _context(compiled: CompiledPolicy, rules: dict[str, list[str]]) -> list[dict
 
 
 def _shape(kind: ast.ValueType) -> str:
-    """The form control a key takes: boolean, integer, string, one_of, list, set."""
+    """The form control a key takes: boolean, integer, decimal, string, one_of, list, set."""
     if isinstance(kind, ast.BoolType):
         return "boolean"
     if isinstance(kind, ast.IntType):
         return "integer"
+    if isinstance(kind, ast.DecimalType):
+        return "decimal"
     if isinstance(kind, ast.OneOfType):
         return "one_of"
     if isinstance(kind, ast.ListType):

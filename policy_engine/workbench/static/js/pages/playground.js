@@ -39,9 +39,10 @@ function keyControl(key, vocab, changed) {
     write = (v) => (area.value = Array.isArray(v) ? v.join("\n") : "");
     area.addEventListener("input", changed);
   } else {
-    const input = h("input", { type: key.shape === "integer" ? "number" : "text", step: key.shape === "integer" ? "1" : null, id, "aria-label": key.name });
+    const numeric = key.shape === "integer" || key.shape === "decimal";
+    const input = h("input", { type: numeric ? "number" : "text", step: key.shape === "integer" ? "1" : numeric ? "any" : null, id, "aria-label": key.name });
     control = input;
-    read = () => (key.shape === "integer" ? (input.value === "" ? null : Number(input.value)) : input.value);
+    read = () => (numeric ? (input.value === "" ? null : Number(input.value)) : input.value);
     write = (v) => (input.value = v === null || v === undefined ? "" : String(v));
     input.addEventListener("input", changed);
   }
