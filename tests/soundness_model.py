@@ -78,6 +78,7 @@ from policy_engine import check_policy, load_policy_text
 
 from .test_analysis import rule_exprs
 from .test_properties import (
+    ATTRIBUTES,
     KINDS,
     PREFIX,
     Expr,
@@ -87,6 +88,7 @@ from .test_properties import (
     Truth,
     Vocab,
     ancestors,
+    draw_attributes,
     expr_text,
     lit_text,
     rule_text,
@@ -103,6 +105,8 @@ INT_CONSTANTS = (0, 1, 2)
 DECIMAL_CONSTANTS = (Decimal("0.5"), Decimal("1.5"), Decimal("-1.25"), Decimal("2.0"))
 """Decimals compared with number keys: between the integers, and one equal to an integer."""
 NUMBERS = ("int", "dec")
+ZONES = ("x", "y", "z")
+"""The values of the `zone` attribute of data categories (``test_properties.ATTRIBUTES``)."""
 OPS = ("<", "<=", "=", "!=", ">", ">=")
 FRESH = "fresh"
 """Prefix of the strings no condition mentions."""
@@ -248,11 +252,10 @@ def invariant_text(inv: InvariantSpec) -> str:
 
 
 def spec_text(spec: Spec) -> str:
-    out = []
+    out = spec.vocab.attribute_lines()
     for kind in KINDS:
-        for term, parents in spec.vocab.parents[kind].items():
-            under = f" under {', '.join(parents)}" if parents else ""
-            out.append(f"{kind} {term}{under}\n")
+        for term in spec.vocab.parents[kind]:
+            out.append(spec.vocab.term_line(kind, term))
     if spec.vocab.obligations:
         out.append(f"obligation {', '.join(spec.vocab.obligations)}\n")
     out += [key.declaration() for key in spec.keys]
@@ -273,7 +276,12 @@ def gen_vocab(c: Choices, most: int = 3) -> Vocab:
             term: tuple(sorted(some(c, terms[:i], 0, 2))) if i else ()
             for i, term in enumerate(terms)
         }
-    return Vocab(parents, tuple(f"ob{i}" for i in range(c.number(1, 2))))
+    obligations = tuple(f"ob{i}" for i in range(c.number(1, 2)))
+    if c.number(0, 2):
+        return Vocab(parents, obligations)
+    # Sometimes attributes of the terms (`party.level`, `data.zone`, `purpose.open`).
+    attributes, defaults = draw_attributes(c.number, parents)
+    return Vocab(parents, obligations, attributes, defaults)
 
 
 THEMES = ("any", "integers", "lists", "strings", "terms")
@@ -370,6 +378,8 @@ class ExprGen:
             found += ["two_strings", "two_strings"]
         if self.of("set"):
             found += ["set"]
+        if self.vocab.attributes:
+            found += ["attr", "attr"]
         return found
 
     def patterns(self) -> list[str]:
@@ -465,12 +475,40 @@ class ExprGen:
                     ("cmp", pick(c, ["!=", "!=", "="]), ("key", s.name), ("key", t.name)),
                 ),
             )
+        if choice == "attr":
+            return self.attribute()
         if choice == "set":
             key = pick(c, self.of("set"))
             assert key.kind is not None
             left = ("req", key.kind) if c.number(0, 2) else self.term(key.kind)
             return ("in", c.number(0, 3) == 0, left, ("key", key.name))
         return self.hierarchy()
+
+    def attribute(self) -> Expr:
+        """A test of an attribute of the request's term, with a constant or a key of its type
+        (a number key, a string key, a list key), or its truth."""
+        c = self.c
+        name = pick(c, sorted(self.vocab.attributes))
+        kind, _, base = ATTRIBUTES[name]
+        attribute: Expr = ("attr", kind, name)
+        if base == "bool":
+            keys = self.of("bool")
+            if keys and flag(c):
+                return ("cmp", pick(c, ["=", "!="]), attribute, ("key", pick(c, keys).name))
+            return ("truth", attribute)
+        if base == "int":
+            keys = self.of(*NUMBERS)
+            other = ("key", pick(c, keys).name) if keys and flag(c) else ("lit", self.number())
+            return ("cmp", pick(c, OPS), *self.maybe_swap(attribute, other))
+        texts, lists = self.of("str", "enum"), self.of("strlist", "anylist")
+        what = c.number(0, 2)
+        if what == 1 and lists:
+            return ("in", c.number(0, 3) == 0, attribute, ("key", pick(c, lists).name))
+        if what == 2:
+            items = tuple(dict.fromkeys(("lit", pick(c, ZONES)) for _ in range(c.number(1, 2))))
+            return ("in", flag(c), attribute, ("list", None, items))
+        other = ("key", pick(c, texts).name) if texts and flag(c) else ("lit", pick(c, ZONES))
+        return ("cmp", pick(c, ["=", "!="]), *self.maybe_swap(attribute, other))
 
     def number(self) -> Any:
         """A constant to compare a number key with: mostly a whole number, and a decimal when
@@ -678,6 +716,8 @@ def tweak_leaf(c: Choices, spec: Spec, leaf: Expr) -> Expr | None:
         if isinstance(value, Decimal):
             return value + pick(c, [Decimal("-1"), Decimal("0.5"), Decimal("0.25"), 1])
         pool = enum.values if enum is not None else STRING_POOL
+        if any(o[0] == "attr" for o in (left, right)):
+            pool = ZONES  # the values of `data.zone`
         choices = [v for v in pool if v != value]
         return pick(c, choices) if choices else None
 
@@ -918,6 +958,13 @@ MISSING_VALUE = None
 """In a universe's value list: the request leaves the key out."""
 
 
+def attribute_values(specs: Sequence[Spec], name: str) -> list[Any]:
+    """Every value some term of some version gives the attribute ``name``, and its defaults."""
+    found = [v for s in specs for v in s.vocab.attributes.get(name, {}).values()]
+    defaults = [s.vocab.attribute_defaults.get(name) for s in specs]
+    return found + [d for d in defaults if d is not None]
+
+
 class SoundUniverse:
     """Every value each key may take, built from the text of one or more versions of a policy
     (they share their keys' names and types; see the module docstring for why it is enough)."""
@@ -926,7 +973,15 @@ class SoundUniverse:
         exprs = [e for s in specs for e in spec_exprs(s)]
         read = set().union(*(expr_keys(e) for e in exprs)) if exprs else set()
         keys = {k.name: k for s in specs for k in s.keys}
-        literals = [o[1] for e in exprs for leaf in leaves(e) for o in operands_of(leaf)]
+        literals = [
+            o[1] for e in exprs for leaf in leaves(e) for o in operands_of(leaf) if o[0] == "lit"
+        ]
+        # An attribute of the request's term is, in each cell, one of the values terms have.
+        for e in exprs:
+            for leaf in leaves(e):
+                for o in operands_of(leaf):
+                    if o[0] == "attr":
+                        literals += attribute_values(specs, o[2])
         defaults = [k.default for s in specs for k in s.keys if k.default is not None]
         constants = [v for v in literals + defaults if not isinstance(v, bool)]
         numbers = [v for v in constants if isinstance(v, int | Decimal)]
@@ -946,6 +1001,9 @@ class SoundUniverse:
             names = {o[1] for o in operands if o[0] == "key"}
             if any(keys[n].base in ("str", "anylist") for n in names):
                 strings |= {o[1] for o in operands if o[0] == "lit" and isinstance(o[1], str)}
+                for o in operands:
+                    if o[0] == "attr":
+                        strings |= {v for v in attribute_values(specs, o[2]) if isinstance(v, str)}
                 for name in names:
                     strings |= set(keys[name].values)
         n_strings = sum(1 for name in read if keys[name].base == "str")
@@ -1545,7 +1603,7 @@ def _without_default(spec: Spec, name: str) -> Spec:
 
 
 def _only_obligations(spec: Spec, kept: tuple[str, ...]) -> Spec:
-    return replace(spec, vocab=Vocab(spec.vocab.parents, kept))
+    return replace(spec, vocab=replace(spec.vocab, obligations=kept))
 
 
 def _without_term(spec: Spec, kind: str, term: str) -> Spec:
@@ -1553,13 +1611,16 @@ def _without_term(spec: Spec, kind: str, term: str) -> Spec:
     del parents[kind][term]
     for t, ps in parents[kind].items():
         parents[kind][t] = tuple(p for p in ps if p != term)
-    return replace(spec, vocab=Vocab(parents, spec.vocab.obligations))
+    attributes = {
+        n: {t: v for t, v in g.items() if t != term} for n, g in spec.vocab.attributes.items()
+    }
+    return replace(spec, vocab=replace(spec.vocab, parents=parents, attributes=attributes))
 
 
 def _without_parent(spec: Spec, kind: str, term: str, parent: str) -> Spec:
     parents = {k: dict(v) for k, v in spec.vocab.parents.items()}
     parents[kind][term] = tuple(p for p in parents[kind][term] if p != parent)
-    return replace(spec, vocab=Vocab(parents, spec.vocab.obligations))
+    return replace(spec, vocab=replace(spec.vocab, parents=parents))
 
 
 def _own_simplifications(spec: Spec) -> Iterator[Spec]:

@@ -927,6 +927,10 @@ class Universe:
                 if o[0] == "lit" and isinstance(o[1], Decimal):
                     decimals.add(o[1])
                     ints |= {math.floor(o[1]), math.ceil(o[1])}
+                if o[0] == "attr" and o[2] == "level":  # every level a term may have
+                    levels = [*vocab.attributes.get("level", {}).values()]
+                    levels += [vocab.attribute_defaults.get("level", 0)]
+                    ints |= set(levels)
                 if o[0] == "lit" and isinstance(o[1], str) and keys & set(EXTRA_KEYS):
                     strings.add(o[1])
             if keys & set(EXTRA_KEYS) and keys & {"ks0", "kl0"}:

@@ -43,8 +43,8 @@ context consented: set of purpose
 HEAD = "rule r §1 allow clerk to use contact for support"
 
 STATEMENTS = (
-    "`party`, `data`, `purpose`, `obligation`, `context`, `rule`, `invariant`, `source`, "
-    "`not a decision`"
+    "`party`, `data`, `purpose`, `obligation`, `context`, `attribute`, `rule`, `invariant`, "
+    "`source`, `not a decision`"
 )
 RESERVED_HELP = (
     "pick another name; the language's own words (`party`, `rule`, `when`, `any`, ...) are reserved"
@@ -292,8 +292,8 @@ BAD_POLICIES: dict[str, Bad] = {
         1,
         42,
         "is",
-        "expected `and`, `in`, `not`, `or`, `unless`, `with`, a comparison (`=`, `!=`, `<`, "
-        "`<=`, `>`, `>=`) or the start of a statement, found `is`",
+        "expected `.`, `and`, `in`, `not`, `or`, `unless`, `with`, a comparison (`=`, `!=`, "
+        "`<`, `<=`, `>`, `>=`) or the start of a statement, found `is`",
         "`party`, `data` and `purpose` are always known; `is known` tests context keys",
     ),
     "double equals": syntax(

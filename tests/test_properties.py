@@ -19,8 +19,8 @@ Properties:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -73,9 +73,57 @@ Expr = tuple[Any, ...]
 class Vocab:
     parents: Mapping[str, Mapping[str, tuple[str, ...]]]  # kind → term → its parents
     obligations: tuple[str, ...]
+    attributes: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    """Attribute (of :data:`ATTRIBUTES`) → term → the value the term's declaration gives."""
+    attribute_defaults: Mapping[str, Any] = field(default_factory=dict)
 
     def terms(self, kind: str) -> list[str]:
         return list(self.parents[kind])
+
+    def attribute(self, name: str, term: str) -> Any:
+        """The term's value of an attribute: its own, else its parents' (they never disagree
+        here), else the default; None when it has none (unknown)."""
+        found = self._given(name, term)
+        return self.attribute_defaults.get(name) if found is None else found
+
+    def _given(self, name: str, term: str) -> Any:
+        """The value the term's declaration or an ancestor's gives, None when none does."""
+        own = self.attributes.get(name, {})
+        if term in own:
+            return own[term]
+        for parent in self.parents[ATTRIBUTES[name][0]][term]:
+            found = self._given(name, parent)
+            if found is not None:
+                return found
+        return None
+
+    def term_line(self, kind: str, term: str) -> str:
+        """``party pa1 under pa0 with level = 2``"""
+        parents = self.parents[kind][term]
+        under = f" under {', '.join(parents)}" if parents else ""
+        given = [
+            f"{name} = {lit_text(values[term])}"
+            for name, values in sorted(self.attributes.items())
+            if term in values and ATTRIBUTES[name][0] == kind
+        ]
+        return f"{kind} {term}{under}" + (f" with {', '.join(given)}" if given else "") + "\n"
+
+    def attribute_lines(self) -> list[str]:
+        lines = []
+        for name, (kind, type_text, _) in ATTRIBUTES.items():
+            if name in self.attributes:
+                default = self.attribute_defaults.get(name)
+                given = "" if default is None else f" default {lit_text(default)}"
+                lines.append(f"attribute {name} of {kind}: {type_text}{given}\n")
+        return lines
+
+
+ATTRIBUTES: dict[str, tuple[str, str, str]] = {
+    "level": ("party", "integer", "int"),
+    "zone": ("data", 'one of "x", "y", "z"', "str"),
+    "open": ("purpose", "boolean", "bool"),
+}
+"""The attributes a policy may declare: name → (kind, type, base type)."""
 
 
 @dataclass(frozen=True)
@@ -136,6 +184,8 @@ def operand_text(node: Expr) -> str:
         return str(node[1])
     if tag == "term":
         return str(node[2])
+    if tag == "attr":
+        return f"{node[1]}.{node[2]}"
     return "[" + ", ".join(operand_text(i) for i in node[2]) + "]"
 
 
@@ -199,11 +249,9 @@ def rule_text(rule: RuleSpec) -> str:
 
 
 def declaration_items(spec: PolicySpec) -> list[str]:
-    items = []
+    items = spec.vocab.attribute_lines()
     for kind, term in spec.decl_order:
-        parents = spec.vocab.parents[kind][term]
-        under = f" under {', '.join(parents)}" if parents else ""
-        items.append(f"{kind} {term}{under}\n")
+        items.append(spec.vocab.term_line(kind, term))
     if spec.vocab.obligations:
         items.append(f"obligation {', '.join(spec.vocab.obligations)}\n")
     for key, (type_text, _) in SCHEMA.items():
@@ -261,7 +309,44 @@ def vocabularies(draw: st.DrawFn) -> Vocab:
             term: tuple(sorted(some(draw, terms[:i], 0, 2))) if i else ()
             for i, term in enumerate(terms)
         }
-    return Vocab(parents, tuple(f"ob{i}" for i in range(number(draw, 1, 4))))
+    obligations = tuple(f"ob{i}" for i in range(number(draw, 1, 4)))
+    attributes, defaults = draw_attributes(lambda low, high: number(draw, low, high), parents)
+    return Vocab(parents, obligations, attributes, defaults)
+
+
+def draw_attributes(
+    number_in: Callable[[int, int], int], parents: Mapping[str, Mapping[str, tuple[str, ...]]]
+) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
+    """Some of :data:`ATTRIBUTES` with values for some terms and sometimes a default. A term
+    whose parents would give it different values gets its own (the checker refuses the
+    conflict; ``tests/test_attributes.py`` shows it)."""
+    attributes: dict[str, dict[str, Any]] = {}
+    defaults: dict[str, Any] = {}
+    for name, (kind, _, base) in ATTRIBUTES.items():
+        if number_in(0, 2) == 0:
+            continue
+
+        def value(base: str = base) -> Any:
+            if base == "int":
+                return number_in(-2, 5)
+            if base == "str":
+                return STRINGS[number_in(0, 2)]
+            return number_in(0, 1) == 1
+
+        own: dict[str, Any] = {}
+        resolved: dict[str, Any] = {}
+        for term, ups in parents[kind].items():  # parents come first
+            inherited = {repr(resolved[p]): resolved[p] for p in ups if p in resolved}
+            if number_in(0, 2) == 0 or len(inherited) > 1:
+                own[term] = value()
+            if term in own:
+                resolved[term] = own[term]
+            elif inherited:
+                resolved[term] = next(iter(inherited.values()))
+        attributes[name] = own
+        if number_in(0, 3) == 0:
+            defaults[name] = value()
+    return attributes, defaults
 
 
 def draw_term(draw: st.DrawFn, vocab: Vocab, kind: str) -> Expr:
@@ -270,7 +355,9 @@ def draw_term(draw: st.DrawFn, vocab: Vocab, kind: str) -> Expr:
 
 def draw_leaf(draw: st.DrawFn, vocab: Vocab) -> Expr:
     """One well-typed test: truth of a key, comparison, membership or presence."""
-    choice = number(draw, 0, 8)
+    choice = number(draw, 0, 9 if vocab.attributes else 8)
+    if choice == 9:
+        return draw_attribute_leaf(draw, vocab)
     if choice == 0:
         return ("truth", ("key", pick(draw, ["kb0", "kb1"])))
     if choice == 1:
@@ -325,6 +412,28 @@ def draw_leaf(draw: st.DrawFn, vocab: Vocab) -> Expr:
             right = ("list", None, items)
         return ("in", flag(draw), left, right)
     return ("known", pick(draw, sorted(SCHEMA)), flag(draw))
+
+
+def draw_attribute_leaf(draw: st.DrawFn, vocab: Vocab) -> Expr:
+    """A test of a declared attribute of the request's term: with a constant or a context key of
+    its type; a zone in a list; an open purpose."""
+    name = pick(draw, sorted(vocab.attributes))
+    kind, _, base = ATTRIBUTES[name]
+    attribute: Expr = ("attr", kind, name)
+    if base == "bool":
+        return ("truth", attribute) if flag(draw) else ("cmp", "=", attribute, ("key", "kb0"))
+    if base == "int":
+        numbers = ["ki0", "ki1", "kd0"]
+        other = ("key", pick(draw, numbers)) if flag(draw) else ("lit", draw_number(draw))
+        return ("cmp", pick(draw, OPS), *((attribute, other) if flag(draw) else (other, attribute)))
+    what = number(draw, 0, 2)
+    if what == 0:
+        other = ("key", "ks0") if flag(draw) else ("lit", pick(draw, STRINGS))
+        return ("cmp", pick(draw, ["=", "!="]), attribute, other)
+    if what == 1:
+        return ("in", flag(draw), attribute, ("key", "kl0"))
+    items = tuple(("lit", pick(draw, STRINGS)) for _ in range(number(draw, 1, 2)))
+    return ("in", flag(draw), attribute, ("list", None, items))
 
 
 def draw_expr(draw: st.DrawFn, vocab: Vocab, depth: int = 0) -> Expr:
@@ -488,10 +597,17 @@ class Reference:
             return self.terms[node[1]]
         if tag == "term":
             return node[2]
+        if tag == "attr":  # the request's term's value (None: unknown)
+            return self.vocab.attribute(node[2], self.terms[node[1]])
         return [self.operand(i) for i in node[2]]
 
     def absent_keys(self, nodes: Iterable[Expr]) -> set[str]:
-        return {n[1] for n in nodes if n[0] == "key" and n[1] not in self.ctx}
+        """The keys the request lacks, and the attributes its terms have no value of."""
+        found = {n[1] for n in nodes if n[0] == "key" and n[1] not in self.ctx}
+        for n in nodes:
+            if n[0] == "attr" and self.vocab.attribute(n[2], self.terms[n[1]]) is None:
+                found.add(f"{n[1]}.{n[2]}")
+        return found
 
     def value(self, expr: Expr) -> tuple[Truth, set[str]]:
         """The three-valued truth of ``expr`` and, when unknown, the absent keys that made it so."""
@@ -604,7 +720,8 @@ class Reference:
             "effect": effect,
             "obligations": sorted(obligations),
             "reasons": sorted(r.id for r in deciding),
-            "missing": sorted(missing),
+            # What a request can state: an attribute a term has no value of is not a key.
+            "missing": sorted(m for m in missing if m.partition(".")[0] not in KINDS),
         }
 
 

@@ -1312,3 +1312,43 @@ def test_s30_numbers_compare_exactly(risk: object, age: int, effect: str) -> Non
 def test_s30_a_number_that_is_not_finite_is_a_request_error(risk: object) -> None:
     with pytest.raises(RequestError):
         decide(policy(NUMBERS_30), "customer_service", "email", "support", risk=risk)
+
+
+# ---- 31: attributes of terms ---------------------------------------------------------------------
+
+ATTRIBUTES_31 = """
+attribute location of party: one of "CA-QC", "US" default "US"
+party quebec_couriers under delivery_partners with location = "CA-QC"
+party night_couriers under quebec_couriers
+rule in_quebec §5.1
+  allow delivery_partners to use postal_address for order_delivery
+  when party.location = "CA-QC"
+rule outside_quebec §5.1
+  deny any party from using billing_address for order_delivery
+  when party.location != "CA-QC"
+"""
+
+
+@pytest.mark.parametrize(
+    ("party", "data", "effect", "reasons"),
+    [
+        ("night_couriers", "postal_address", "allow", ["in_quebec"]),  # its parent's value
+        ("delivery_partners", "postal_address", "deny", []),  # the default, "US"
+        ("delivery_partners", "billing_address", "deny", ["outside_quebec"]),
+        ("night_couriers", "billing_address", "allow", ["in_quebec"]),
+    ],
+)
+def test_s31_an_attribute_is_the_terms_its_parents_or_the_default(
+    party: str, data: str, effect: str, reasons: list[str]
+) -> None:
+    d = decide(policy(ATTRIBUTES_31), party, data, "order_delivery")
+    assert (d.effect, [r.id for r in d.reasons], d.missing) == (effect, reasons, [])
+
+
+def test_s31_without_a_value_an_attribute_is_unknown_and_not_missing() -> None:
+    p = policy(ATTRIBUTES_31.replace(' default "US"', ""))
+    allow = decide(p, "delivery_partners", "postal_address", "order_delivery")
+    assert (allow.effect, allow.reasons, allow.missing) == ("deny", [], [])
+    deny = decide(p, "delivery_partners", "billing_address", "order_delivery")
+    assert ([r.id for r in deny.reasons], deny.missing) == (["outside_quebec"], [])
+    assert "`party.location` is unknown" in deny.explain()

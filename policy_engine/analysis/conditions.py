@@ -4,7 +4,7 @@ rules compare it with (the facts the request space cuts a key's domain at)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -76,30 +76,50 @@ def request_kinds_of(expr: ast.Expr) -> set[str]:
     found: set[str] = set()
     for node in nodes:
         items = node.items if isinstance(node, ast.ListLiteral) else (node,)
-        found |= {i.kind for i in items if isinstance(i, ast.RequestRef)}
+        # An attribute's value is the request's term's: cells with other terms differ by it.
+        found |= {i.kind for i in items if isinstance(i, ast.RequestRef | ast.AttributeRef)}
     return found
 
 
-def _add_constant(node: ast.Operand, into: KeyFacts, context: dict[str, Any]) -> None:
-    """Record what a key is compared with: an integer or string literal, a term, a request term."""
+AttributeValues = Mapping[tuple[str, str], Iterable[object]]
+"""(kind, attribute) → every value some term has."""
+
+
+def _add_value(value: object, into: KeyFacts) -> None:
+    if isinstance(value, bool):
+        return
+    if isinstance(value, int | Decimal):
+        into.ints.add(value)
+    elif isinstance(value, str):
+        into.strings.add(value)
+
+
+def _add_constant(
+    node: ast.Operand, into: KeyFacts, context: dict[str, Any], attributes: AttributeValues
+) -> None:
+    """Record what a key is compared with: an integer, decimal or string literal, a term, a
+    request term, or a term's attribute: within a cell a constant, one of the values terms have
+    (all of them are constants of the key: a finer cut is still exact)."""
     if isinstance(node, ast.Literal_):
-        if isinstance(node.value, bool):
-            return
-        if isinstance(node.value, int | Decimal):
-            into.ints.add(node.value)
-        else:
-            into.strings.add(node.value)
+        _add_value(node.value, into)
+    elif isinstance(node, ast.AttributeRef):
+        for value in attributes.get((node.kind, node.name), ()):
+            _add_value(value, into)
     elif isinstance(node, ast.NameRef) and node.name not in context:
         into.term_literals.add(node.name)
     elif isinstance(node, ast.RequestRef):
         into.request_kinds.add(node.kind)
     elif isinstance(node, ast.ListLiteral):
         for item in node.items:
-            _add_constant(item, into, context)
+            _add_constant(item, into, context, attributes)
 
 
-def collect_facts(exprs: Iterable[ast.Expr], context: dict[str, Any]) -> dict[str, KeyFacts]:
-    """For each context key the conditions read, what they compare it with."""
+def collect_facts(
+    exprs: Iterable[ast.Expr], context: dict[str, Any], attributes: AttributeValues | None = None
+) -> dict[str, KeyFacts]:
+    """For each context key the conditions read, what they compare it with (``attributes``:
+    the values of the terms' attributes, for keys compared with one)."""
+    attributes = attributes or {}
     facts: dict[str, KeyFacts] = {}
 
     def fact(name: str) -> KeyFacts:
@@ -119,7 +139,7 @@ def collect_facts(exprs: Iterable[ast.Expr], context: dict[str, Any]) -> dict[st
             for key in keys:
                 for other in sides:
                     if not (isinstance(other, ast.NameRef) and other.name == key):
-                        _add_constant(other, fact(key), context)
+                        _add_constant(other, fact(key), context, attributes)
     _close_peers(facts)
     return facts
 

@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import itertools
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..engine.compiler import CellPlan, CompiledPolicy, CompiledRule, Context
 from ..engine.evaluator import outcome_of
 from ..engine.policy import Policy
 from ..language import ast
-from ..language.printer import operand_text
+from ..language.printer import literal_text, operand_text
 from .budget import Budget, Meter
 from .context_classes import ContextClass
 from .diff_describe import AtomCache
@@ -129,7 +129,32 @@ def context_changes(a: CompiledPolicy, b: CompiledPolicy) -> list[str]:
                 out.append(
                     f"context key `{name}`: {now} filled from the consent ledger by the service"
                 )
+    return out + attribute_changes(a, b)
+
+
+def attribute_changes(a: CompiledPolicy, b: CompiledPolicy) -> list[str]:
+    """What changed in the terms' attributes from ``a`` to ``b``: attributes added or removed,
+    a type changed, and each term whose value changed (terms both versions declare)."""
+    out: list[str] = []
+    for key in sorted(a.attributes.keys() | b.attributes.keys()):
+        old, new = a.attributes.get(key), b.attributes.get(key)
+        text = f"{key[0]}.{key[1]}"
+        if old is None or new is None:
+            what = "added" if old is None else "removed"
+            out.append(f"attribute `{text}` {what}")
+            continue
+        if old.type != new.type:
+            out.append(f"attribute `{text}`: {old.type.describe()} → {new.type.describe()}")
+        shared = sorted(set(a.hierarchies[key[0]].terms) & set(b.hierarchies[key[0]].terms))
+        for term in shared:
+            before, after = _shown_value(old.values, term), _shown_value(new.values, term)
+            if before != after:
+                out.append(f"attribute `{text}` of `{term}`: {before} → {after}")
     return out
+
+
+def _shown_value(values: Mapping[str, object], term: str) -> str:
+    return literal_text(values[term]) if term in values else "unknown"  # type: ignore[arg-type]
 
 
 def _declared(decl: ast.ContextDecl) -> str:
@@ -195,6 +220,8 @@ def _same_ground(a: CompiledPolicy, b: CompiledPolicy) -> bool:
     and the same hierarchies (a rule's ``in`` tests and its scope mean what the links say)."""
     if {n: k.decl for n, k in a.context.items()} != {n: k.decl for n, k in b.context.items()}:
         return False
+    if _attribute_values(a) != _attribute_values(b):
+        return False
     return all(
         dict(a.hierarchies[k].parent_links) == dict(b.hierarchies[k].parent_links)
         for k in a.hierarchies
@@ -252,6 +279,8 @@ def _two_version_search(
     test the same ancestors; otherwise every cell is enumerated."""
     if space.disputed_defaults or _key_types(a) != _key_types(b):
         return None
+    if _attribute_values(a) != _attribute_values(b):
+        return None  # a term's attribute is a constant of its cells: each version its own
     for key in a.context.values():
         kind = getattr(key.decl.type, "kind", None)
         if kind is not None and not a.hierarchies[kind].same_order(b.hierarchies[kind]):
@@ -265,6 +294,14 @@ def _key_types(policy: CompiledPolicy) -> dict[str, tuple[object, object]]:
     """What a decision reads of each key's declaration: its type and its default (not its
     description, citations or place)."""
     return {name: (key.decl.type, key.decl.default_value) for name, key in policy.context.items()}
+
+
+def _attribute_values(policy: CompiledPolicy) -> dict[tuple[str, str], object]:
+    """What a decision reads of each attribute: its type and every term's value (typed)."""
+    return {
+        key: (a.type, {t: (type(v), v) for t, v in a.values.items()})
+        for key, a in policy.attributes.items()
+    }
 
 
 def _defaults(policy: CompiledPolicy, keys: set[str]) -> dict[str, Any]:

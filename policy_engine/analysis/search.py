@@ -84,6 +84,9 @@ class CellSearch:
             if item.name in self.compiled.context:
                 return state[("key", item.name)]
             return item.name
+        if isinstance(item, ast.AttributeRef):  # a constant of the cell, or unknown
+            values = self.compiled.attributes[(item.kind, item.name)].values
+            return values.get(self.cell[KINDS.index(item.kind)], MISSING)
         raise TypeError(f"cannot test membership of {item!r}")
 
     def is_set(self, key: str) -> bool:

@@ -61,7 +61,11 @@ class RequestSpace:
         self.defaults: dict[str, Any] = {}
         self.disputed_defaults: set[str] = set()
         self._settle_defaults()
-        self.facts = collect_facts(exprs, self.context)
+        attributes: dict[tuple[str, str], set[object]] = {}
+        for policy in self.policies:
+            for named, attribute in policy.attributes.items():
+                attributes.setdefault(named, set()).update(attribute.values.values())
+        self.facts = collect_facts(exprs, self.context, attributes)
         self._default_constants()
         self._domains = KeyDomains(
             self.policies, self.context, self.facts, self.defaults, self.disputed_defaults

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..language import ast
+from ..semantics.attribute_table import Attribute
 from ..semantics.checker import CheckedPolicy
 from ..semantics.vocabulary import Hierarchy
 from .cells import specialize_cell
@@ -107,6 +108,8 @@ class CompiledPolicy:
     """Context key → type and declared name → kind, for code that resolves names."""
     checks: dict[str, Callable[[Any], Any]] = field(repr=False, default_factory=dict)
     """Context key → its validator (see :func:`context_validator`)."""
+    attributes: Mapping[tuple[str, str], Attribute] = field(repr=False, default_factory=dict)
+    """(kind, name) → the attribute of terms and every term's value."""
 
     @property
     def checked(self) -> CheckedPolicy:
@@ -141,7 +144,7 @@ class CompiledPolicy:
 
     def _specialize(self, terms: RequestTerms) -> FastCell:
         plan = self.cell(terms)
-        spec = Specializer(*self.symbol_tables, self.hierarchies, terms)
+        spec = Specializer(*self.symbol_tables, self.hierarchies, terms, self.attributes)
         return specialize_cell(plan, spec)
 
     def cell(self, terms: RequestTerms) -> CellPlan:
@@ -175,17 +178,23 @@ class CompiledPolicy:
 
 def compile_policy(checked: CheckedPolicy, version: str) -> CompiledPolicy:
     tables = symbol_tables(checked.context, {n: s.kind for n, s in checked.symbols.items()})
-    builder = ConditionBuilder(checked.hierarchies, tables)
+    builder = ConditionBuilder(checked.hierarchies, tables, checked.attributes)
     rules = tuple(CompiledRule.of(i, rule, builder) for i, rule in enumerate(checked.rules))
-    return assemble(version, checked.hierarchies, checked.context, tables, rules, checked)
+    return assemble(
+        version, checked.hierarchies, checked.context, tables, rules, checked, checked.attributes
+    )
 
 
 def symbol_tables(context: Mapping[str, ast.ContextDecl], kinds: dict[str, str]) -> SymbolTables:
     return ({name: decl.type for name, decl in context.items()}, kinds)
 
 
-def condition_builder(hierarchies: dict[str, Hierarchy], tables: SymbolTables) -> ConditionBuilder:
-    return ConditionBuilder(hierarchies, tables)
+def condition_builder(
+    hierarchies: dict[str, Hierarchy],
+    tables: SymbolTables,
+    attributes: Mapping[tuple[str, str], Attribute],
+) -> ConditionBuilder:
+    return ConditionBuilder(hierarchies, tables, attributes)
 
 
 def assemble(
@@ -195,6 +204,7 @@ def assemble(
     tables: SymbolTables,
     rules: tuple[CompiledRule, ...],
     checked: CheckedPolicy | Callable[[], CheckedPolicy],
+    attributes: Mapping[tuple[str, str], Attribute],
 ) -> CompiledPolicy:
     """The compiled policy around its rules: context validators, defaults and the rule index.
     (Shared by compilation and by restoring from the compiled cache.)"""
@@ -209,6 +219,7 @@ def assemble(
     }
     compiled = CompiledPolicy(version, hierarchies, context, rules, checked)
     compiled.symbol_tables = tables
+    compiled.attributes = attributes
     compiled.checks = {name: key.check for name, key in context.items()}
     compiled.default_values = {n: k.default for n, k in context.items() if k.default is not MISSING}
     for kind in ("party", "data", "purpose"):
@@ -228,5 +239,5 @@ def assemble(
 
 def compile_condition(compiled: CompiledPolicy, expr: ast.Expr) -> Condition:
     """Compile a checked condition that is not part of a rule (an invariant's ``when``)."""
-    builder = ConditionBuilder(compiled.hierarchies, compiled.symbol_tables)
+    builder = ConditionBuilder(compiled.hierarchies, compiled.symbol_tables, compiled.attributes)
     return builder.condition(expr)

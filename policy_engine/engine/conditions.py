@@ -7,10 +7,11 @@ the condition needs is missing). Decisions mostly run on the per-cell generated 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..language import ast
+from ..semantics.attribute_table import Attribute
 from ..semantics.vocabulary import Hierarchy
 from .context import MISSING, REQUEST_INDEX, Condition, Context, Getter, RequestTerms, SymbolTables
 from .specialize import term_kind
@@ -20,9 +21,15 @@ class ConditionBuilder:
     """Compiles one policy's conditions (it knows its hierarchies and names) and shares equal
     rule scopes."""
 
-    def __init__(self, hierarchies: dict[str, Hierarchy], tables: SymbolTables) -> None:
+    def __init__(
+        self,
+        hierarchies: dict[str, Hierarchy],
+        tables: SymbolTables,
+        attributes: Mapping[tuple[str, str], Attribute] | None = None,
+    ) -> None:
         self.hierarchies = hierarchies
         self.tables = tables
+        self.attributes = attributes or {}
         self._scopes: dict[frozenset[str], frozenset[str]] = {}
 
     def scope(self, names: tuple[str, ...] | None) -> frozenset[str] | None:
@@ -51,6 +58,11 @@ class ConditionBuilder:
             if self._is_context(name):
                 return lambda ctx, req: ctx.get(name, MISSING)
             return lambda ctx, req: name
+        if isinstance(node, ast.AttributeRef):
+            # The request's term's value; a term without one makes the attribute unknown.
+            table = self.attributes[(node.kind, node.name)].values
+            at = REQUEST_INDEX[node.kind]
+            return lambda ctx, req: table.get(req[at], MISSING)
         values = frozenset(
             item.value if isinstance(item, ast.Literal_) else item.name  # type: ignore[union-attr]
             for item in node.items

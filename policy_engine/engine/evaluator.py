@@ -19,6 +19,7 @@ from typing import Any
 
 from ..language import ast
 from ..language.printer import expr_text, literal_text, operand_text
+from ..semantics.attribute_table import DEFAULT
 from .compiler import (
     MISSING,
     CellPlan,
@@ -28,6 +29,7 @@ from .compiler import (
     Outcome,
     RequestTerms,
 )
+from .context import REQUEST_INDEX
 from .specialize import term_kind
 
 
@@ -176,11 +178,14 @@ def evaluate(
     if tracer is not None:
         for rule in plan.denies + plan.allows:
             tracer(trace_rule(compiled, rule, ctx, req))
+    # What a request could state: context keys (an attribute a term has no value of is unknown,
+    # but no request can give it).
+    keys = tuple(sorted(k for k in missing if k in compiled.context))
     if denying:
-        return Outcome("deny", tuple(denying), (), tuple(sorted(missing)))
+        return Outcome("deny", tuple(denying), (), keys)
     if granting:
-        return Outcome("allow", tuple(granting), tuple(sorted(obligations)), tuple(sorted(missing)))
-    return Outcome("deny", (), (), tuple(sorted(missing)))
+        return Outcome("allow", tuple(granting), tuple(sorted(obligations)), keys)
+    return Outcome("deny", (), (), keys)
 
 
 def _rule_missing(
@@ -249,6 +254,8 @@ def _operand(
                 return MISSING, f"`{node.name}` is missing"
             return value, f"`{node.name}` is {show_key(compiled, node.name, value)}"
         return node.name, None
+    if isinstance(node, ast.AttributeRef):
+        return attribute_value(compiled, node, req)
     values = frozenset(
         i.value if isinstance(i, ast.Literal_) else i.name  # type: ignore[union-attr]
         for i in node.items
@@ -256,15 +263,36 @@ def _operand(
     return values, None
 
 
+def attribute_value(
+    compiled: CompiledPolicy, node: ast.AttributeRef, req: RequestTerms
+) -> tuple[Any, str]:
+    """An attribute of the request's term (MISSING when the term has none), and where its value
+    comes from: `` `party.location` is "US" (`us_processor`)``."""
+    attribute = compiled.attributes[(node.kind, node.name)]
+    term = req[REQUEST_INDEX[node.kind]]
+    if term not in attribute.values:
+        return MISSING, f"`{node.text}` is unknown: `{term}` has no `{node.name}`"
+    origin = attribute.origins[term]
+    source = "the default" if origin == DEFAULT else f"from `{origin}`"
+    return attribute.values[term], f"`{node.text}` is {show(attribute.values[term])} ({source})"
+
+
 def _missing_names(
-    compiled: CompiledPolicy, nodes: tuple[ast.Operand, ...], ctx: Context
+    compiled: CompiledPolicy, nodes: tuple[ast.Operand, ...], ctx: Context, req: RequestTerms
 ) -> frozenset[str]:
-    """The context keys among ``nodes`` that the request lacks (terms are never missing)."""
-    return frozenset(
+    """The context keys among ``nodes`` that the request lacks (terms are never missing), and
+    the attributes the request's terms have no value of (``party.location``)."""
+    found = {
         n.name
         for n in nodes
         if isinstance(n, ast.NameRef) and n.name in compiled.context and n.name not in ctx
-    )
+    }
+    for n in nodes:
+        if isinstance(n, ast.AttributeRef):
+            attribute = compiled.attributes[(n.kind, n.name)]
+            if req[REQUEST_INDEX[n.kind]] not in attribute.values:
+                found.add(n.text)
+    return frozenset(found)
 
 
 def trace_condition(
@@ -288,7 +316,7 @@ def trace_condition(
     seen = [_operand(compiled, node, ctx, req) for node in operands]
     notes = "; ".join(note for _, note in seen if note)
     if any(value is MISSING for value, _ in seen):
-        missing = _missing_names(compiled, operands, ctx)
+        missing = _missing_names(compiled, operands, ctx, req)
         return ConditionTrace(text, None, missing, notes or None)
     if isinstance(expr, ast.Truth):
         return ConditionTrace(text, bool(seen[0][0]), frozenset(), notes or None)

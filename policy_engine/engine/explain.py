@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .compiler import CompiledPolicy, CompiledRule
+from .context import REQUEST_INDEX
 from .evaluator import ConditionTrace, RuleTrace, evaluate, show_key
 from .models import (
     ConditionTraceModel,
@@ -50,11 +51,21 @@ def location_of(rule: CompiledRule) -> str:
 
 
 def _missing_words(keys: frozenset[str] | list[str]) -> str:
-    """`a` is missing / `a` and `b` are missing."""
-    names = [f"`{k}`" for k in sorted(keys)]
-    if len(names) == 1:
-        return f"{names[0]} is missing"
-    return f"{', '.join(names[:-1])} and {names[-1]} are missing"
+    """`a` is missing / `a` and `b` are missing / `party.location` is unknown (an attribute the
+    request's term has no value of: `party`, `data` and `purpose` start no context key)."""
+    unknown = sorted(k for k in keys if k.partition(".")[0] in REQUEST_INDEX)
+    missing = sorted(k for k in keys if k not in unknown)
+    said = [_listed(names, word) for names, word in ((missing, "missing"), (unknown, "unknown"))]
+    return " and ".join(s for s in said if s)
+
+
+def _listed(names: list[str], word: str) -> str:
+    quoted = [f"`{n}`" for n in names]
+    if not quoted:
+        return ""
+    if len(quoted) == 1:
+        return f"{quoted[0]} is {word}"
+    return f"{', '.join(quoted[:-1])} and {quoted[-1]} are {word}"
 
 
 def _outcome(trace: RuleTrace, decision: DecisionModel) -> str:

@@ -29,6 +29,7 @@ from ..language import ast
 from ..language.errors import Diagnostic
 from ..language.parser import parse_rule
 from ..language.source import Source, Span
+from ..semantics.attribute_table import Attribute
 from ..semantics.checker import CheckedPolicy
 from ..semantics.vocabulary import Hierarchy
 from .compiler import (
@@ -82,6 +83,10 @@ def capture(
         "hierarchies": {kind: dict(h.parent_links) for kind, h in compiled.hierarchies.items()},
         "context": {name: key.decl for name, key in compiled.context.items()},
         "kinds": dict(compiled.symbol_tables[1]),
+        "attributes": [
+            (a.kind, a.name, a.type, dict(a.values), dict(a.origins))
+            for a in compiled.attributes.values()
+        ],
         "rules": chunks,
         "conditions": list(conditions),
         "warnings": list(warnings),
@@ -96,7 +101,8 @@ def restore(
         kind: Hierarchy.restore(kind, links) for kind, links in image["hierarchies"].items()
     }
     tables = symbol_tables(image["context"], image["kinds"])
-    builder = condition_builder(hierarchies, tables)
+    attributes = {(row[0], row[1]): Attribute(*row) for row in image["attributes"]}
+    builder = condition_builder(hierarchies, tables, attributes)
     rules = []
     decoded = _Conditions(image["conditions"])
     rows = (row for chunk in image["rules"] for row in _PlainUnpickler(chunk).load())
@@ -119,7 +125,13 @@ def restore(
             )
         )
     compiled = assemble(
-        image["version"], hierarchies, image["context"], tables, tuple(rules), load_checked
+        image["version"],
+        hierarchies,
+        image["context"],
+        tables,
+        tuple(rules),
+        load_checked,
+        attributes,
     )
     return compiled, list(image["warnings"])
 
@@ -143,6 +155,7 @@ _EXPR_CLASSES: dict[str, type] = {
         ast.Literal_,
         ast.NameRef,
         ast.RequestRef,
+        ast.AttributeRef,
         ast.ListLiteral,
         ast.Name,
     )

@@ -27,6 +27,7 @@ from types import CodeType
 from typing import Any
 
 from ..language import ast
+from ..semantics.attribute_table import Attribute
 from ..semantics.vocabulary import Hierarchy
 
 Folded = bool | py.expr
@@ -60,6 +61,10 @@ def term_kind(
     return None
 
 
+UNKNOWN_ATTRIBUTE = "\0unknown "
+"""Prefix of the key a generated function reads for an attribute the cell's term has no value
+of: no context holds it (context keys are names), so reading it is a ``KeyError``."""
+
 _CONSTANT_TESTS: dict[type[py.cmpop], Callable[[Any, Any], Any]] = {
     py.Eq: operator.eq,
     py.NotEq: operator.ne,
@@ -81,11 +86,13 @@ class Specializer:
         symbol_kinds: Mapping[str, str],
         hierarchies: Mapping[str, Hierarchy],
         terms: tuple[str, str, str],
+        attributes: Mapping[tuple[str, str], Attribute] | None = None,
     ) -> None:
         self.keys = context_keys
         self.kinds = symbol_kinds
         self.hierarchies = hierarchies
         self.terms = terms
+        self.attributes = attributes or {}
         self.namespace: dict[str, Any] = {}
         self._names = itertools.count()
         self._bound: dict[frozenset[Any], str] = {}
@@ -112,6 +119,15 @@ class Specializer:
             if node.name in self.keys:
                 return ("key", node.name)
             return ("const", node.name)
+        if isinstance(node, ast.AttributeRef):
+            # Within the cell the term's value is a constant. A term without one makes the test
+            # unknown: it reads a key no context has, so the generated function hands the request
+            # to the three-valued evaluator when (and only when) the test is needed.
+            given = self.attributes[(node.kind, node.name)].values
+            term = self.terms[_KINDS.index(node.kind)]
+            if term in given:
+                return ("const", given[term])
+            return ("key", UNKNOWN_ATTRIBUTE + node.text)
         values = frozenset(
             item.value if isinstance(item, ast.Literal_) else item.name  # type: ignore[union-attr]
             for item in node.items

@@ -13,6 +13,7 @@ from typing import Literal
 
 from .ast_expressions import (
     And,
+    AttributeRef,
     Compare,
     CompareOp,
     Expr,
@@ -44,6 +45,9 @@ from .source import Span
 __all__ = [
     "KIND_WORDS",
     "And",
+    "AttributeDecl",
+    "AttributeRef",
+    "AttributeValue",
     "BoolType",
     "Citation",
     "Compare",
@@ -106,12 +110,37 @@ class Ground:
 
 
 @dataclass(frozen=True, slots=True)
+class AttributeValue:
+    """``location = "US"`` after ``with`` in a term's declaration: the term's own value."""
+
+    name: Name
+    value: Literal_
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
 class TermDecl:
-    """``party a, b under c "description" §1.1``: declares ``names`` with ``parents``."""
+    """``party a, b under c "description" §1.1 with location = "US"``: declares ``names`` with
+    ``parents`` and their own values of attributes."""
 
     kind: DeclKind
     names: tuple[Name, ...]
     parents: tuple[Name, ...] = ()
+    description: str | None = None
+    citations: tuple[Citation, ...] = ()
+    span: Span | None = field(default=None, compare=False, repr=False)
+    attributes: tuple[AttributeValue, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class AttributeDecl:
+    """``attribute location of party: one of "CA", "US" [default …] ["description"] [§x]``: a
+    typed value every term of ``kind`` may carry, read in conditions as ``party.location``."""
+
+    name: Name
+    kind: TermKind
+    type: ValueType
+    default: Literal_ | None = None
     description: str | None = None
     citations: tuple[Citation, ...] = ()
     span: Span | None = field(default=None, compare=False, repr=False)
@@ -251,7 +280,7 @@ class NoDecision:
     span: Span | None = field(default=None, compare=False, repr=False)
 
 
-Item = TermDecl | ContextDecl | Rule | Invariant | SourceDecl | NoDecision
+Item = TermDecl | ContextDecl | AttributeDecl | Rule | Invariant | SourceDecl | NoDecision
 
 
 @dataclass(frozen=True, slots=True)

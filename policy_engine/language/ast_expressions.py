@@ -39,12 +39,26 @@ class RequestRef:
 
 
 @dataclass(frozen=True, slots=True)
+class AttributeRef:
+    """``party.location``: a declared attribute of the request's own term (its value is the
+    term's, inherited down the hierarchy, or unknown)."""
+
+    kind: TermKind
+    name: str
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def text(self) -> str:
+        return f"{self.kind}.{self.name}"
+
+
+@dataclass(frozen=True, slots=True)
 class ListLiteral:
     items: tuple[Operand, ...]
     span: Span | None = field(default=None, compare=False, repr=False)
 
 
-Operand = Literal_ | NameRef | RequestRef | ListLiteral
+Operand = Literal_ | NameRef | RequestRef | AttributeRef | ListLiteral
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,7 @@ from lark.tree import Meta
 from . import ast
 from .builder_base import Tagged, with_meta
 from .citations import citation_text
+from .errors import Diagnostic
 from .expression_builder import ExpressionBuilder
 from .source import Span
 
@@ -80,6 +81,39 @@ class Builder(ExpressionBuilder):
             kind=kind,
             names=children[0],
             parents=tags.get("parents", ()),
+            description=tags.get("description"),
+            citations=tags.get("citations", ()),
+            span=self._span(meta),
+            attributes=tags.get("attributes", ()),
+        )
+
+    def attribute_values(self, children: list[ast.AttributeValue]) -> Tagged:
+        return Tagged("attributes", tuple(children))
+
+    @with_meta
+    def attribute_value(self, meta: Meta, children: list[Any]) -> ast.AttributeValue:
+        """``location = "US"``; another comparison than `=` is an error where it is written."""
+        name, op, value = children
+        if str(op) != "=":
+            self.problems.append(
+                Diagnostic(
+                    "bad-attribute-value",
+                    f"`{op}` cannot give a value; write `{name} = …`",
+                    self._tspan(op),
+                    'a term\'s attribute is given with `=`, e.g. `with location = "US"`',
+                )
+            )
+        return ast.AttributeValue(self._name(name), value, self._span(meta))
+
+    @with_meta
+    def attribute_decl(self, meta: Meta, children: list[Any]) -> ast.AttributeDecl:
+        name, kind, type_, *rest = children
+        tags = {c.tag: c.value for c in rest}
+        return ast.AttributeDecl(
+            name=self._name(name),
+            kind=str(kind),  # type: ignore[arg-type]
+            type=type_,
+            default=tags.get("default"),
             description=tags.get("description"),
             citations=tags.get("citations", ()),
             span=self._span(meta),

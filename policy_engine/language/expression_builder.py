@@ -14,6 +14,7 @@ from . import ast
 from .builder_base import BuilderBase, with_meta
 from .errors import Diagnostic
 from .limits import MAX_INTEGER_DIGITS
+from .source import Span
 
 __all__ = ["MAX_INTEGER_DIGITS", "ExpressionBuilder"]
 
@@ -72,6 +73,14 @@ class ExpressionBuilder(BuilderBase):
     def request_ref(self, children: list[Token]) -> ast.RequestRef:
         kind: ast.TermKind = sys.intern(str(children[0]))  # type: ignore[assignment]
         return ast.RequestRef(kind, self._tspan(children[0]))
+
+    def attribute_ref(self, children: list[Token]) -> ast.AttributeRef:
+        kind, name = children
+        span = self._tspan(kind)
+        end = self._tspan(name)
+        where = Span(span.source, span.line, span.column, end.end_line, end.end_column)
+        word: ast.TermKind = sys.intern(str(kind))  # type: ignore[assignment]
+        return ast.AttributeRef(word, sys.intern(str(name)), where)
 
     @with_meta
     def list_literal(self, meta: Meta, children: list[Any]) -> ast.ListLiteral:

@@ -63,6 +63,15 @@ def declaration_doc(decl: ast.TermDecl) -> Doc:
     parts = [_names(decl.names, f"{decl.kind} ")]
     if decl.parents:
         parts.append(_names(decl.parents, "under "))
+    values = [f"{v.name.value} = {literal_text(v.value.value)}" for v in decl.attributes]
+    given = [list_doc(list(values), "with ")] if values else []
+    return (*parts, *_description(decl.description), *_citations(decl.citations), *given)
+
+
+def attribute_doc(decl: ast.AttributeDecl) -> Doc:
+    parts = [affix(_type_doc(decl.type), f"attribute {decl.name.value} of {decl.kind}: ")]
+    if decl.default is not None:
+        parts.append(f"default {literal_text(decl.default.value)}")
     return (*parts, *_description(decl.description), *_citations(decl.citations))
 
 

@@ -15,12 +15,11 @@ import re
 from dataclasses import dataclass
 
 from .grammar import lark_parser, reserved_words
+from .syntax_errors import STATEMENT_KEYWORDS
 
 WORD_CLASSES: dict[str, str] = {
-    **dict.fromkeys(
-        ("party", "data", "purpose", "obligation", "context", "rule", "invariant", "source"),
-        "statement",
-    ),
+    # the words that start a declaration, a rule or an invariant (a phrase has its own class)
+    **dict.fromkeys((w for w in STATEMENT_KEYWORDS if " " not in w), "statement"),
     "allow": "allow",
     "deny": "deny",
     **dict.fromkeys(("boolean", "integer", "decimal", "string"), "type"),

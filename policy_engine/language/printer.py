@@ -31,6 +31,8 @@ def operand_text(node: ast.Operand) -> str:
         return node.name
     if isinstance(node, ast.RequestRef):
         return node.kind
+    if isinstance(node, ast.AttributeRef):
+        return node.text
     return "[" + ", ".join(operand_text(item) for item in node.items) + "]"
 
 

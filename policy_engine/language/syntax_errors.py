@@ -18,6 +18,7 @@ STATEMENT_KEYWORDS = (
     "purpose",
     "obligation",
     "context",
+    "attribute",
     "rule",
     "invariant",
     "source",

@@ -38,6 +38,7 @@ SYMBOL_KINDS = {
     "purpose": Symbol.Enum,
     "obligation": Symbol.Event,
     "context": Symbol.Variable,
+    "attribute": Symbol.Property,
     "rule": Symbol.Function,
     "invariant": Symbol.Boolean,
     "source": Symbol.File,

@@ -15,7 +15,13 @@ from ..semantics.citation_checks import resolve
 from .index import Declared, Index
 from .tokens import Token
 
-KIND_WORDS = {**ast.KIND_WORDS, "rule": "rule", "invariant": "invariant", "source": "source"}
+KIND_WORDS = {
+    **ast.KIND_WORDS,
+    "rule": "rule",
+    "invariant": "invariant",
+    "source": "source",
+    "attribute": "attribute",
+}
 MAX_SECTION_CHARS = 4000
 """A longer section's text is cut (the hover says so)."""
 MAX_TITLE_CHARS = 80
@@ -50,6 +56,8 @@ def declaration_hover(found: Declared, index: Index, documents: Sequence[Documen
         parts += _hierarchy(found, index)
     elif isinstance(item, ast.ContextDecl):
         head += ": " + _context_type(item)
+    elif isinstance(item, ast.AttributeDecl):
+        head += f" of {item.kind}: {item.type.describe()} (`{item.kind}.{found.name}`)"
     elif isinstance(item, ast.Rule):
         head += f" ({item.effect})"
     elif isinstance(item, ast.Invariant):

@@ -13,6 +13,7 @@ from ..language import ast
 from ..language.documents import Document
 from ..language.errors import Diagnostic, did_you_mean, suggestion_help
 from ..language.source import Span
+from .attribute_table import Attribute
 from .vocabulary import Hierarchy
 
 SUGGESTION_BUDGET = 20_000
@@ -46,6 +47,10 @@ class CheckState:
     """The source documents the policy names (read before checking), whose sections its
     citations must name."""
     no_decisions: list[ast.NoDecision] = field(default_factory=list)
+    attribute_decls: dict[tuple[str, str], ast.AttributeDecl] = field(default_factory=dict)
+    """(kind, name) → the declaration of the attribute ``name`` of ``kind`` terms."""
+    attributes: dict[tuple[str, str], Attribute] = field(default_factory=dict)
+    """(kind, name) → the attribute with every term's value (:class:`.attributes.Attribute`)."""
     comparisons_left: int = SUGGESTION_BUDGET
     """How many more names may be compared with a misspelt one for a `did you mean` hint."""
 

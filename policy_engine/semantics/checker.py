@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from ..language import ast
 from ..language.documents import Document
 from ..language.errors import Diagnostic, PolicyValidationError
+from .attribute_table import Attribute
+from .attributes import check_attributes
 from .check_state import CheckState, Symbol
 from .citation_checks import check_citations
 from .context_schema import check_context_schema
@@ -45,12 +47,15 @@ class CheckedPolicy:
     invariants: list[ast.Invariant] = field(default_factory=list)
     documents: list[Document] = field(default_factory=list)
     no_decisions: list[ast.NoDecision] = field(default_factory=list)
+    attributes: dict[tuple[str, str], Attribute] = field(default_factory=dict)
+    """(kind, name) → the attribute of terms, with every term's value."""
 
 
 PASSES: tuple[tuple[str, Callable[[CheckState], None]], ...] = (
     ("declarations", declare_names),
     ("hierarchies", link_hierarchies),
     ("context-schema", check_context_schema),
+    ("attributes", check_attributes),
     ("rule-scopes", check_rule_scopes),
     ("obligations", check_obligations),
     ("conditions", check_conditions),
@@ -79,5 +84,6 @@ def check(files: Sequence[ast.PolicyFile], documents: Sequence[Document] = ()) -
         invariants=state.invariants,
         documents=state.documents,
         no_decisions=state.no_decisions,
+        attributes=state.attributes,
         warnings=[d for d in state.diagnostics if d.severity != "error"],
     )

@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from ..language import ast
 from ..language.printer import literal_text
+from .attributes import unknown_attribute
 from .check_state import CheckState, article, kind_word
 
 
@@ -88,6 +89,8 @@ def _written(node: ast.Operand) -> str:
         return node.name
     if isinstance(node, ast.RequestRef):
         return node.kind
+    if isinstance(node, ast.AttributeRef):
+        return node.text
     if isinstance(node, ast.Literal_):
         if isinstance(node.value, bool):
             return "true" if node.value else "false"
@@ -157,6 +160,12 @@ class Typer:
             return OpType("str")
         if isinstance(node, ast.RequestRef):
             return OpType("term", kind=node.kind)
+        if isinstance(node, ast.AttributeRef):
+            decl = self.state.attribute_decls.get((node.kind, node.name))
+            if decl is None:
+                unknown_attribute(self.state, node.kind, ast.Name(node.name, node.span))
+                return None
+            return context_type(decl.type)
         if isinstance(node, ast.NameRef):
             symbol = self.state.symbols.get(node.name)
             if symbol is None:
@@ -191,7 +200,7 @@ class Typer:
         for item, type_ in zip(node.items, types, strict=True):
             assert type_ is not None
             if (isinstance(item, ast.NameRef) and type_.base != "term") or (
-                isinstance(item, ast.RequestRef | ast.ListLiteral)
+                isinstance(item, ast.RequestRef | ast.AttributeRef | ast.ListLiteral)
             ):
                 self.state.error(
                     "bad-list-item",
@@ -296,8 +305,8 @@ class Typer:
             (left_node, left, right_node),
             (right_node, right, left_node),
         ):
-            if isinstance(key_node, ast.NameRef) and key_type.literals is not None:
-                self._literal_in(other, key_type.literals, key_node.name)
+            if isinstance(key_node, ast.NameRef | ast.AttributeRef) and key_type.literals:
+                self._literal_in(other, key_type.literals, _written(key_node))
 
     def member(self, expr: ast.Member) -> None:
         left = self.operand(expr.left)
@@ -334,9 +343,9 @@ class Typer:
                 return
             if isinstance(expr.right, ast.NameRef) and right.literals is not None:
                 self._literal_in(expr.left, right.literals, expr.right.name)
-            if isinstance(expr.left, ast.NameRef) and left.literals is not None:
+            if isinstance(expr.left, ast.NameRef | ast.AttributeRef) and left.literals:
                 for item in expr.right.items if isinstance(expr.right, ast.ListLiteral) else ():
-                    self._literal_in(item, left.literals, expr.left.name)
+                    self._literal_in(item, left.literals, _written(expr.left))
             return
         self.state.error(
             "type-mismatch",

@@ -4,13 +4,12 @@ terms for a ``list of`` or ``set of`` key), literal lists have no repeats, and t
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 from ..language import ast
 from ..language.printer import operand_text
 from ..language.source import Span
 from .check_state import CheckState, kind_word
 from .rule_checks import expect_term
+from .value_checks import check_literals_unique, default_problem
 
 LEDGER_MARK = "from consent ledger"
 
@@ -24,7 +23,7 @@ def check_context_schema(state: CheckState) -> None:
             ledger_key = check_ledger_key(state, decl, ledger_key)
         type_ = decl.type
         if isinstance(type_, ast.OneOfType | ast.ListType) and type_.literals is not None:
-            _check_literals_unique(state, decl, type_.literals)
+            check_literals_unique(state, decl.name.value, decl.span, type_.literals)
         if decl.default is None or decl.source is not None:
             continue
         if isinstance(type_, ast.ListType | ast.TermSetType):
@@ -37,20 +36,6 @@ def check_context_schema(state: CheckState) -> None:
         )
         if problem:
             _bad_default(state, decl, problem, decl.default.span)
-
-
-def _check_literals_unique(
-    state: CheckState, decl: ast.ContextDecl, literals: tuple[str, ...]
-) -> None:
-    seen: set[str] = set()
-    for value in literals:
-        if value in seen:
-            state.error(
-                "duplicate-literal",
-                f'`"{value}"` is listed twice in the values of `{decl.name.value}`',
-                decl.span,
-            )
-        seen.add(value)
 
 
 def check_ledger_key(
@@ -157,22 +142,3 @@ def check_list_default(
                 if close
                 else f"`{name}` is declared as {type_.describe()}",
             )
-
-
-def default_problem(type_: ast.ValueType, value: object) -> str | None:
-    """What is wrong with ``value`` as the default of a key of ``type_``, or None."""
-    if isinstance(type_, ast.BoolType):
-        return None if isinstance(value, bool) else "must be `true` or `false`"
-    if isinstance(type_, ast.IntType):
-        ok = isinstance(value, int) and not isinstance(value, bool)
-        return None if ok else "must be a whole number"
-    if isinstance(type_, ast.DecimalType):
-        ok = isinstance(value, int | Decimal) and not isinstance(value, bool)
-        return None if ok else "must be a number, such as `0.75` or `2`"
-    if isinstance(type_, ast.StrType):
-        return None if isinstance(value, str) else "must be a quoted string"
-    if isinstance(type_, ast.OneOfType):
-        if isinstance(value, str) and value in type_.literals:
-            return None
-        return "must be one of " + ", ".join(f'"{v}"' for v in type_.literals)
-    return "must be a list"

@@ -7,6 +7,7 @@ import itertools
 
 from ..language import ast
 from ..language.limits import MAX_RULES, MAX_TERMS
+from .attributes import declare_attribute
 from .check_state import CheckState, Symbol, article, kind_word
 from .vocabulary import Hierarchy, find_cycle
 
@@ -24,6 +25,8 @@ def declare_names(state: CheckState) -> None:
             _declare_rule(state, item, rule_ids)
         elif isinstance(item, ast.NoDecision):
             state.no_decisions.append(item)
+        elif isinstance(item, ast.AttributeDecl):
+            declare_attribute(state, item)
         elif not isinstance(item, ast.SourceDecl):
             _declare_symbols(state, item)
     _refuse_too_many(state)

@@ -134,7 +134,7 @@ class Hierarchy:
         chosen = frozenset(named)
         empty: frozenset[str] = frozenset()
         out: dict[str, frozenset[str]] = {}
-        for term in self._top_down():
+        for term in self.top_down():
             found = [out[p] for p in self.parent_links[term]]
             covering = found[0] if len(found) == 1 else empty.union(*found)
             if term in chosen:
@@ -146,7 +146,7 @@ class Hierarchy:
         """The terms with one of ``named`` above or below them (or that are one), in two passes
         over the hierarchy rather than a closure per term."""
         chosen = set(named)
-        order = self._top_down()
+        order = self.top_down()
         below = set()  # a named term is at or above each of these
         for term in order:
             if term in chosen or any(p in below for p in self.parent_links[term]):
@@ -157,7 +157,7 @@ class Hierarchy:
                 above.add(term)
         return below | above
 
-    def _top_down(self) -> list[str]:
+    def top_down(self) -> list[str]:
         """Every term, each after all its parents."""
         waiting = {t: len(ps) for t, ps in self.parent_links.items()}
         order = [t for t in self.ordered if waiting[t] == 0]

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+from ..analysis.scopes import KINDS
 from ..engine.compiler import CompiledPolicy, CompiledRule, Condition, compile_condition
 from ..language import ast
 from ..language.printer import expr_text
@@ -47,6 +48,17 @@ _OPPOSITE: dict[str, ast.CompareOp] = {
     ">": "<=",
     ">=": "<",
 }
+
+
+_MIRRORED: dict[str, ast.CompareOp] = {
+    "=": "=",
+    "!=": "!=",
+    "<": ">",
+    "<=": ">=",
+    ">": "<",
+    ">=": "<=",
+}
+"""The operator that says the same with its operands swapped."""
 
 
 def is_test(expr: ast.Expr) -> bool:
@@ -90,32 +102,72 @@ class ConditionMaker:
         return self.simplified(cell, both(either(granted), *refused))
 
     def simplified(self, cell: tuple[str, str, str], node: Node) -> Node:
-        """``node`` valued for the cell's terms, negations pushed to the tests, and tidied."""
-        return tidy(self._normal(self.fold(cell, node), False))
+        """``node`` valued for the cell's terms, negations pushed to the tests, and tidied. A
+        test the cell makes unknown (an attribute its term has no value of) is then false: with
+        negations at the tests, ``and`` and ``or`` only rise with their parts, so the condition
+        is true exactly where it is true with the unknown tests false (and Kleene's logic is
+        true on unknown parts only where it is true whatever they are)."""
+        unknown: set[int] = set()
+        return tidy(self._normal(self.fold(cell, node, unknown), False, unknown))
 
     # ---- valuing what the cell settles -------------------------------------------------------
-    def fold(self, cell: tuple[str, str, str], node: Node) -> Node:
+    def fold(self, cell: tuple[str, str, str], node: Node, unknown: set[int] | None = None) -> Node:
+        """``node`` with what the cell settles valued (the tests it leaves unknown are kept and
+        noted in ``unknown``, by identity)."""
         if isinstance(node, bool):
             return node
         if isinstance(node, ast.And | ast.Or):
-            parts = [self.fold(cell, e) for e in node.operands]
+            parts = [self.fold(cell, e, unknown) for e in node.operands]
             return both(*parts) if isinstance(node, ast.And) else either(parts)
         if isinstance(node, ast.Not):
-            inner = self.fold(cell, node.operand)
+            inner = self.fold(cell, node.operand, unknown)
             return (not inner) if isinstance(inner, bool) else _negation(inner)
-        return self._fold_test(cell, node)
+        return self._fold_test(cell, node, unknown)
 
-    def _fold_test(self, cell: tuple[str, str, str], test: ast.Expr) -> Node:
+    def _fold_test(
+        self, cell: tuple[str, str, str], test: ast.Expr, unknown: set[int] | None
+    ) -> Node:
         if isinstance(test, ast.Presence):
             key = test.key.value
             if key in self.compiled.default_values:
                 return test.known  # a key with a default is always there
+            return self.canonical(test)
+        test = self._with_values(cell, test)
+        if _operands(test) and any(isinstance(o, ast.AttributeRef) for o in _operands(test)):
+            # An attribute left is one the cell's term has no value of: unknown in every context.
+            if unknown is not None:
+                unknown.add(id(self.canonical(test)))
             return self.canonical(test)
         check = self._constant_check(test)
         if check is None:
             return self.canonical(test)
         value = check({}, cell)
         return self.canonical(test) if value is None else value
+
+    def _with_values(self, cell: tuple[str, str, str], test: ast.Expr) -> ast.Expr:
+        """``test`` with each attribute of the cell's terms written as its value in the cell
+        (``party.location in allowed`` reads ``"US" in allowed`` for a US party)."""
+        operands = _operands(test)
+        if not any(isinstance(o, ast.AttributeRef) for o in operands):
+            return test
+        assert isinstance(test, ast.Compare | ast.Member | ast.Truth)
+        valued = [self._valued(cell, o) for o in operands]
+        if isinstance(test, ast.Truth):
+            return self.canonical(ast.Truth(valued[0]))
+        if isinstance(test, ast.Compare):
+            left, right = valued
+            if isinstance(left, ast.Literal_) and not isinstance(right, ast.Literal_):
+                # `data.max_age > age` reads `age < 5`: the key first, as people write it
+                return self.canonical(ast.Compare(_MIRRORED[test.op], right, left))
+            return self.canonical(ast.Compare(test.op, left, right))
+        return self.canonical(ast.Member(valued[0], valued[1], test.negated))
+
+    def _valued(self, cell: tuple[str, str, str], node: ast.Operand) -> ast.Operand:
+        if not isinstance(node, ast.AttributeRef):
+            return node
+        values = self.compiled.attributes[(node.kind, node.name)].values
+        term = cell[KINDS.index(node.kind)]
+        return ast.Literal_(values[term]) if term in values else node  # type: ignore[arg-type]
 
     def _constant_check(self, test: ast.Expr) -> Condition | None:
         """The evaluator's closure for a test that reads no context key, else None."""
@@ -129,16 +181,18 @@ class ConditionMaker:
         return self._tests.setdefault(test, test)
 
     # ---- negations down to the tests ---------------------------------------------------------
-    def _normal(self, node: Node, negated: bool) -> Node:
+    def _normal(self, node: Node, negated: bool, unknown: set[int]) -> Node:
         if isinstance(node, bool):
             return node is not negated
         if isinstance(node, ast.Not):
-            return self._normal(node.operand, not negated)
+            return self._normal(node.operand, not negated, unknown)
         if isinstance(node, ast.And | ast.Or):
-            parts = [self._normal(e, negated) for e in node.operands]
+            parts = [self._normal(e, negated, unknown) for e in node.operands]
             conjunction = isinstance(node, ast.And) is not negated
             return both(*parts) if conjunction else either(parts)
         test = self.canonical(node)
+        if id(test) in unknown:
+            return False  # unknown, and so is its opposite: never true (see `simplified`)
         return self.opposite(test) if negated else test
 
     def opposite(self, test: ast.Expr) -> ast.Expr:
@@ -157,6 +211,15 @@ class ConditionMaker:
             found = self._opposites[id(test)] = self.canonical(made)
             self._opposites.setdefault(id(found), test)
         return found
+
+
+def _operands(test: ast.Expr) -> tuple[ast.Operand, ...]:
+    """The operands of a comparison, a membership or a truth test; none for other tests."""
+    if isinstance(test, ast.Truth):
+        return (test.operand,)
+    if isinstance(test, ast.Compare | ast.Member):
+        return (test.left, test.right)
+    return ()
 
 
 def _reads_context(test: ast.Expr, context: Iterable[str]) -> bool:

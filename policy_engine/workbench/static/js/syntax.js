@@ -9,6 +9,7 @@ export const WORDS = {
   "always": "tok-keyword",
   "and": "tok-keyword",
   "any": "tok-keyword",
+  "attribute": "tok-keyword",
   "boolean": "tok-keyword",
   "context": "tok-keyword",
   "data": "tok-keyword",
