@@ -21,7 +21,12 @@ What a policy may contain (each policy declares a random subset of the keys):
 - ``is known`` / ``is missing``, ``not``, ``and``, ``or``, ``unless``, obligations with ``when``,
   several allow and deny rules per cell, hierarchies where a term has several parents;
 - invariants of the three forms (``never``, ``always allow``, ``always deny``) with ``when``,
-  ``unless`` and ``except``.
+  ``unless`` and ``except``;
+- attributes of terms (``party.level``, ``data.zone``, ``purpose.open``: some terms give values,
+  others inherit them, take the default or have none) compared with constants and keys, in lists
+  and list keys, and as truths;
+- dotted keys (``rec.ks0``, ``rec.km0``: the requester compared with the record's author, looked
+  up in its care team), which :func:`decide` sends as nested objects.
 
 Each policy has a theme (any key, or mostly several integer keys, a string key with two list keys,
 two string keys with a list key, or set keys) and is sometimes *sparse*: one or two rules whose
@@ -43,6 +48,8 @@ enough:
   of "…"`` key every subset of its values, and a ``list of string`` key every subset of those
   strings (only the membership of the tested strings can matter);
 - a ``set of`` key takes every subset of its hierarchy's terms; booleans both values;
+- an attribute of the request's term is, within a cell, a constant: every value terms give it and
+  its default are constants of the keys compared with it (numbers and strings alike);
 - a key without a default may also be missing; a key with one is missing exactly when it takes its
   default, which is in the universe (versions of a diff whose defaults differ get the missing key
   too).
@@ -66,7 +73,7 @@ import re
 import shlex
 import tempfile
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from functools import partial
@@ -334,6 +341,10 @@ def gen_keys(c: Choices, theme: str = "any", vocab: Vocab | None = None) -> tupl
         terms = vocab.terms(kind) if vocab is not None else []
         given = default(tuple(sorted(some(c, terms, 0, 2)))) if terms else None
         keys.append(Key(f"kt_{kind}", "set", kind=kind, default=given))
+    if theme in ("lists", "strings") and flag(c):
+        # Facts about the record the request is about, under one dotted name (`rec.ks0`,
+        # `rec.km0`): the requester compared with its author, or looked up in its care team.
+        keys = [replace(k, name=f"rec.{k.name}") if k.base != "str" or flag(c) else k for k in keys]
     return tuple(keys)
 
 
@@ -1111,7 +1122,20 @@ class Disagreement:
 
 
 def decide(policy: policy_engine.Policy, request: Request) -> policy_engine.Decision:
-    return policy.decide(request.party, request.data, request.purpose, dict(request.context))
+    """The engine's decision, dotted keys sent as nested objects (``{"rec": {"ks0": …}}``), as
+    a request about a record would send them."""
+    return policy.decide(request.party, request.data, request.purpose, nested(request.context))
+
+
+def nested(context: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in context.items():
+        *path, last = key.split(".")
+        into = out
+        for part in path:
+            into = into.setdefault(part, {})
+        into[last] = value
+    return out
 
 
 def outcome(d: policy_engine.Decision) -> tuple[str, tuple[str, ...]]:

@@ -254,8 +254,8 @@ BAD_POLICIES: dict[str, Bad] = {
         3,
         3,
         "when",
-        "expected `and`, `in`, `is`, `not`, `or`, `unless`, `with`, a comparison (`=`, `!=`, "
-        "`<`, `<=`, `>`, `>=`) or the start of a statement, found `when`",
+        "expected `.`, `and`, `in`, `is`, `not`, `or`, `unless`, `with`, a comparison (`=`, "
+        "`!=`, `<`, `<=`, `>`, `>=`) or the start of a statement, found `when`",
         "a rule's `when` comes before its `unless` clauses",
     ),
     "with without obligation": syntax(

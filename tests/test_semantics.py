@@ -1352,3 +1352,31 @@ def test_s31_without_a_value_an_attribute_is_unknown_and_not_missing() -> None:
     deny = decide(p, "delivery_partners", "billing_address", "order_delivery")
     assert ([r.id for r in deny.reasons], deny.missing) == (["outside_quebec"], [])
     assert "`party.location` is unknown" in deny.explain()
+
+
+# ---- 32: relationships ---------------------------------------------------------------------------
+
+RELATIONSHIPS_32 = """
+context requester: string
+context record.author: string
+rule originator §9
+  allow staff to use email for support
+  when requester = record.author
+"""
+
+
+@pytest.mark.parametrize(
+    "context",
+    [
+        {"requester": "ana", "record": {"author": "ana"}},
+        {"requester": "ana", "record.author": "ana"},
+    ],
+)
+def test_s32_a_dotted_key_is_sent_flat_or_nested(context: dict[str, Any]) -> None:
+    d = policy(RELATIONSHIPS_32).decide("customer_service", "email", "support", context)
+    assert outcome(d) == ("allow", ["originator"], [], [])
+
+
+def test_s32_a_comparison_of_two_keys_is_unknown_when_one_is_missing() -> None:
+    d = decide(policy(RELATIONSHIPS_32), "customer_service", "email", "support", requester="ana")
+    assert outcome(d) == ("deny", [], [], ["record.author"])

@@ -110,6 +110,9 @@ class CompiledPolicy:
     """Context key → its validator (see :func:`context_validator`)."""
     attributes: Mapping[tuple[str, str], Attribute] = field(repr=False, default_factory=dict)
     """(kind, name) → the attribute of terms and every term's value."""
+    key_prefixes: frozenset[str] = field(repr=False, default=frozenset())
+    """The starts of dotted context keys (``record`` of ``record.author``): the names under
+    which a request may give them as nested objects."""
 
     @property
     def checked(self) -> CheckedPolicy:
@@ -220,6 +223,9 @@ def assemble(
     compiled = CompiledPolicy(version, hierarchies, context, rules, checked)
     compiled.symbol_tables = tables
     compiled.attributes = attributes
+    compiled.key_prefixes = frozenset(
+        name.rsplit(".", depth)[0] for name in context for depth in range(1, name.count(".") + 1)
+    )
     compiled.checks = {name: key.check for name, key in context.items()}
     compiled.default_values = {n: k.default for n, k in context.items() if k.default is not MISSING}
     for kind in ("party", "data", "purpose"):

@@ -23,7 +23,7 @@ from .models import (
     TraceModel,
     TruthValue,
 )
-from .request import normalize_context
+from .request import flat_context, normalize_context
 
 MAX_NEAR_MISSES = 5
 
@@ -209,7 +209,10 @@ def build_trace(
         rules_total=len(compiled.rules),
         lineage=lineage,
         context_text={
-            k: show_key(compiled, k, _plain(v)) for k, v in sorted(decision.request.context.items())
+            k: show_key(compiled, k, _plain(v))
+            for k, v in sorted(
+                flat_context(compiled, given or decision.request.context, []).items()
+            )
         },
     )
 

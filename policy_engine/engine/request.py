@@ -113,7 +113,7 @@ def _normalize_checked(compiled: CompiledPolicy, context: Any) -> dict[str, Any]
         )
     problems: list[Diagnostic] = []
     out: dict[str, Any] = {}
-    for key, value in context.items():
+    for key, value in flat_context(compiled, context, problems).items():
         entry = compiled.context.get(key) if isinstance(key, str) else None
         if entry is None:
             problems.append(
@@ -137,6 +137,49 @@ def _normalize_checked(compiled: CompiledPolicy, context: Any) -> dict[str, Any]
     for key, entry in compiled.context.items():
         if key not in out and entry.default is not MISSING:
             out[key] = entry.default
+    return out
+
+
+def flat_context(
+    compiled: CompiledPolicy, context: Mapping[Any, Any], problems: list[Diagnostic]
+) -> dict[Any, Any]:
+    """The context with dotted keys' objects opened: ``{"record": {"author": "dr_a"}}`` is
+    ``{"record.author": "dr_a"}`` when the policy declares ``record.author`` (``{"record":
+    null}`` leaves every key under it unknown). A key given both ways is a problem."""
+    prefixes = compiled.key_prefixes
+    if not prefixes:
+        return dict(context)
+    out: dict[Any, Any] = {}
+
+    def walk(prefix: str, given: Mapping[Any, Any]) -> None:
+        for key, value in given.items():
+            name = f"{prefix}.{key}" if prefix and isinstance(key, str) else key
+            if isinstance(name, str) and name in prefixes and name not in compiled.context:
+                if isinstance(value, Mapping):
+                    walk(name, value)
+                elif value is not None:
+                    under = sorted(k for k in compiled.context if k.startswith(name + "."))
+                    problems.append(
+                        Diagnostic(
+                            "wrong-context-type",
+                            f"`{name}` must be an object, got {describe_value(value)}",
+                            None,
+                            f"its keys are {', '.join(f'`{k}`' for k in under)}",
+                        )
+                    )
+                continue
+            if name in out:
+                problems.append(
+                    Diagnostic(
+                        "duplicate-context-key",
+                        f"context key `{name}` is given twice",
+                        None,
+                        f"give it either as `{name}` or inside `{name.partition('.')[0]}`",
+                    )
+                )
+            out[name] = value
+
+    walk("", context)
     return out
 
 

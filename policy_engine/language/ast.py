@@ -140,7 +140,8 @@ class AttributeDecl:
     name: Name
     kind: TermKind
     type: ValueType
-    default: Literal_ | None = None
+    default: Literal_ | ListLiteral | None = None
+    """As written (a list is refused by the checker: an attribute holds one value)."""
     description: str | None = None
     citations: tuple[Citation, ...] = ()
     span: Span | None = field(default=None, compare=False, repr=False)

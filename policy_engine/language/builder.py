@@ -141,7 +141,7 @@ class Builder(ExpressionBuilder):
         name, type_, *rest = children
         tags = {c.tag: c.value for c in rest}
         return ast.ContextDecl(
-            name=self._name(name),
+            name=name,
             type=type_,
             default=tags.get("default"),
             description=tags.get("description"),

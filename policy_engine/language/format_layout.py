@@ -71,7 +71,7 @@ def declaration_doc(decl: ast.TermDecl) -> Doc:
 def attribute_doc(decl: ast.AttributeDecl) -> Doc:
     parts = [affix(_type_doc(decl.type), f"attribute {decl.name.value} of {decl.kind}: ")]
     if decl.default is not None:
-        parts.append(f"default {literal_text(decl.default.value)}")
+        parts.append(affix(operand_doc(decl.default), "default "))
     return (*parts, *_description(decl.description), *_citations(decl.citations))
 
 

@@ -64,8 +64,16 @@ def _check_declaration(state: CheckState, decl: ast.AttributeDecl) -> None:
         return
     if isinstance(decl.type, ast.OneOfType):
         check_literals_unique(state, decl.name.value, decl.span, decl.type.literals)
-    if decl.default is not None:
-        _value_fits(state, decl, decl.default, "bad-default", f"the default of attribute `{name}`")
+    what = f"the default of attribute `{name}`"
+    if isinstance(decl.default, ast.ListLiteral):
+        state.error(
+            "bad-default",
+            f"{what} must be a single value, not a list",
+            decl.default.span,
+            f"`{decl.kind}.{name}` is declared as {decl.type.describe()}",
+        )
+    elif decl.default is not None:
+        _value_fits(state, decl, decl.default, "bad-default", what)
 
 
 def _value_fits(
@@ -165,7 +173,7 @@ def _resolve(
         if found:
             _agree(state, kind, name, term, found, origins)
             values[term], origins[term] = found[0][1], origins[found[0][0]]
-    default = _typed(decl, decl.default) if decl.default is not None else None
+    default = _typed(decl, decl.default) if isinstance(decl.default, ast.Literal_) else None
     if default is not None:
         for term in order:
             if term not in values:

@@ -18,6 +18,7 @@ def check_context_schema(state: CheckState) -> None:
     """Defaults have the declared type; literal lists have no repeats; at most one key, a
     ``set of purpose`` without a default, is marked ``from consent ledger``."""
     ledger_key: ast.ContextDecl | None = None
+    _check_dotted_keys(state)
     for decl in state.context.values():
         if decl.source is not None:
             ledger_key = check_ledger_key(state, decl, ledger_key)
@@ -75,6 +76,24 @@ def check_ledger_key(
             "record to read, the key is missing and a rule that needs it does not grant",
         )
     return first or decl
+
+
+def _check_dotted_keys(state: CheckState) -> None:
+    """A dotted key (``record.author``) may come as a nested object (``{"record": {"author":
+    …}}``): so no key is also the start of another (``record`` and ``record.author``)."""
+    for name, decl in state.context.items():
+        parts = name.split(".")
+        for depth in range(1, len(parts)):
+            start = ".".join(parts[:depth])
+            if start in state.context:
+                state.error(
+                    "key-prefix",
+                    f"`{start}` is a context key, and also the start of `{name}`",
+                    decl.name.span,
+                    f"a request may give `{name}` inside an object `{start}`, which cannot be "
+                    f"a value of `{start}` too: rename one of them",
+                )
+                break
 
 
 def _bad_default(
