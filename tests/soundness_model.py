@@ -1447,6 +1447,23 @@ def _removal_changes(
     return None, n
 
 
+def compare_planted(vocab: Vocab, keys: Sequence[Key], condition: Expr) -> list[Disagreement]:
+    """``condition`` alone in an allow rule over every request, with an invariant that nothing
+    is allowed: check (the invariant, the rule's reachability) and diff against the policy
+    without the rule, each against the brute force."""
+    rule = RuleSpec("r0", "allow", (None, None, None), condition, (), (), "§1", None)
+    everything: Scope = (None, ())
+    never = InvariantSpec("inv0", "never", (everything,) * 3, None, ())
+    spec = Spec(vocab, tuple(keys), (rule,), (never,))
+    _, found = compare_check(spec)
+    _, changed = compare_diff(replace(spec, rules=(), invariants=()), spec)
+    return found + changed
+
+
+ONE_CELL = Vocab({"party": {"pa0": ()}, "data": {"da0": ()}, "purpose": {"pu0": ()}}, ("ob0",))
+"""A vocabulary of one term of each kind."""
+
+
 # ---- diff ----------------------------------------------------------------------------------------
 
 

@@ -29,6 +29,7 @@ from policy_engine.language.formatter import format_source
 from policy_engine.traceability.matrix import build_matrix
 
 from .soundness_model import (
+    ONE_CELL,
     OPS,
     ExprGen,
     InvariantSpec,
@@ -37,10 +38,11 @@ from .soundness_model import (
     Spec,
     compare_check,
     compare_diff,
+    compare_planted,
     flag,
     pick,
 )
-from .test_properties import Expr, RuleSpec, Vocab
+from .test_properties import Expr, RuleSpec
 from .test_soundness import SOUNDNESS_SETTINGS
 
 POLICY = """\
@@ -199,7 +201,7 @@ def numbers_spec(c: RandomChoices, keys: tuple[Key, ...] = ()) -> Spec:
     if not keys:
         keys = (Key("ki0", "int"), Key("kd0", "dec"))
         keys += (pick(c, [Key("ki1", "int"), Key("kd1", "dec")]),) if flag(c) else ()
-    gen = ExprGen(c, SINGLE, keys, sparse=True)
+    gen = ExprGen(c, ONE_CELL, keys, sparse=True)
 
     decimals = [k.name for k in keys if k.base == "dec"]
     whole = [k.name for k in keys if k.base == "int"]
@@ -221,10 +223,9 @@ def numbers_spec(c: RandomChoices, keys: tuple[Key, ...] = ()) -> Spec:
         for i in range(c.number(1, 2))
     )
     claim = pick(c, ["never", "allow"])
-    return Spec(SINGLE, keys, rules, (InvariantSpec("inv0", claim, (SCOPE,) * 3, None, ()),))
+    return Spec(ONE_CELL, keys, rules, (InvariantSpec("inv0", claim, (SCOPE,) * 3, None, ()),))
 
 
-SINGLE = Vocab({"party": {"pa0": ()}, "data": {"da0": ()}, "purpose": {"pu0": ()}}, ("ob0",))
 ANY = (None, None, None)
 SCOPE = (None, ())
 
@@ -263,14 +264,8 @@ PLANTED = {
 def test_planted_number_conditions_match_brute_force(name: str) -> None:
     """Each condition alone in an allow rule, with an invariant that nothing is allowed: check,
     the rule's reachability and diff against the policy without it must match the brute force."""
-    condition = parse_model(PLANTED[name])
-    rule = RuleSpec("r0", "allow", ANY, condition, (), (), "§1", None)
-    never = InvariantSpec("inv0", "never", (SCOPE,) * 3, None, ())
     keys = (Key("ki0", "int"), Key("ki1", "int"), Key("kd0", "dec"), Key("kd1", "dec"))
-    spec = Spec(SINGLE, keys, (rule,), (never,))
-    _, found = compare_check(spec)
-    assert found == [], found[0].render()
-    _, found = compare_diff(replace(spec, rules=(), invariants=()), replace(spec, invariants=()))
+    found = compare_planted(ONE_CELL, keys, parse_model(PLANTED[name]))
     assert found == [], found[0].render()
 
 
