@@ -178,3 +178,18 @@ def test_planted_relationships_match_brute_force(name: str) -> None:
     rule's reachability and diff against the policy without it match the brute force."""
     found = compare_planted(ONE_CELL, KEYS, PLANTED[name])
     assert found == [], found[0].render()
+
+
+def test_the_service_masks_a_dotted_key_flat_or_nested() -> None:
+    """`mask_context_keys = ["record.author"]` hides the author however the request gave it."""
+    from policy_engine.service.policy_service import MASK, masked_context
+
+    nested = {"requester": "dr_a", "record": {"author": "dr_a", "care_team": ["dr_b"]}}
+    assert masked_context(nested, ["record.author"]) == {
+        "requester": "dr_a",
+        "record": {"author": MASK, "care_team": ["dr_b"]},
+    }
+    assert nested["record"]["author"] == "dr_a"  # the response's own context is not touched
+    flat = {"record.author": "dr_a"}
+    assert masked_context(flat, ["record.author"]) == {"record.author": MASK}
+    assert masked_context(flat, ["requester"]) is flat

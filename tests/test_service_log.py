@@ -27,8 +27,11 @@ pytest.importorskip("uvicorn", reason="the service needs the server extra")
 
 from policy_engine import RequestError, load_policy_text
 from policy_engine.service import storage_sqlite
+from policy_engine.service.config import ServiceConfig
 from policy_engine.service.decision_ids import new_decision_ids
 from policy_engine.service.log_writer import GATHER_UNTIL, DecisionLogWriter
+from policy_engine.service.models import DecisionRequest
+from policy_engine.service.policy_service import PolicyService
 from policy_engine.service.storage import (
     PlainEntry,
     SQLiteStorage,
@@ -146,6 +149,32 @@ def test_a_valid_context_is_plain_json(context: dict[str, Any]) -> None:
     entry = PlainEntry(request=request, reasons=[], subject=None)
     expected = json.dumps(entry, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     assert canonical_json(entry) == expected
+
+
+def test_a_decimal_context_is_logged_as_the_standard_library_writes_it(tmp_path: Path) -> None:
+    """A `decimal` key takes floats, which orjson and the standard library write differently
+    (``1e-07``, ``1e-7``): such an entry is no :class:`PlainEntry`, and the chain verifies."""
+    policy = tmp_path / "p.policy"
+    policy.write_text(
+        "party a\ndata d\npurpose p\ncontext risk: decimal\ncontext record.id: string\n"
+        "rule r §1\n  allow a to use d for p\n  when risk < 0.5\n",
+        encoding="utf-8",
+    )
+    storage = open_storage(f"sqlite:///{tmp_path / 'log.db'}")
+    try:
+        service = PolicyService(str(policy), storage, ServiceConfig())
+        context = {"risk": 1e-07, "record": {"id": "r1"}}
+        request = DecisionRequest.model_validate(
+            {"party": "a", "data": "d", "purpose": "p", "context": context}
+        )
+        ((decision, _, logged), (_, _, plain)) = service.decide(
+            [request, request.model_copy(update={"context": {"record": {"id": "r2"}}})]
+        )
+        assert decision.allowed and type(logged) is dict and type(plain) is PlainEntry
+        result = storage.verify_log()  # logged (and committed) by decide
+        assert result.ok and result.entries == 2
+    finally:
+        storage.close()
 
 
 def test_decision_ids_are_unique_time_ordered_uuids() -> None:

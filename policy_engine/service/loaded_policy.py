@@ -10,6 +10,7 @@ from typing import Any
 
 from ..api import Policy
 from ..engine.context import plain_value
+from ..language.ast import DecimalType
 from ..language.files import POLICY_SUFFIX
 from .config import ServiceConfig
 from .models import PolicyInfo
@@ -25,12 +26,17 @@ class LoadedPolicy:
     loaded_at: str
     consent_key: str | None
     purposes: Any
+    takes_floats: bool = False
+    """Whether a valid context may hold a float (the policy declares a `decimal` key): then a
+    log entry is not plain JSON by construction (:class:`.log_chain.PlainEntry`)."""
 
     @classmethod
     def of(cls, policy: Policy, config: ServiceConfig) -> LoadedPolicy:
         # The ledger fills the key the policy marks `from consent ledger` (the checker allows one,
         # a `set of purpose`); a policy that marks none gets nothing from the ledger.
-        return cls(policy, now_text(), policy.ledger_key, policy.compiled.hierarchies["purpose"])
+        floats = any(isinstance(k.decl.type, DecimalType) for k in policy.compiled.context.values())
+        purposes = policy.compiled.hierarchies["purpose"]
+        return cls(policy, now_text(), policy.ledger_key, purposes, floats)
 
     def info(self, path: str) -> PolicyInfo:
         """The policy loaded from ``path``: version hash, load time, vocabulary trees, context

@@ -53,6 +53,11 @@ def _plain(value: Any) -> bool:
     return all(_plain(item) for item in items if type(item) in _CONTAINERS)
 
 
+def is_plain(value: Any) -> bool:
+    """Whether ``value`` is plain JSON in the sense of :class:`PlainEntry` (no float anywhere)."""
+    return _plain(value)
+
+
 class PlainEntry(dict[str, Any]):
     """A log entry that holds, however deep, only strings, integers, booleans, null, lists and
     objects: :func:`_plain` by construction, so :func:`canonical_json` writes it without walking
@@ -61,9 +66,11 @@ class PlainEntry(dict[str, Any]):
     The service builds its entries this way: everything in them is its own text, except the
     request's context, which the policy has validated, and a valid context holds only booleans,
     whole numbers, strings and lists of strings (``tests/test_service_log.py`` checks that every
-    value the context types accept is plain). An integer beyond 64 bits or a lone surrogate is
-    still possible there; orjson refuses both, and the standard library writes them, as for any
-    entry."""
+    value the context types accept is plain), and objects of them (dotted keys), except for a
+    ``decimal`` key, which holds a float: the service checks such a context, and makes an entry
+    whose context is not plain an ordinary ``dict``. An integer beyond 64 bits or a lone
+    surrogate is still possible there; orjson refuses both, and the standard library writes
+    them, as for any entry."""
 
     __slots__ = ()
 

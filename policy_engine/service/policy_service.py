@@ -23,6 +23,7 @@ from .heap import refreeze
 from .inputs import consent_row
 from .ledger import consent_state
 from .loaded_policy import LoadedPolicy, policy_files_fingerprint
+from .log_chain import is_plain
 from .log_writer import DecisionLogWriter
 from .metrics import ServiceMetrics
 from .models import ConsentEventIn, ConsentState, DecisionRequest, PolicyInfo
@@ -36,6 +37,24 @@ INLINE_DECISIONS = 16
 
 #: (decision, response body, log entry or None when the log is off)
 Decided = tuple[Decision, dict[str, Any], dict[str, Any] | None]
+
+
+def masked_context(context: dict[str, Any], keys: Sequence[str]) -> dict[str, Any]:
+    """``context`` with the values of ``keys`` replaced by :data:`MASK` (a copy; the same object
+    when none is there). A dotted key is masked flat (``"record.author"``) and inside nested
+    objects (``{"record": {"author": …}}``), as a request may give it either way."""
+    found = context
+    for key in keys:
+        if key in found:
+            found = {**found, key: MASK}
+            continue
+        head, _, rest = key.partition(".")
+        inner = found.get(head)
+        if rest and isinstance(inner, dict):
+            hidden = masked_context(inner, [rest])
+            if hidden is not inner:
+                found = {**found, head: hidden}
+    return found
 
 
 def _entries(decided: list[Decided]) -> list[dict[str, Any]]:
@@ -239,7 +258,11 @@ class PolicyService:
             body["decision_id"] = ids[index]
             body["subject"] = request.subject
             body["context_sources"] = sources
-            entry = self._entry(ids[index], moment, decision, body) if logging_on else None
+            entry = (
+                self._entry(ids[index], moment, decision, body, loaded.takes_floats)
+                if logging_on
+                else None
+            )
             decided.append((decision, body, entry))
         return decided
 
@@ -251,17 +274,25 @@ class PolicyService:
             self.metrics.decisions.inc(len(decided) - allowed, effect="deny")
 
     def _entry(
-        self, decision_id: str, moment: str, decision: Decision, body: dict[str, Any]
-    ) -> PlainEntry:
+        self,
+        decision_id: str,
+        moment: str,
+        decision: Decision,
+        body: dict[str, Any],
+        floats: bool = False,
+    ) -> dict[str, Any]:
         """The decision's log entry. It shares the response body's lists and request (both are
-        only ever serialized), except that a context with masked keys is copied."""
+        only ever serialized), except that a context with masked keys is copied. A
+        :class:`PlainEntry` unless the context may hold a float (``floats``: a decimal key), which
+        the standard library writes (the one text the hashes cover)."""
         request = body["request"]
         if self.config.mask_context_keys:
             context = request["context"]
-            masked = [key for key in self.config.mask_context_keys if key in context]
-            if masked:
-                request = {**request, "context": {**context, **dict.fromkeys(masked, MASK)}}
-        return PlainEntry(
+            masked = masked_context(context, self.config.mask_context_keys)
+            if masked is not context:
+                request = {**request, "context": masked}
+        kind = dict if floats and not is_plain(request) else PlainEntry
+        return kind(
             id=decision_id,
             time=moment,
             subject=body["subject"],
