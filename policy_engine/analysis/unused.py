@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 from ..engine.compiler import CompiledPolicy
 from ..language import ast
+from ..language.ast_expressions import names_read
 from ..language.errors import Diagnostic
 from .conditions import expressions_of, keys_of
 from .invariants import invariant_exprs
@@ -39,8 +40,7 @@ def _mentioned_terms(compiled: CompiledPolicy) -> set[str]:
         exprs += invariant_exprs(invariant)
     for expr in exprs:
         for node in _operand_nodes(expr):
-            items = node.items if isinstance(node, ast.ListLiteral) else (node,)
-            used |= {i.name for i in items if isinstance(i, ast.NameRef)}
+            used |= {i.name for i in names_read(node) if isinstance(i, ast.NameRef)}
         if isinstance(expr, ast.Presence):
             used.add(expr.key.value)
     return used
@@ -50,10 +50,10 @@ def _read_keys(compiled: CompiledPolicy) -> set[str]:
     keys: set[str] = set()
     for rule in compiled.rules:
         for expr in expressions_of(rule.source):
-            keys |= keys_of(expr, compiled.context)
+            keys |= keys_of(expr, compiled.context, compiled.now_key)
     for invariant in compiled.checked.invariants:
         for expr in invariant_exprs(invariant):
-            keys |= keys_of(expr, compiled.context)
+            keys |= keys_of(expr, compiled.context, compiled.now_key)
     return keys
 
 

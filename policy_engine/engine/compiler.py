@@ -47,6 +47,7 @@ from .context import (
     context_validator,
 )
 from .specialize import Specializer
+from .time_operands import now_key_name
 
 __all__ = [
     "CELL_CACHE_SIZE",
@@ -107,6 +108,8 @@ class CompiledPolicy:
     """Context key → type and declared name → kind, for code that resolves names."""
     checks: dict[str, Callable[[Any], Any]] = field(repr=False, default_factory=dict)
     """Context key → its validator (see :func:`context_validator`)."""
+    now_key: str | None = field(repr=False, default=None)
+    """The context key declared ``is now``: the decision's time, which ``now`` reads."""
 
     @property
     def checked(self) -> CheckedPolicy:
@@ -141,7 +144,7 @@ class CompiledPolicy:
 
     def _specialize(self, terms: RequestTerms) -> FastCell:
         plan = self.cell(terms)
-        spec = Specializer(*self.symbol_tables, self.hierarchies, terms)
+        spec = Specializer(*self.symbol_tables, self.hierarchies, terms, self.now_key)
         return specialize_cell(plan, spec)
 
     def cell(self, terms: RequestTerms) -> CellPlan:
@@ -175,7 +178,7 @@ class CompiledPolicy:
 
 def compile_policy(checked: CheckedPolicy, version: str) -> CompiledPolicy:
     tables = symbol_tables(checked.context, {n: s.kind for n, s in checked.symbols.items()})
-    builder = ConditionBuilder(checked.hierarchies, tables)
+    builder = ConditionBuilder(checked.hierarchies, tables, now_key_name(checked.context))
     rules = tuple(CompiledRule.of(i, rule, builder) for i, rule in enumerate(checked.rules))
     return assemble(version, checked.hierarchies, checked.context, tables, rules, checked)
 
@@ -184,8 +187,12 @@ def symbol_tables(context: Mapping[str, ast.ContextDecl], kinds: dict[str, str])
     return ({name: decl.type for name, decl in context.items()}, kinds)
 
 
-def condition_builder(hierarchies: dict[str, Hierarchy], tables: SymbolTables) -> ConditionBuilder:
-    return ConditionBuilder(hierarchies, tables)
+def condition_builder(
+    hierarchies: dict[str, Hierarchy],
+    tables: SymbolTables,
+    context: Mapping[str, ast.ContextDecl],
+) -> ConditionBuilder:
+    return ConditionBuilder(hierarchies, tables, now_key_name(context))
 
 
 def assemble(
@@ -210,6 +217,7 @@ def assemble(
     compiled = CompiledPolicy(version, hierarchies, context, rules, checked)
     compiled.symbol_tables = tables
     compiled.checks = {name: key.check for name, key in context.items()}
+    compiled.now_key = now_key_name(context_decls)
     compiled.default_values = {n: k.default for n, k in context.items() if k.default is not MISSING}
     for kind in ("party", "data", "purpose"):
         naming: dict[str, list[int]] = {}
@@ -228,5 +236,5 @@ def assemble(
 
 def compile_condition(compiled: CompiledPolicy, expr: ast.Expr) -> Condition:
     """Compile a checked condition that is not part of a rule (an invariant's ``when``)."""
-    builder = ConditionBuilder(compiled.hierarchies, compiled.symbol_tables)
+    builder = ConditionBuilder(compiled.hierarchies, compiled.symbol_tables, compiled.now_key)
     return builder.condition(expr)

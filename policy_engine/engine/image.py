@@ -95,7 +95,7 @@ def restore(
         kind: Hierarchy.restore(kind, links) for kind, links in image["hierarchies"].items()
     }
     tables = symbol_tables(image["context"], image["kinds"])
-    builder = condition_builder(hierarchies, tables)
+    builder = condition_builder(hierarchies, tables, image["context"])
     rules = []
     decoded = _Conditions(image["conditions"])
     rows = (row for chunk in image["rules"] for row in _PlainUnpickler(chunk).load())
@@ -144,6 +144,10 @@ _EXPR_CLASSES: dict[str, type] = {
         ast.RequestRef,
         ast.ListLiteral,
         ast.Name,
+        ast.TimeLiteral,
+        ast.Shifted,
+        ast.Duration,
+        ast.Now,
     )
 }
 _FIELDS = {

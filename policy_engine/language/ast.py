@@ -24,11 +24,16 @@ from .ast_expressions import (
     Or,
     Presence,
     RequestRef,
+    Shifted,
+    TimeOperand,
     Truth,
 )
 from .ast_names import Citation, Name
+from .ast_time import Duration, Now, TimeLiteral
 from .ast_types import (
     BoolType,
+    DateType,
+    InstantType,
     IntType,
     ListType,
     OneOfType,
@@ -48,10 +53,13 @@ __all__ = [
     "CompareOp",
     "ContextDecl",
     "ContextSource",
+    "DateType",
     "DeclKind",
+    "Duration",
     "Effect",
     "Expr",
     "Ground",
+    "InstantType",
     "IntType",
     "Invariant",
     "Item",
@@ -63,6 +71,7 @@ __all__ = [
     "NameRef",
     "NoDecision",
     "Not",
+    "Now",
     "ObligationClause",
     "OneOfType",
     "Operand",
@@ -72,11 +81,14 @@ __all__ = [
     "RequestRef",
     "Rule",
     "Scope",
+    "Shifted",
     "SourceDecl",
     "StrType",
     "TermDecl",
     "TermKind",
     "TermSetType",
+    "TimeLiteral",
+    "TimeOperand",
     "Truth",
     "ValueType",
 ]
@@ -121,7 +133,8 @@ fills the key from its consent ledger when a request names a subject and leaves 
 
 @dataclass(frozen=True, slots=True)
 class ContextDecl:
-    """``context NAME: TYPE [from consent ledger] [default LITERAL] ["description"] [§x]``."""
+    """``context NAME: TYPE [from consent ledger] [is now] [default LITERAL] ["description"]
+    [§x]``."""
 
     name: Name
     type: ValueType
@@ -133,6 +146,10 @@ class ContextDecl:
     """``"consent ledger"`` when the key is marked ``from consent ledger``; None otherwise."""
     source_span: Span | None = field(default=None, compare=False, repr=False)
     """Where ``from consent ledger`` is written."""
+    is_now: bool = False
+    """Marked ``is now``: the key holds the decision's time, which ``now`` reads."""
+    now_span: Span | None = field(default=None, compare=False, repr=False)
+    """Where ``is now`` is written."""
 
 
 # ---- rules ----------------------------------------------------------------------------------

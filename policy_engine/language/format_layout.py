@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from . import ast
-from .printer import Doc, affix, doc_text, expr_doc, list_doc, literal_text
+from .printer import Doc, affix, doc_text, expr_doc, list_doc, literal_text, operand_text
 
 WIDTH = 100
 """Lines longer than this are broken (a single word or string longer than it stays whole)."""
@@ -78,8 +78,10 @@ def context_doc(decl: ast.ContextDecl) -> Doc:
     parts = [affix(_type_doc(decl.type), f"context {decl.name.value}: ")]
     if decl.source is not None:
         parts.append(f"from {decl.source}")
+    if decl.is_now:
+        parts.append("is now")
     if decl.default is not None:
-        parts.append(f"default {literal_text(decl.default.value)}")
+        parts.append(f"default {operand_text(decl.default)}")
     return (*parts, *_description(decl.description), *_citations(decl.citations))
 
 

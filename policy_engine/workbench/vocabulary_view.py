@@ -10,6 +10,7 @@ from typing import Any
 from ..engine.compiler import CompiledPolicy, CompiledRule
 from ..engine.policy import Policy
 from ..language import ast
+from ..language.ast_expressions import names_read
 from ..language.printer import literal_text
 from ..traceability.selection import declaration_order
 
@@ -28,8 +29,7 @@ def _names_in(expr: ast.Expr) -> Iterator[str]:
     else:
         nodes = (expr.operand,) if isinstance(expr, ast.Truth) else (expr.left, expr.right)
         for node in nodes:
-            items = node.items if isinstance(node, ast.ListLiteral) else (node,)
-            yield from (i.name for i in items if isinstance(i, ast.NameRef))
+            yield from (i.name for i in names_read(node) if isinstance(i, ast.NameRef))
 
 
 def _conditions(rule: ast.Rule) -> list[ast.Expr]:
