@@ -329,7 +329,8 @@ BAD_POLICIES: dict[str, Bad] = {
         1,
         12,
         "int",
-        "expected `boolean`, `date`, `instant`, `integer`, `list`, `one`, `set` or `string`, found `int`",
+        "expected `boolean`, `date`, `instant`, `integer`, `list`, `one`, `set` or `string`, "
+        "found `int`",
         "did you mean `integer`?",
     ),
     "set of something else": syntax(
@@ -448,7 +449,8 @@ BAD_POLICIES: dict[str, Bad] = {
         1,
         27,
         "",
-        "unexpected end of file, expected `date`, `false`, `instant`, `true`, a quoted string or a whole number",
+        "unexpected end of file, expected `date`, `false`, `instant`, `true`, a quoted string or "
+        "a whole number",
         UNFINISHED,
     ),
     # ---- validation: names --------------------------------------------------------------------

@@ -31,6 +31,8 @@ from policy_engine import load_policy_text
 from policy_engine.engine.compiler import CompiledRule
 from policy_engine.engine.request import normalize_context
 
+from . import time_reference
+
 KINDS = ("party", "data", "purpose")
 PREFIX = {"party": "pa", "data": "da", "purpose": "pu"}
 STRINGS = ("x", "y", "z")
@@ -46,7 +48,15 @@ SCHEMA: dict[str, tuple[str, str]] = {
     "kl0": ('list of "x", "y", "z"', "strlist"),
     "kp0": ("set of purpose", "purpose_set"),
     "kq0": ("set of party", "party_set"),
+    "kd0": ("date", "date"),
+    "kd1": ("date", "date"),
+    "kw0": ("instant is now", "instant"),
 }
+NOW_KEY = "kw0"
+DATES = ("2024-01-31", "2024-02-28", "2024-02-29", "2024-03-01", "2024-03-31")
+INSTANTS = ("2024-02-29T23:30:00Z", "2024-03-01T00:00:00Z", "2024-03-01T01:00:00+01:00")
+OFFSETS = ((1, "days"), (2, "days"), (1, "weeks"), (1, "months"), (2, "months"), (1, "years"))
+INSTANT_OFFSETS = ((30, "minutes"), (1, "hours"), (1, "days"), (1, "months"))
 SET_KEY = {"purpose": "kp0", "party": "kq0"}
 
 SETTINGS = settings(
@@ -58,7 +68,8 @@ SETTINGS = settings(
 # ---- the model of a policy -----------------------------------------------------------------
 #
 # Operands: ("key", name) | ("lit", value) | ("req", kind) | ("term", kind, name)
-#           | ("list", kind_or_None, (operand, ...))
+#           | ("list", kind_or_None, (operand, ...)) | ("now", key) | ("time", kind, text)
+#           | ("shift", operand, sign, amount, unit)
 # Conditions: ("truth", operand) | ("cmp", op, left, right) | ("in", negated, left, right)
 #             | ("known", key, known) | ("not", expr) | ("and", (expr, ...)) | ("or", (expr, ...))
 
@@ -123,6 +134,13 @@ def operand_text(node: Expr) -> str:
         return str(node[1])
     if tag == "term":
         return str(node[2])
+    if tag == "now":
+        return "now"
+    if tag == "time":
+        return f'{node[1]} "{node[2]}"'
+    if tag == "shift":
+        unit = node[4][:-1] if node[3] == 1 else node[4]
+        return f"{operand_text(node[1])} {node[2]} {node[3]} {unit}"
     return "[" + ", ".join(operand_text(i) for i in node[2]) + "]"
 
 
@@ -255,9 +273,34 @@ def draw_term(draw: st.DrawFn, vocab: Vocab, kind: str) -> Expr:
     return ("term", kind, pick(draw, vocab.terms(kind)))
 
 
+def draw_time_leaf(draw: st.DrawFn) -> Expr:
+    """A comparison of dates (maybe moved) with dates, or of `now` with an instant."""
+    if flag(draw):
+        left: Expr = ("key", pick(draw, ["kd0", "kd1"]))
+        if flag(draw):
+            amount, unit = pick(draw, OFFSETS)
+            left = ("shift", left, pick(draw, ["+", "-"]), amount, unit)
+        right: Expr = (
+            ("key", pick(draw, ["kd0", "kd1"]))
+            if flag(draw)
+            else ("time", "date", pick(draw, DATES))
+        )
+    else:
+        left = ("now", NOW_KEY) if flag(draw) else ("key", NOW_KEY)
+        if flag(draw):
+            amount, unit = pick(draw, INSTANT_OFFSETS)
+            left = ("shift", left, pick(draw, ["+", "-"]), amount, unit)
+        right = ("time", "instant", pick(draw, INSTANTS))
+    if flag(draw):
+        left, right = right, left
+    return ("cmp", pick(draw, OPS), left, right)
+
+
 def draw_leaf(draw: st.DrawFn, vocab: Vocab) -> Expr:
     """One well-typed test: truth of a key, comparison, membership or presence."""
-    choice = number(draw, 0, 8)
+    choice = number(draw, 0, 9)
+    if choice == 9:
+        return draw_time_leaf(draw)
     if choice == 0:
         return ("truth", ("key", pick(draw, ["kb0", "kb1"])))
     if choice == 1:
@@ -388,6 +431,12 @@ def policies(draw: st.DrawFn) -> PolicySpec:
 
 def draw_context_value(draw: st.DrawFn, vocab: Vocab, key: str) -> Any:
     base = SCHEMA[key][1]
+    if base == "date":
+        day = time_reference.date_number(pick(draw, DATES)) + number(draw, -40, 40)
+        return time_reference.date_text(day)
+    if base == "instant":
+        at = time_reference.instant_number(pick(draw, INSTANTS))
+        return time_reference.instant_text(at + number(draw, -3, 3) * 30 * 60 * 10**9)
     if base in ("bool", "int", "str"):
         return draw_scalar(draw, key)
     if base == "strlist":
@@ -452,8 +501,29 @@ class Reference:
             if value is not None:
                 self.ctx[key] = value
 
+    time_kinds: Mapping[str, str] = {"kd0": "date", "kd1": "date", "kw0": "instant"}
+    """The date and instant keys, with their kinds (a request states them as text)."""
+
+    def time_kind(self, node: Expr) -> str:
+        """Whether a time operand is a date or an instant."""
+        while node[0] == "shift":
+            node = node[1]
+        if node[0] == "time":
+            return str(node[1])
+        return self.time_kinds[node[1]]
+
     def operand(self, node: Expr) -> Any:
         tag = node[0]
+        if tag in ("key", "now") and node[1] in self.time_kinds:
+            value = self.ctx.get(node[1], ABSENT)
+            kind = self.time_kinds[node[1]]
+            return ABSENT if value is ABSENT else time_reference.number(kind, value)
+        if tag == "time":
+            return time_reference.number(node[1], node[2])
+        if tag == "shift":
+            base = self.operand(node[1])
+            kind = self.time_kind(node)
+            return time_reference.moved(kind, base, *node[2:])
         if tag == "key":
             return self.ctx.get(node[1], ABSENT)
         if tag == "lit":
@@ -465,7 +535,12 @@ class Reference:
         return [self.operand(i) for i in node[2]]
 
     def absent_keys(self, nodes: Iterable[Expr]) -> set[str]:
-        return {n[1] for n in nodes if n[0] == "key" and n[1] not in self.ctx}
+        bases = []
+        for node in nodes:
+            while node[0] == "shift":
+                node = node[1]
+            bases.append(node)
+        return {n[1] for n in bases if n[0] in ("key", "now") and n[1] not in self.ctx}
 
     def value(self, expr: Expr) -> tuple[Truth, set[str]]:
         """The three-valued truth of ``expr`` and, when unknown, the absent keys that made it so."""

@@ -1277,3 +1277,61 @@ def test_s29_decide_does_not_change_the_policy_or_the_context() -> None:
     for _ in range(3):
         assert p.decide("customer_service", "email", "support", context).model_dump() == first
     assert json.dumps(context, sort_keys=True) == snapshot
+
+
+# ---- 30-33: time -------------------------------------------------------------------------------
+
+TIME_KEYS = "context decided_at: instant is now\ncontext consent_given_at: instant\n"
+
+
+def test_s30_instants_are_points_in_time() -> None:
+    """Sentence 30: an instant written with another offset is the same instant."""
+    p = policy(
+        TIME_KEYS + "rule r allow staff to use email for support\n  when now = consent_given_at\n"
+    )
+    same = {"decided_at": "2026-12-06T19:00:00+01:00", "consent_given_at": "2026-12-06T18:00:00Z"}
+    assert decide(p, "staff", "email", "support", **same).allowed
+    later = {**same, "decided_at": "2026-12-06T18:00:00.000000001Z"}
+    assert not decide(p, "staff", "email", "support", **later).allowed
+
+
+@pytest.mark.parametrize(
+    ("given", "months", "last_day"),
+    [
+        ("2026-01-31", 1, "2026-02-28"),
+        ("2024-01-31", 1, "2024-02-29"),
+        ("2024-02-29", 12, "2025-02-28"),
+    ],
+)
+def test_s31_months_clamp_to_the_end_of_the_month(given: str, months: int, last_day: str) -> None:
+    """Sentence 31: `key + n months` is the last day of a shorter month, not the next month."""
+    p = policy(
+        "context since: date\ncontext today: date is now\n"
+        f"rule r allow staff to use email for support\n  when today = since + {months} months\n"
+    )
+    assert decide(p, "staff", "email", "support", since=given, today=last_day).allowed
+
+
+def test_s32_now_comes_from_the_request() -> None:
+    """Sentence 32: the decision's time is a context key; without it `now` is unknown."""
+    p = policy(
+        TIME_KEYS
+        + "rule r deny staff from using email for support\n  when now > consent_given_at\n"
+    )
+    assert p.now_key == "decided_at"
+    assert outcome(
+        decide(p, "staff", "email", "support", consent_given_at="2026-01-01T00:00:00Z")
+    ) == (
+        "deny",
+        ["r"],
+        [],
+        ["decided_at"],
+    )
+
+
+def test_s33_bad_dates_are_request_errors() -> None:
+    """Sentence 33: a wrong date or instant is a RequestError naming the key."""
+    p = policy(TIME_KEYS)
+    for value in ("2026-12-06T18:00:00", "2026-12-06", 5):
+        with pytest.raises(RequestError, match="`decided_at`"):
+            decide(p, "staff", "email", "support", decided_at=value)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from ..engine.time_operands import innermost, key_time_kind, moved, time_kind_of
 from ..language import ast
+from ..language.errors import Diagnostic
 from ..language.printer import expr_text
 from ..language.source import Span
 from ..language.time_values import TimeKind
@@ -35,7 +36,18 @@ class NotExact(BudgetExceeded):
     def __init__(self, reason: str, span: Span | None = None) -> None:
         where = f" ({span.source.name}:{span.line}:{span.column})" if span is not None else ""
         super().__init__(f"cannot analyse exactly: {reason}{where}")
+        self.detail = reason
         self.span = span
+
+    def diagnostic(self) -> Diagnostic:
+        """The problem at its place, as ``check`` reports it (a question left open: exit 3)."""
+        return Diagnostic(
+            "analysis-undecided",
+            f"cannot analyse exactly: {self.detail}",
+            self.span,
+            "nothing is proven about the rules and invariants that read these keys, and `diff` "
+            "cannot compare them; docs/analysis.md says which comparisons of dates are exact",
+        )
 
 
 @dataclass(frozen=True)

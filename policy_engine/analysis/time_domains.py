@@ -88,17 +88,38 @@ class TimeDomains:
     ) -> None:
         types = {name: decl.type for name, decl in context.items()}
         self.kinds = time_keys(types)
-        self.now_key = _shared_now_key(policies)
         self._policies = policies
         self._extra = list(extra)
         self._types = types
         self._domains: dict[str, list[tuple[int, str]]] | None = None
+        self._problems: dict[str, NotExact] = {}
+        found = {p.now_key for p in policies if p.now_key is not None}
+        self.now_key = min(found, default=None)
+        if len(found) > 1:
+            names = " and ".join(f"`{k}`" for k in sorted(found))
+            problem = NotExact(f"the versions read `now` from different keys ({names})")
+            self._problems = dict.fromkeys(self.kinds, problem)
 
     def domain(self, key: str) -> list[tuple[int, str]]:
-        """The key's representatives (as the evaluator holds them) with the class in words."""
-        if self._domains is None:
-            self._domains = self._build()
-        return list(self._domains[key])
+        """The key's representatives (as the evaluator holds them) with the class in words;
+        raises :class:`NotExact` for a key whose comparisons cannot be made exact."""
+        domains = self._built()
+        if key in self._problems:
+            raise self._problems[key]
+        return list(domains[key])
+
+    def problems(self) -> list[NotExact]:
+        """Why some keys' comparisons cannot be made exact (once each, in the order of places)."""
+        self._built()
+        unique = {id(p): p for p in self._problems.values()}.values()
+        return sorted(
+            unique,
+            key=lambda p: (
+                p.span is None,
+                str(p.span and p.span.source.name),
+                p.span.line if p.span else 0,
+            ),
+        )
 
     # ---- the groups and their trees -----------------------------------------------------------
     def _atoms(self) -> list[TimeAtom]:
@@ -108,10 +129,16 @@ class TimeDomains:
                 exprs += expressions_of(rule.source)
         return list(time_atoms(exprs, self._types, self.now_key))
 
+    def _built(self) -> dict[str, list[tuple[int, str]]]:
+        if self._domains is None:
+            self._domains = self._build()
+        return self._domains
+
     def _build(self) -> dict[str, list[tuple[int, str]]]:
         constants: dict[str, list[int]] = {key: [] for key in self.kinds}
         groups: dict[str, _Group] = {key: _Group([key]) for key in self.kinds}
-        for atom in self._atoms() if self.kinds else ():
+        refused: dict[str, NotExact] = {}
+        for atom in self._atoms() if self.kinds and not self._problems else ():
             left, right = atom.left.key, atom.right.key
             if left is None and right is None:
                 continue
@@ -123,15 +150,24 @@ class TimeDomains:
                 continue
             if left == right:
                 if not (atom.left.map.is_translation and atom.right.map.is_translation):
-                    raise NotExact(
-                        f"{atom.text()} compares `{left}` moved by months with itself",
-                        atom.expr.span,
+                    refused.setdefault(
+                        left,
+                        NotExact(
+                            f"{atom.text()} compares `{left}` moved by months with itself",
+                            atom.expr.span,
+                        ),
                     )
                 continue
             _join(groups, atom)
         domains: dict[str, list[tuple[int, str]]] = {}
         for group in {id(g): g for g in groups.values()}.values():
-            domains.update(self._group_domains(group, constants))
+            problem = next((refused[k] for k in group.keys if k in refused), None)
+            try:
+                if problem is not None:
+                    raise problem
+                domains.update(self._group_domains(group, constants))
+            except NotExact as exc:
+                self._problems.update(dict.fromkeys(group.keys, exc))
         return domains
 
     def _group_domains(
@@ -281,14 +317,6 @@ def _join(groups: dict[str, _Group], atom: TimeAtom) -> None:
         for key in second.keys:
             groups[key] = first
     first.atoms.setdefault((a, b), []).append(atom)
-
-
-def _shared_now_key(policies: Sequence[CompiledPolicy]) -> str | None:
-    found = {p.now_key for p in policies if p.now_key is not None}
-    if len(found) > 1:
-        names = " and ".join(f"`{k}`" for k in sorted(found))
-        raise NotExact(f"the versions read `now` from different keys ({names})")
-    return next(iter(found), None)
 
 
 def _words(key: str, kind: TimeKind, value: int, low: int | None, high: int | None) -> str:
