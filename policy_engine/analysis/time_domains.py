@@ -36,7 +36,6 @@ from ..language.time_values import (
     format_time,
     time_value,
 )
-from .budget import BudgetExceeded
 from .conditions import expressions_of
 from .time_atoms import NotExact, TimeAtom, points_of, time_atoms, time_keys
 from .time_maps import TimeMap, order
@@ -281,7 +280,7 @@ def _points_below(tree: _Tree, constants: dict[str, list[int]]) -> dict[str, lis
             for point in below:
                 wanted[parent] += [crossing(point), crossing(point + 1)]
         if len(wanted[parent]) > MAX_POINTS:
-            raise BudgetExceeded(
+            raise NotExact(
                 f"the comparisons of `{parent}` with other dates cut it at more than "
                 f"{MAX_POINTS:,} points"
             )

@@ -22,32 +22,43 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
-from ..language.time_values import (
-    NANOS_PER_DAY,
-    TimeKind,
-    add_months,
-    days_from_civil,
-    month_length,
-    shift,
-)
+from ..language.time_values import NANOS_PER_DAY, TimeKind, add_months, month_length, shift
 
 Step = tuple[str, int]
 
 
+_CYCLE_MONTHS = 4_800
+_CYCLE_DAYS = 146_097
+"""The Gregorian calendar repeats every 400 years: 4,800 months, 146,097 days."""
+
+
+@functools.cache
+def _month_starts() -> tuple[list[int], list[int]]:
+    """Over one 400-year cycle: the day each month starts on (from the cycle's start) and its
+    length."""
+    starts, lengths = [], []
+    day = 0
+    for index in range(_CYCLE_MONTHS):
+        year, month = divmod(index, 12)
+        starts.append(day)
+        lengths.append(month_length(2000 + year, month + 1))
+        day += lengths[-1]
+    return starts, lengths
+
+
 @functools.cache
 def month_spread(months: int) -> tuple[int, int]:
-    """The least and greatest number of days that moving a date by ``months`` adds: the calendar
-    repeats every 400 years (4,800 months), and within a month the number only falls as the day
-    grows (the first day gives the most, the last the least)."""
+    """The least and greatest number of days that moving a date by ``months`` adds. Within a
+    month the number only falls as the day grows: the first day gives the most (the days between
+    the two months' starts), the last the least (the new month may be shorter)."""
+    starts, lengths = _month_starts()
     low, high = None, None
-    for index in range(4_800):
-        year, month = divmod(index, 12)
-        first = days_from_civil(2000 + year, month + 1, 1)
-        last = first + month_length(2000 + year, month + 1) - 1
-        for day in (first, last):
-            moved = add_months(day, months) - day
-            low = moved if low is None else min(low, moved)
-            high = moved if high is None else max(high, moved)
+    for index in range(_CYCLE_MONTHS):
+        cycles, target = divmod(index + months, _CYCLE_MONTHS)
+        between = starts[target] + cycles * _CYCLE_DAYS - starts[index]
+        last = between + min(lengths[index], lengths[target]) - lengths[index]
+        low = last if low is None else min(low, last)
+        high = between if high is None else max(high, between)
     assert low is not None and high is not None
     return low, high
 
