@@ -21,6 +21,7 @@ from policy_engine import (
     RequestError,
     load_policy_text,
 )
+from policy_engine.analysis.budget import BudgetExceeded
 from policy_engine.analysis.diff import diff_policies
 from policy_engine.analysis.space import RequestSpace
 from policy_engine.api import check_loaded
@@ -349,6 +350,24 @@ def test_diff_finds_a_longer_deadline() -> None:
     assert 30 < gap <= 45
 
 
+@pytest.mark.parametrize(
+    ("new_declarations", "says"),
+    [
+        ("context d: instant\ncontext n: instant is now\n", "declare `d` as date and as instant"),
+        ("context d: date is now\ncontext n: date\n", "read `now` from different keys"),
+    ],
+)
+def test_diff_refuses_versions_that_read_dates_differently(
+    new_declarations: str, says: str
+) -> None:
+    old = HEAD + "context d: date\ncontext n: date is now\n" + rule("d < now")
+    new = HEAD + new_declarations + rule("d < now")
+    with pytest.raises(
+        BudgetExceeded, match=re.escape(f"cannot analyse exactly: the versions {says}")
+    ):
+        diff_policies(load_policy_text(old), load_policy_text(new))
+
+
 def realised(text: str, keys: list[str], window: list[int]) -> tuple[set[Any], set[Any]]:
     """The truth vectors of the policy's conditions over every value of ``window`` for each key
     (days), and over the engine's representatives."""
@@ -423,3 +442,14 @@ def test_the_language_doc_examples_load() -> None:
         policy = load_policy_text(HEAD + block, "doc.policy")
         found = check_loaded(policy, "doc.policy").diagnostics
         assert not [d for d in found if d.severity == "error"], found
+
+
+def test_a_duration_has_at_most_nine_digits() -> None:
+    text = HEAD + "context d: date\n" + rule('d + 1000000000 days < date "2026-01-01"')
+    with pytest.raises(PolicyError) as raised:
+        load_policy_text(text)
+    [found] = raised.value.errors
+    assert found.code == "duration-too-long" and "10 digits; at most 9" in found.message
+    far = load_policy_text(text.replace("1000000000", "999999999"))
+    trace = far.decide(*CELL, {"d": "2026-01-01"}).explain()
+    assert "d + 999999999 days = +2739933-01-03, not < 2026-01-01" in trace

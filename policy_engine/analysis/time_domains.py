@@ -94,9 +94,8 @@ class TimeDomains:
         self._problems: dict[str, NotExact] = {}
         found = {p.now_key for p in policies if p.now_key is not None}
         self.now_key = min(found, default=None)
-        if len(found) > 1:
-            names = " and ".join(f"`{k}`" for k in sorted(found))
-            problem = NotExact(f"the versions read `now` from different keys ({names})")
+        problem = _versions_problem(policies, found)
+        if problem is not None:
             self._problems = dict.fromkeys(self.kinds, problem)
 
     def domain(self, key: str) -> list[tuple[int, str]]:
@@ -316,6 +315,22 @@ def _join(groups: dict[str, _Group], atom: TimeAtom) -> None:
         for key in second.keys:
             groups[key] = first
     first.atoms.setdefault((a, b), []).append(atom)
+
+
+def _versions_problem(policies: Sequence[CompiledPolicy], now_keys: set[str]) -> NotExact | None:
+    """Versions of a diff that read `now` from different keys, or declare a key a date in one
+    and something else in another, are not compared on dates."""
+    if len(now_keys) > 1:
+        names = " and ".join(f"`{k}`" for k in sorted(now_keys))
+        return NotExact(f"the versions read `now` from different keys ({names})")
+    declared: dict[str, set[str]] = {}
+    for policy in policies:
+        for name, key in policy.context.items():
+            declared.setdefault(name, set()).add(key.decl.type.describe())
+    for name, types in sorted(declared.items()):
+        if len(types) > 1 and types & {"date", "instant"}:
+            return NotExact(f"the versions declare `{name}` as {' and as '.join(sorted(types))}")
+    return None
 
 
 def _words(key: str, kind: TimeKind, value: int, low: int | None, high: int | None) -> str:

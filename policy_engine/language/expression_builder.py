@@ -12,7 +12,7 @@ from lark.tree import Meta
 from . import ast
 from .builder_base import BuilderBase, with_meta
 from .errors import Diagnostic
-from .limits import MAX_INTEGER_DIGITS
+from .limits import MAX_DURATION_DIGITS, MAX_INTEGER_DIGITS
 from .source import Span
 from .time_values import TimeKind, TimeValueError, parse_time
 
@@ -86,12 +86,12 @@ class ExpressionBuilder(BuilderBase):
     def shifted(self, meta: Meta, children: list[Any]) -> ast.Shifted:
         base, sign, duration = children
         amount_text, unit = str(duration).split()
-        if len(amount_text) > MAX_INTEGER_DIGITS:
+        if len(amount_text.lstrip("0")) > MAX_DURATION_DIGITS:
             self.problems.append(
                 Diagnostic(
-                    "integer-too-long",
-                    f"this duration has {len(amount_text):,} digits; at most "
-                    f"{MAX_INTEGER_DIGITS} are allowed",
+                    "duration-too-long",
+                    f"this duration's number has {len(amount_text.lstrip('0')):,} digits; at most "
+                    f"{MAX_DURATION_DIGITS} are allowed",
                     self._tspan(duration),
                 )
             )
