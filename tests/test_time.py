@@ -453,3 +453,19 @@ def test_a_duration_has_at_most_nine_digits() -> None:
     far = load_policy_text(text.replace("1000000000", "999999999"))
     trace = far.decide(*CELL, {"d": "2026-01-01"}).explain()
     assert "d + 999999999 days = +2739933-01-03, not < 2026-01-01" in trace
+
+
+def test_a_test_file_may_write_toml_dates(tmp_path: Path) -> None:
+    from policy_engine.testing.runner import run_tests
+
+    (tmp_path / "p.policy").write_text(TIME_POLICY, encoding="utf-8")
+    (tmp_path / "p.tests.toml").write_text(
+        "[[case]]\n"
+        'name = "within 13 months"\nparty = "staff"\ndata = "email"\npurpose = "support"\n'
+        "context = { decided_at = 2026-12-06T18:00:00Z, consent_given_at = "
+        '"2025-12-05T10:00:00Z", born_on = 1980-05-01 }\n'
+        'expect = "allow"\n',
+        encoding="utf-8",
+    )
+    report = run_tests(tmp_path)
+    assert report.ok(None), report
