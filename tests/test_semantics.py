@@ -1136,7 +1136,8 @@ def test_s26_policy_version_is_a_content_hash(tmp_path: Path) -> None:
 )
 def test_s27_model_dump_is_json(request_: tuple[str, str, str], context: dict[str, Any]) -> None:
     """Sentence 27: `d.model_dump()` equals `json.loads(d.model_dump_json())` and has the keys
-    allowed, effect, obligations, reasons, missing, policy_version and request."""
+    allowed, effect, obligations, obligation_details, reasons, missing, policy_version and
+    request."""
     p = load_policy_text(FILES_25)
     d = p.decide(*request_, context)
     dumped = d.model_dump()
@@ -1146,6 +1147,7 @@ def test_s27_model_dump_is_json(request_: tuple[str, str, str], context: dict[st
         "allowed",
         "effect",
         "obligations",
+        "obligation_details",
         "reasons",
         "missing",
         "policy_version",

@@ -8,6 +8,7 @@ nearly did.
 
 from __future__ import annotations
 
+from ..language.printer import obligation_text
 from .compiler import CompiledPolicy, CompiledRule
 from .evaluator import ConditionTrace, RuleTrace, evaluate, show_key
 from .models import (
@@ -29,12 +30,16 @@ def _truth(value: bool | None) -> TruthValue:
 
 
 def _condition_model(trace: ConditionTrace) -> ConditionTraceModel:
+    citation, description = trace.named or (None, None)
     return ConditionTraceModel(
         text=trace.text,
         value=_truth(trace.value),
         detail=trace.detail,
         missing=sorted(trace.missing),
         children=[_condition_model(c) for c in trace.children],
+        named=trace.named is not None,
+        citation=citation,
+        description=description,
     )
 
 
@@ -199,14 +204,26 @@ def build_trace(compiled: CompiledPolicy, decision: DecisionModel) -> TraceModel
 # ---- text -----------------------------------------------------------------------------------
 
 
+def _shown_children(trace: ConditionTraceModel) -> bool:
+    """Whether the parts of a condition get lines of their own: those of `and`, `or`, `not`,
+    and what a named condition means."""
+    return len(trace.children) > 1 or bool(
+        trace.children and (trace.named or trace.text.startswith("not "))
+    )
+
+
 def _condition_lines(label: str, trace: ConditionTraceModel, indent: str) -> list[str]:
     line = f"{indent}{label}{trace.text}  → {trace.value}"
     if trace.detail:
         line += f" ({trace.detail})"
+    if trace.named:
+        about = [trace.citation or "", f'"{trace.description}"' if trace.description else ""]
+        line += f"  [named condition{': ' if any(about) else ''}{' '.join(a for a in about if a)}]"
     lines = [line]
-    if len(trace.children) > 1 or (trace.children and trace.text.startswith("not ")):
+    if _shown_children(trace):
+        child_label = "means " if trace.named else "- "
         for child in trace.children:
-            lines.extend(_condition_lines("- ", child, indent + "    "))
+            lines.extend(_condition_lines(child_label, child, indent + "    "))
     return lines
 
 
@@ -225,7 +242,8 @@ def render_text(trace: TraceModel) -> str:
     context = ", ".join(f"{k} = {text}" for k, text in trace.context_text.items())
     out.append(f"  {'context':<8} {context or '(none)'}")
     out.append("")
-    out.append(f"Obligations: {', '.join(d.obligations) or 'none'}")
+    required = [obligation_text(o.name, tuple(o.parameters.items())) for o in d.obligation_details]
+    out.append(f"Obligations: {', '.join(required) or 'none'}")
     out.append(f"Missing context: {', '.join(d.missing) or 'none'}")
     out.append(f"Policy version: {d.policy_version}")
     out.append("")
@@ -270,7 +288,7 @@ def render_text(trace: TraceModel) -> str:
 
 
 def _count_children(trace: ConditionTraceModel) -> int:
-    if len(trace.children) > 1 or (trace.children and trace.text.startswith("not ")):
+    if _shown_children(trace):
         return sum(1 + _count_children(c) for c in trace.children)
     return 0
 

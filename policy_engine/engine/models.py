@@ -31,10 +31,23 @@ class RequestModel(BaseModel):
     context: dict[str, Any]
 
 
+class ObligationModel(BaseModel):
+    """An obligation a decision carries, with the arguments its rule gave its parameters."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    parameters: dict[str, str | int | bool] = {}
+
+
 class DecisionModel(BaseModel):
     allowed: bool
     effect: Literal["allow", "deny"]
     obligations: list[str]
+    """The names of the obligations that come with an allow, each once, sorted."""
+    obligation_details: list[ObligationModel] = []
+    """Each obligation with its parameters, sorted; an obligation that two rules require with
+    different arguments is listed once for each."""
     reasons: list[ReasonModel]
     missing: list[str]
     policy_version: str
@@ -50,6 +63,12 @@ class ConditionTraceModel(BaseModel):
     detail: str | None = None
     missing: list[str] = []
     children: list[ConditionTraceModel] = []
+    named: bool = False
+    """``text`` is a named condition's name; its one child is the condition it names."""
+    citation: str | None = None
+    """A named condition's citations (joined with `, `)."""
+    description: str | None = None
+    """A named condition's description."""
 
 
 class ObligationTraceModel(BaseModel):

@@ -18,7 +18,17 @@ from .grammar import lark_parser, reserved_words
 
 WORD_CLASSES: dict[str, str] = {
     **dict.fromkeys(
-        ("party", "data", "purpose", "obligation", "context", "rule", "invariant", "source"),
+        (
+            "party",
+            "data",
+            "purpose",
+            "obligation",
+            "condition",
+            "context",
+            "rule",
+            "invariant",
+            "source",
+        ),
         "statement",
     ),
     "allow": "allow",

@@ -35,7 +35,10 @@ class TermLine(BaseModel):
 
 
 class ObligationEntry(BaseModel):
-    obligation: str
+    obligation: str = Field(description="the obligation's name")
+    parameters: dict[str, str | int | bool] = Field(
+        default={}, description="the arguments its rules give its parameters"
+    )
     condition: str | None = Field(
         description="when an allowed request carries it, in words; null: every allowed request"
     )
@@ -131,7 +134,8 @@ def mixed_words(mixed: Mixed, collapsed: tuple[bool, bool, bool]) -> str:
 def _obligation(attached: Attached) -> dict[str, Any]:
     condition = attached.condition
     return {
-        "obligation": attached.name,
+        "obligation": attached.obligation,
+        "parameters": dict(attached.parameters),
         "condition": None if condition is None else words(condition),
         "expression": None if condition is None else expr_text(condition),
         "rules": [r.id for r in attached.rules],
