@@ -34,14 +34,13 @@ def check_obligation_declarations(state: CheckState) -> None:
                 )
             names.add(param.name.value)
             if param.default is not None:
-                problem = default_problem(param.type, param.default.value)
-                if problem:
-                    state.error(
-                        "bad-default",
-                        f"the default of `{param.name.value}` {problem}",
-                        param.default.span,
-                        f"`{param.name.value}` is declared as {param.type.describe()}",
-                    )
+                _fits(
+                    state,
+                    "bad-default",
+                    f"the default of `{param.name.value}`",
+                    param,
+                    param.default,
+                )
 
 
 def check_obligations(state: CheckState) -> None:
@@ -117,11 +116,18 @@ def _check_argument(
         )
         return
     given.add(key)
-    problem = default_problem(param.type, argument.value.value)
+    _fits(state, "bad-argument", f"`{key}` of `{obligation}`", param, argument.value)
+
+
+def _fits(
+    state: CheckState, code: str, subject: str, param: ast.ParamDecl, value: ast.Literal_
+) -> None:
+    """``value`` is of the parameter's type (the test a context key's default passes)."""
+    problem = default_problem(param.type, value.value)
     if problem:
         state.error(
-            "bad-argument",
-            f"`{key}` of `{obligation}` {problem}",
-            argument.value.span,
-            f"`{key}` is declared as {param.type.describe()}",
+            code,
+            f"{subject} {problem}",
+            value.span,
+            f"`{param.name.value}` is declared as {param.type.describe()}",
         )
