@@ -8,7 +8,6 @@ nearly did.
 
 from __future__ import annotations
 
-from ..language.printer import obligation_text
 from .compiler import CompiledPolicy, CompiledRule
 from .evaluator import ConditionTrace, RuleTrace, evaluate, show_key
 from .models import (
@@ -242,8 +241,8 @@ def render_text(trace: TraceModel) -> str:
     context = ", ".join(f"{k} = {text}" for k, text in trace.context_text.items())
     out.append(f"  {'context':<8} {context or '(none)'}")
     out.append("")
-    required = [obligation_text(o.name, tuple(o.parameters.items())) for o in d.obligation_details]
-    out.append(f"Obligations: {', '.join(required) or 'none'}")
+    required = ", ".join(o.text for o in d.obligation_details)
+    out.append(f"Obligations: {required or 'none'}")
     out.append(f"Missing context: {', '.join(d.missing) or 'none'}")
     out.append(f"Policy version: {d.policy_version}")
     out.append("")

@@ -9,6 +9,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from ..language.printer import obligation_text
+
 
 class ReasonModel(BaseModel):
     """A rule that decided a request: its id, effect, citation and where it is written."""
@@ -38,6 +40,11 @@ class ObligationModel(BaseModel):
 
     name: str
     parameters: dict[str, str | int | bool] = {}
+
+    @property
+    def text(self) -> str:
+        """As a rule requires it: ``retain_for(years = 6)``, or the name alone."""
+        return obligation_text(self.name, tuple(self.parameters.items()))
 
 
 class DecisionModel(BaseModel):
