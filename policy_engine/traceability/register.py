@@ -12,9 +12,9 @@ transfers outside the home jurisdiction) with their conditions, and the citation
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SerializerFunctionWrapHandler, model_serializer
 
 from ..analysis.budget import Budget
 from ..analysis.conditions import keys_of
@@ -62,11 +62,19 @@ class PartyUses(BaseModel):
 class Obligation(BaseModel):
     obligation: str = Field(description="the obligation's name")
     parameters: dict[str, str | int | bool] = Field(
-        default={}, description="the arguments its rules give its parameters"
+        default={},
+        description="the arguments its rules give its parameters (left out when it has none)",
     )
     description: str | None
     when: str = Field(description="the obligation and its condition in words")
     rules: list[str]
+
+    @model_serializer(mode="wrap")
+    def _without_empty_parameters(self, dump: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        found: dict[str, Any] = dump(self)
+        if not found.get("parameters"):
+            found.pop("parameters", None)
+        return found
 
 
 class Activity(BaseModel):
