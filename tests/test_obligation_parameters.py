@@ -26,6 +26,8 @@ from policy_engine.language.source import Source
 from policy_engine.traceability.matrix import build_matrix
 from policy_engine.traceability.register import build_register
 
+from .test_named_conditions import errors_of
+
 HEAD = """\
 party health_plans
 party hmo under health_plans
@@ -39,15 +41,6 @@ obligation respond_within(days: integer, by_mail: boolean default false, note: s
 obligation log_access
 obligation assess_transfer "assess the protection abroad" §17 when destination != "CA-QC"
 """
-
-
-def errors_of(text: str) -> list[tuple[str, str, int, int, str | None]]:
-    with pytest.raises(policy_engine.PolicyError) as raised:
-        load_policy_text(text, "p.policy")
-    return [
-        (d.code, d.message, d.span.line if d.span else 0, d.span.column if d.span else 0, d.help)
-        for d in raised.value.errors
-    ]
 
 
 def rule(clause: str, effect: str = "allow") -> str:
