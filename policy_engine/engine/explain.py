@@ -13,6 +13,7 @@ from .evaluator import ConditionTrace, RuleTrace, evaluate, show_key
 from .models import (
     ConditionTraceModel,
     DecisionModel,
+    NamedConditionModel,
     NearMissModel,
     ObligationTraceModel,
     RuleTraceModel,
@@ -29,16 +30,16 @@ def _truth(value: bool | None) -> TruthValue:
 
 
 def _condition_model(trace: ConditionTrace) -> ConditionTraceModel:
-    citation, description = trace.named or (None, None)
+    named = None
+    if trace.named is not None:
+        named = NamedConditionModel(citation=trace.named[0], description=trace.named[1])
     return ConditionTraceModel(
         text=trace.text,
         value=_truth(trace.value),
         detail=trace.detail,
         missing=sorted(trace.missing),
         children=[_condition_model(c) for c in trace.children],
-        named=trace.named is not None,
-        citation=citation,
-        description=description,
+        named=named,
     )
 
 
@@ -207,7 +208,7 @@ def _shown_children(trace: ConditionTraceModel) -> bool:
     """Whether the parts of a condition get lines of their own: those of `and`, `or`, `not`,
     and what a named condition means."""
     return len(trace.children) > 1 or bool(
-        trace.children and (trace.named or trace.text.startswith("not "))
+        trace.children and (trace.named is not None or trace.text.startswith("not "))
     )
 
 
@@ -215,12 +216,15 @@ def _condition_lines(label: str, trace: ConditionTraceModel, indent: str) -> lis
     line = f"{indent}{label}{trace.text}  → {trace.value}"
     if trace.detail:
         line += f" ({trace.detail})"
-    if trace.named:
-        about = [trace.citation or "", f'"{trace.description}"' if trace.description else ""]
-        line += f"  [named condition{': ' if any(about) else ''}{' '.join(a for a in about if a)}]"
+    if trace.named is not None:
+        citation, description = trace.named.citation, trace.named.description
+        about = " ".join(
+            [*([citation] if citation else []), *([f'"{description}"'] * bool(description))]
+        )
+        line += f"  [named condition{': ' + about if about else ''}]"
     lines = [line]
     if _shown_children(trace):
-        child_label = "means " if trace.named else "- "
+        child_label = "means " if trace.named is not None else "- "
         for child in trace.children:
             lines.extend(_condition_lines(child_label, child, indent + "    "))
     return lines

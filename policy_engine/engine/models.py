@@ -64,18 +64,23 @@ class DecisionModel(BaseModel):
 TruthValue = Literal["true", "false", "unknown"]
 
 
+class NamedConditionModel(BaseModel):
+    """What a trace says of a named condition besides its name and value."""
+
+    citation: str | None = None
+    """Its citations, joined with `, `."""
+    description: str | None = None
+
+
 class ConditionTraceModel(BaseModel):
     text: str
     value: TruthValue
     detail: str | None = None
     missing: list[str] = []
     children: list[ConditionTraceModel] = []
-    named: bool = False
-    """``text`` is a named condition's name; its one child is the condition it names."""
-    citation: str | None = None
-    """A named condition's citations (joined with `, `)."""
-    description: str | None = None
-    """A named condition's description."""
+    named: NamedConditionModel | None = None
+    """For a named condition (``text`` is its name): its citations and description; its one
+    child is the condition it names."""
 
 
 class ObligationTraceModel(BaseModel):
