@@ -33,6 +33,7 @@ from policy_engine.language.source import Source
 from policy_engine.lsp.hover import hover_text
 from policy_engine.lsp.index import Index
 from policy_engine.lsp.tokens import Token
+from policy_engine.traceability.coverage import coverage_of
 from policy_engine.traceability.matrix import build_matrix
 
 from .soundness_model import (
@@ -214,6 +215,19 @@ def test_a_named_conditions_citation_must_name_a_section_of_the_source() -> None
         load_policy_text(files)
     [error] = raised.value.errors
     assert error.code == "unknown-citation" and "§9" in error.message
+
+
+def test_a_section_a_named_condition_cites_is_covered_by_it(tmp_path: Path) -> None:
+    (tmp_path / "law.txt").write_text("1. First\ntext\n\n2. Second\ntext\n", "utf-8")
+    (tmp_path / "p.policy").write_text(
+        'source "law.txt"\n' + HEAD + 'condition c §2 "approved" means approved\n'
+        "rule r §1 allow staff to use health_record for treatment when c\n",
+        "utf-8",
+    )
+    [document] = coverage_of(tmp_path).documents
+    second = next(s for s in document.sections if s.key == "2")
+    assert second.status == "covered"
+    assert [(t.id, t.effect) for t in second.terms] == [("c", "condition")]
 
 
 # ---- meaning, everywhere a condition can be --------------------------------------------------

@@ -23,6 +23,9 @@ from policy_engine.language import ast
 from policy_engine.language.formatter import format_source
 from policy_engine.language.parser import parse_source
 from policy_engine.language.source import Source
+from policy_engine.lsp.hover import hover_text
+from policy_engine.lsp.index import Index
+from policy_engine.lsp.tokens import Token
 from policy_engine.traceability.matrix import build_matrix
 from policy_engine.traceability.register import build_register
 
@@ -335,3 +338,14 @@ def test_the_matrix_and_the_register_show_the_parameters() -> None:
     dumped: Any = json.loads(register.model_dump_json())
     obligations = next(a for a in dumped["activities"] if a["purpose"] == "payment")["obligations"]
     assert "parameters" not in next(o for o in obligations if o["obligation"] == "log_access")
+
+
+def test_hover_shows_an_obligations_parameters_and_declared_condition() -> None:
+    index = Index([parse_source(Source("p.policy", POLICY))])
+    retain = hover_text(Token("name", "retain_for", 0, 0, 10), index, [])
+    assert retain is not None and retain.startswith(
+        '**obligation** `retain_for`(years: integer default 6, medium: one of "paper", "digital"'
+        ' default "paper")'
+    )
+    transfer = hover_text(Token("name", "assess_transfer", 0, 0, 15), index, [])
+    assert transfer is not None and 'when `destination != "CA-QC"`' in transfer
