@@ -72,7 +72,6 @@ __all__ = [
     "Operand",
     "Or",
     "ParamDecl",
-    "ParamType",
     "PolicyFile",
     "Presence",
     "RequestRef",
@@ -109,16 +108,14 @@ class Ground:
     span: Span | None = field(default=None, compare=False, repr=False)
 
 
-ParamType = BoolType | IntType | StrType | OneOfType
-"""The types an obligation's parameter may have (the grammar's ``param_type``)."""
-
-
 @dataclass(frozen=True, slots=True)
 class ParamDecl:
     """``years: integer [default 6]``: a parameter of an obligation."""
 
     name: Name
-    type: ParamType
+    type: ValueType
+    """One of the scalar types the grammar's ``param_type`` allows (a type added there is one
+    here: the checker tests an argument as it tests a context key's default)."""
     default: Literal_ | None = None
     span: Span | None = field(default=None, compare=False, repr=False)
 
