@@ -1023,8 +1023,8 @@ def test_rendered_duplicate_points_at_both_places() -> None:
         "  |\n"
         "2 | data d\n"
         "  |      ^\n"
-        "  = help: every party, data category, purpose, obligation and context key needs a name "
-        "of its own"
+        "  = help: every party, data category, purpose, obligation, context key and named "
+        "condition needs a name of its own"
     )
 
 
