@@ -54,7 +54,7 @@ class Resolver:
         }
         self._named: dict[str, ast.NamedCondition] = {}
         self._depth: dict[str, int] = {}
-        self._declared: dict[str, ast.Expr | None] = {}
+        self._declared: dict[int, ast.Expr | None] = {}
         self.problems: list[Diagnostic] = []
         """Conditions too deep once spelled out: the first named condition that is, else each
         condition of a rule or invariant that is."""
@@ -139,11 +139,15 @@ class Resolver:
     # ---- obligations -----------------------------------------------------------------------
     def declared(self, obligation: str) -> ast.Expr | None:
         """The condition ``obligation`` is declared with, resolved (None: none)."""
-        if obligation not in self._declared:
-            decl = self._obligations.get(obligation)
-            condition = None if decl is None else decl.condition
-            self._declared[obligation] = self._checked(condition)
-        return self._declared[obligation]
+        decl = self._obligations.get(obligation)
+        if decl is None or decl.condition is None:
+            return None
+        # Once per declaration: `obligation a, b when C` gives both the same condition (one
+        # clause, not two).
+        found = self._declared.get(id(decl))
+        if found is None:
+            found = self._declared[id(decl)] = self._checked(decl.condition)
+        return found
 
     def arguments(
         self, obligation: str, written: tuple[ast.Argument, ...]
