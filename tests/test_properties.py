@@ -19,7 +19,8 @@ Properties:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import hashlib
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
@@ -72,6 +73,8 @@ SETTINGS = settings(
 #           | ("shift", operand, sign, amount, unit)
 # Conditions: ("truth", operand) | ("cmp", op, left, right) | ("in", negated, left, right)
 #             | ("known", key, known) | ("not", expr) | ("and", (expr, ...)) | ("or", (expr, ...))
+#             | ("named", name, expr): a named condition (`condition name means expr`, used by
+#               name); its name is made from its body (:func:`named`), so one name, one body
 
 Expr = tuple[Any, ...]
 
@@ -147,6 +150,30 @@ def operand_text(node: Expr) -> str:
 PRECEDENCE = {"or": 1, "and": 2, "not": 3}
 
 
+def named(body: Expr) -> Expr:
+    """``body`` given a name: the same body always gets the same name, another body another."""
+    return ("named", "nc_" + hashlib.sha1(expr_text(body).encode()).hexdigest()[:10], body)
+
+
+def named_in(expr: Expr) -> Iterator[Expr]:
+    """The named conditions ``expr`` uses, and those they use."""
+    tag = expr[0]
+    if tag in ("and", "or"):
+        for operand in expr[1]:
+            yield from named_in(operand)
+    elif tag == "not":
+        yield from named_in(expr[1])
+    elif tag == "named":
+        yield expr
+        yield from named_in(expr[2])
+
+
+def condition_declarations(exprs: Iterable[Expr]) -> list[str]:
+    """``condition NAME means BODY`` for every named condition the expressions use."""
+    found = {n[1]: n for e in exprs for n in named_in(e)}
+    return [f"condition {name} means {expr_text(n[2])}\n" for name, n in sorted(found.items())]
+
+
 def expr_text(expr: Expr, redundant: bool = False) -> str:
     """Minimal parentheses by precedence (so the parser's precedence is exercised); with
     ``redundant`` every compound operand is parenthesized as well."""
@@ -168,6 +195,8 @@ def expr_text(expr: Expr, redundant: bool = False) -> str:
         return f"not {inner}"
     if tag == "truth":
         return operand_text(expr[1])
+    if tag == "named":
+        return str(expr[1])
     if tag == "cmp":
         return f"{operand_text(expr[2])} {expr[1]} {operand_text(expr[3])}"
     if tag == "in":
@@ -217,8 +246,14 @@ def declaration_items(spec: PolicySpec) -> list[str]:
     return items
 
 
+def rule_conditions(rule: RuleSpec) -> list[Expr]:
+    found = [rule.condition] if rule.condition is not None else []
+    return found + list(rule.exceptions) + [c for _, c in rule.obligations if c is not None]
+
+
 def policy_items(spec: PolicySpec) -> list[str]:
-    return declaration_items(spec) + [rule_text(r) for r in spec.rules]
+    conditions = condition_declarations(e for r in spec.rules for e in rule_conditions(r))
+    return declaration_items(spec) + conditions + [rule_text(r) for r in spec.rules]
 
 
 def policy_text(spec: PolicySpec) -> str:
@@ -361,12 +396,14 @@ def draw_leaf(draw: st.DrawFn, vocab: Vocab, time: bool = True) -> Expr:
 
 
 def draw_expr(draw: st.DrawFn, vocab: Vocab, depth: int = 0, time: bool = True) -> Expr:
-    """A condition of at most three levels: leaves, `not`, `and`, `or`."""
-    choice = number(draw, 0, 9) if depth < 2 else 0
+    """A condition of at most three levels: leaves, `not`, `and`, `or`, named conditions."""
+    choice = number(draw, 0, 10) if depth < 2 else 0
     if choice <= 6:
         return draw_leaf(draw, vocab, time)
     if choice == 7:
         return ("not", draw_expr(draw, vocab, depth + 1, time))
+    if choice == 10:
+        return named(draw_expr(draw, vocab, depth + 1, time))
     operands = tuple(draw_expr(draw, vocab, depth + 1, time) for _ in range(number(draw, 2, 3)))
     return ("and" if choice == 8 else "or", operands)
 
@@ -549,6 +586,8 @@ class Reference:
     def value(self, expr: Expr) -> tuple[Truth, set[str]]:
         """The three-valued truth of ``expr`` and, when unknown, the absent keys that made it so."""
         tag = expr[0]
+        if tag == "named":
+            return self.value(expr[2])  # exactly the condition it names
         if tag == "not":
             inner, missing = self.value(expr[1])
             return (None if inner is None else not inner), missing
@@ -639,26 +678,34 @@ class Reference:
             for r in candidates:
                 if values[r.id][0] is None:
                     missing |= values[r.id][1]
-        obligations: set[str] = set()
+        obligations: set[tuple[str, str]] = set()
         if denies:
             effect, deciding = "deny", denies
         elif grants:
             effect, deciding = "allow", grants
             for rule in grants:
-                for names, condition in rule.obligations:
-                    v, m = (True, set()) if condition is None else self.value(condition)
-                    if v is True:
-                        obligations.update(names)
-                    elif v is None:
-                        missing |= m
+                for uses, condition in rule.obligations:
+                    for use in uses:
+                        text, name, when = self.requirement(use, condition)
+                        v, m = (True, set()) if when is None else self.value(when)
+                        if v is True:
+                            obligations.add((text, name))
+                        elif v is None:
+                            missing |= m
         else:
             effect, deciding = "deny", []
         return {
             "effect": effect,
-            "obligations": sorted(obligations),
+            "obligations": sorted({name for _, name in obligations}),
+            "details": sorted(text for text, _ in obligations),
             "reasons": sorted(r.id for r in deciding),
             "missing": sorted(missing),
         }
+
+    def requirement(self, use: str, condition: Expr | None) -> tuple[str, str, Expr | None]:
+        """An obligation as a clause writes it (``use``), with the clause's condition: its text
+        as decisions detail it, its name, and when it is attached (here: the clause's own)."""
+        return use, use, condition
 
 
 def reference_decide(spec: PolicySpec, request: Request) -> dict[str, Any]:
@@ -673,6 +720,7 @@ def engine_decide(policy: policy_engine.Policy, request: Request) -> dict[str, A
     return {
         "effect": d.effect,
         "obligations": sorted(d.obligations),
+        "details": [o.text for o in d.obligation_details],
         "reasons": [r.id for r in d.reasons],
         "missing": list(d.missing),
     }
@@ -708,6 +756,7 @@ def test_reference_evaluator_on_a_hand_worked_example() -> None:
     assert reference_decide(spec, request) == {
         "effect": "deny",
         "obligations": [],
+        "details": [],
         "reasons": [],
         "missing": ["kb0"],
     }

@@ -1,4 +1,4 @@
-"""Dates, instants, durations and `now` (docs/language.md#time, docs/semantics.md 30-34,
+"""Dates, instants, durations and `now` (docs/language.md#time, docs/semantics.md 33-36,
 docs/analysis.md#dates-and-instants): the calendar, the syntax and its errors, requests, decisions
 and explanations, and the analysis's classes for date keys, compared with every combination a
 window of days realises."""

@@ -38,6 +38,8 @@ def operand_pairs(expr: ast.Expr) -> Iterator[tuple[ast.Operand, ast.Operand | N
             yield from operand_pairs(operand)
     elif isinstance(expr, ast.Not):
         yield from operand_pairs(expr.operand)
+    elif isinstance(expr, ast.NamedCondition):
+        yield from operand_pairs(expr.body)
     elif isinstance(expr, ast.Compare | ast.Member):
         yield expr.left, expr.right, expr
     elif isinstance(expr, ast.Truth):
@@ -68,6 +70,8 @@ def keys_of(expr: ast.Expr, context: Iterable[str], now_key: str | None = None) 
                 walk(operand)
         elif isinstance(e, ast.Not):
             walk(e.operand)
+        elif isinstance(e, ast.NamedCondition):
+            walk(e.body)
         elif isinstance(e, ast.Presence):
             found.add(e.key.value)
         else:
@@ -85,6 +89,8 @@ def request_kinds_of(expr: ast.Expr) -> set[str]:
         return set().union(*(request_kinds_of(e) for e in expr.operands))
     if isinstance(expr, ast.Not):
         return request_kinds_of(expr.operand)
+    if isinstance(expr, ast.NamedCondition):
+        return request_kinds_of(expr.body)
     if isinstance(expr, ast.Presence):
         return set()
     nodes = (expr.operand,) if isinstance(expr, ast.Truth) else (expr.left, expr.right)

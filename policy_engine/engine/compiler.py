@@ -24,6 +24,7 @@ from ..semantics.checker import CheckedPolicy
 from ..semantics.vocabulary import Hierarchy
 from .cells import specialize_cell
 from .compiled import (
+    Arguments,
     CellFunction,
     CellPlan,
     CompiledRule,
@@ -32,6 +33,7 @@ from .compiled import (
     Outcome,
     RuleAbout,
     RuleLogic,
+    requirements,
 )
 from .conditions import ConditionBuilder
 from .context import (
@@ -110,6 +112,9 @@ class CompiledPolicy:
     """Context key → its validator (see :func:`context_validator`)."""
     now_key: str | None = field(repr=False, default=None)
     """The context key declared ``is now``: the decision's time, which ``now`` reads."""
+    obligation_forms: dict[str, tuple[str, Arguments]] = field(repr=False, default_factory=dict)
+    """The text of each obligation some rule requires → its name and arguments (decisions
+    list obligations by name, and each with its parameters)."""
 
     @property
     def checked(self) -> CheckedPolicy:
@@ -180,7 +185,13 @@ def compile_policy(checked: CheckedPolicy, version: str) -> CompiledPolicy:
     tables = symbol_tables(checked.context, {n: s.kind for n, s in checked.symbols.items()})
     builder = ConditionBuilder(checked.hierarchies, tables, now_key_name(checked.context))
     rules = tuple(CompiledRule.of(i, rule, builder) for i, rule in enumerate(checked.rules))
-    return assemble(version, checked.hierarchies, checked.context, tables, rules, checked)
+    forms = {
+        text: (name, arguments)
+        for rule in checked.rules
+        for clause in rule.obligations
+        for text, name, arguments in requirements(clause)
+    }
+    return assemble(version, checked.hierarchies, checked.context, tables, rules, checked, forms)
 
 
 def symbol_tables(context: Mapping[str, ast.ContextDecl], kinds: dict[str, str]) -> SymbolTables:
@@ -202,6 +213,7 @@ def assemble(
     tables: SymbolTables,
     rules: tuple[CompiledRule, ...],
     checked: CheckedPolicy | Callable[[], CheckedPolicy],
+    obligation_forms: dict[str, tuple[str, Arguments]],
 ) -> CompiledPolicy:
     """The compiled policy around its rules: context validators, defaults and the rule index.
     (Shared by compilation and by restoring from the compiled cache.)"""
@@ -216,6 +228,7 @@ def assemble(
     }
     compiled = CompiledPolicy(version, hierarchies, context, rules, checked)
     compiled.symbol_tables = tables
+    compiled.obligation_forms = obligation_forms
     compiled.checks = {name: key.check for name, key in context.items()}
     compiled.now_key = now_key_name(context_decls)
     compiled.default_values = {n: k.default for n, k in context.items() if k.default is not MISSING}

@@ -18,6 +18,7 @@ from .ast_expressions import (
     ListLiteral,
     Literal_,
     Member,
+    NamedCondition,
     NameRef,
     Not,
     Operand,
@@ -47,10 +48,12 @@ from .source import Span
 __all__ = [
     "KIND_WORDS",
     "And",
+    "Argument",
     "BoolType",
     "Citation",
     "Compare",
     "CompareOp",
+    "ConditionDecl",
     "ContextDecl",
     "ContextSource",
     "DateType",
@@ -69,6 +72,7 @@ __all__ = [
     "Member",
     "Name",
     "NameRef",
+    "NamedCondition",
     "NoDecision",
     "Not",
     "Now",
@@ -76,6 +80,7 @@ __all__ = [
     "OneOfType",
     "Operand",
     "Or",
+    "ParamDecl",
     "PolicyFile",
     "Presence",
     "RequestRef",
@@ -102,6 +107,7 @@ KIND_WORDS: dict[str, str] = {
     "purpose": "purpose",
     "obligation": "obligation",
     "context": "context key",
+    "condition": "named condition",
 }
 
 
@@ -115,14 +121,44 @@ class Ground:
 
 
 @dataclass(frozen=True, slots=True)
+class ParamDecl:
+    """``years: integer [default 6]``: a parameter of an obligation."""
+
+    name: Name
+    type: ValueType
+    """One of the scalar types the grammar's ``param_type`` allows (a type added there is one
+    here: the checker tests an argument as it tests a context key's default)."""
+    default: Literal_ | None = None
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
 class TermDecl:
-    """``party a, b under c "description" §1.1``: declares ``names`` with ``parents``."""
+    """``party a, b under c "description" §1.1``: declares ``names`` with ``parents``.
+
+    An obligation may also be declared with parameters (``obligation retain_for(years:
+    integer)``: then it declares one name) and with a condition (``... when C``) that every
+    ``with obligation`` of it carries."""
 
     kind: DeclKind
     names: tuple[Name, ...]
     parents: tuple[Name, ...] = ()
     description: str | None = None
     citations: tuple[Citation, ...] = ()
+    span: Span | None = field(default=None, compare=False, repr=False)
+    parameters: tuple[ParamDecl, ...] = ()
+    condition: Expr | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ConditionDecl:
+    """``condition NAME [§x] ["description"] means CONDITION``: a condition given a name, used
+    by that name wherever a condition can be."""
+
+    name: Name
+    condition: Expr
+    citations: tuple[Citation, ...] = ()
+    description: str | None = None
     span: Span | None = field(default=None, compare=False, repr=False)
 
 
@@ -156,10 +192,29 @@ class ContextDecl:
 
 
 @dataclass(frozen=True, slots=True)
+class Argument:
+    """``years = 6``: the value of an obligation's parameter where a rule requires it."""
+
+    name: Name
+    value: Literal_
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
 class ObligationClause:
+    """``with obligation(s) NAME[(ARG = VALUE, …)], … [when CONDITION]``.
+
+    ``arguments`` holds, for each of ``names`` in order, the arguments written after it (empty
+    when none are, and empty altogether for a clause without any)."""
+
     names: tuple[Name, ...]
     condition: Expr | None = None
     span: Span | None = field(default=None, compare=False, repr=False)
+    arguments: tuple[tuple[Argument, ...], ...] = ()
+
+    def arguments_of(self, index: int) -> tuple[Argument, ...]:
+        """The arguments written after the ``index``-th name."""
+        return self.arguments[index] if index < len(self.arguments) else ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,7 +296,7 @@ class NoDecision:
     span: Span | None = field(default=None, compare=False, repr=False)
 
 
-Item = TermDecl | ContextDecl | Rule | Invariant | SourceDecl | NoDecision
+Item = TermDecl | ContextDecl | ConditionDecl | Rule | Invariant | SourceDecl | NoDecision
 
 
 @dataclass(frozen=True, slots=True)
