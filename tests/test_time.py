@@ -469,3 +469,10 @@ def test_a_test_file_may_write_toml_dates(tmp_path: Path) -> None:
     )
     report = run_tests(tmp_path)
     assert report.ok(None), report
+
+
+def test_the_workbench_lists_a_rule_reading_now_under_the_key() -> None:
+    from policy_engine.workbench.vocabulary_view import naming_rules
+
+    policy = load_policy_text(HEAD + "context at: date is now\n" + rule('now > date "2026-01-01"'))
+    assert naming_rules(policy.compiled)["at"] == ["r"]
