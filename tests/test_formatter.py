@@ -464,7 +464,7 @@ def policies(draw: st.DrawFn) -> tuple[str, list[str]]:
 
 
 @given(policies())
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_random_policies_survive_formatting(case: tuple[str, list[str]]) -> None:
     text, comments = case
     assert comment_texts(text) == comments
