@@ -45,6 +45,7 @@ from .test_analysis import (
     with_string_tests,
 )
 from .test_properties import (
+    ATTRIBUTES,
     KINDS,
     Expr,
     PolicySpec,
@@ -609,12 +610,12 @@ def mutate_condition(draw: st.DrawFn, vocab: Vocab, rule: RuleSpec) -> RuleSpec:
     if choice == 0:
         return replace(rule, condition=None)
     if choice == 1:
-        return replace(rule, condition=draw_expr(draw, vocab))
+        return replace(rule, condition=draw_expr(draw, vocab, time=False))
     if choice == 2 and rule.condition is not None:
         # A nearby test in place of one leaf: small, sharp changes.
         return replace(rule, condition=swap_leaf(draw, rule.condition))
     if choice == 3:
-        return replace(rule, exceptions=(*rule.exceptions, draw_expr(draw, vocab, depth=1)))
+        return replace(rule, exceptions=(*rule.exceptions, draw_expr(draw, vocab, 1, False)))
     if rule.exceptions:
         dropped = number(draw, 0, len(rule.exceptions) - 1)
         return replace(rule, exceptions=rule.exceptions[:dropped] + rule.exceptions[dropped + 1 :])
@@ -640,7 +641,7 @@ def mutate(draw: st.DrawFn, spec: PolicySpec) -> PolicySpec:
         return moved(draw, spec)
     if choice == 0 or not rules:
         rule_id = f"added{sum(r.id.startswith('added') for r in rules)}"
-        rules.insert(number(draw, 0, len(rules)), draw_rule(draw, vocab, rule_id))
+        rules.insert(number(draw, 0, len(rules)), draw_rule(draw, vocab, rule_id, time=False))
         return replace(spec, rules=tuple(rules))
     index = number(draw, 0, len(rules) - 1)
     rule = rules[index]
@@ -656,7 +657,7 @@ def mutate(draw: st.DrawFn, spec: PolicySpec) -> PolicySpec:
     elif choice == 4:  # obligations: other names or another condition
         if rule.effect == "allow":
             names = tuple(some(draw, vocab.obligations, 1, 2))
-            condition = None if flag(draw) else draw_expr(draw, vocab, depth=1)
+            condition = None if flag(draw) else draw_expr(draw, vocab, depth=1, time=False)
             obligations = (*rule.obligations[: number(draw, 0, len(rule.obligations))],)
             rules[index] = replace(rule, obligations=(*obligations, (names, condition)))
         else:
@@ -669,8 +670,13 @@ def mutate(draw: st.DrawFn, spec: PolicySpec) -> PolicySpec:
 
 def moved(draw: st.DrawFn, spec: PolicySpec) -> PolicySpec:
     """The same terms with other parents for one of them (still only earlier terms, so no cycle):
-    rules and set-valued keys then cover other requests."""
-    kind = pick(draw, KINDS)
+    rules and set-valued keys then cover other requests. (Not in a hierarchy whose terms have
+    attributes: another parent could give a term two values, which the checker refuses.)"""
+    with_attributes = {ATTRIBUTES[name][0] for name in spec.vocab.attributes}
+    kinds = [k for k in KINDS if k not in with_attributes]
+    if not kinds:
+        return spec
+    kind = pick(draw, kinds)
     terms = spec.vocab.terms(kind)
     if len(terms) < 2:
         return spec
@@ -678,7 +684,7 @@ def moved(draw: st.DrawFn, spec: PolicySpec) -> PolicySpec:
     parents = dict(spec.vocab.parents)
     parents[kind] = dict(parents[kind])
     parents[kind][terms[index]] = tuple(sorted(some(draw, terms[:index], 0, 2)))
-    return replace(spec, vocab=Vocab(parents, spec.vocab.obligations))
+    return replace(spec, vocab=replace(spec.vocab, parents=parents))
 
 
 def universe_for(*specs: PolicySpec) -> Universe:

@@ -43,7 +43,8 @@ context consented: set of purpose
 HEAD = "rule r §1 allow clerk to use contact for support"
 
 STATEMENTS = (
-    "`party`, `data`, `purpose`, `obligation`, `context`, `attribute`, `rule`, `invariant`, "
+    "`party`, `data`, `purpose`, `obligation`, `condition`, `context`, `attribute`, `rule`, "
+    "`invariant`, "
     "`source`, `not a decision`"
 )
 RESERVED_HELP = (
@@ -273,8 +274,8 @@ BAD_POLICIES: dict[str, Bad] = {
         1,
         14,
         "under",
-        "expected `,`, a citation such as `§5.1`, a quoted string or the start of a statement, "
-        "found `under`",
+        "expected `(`, `,`, `when`, a citation such as `§5.1`, a quoted string or the start of a "
+        "statement, found `under`",
         None,
     ),
     "is present": syntax(
@@ -329,7 +330,8 @@ BAD_POLICIES: dict[str, Bad] = {
         1,
         12,
         "int",
-        "expected `boolean`, `decimal`, `integer`, `list`, `one`, `set` or `string`, found `int`",
+        "expected `boolean`, `date`, `decimal`, `instant`, `integer`, `list`, `one`, `set` or "
+        "`string`, found `int`",
         "did you mean `integer`?",
     ),
     "set of something else": syntax(
@@ -448,8 +450,8 @@ BAD_POLICIES: dict[str, Bad] = {
         1,
         27,
         "",
-        "unexpected end of file, expected `[`, `false`, `true`, a decimal number, a quoted string "
-        "or a whole number",
+        "unexpected end of file, expected `[`, `date`, `false`, `instant`, `true`, a decimal "
+        "number, a quoted string or a whole number",
         UNFINISHED,
     ),
     # ---- validation: names --------------------------------------------------------------------
@@ -543,7 +545,8 @@ BAD_POLICIES: dict[str, Bad] = {
         6,
         "staff",
         "`staff` is declared twice",
-        "every party, data category, purpose, obligation and context key needs a name of its own",
+        "every party, data category, purpose, obligation, context key and named condition needs "
+        "a name of its own",
         notes=(("first declared here as a party", 1, 7),),
     ),
     "rule id used twice": invalid(
@@ -718,8 +721,8 @@ BAD_POLICIES: dict[str, Bad] = {
         1,
         33,
         "consent",
-        "expected `default`, `from`, a citation such as `§5.1`, a quoted string or the start of a "
-        "statement, found `consent`",
+        "expected `default`, `from`, `is`, a citation such as `§5.1`, a quoted string or the "
+        "start of a statement, found `consent`",
         "the key the consent ledger supplies is marked `from consent ledger`, written right after "
         "its type",
     ),
@@ -1069,8 +1072,8 @@ def test_rendered_duplicate_points_at_both_places() -> None:
         "  |\n"
         "2 | data d\n"
         "  |      ^\n"
-        "  = help: every party, data category, purpose, obligation and context key needs a name "
-        "of its own"
+        "  = help: every party, data category, purpose, obligation, context key and named "
+        "condition needs a name of its own"
     )
 
 

@@ -1,7 +1,9 @@
-"""The examples of docs/language.md: every ```policy block is a whole policy that loads without
-an error, and that the formatter leaves as it is once formatted (so the page shows the language as
-the engine reads and writes it). ```decisions blocks right after a ```policy block (lines as in
-docs/semantics.md: party, data, purpose[, context] → allow|deny) are decided too.
+"""The examples of docs/language.md's sections on numbers, defaults of lists, attributes of terms
+and relationships: every ```policy block there is a whole policy that loads without an error, and
+that the formatter leaves as it is once formatted (so the page shows the language as the engine
+reads and writes it). ```decisions blocks right after a ```policy block (lines as in
+docs/semantics.md: party, data, purpose[, context] → allow|deny) are decided too. (The sections on
+time and named conditions have their own tests: ``test_time.py``, ``test_named_conditions.py``.)
 """
 
 from __future__ import annotations
@@ -18,9 +20,21 @@ from policy_engine.language.formatter import format_source
 LANGUAGE = Path(__file__).resolve().parent.parent / "docs" / "language.md"
 
 
+SECTIONS = ("## Numbers", "## Attributes of terms", "## Context schema")
+"""The sections whose examples are whole policies (the context schema's: defaults of lists,
+relationships)."""
+
+
+def section(text: str, heading: str) -> str:
+    start = text.index("\n" + heading + "\n")
+    end = text.find("\n## ", start + len(heading) + 2)
+    return text[start : end if end != -1 else len(text)]
+
+
 def blocks() -> list[tuple[str, str]]:
-    """(policy text, its decision lines) for every ```policy block of the page, in order."""
-    text = LANGUAGE.read_text(encoding="utf-8")
+    """(policy text, its decision lines) for every ```policy block of those sections, in order."""
+    page = LANGUAGE.read_text(encoding="utf-8")
+    text = "".join(section(page, heading) for heading in SECTIONS)
     found: list[tuple[str, str]] = []
     for match in re.finditer(r"^```(\w+)\n(.*?)^```", text, re.S | re.M):
         lang, body = match.group(1), match.group(2)

@@ -12,7 +12,7 @@ default.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +20,7 @@ from ..engine.compiler import MISSING, CompiledPolicy
 from ..engine.context import plain_value
 from ..engine.evaluator import show
 from ..language import ast
+from ..language.time_values import TimeValue
 from ..semantics.vocabulary import Hierarchy
 from .conditions import KeyFacts
 from .number_classes import number_domain
@@ -48,9 +49,17 @@ class ContextClass:
         return self._context
 
     def request_context(self) -> dict[str, Any]:
-        """The representative as JSON-ready request context (sets become sorted lists, decimals
-        floats that read back exactly: :func:`~policy_engine.engine.context.plain_value`)."""
-        return {key: plain_value(value) for key, value in self.values if value is not MISSING}
+        """The representative as JSON-ready request context (sets become sorted lists, dates and
+        instants their text, decimals floats that read back exactly:
+        :func:`~policy_engine.engine.context.plain_value`)."""
+        out: dict[str, Any] = {}
+        for key, value in self.values:
+            if value is MISSING:
+                continue
+            if isinstance(value, TimeValue):
+                value = value.isoformat()
+            out[key] = plain_value(value)
+        return out
 
     def describe(self, keys: Iterable[str] | None = None) -> str:
         """The class in words, optionally only for some keys (``words`` align with ``values``)."""
@@ -80,7 +89,10 @@ class KeyDomains:
         facts: dict[str, KeyFacts],
         defaults: dict[str, Any],
         disputed_defaults: set[str],
+        time_domain: Callable[[str], Domain] | None = None,
     ) -> None:
+        self.time_domain = time_domain
+        """A date or instant key's classes (:mod:`.time_domains`)."""
         self.policies = policies
         self.context = context
         self.facts = facts
@@ -103,6 +115,9 @@ class KeyDomains:
             values = self._str_domain(key, facts)
         elif isinstance(type_, ast.ListType):
             values = self._list_domain(key, type_, facts)
+        elif isinstance(type_, ast.DateType | ast.InstantType):
+            assert self.time_domain is not None
+            values = self.time_domain(key)
         else:
             values = self._termset_domain(key, type_.kind, facts, terms)
         if key in self.disputed_defaults:

@@ -25,6 +25,7 @@ from ..semantics.checker import CheckedPolicy
 from ..semantics.vocabulary import Hierarchy
 from .cells import specialize_cell
 from .compiled import (
+    Arguments,
     CellFunction,
     CellPlan,
     CompiledRule,
@@ -33,6 +34,7 @@ from .compiled import (
     Outcome,
     RuleAbout,
     RuleLogic,
+    requirements,
 )
 from .conditions import ConditionBuilder
 from .context import (
@@ -48,6 +50,7 @@ from .context import (
     context_validator,
 )
 from .specialize import Specializer
+from .time_operands import now_key_name
 
 __all__ = [
     "CELL_CACHE_SIZE",
@@ -113,6 +116,11 @@ class CompiledPolicy:
     key_prefixes: frozenset[str] = field(repr=False, default=frozenset())
     """The starts of dotted context keys (``record`` of ``record.author``): the names under
     which a request may give them as nested objects."""
+    now_key: str | None = field(repr=False, default=None)
+    """The context key declared ``is now``: the decision's time, which ``now`` reads."""
+    obligation_forms: dict[str, tuple[str, Arguments]] = field(repr=False, default_factory=dict)
+    """The text of each obligation some rule requires → its name and arguments (decisions
+    list obligations by name, and each with its parameters)."""
 
     @property
     def checked(self) -> CheckedPolicy:
@@ -147,7 +155,9 @@ class CompiledPolicy:
 
     def _specialize(self, terms: RequestTerms) -> FastCell:
         plan = self.cell(terms)
-        spec = Specializer(*self.symbol_tables, self.hierarchies, terms, self.attributes)
+        spec = Specializer(
+            *self.symbol_tables, self.hierarchies, terms, self.now_key, self.attributes
+        )
         return specialize_cell(plan, spec)
 
     def cell(self, terms: RequestTerms) -> CellPlan:
@@ -181,10 +191,25 @@ class CompiledPolicy:
 
 def compile_policy(checked: CheckedPolicy, version: str) -> CompiledPolicy:
     tables = symbol_tables(checked.context, {n: s.kind for n, s in checked.symbols.items()})
-    builder = ConditionBuilder(checked.hierarchies, tables, checked.attributes)
+    builder = ConditionBuilder(
+        checked.hierarchies, tables, now_key_name(checked.context), checked.attributes
+    )
     rules = tuple(CompiledRule.of(i, rule, builder) for i, rule in enumerate(checked.rules))
+    forms = {
+        text: (name, arguments)
+        for rule in checked.rules
+        for clause in rule.obligations
+        for text, name, arguments in requirements(clause)
+    }
     return assemble(
-        version, checked.hierarchies, checked.context, tables, rules, checked, checked.attributes
+        version,
+        checked.hierarchies,
+        checked.context,
+        tables,
+        rules,
+        checked,
+        forms,
+        checked.attributes,
     )
 
 
@@ -195,9 +220,10 @@ def symbol_tables(context: Mapping[str, ast.ContextDecl], kinds: dict[str, str])
 def condition_builder(
     hierarchies: dict[str, Hierarchy],
     tables: SymbolTables,
+    context: Mapping[str, ast.ContextDecl],
     attributes: Mapping[tuple[str, str], Attribute],
 ) -> ConditionBuilder:
-    return ConditionBuilder(hierarchies, tables, attributes)
+    return ConditionBuilder(hierarchies, tables, now_key_name(context), attributes)
 
 
 def assemble(
@@ -207,6 +233,7 @@ def assemble(
     tables: SymbolTables,
     rules: tuple[CompiledRule, ...],
     checked: CheckedPolicy | Callable[[], CheckedPolicy],
+    obligation_forms: dict[str, tuple[str, Arguments]],
     attributes: Mapping[tuple[str, str], Attribute],
 ) -> CompiledPolicy:
     """The compiled policy around its rules: context validators, defaults and the rule index.
@@ -222,11 +249,13 @@ def assemble(
     }
     compiled = CompiledPolicy(version, hierarchies, context, rules, checked)
     compiled.symbol_tables = tables
+    compiled.obligation_forms = obligation_forms
     compiled.attributes = attributes
     compiled.key_prefixes = frozenset(
         name.rsplit(".", depth)[0] for name in context for depth in range(1, name.count(".") + 1)
     )
     compiled.checks = {name: key.check for name, key in context.items()}
+    compiled.now_key = now_key_name(context_decls)
     compiled.default_values = {n: k.default for n, k in context.items() if k.default is not MISSING}
     for kind in ("party", "data", "purpose"):
         naming: dict[str, list[int]] = {}
@@ -245,5 +274,7 @@ def assemble(
 
 def compile_condition(compiled: CompiledPolicy, expr: ast.Expr) -> Condition:
     """Compile a checked condition that is not part of a rule (an invariant's ``when``)."""
-    builder = ConditionBuilder(compiled.hierarchies, compiled.symbol_tables, compiled.attributes)
+    builder = ConditionBuilder(
+        compiled.hierarchies, compiled.symbol_tables, compiled.now_key, compiled.attributes
+    )
     return builder.condition(expr)

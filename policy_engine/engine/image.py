@@ -31,6 +31,7 @@ from ..language.parser import parse_rule
 from ..language.source import Source, Span
 from ..semantics.attribute_table import Attribute
 from ..semantics.checker import CheckedPolicy
+from ..semantics.resolve import Resolver
 from ..semantics.vocabulary import Hierarchy
 from .compiler import (
     CompiledPolicy,
@@ -90,7 +91,25 @@ def capture(
         "rules": chunks,
         "conditions": list(conditions),
         "warnings": list(warnings),
+        "obligation_forms": dict(compiled.obligation_forms),
+        "named": _declarations(compiled.checked),
     }
+
+
+def _declarations(checked: CheckedPolicy) -> tuple[Any, ...]:
+    """What resolving a re-parsed rule needs (:class:`~policy_engine.semantics.resolve.Resolver`):
+    the named conditions and the obligation declarations that have a condition or parameters."""
+    obligations = {
+        id(d): d
+        for d in checked.term_decls.values()
+        if d.kind == "obligation" and (d.condition is not None or d.parameters)
+    }
+    return (dict(checked.conditions), list(obligations.values()))
+
+
+def _resolved(resolver: Callable[[], Resolver], load: Callable[[], ast.Rule]) -> ast.Rule:
+    """A rule re-parsed from its text, meaning what the checker made it mean."""
+    return resolver().rule(load())
 
 
 def restore(
@@ -102,7 +121,9 @@ def restore(
     }
     tables = symbol_tables(image["context"], image["kinds"])
     attributes = {(row[0], row[1]): Attribute(*row) for row in image["attributes"]}
-    builder = condition_builder(hierarchies, tables, attributes)
+    builder = condition_builder(hierarchies, tables, image["context"], attributes)
+    named_conditions, obligation_decls = image["named"]
+    resolver = functools.cache(lambda: Resolver(named_conditions, obligation_decls))
     rules = []
     decoded = _Conditions(image["conditions"])
     rows = (row for chunk in image["rules"] for row in _PlainUnpickler(chunk).load())
@@ -120,7 +141,11 @@ def restore(
                 obligations,
                 about,
                 builder,
-                load=functools.partial(parse_rule, source, line, column, begin, end),
+                load=functools.partial(
+                    _resolved,
+                    resolver,
+                    functools.partial(parse_rule, source, line, column, begin, end),
+                ),
                 logic=functools.partial(decoded.logic, logic),
             )
         )
@@ -131,6 +156,7 @@ def restore(
         tables,
         tuple(rules),
         load_checked,
+        image["obligation_forms"],
         attributes,
     )
     return compiled, list(image["warnings"])
@@ -158,6 +184,12 @@ _EXPR_CLASSES: dict[str, type] = {
         ast.AttributeRef,
         ast.ListLiteral,
         ast.Name,
+        ast.NamedCondition,
+        ast.Citation,
+        ast.TimeLiteral,
+        ast.Shifted,
+        ast.Duration,
+        ast.Now,
     )
 }
 _EXPR_CLASSES["Decimal"] = Decimal  # a decimal literal, stored as its text: (code, "0.75")

@@ -20,18 +20,24 @@ from .ast_expressions import (
     ListLiteral,
     Literal_,
     Member,
+    NamedCondition,
     NameRef,
     Not,
     Operand,
     Or,
     Presence,
     RequestRef,
+    Shifted,
+    TimeOperand,
     Truth,
 )
 from .ast_names import Citation, Name
+from .ast_time import Duration, Now, TimeLiteral
 from .ast_types import (
     BoolType,
+    DateType,
     DecimalType,
+    InstantType,
     IntType,
     ListType,
     OneOfType,
@@ -45,6 +51,7 @@ from .source import Span
 __all__ = [
     "KIND_WORDS",
     "And",
+    "Argument",
     "AttributeDecl",
     "AttributeRef",
     "AttributeValue",
@@ -52,13 +59,17 @@ __all__ = [
     "Citation",
     "Compare",
     "CompareOp",
+    "ConditionDecl",
     "ContextDecl",
     "ContextSource",
+    "DateType",
     "DecimalType",
     "DeclKind",
+    "Duration",
     "Effect",
     "Expr",
     "Ground",
+    "InstantType",
     "IntType",
     "Invariant",
     "Item",
@@ -68,22 +79,28 @@ __all__ = [
     "Member",
     "Name",
     "NameRef",
+    "NamedCondition",
     "NoDecision",
     "Not",
+    "Now",
     "ObligationClause",
     "OneOfType",
     "Operand",
     "Or",
+    "ParamDecl",
     "PolicyFile",
     "Presence",
     "RequestRef",
     "Rule",
     "Scope",
+    "Shifted",
     "SourceDecl",
     "StrType",
     "TermDecl",
     "TermKind",
     "TermSetType",
+    "TimeLiteral",
+    "TimeOperand",
     "Truth",
     "ValueType",
 ]
@@ -97,6 +114,7 @@ KIND_WORDS: dict[str, str] = {
     "purpose": "purpose",
     "obligation": "obligation",
     "context": "context key",
+    "condition": "named condition",
 }
 
 
@@ -119,9 +137,25 @@ class AttributeValue:
 
 
 @dataclass(frozen=True, slots=True)
+class ParamDecl:
+    """``years: integer [default 6]``: a parameter of an obligation."""
+
+    name: Name
+    type: ValueType
+    """One of the scalar types the grammar's ``param_type`` allows (a type added there is one
+    here: the checker tests an argument as it tests a context key's default)."""
+    default: Literal_ | None = None
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
 class TermDecl:
     """``party a, b under c "description" §1.1 with location = "US"``: declares ``names`` with
-    ``parents`` and their own values of attributes."""
+    ``parents`` and their own values of attributes.
+
+    An obligation may also be declared with parameters (``obligation retain_for(years:
+    integer)``: then it declares one name) and with a condition (``... when C``) that every
+    ``with obligation`` of it carries."""
 
     kind: DeclKind
     names: tuple[Name, ...]
@@ -129,6 +163,8 @@ class TermDecl:
     description: str | None = None
     citations: tuple[Citation, ...] = ()
     span: Span | None = field(default=None, compare=False, repr=False)
+    parameters: tuple[ParamDecl, ...] = ()
+    condition: Expr | None = None
     attributes: tuple[AttributeValue, ...] = ()
 
 
@@ -147,6 +183,18 @@ class AttributeDecl:
     span: Span | None = field(default=None, compare=False, repr=False)
 
 
+@dataclass(frozen=True, slots=True)
+class ConditionDecl:
+    """``condition NAME [§x] ["description"] means CONDITION``: a condition given a name, used
+    by that name wherever a condition can be."""
+
+    name: Name
+    condition: Expr
+    citations: tuple[Citation, ...] = ()
+    description: str | None = None
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+
 ContextSource = Literal["consent ledger"]
 """Who supplies a context key besides the request: ``from consent ledger`` (the decision service
 fills the key from its consent ledger when a request names a subject and leaves the key out)."""
@@ -154,7 +202,8 @@ fills the key from its consent ledger when a request names a subject and leaves 
 
 @dataclass(frozen=True, slots=True)
 class ContextDecl:
-    """``context NAME: TYPE [from consent ledger] [default LITERAL] ["description"] [§x]``."""
+    """``context NAME: TYPE [from consent ledger] [is now] [default LITERAL] ["description"]
+    [§x]``."""
 
     name: Name
     type: ValueType
@@ -168,6 +217,10 @@ class ContextDecl:
     """``"consent ledger"`` when the key is marked ``from consent ledger``; None otherwise."""
     source_span: Span | None = field(default=None, compare=False, repr=False)
     """Where ``from consent ledger`` is written."""
+    is_now: bool = False
+    """Marked ``is now``: the key holds the decision's time, which ``now`` reads."""
+    now_span: Span | None = field(default=None, compare=False, repr=False)
+    """Where ``is now`` is written."""
 
     @property
     def default_value(self) -> object:
@@ -179,12 +232,12 @@ class ContextDecl:
         return value
 
 
-def literal_value(node: Literal_ | ListLiteral | None) -> object:
+def literal_value(node: Literal_ | ListLiteral | TimeLiteral | None) -> object:
     """The value a literal or a list of literals and terms stands for: a list is the frozenset
     of its strings and term names; None for no node."""
     if node is None:
         return None
-    if isinstance(node, Literal_):
+    if not isinstance(node, ListLiteral):
         return node.value
     return frozenset(
         item.value if isinstance(item, Literal_) else getattr(item, "name", None)
@@ -196,10 +249,29 @@ def literal_value(node: Literal_ | ListLiteral | None) -> object:
 
 
 @dataclass(frozen=True, slots=True)
+class Argument:
+    """``years = 6``: the value of an obligation's parameter where a rule requires it."""
+
+    name: Name
+    value: Literal_
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
 class ObligationClause:
+    """``with obligation(s) NAME[(ARG = VALUE, …)], … [when CONDITION]``.
+
+    ``arguments`` holds, for each of ``names`` in order, the arguments written after it (empty
+    when none are, and empty altogether for a clause without any)."""
+
     names: tuple[Name, ...]
     condition: Expr | None = None
     span: Span | None = field(default=None, compare=False, repr=False)
+    arguments: tuple[tuple[Argument, ...], ...] = ()
+
+    def arguments_of(self, index: int) -> tuple[Argument, ...]:
+        """The arguments written after the ``index``-th name."""
+        return self.arguments[index] if index < len(self.arguments) else ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -281,7 +353,16 @@ class NoDecision:
     span: Span | None = field(default=None, compare=False, repr=False)
 
 
-Item = TermDecl | ContextDecl | AttributeDecl | Rule | Invariant | SourceDecl | NoDecision
+Item = (
+    TermDecl
+    | ContextDecl
+    | AttributeDecl
+    | ConditionDecl
+    | Rule
+    | Invariant
+    | SourceDecl
+    | NoDecision
+)
 
 
 @dataclass(frozen=True, slots=True)

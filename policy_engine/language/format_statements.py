@@ -14,6 +14,7 @@ from .format_layout import (
     DECLARATION_CONTINUATION,
     attribute_doc,
     claim_doc,
+    condition_doc,
     context_doc,
     declaration_doc,
     ground_doc,
@@ -153,6 +154,8 @@ def statement_of(item: ast.Item, node: Tree[Token] | Token) -> Statement:
         group, doc = "context", context_doc(item)
     elif isinstance(item, ast.AttributeDecl):
         group, doc = "attribute", attribute_doc(item)
+    elif isinstance(item, ast.ConditionDecl):
+        group, doc = "condition", condition_doc(item)
     elif isinstance(item, ast.SourceDecl):
         group, doc = "source", source_doc(item)
     elif isinstance(item, ast.NoDecision):

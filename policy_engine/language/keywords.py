@@ -18,12 +18,11 @@ from .grammar import lark_parser, reserved_words
 from .syntax_errors import STATEMENT_KEYWORDS
 
 WORD_CLASSES: dict[str, str] = {
-    # the words that start a declaration, a rule or an invariant (a phrase has its own class)
-    **dict.fromkeys((w for w in STATEMENT_KEYWORDS if " " not in w), "statement"),
+    **dict.fromkeys((k for k in STATEMENT_KEYWORDS if " " not in k), "statement"),
     "allow": "allow",
     "deny": "deny",
-    **dict.fromkeys(("boolean", "integer", "decimal", "string"), "type"),
-    **dict.fromkeys(("true", "false"), "constant"),
+    **dict.fromkeys(("boolean", "integer", "decimal", "string", "date", "instant"), "type"),
+    **dict.fromkeys(("true", "false", "now"), "constant"),
     **dict.fromkeys(("and", "or", "not", "in", "is"), "operator"),
 }
 """The class of the words that are not plain keywords: statements that start a declaration,

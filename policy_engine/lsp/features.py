@@ -29,6 +29,7 @@ COMPLETION_KINDS = {
     "purpose": Kind.Enum,
     "obligation": Kind.Event,
     "context": Kind.Variable,
+    "condition": Kind.Function,
 }
 
 Symbol = lsp.SymbolKind
@@ -39,6 +40,7 @@ SYMBOL_KINDS = {
     "obligation": Symbol.Event,
     "context": Symbol.Variable,
     "attribute": Symbol.Property,
+    "condition": Symbol.Boolean,
     "rule": Symbol.Function,
     "invariant": Symbol.Boolean,
     "source": Symbol.File,

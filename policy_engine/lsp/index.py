@@ -25,8 +25,8 @@ class Declared:
     of a source document."""
 
     kind: str
-    """``party``, ``data``, ``purpose``, ``obligation``, ``context``, ``attribute``, ``rule``,
-    ``invariant`` or ``source``."""
+    """``party``, ``data``, ``purpose``, ``obligation``, ``context``, ``attribute``,
+    ``condition``, ``rule``, ``invariant`` or ``source``."""
     name: str
     span: Span
     """Where the name is written in its statement."""
@@ -42,6 +42,8 @@ def declared_in(item: ast.Item) -> Iterator[Declared]:
         named = [("context", item.name)]
     elif isinstance(item, ast.AttributeDecl):
         named = [("attribute", item.name)]
+    elif isinstance(item, ast.ConditionDecl):
+        named = [("condition", item.name)]
     elif isinstance(item, ast.Rule):
         named = [("rule", item.id)]
     elif isinstance(item, ast.Invariant):

@@ -81,7 +81,9 @@ def _value_fits(
 ) -> bool:
     """Whether ``literal`` is a value of the attribute's type; if not, an error ``code`` at it
     (``what`` names the value in the message)."""
-    problem = default_problem(decl.type, literal.value)
+    # a date or an instant written where a number or a string is due is no value of it
+    value = literal.value if isinstance(literal, ast.Literal_) else literal
+    problem = default_problem(decl.type, value)
     if problem:
         state.error(
             code,

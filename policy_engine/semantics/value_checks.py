@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from ..language import ast
 from ..language.source import Span
-from .check_state import CheckState
+from .check_state import CheckState, article
 
 
 def check_literals_unique(
@@ -42,4 +42,9 @@ def default_problem(type_: ast.ValueType, value: object) -> str | None:
         if isinstance(value, str) and value in type_.literals:
             return None
         return "must be one of " + ", ".join(f'"{v}"' for v in type_.literals)
+    if isinstance(type_, ast.DateType | ast.InstantType):
+        return (
+            f"cannot be set: {article(type_.describe())} {type_.describe()} is a fact the "
+            "request states, never assumed (leave it out to make it unknown)"
+        )
     return "must be a list"
