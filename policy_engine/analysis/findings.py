@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..engine.compiler import CompiledPolicy, CompiledRule
+from ..language import ast
 from ..language.errors import Diagnostic
 from ..semantics.vocabulary import Hierarchy
 from .budget import BudgetExceeded, Meter
@@ -134,7 +135,22 @@ def _covers_scope(
 
 def _obligation_key(rule: CompiledRule) -> set[tuple[tuple[str, ...], object]]:
     conditions = rule.logic.obligation_conditions
-    return {(o.names, when) for o, when in zip(rule.obligations, conditions, strict=True)}
+    return {
+        (o.names, None if when is None else spelled_out(when))
+        for o, when in zip(rule.obligations, conditions, strict=True)
+    }
+
+
+def spelled_out(expr: ast.Expr) -> ast.Expr:
+    """``expr`` with each named condition replaced by what it names (which it means exactly):
+    two obligation conditions that differ only in naming a part are the same condition."""
+    if isinstance(expr, ast.NamedCondition):
+        return spelled_out(expr.body)
+    if isinstance(expr, ast.And | ast.Or):
+        return type(expr)(tuple(spelled_out(e) for e in expr.operands))
+    if isinstance(expr, ast.Not):
+        return ast.Not(spelled_out(expr.operand))
+    return expr
 
 
 def _redundant(
