@@ -43,8 +43,8 @@ context consented: set of purpose
 HEAD = "rule r §1 allow clerk to use contact for support"
 
 STATEMENTS = (
-    "`party`, `data`, `purpose`, `obligation`, `context`, `rule`, `invariant`, `source`, "
-    "`not a decision`"
+    "`party`, `data`, `purpose`, `obligation`, `context`, `rule`, `override`, `invariant`, "
+    "`source`, `not a decision`"
 )
 RESERVED_HELP = (
     "pick another name; the language's own words (`party`, `rule`, `when`, `any`, ...) are reserved"

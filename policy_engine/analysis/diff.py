@@ -216,7 +216,9 @@ def _same_rules(
         pair = (id(x), id(y))
         same = alike.get(pair)
         if same is None:
-            same = alike[pair] = x.id == y.id and x.effect == y.effect and x.source == y.source
+            same = alike[pair] = (
+                x.id == y.id and x.effect == y.effect and x.source == y.source
+            ) and x.logic == y.logic  # overrides add to a rule's logic, not to its text
         if not same:
             return False
     return True

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from ..engine.compiler import CompiledPolicy
 from ..language import ast
 from ..language.errors import Diagnostic
-from .conditions import expressions_of, keys_of
+from .conditions import keys_of
 from .invariants import invariant_exprs
 
 
@@ -32,7 +32,10 @@ def _mentioned_terms(compiled: CompiledPolicy) -> set[str]:
         for scope in (rule.parties, rule.data, rule.purposes):
             used |= set(scope or ())
         used |= {n for o in rule.obligations for n in o.names}
-        exprs += expressions_of(rule.source)
+        exprs += rule.logic.expressions()
+    for override in compiled.overrides:
+        used |= {n for names, _ in override.obligations for n in names}
+        exprs += [override.condition]
     for invariant in compiled.checked.invariants:
         for s in (invariant.parties, invariant.data, invariant.purposes):
             used |= {n.value for n in (*(s.names or ()), *s.excepts)}
@@ -49,8 +52,12 @@ def _mentioned_terms(compiled: CompiledPolicy) -> set[str]:
 def _read_keys(compiled: CompiledPolicy) -> set[str]:
     keys: set[str] = set()
     for rule in compiled.rules:
-        for expr in expressions_of(rule.source):
+        for expr in rule.logic.expressions():
             keys |= keys_of(expr, compiled.context)
+    for override in compiled.overrides:
+        for _, when in override.obligations:
+            if when is not None:
+                keys |= keys_of(when, compiled.context)
     for invariant in compiled.checked.invariants:
         for expr in invariant_exprs(invariant):
             keys |= keys_of(expr, compiled.context)

@@ -46,6 +46,7 @@ from .context import (
     SymbolTables,
     context_validator,
 )
+from .overrides import CompiledOverride, compile_overrides
 from .specialize import Specializer
 
 __all__ = [
@@ -54,6 +55,7 @@ __all__ = [
     "MISSING",
     "CellFunction",
     "CellPlan",
+    "CompiledOverride",
     "CompiledPolicy",
     "CompiledRule",
     "Condition",
@@ -107,6 +109,8 @@ class CompiledPolicy:
     """Context key → type and declared name → kind, for code that resolves names."""
     checks: dict[str, Callable[[Any], Any]] = field(repr=False, default_factory=dict)
     """Context key → its validator (see :func:`context_validator`)."""
+    overrides: tuple[CompiledOverride, ...] = field(repr=False, default=())
+    """The policy's overrides (their effect is already in the rules' logic: :mod:`.overrides`)."""
 
     @property
     def checked(self) -> CheckedPolicy:
@@ -176,8 +180,14 @@ class CompiledPolicy:
 def compile_policy(checked: CheckedPolicy, version: str) -> CompiledPolicy:
     tables = symbol_tables(checked.context, {n: s.kind for n, s in checked.symbols.items()})
     builder = ConditionBuilder(checked.hierarchies, tables)
-    rules = tuple(CompiledRule.of(i, rule, builder) for i, rule in enumerate(checked.rules))
-    return assemble(version, checked.hierarchies, checked.context, tables, rules, checked)
+    touched, overrides = compile_overrides(checked)
+    rules = tuple(
+        CompiledRule.of(i, rule, builder, touched.get(rule.id.value))
+        for i, rule in enumerate(checked.rules)
+    )
+    compiled = assemble(version, checked.hierarchies, checked.context, tables, rules, checked)
+    compiled.overrides = overrides
+    return compiled
 
 
 def symbol_tables(context: Mapping[str, ast.ContextDecl], kinds: dict[str, str]) -> SymbolTables:

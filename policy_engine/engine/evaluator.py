@@ -23,6 +23,7 @@ from .compiler import (
     CellPlan,
     CompiledPolicy,
     CompiledRule,
+    Condition,
     Context,
     Outcome,
     RequestTerms,
@@ -46,6 +47,8 @@ class ObligationTrace:
     names: tuple[str, ...]
     condition: ConditionTrace | None
     attached: bool
+    origin: str | None = None
+    """The override that adds the clause (None: the rule's own)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,8 +59,13 @@ class RuleTrace:
     value: bool | None
     condition: ConditionTrace | None
     exceptions: tuple[ConditionTrace, ...]
+    """Its own exceptions; the conditions of the overrides that lift it are in ``lifts``."""
     obligations: tuple[ObligationTrace, ...]
     missing: frozenset[str]
+    lifts: tuple[ConditionTrace, ...] = ()
+    """The conditions of the overrides that lift it, as ``rule.logic.lifted_by`` lists them."""
+    own: bool | None = True
+    """Its value without the overrides (whether it would otherwise apply)."""
 
 
 Tracer = Callable[[RuleTrace], None]
@@ -71,12 +79,28 @@ def _kleene_and(values: list[bool | None]) -> bool | None:
 
 def rule_value(rule: CompiledRule, ctx: Context, req: RequestTerms) -> bool | None:
     """cond ∧ ¬exc₁ ∧ ¬exc₂ … in three-valued logic."""
+    return _value(rule.condition, rule.exceptions, ctx, req)
+
+
+def own_value(rule: CompiledRule, ctx: Context, req: RequestTerms) -> bool | None:
+    """The rule's value without the overrides that lift it: cond ∧ ¬exc₁ ∧ … over its own
+    exceptions (docs/semantics.md, 30: whether it would otherwise apply)."""
+    own = rule.exceptions[: len(rule.logic.own_exceptions)]
+    return _value(rule.condition, own, ctx, req)
+
+
+def _value(
+    condition: Condition | None,
+    exceptions: tuple[Condition, ...],
+    ctx: Context,
+    req: RequestTerms,
+) -> bool | None:
     result: bool | None = True
-    if rule.condition is not None:
-        result = rule.condition(ctx, req)
+    if condition is not None:
+        result = condition(ctx, req)
         if result is False:
             return False
-    for exception in rule.exceptions:
+    for exception in exceptions:
         value = exception(ctx, req)
         if value is True:
             return False
@@ -198,16 +222,28 @@ def trace_rule(
     parts: list[bool | None] = [] if condition is None else [condition.value]
     parts += [None if e.value is None else not e.value for e in exceptions]
     value = _kleene_and(parts)
+    own = len(logic.own_exceptions)
     missing: frozenset[str] = frozenset()
     if value is None:
         pieces = ([condition] if condition else []) + list(exceptions)
         missing = frozenset().union(*(p.missing for p in pieces if p.value is None))
     obligations = []
-    for clause, when in zip(rule.obligations, logic.obligation_conditions, strict=True):
+    for index, (clause, when) in enumerate(
+        zip(rule.obligations, logic.obligation_conditions, strict=True)
+    ):
         traced = trace_condition(compiled, when, ctx, req) if when else None
         attached = value is True and (traced is None or traced.value is True)
-        obligations.append(ObligationTrace(clause.names, traced, attached))
-    return RuleTrace(rule, value, condition, exceptions, tuple(obligations), missing)
+        obligations.append(ObligationTrace(clause.names, traced, attached, logic.origin(index)))
+    return RuleTrace(
+        rule,
+        value,
+        condition,
+        exceptions[:own],
+        tuple(obligations),
+        missing,
+        exceptions[own:],
+        _kleene_and(parts[: len(parts) - len(logic.lifted_by)]),
+    )
 
 
 # ---- the tracing interpreter -------------------------------------------------------------------

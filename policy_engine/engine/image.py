@@ -31,6 +31,7 @@ from ..language.source import Source, Span
 from ..semantics.checker import CheckedPolicy
 from ..semantics.vocabulary import Hierarchy
 from .compiler import (
+    CompiledOverride,
     CompiledPolicy,
     CompiledRule,
     RuleAbout,
@@ -76,6 +77,21 @@ def capture(
         pickle.dumps([row(rule) for rule in compiled.rules[at : at + _CHUNK]], _PROTOCOL)
         for at in range(0, len(compiled.rules), _CHUNK)
     ]
+
+    def number(expr: ast.Expr | None) -> int:
+        return conditions.setdefault(_encode(expr), len(conditions))
+
+    overrides = [
+        (
+            o.id,
+            tuple(o.about),
+            number(o.condition),
+            o.lifts,
+            tuple((names, number(when)) for names, when in o.obligations),
+            number(o.trigger),
+        )
+        for o in compiled.overrides
+    ]
     return {
         "version": compiled.version,
         "hierarchies": {kind: dict(h.parent_links) for kind, h in compiled.hierarchies.items()},
@@ -83,6 +99,7 @@ def capture(
         "kinds": dict(compiled.symbol_tables[1]),
         "rules": chunks,
         "conditions": list(conditions),
+        "overrides": overrides,
         "warnings": list(warnings),
     }
 
@@ -120,6 +137,17 @@ def restore(
     compiled = assemble(
         image["version"], hierarchies, image["context"], tables, tuple(rules), load_checked
     )
+    compiled.overrides = tuple(
+        CompiledOverride(
+            override_id,
+            RuleAbout(*about),
+            decoded.get(condition),
+            lifts,
+            tuple((names, decoded.get(when)) for names, when in clauses),
+            decoded.get(trigger),
+        )
+        for override_id, about, condition, lifts, clauses, trigger in image["overrides"]
+    )
     return compiled, list(image["warnings"])
 
 
@@ -155,14 +183,9 @@ _BY_CODE = list(_EXPR_CLASSES.values())
 
 
 def _encode_logic(rule: CompiledRule) -> tuple[Any, ...]:
-    """The rule's condition, its exceptions and its obligation conditions, encoded (hashable).
-    Read from the tree, so that capturing leaves no ``logic`` behind on 10,000 rules."""
-    tree = rule.source
-    return (
-        _encode(tree.condition),
-        _encode(tree.exceptions),
-        _encode(tuple(clause.condition for clause in tree.obligations)),
-    )
+    """The rule's condition, exceptions, obligation conditions and the overrides' parts of them
+    (:class:`RuleLogic`), encoded (hashable)."""
+    return tuple(_encode(part) for part in rule.logic_for_image())
 
 
 def _encode(node: Any) -> Any:
@@ -185,11 +208,10 @@ class _Conditions:
         self.encoded = encoded
         self.decoded: dict[int, Any] = {}
 
-    def logic(self, numbers: tuple[int, int, int]) -> RuleLogic:
-        condition, exceptions, obligations = (self._get(n) for n in numbers)
-        return RuleLogic(condition, exceptions, obligations)
+    def logic(self, numbers: tuple[int, ...]) -> RuleLogic:
+        return RuleLogic(*(self.get(n) for n in numbers))
 
-    def _get(self, number: int) -> Any:
+    def get(self, number: int) -> Any:
         found = self.decoded.get(number)
         if found is None:
             found = self.decoded[number] = _decode(self.encoded[number])

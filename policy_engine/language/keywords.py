@@ -15,12 +15,10 @@ import re
 from dataclasses import dataclass
 
 from .grammar import lark_parser, reserved_words
+from .syntax_errors import STATEMENT_KEYWORDS
 
 WORD_CLASSES: dict[str, str] = {
-    **dict.fromkeys(
-        ("party", "data", "purpose", "obligation", "context", "rule", "invariant", "source"),
-        "statement",
-    ),
+    **dict.fromkeys((k for k in STATEMENT_KEYWORDS if " " not in k), "statement"),
     "allow": "allow",
     "deny": "deny",
     **dict.fromkeys(("boolean", "integer", "string"), "type"),

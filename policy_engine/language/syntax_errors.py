@@ -19,6 +19,7 @@ STATEMENT_KEYWORDS = (
     "obligation",
     "context",
     "rule",
+    "override",
     "invariant",
     "source",
     "not a decision",

@@ -5,8 +5,9 @@ sorted by place. The result, :class:`CheckedPolicy`, is what the compiler may tr
 resolves, every hierarchy is acyclic, every condition is well typed.
 
 The passes live by topic: :mod:`.declarations` (names and hierarchies), :mod:`.context_schema`,
-:mod:`.rule_checks` (rules and invariants) and :mod:`.condition_types` (condition typing); the
-state they share is in :mod:`.check_state`. This module owns their order and the result.
+:mod:`.rule_checks` (rules and invariants), :mod:`.override_checks` (what overrides lift) and
+:mod:`.condition_types` (condition typing); the state they share is in :mod:`.check_state`. This
+module owns their order and the result.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from .check_state import CheckState, Symbol
 from .citation_checks import check_citations
 from .context_schema import check_context_schema
 from .declarations import declare_names, link_hierarchies
+from .override_checks import check_overrides
 from .rule_checks import (
     check_conditions,
     check_invariants,
@@ -45,6 +47,9 @@ class CheckedPolicy:
     invariants: list[ast.Invariant] = field(default_factory=list)
     documents: list[Document] = field(default_factory=list)
     no_decisions: list[ast.NoDecision] = field(default_factory=list)
+    overrides: list[ast.Override] = field(default_factory=list)
+    lifted: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """Override id → the ids of the deny rules it lifts, in the order the rules are written."""
 
 
 PASSES: tuple[tuple[str, Callable[[CheckState], None]], ...] = (
@@ -53,6 +58,7 @@ PASSES: tuple[tuple[str, Callable[[CheckState], None]], ...] = (
     ("context-schema", check_context_schema),
     ("rule-scopes", check_rule_scopes),
     ("obligations", check_obligations),
+    ("overrides", check_overrides),
     ("conditions", check_conditions),
     ("invariants", check_invariants),
     ("citations", warn_missing_citations),
@@ -79,5 +85,7 @@ def check(files: Sequence[ast.PolicyFile], documents: Sequence[Document] = ()) -
         invariants=state.invariants,
         documents=state.documents,
         no_decisions=state.no_decisions,
+        overrides=state.overrides,
+        lifted=state.lifted,
         warnings=[d for d in state.diagnostics if d.severity != "error"],
     )
