@@ -1,5 +1,6 @@
 """The linter: rules that can never apply, allow rules an unconditional deny shadows everywhere,
-redundant rules, unused declarations, and (as information) where a deny overrides an allow.
+redundant rules, unused declarations, overrides that lift nothing or change nothing
+(:mod:`.override_findings`), and (as information) where a deny overrides an allow.
 
 Every question is a search of the cells in question (:mod:`.search`) over every distinguishable
 context, so a finding is a fact about all requests. The invariant proofs
@@ -24,6 +25,7 @@ from .invariants import (
     undecided_reason,
 )
 from .missing_keys import denies_on_missing_keys
+from .override_findings import override_findings
 from .questions import (
     both_apply,
     confirm_applies,
@@ -63,6 +65,7 @@ def lint(
         problem = _asked(lambda s, r: _redundant(s, r, allows), search, rule, what)
         found += [problem] if problem is not None else []
     found.extend(unused_declarations(compiled))
+    found.extend(override_findings(search))
     found.extend(_overlaps(search, never))
     return found
 
@@ -234,8 +237,8 @@ def _overlaps(search: CellSearch, never: set[str]) -> list[Diagnostic]:
 def _condition_keys(compiled: CompiledPolicy, *rules: CompiledRule) -> set[str]:
     keys: set[str] = set()
     for rule in rules:
-        source = rule.source
-        for expr in ([source.condition] if source.condition else []) + list(source.exceptions):
+        logic = rule.logic  # the overrides' conditions included: they decide when a deny applies
+        for expr in ([logic.condition] if logic.condition else []) + list(logic.exceptions):
             keys |= keys_of(expr, compiled.context)
     return keys
 
