@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from ..engine.compiler import CompiledRule
+from ..engine.compiler import CompiledOverride, CompiledRule
 from ..language import ast
 
 Status = Literal["always", "conditional", "never"]
@@ -20,6 +20,9 @@ class Attached:
     name: str
     condition: ast.Expr | None
     rules: tuple[CompiledRule, ...]
+    """The granting rules whose own clauses attach it."""
+    overrides: tuple[CompiledOverride, ...] = ()
+    """The overrides that bring it where they lift a deny (docs/semantics.md, 32)."""
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,9 @@ class CellVerdict:
     denies: tuple[CompiledRule, ...]
     """The deny rules that refuse some request an allow rule would grant."""
     obligations: tuple[Attached, ...]
+    overrides: tuple[CompiledOverride, ...] = ()
+    """The overrides some allowed request of the cell owes its allow to: each lifts a deny that
+    would otherwise refuse it."""
 
     @property
     def rules(self) -> tuple[CompiledRule, ...]:
