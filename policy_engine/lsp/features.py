@@ -39,6 +39,7 @@ SYMBOL_KINDS = {
     "obligation": Symbol.Event,
     "context": Symbol.Variable,
     "rule": Symbol.Function,
+    "override": Symbol.Function,
     "invariant": Symbol.Boolean,
     "source": Symbol.File,
 }
