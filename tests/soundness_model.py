@@ -817,13 +817,19 @@ def _mutate_override(c: Choices, gen: ExprGen, spec: Spec) -> tuple[Spec, str]:
         return replace(spec, overrides=tuple(overrides)), f"override {new_id} added"
     index = c.number(0, len(overrides) - 1)
     override = overrides[index]
-    what = c.number(0, 2)
+    what = c.number(0, 3)
     if what == 0:
         del overrides[index]
         change = "removed"
     elif what == 1:
         overrides[index] = replace(override, condition=gen.expr(1))
         change = "new condition"
+    elif what == 2 and override.obligations:  # the same clauses, other names: only names change
+        names = tuple(
+            (tuple(some(c, gen.vocab.obligations, 1, 2)), w) for _, w in override.obligations
+        )
+        overrides[index] = replace(override, obligations=names)
+        change = "obligations renamed"
     else:
         fresh = gen_override(c, gen, spec.rules, override.id)
         overrides[index] = replace(override, obligations=fresh.obligations)
