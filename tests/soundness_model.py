@@ -18,6 +18,10 @@ What a policy may contain (each policy declares a random subset of the keys):
   a literal term) and with hierarchy terms (``data in da0``);
 - ``is known`` / ``is missing``, ``not``, ``and``, ``or``, ``unless``, obligations with ``when``,
   several allow and deny rules per cell, hierarchies where a term has several parents;
+- named conditions (``condition nc_… means …``), nested in each other, used in every place a
+  condition can be; obligations declared with a condition (``obligation ob0 when …``) and with an
+  integer parameter, with or without a default (``obligation ob1(n: integer default 1)``, required
+  as ``ob1`` or ``ob1(n = 2)``);
 - invariants of the three forms (``never``, ``always allow``, ``always deny``) with ``when``,
   ``unless`` and ``except``;
 - overrides (several per policy) lifting one or more deny rules by id or the denies citing a
@@ -84,9 +88,11 @@ from .test_properties import (
     Truth,
     Vocab,
     ancestors,
+    condition_declarations,
     expr_text,
     lifted_ids,
     lit_text,
+    named,
     override_texts,
     rule_text,
 )
@@ -175,6 +181,34 @@ Scope = tuple[tuple[str, ...] | None, tuple[str, ...]]
 
 
 @dataclass(frozen=True)
+class ObDecl:
+    """An obligation declared with a condition, an integer parameter, or both."""
+
+    name: str
+    when: Expr | None = None
+    param: str | None = None
+    default: int | None = None
+
+    def declaration(self) -> str:
+        params = ""
+        if self.param is not None:
+            default = "" if self.default is None else f" default {self.default}"
+            params = f"({self.param}: integer{default})"
+        when = "" if self.when is None else f" when {expr_text(self.when)}"
+        return f"obligation {self.name}{params}{when}\n"
+
+
+_USE = re.compile(r"^(\w+)(?:\((\w+) = (-?\d+)\))?$")
+
+
+def use_parts(use: str) -> tuple[str, int | None]:
+    """``ob1(n = 2)`` → (``ob1``, 2); ``ob0`` → (``ob0``, None)."""
+    match = _USE.match(use)
+    assert match is not None, use
+    return match[1], None if match[3] is None else int(match[3])
+
+
+@dataclass(frozen=True)
 class InvariantSpec:
     id: str
     claim: str  # "never" | "allow" | "deny" (always allow / always deny)
@@ -194,7 +228,11 @@ class Spec:
     keys: tuple[Key, ...]
     rules: tuple[RuleSpec, ...]
     invariants: tuple[InvariantSpec, ...] = ()
+    ob_decls: tuple[ObDecl, ...] = ()
     overrides: tuple[OverrideSpec, ...] = ()
+
+    def ob_decl(self, name: str) -> ObDecl | None:
+        return next((d for d in self.ob_decls if d.name == name), None)
 
     def __repr__(self) -> str:  # what hypothesis prints for a falsifying example
         return "Spec(<<<\n" + spec_text(self) + ">>>)"
@@ -236,18 +274,27 @@ def invariant_text(inv: InvariantSpec) -> str:
     return text + "\n"
 
 
-def spec_text(spec: Spec) -> str:
+def declarations_text(spec: Spec) -> str:
+    """The vocabulary, the obligations, the context keys and the named conditions the rules,
+    invariants and obligation declarations use."""
     out = []
     for kind in KINDS:
         for term, parents in spec.vocab.parents[kind].items():
             under = f" under {', '.join(parents)}" if parents else ""
             out.append(f"{kind} {term}{under}\n")
-    if spec.vocab.obligations:
-        out.append(f"obligation {', '.join(spec.vocab.obligations)}\n")
+    plain = [o for o in spec.vocab.obligations if spec.ob_decl(o) is None]
+    if plain:
+        out.append(f"obligation {', '.join(plain)}\n")
+    out += [d.declaration() for d in spec.ob_decls]
     out += [key.declaration() for key in spec.keys]
+    out += condition_declarations(spec_exprs(spec))
+    return "".join(out)
+
+
+def spec_text(spec: Spec) -> str:
     blocks = [rule_text(r) for r in spec.rules] + override_texts(spec.overrides, spec.rules)
     blocks += [invariant_text(i) for i in spec.invariants]
-    return "".join(out) + "".join("\n" + b for b in blocks)
+    return declarations_text(spec) + "".join("\n" + b for b in blocks)
 
 
 # ---- generators ----------------------------------------------------------------------------------
@@ -315,9 +362,17 @@ PATTERNS = ("chain", "two_lists", "two_strings", "set")
 class ExprGen:
     """Draws well-typed conditions over one policy's keys and vocabulary."""
 
-    def __init__(self, c: Choices, vocab: Vocab, keys: Sequence[Key], sparse: bool = False) -> None:
+    def __init__(
+        self,
+        c: Choices,
+        vocab: Vocab,
+        keys: Sequence[Key],
+        sparse: bool = False,
+        ob_decls: Sequence[ObDecl] = (),
+    ) -> None:
         self.c = c
         self.vocab = vocab
+        self.ob_decls = {d.name: d for d in ob_decls}
         self.sparse = sparse
         """Patterns alone, no other test beside them: no constant hides a gap in the engine's
         classes (a policy with one more constant to compare with often works by luck)."""
@@ -448,6 +503,26 @@ class ExprGen:
             return ("in", c.number(0, 3) == 0, left, ("key", key.name))
         return self.hierarchy()
 
+    def obligation_use(self, name: str) -> str:
+        """``name`` as a clause requires it: with an argument when it has a parameter (always
+        when the parameter has no default, else sometimes)."""
+        decl = self.ob_decls.get(name)
+        if decl is None or decl.param is None or (decl.default is not None and flag(self.c)):
+            return name
+        return f"{name}({decl.param} = {pick(self.c, INT_CONSTANTS)})"
+
+    def ob_decl(self, name: str) -> ObDecl | None:
+        """Sometimes a declaration for the obligation ``name``: with a condition, an integer
+        parameter (with or without a default), or both."""
+        what = self.c.number(0, 4)
+        if what >= 3:
+            return None
+        when = None if what == 1 else (self.leaf() if flag(self.c) else self.expr(1))
+        if what == 0:
+            return ObDecl(name, when)
+        default = pick(self.c, [None, *INT_CONSTANTS])
+        return ObDecl(name, when, "n", default)
+
     def chain(self) -> Expr:
         """``a < b and b < c …``: two to four integer keys, each compared with the next."""
         c = self.c
@@ -482,11 +557,13 @@ class ExprGen:
         return ("in", flag(c), self.term(kind), req)
 
     def expr(self, depth: int = 0) -> Expr:
-        choice = self.c.number(0, 9) if depth < 2 else 0
+        choice = self.c.number(0, 10) if depth < 2 else 0
         if choice <= 5:
             return self.leaf()
         if choice == 6:
             return ("not", self.expr(depth + 1))
+        if choice == 10:
+            return named(self.expr(depth + 1))
         operands = tuple(self.expr(depth + 1) for _ in range(self.c.number(2, 3)))
         return ("and" if choice <= 8 else "or", operands)
 
@@ -504,11 +581,13 @@ def gen_rule(c: Choices, gen: ExprGen, rule_id: str, effect: str | None = None) 
         condition = gen.leaf() if what else None
     else:
         condition = gen.expr() if what else None
+    if condition is not None and c.number(0, 4) == 0:
+        condition = named(condition)  # a multi-key pattern too, when sparse
     exceptions = () if gen.sparse else tuple(gen.expr(1) for _ in range(pick(c, [0, 0, 1, 2])))
     obligations: list[tuple[tuple[str, ...], Expr | None]] = []
     if effect == "allow":
         for _ in range(c.number(0, 2)):
-            names = tuple(some(c, vocab.obligations, 1, 2))
+            names = tuple(gen.obligation_use(n) for n in some(c, vocab.obligations, 1, 2))
             plain = gen.sparse or c.number(0, 2) == 0
             obligations.append((names, None if plain else gen.expr(depth=1)))
     return RuleSpec(rule_id, effect, scopes, condition, exceptions, tuple(obligations), "§1", None)
@@ -589,7 +668,10 @@ def gen_override(
     for _ in range(c.number(0, 2)):
         plain = gen.sparse or c.number(0, 2) == 0
         obligations.append(
-            (tuple(some(c, gen.vocab.obligations, 1, 2)), None if plain else gen.leaf())
+            (
+                tuple(gen.obligation_use(n) for n in some(c, gen.vocab.obligations, 1, 2)),
+                None if plain else gen.leaf(),
+            )
         )
     return OverrideSpec(override_id, names, citing, condition, tuple(obligations))
 
@@ -619,6 +701,8 @@ def gen_spec(c: Choices, invariants: tuple[int, int] = (0, 3), derived: bool | N
     vocab = gen_vocab(c, c.number(1, 2) if theme == "integers" else 3)
     keys = gen_keys(c, theme)
     gen = ExprGen(c, vocab, keys, sparse=c.number(0, 2) == 0)
+    ob_decls = tuple(d for name in vocab.obligations if (d := gen.ob_decl(name)) is not None)
+    gen.ob_decls = {d.name: d for d in ob_decls}
     ids = permuted(c, [f"r{i}" for i in range(8)])
     rules = tuple(gen_rule(c, gen, ids[i]) for i in range(c.number(1, 2 if gen.sparse else 4)))
     if derived or (derived is None and c.number(0, 2) == 0):
@@ -627,7 +711,7 @@ def gen_spec(c: Choices, invariants: tuple[int, int] = (0, 3), derived: bool | N
         rules = (derived_rule(c, gen, pick(c, rules), ids[len(rules)]), *rules)
     rules, overrides = with_overrides(c, gen, rules)
     invs = tuple(gen_invariant(c, gen, rules, f"inv{i}") for i in range(c.number(*invariants)))
-    return Spec(vocab, keys, rules, invs, overrides)
+    return Spec(vocab, keys, rules, invs, ob_decls, overrides)
 
 
 # ---- mutations (for diff) ------------------------------------------------------------------------
@@ -657,6 +741,12 @@ def literal_sites(expr: Expr) -> list[tuple[Expr, Callable[[Expr], Expr]]]:
 
             inner.append((leaf, negated))
         return inner
+    if tag == "named":
+        # The body changes, so the name does (one name, one body).
+        return [
+            (leaf, lambda new, rebuild=rebuild: named(rebuild(new)))
+            for leaf, rebuild in literal_sites(expr[2])
+        ]
 
     def itself(new: Expr) -> Expr:
         return new
@@ -713,21 +803,36 @@ MUTATIONS = (
     "obligations",
     "exception",
     "default",
+    "declaration",
     "override",
 )
 """The kinds of :func:`mutate`; anything else changes a constant of a condition."""
+
+
+def _redeclared(c: Choices, gen: ExprGen, spec: Spec) -> tuple[Spec, str] | None:
+    """An obligation declared with another condition, or its parameter with another default."""
+    if not spec.ob_decls:
+        return None
+    decl = pick(c, spec.ob_decls)
+    if decl.default is not None and flag(c):
+        default = pick(c, [v for v in (*INT_CONSTANTS, 3) if v != decl.default])
+        new = replace(decl, default=default)
+    else:
+        new = replace(decl, when=None if decl.when is not None and flag(c) else gen.leaf())
+    decls = tuple(new if d is decl else d for d in spec.ob_decls)
+    return replace(spec, ob_decls=decls), f"obligation {decl.name}: declared anew"
 
 
 def mutate(c: Choices, spec: Spec, kind: str | None = None) -> tuple[Spec, str]:
     """Another version of ``spec``: one rule added, removed, its condition, effect or obligations
     changed, an exception added, a key's default changed (``kind``, one of :data:`MUTATIONS`) or
     a constant of a condition changed ("constant"); None picks one."""
-    gen = ExprGen(c, spec.vocab, spec.keys)
+    gen = ExprGen(c, spec.vocab, spec.keys, ob_decls=spec.ob_decls)
     rules = list(spec.rules)
-    what = c.number(0, 8) if kind is None else [*MUTATIONS, "constant"].index(kind)
+    what = c.number(0, 9) if kind is None else [*MUTATIONS, "constant"].index(kind)
     index = c.number(0, len(rules) - 1)
     rule = rules[index]
-    if what == 7 and any(r.effect == "deny" for r in rules):
+    if what == 8 and any(r.effect == "deny" for r in rules):
         return _mutate_override(c, gen, spec)
     if what == 0:
         used = {r.id for r in rules}
@@ -779,6 +884,8 @@ def mutate(c: Choices, spec: Spec, kind: str | None = None) -> tuple[Spec, str]:
             new_key = replace(key, default=pick(c, options))
             keys = tuple(new_key if k is key else k for k in spec.keys)
             return replace(spec, keys=keys), f"key {key.name}: default {new_key.default!r}"
+    if what == 7 and (redeclared := _redeclared(c, gen, spec)) is not None:
+        return redeclared
     # A constant of a condition.
     sites: list[tuple[int, str, int, Expr, Callable[[Expr], Expr]]] = []
     for i, r in enumerate(rules):
@@ -825,10 +932,12 @@ def _mutate_override(c: Choices, gen: ExprGen, spec: Spec) -> tuple[Spec, str]:
         overrides[index] = replace(override, condition=gen.expr(1))
         change = "new condition"
     elif what == 2 and override.obligations:  # the same clauses, other names: only names change
-        names = tuple(
-            (tuple(some(c, gen.vocab.obligations, 1, 2)), w) for _, w in override.obligations
+        pool = gen.vocab.obligations
+        clauses = tuple(
+            (tuple(gen.obligation_use(n) for n in some(c, pool, 1, 2)), w)
+            for _, w in override.obligations
         )
-        overrides[index] = replace(override, obligations=names)
+        overrides[index] = replace(override, obligations=clauses)
         change = "obligations renamed"
     else:
         fresh = gen_override(c, gen, spec.rules, override.id)
@@ -846,6 +955,8 @@ def leaves(expr: Expr) -> Iterator[Expr]:
             yield from leaves(operand)
     elif expr[0] == "not":
         yield from leaves(expr[1])
+    elif expr[0] == "named":
+        yield from leaves(expr[2])
     else:
         yield expr
 
@@ -869,15 +980,32 @@ def invariant_exprs(inv: InvariantSpec) -> list[Expr]:
     return ([inv.condition] if inv.condition is not None else []) + list(inv.exceptions)
 
 
-def override_exprs(override: OverrideSpec) -> list[Expr]:
-    return [override.condition] + [w for _, w in override.obligations if w is not None]
+def override_exprs(spec: Spec, override: OverrideSpec) -> list[Expr]:
+    """The override's condition and its clauses', with the declared conditions of the
+    obligations it requires."""
+    declared = {use_parts(use)[0] for names, _ in override.obligations for use in names}
+    whens = [d.when for d in spec.ob_decls if d.name in declared and d.when is not None]
+    return [override.condition] + [w for _, w in override.obligations if w is not None] + whens
+
+
+def rule_exprs_in(spec: Spec, rule: RuleSpec) -> list[Expr]:
+    """The rule's conditions, with the declared conditions of the obligations it requires."""
+    declared = {use_parts(use)[0] for names, _ in rule.obligations for use in names}
+    whens = [d.when for d in spec.ob_decls if d.name in declared and d.when is not None]
+    return rule_exprs(rule) + whens
 
 
 def spec_exprs(spec: Spec) -> list[Expr]:
     return (
         [e for r in spec.rules for e in rule_exprs(r)]
         + [e for i in spec.invariants for e in invariant_exprs(i)]
-        + [e for o in spec.overrides for e in override_exprs(o)]
+        + [d.when for d in spec.ob_decls if d.when is not None]
+        + [
+            e
+            for o in spec.overrides
+            if lifted_ids(spec.rules, o)  # an override that lifts nothing is not written
+            for e in override_exprs(spec, o)
+        ]
     )
 
 
@@ -948,6 +1076,21 @@ class SoundReference(Reference):
         (it fails closed)."""
         value = self.rule_value(rule)[0]
         return value is True if rule.effect == "allow" else value is not False
+
+    def requirement(self, use: str, condition: Expr | None) -> tuple[str, str, Expr | None]:
+        """An obligation's text with its argument (the default when none is written), and its
+        declared condition and-ed with the clause's own."""
+        name, argument = use_parts(use)
+        decl = self.spec.ob_decl(name)
+        if decl is None:
+            return use, name, condition
+        text = name
+        if decl.param is not None:
+            text += f"({decl.param} = {decl.default if argument is None else argument})"
+        when = decl.when
+        if condition is not None:
+            when = condition if when is None else ("and", (when, condition))
+        return text, name, when
 
     def in_invariant_region(self, inv: InvariantSpec) -> bool:
         """`when` true and no `unless` certainly true."""
@@ -1031,11 +1174,11 @@ def cell_keys(
         for rule in spec.rules:
             if rule_covers(spec.vocab, rule, cell):
                 covering.add(rule.id)
-                for e in rule_exprs(rule):
+                for e in rule_exprs_in(spec, rule):
                     keys |= expr_keys(e)
         for override in spec.overrides:  # an override of a deny covering the cell reads its keys
             if covering & set(lifted_ids(spec.rules, override)):
-                for e in override_exprs(override):
+                for e in override_exprs(spec, override):
                     keys |= expr_keys(e)
         if invariants:
             for inv in spec.invariants:
@@ -1098,7 +1241,8 @@ def decide(policy: policy_engine.Policy, request: Request) -> policy_engine.Deci
 
 
 def outcome(d: policy_engine.Decision) -> tuple[str, tuple[str, ...]]:
-    return d.effect, tuple(sorted(d.obligations))
+    """The effect and each obligation with its arguments (``ob1(n = 2)``)."""
+    return d.effect, tuple(o.text for o in d.obligation_details)
 
 
 def check_text(text: str) -> tuple[list[policy_engine.Diagnostic], str]:
@@ -1228,6 +1372,7 @@ def brute_force(spec: Spec, policy: policy_engine.Policy, universe: SoundUnivers
             got = {
                 "effect": d.effect,
                 "obligations": sorted(d.obligations),
+                "details": [o.text for o in d.obligation_details],
                 "reasons": [r.id for r in d.reasons],
                 "missing": list(d.missing),
             }
@@ -1547,8 +1692,8 @@ def compare_diff(
         elif cell not in group_cells(old.vocab, group):
             disagree(f"the example of a {group.kind} group is outside the group's terms", request)
         elif kind == "obligations" and (
-            sorted(before.obligations) != sorted(group.old_obligations)
-            or sorted(after.obligations) != sorted(group.new_obligations)
+            list(outcome(before)[1]) != sorted(group.old_obligations)
+            or list(outcome(after)[1]) != sorted(group.new_obligations)
         ):
             disagree("the example of an obligations group has other obligations", request)
     return requests, out
@@ -1574,6 +1719,10 @@ def smaller_exprs(expr: Expr) -> Iterator[Expr]:
         yield expr[1]
         for smaller in smaller_exprs(expr[1]):
             yield ("not", smaller)
+    elif tag == "named":
+        yield expr[2]
+        for smaller in smaller_exprs(expr[2]):
+            yield named(smaller)
     elif tag == "in" and expr[3][0] == "list" and expr[3][2]:
         items = expr[3][2]
         for i in range(len(items)):
@@ -1610,8 +1759,8 @@ def _joint_simplifications(spec: Spec) -> Iterator[Callable[[Spec], Spec]]:
                 yield partial(_without_term, kind=kind, term=term)
             for parent in parents:
                 yield partial(_without_parent, kind=kind, term=term, parent=parent)
-    used = {n for r in spec.rules for names, _ in r.obligations for n in names}
-    used |= {n for o in spec.overrides for names, _ in o.obligations for n in names}
+    used = {use_parts(n)[0] for r in spec.rules for names, _ in r.obligations for n in names}
+    used |= {use_parts(n)[0] for o in spec.overrides for names, _ in o.obligations for n in names}
     if set(spec.vocab.obligations) - used:
         yield partial(_only_obligations, kept=tuple(o for o in spec.vocab.obligations if o in used))
 
@@ -1626,7 +1775,8 @@ def _without_default(spec: Spec, name: str) -> Spec:
 
 
 def _only_obligations(spec: Spec, kept: tuple[str, ...]) -> Spec:
-    return replace(spec, vocab=Vocab(spec.vocab.parents, kept))
+    decls = tuple(d for d in spec.ob_decls if d.name in kept)
+    return replace(spec, vocab=Vocab(spec.vocab.parents, kept), ob_decls=decls)
 
 
 def _without_term(spec: Spec, kind: str, term: str) -> Spec:

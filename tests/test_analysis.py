@@ -39,6 +39,7 @@ from .test_properties import (
     RuleSpec,
     Vocab,
     ancestors,
+    condition_declarations,
     draw_expr,
     draw_leaf,
     expr_text,
@@ -860,6 +861,8 @@ def leaves(expr: Expr) -> Iterator[Expr]:
             yield from leaves(operand)
     elif expr[0] == "not":
         yield from leaves(expr[1])
+    elif expr[0] == "named":
+        yield from leaves(expr[2])
     else:
         yield expr
 
@@ -1144,7 +1147,10 @@ def test_invariant_proofs_agree_with_brute_force(
     spec = trimmed(spec, lambda s: universe_cost(s, universe_of(s), invariants) <= UNIVERSE_LIMIT)
     universe = universe_of(spec)
     assume(universe_cost(spec, universe, invariants) <= UNIVERSE_LIMIT)
-    text = full_text(spec, "".join(invariant_text(i) for i in invariants))
+    # The named conditions only invariants use are declared with them (the rules' already are).
+    declared = condition_declarations(e for r in spec.rules for e in rule_exprs(r))
+    named = [d for d in condition_declarations(conditions) if d not in declared]
+    text = full_text(spec, "".join(named) + "".join(invariant_text(i) for i in invariants))
     policy = load_policy_text(text)
     diagnostics, results = invariant_diagnostics(policy.compiled, "p.policy")
     assert [r.invariant.id.value for r in results] == [i[0] for i in invariants]

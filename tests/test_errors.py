@@ -43,8 +43,8 @@ context consented: set of purpose
 HEAD = "rule r §1 allow clerk to use contact for support"
 
 STATEMENTS = (
-    "`party`, `data`, `purpose`, `obligation`, `context`, `rule`, `override`, `invariant`, "
-    "`source`, `not a decision`"
+    "`party`, `data`, `purpose`, `obligation`, `condition`, `context`, `rule`, `override`, "
+    "`invariant`, `source`, `not a decision`"
 )
 RESERVED_HELP = (
     "pick another name; the language's own words (`party`, `rule`, `when`, `any`, ...) are reserved"
@@ -273,8 +273,8 @@ BAD_POLICIES: dict[str, Bad] = {
         1,
         14,
         "under",
-        "expected `,`, a citation such as `§5.1`, a quoted string or the start of a statement, "
-        "found `under`",
+        "expected `(`, `,`, `when`, a citation such as `§5.1`, a quoted string or the start of a "
+        "statement, found `under`",
         None,
     ),
     "is present": syntax(
@@ -542,7 +542,8 @@ BAD_POLICIES: dict[str, Bad] = {
         6,
         "staff",
         "`staff` is declared twice",
-        "every party, data category, purpose, obligation and context key needs a name of its own",
+        "every party, data category, purpose, obligation, context key and named condition needs "
+        "a name of its own",
         notes=(("first declared here as a party", 1, 7),),
     ),
     "rule id used twice": invalid(
@@ -1022,8 +1023,8 @@ def test_rendered_duplicate_points_at_both_places() -> None:
         "  |\n"
         "2 | data d\n"
         "  |      ^\n"
-        "  = help: every party, data category, purpose, obligation and context key needs a name "
-        "of its own"
+        "  = help: every party, data category, purpose, obligation, context key and named "
+        "condition needs a name of its own"
     )
 
 

@@ -19,7 +19,8 @@ Properties:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import hashlib
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
@@ -30,6 +31,7 @@ import policy_engine
 from policy_engine import load_policy_text
 from policy_engine.engine.compiler import CompiledRule
 from policy_engine.engine.request import normalize_context
+from policy_engine.language.printer import obligation_name
 
 KINDS = ("party", "data", "purpose")
 PREFIX = {"party": "pa", "data": "da", "purpose": "pu"}
@@ -61,6 +63,8 @@ SETTINGS = settings(
 #           | ("list", kind_or_None, (operand, ...))
 # Conditions: ("truth", operand) | ("cmp", op, left, right) | ("in", negated, left, right)
 #             | ("known", key, known) | ("not", expr) | ("and", (expr, ...)) | ("or", (expr, ...))
+#             | ("named", name, expr): a named condition (`condition name means expr`, used by
+#               name); its name is made from its body (:func:`named`), so one name, one body
 
 Expr = tuple[Any, ...]
 
@@ -161,6 +165,30 @@ def operand_text(node: Expr) -> str:
 PRECEDENCE = {"or": 1, "and": 2, "not": 3}
 
 
+def named(body: Expr) -> Expr:
+    """``body`` given a name: the same body always gets the same name, another body another."""
+    return ("named", "nc_" + hashlib.sha1(expr_text(body).encode()).hexdigest()[:10], body)
+
+
+def named_in(expr: Expr) -> Iterator[Expr]:
+    """The named conditions ``expr`` uses, and those they use."""
+    tag = expr[0]
+    if tag in ("and", "or"):
+        for operand in expr[1]:
+            yield from named_in(operand)
+    elif tag == "not":
+        yield from named_in(expr[1])
+    elif tag == "named":
+        yield expr
+        yield from named_in(expr[2])
+
+
+def condition_declarations(exprs: Iterable[Expr]) -> list[str]:
+    """``condition NAME means BODY`` for every named condition the expressions use."""
+    found = {n[1]: n for e in exprs for n in named_in(e)}
+    return [f"condition {name} means {expr_text(n[2])}\n" for name, n in sorted(found.items())]
+
+
 def expr_text(expr: Expr, redundant: bool = False) -> str:
     """Minimal parentheses by precedence (so the parser's precedence is exercised); with
     ``redundant`` every compound operand is parenthesized as well."""
@@ -182,6 +210,8 @@ def expr_text(expr: Expr, redundant: bool = False) -> str:
         return f"not {inner}"
     if tag == "truth":
         return operand_text(expr[1])
+    if tag == "named":
+        return str(expr[1])
     if tag == "cmp":
         return f"{operand_text(expr[2])} {expr[1]} {operand_text(expr[3])}"
     if tag == "in":
@@ -238,6 +268,10 @@ def override_text(override: OverrideSpec, rules: Sequence[RuleSpec]) -> str:
     return "\n".join(lines + clause_lines(override.obligations)) + "\n"
 
 
+def override_conditions(override: OverrideSpec) -> list[Expr]:
+    return [override.condition, *(c for _, c in override.obligations if c is not None)]
+
+
 def override_texts(overrides: Iterable[OverrideSpec], rules: Sequence[RuleSpec]) -> list[str]:
     return [t for t in (override_text(o, rules) for o in overrides) if t]
 
@@ -256,9 +290,19 @@ def declaration_items(spec: PolicySpec) -> list[str]:
     return items
 
 
+def rule_conditions(rule: RuleSpec) -> list[Expr]:
+    found = [rule.condition] if rule.condition is not None else []
+    return found + list(rule.exceptions) + [c for _, c in rule.obligations if c is not None]
+
+
 def policy_items(spec: PolicySpec) -> list[str]:
+    exprs = [e for r in spec.rules for e in rule_conditions(r)]
+    exprs += [
+        e for o in spec.overrides if lifted_ids(spec.rules, o) for e in override_conditions(o)
+    ]
     rules = [rule_text(r) for r in spec.rules]
-    return declaration_items(spec) + rules + override_texts(spec.overrides, spec.rules)
+    overrides = override_texts(spec.overrides, spec.rules)
+    return declaration_items(spec) + condition_declarations(exprs) + rules + overrides
 
 
 def policy_text(spec: PolicySpec) -> str:
@@ -374,12 +418,14 @@ def draw_leaf(draw: st.DrawFn, vocab: Vocab) -> Expr:
 
 
 def draw_expr(draw: st.DrawFn, vocab: Vocab, depth: int = 0) -> Expr:
-    """A condition of at most three levels: leaves, `not`, `and`, `or`."""
-    choice = number(draw, 0, 9) if depth < 2 else 0
+    """A condition of at most three levels: leaves, `not`, `and`, `or`, named conditions."""
+    choice = number(draw, 0, 10) if depth < 2 else 0
     if choice <= 6:
         return draw_leaf(draw, vocab)
     if choice == 7:
         return ("not", draw_expr(draw, vocab, depth + 1))
+    if choice == 10:
+        return named(draw_expr(draw, vocab, depth + 1))
     operands = tuple(draw_expr(draw, vocab, depth + 1) for _ in range(number(draw, 2, 3)))
     return ("and" if choice == 8 else "or", operands)
 
@@ -544,6 +590,8 @@ class Reference:
     def value(self, expr: Expr) -> tuple[Truth, set[str]]:
         """The three-valued truth of ``expr`` and, when unknown, the absent keys that made it so."""
         tag = expr[0]
+        if tag == "named":
+            return self.value(expr[2])  # exactly the condition it names
         if tag == "not":
             inner, missing = self.value(expr[1])
             return (None if inner is None else not inner), missing
@@ -631,7 +679,7 @@ class Reference:
 
     def rule_value(self, rule: RuleSpec) -> tuple[Truth, set[str]]:
         """A deny's own value and not the condition of each override that lifts it (docs/
-        semantics.md, 30): an override whose condition is true lifts it, an unknown one does
+        semantics.md, 33): an override whose condition is true lifts it, an unknown one does
         not."""
         parts = [self.own_value(rule)]
         for override, ids in self.live_overrides():
@@ -640,25 +688,29 @@ class Reference:
                 parts.append((None if v is None else not v, m))
         return kleene_all(parts)
 
-    def override_obligations(self, candidates: Sequence[RuleSpec]) -> tuple[set[str], set[str]]:
-        """On an allow: the obligations overrides bring and the keys that left one unknown. An
-        override lifts when its condition is true and a deny it lifts covers the request and
-        would otherwise apply (its own value is not false); each clause is attached when that
-        and its own condition hold (docs/semantics.md, 32–33)."""
-        obligations: set[str] = set()
+    def override_obligations(
+        self, candidates: Sequence[RuleSpec]
+    ) -> tuple[set[tuple[str, str]], set[str]]:
+        """On an allow: the obligations overrides bring (text, name) and the keys that left one
+        unknown. An override lifts when its condition is true and a deny it lifts covers the
+        request and would otherwise apply (its own value is not false); each obligation is
+        attached when that and its own condition hold (docs/semantics.md, 35–36)."""
+        obligations: set[tuple[str, str]] = set()
         missing: set[str] = set()
         for override, ids in self.live_overrides():
             would = any(self.own_value(r)[0] is not False for r in candidates if r.id in ids)
             held, held_missing = self.value(override.condition)
             trigger: Truth = False if held is False or not would else held
-            for names, when in override.obligations:
-                w, w_missing = (True, set()) if when is None else self.value(when)
-                if trigger is True and w is True:
-                    obligations.update(names)
-                elif trigger is not False and w is not False:
-                    missing |= (held_missing if trigger is None else set()) | (
-                        w_missing if w is None else set()
-                    )
+            for uses, condition in override.obligations:
+                for use in uses:
+                    text, name, when = self.requirement(use, condition)
+                    w, w_missing = (True, set()) if when is None else self.value(when)
+                    if trigger is True and w is True:
+                        obligations.add((text, name))
+                    elif trigger is not False and w is not False:
+                        missing |= (held_missing if trigger is None else set()) | (
+                            w_missing if w is None else set()
+                        )
         return obligations, missing
 
     def decide(self) -> dict[str, Any]:
@@ -672,18 +724,20 @@ class Reference:
             for r in candidates:
                 if values[r.id][0] is None:
                     missing |= values[r.id][1]
-        obligations: set[str] = set()
+        obligations: set[tuple[str, str]] = set()
         if denies:
             effect, deciding = "deny", denies
         elif grants:
             effect, deciding = "allow", grants
             for rule in grants:
-                for names, condition in rule.obligations:
-                    v, m = (True, set()) if condition is None else self.value(condition)
-                    if v is True:
-                        obligations.update(names)
-                    elif v is None:
-                        missing |= m
+                for uses, condition in rule.obligations:
+                    for use in uses:
+                        text, name, when = self.requirement(use, condition)
+                        v, m = (True, set()) if when is None else self.value(when)
+                        if v is True:
+                            obligations.add((text, name))
+                        elif v is None:
+                            missing |= m
             brought, unknown = self.override_obligations(candidates)
             obligations |= brought
             missing |= unknown
@@ -691,10 +745,16 @@ class Reference:
             effect, deciding = "deny", []
         return {
             "effect": effect,
-            "obligations": sorted(obligations),
+            "obligations": sorted({name for _, name in obligations}),
+            "details": sorted(text for text, _ in obligations),
             "reasons": sorted(r.id for r in deciding),
             "missing": sorted(missing),
         }
+
+    def requirement(self, use: str, condition: Expr | None) -> tuple[str, str, Expr | None]:
+        """An obligation as a clause writes it (``use``), with the clause's condition: its text
+        as decisions detail it, its name, and when it is attached (here: the clause's own)."""
+        return use, use, condition
 
 
 def kleene_all(parts: Sequence[tuple[Truth, set[str]]]) -> tuple[Truth, set[str]]:
@@ -718,6 +778,7 @@ def engine_decide(policy: policy_engine.Policy, request: Request) -> dict[str, A
     return {
         "effect": d.effect,
         "obligations": sorted(d.obligations),
+        "details": [o.text for o in d.obligation_details],
         "reasons": [r.id for r in d.reasons],
         "missing": list(d.missing),
     }
@@ -753,6 +814,7 @@ def test_reference_evaluator_on_a_hand_worked_example() -> None:
     assert reference_decide(spec, request) == {
         "effect": "deny",
         "obligations": [],
+        "details": [],
         "reasons": [],
         "missing": ["kb0"],
     }
@@ -889,10 +951,18 @@ def test_explain_never_raises_and_agrees_with_the_fast_path(
         # The trace says where every obligation comes from: the granting rules' own clauses and
         # the overrides' (said from the override's own parts, not from the allow rules' logic).
         attached = {
-            n for t in trace.considered for o in t.obligations if o.attached for n in o.obligations
+            obligation_name(n)
+            for t in trace.considered
+            for o in t.obligations
+            if o.attached
+            for n in o.obligations
         }
         attached |= {
-            n for u in trace.overrides for o in u.obligations if o.attached for n in o.obligations
+            obligation_name(n)
+            for u in trace.overrides
+            for o in u.obligations
+            if o.attached
+            for n in o.obligations
         }
         assert sorted(attached) == d.obligations or not d.allowed
         # The fast path's deciding rules are the trace's applying (or fail-closed) ones.

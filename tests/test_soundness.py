@@ -194,7 +194,7 @@ def test_overlap_notes_match_brute_force(spec: Spec) -> None:
     assert_agree(found, ("deny-overrides-allow", "crash"), (spec,), recheck_check)
 
 
-@settings(SOUNDNESS_SETTINGS, max_examples=40)
+@settings(SOUNDNESS_SETTINGS, max_examples=20)
 @given(specs())
 def test_override_findings_match_brute_force(spec: Spec) -> None:
     """``override-never-lifts`` and ``override-changes-nothing`` exactly when the brute force
@@ -225,7 +225,7 @@ def test_diff_of_a_changed_default_matches_brute_force(case: tuple[Spec, Spec, s
     assert_agree(found, ("diff", "crash"), (old, new), recheck_diff)
 
 
-@settings(SOUNDNESS_SETTINGS, max_examples=30)
+@settings(SOUNDNESS_SETTINGS, max_examples=20)
 @given(versions("override"))
 def test_diff_of_a_changed_override_matches_brute_force(case: tuple[Spec, Spec, str]) -> None:
     """An override added, removed or changed changes what the rules it lifts decide (and the

@@ -28,6 +28,8 @@ def _operands(expr: ast.Expr) -> Iterator[tuple[ast.Operand, ast.Operand | None,
             yield from _operands(operand)
     elif isinstance(expr, ast.Not):
         yield from _operands(expr.operand)
+    elif isinstance(expr, ast.NamedCondition):
+        yield from _operands(expr.body)
     elif isinstance(expr, ast.Compare | ast.Member):
         yield expr.left, expr.right, expr
     elif isinstance(expr, ast.Truth):
@@ -45,6 +47,8 @@ def keys_of(expr: ast.Expr, context: Iterable[str]) -> set[str]:
                 walk(operand)
         elif isinstance(e, ast.Not):
             walk(e.operand)
+        elif isinstance(e, ast.NamedCondition):
+            walk(e.body)
         elif isinstance(e, ast.Presence):
             found.add(e.key.value)
         else:
@@ -61,6 +65,8 @@ def request_kinds_of(expr: ast.Expr) -> set[str]:
         return set().union(*(request_kinds_of(e) for e in expr.operands))
     if isinstance(expr, ast.Not):
         return request_kinds_of(expr.operand)
+    if isinstance(expr, ast.NamedCondition):
+        return request_kinds_of(expr.body)
     if isinstance(expr, ast.Presence):
         return set()
     nodes = (expr.operand,) if isinstance(expr, ast.Truth) else (expr.left, expr.right)

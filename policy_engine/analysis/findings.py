@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..engine.compiler import CompiledPolicy, CompiledRule
+from ..language import ast
 from ..language.errors import Diagnostic
 from ..semantics.vocabulary import Hierarchy
 from .budget import BudgetExceeded, Meter
@@ -137,7 +138,22 @@ def _covers_scope(
 
 def _obligation_key(rule: CompiledRule) -> set[tuple[tuple[str, ...], object]]:
     conditions = rule.logic.obligation_conditions
-    return {(o.names, when) for o, when in zip(rule.obligations, conditions, strict=True)}
+    return {
+        (o.names, None if when is None else _spelled_out(when))
+        for o, when in zip(rule.obligations, conditions, strict=True)
+    }
+
+
+def _spelled_out(expr: ast.Expr) -> ast.Expr:
+    """``expr`` with each named condition replaced by its body (its value is exactly its
+    body's), so that clauses saying the same thing with and without a name compare equal."""
+    if isinstance(expr, ast.NamedCondition):
+        return _spelled_out(expr.body)
+    if isinstance(expr, ast.And | ast.Or):
+        return type(expr)(tuple(_spelled_out(e) for e in expr.operands))
+    if isinstance(expr, ast.Not):
+        return ast.Not(_spelled_out(expr.operand))
+    return expr
 
 
 def _redundant(

@@ -142,6 +142,8 @@ class Valuer:
         return _conjunction(parts)
 
     def _value(self, expr: ast.Expr) -> Possible:
+        if isinstance(expr, ast.NamedCondition):
+            return self.of(expr.body)  # exactly what it names
         if isinstance(expr, ast.And):
             return _conjunction([self.of(e) for e in expr.operands])
         if isinstance(expr, ast.Or):

@@ -11,12 +11,27 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from ..language import ast
+from ..language.printer import obligation_text
 from .conditions import ConditionBuilder
 from .context import Condition
 
+Arguments = tuple[tuple[str, str | int | bool], ...]
+"""An obligation's arguments: (parameter, value) in the order of the declaration."""
+
+
+def requirements(clause: ast.ObligationClause) -> tuple[tuple[str, str, Arguments], ...]:
+    """What a (checked, resolved) clause requires: for each obligation, its text (its identity
+    in decisions and analyses: ``retain_for(years = 6)``), its name and its arguments."""
+    found = []
+    for index, name in enumerate(clause.names):
+        arguments = tuple((a.name.value, a.value.value) for a in clause.arguments_of(index))
+        found.append((obligation_text(name.value, arguments), name.value, arguments))
+    return tuple(found)
+
 
 class ObligationPlan:
-    """An obligation clause of a rule: its names and (lazily compiled) condition."""
+    """An obligation clause of a rule: the texts of what it requires (``log_access``,
+    ``retain_for(years = 6)``: see :func:`requirements`) and its (lazily compiled) condition."""
 
     __slots__ = ("_condition", "index", "names", "rule")
 
@@ -106,8 +121,8 @@ class CompiledRule:
         lifted: tuple[RuleLogic, tuple[tuple[str, ...], ...]] | None = None,
     ) -> CompiledRule:
         """The rule compiled; ``lifted``, for a rule that overrides touch, is its logic with the
-        overrides' parts and the names of the obligation clauses they add (:mod:`.overrides`)."""
-        names = tuple(tuple(n.value for n in c.names) for c in source.obligations)
+        overrides' parts and what the obligation clauses they add require (:mod:`.overrides`)."""
+        names = tuple(tuple(text for text, _, _ in requirements(c)) for c in source.obligations)
         return cls(
             position,
             source.id.value,
@@ -188,10 +203,10 @@ class RuleLogic(NamedTuple):
     """One per obligation clause, in order."""
     lifted_by: tuple[str, ...] = ()
     """The overrides that lift this deny rule: the last ``len(lifted_by)`` exceptions are their
-    conditions, in this order (docs/semantics.md, 30)."""
+    conditions, in this order (docs/semantics.md, 33)."""
     clause_origins: tuple[str | None, ...] = ()
     """For each obligation clause, the override that adds it (None: the rule's own); empty when
-    every clause is the rule's own (docs/semantics.md, 32)."""
+    every clause is the rule's own (docs/semantics.md, 35)."""
 
     @property
     def own_exceptions(self) -> tuple[ast.Expr, ...]:

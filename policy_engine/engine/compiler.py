@@ -24,6 +24,7 @@ from ..semantics.checker import CheckedPolicy
 from ..semantics.vocabulary import Hierarchy
 from .cells import specialize_cell
 from .compiled import (
+    Arguments,
     CellFunction,
     CellPlan,
     CompiledRule,
@@ -32,6 +33,7 @@ from .compiled import (
     Outcome,
     RuleAbout,
     RuleLogic,
+    requirements,
 )
 from .conditions import ConditionBuilder
 from .context import (
@@ -109,6 +111,9 @@ class CompiledPolicy:
     """Context key → type and declared name → kind, for code that resolves names."""
     checks: dict[str, Callable[[Any], Any]] = field(repr=False, default_factory=dict)
     """Context key → its validator (see :func:`context_validator`)."""
+    obligation_forms: dict[str, tuple[str, Arguments]] = field(repr=False, default_factory=dict)
+    """The text of each obligation some rule (or override) requires → its name and arguments
+    (decisions list obligations by name, and each with its parameters)."""
     overrides: tuple[CompiledOverride, ...] = field(repr=False, default=())
     """The policy's overrides (their effect is already in the rules' logic: :mod:`.overrides`)."""
 
@@ -185,7 +190,18 @@ def compile_policy(checked: CheckedPolicy, version: str) -> CompiledPolicy:
         CompiledRule.of(i, rule, builder, touched.get(rule.id.value))
         for i, rule in enumerate(checked.rules)
     )
-    compiled = assemble(version, checked.hierarchies, checked.context, tables, rules, checked)
+    forms = {
+        text: (name, arguments)
+        for clauses in (
+            *(r.obligations for r in checked.rules),
+            *(o.obligations for o in checked.overrides),
+        )
+        for clause in clauses
+        for text, name, arguments in requirements(clause)
+    }
+    compiled = assemble(
+        version, checked.hierarchies, checked.context, tables, rules, checked, forms
+    )
     compiled.overrides = overrides
     return compiled
 
@@ -205,6 +221,7 @@ def assemble(
     tables: SymbolTables,
     rules: tuple[CompiledRule, ...],
     checked: CheckedPolicy | Callable[[], CheckedPolicy],
+    obligation_forms: dict[str, tuple[str, Arguments]],
 ) -> CompiledPolicy:
     """The compiled policy around its rules: context validators, defaults and the rule index.
     (Shared by compilation and by restoring from the compiled cache.)"""
@@ -219,6 +236,7 @@ def assemble(
     }
     compiled = CompiledPolicy(version, hierarchies, context, rules, checked)
     compiled.symbol_tables = tables
+    compiled.obligation_forms = obligation_forms
     compiled.checks = {name: key.check for name, key in context.items()}
     compiled.default_values = {n: k.default for n, k in context.items() if k.default is not MISSING}
     for kind in ("party", "data", "purpose"):

@@ -58,6 +58,8 @@ class ConditionBuilder:
         return lambda ctx, req: values
 
     def condition(self, expr: ast.Expr) -> Condition:
+        if isinstance(expr, ast.NamedCondition):
+            return self.condition(expr.body)  # exactly what it names
         if isinstance(expr, ast.And):
             parts = tuple(self.condition(e) for e in expr.operands)
 

@@ -40,6 +40,8 @@ class ConditionTrace:
     missing: frozenset[str]
     detail: str | None
     children: tuple[ConditionTrace, ...] = ()
+    named: tuple[str | None, str | None] | None = None
+    """For a named condition: its citations and description (its one child is its body)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +86,7 @@ def rule_value(rule: CompiledRule, ctx: Context, req: RequestTerms) -> bool | No
 
 def own_value(rule: CompiledRule, ctx: Context, req: RequestTerms) -> bool | None:
     """The rule's value without the overrides that lift it: cond ∧ ¬exc₁ ∧ … over its own
-    exceptions (docs/semantics.md, 30: whether it would otherwise apply)."""
+    exceptions (docs/semantics.md, 33: whether it would otherwise apply)."""
     own = rule.exceptions[: len(rule.logic.own_exceptions)]
     return _value(rule.condition, own, ctx, req)
 
@@ -306,6 +308,13 @@ def trace_condition(
     compiled: CompiledPolicy, expr: ast.Expr, ctx: Context, req: RequestTerms
 ) -> ConditionTrace:
     text = expr_text(expr)
+    if isinstance(expr, ast.NamedCondition):
+        # Its value is its body's; the trace shows the name, then what it means.
+        body = trace_condition(compiled, expr.body, ctx, req)
+        citation = ", ".join(c.text for c in expr.citations) or None
+        return ConditionTrace(
+            text, body.value, body.missing, None, (body,), (citation, expr.description)
+        )
     if isinstance(expr, ast.And | ast.Or):
         return _trace_junction(compiled, expr, text, ctx, req)
     if isinstance(expr, ast.Not):

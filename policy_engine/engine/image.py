@@ -29,6 +29,7 @@ from ..language.errors import Diagnostic
 from ..language.parser import parse_rule
 from ..language.source import Source, Span
 from ..semantics.checker import CheckedPolicy
+from ..semantics.resolve import Resolver
 from ..semantics.vocabulary import Hierarchy
 from .compiler import (
     CompiledOverride,
@@ -101,7 +102,25 @@ def capture(
         "conditions": list(conditions),
         "overrides": overrides,
         "warnings": list(warnings),
+        "obligation_forms": dict(compiled.obligation_forms),
+        "named": _declarations(compiled.checked),
     }
+
+
+def _declarations(checked: CheckedPolicy) -> tuple[Any, ...]:
+    """What resolving a re-parsed rule needs (:class:`~policy_engine.semantics.resolve.Resolver`):
+    the named conditions and the obligation declarations that have a condition or parameters."""
+    obligations = {
+        id(d): d
+        for d in checked.term_decls.values()
+        if d.kind == "obligation" and (d.condition is not None or d.parameters)
+    }
+    return (dict(checked.conditions), list(obligations.values()))
+
+
+def _resolved(resolver: Callable[[], Resolver], load: Callable[[], ast.Rule]) -> ast.Rule:
+    """A rule re-parsed from its text, meaning what the checker made it mean."""
+    return resolver().rule(load())
 
 
 def restore(
@@ -113,6 +132,8 @@ def restore(
     }
     tables = symbol_tables(image["context"], image["kinds"])
     builder = condition_builder(hierarchies, tables)
+    named_conditions, obligation_decls = image["named"]
+    resolver = functools.cache(lambda: Resolver(named_conditions, obligation_decls))
     rules = []
     decoded = _Conditions(image["conditions"])
     rows = (row for chunk in image["rules"] for row in _PlainUnpickler(chunk).load())
@@ -130,12 +151,22 @@ def restore(
                 obligations,
                 about,
                 builder,
-                load=functools.partial(parse_rule, source, line, column, begin, end),
+                load=functools.partial(
+                    _resolved,
+                    resolver,
+                    functools.partial(parse_rule, source, line, column, begin, end),
+                ),
                 logic=functools.partial(decoded.logic, logic),
             )
         )
     compiled = assemble(
-        image["version"], hierarchies, image["context"], tables, tuple(rules), load_checked
+        image["version"],
+        hierarchies,
+        image["context"],
+        tables,
+        tuple(rules),
+        load_checked,
+        image["obligation_forms"],
     )
     compiled.overrides = tuple(
         CompiledOverride(
@@ -172,6 +203,8 @@ _EXPR_CLASSES: dict[str, type] = {
         ast.RequestRef,
         ast.ListLiteral,
         ast.Name,
+        ast.NamedCondition,
+        ast.Citation,
     )
 }
 _FIELDS = {

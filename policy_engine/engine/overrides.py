@@ -1,4 +1,4 @@
-"""Overrides compiled into the rules they touch (docs/semantics.md, 30–33).
+"""Overrides compiled into the rules they touch (docs/semantics.md, 33–36).
 
 An override ``O`` that lifts the deny rules ``D₁ … Dₙ`` when ``C`` means exactly:
 
@@ -31,7 +31,7 @@ from ..language import ast
 from ..language.connectives import Node, both, either, negation
 from ..semantics.checker import CheckedPolicy
 from ..semantics.vocabulary import Hierarchy
-from .compiled import RuleAbout, RuleLogic
+from .compiled import RuleAbout, RuleLogic, requirements
 
 Lifted = tuple[RuleLogic, tuple[tuple[str, ...], ...]]
 """A touched rule's logic and the names of the obligation clauses overrides add to it."""
@@ -47,7 +47,8 @@ class CompiledOverride:
     lifts: tuple[str, ...]
     """The ids of the deny rules it lifts, in the order the rules are written."""
     obligations: tuple[tuple[tuple[str, ...], ast.Expr | None], ...]
-    """Its obligation clauses: names and their own ``when`` (None: none)."""
+    """Its obligation clauses: what each requires (``retain_for(years = 6)``: see
+    :func:`~.compiled.requirements`) and its own ``when`` (None: none)."""
     trigger: ast.Expr
     """True exactly when it lifts a deny that would otherwise apply to the request; unknown only
     where its condition is."""
@@ -106,7 +107,9 @@ def _compiled(
     )
     lifting = [both(_scope_test(d), _not_false(own_value(d), defaultless)) for d in lifted]
     trigger = _expr(both(override.condition, either(lifting)))
-    clauses = tuple((tuple(n.value for n in c.names), c.condition) for c in override.obligations)
+    clauses = tuple(
+        (tuple(text for text, _, _ in requirements(c)), c.condition) for c in override.obligations
+    )
     return CompiledOverride(
         override.id.value,
         about,
@@ -174,6 +177,8 @@ def _not_false(expr: ast.Expr | None, keys: set[str]) -> Node:
 def _certain(expr: ast.Expr, keys: set[str], *, want_true: bool) -> Node:
     """``want_true``: true exactly where ``expr`` is true; else true exactly where it is not
     false. Both are never unknown."""
+    if isinstance(expr, ast.NamedCondition):
+        return _certain(expr.body, keys, want_true=want_true)  # its value is its body's
     if isinstance(expr, ast.Not):
         return negation(_certain(expr.operand, keys, want_true=not want_true))
     if isinstance(expr, ast.And | ast.Or):

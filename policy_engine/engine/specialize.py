@@ -125,6 +125,8 @@ class Specializer:
         return py.Constant(value)
 
     def fold(self, expr: ast.Expr) -> Folded:
+        if isinstance(expr, ast.NamedCondition):
+            return self.fold(expr.body)  # exactly what it names
         if isinstance(expr, ast.And | ast.Or):
             return self._junction(expr)
         if isinstance(expr, ast.Not):

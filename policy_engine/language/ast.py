@@ -18,6 +18,7 @@ from .ast_expressions import (
     ListLiteral,
     Literal_,
     Member,
+    NamedCondition,
     NameRef,
     Not,
     Operand,
@@ -42,10 +43,12 @@ from .source import Span
 __all__ = [
     "KIND_WORDS",
     "And",
+    "Argument",
     "BoolType",
     "Citation",
     "Compare",
     "CompareOp",
+    "ConditionDecl",
     "ContextDecl",
     "ContextSource",
     "DeclKind",
@@ -61,6 +64,7 @@ __all__ = [
     "Member",
     "Name",
     "NameRef",
+    "NamedCondition",
     "NoDecision",
     "Not",
     "ObligationClause",
@@ -68,6 +72,7 @@ __all__ = [
     "Operand",
     "Or",
     "Override",
+    "ParamDecl",
     "PolicyFile",
     "Presence",
     "RequestRef",
@@ -91,6 +96,7 @@ KIND_WORDS: dict[str, str] = {
     "purpose": "purpose",
     "obligation": "obligation",
     "context": "context key",
+    "condition": "named condition",
 }
 
 
@@ -104,14 +110,44 @@ class Ground:
 
 
 @dataclass(frozen=True, slots=True)
+class ParamDecl:
+    """``years: integer [default 6]``: a parameter of an obligation."""
+
+    name: Name
+    type: ValueType
+    """One of the scalar types the grammar's ``param_type`` allows (a type added there is one
+    here: the checker tests an argument as it tests a context key's default)."""
+    default: Literal_ | None = None
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
 class TermDecl:
-    """``party a, b under c "description" §1.1``: declares ``names`` with ``parents``."""
+    """``party a, b under c "description" §1.1``: declares ``names`` with ``parents``.
+
+    An obligation may also be declared with parameters (``obligation retain_for(years:
+    integer)``: then it declares one name) and with a condition (``... when C``) that every
+    ``with obligation`` of it carries."""
 
     kind: DeclKind
     names: tuple[Name, ...]
     parents: tuple[Name, ...] = ()
     description: str | None = None
     citations: tuple[Citation, ...] = ()
+    span: Span | None = field(default=None, compare=False, repr=False)
+    parameters: tuple[ParamDecl, ...] = ()
+    condition: Expr | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ConditionDecl:
+    """``condition NAME [§x] ["description"] means CONDITION``: a condition given a name, used
+    by that name wherever a condition can be."""
+
+    name: Name
+    condition: Expr
+    citations: tuple[Citation, ...] = ()
+    description: str | None = None
     span: Span | None = field(default=None, compare=False, repr=False)
 
 
@@ -140,10 +176,29 @@ class ContextDecl:
 
 
 @dataclass(frozen=True, slots=True)
+class Argument:
+    """``years = 6``: the value of an obligation's parameter where a rule requires it."""
+
+    name: Name
+    value: Literal_
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
 class ObligationClause:
+    """``with obligation(s) NAME[(ARG = VALUE, …)], … [when CONDITION]``.
+
+    ``arguments`` holds, for each of ``names`` in order, the arguments written after it (empty
+    when none are, and empty altogether for a clause without any)."""
+
     names: tuple[Name, ...]
     condition: Expr | None = None
     span: Span | None = field(default=None, compare=False, repr=False)
+    arguments: tuple[tuple[Argument, ...], ...] = ()
+
+    def arguments_of(self, index: int) -> tuple[Argument, ...]:
+        """The arguments written after the ``index``-th name."""
+        return self.arguments[index] if index < len(self.arguments) else ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,7 +234,7 @@ class Override:
     """``override ID [§x] ["description"] lifts … when C [with obligation …]…``: the deny rules it
     names (``lifts``), or those citing the sections it names (``citing``), do not apply where
     ``condition`` holds; when it lifts one that would otherwise apply to a request that is then
-    allowed, its obligations come with the allow (docs/semantics.md, 30–33)."""
+    allowed, its obligations come with the allow (docs/semantics.md, 33–36)."""
 
     id: Name
     condition: Expr
@@ -244,7 +299,9 @@ class NoDecision:
     span: Span | None = field(default=None, compare=False, repr=False)
 
 
-Item = TermDecl | ContextDecl | Rule | Override | Invariant | SourceDecl | NoDecision
+Item = (
+    TermDecl | ContextDecl | ConditionDecl | Rule | Override | Invariant | SourceDecl | NoDecision
+)
 
 
 @dataclass(frozen=True, slots=True)

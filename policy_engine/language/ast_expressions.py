@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from .ast_names import Name
+from .ast_names import Citation, Name
 from .ast_types import TermKind
 from .source import Span
 
@@ -98,4 +98,19 @@ class Or:
     span: Span | None = field(default=None, compare=False, repr=False)
 
 
-Expr = Compare | Member | Presence | Truth | Not | And | Or
+@dataclass(frozen=True, slots=True)
+class NamedCondition:
+    """A named condition where it is used (``when outside_quebec``), after the checker resolved
+    the name: its value is exactly ``body``'s. The parser never builds one (a bare name is a
+    :class:`Truth` of a :class:`NameRef` until the checker knows it names a condition); the node
+    is kept, rather than its body inlined, so that explanations and the matrix can show the name,
+    its citations and description, then its parts."""
+
+    name: str
+    body: Expr
+    citations: tuple[Citation, ...] = ()
+    description: str | None = None
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+
+Expr = Compare | Member | Presence | Truth | Not | And | Or | NamedCondition

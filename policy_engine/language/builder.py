@@ -99,7 +99,41 @@ class Builder(ExpressionBuilder):
 
     @with_meta
     def obligation_decl(self, meta: Meta, children: list[Any]) -> ast.TermDecl:
-        return self._decl("obligation", meta, children)
+        names, parameters = children[0]
+        tags = {c.tag: c.value for c in children[1:]}
+        return ast.TermDecl(
+            kind="obligation",
+            names=names,
+            description=tags.get("description"),
+            citations=tags.get("citations", ()),
+            span=self._span(meta),
+            parameters=parameters,
+            condition=tags.get("when"),
+        )
+
+    def obligation_names(self, children: list[Any]) -> tuple[Any, ...]:
+        return (children[0], ())
+
+    def parameterised(self, children: list[Any]) -> tuple[Any, ...]:
+        return ((self._name(children[0]),), tuple(children[1:]))
+
+    @with_meta
+    def obligation_param(self, meta: Meta, children: list[Any]) -> ast.ParamDecl:
+        name, type_, *rest = children
+        default = rest[0].value if rest else None
+        return ast.ParamDecl(self._name(name), type_, default, self._span(meta))
+
+    # named conditions ------------------------------------------------------
+    @with_meta
+    def condition_decl(self, meta: Meta, children: list[Any]) -> ast.ConditionDecl:
+        tags = {c.tag: c.value for c in children[1:-1]}
+        return ast.ConditionDecl(
+            name=self._name(children[0]),
+            condition=children[-1],
+            citations=tags.get("citations", ()),
+            description=tags.get("description"),
+            span=self._span(meta),
+        )
 
     # context schema --------------------------------------------------------
     @with_meta
@@ -214,9 +248,21 @@ class Builder(ExpressionBuilder):
 
     @with_meta
     def obligation_clause(self, meta: Meta, children: list[Any]) -> ast.ObligationClause:
-        names = children[0]
+        uses: list[tuple[ast.Name, tuple[ast.Argument, ...]]] = children[0]
         condition = children[1] if len(children) > 1 else None
-        return ast.ObligationClause(names, condition, self._span(meta))
+        names = tuple(name for name, _ in uses)
+        arguments = tuple(args for _, args in uses) if any(args for _, args in uses) else ()
+        return ast.ObligationClause(names, condition, self._span(meta), arguments)
+
+    def obligation_uses(self, children: list[Any]) -> list[Any]:
+        return children
+
+    def obligation_use(self, children: list[Any]) -> tuple[ast.Name, tuple[ast.Argument, ...]]:
+        return self._name(children[0]), tuple(children[1:])
+
+    @with_meta
+    def argument(self, meta: Meta, children: list[Any]) -> ast.Argument:
+        return ast.Argument(self._name(children[0]), children[1], self._span(meta))
 
     # overrides -----------------------------------------------------------------
     @with_meta

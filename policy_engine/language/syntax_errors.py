@@ -17,6 +17,7 @@ STATEMENT_KEYWORDS = (
     "data",
     "purpose",
     "obligation",
+    "condition",
     "context",
     "rule",
     "override",

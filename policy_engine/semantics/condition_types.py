@@ -114,6 +114,8 @@ class Typer:
                     or "`is known` and `is missing` test context keys",
                 )
         elif isinstance(expr, ast.Truth):
+            if self._names_a_condition(expr.operand):
+                return  # `when outside_quebec`: a named condition (its body is typed once)
             type_ = self.operand(expr.operand)
             if type_ is not None and type_.base != "bool":
                 self.state.error(
@@ -125,8 +127,14 @@ class Typer:
                 )
         elif isinstance(expr, ast.Compare):
             self.compare(expr)
-        else:
+        elif isinstance(expr, ast.Member):
             self.member(expr)
+
+    def _names_a_condition(self, node: ast.Operand) -> bool:
+        if not isinstance(node, ast.NameRef):
+            return False
+        symbol = self.state.symbols.get(node.name)
+        return symbol is not None and symbol.kind == "condition"
 
     def operand(self, node: ast.Operand) -> OpType | None:
         """The operand's type, or None after reporting why it has none."""
@@ -152,6 +160,15 @@ class Typer:
                 return None
             if symbol.kind == "context":
                 return context_type(self.state.context[node.name].type)
+            if symbol.kind == "condition":
+                self.state.error(
+                    "condition-as-value",
+                    f"`{node.name}` is a named condition, not a value",
+                    node.span,
+                    f"use it as a condition of its own: `when {node.name}`, "
+                    f"`not {node.name}`, `{node.name} and …`",
+                )
+                return None
             if symbol.kind == "obligation":
                 self.state.error(
                     "obligation-in-condition",

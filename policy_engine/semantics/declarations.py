@@ -96,11 +96,16 @@ def _declare_rule(
             state.overrides.append(item)
 
 
-def _declare_symbols(state: CheckState, item: ast.TermDecl | ast.ContextDecl) -> None:
-    """Enter the names a term or context declaration introduces, refusing any seen before."""
+def _declare_symbols(
+    state: CheckState, item: ast.TermDecl | ast.ContextDecl | ast.ConditionDecl
+) -> None:
+    """Enter the names a term, context or named-condition declaration introduces, refusing any
+    seen before (they share one namespace)."""
     declared: list[tuple[ast.Name, str]]
     if isinstance(item, ast.TermDecl):
         declared = [(name, item.kind) for name in item.names]
+    elif isinstance(item, ast.ConditionDecl):
+        declared = [(item.name, "condition")]
     else:
         declared = [(item.name, "context")]
     for name, kind in declared:
@@ -111,6 +116,8 @@ def _declare_symbols(state: CheckState, item: ast.TermDecl | ast.ContextDecl) ->
         state.symbols[name.value] = Symbol(name.value, kind, name.span)
         if isinstance(item, ast.TermDecl):
             state.term_decls[name.value] = item
+        elif isinstance(item, ast.ConditionDecl):
+            state.conditions[name.value] = item
         else:
             state.context[name.value] = item
 
@@ -131,7 +138,8 @@ def _duplicate_declaration(state: CheckState, name: ast.Name, existing: Symbol) 
         "duplicate-declaration",
         f"`{name.value}` is declared twice",
         name.span,
-        "every party, data category, purpose, obligation and context key needs a name of its own",
+        "every party, data category, purpose, obligation, context key and named condition needs "
+        "a name of its own",
         notes=notes,
     )
 

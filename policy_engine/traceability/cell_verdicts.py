@@ -264,14 +264,11 @@ class CellJudge:
                 cell, either([own, *(w for ws in by.values() for w in ws)])
             )
             if condition is not False:
-                found.append(
-                    Attached(
-                        name,
-                        None if condition is True else condition,
-                        tuple(r for r, _ in carried),
-                        tuple(overrides[o] for o in by),
-                    )
-                )
+                rules = tuple(r for r, _ in carried)
+                _, arguments = self.compiled.obligation_forms.get(name, (name, ()))
+                when = None if condition is True else condition
+                lifting = tuple(overrides[o] for o in by)
+                found.append(Attached(name, when, rules, arguments, lifting))
         return tuple(found)
 
     def _carried_when(

@@ -17,12 +17,16 @@ KINDS = ("party", "data", "purpose", "obligation")
 
 
 def _names_in(expr: ast.Expr) -> Iterator[str]:
-    """The bare names a condition mentions (terms and context keys)."""
+    """The bare names a condition mentions (terms and context keys), those of the named
+    conditions it uses included."""
     if isinstance(expr, ast.And | ast.Or):
         for operand in expr.operands:
             yield from _names_in(operand)
     elif isinstance(expr, ast.Not):
         yield from _names_in(expr.operand)
+    elif isinstance(expr, ast.NamedCondition):
+        yield expr.name
+        yield from _names_in(expr.body)
     elif isinstance(expr, ast.Presence):
         yield expr.key.value
     else:
