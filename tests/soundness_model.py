@@ -76,6 +76,7 @@ from typing import Any, Protocol, TypeVar
 import policy_engine
 from policy_engine import check_policy, load_policy_text
 
+from . import soundness_time
 from .test_analysis import rule_exprs
 from .test_properties import (
     KINDS,
@@ -158,6 +159,10 @@ class Key:
     values: tuple[str, ...] = ()  # the values of a `one of` / `list of "…"` key
     kind: str | None = None  # the terms of a `set of` key
     default: Any = None  # None: no default
+    now: bool = False  # declared `is now` (a date or instant key)
+    pair: tuple[str, int, str] | None = None
+    """A date key compared with `now`: the side moved ("leaf" or "now"), by how much (0: never
+    moved) and in what unit (see ``soundness_time``)."""
 
     def type_text(self) -> str:
         quoted = ", ".join(f'"{v}"' for v in self.values)
@@ -169,11 +174,14 @@ class Key:
             "strlist": f"list of {quoted}",
             "anylist": "list of string",
             "set": f"set of {self.kind}",
+            "date": "date",
+            "instant": "instant",
         }[self.base]
 
     def declaration(self) -> str:
         default = "" if self.default is None else f" default {lit_text(self.default)}"
-        return f"context {self.name}: {self.type_text()}{default}\n"
+        now = " is now" if self.now else ""
+        return f"context {self.name}: {self.type_text()}{now}{default}\n"
 
 
 Scope = tuple[tuple[str, ...] | None, tuple[str, ...]]
@@ -313,7 +321,7 @@ def gen_vocab(c: Choices, most: int = 3) -> Vocab:
     return Vocab(parents, tuple(f"ob{i}" for i in range(c.number(1, 2))))
 
 
-THEMES = ("any", "integers", "lists", "strings", "terms")
+THEMES = ("any", "integers", "lists", "strings", "terms", "time")
 """What a policy's keys are about: anything, or mostly the keys of one family of tests (several
 integer keys for chains; a string key and two list keys; two string keys and a list; sets)."""
 
@@ -335,7 +343,7 @@ def gen_keys(c: Choices, theme: str = "any") -> tuple[Key, ...]:
     strlist = flag(c) if theme in ("any", "terms", "integers", "strings") else True
     if theme == "strings" and not anylist:
         strlist = True
-    if theme in ("integers", "terms"):
+    if theme in ("integers", "terms", "time"):
         n_strs, anylist, strlist = 0, False, False
     for i in range(n_ints):  # integer keys first: chains need several
         keys.append(Key(f"ki{i}", "int", default=default(pick(c, INT_CONSTANTS))))
@@ -353,10 +361,25 @@ def gen_keys(c: Choices, theme: str = "any") -> tuple[Key, ...]:
         keys.append(Key(f"kb{i}", "bool", default=default(flag(c))))
     for kind in some(c, KINDS, 1 if theme == "terms" else 0, 2 if theme == "terms" else 1):
         keys.append(Key(f"kt_{kind}", "set", kind=kind))
+    if theme == "time":
+        keys += time_keys(c)
     return tuple(keys)
 
 
-PATTERNS = ("chain", "two_lists", "two_strings", "set")
+def time_keys(c: Choices) -> list[Key]:
+    """A key declared `is now`, and a key compared with it, a key compared with constants or
+    both (see ``soundness_time``); all dates or all instants."""
+    kind = pick(c, ["date", "date", "instant"])
+    found = [Key("kn", kind, now=True)]
+    what = c.number(0, 4)
+    if what >= 1:
+        found.append(Key("kd0", kind, pair=soundness_time.pair_offset(c, kind)))
+    if what != 1:
+        found.append(Key("kd1", kind))
+    return found
+
+
+PATTERNS = ("chain", "two_lists", "two_strings", "set", "time_pair")
 
 
 class ExprGen:
@@ -405,6 +428,10 @@ class ExprGen:
             found += ["two_strings", "two_strings"]
         if self.of("set"):
             found += ["set"]
+        if self.of("date", "instant"):
+            found += ["time_const", "time_const"]
+        if any(k.pair is not None for k in self.keys):
+            found += ["time_pair", "time_pair", "time_pair"]
         return found
 
     def patterns(self) -> list[str]:
@@ -496,6 +523,14 @@ class ExprGen:
                     ("cmp", pick(c, ["!=", "!=", "="]), ("key", s.name), ("key", t.name)),
                 ),
             )
+        if choice == "time_const":
+            key = pick(c, self.of("date", "instant"))
+            return soundness_time.const_leaf(c, key.name, key.base, key.now)
+        if choice == "time_pair":
+            leaf = next(k for k in self.keys if k.pair is not None)
+            now = next(k for k in self.keys if k.now)
+            assert leaf.pair is not None
+            return soundness_time.pair_leaf(c, leaf.name, now.name, leaf.pair, leaf.base)
         if choice == "set":
             key = pick(c, self.of("set"))
             assert key.kind is not None
@@ -962,9 +997,17 @@ def leaves(expr: Expr) -> Iterator[Expr]:
 
 
 def operands_of(leaf: Expr) -> list[Expr]:
-    """The operands of a leaf, list literals opened."""
+    """The operands of a leaf, list literals opened, moved dates read as what they move (`now`
+    as its key)."""
     found = [leaf[1]] if leaf[0] == "truth" else [leaf[2], leaf[3]] if leaf[0] != "known" else []
-    return [i for o in found for i in (o[2] if o[0] == "list" else [o])]
+    out = []
+    for operand in found:
+        while operand[0] == "shift":
+            operand = operand[1]
+        if operand[0] == "now":
+            operand = ("key", operand[1])
+        out += operand[2] if operand[0] == "list" else [operand]
+    return out
 
 
 def expr_keys(expr: Expr) -> set[str]:
@@ -1058,6 +1101,7 @@ class SoundReference(Reference):
             if value is not None:
                 self.ctx[key.name] = value
         self._values: dict[str, tuple[Truth, set[str]]] = {}
+        self.time_kinds = {k.name: k.base for k in spec.keys if k.base in ("date", "instant")}
 
     def kind_of(self, node: Expr) -> str | None:
         if node[0] == "key":
@@ -1134,6 +1178,7 @@ class SoundUniverse:
                     strings |= set(keys[name].values)
         n_strings = sum(1 for name in read if keys[name].base == "str")
         self.strings = sorted(strings) + [f"{FRESH}{i}" for i in range(n_strings)]
+        self.time = _time_universe(keys, exprs)
         self.ints = list(range(low, high + 1))
         self.values: dict[str, list[Any]] = {}
         for name, key in keys.items():
@@ -1145,6 +1190,8 @@ class SoundUniverse:
                 "strlist": subsets(key.values),
                 "anylist": subsets(self.strings),
                 "set": subsets(specs[0].vocab.terms(key.kind or "party")),
+                "date": [],
+                "instant": [],
             }
             values = domains[key.base]
             declared = {repr(s.key(name).default) for s in specs}
@@ -1153,15 +1200,34 @@ class SoundUniverse:
             self.values[name] = values
 
     def size(self, keys: Iterable[str]) -> int:
-        n = 1
+        keys = list(keys)
+        n = len(self.time.contexts(keys))
         for key in keys:
-            n *= len(self.values[key])
+            if key not in self.time.kinds:
+                n *= len(self.values[key])
         return n
 
     def contexts(self, keys: Iterable[str]) -> Iterator[dict[str, Any]]:
-        ordered = sorted(keys)
+        """Every combination of the keys' values (time keys as ``soundness_time`` says)."""
+        keys = list(keys)
+        timed = self.time.contexts(keys)
+        ordered = sorted(k for k in keys if k not in self.time.kinds)
         for combo in itertools.product(*(self.values[k] for k in ordered)):
-            yield {k: v for k, v in zip(ordered, combo, strict=True) if v is not MISSING_VALUE}
+            plain = {k: v for k, v in zip(ordered, combo, strict=True) if v is not MISSING_VALUE}
+            for times in timed:
+                yield {**plain, **times}
+
+
+def _time_universe(keys: dict[str, Key], exprs: list[Expr]) -> soundness_time.TimeUniverse:
+    kinds = {name: key.base for name, key in keys.items() if key.base in ("date", "instant")}
+    paired = next((k for k in keys.values() if k.pair is not None), None)
+    now = next((k.name for k in keys.values() if k.now), None)
+    pair = None
+    if paired is not None and paired.pair is not None and now is not None:
+        # The key that carries the offset comes first (the other key's points follow it).
+        pair = (paired.name, now) if paired.pair[0] == "leaf" else (now, paired.name)
+    leaves_found = [leaf for e in exprs for leaf in leaves(e)]
+    return soundness_time.TimeUniverse(kinds, pair, leaves_found)
 
 
 def cell_keys(

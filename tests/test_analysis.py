@@ -831,7 +831,7 @@ def with_string_tests(draw: st.DrawFn, rule: RuleSpec) -> RuleSpec:
 
 @st.composite
 def string_policies(draw: st.DrawFn) -> PolicySpec:
-    spec = draw(policies())
+    spec = draw(policies(time=False))
     return replace(spec, rules=tuple(with_string_tests(draw, r) for r in spec.rules))
 
 
@@ -1018,12 +1018,12 @@ def draw_invariant_condition(draw: st.DrawFn, spec: PolicySpec, rule: RuleSpec |
         if choice == 0:
             leaf = draw_string_leaf(draw)
         elif choice == 1 or not seen:
-            leaf = draw_leaf(draw, spec.vocab)
+            leaf = draw_leaf(draw, spec.vocab, time=False)
         else:
             leaf = near(draw, pick(draw, seen))
         parts.append(("not", leaf) if number(draw, 0, 3) == 0 else leaf)
     if number(draw, 0, 4) == 0:
-        parts.append(draw_expr(draw, spec.vocab, depth=1))
+        parts.append(draw_expr(draw, spec.vocab, depth=1, time=False))
     return parts[0] if len(parts) == 1 else ("and", tuple(parts))
 
 

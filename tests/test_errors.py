@@ -329,7 +329,8 @@ BAD_POLICIES: dict[str, Bad] = {
         1,
         12,
         "int",
-        "expected `boolean`, `integer`, `list`, `one`, `set` or `string`, found `int`",
+        "expected `boolean`, `date`, `instant`, `integer`, `list`, `one`, `set` or `string`, "
+        "found `int`",
         "did you mean `integer`?",
     ),
     "set of something else": syntax(
@@ -448,7 +449,8 @@ BAD_POLICIES: dict[str, Bad] = {
         1,
         27,
         "",
-        "unexpected end of file, expected `false`, `true`, a quoted string or a whole number",
+        "unexpected end of file, expected `date`, `false`, `instant`, `true`, a quoted string or "
+        "a whole number",
         UNFINISHED,
     ),
     # ---- validation: names --------------------------------------------------------------------
@@ -672,8 +674,8 @@ BAD_POLICIES: dict[str, Bad] = {
         1,
         33,
         "consent",
-        "expected `default`, `from`, a citation such as `§5.1`, a quoted string or the start of a "
-        "statement, found `consent`",
+        "expected `default`, `from`, `is`, a citation such as `§5.1`, a quoted string or the "
+        "start of a statement, found `consent`",
         "the key the consent ledger supplies is marked `from consent ledger`, written right after "
         "its type",
     ),

@@ -1,4 +1,4 @@
-"""Overrides (docs/language.md#overrides, docs/semantics.md 33–36): the syntax and its formatting,
+"""Overrides (docs/language.md#overrides, docs/semantics.md 37–40): the syntax and its formatting,
 the checker's errors (located, with did-you-mean), lifting by citation with a source document,
 the findings of ``check``, explanations, the matrix, the compiled image, ``diff`` of a change to
 an override alone, and an override held equivalent to the hand-written ``unless`` it replaces on

@@ -33,6 +33,8 @@ from policy_engine.engine.compiler import CompiledRule
 from policy_engine.engine.request import normalize_context
 from policy_engine.language.printer import obligation_name
 
+from . import time_reference
+
 KINDS = ("party", "data", "purpose")
 PREFIX = {"party": "pa", "data": "da", "purpose": "pu"}
 STRINGS = ("x", "y", "z")
@@ -48,7 +50,15 @@ SCHEMA: dict[str, tuple[str, str]] = {
     "kl0": ('list of "x", "y", "z"', "strlist"),
     "kp0": ("set of purpose", "purpose_set"),
     "kq0": ("set of party", "party_set"),
+    "kd0": ("date", "date"),
+    "kd1": ("date", "date"),
+    "kw0": ("instant is now", "instant"),
 }
+NOW_KEY = "kw0"
+DATES = ("2024-01-31", "2024-02-28", "2024-02-29", "2024-03-01", "2024-03-31")
+INSTANTS = ("2024-02-29T23:30:00Z", "2024-03-01T00:00:00Z", "2024-03-01T01:00:00+01:00")
+OFFSETS = ((1, "days"), (2, "days"), (1, "weeks"), (1, "months"), (2, "months"), (1, "years"))
+INSTANT_OFFSETS = ((30, "minutes"), (1, "hours"), (1, "days"), (1, "months"))
 SET_KEY = {"purpose": "kp0", "party": "kq0"}
 
 SETTINGS = settings(
@@ -60,7 +70,8 @@ SETTINGS = settings(
 # ---- the model of a policy -----------------------------------------------------------------
 #
 # Operands: ("key", name) | ("lit", value) | ("req", kind) | ("term", kind, name)
-#           | ("list", kind_or_None, (operand, ...))
+#           | ("list", kind_or_None, (operand, ...)) | ("now", key) | ("time", kind, text)
+#           | ("shift", operand, sign, amount, unit)
 # Conditions: ("truth", operand) | ("cmp", op, left, right) | ("in", negated, left, right)
 #             | ("known", key, known) | ("not", expr) | ("and", (expr, ...)) | ("or", (expr, ...))
 #             | ("named", name, expr): a named condition (`condition name means expr`, used by
@@ -159,6 +170,13 @@ def operand_text(node: Expr) -> str:
         return str(node[1])
     if tag == "term":
         return str(node[2])
+    if tag == "now":
+        return "now"
+    if tag == "time":
+        return f'{node[1]} "{node[2]}"'
+    if tag == "shift":
+        unit = node[4][:-1] if node[3] == 1 else node[4]
+        return f"{operand_text(node[1])} {node[2]} {node[3]} {unit}"
     return "[" + ", ".join(operand_text(i) for i in node[2]) + "]"
 
 
@@ -357,9 +375,35 @@ def draw_term(draw: st.DrawFn, vocab: Vocab, kind: str) -> Expr:
     return ("term", kind, pick(draw, vocab.terms(kind)))
 
 
-def draw_leaf(draw: st.DrawFn, vocab: Vocab) -> Expr:
-    """One well-typed test: truth of a key, comparison, membership or presence."""
-    choice = number(draw, 0, 8)
+def draw_time_leaf(draw: st.DrawFn) -> Expr:
+    """A comparison of dates (maybe moved) with dates, or of `now` with an instant."""
+    if flag(draw):
+        left: Expr = ("key", pick(draw, ["kd0", "kd1"]))
+        if flag(draw):
+            amount, unit = pick(draw, OFFSETS)
+            left = ("shift", left, pick(draw, ["+", "-"]), amount, unit)
+        right: Expr = (
+            ("key", pick(draw, ["kd0", "kd1"]))
+            if flag(draw)
+            else ("time", "date", pick(draw, DATES))
+        )
+    else:
+        left = ("now", NOW_KEY) if flag(draw) else ("key", NOW_KEY)
+        if flag(draw):
+            amount, unit = pick(draw, INSTANT_OFFSETS)
+            left = ("shift", left, pick(draw, ["+", "-"]), amount, unit)
+        right = ("time", "instant", pick(draw, INSTANTS))
+    if flag(draw):
+        left, right = right, left
+    return ("cmp", pick(draw, OPS), left, right)
+
+
+def draw_leaf(draw: st.DrawFn, vocab: Vocab, time: bool = True) -> Expr:
+    """One well-typed test: truth of a key, comparison, membership or presence (``time``: also
+    comparisons of dates and instants, which the brute forces of other tests do not enumerate)."""
+    choice = number(draw, 0, 9 if time else 8)
+    if choice == 9:
+        return draw_time_leaf(draw)
     if choice == 0:
         return ("truth", ("key", pick(draw, ["kb0", "kb1"])))
     if choice == 1:
@@ -414,39 +458,42 @@ def draw_leaf(draw: st.DrawFn, vocab: Vocab) -> Expr:
             items = tuple(("lit", pick(draw, STRINGS)) for _ in range(number(draw, 0, 3)))
             right = ("list", None, items)
         return ("in", flag(draw), left, right)
-    return ("known", pick(draw, sorted(SCHEMA)), flag(draw))
+    known = sorted(k for k, (_, base) in SCHEMA.items() if time or base not in ("date", "instant"))
+    return ("known", pick(draw, known), flag(draw))
 
 
-def draw_expr(draw: st.DrawFn, vocab: Vocab, depth: int = 0) -> Expr:
+def draw_expr(draw: st.DrawFn, vocab: Vocab, depth: int = 0, time: bool = True) -> Expr:
     """A condition of at most three levels: leaves, `not`, `and`, `or`, named conditions."""
     choice = number(draw, 0, 10) if depth < 2 else 0
     if choice <= 6:
-        return draw_leaf(draw, vocab)
+        return draw_leaf(draw, vocab, time)
     if choice == 7:
-        return ("not", draw_expr(draw, vocab, depth + 1))
+        return ("not", draw_expr(draw, vocab, depth + 1, time))
     if choice == 10:
-        return named(draw_expr(draw, vocab, depth + 1))
-    operands = tuple(draw_expr(draw, vocab, depth + 1) for _ in range(number(draw, 2, 3)))
+        return named(draw_expr(draw, vocab, depth + 1, time))
+    operands = tuple(draw_expr(draw, vocab, depth + 1, time) for _ in range(number(draw, 2, 3)))
     return ("and" if choice == 8 else "or", operands)
 
 
-def maybe_expr(draw: st.DrawFn, vocab: Vocab) -> Expr | None:
-    return draw_expr(draw, vocab) if flag(draw) else None
+def maybe_expr(draw: st.DrawFn, vocab: Vocab, time: bool = True) -> Expr | None:
+    return draw_expr(draw, vocab, time=time) if flag(draw) else None
 
 
-def draw_rule(draw: st.DrawFn, vocab: Vocab, rule_id: str, effect: str | None = None) -> RuleSpec:
+def draw_rule(
+    draw: st.DrawFn, vocab: Vocab, rule_id: str, effect: str | None = None, time: bool = True
+) -> RuleSpec:
     effect = effect or pick(draw, ["allow", "deny"])
     scopes = tuple(
         None if number(draw, 0, 2) == 0 else tuple(some(draw, vocab.terms(kind), 1, 2))
         for kind in KINDS
     )
-    condition = maybe_expr(draw, vocab)
-    exceptions = tuple(draw_expr(draw, vocab) for _ in range(number(draw, 0, 2)))
+    condition = maybe_expr(draw, vocab, time)
+    exceptions = tuple(draw_expr(draw, vocab, time=time) for _ in range(number(draw, 0, 2)))
     obligations: list[tuple[tuple[str, ...], Expr | None]] = []
     if effect == "allow" and vocab.obligations:
         for _ in range(number(draw, 0, 2)):
             names = tuple(some(draw, vocab.obligations, 1, 2))
-            when = None if number(draw, 0, 2) == 0 else draw_expr(draw, vocab, depth=1)
+            when = None if number(draw, 0, 2) == 0 else draw_expr(draw, vocab, 1, time)
             obligations.append((names, when))
     citation = f"§{number(draw, 1, 9)}.1" if flag(draw) else None
     description = "a rule" if flag(draw) else None
@@ -477,22 +524,23 @@ def draw_scalar(draw: st.DrawFn, key: str) -> Any:
 
 
 def draw_override(
-    draw: st.DrawFn, vocab: Vocab, rules: Sequence[RuleSpec], override_id: str
+    draw: st.DrawFn, vocab: Vocab, rules: Sequence[RuleSpec], override_id: str, time: bool = True
 ) -> OverrideSpec:
-    """Lifts some rules by id, or the denies citing a section some rule's citation is in."""
+    """Lifts some rules by id, or the denies citing a section some rule's citation is in
+    (``time``: its conditions may compare dates, as :func:`draw_leaf` says)."""
     cited = sorted({r.citation.split(".")[0] for r in rules if r.citation})
     citing = pick(draw, cited) if cited and flag(draw) else None
     names = tuple(some(draw, [r.id for r in rules], 1, 2))
     obligations: list[tuple[tuple[str, ...], Expr | None]] = []
     for _ in range(number(draw, 0, 1) if vocab.obligations else 0):
-        when = None if flag(draw) else draw_expr(draw, vocab, depth=1)
+        when = None if flag(draw) else draw_expr(draw, vocab, depth=1, time=time)
         obligations.append((tuple(some(draw, vocab.obligations, 1, 2)), when))
-    condition = draw_expr(draw, vocab, depth=1)
+    condition = draw_expr(draw, vocab, depth=1, time=time)
     return OverrideSpec(override_id, names, citing, condition, tuple(obligations))
 
 
 @st.composite
-def policies(draw: st.DrawFn) -> PolicySpec:
+def policies(draw: st.DrawFn, time: bool = True) -> PolicySpec:
     vocab = draw(vocabularies())
     defaults = {}
     for key in ("kb0", "kb1", "ki0", "ki1", "ks0"):
@@ -500,14 +548,22 @@ def policies(draw: st.DrawFn) -> PolicySpec:
             defaults[key] = draw_scalar(draw, key)
     # Ids in a random order so that the order written differs from the order of ids.
     ids = draw(st.permutations([f"r{i}" for i in range(8)]))
-    specs = tuple(draw_rule(draw, vocab, ids[i]) for i in range(number(draw, 1, 6)))
+    specs = tuple(draw_rule(draw, vocab, ids[i], time=time) for i in range(number(draw, 1, 6)))
     decl_order = tuple(draw(st.permutations([(k, t) for k in KINDS for t in vocab.terms(k)])))
-    overrides = tuple(draw_override(draw, vocab, specs, f"o{i}") for i in range(number(draw, 0, 2)))
+    overrides = tuple(
+        draw_override(draw, vocab, specs, f"o{i}", time) for i in range(number(draw, 0, 2))
+    )
     return PolicySpec(vocab, defaults, specs, decl_order, overrides)
 
 
 def draw_context_value(draw: st.DrawFn, vocab: Vocab, key: str) -> Any:
     base = SCHEMA[key][1]
+    if base == "date":
+        day = time_reference.date_number(pick(draw, DATES)) + number(draw, -40, 40)
+        return time_reference.date_text(day)
+    if base == "instant":
+        at = time_reference.instant_number(pick(draw, INSTANTS))
+        return time_reference.instant_text(at + number(draw, -3, 3) * 30 * 60 * 10**9)
     if base in ("bool", "int", "str"):
         return draw_scalar(draw, key)
     if base == "strlist":
@@ -572,8 +628,29 @@ class Reference:
             if value is not None:
                 self.ctx[key] = value
 
+    time_kinds: Mapping[str, str] = {"kd0": "date", "kd1": "date", "kw0": "instant"}
+    """The date and instant keys, with their kinds (a request states them as text)."""
+
+    def time_kind(self, node: Expr) -> str:
+        """Whether a time operand is a date or an instant."""
+        while node[0] == "shift":
+            node = node[1]
+        if node[0] == "time":
+            return str(node[1])
+        return self.time_kinds[node[1]]
+
     def operand(self, node: Expr) -> Any:
         tag = node[0]
+        if tag in ("key", "now") and node[1] in self.time_kinds:
+            value = self.ctx.get(node[1], ABSENT)
+            kind = self.time_kinds[node[1]]
+            return ABSENT if value is ABSENT else time_reference.number(kind, value)
+        if tag == "time":
+            return time_reference.number(node[1], node[2])
+        if tag == "shift":
+            base = self.operand(node[1])
+            kind = self.time_kind(node)
+            return time_reference.moved(kind, base, *node[2:])
         if tag == "key":
             return self.ctx.get(node[1], ABSENT)
         if tag == "lit":
@@ -585,7 +662,12 @@ class Reference:
         return [self.operand(i) for i in node[2]]
 
     def absent_keys(self, nodes: Iterable[Expr]) -> set[str]:
-        return {n[1] for n in nodes if n[0] == "key" and n[1] not in self.ctx}
+        bases = []
+        for node in nodes:
+            while node[0] == "shift":
+                node = node[1]
+            bases.append(node)
+        return {n[1] for n in bases if n[0] in ("key", "now") and n[1] not in self.ctx}
 
     def value(self, expr: Expr) -> tuple[Truth, set[str]]:
         """The three-valued truth of ``expr`` and, when unknown, the absent keys that made it so."""
@@ -679,7 +761,7 @@ class Reference:
 
     def rule_value(self, rule: RuleSpec) -> tuple[Truth, set[str]]:
         """A deny's own value and not the condition of each override that lifts it (docs/
-        semantics.md, 33): an override whose condition is true lifts it, an unknown one does
+        semantics.md, 37): an override whose condition is true lifts it, an unknown one does
         not."""
         parts = [self.own_value(rule)]
         for override, ids in self.live_overrides():
@@ -694,7 +776,7 @@ class Reference:
         """On an allow: the obligations overrides bring (text, name) and the keys that left one
         unknown. An override lifts when its condition is true and a deny it lifts covers the
         request and would otherwise apply (its own value is not false); each obligation is
-        attached when that and its own condition hold (docs/semantics.md, 35–36)."""
+        attached when that and its own condition hold (docs/semantics.md, 39–40)."""
         obligations: set[tuple[str, str]] = set()
         missing: set[str] = set()
         for override, ids in self.live_overrides():

@@ -1401,6 +1401,64 @@ def test_s32_obligation_details_carry_the_parameters() -> None:
     assert (denied.obligations, denied.obligation_details) == ([], [])
 
 
+# ---- 33-36: time -------------------------------------------------------------------------------
+
+TIME_KEYS = "context decided_at: instant is now\ncontext consent_given_at: instant\n"
+
+
+def test_s33_instants_are_points_in_time() -> None:
+    """Sentence 33: an instant written with another offset is the same instant."""
+    p = policy(
+        TIME_KEYS + "rule r allow staff to use email for support\n  when now = consent_given_at\n"
+    )
+    same = {"decided_at": "2026-12-06T19:00:00+01:00", "consent_given_at": "2026-12-06T18:00:00Z"}
+    assert decide(p, "staff", "email", "support", **same).allowed
+    later = {**same, "decided_at": "2026-12-06T18:00:00.000000001Z"}
+    assert not decide(p, "staff", "email", "support", **later).allowed
+
+
+@pytest.mark.parametrize(
+    ("given", "months", "last_day"),
+    [
+        ("2026-01-31", 1, "2026-02-28"),
+        ("2024-01-31", 1, "2024-02-29"),
+        ("2024-02-29", 12, "2025-02-28"),
+    ],
+)
+def test_s34_months_clamp_to_the_end_of_the_month(given: str, months: int, last_day: str) -> None:
+    """Sentence 34: `key + n months` is the last day of a shorter month, not the next month."""
+    p = policy(
+        "context since: date\ncontext today: date is now\n"
+        f"rule r allow staff to use email for support\n  when today = since + {months} months\n"
+    )
+    assert decide(p, "staff", "email", "support", since=given, today=last_day).allowed
+
+
+def test_s35_now_comes_from_the_request() -> None:
+    """Sentence 35: the decision's time is a context key; without it `now` is unknown."""
+    p = policy(
+        TIME_KEYS
+        + "rule r deny staff from using email for support\n  when now > consent_given_at\n"
+    )
+    assert p.now_key == "decided_at"
+    assert outcome(
+        decide(p, "staff", "email", "support", consent_given_at="2026-01-01T00:00:00Z")
+    ) == (
+        "deny",
+        ["r"],
+        [],
+        ["decided_at"],
+    )
+
+
+def test_s36_bad_dates_are_request_errors() -> None:
+    """Sentence 36: a wrong date or instant is a RequestError naming the key."""
+    p = policy(TIME_KEYS)
+    for value in ("2026-12-06T18:00:00", "2026-12-06", 5):
+        with pytest.raises(RequestError, match="`decided_at`"):
+            decide(p, "staff", "email", "support", decided_at=value)
+
+
 # ---- overrides -----------------------------------------------------------------------------------
 
 OVERRIDE_CONTEXTS: list[dict[str, Any]] = [
@@ -1431,8 +1489,8 @@ def _every_answer(p: Policy, data: tuple[str, ...] = ("billing_address", "email"
     ]
 
 
-def test_s33_a_lifted_deny_is_the_deny_with_one_more_unless() -> None:
-    """Sentence 33: an override lifting a deny decides every request as the deny with the
+def test_s37_a_lifted_deny_is_the_deny_with_one_more_unless() -> None:
+    """Sentence 37: an override lifting a deny decides every request as the deny with the
     override's condition as one more `unless` (unknown: no lift, fail closed)."""
     lifted = policy(OVERRIDDEN + "override by_a §9\n  lifts minors_finance\n  when a\n")
     written = policy(OVERRIDDEN + "  unless a\n")
@@ -1447,8 +1505,8 @@ def test_s33_a_lifted_deny_is_the_deny_with_one_more_unless() -> None:
     assert outcome(unknown) == ("deny", ["minors_finance"], [], ["a", "b"])
 
 
-def test_s34_lifts_the_denies_citing_a_section_or_within_it_in_any_file() -> None:
-    """Sentence 34: `lifts denies citing §3` lifts denies citing §3, §3.2 or §3(1), in any file;
+def test_s38_lifts_the_denies_citing_a_section_or_within_it_in_any_file() -> None:
+    """Sentence 38: `lifts denies citing §3` lifts denies citing §3, §3.2 or §3(1), in any file;
     not a deny citing §31 or §4.2, nor an allow."""
     files = {
         "rules.policy": VOCABULARY
@@ -1474,8 +1532,8 @@ def test_s34_lifts_the_denies_citing_a_section_or_within_it_in_any_file() -> Non
     }
 
 
-def test_s34_an_override_lifts_deny_rules_only() -> None:
-    """Sentence 34: an allow rule, an override or an unknown id cannot be lifted."""
+def test_s38_an_override_lifts_deny_rules_only() -> None:
+    """Sentence 38: an allow rule, an override or an unknown id cannot be lifted."""
     cases = {
         "lifts staff_support": "override-lifts-allow",
         "lifts other": "override-lifts-override",
@@ -1491,8 +1549,8 @@ def test_s34_an_override_lifts_deny_rules_only() -> None:
         assert [d.code for d in raised.value.errors] == [code], lifts
 
 
-def test_s35_obligations_only_where_a_lifted_deny_would_otherwise_apply() -> None:
-    """Sentence 35: the override's obligations come with an allow exactly when it lifted a deny
+def test_s39_obligations_only_where_a_lifted_deny_would_otherwise_apply() -> None:
+    """Sentence 39: the override's obligations come with an allow exactly when it lifted a deny
     that was true or unknown without it; each clause needs its own `when` too."""
     p = policy(
         OVERRIDDEN + "override by_a §9\n  lifts minors_finance\n  when a\n"
@@ -1521,8 +1579,8 @@ def test_s35_obligations_only_where_a_lifted_deny_would_otherwise_apply() -> Non
     assert obligations("billing_address", a=False, b=False, subject_age=12) == ("deny", [], [])
 
 
-def test_s36_an_unknown_override_brings_nothing_and_names_its_keys() -> None:
-    """Sentence 36: on an allow another override made, an override whose condition is unknown
+def test_s40_an_unknown_override_brings_nothing_and_names_its_keys() -> None:
+    """Sentence 40: on an allow another override made, an override whose condition is unknown
     attaches none of its obligations and its keys are missing."""
     p = policy(
         OVERRIDDEN + "override by_a §9\n  lifts minors_finance\n  when a\n"
@@ -1543,8 +1601,8 @@ def test_s36_an_unknown_override_brings_nothing_and_names_its_keys() -> None:
     assert d.obligations == ["log_access"]
 
 
-def test_s36_explain_names_the_override_that_lifted_a_deny() -> None:
-    """Sentences 33 and 35 in an explanation: the deny would apply, lifted by the override
+def test_s40_explain_names_the_override_that_lifted_a_deny() -> None:
+    """Sentences 37 and 39 in an explanation: the deny would apply, lifted by the override
     (citation) because its condition; the override's lifted rules and obligations."""
     p = policy(
         OVERRIDDEN + 'override by_a §9 "a lifts it"\n  lifts minors_finance\n  when a\n'

@@ -255,7 +255,7 @@ def _condition_keys(compiled: CompiledPolicy, *rules: CompiledRule) -> set[str]:
     for rule in rules:
         logic = rule.logic  # the overrides' conditions included: they decide when a deny applies
         for expr in ([logic.condition] if logic.condition else []) + list(logic.exceptions):
-            keys |= keys_of(expr, compiled.context)
+            keys |= keys_of(expr, compiled.context, compiled.now_key)
     return keys
 
 

@@ -1,4 +1,4 @@
-"""Findings about overrides (docs/semantics.md, 33–36), each a search of the cells of the deny
+"""Findings about overrides (docs/semantics.md, 37–40), each a search of the cells of the deny
 rules an override lifts, every witness decided again by the evaluator:
 
 - ``override-never-lifts``: no request where the override's condition is true and a deny rule it

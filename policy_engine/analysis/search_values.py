@@ -30,6 +30,7 @@ from typing import Any, Final, Protocol
 
 from ..engine.compiler import MISSING, CompiledPolicy, CompiledRule, compile_condition
 from ..language import ast
+from .conditions import operand_keys
 from .context_classes import ContextClass
 
 
@@ -89,12 +90,7 @@ class Leaf:
                 self.collection, self.item = right.name, expr.left
             else:
                 operands = (expr.left, right)
-        names = [
-            item.name
-            for operand in operands
-            for item in (operand.items if isinstance(operand, ast.ListLiteral) else (operand,))
-            if isinstance(item, ast.NameRef) and item.name in context
-        ]
+        names = [k for o in operands for k in operand_keys(o, context, compiled.now_key)]
         self.scalars = tuple(dict.fromkeys(names))
 
 

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 from ..engine.compiler import CompiledOverride, CompiledPolicy
 from ..language import ast
+from ..language.ast_expressions import names_read
 from ..language.errors import Diagnostic
 from ..language.printer import obligation_name
 from .conditions import keys_of
@@ -46,8 +47,7 @@ def _mentioned_terms(compiled: CompiledPolicy) -> set[str]:
         exprs += invariant_exprs(invariant)
     for expr in exprs:
         for node in _operand_nodes(expr):
-            items = node.items if isinstance(node, ast.ListLiteral) else (node,)
-            used |= {i.name for i in items if isinstance(i, ast.NameRef)}
+            used |= {i.name for i in names_read(node) if isinstance(i, ast.NameRef)}
         if isinstance(expr, ast.Presence):
             used.add(expr.key.value)
     return used
@@ -62,13 +62,13 @@ def _read_keys(compiled: CompiledPolicy) -> set[str]:
     keys: set[str] = set()
     for rule in compiled.rules:
         for expr in rule.logic.expressions():
-            keys |= keys_of(expr, compiled.context)
+            keys |= keys_of(expr, compiled.context, compiled.now_key)
     for override in compiled.overrides:
         for expr in _override_exprs(override):
-            keys |= keys_of(expr, compiled.context)
+            keys |= keys_of(expr, compiled.context, compiled.now_key)
     for invariant in compiled.checked.invariants:
         for expr in invariant_exprs(invariant):
-            keys |= keys_of(expr, compiled.context)
+            keys |= keys_of(expr, compiled.context, compiled.now_key)
     return keys
 
 

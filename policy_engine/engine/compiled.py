@@ -203,10 +203,10 @@ class RuleLogic(NamedTuple):
     """One per obligation clause, in order."""
     lifted_by: tuple[str, ...] = ()
     """The overrides that lift this deny rule: the last ``len(lifted_by)`` exceptions are their
-    conditions, in this order (docs/semantics.md, 33)."""
+    conditions, in this order (docs/semantics.md, 37)."""
     clause_origins: tuple[str | None, ...] = ()
     """For each obligation clause, the override that adds it (None: the rule's own); empty when
-    every clause is the rule's own (docs/semantics.md, 35)."""
+    every clause is the rule's own (docs/semantics.md, 39)."""
 
     @property
     def own_exceptions(self) -> tuple[ast.Expr, ...]:

@@ -50,6 +50,7 @@ from .context import (
 )
 from .overrides import CompiledOverride, compile_overrides
 from .specialize import Specializer
+from .time_operands import now_key_name
 
 __all__ = [
     "CELL_CACHE_SIZE",
@@ -111,6 +112,8 @@ class CompiledPolicy:
     """Context key → type and declared name → kind, for code that resolves names."""
     checks: dict[str, Callable[[Any], Any]] = field(repr=False, default_factory=dict)
     """Context key → its validator (see :func:`context_validator`)."""
+    now_key: str | None = field(repr=False, default=None)
+    """The context key declared ``is now``: the decision's time, which ``now`` reads."""
     obligation_forms: dict[str, tuple[str, Arguments]] = field(repr=False, default_factory=dict)
     """The text of each obligation some rule (or override) requires → its name and arguments
     (decisions list obligations by name, and each with its parameters)."""
@@ -150,7 +153,7 @@ class CompiledPolicy:
 
     def _specialize(self, terms: RequestTerms) -> FastCell:
         plan = self.cell(terms)
-        spec = Specializer(*self.symbol_tables, self.hierarchies, terms)
+        spec = Specializer(*self.symbol_tables, self.hierarchies, terms, self.now_key)
         return specialize_cell(plan, spec)
 
     def cell(self, terms: RequestTerms) -> CellPlan:
@@ -184,7 +187,7 @@ class CompiledPolicy:
 
 def compile_policy(checked: CheckedPolicy, version: str) -> CompiledPolicy:
     tables = symbol_tables(checked.context, {n: s.kind for n, s in checked.symbols.items()})
-    builder = ConditionBuilder(checked.hierarchies, tables)
+    builder = ConditionBuilder(checked.hierarchies, tables, now_key_name(checked.context))
     touched, overrides = compile_overrides(checked)
     rules = tuple(
         CompiledRule.of(i, rule, builder, touched.get(rule.id.value))
@@ -210,8 +213,12 @@ def symbol_tables(context: Mapping[str, ast.ContextDecl], kinds: dict[str, str])
     return ({name: decl.type for name, decl in context.items()}, kinds)
 
 
-def condition_builder(hierarchies: dict[str, Hierarchy], tables: SymbolTables) -> ConditionBuilder:
-    return ConditionBuilder(hierarchies, tables)
+def condition_builder(
+    hierarchies: dict[str, Hierarchy],
+    tables: SymbolTables,
+    context: Mapping[str, ast.ContextDecl],
+) -> ConditionBuilder:
+    return ConditionBuilder(hierarchies, tables, now_key_name(context))
 
 
 def assemble(
@@ -238,6 +245,7 @@ def assemble(
     compiled.symbol_tables = tables
     compiled.obligation_forms = obligation_forms
     compiled.checks = {name: key.check for name, key in context.items()}
+    compiled.now_key = now_key_name(context_decls)
     compiled.default_values = {n: k.default for n, k in context.items() if k.default is not MISSING}
     for kind in ("party", "data", "purpose"):
         naming: dict[str, list[int]] = {}
@@ -256,5 +264,5 @@ def assemble(
 
 def compile_condition(compiled: CompiledPolicy, expr: ast.Expr) -> Condition:
     """Compile a checked condition that is not part of a rule (an invariant's ``when``)."""
-    builder = ConditionBuilder(compiled.hierarchies, compiled.symbol_tables)
+    builder = ConditionBuilder(compiled.hierarchies, compiled.symbol_tables, compiled.now_key)
     return builder.condition(expr)

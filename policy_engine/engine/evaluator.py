@@ -12,12 +12,11 @@ condition is *unknown*: an unknown allow does not grant, an unknown deny denies 
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from ..language import ast
 from ..language.printer import expr_text, literal_text, operand_text
+from ..language.time_values import TimeValue
 from .compiler import (
     MISSING,
     CellPlan,
@@ -29,48 +28,25 @@ from .compiler import (
     RequestTerms,
 )
 from .specialize import term_kind
+from .time_trace import is_time_compare, trace_time_compare
+from .traces import ConditionTrace, ObligationTrace, RuleTrace, Tracer
 
-
-@dataclass(frozen=True, slots=True)
-class ConditionTrace:
-    """One sub-condition: its text, its value (None = unknown), what it saw, and its parts."""
-
-    text: str
-    value: bool | None
-    missing: frozenset[str]
-    detail: str | None
-    children: tuple[ConditionTrace, ...] = ()
-    named: tuple[str | None, str | None] | None = None
-    """For a named condition: its citations and description (its one child is its body)."""
-
-
-@dataclass(frozen=True, slots=True)
-class ObligationTrace:
-    names: tuple[str, ...]
-    condition: ConditionTrace | None
-    attached: bool
-    origin: str | None = None
-    """The override that adds the clause (None: the rule's own)."""
-
-
-@dataclass(frozen=True, slots=True)
-class RuleTrace:
-    """How one candidate rule fared. ``value``: True applies, False does not, None unknown."""
-
-    rule: CompiledRule
-    value: bool | None
-    condition: ConditionTrace | None
-    exceptions: tuple[ConditionTrace, ...]
-    """Its own exceptions; the conditions of the overrides that lift it are in ``lifts``."""
-    obligations: tuple[ObligationTrace, ...]
-    missing: frozenset[str]
-    lifts: tuple[ConditionTrace, ...] = ()
-    """The conditions of the overrides that lift it, as ``rule.logic.lifted_by`` lists them."""
-    own: bool | None = True
-    """Its value without the overrides (whether it would otherwise apply)."""
-
-
-Tracer = Callable[[RuleTrace], None]
+__all__ = [
+    "ConditionTrace",
+    "ObligationTrace",
+    "RuleTrace",
+    "Tracer",
+    "decide_fast",
+    "effect_of",
+    "evaluate",
+    "outcome_of",
+    "own_value",
+    "rule_value",
+    "show",
+    "show_key",
+    "trace_condition",
+    "trace_rule",
+]
 
 
 def _kleene_and(values: list[bool | None]) -> bool | None:
@@ -86,7 +62,7 @@ def rule_value(rule: CompiledRule, ctx: Context, req: RequestTerms) -> bool | No
 
 def own_value(rule: CompiledRule, ctx: Context, req: RequestTerms) -> bool | None:
     """The rule's value without the overrides that lift it: cond ∧ ¬exc₁ ∧ … over its own
-    exceptions (docs/semantics.md, 33: whether it would otherwise apply)."""
+    exceptions (docs/semantics.md, 37: whether it would otherwise apply)."""
     own = rule.exceptions[: len(rule.logic.own_exceptions)]
     return _value(rule.condition, own, ctx, req)
 
@@ -253,6 +229,8 @@ def trace_rule(
 
 def show(value: Any) -> str:
     """A context value as a person would write it in a rule."""
+    if isinstance(value, TimeValue):
+        return value.isoformat()
     if isinstance(value, frozenset | set | list | tuple):
         return "[" + ", ".join(show(v) for v in sorted(value, key=str)) + "]"
     if isinstance(value, str | int | bool):
@@ -286,6 +264,7 @@ def _operand(
                 return MISSING, f"`{node.name}` is missing"
             return value, f"`{node.name}` is {show_key(compiled, node.name, value)}"
         return node.name, None
+    assert isinstance(node, ast.ListLiteral), "time operands are traced by time_trace"
     values = frozenset(
         i.value if isinstance(i, ast.Literal_) else i.name  # type: ignore[union-attr]
         for i in node.items
@@ -321,6 +300,9 @@ def trace_condition(
         inner = trace_condition(compiled, expr.operand, ctx, req)
         value = None if inner.value is None else not inner.value
         return ConditionTrace(text, value, inner.missing, None, (inner,))
+    if isinstance(expr, ast.Compare) and is_time_compare(expr, *_time_tables(compiled)):
+        value, missing, detail = trace_time_compare(expr, *_time_tables(compiled), ctx)
+        return ConditionTrace(text, value, missing, detail)
     if isinstance(expr, ast.Presence):
         key = expr.key.value
         present = key in ctx
@@ -348,6 +330,10 @@ def trace_condition(
         }[expr.op]()
         return ConditionTrace(text, result, frozenset(), notes or None)
     return _trace_member(compiled, expr, text, left, right, notes)
+
+
+def _time_tables(compiled: CompiledPolicy) -> tuple[dict[str, ast.ValueType], str | None]:
+    return compiled.symbol_tables[0], compiled.now_key
 
 
 def _trace_junction(

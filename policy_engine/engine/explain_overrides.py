@@ -1,4 +1,4 @@
-"""What explanations say of overrides (docs/semantics.md, 33–36): "deny `R` would apply; lifted by
+"""What explanations say of overrides (docs/semantics.md, 37–40): "deny `R` would apply; lifted by
 override `O` (citation) because C", each override of a deny rule that covers the request with its
 condition's value, the rules it lifted and the obligations it brings to an allow.
 

@@ -131,7 +131,7 @@ def restore(
         kind: Hierarchy.restore(kind, links) for kind, links in image["hierarchies"].items()
     }
     tables = symbol_tables(image["context"], image["kinds"])
-    builder = condition_builder(hierarchies, tables)
+    builder = condition_builder(hierarchies, tables, image["context"])
     named_conditions, obligation_decls = image["named"]
     resolver = functools.cache(lambda: Resolver(named_conditions, obligation_decls))
     rules = []
@@ -205,6 +205,10 @@ _EXPR_CLASSES: dict[str, type] = {
         ast.Name,
         ast.NamedCondition,
         ast.Citation,
+        ast.TimeLiteral,
+        ast.Shifted,
+        ast.Duration,
+        ast.Now,
     )
 }
 _FIELDS = {

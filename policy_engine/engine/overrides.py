@@ -1,4 +1,4 @@
-"""Overrides compiled into the rules they touch (docs/semantics.md, 33–36).
+"""Overrides compiled into the rules they touch (docs/semantics.md, 37–40).
 
 An override ``O`` that lifts the deny rules ``D₁ … Dₙ`` when ``C`` means exactly:
 
@@ -28,10 +28,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from ..language import ast
+from ..language.ast_expressions import names_read
 from ..language.connectives import Node, both, either, negation
 from ..semantics.checker import CheckedPolicy
 from ..semantics.vocabulary import Hierarchy
 from .compiled import RuleAbout, RuleLogic, requirements
+from .time_operands import now_key_name
 
 Lifted = tuple[RuleLogic, tuple[tuple[str, ...], ...]]
 """A touched rule's logic and the names of the obligation clauses overrides add to it."""
@@ -68,9 +70,12 @@ def compile_overrides(
 ) -> tuple[dict[str, Lifted], tuple[CompiledOverride, ...]]:
     """The logic of every rule the overrides touch (by rule id), and the overrides."""
     rules = {rule.id.value: rule for rule in checked.rules}
-    defaultless = {n for n, decl in checked.context.items() if decl.default is None}
+    reads = (
+        {n for n, decl in checked.context.items() if decl.default is None},
+        now_key_name(checked.context),
+    )
     overrides = tuple(
-        _compiled(o, [rules[i] for i in checked.lifted.get(o.id.value, ())], defaultless)
+        _compiled(o, [rules[i] for i in checked.lifted.get(o.id.value, ())], reads)
         for o in checked.overrides
     )
     lifted_by: dict[str, list[CompiledOverride]] = {}
@@ -95,9 +100,7 @@ def compile_overrides(
     return touched, overrides
 
 
-def _compiled(
-    override: ast.Override, lifted: list[ast.Rule], defaultless: set[str]
-) -> CompiledOverride:
+def _compiled(override: ast.Override, lifted: list[ast.Rule], reads: Reads) -> CompiledOverride:
     span = override.span
     about = RuleAbout(
         ", ".join(c.text for c in override.citations),
@@ -105,7 +108,7 @@ def _compiled(
         span.source.name if span else "<unknown>",
         span.line if span else 0,
     )
-    lifting = [both(_scope_test(d), _not_false(own_value(d), defaultless)) for d in lifted]
+    lifting = [both(_scope_test(d), _not_false(own_value(d), reads)) for d in lifted]
     trigger = _expr(both(override.condition, either(lifting)))
     clauses = tuple(
         (tuple(text for text, _, _ in requirements(c)), c.condition) for c in override.obligations
@@ -169,22 +172,26 @@ def _scope_test(rule: ast.Rule) -> Node:
 # ---- "not false" and "true", as conditions that are never unknown ---------------------------
 
 
-def _not_false(expr: ast.Expr | None, keys: set[str]) -> Node:
+Reads = tuple[set[str], str | None]
+"""The keys without a default, and the key ``now`` reads (None: none is declared)."""
+
+
+def _not_false(expr: ast.Expr | None, reads: Reads) -> Node:
     """A condition that is true where ``expr`` is true or unknown, false where it is false."""
-    return True if expr is None else _certain(expr, keys, want_true=False)
+    return True if expr is None else _certain(expr, reads, want_true=False)
 
 
-def _certain(expr: ast.Expr, keys: set[str], *, want_true: bool) -> Node:
+def _certain(expr: ast.Expr, reads: Reads, *, want_true: bool) -> Node:
     """``want_true``: true exactly where ``expr`` is true; else true exactly where it is not
     false. Both are never unknown."""
     if isinstance(expr, ast.NamedCondition):
-        return _certain(expr.body, keys, want_true=want_true)  # its value is its body's
+        return _certain(expr.body, reads, want_true=want_true)  # its value is its body's
     if isinstance(expr, ast.Not):
-        return negation(_certain(expr.operand, keys, want_true=not want_true))
+        return negation(_certain(expr.operand, reads, want_true=not want_true))
     if isinstance(expr, ast.And | ast.Or):
-        parts = [_certain(e, keys, want_true=want_true) for e in expr.operands]
+        parts = [_certain(e, reads, want_true=want_true) for e in expr.operands]
         return both(*parts) if isinstance(expr, ast.And) else either(parts)
-    read = _keys_read(expr, keys)
+    read = _keys_read(expr, *reads)
     if not read:
         return expr  # a test that reads no key without a default is never unknown
     if want_true:
@@ -192,14 +199,21 @@ def _certain(expr: ast.Expr, keys: set[str], *, want_true: bool) -> Node:
     return either([*(ast.Presence(ast.Name(k), False) for k in read), expr])
 
 
-def _keys_read(test: ast.Expr, keys: set[str]) -> list[str]:
-    """The keys among ``keys`` (those without a default) that a test reads, sorted."""
+def _keys_read(test: ast.Expr, keys: set[str], now_key: str | None) -> list[str]:
+    """The keys among ``keys`` (those without a default) that a test reads, sorted: the names
+    its operands read (a moved date's base, a list's items) and the key ``now`` reads."""
     if isinstance(test, ast.Presence):
         return []
     nodes: Iterable[ast.Operand] = (
         (test.operand,) if isinstance(test, ast.Truth) else (test.left, test.right)  # type: ignore[union-attr]
     )
-    return sorted({n.name for n in nodes if isinstance(n, ast.NameRef) and n.name in keys})
+    found: set[str] = set()
+    for node in nodes:
+        for read in names_read(node):
+            name = now_key if isinstance(read, ast.Now) else read.name
+            if name is not None and name in keys:
+                found.add(name)
+    return sorted(found)
 
 
 def _expr(node: Node) -> ast.Expr:

@@ -25,11 +25,16 @@ from .ast_expressions import (
     Or,
     Presence,
     RequestRef,
+    Shifted,
+    TimeOperand,
     Truth,
 )
 from .ast_names import Citation, Name
+from .ast_time import Duration, Now, TimeLiteral
 from .ast_types import (
     BoolType,
+    DateType,
+    InstantType,
     IntType,
     ListType,
     OneOfType,
@@ -51,10 +56,13 @@ __all__ = [
     "ConditionDecl",
     "ContextDecl",
     "ContextSource",
+    "DateType",
     "DeclKind",
+    "Duration",
     "Effect",
     "Expr",
     "Ground",
+    "InstantType",
     "IntType",
     "Invariant",
     "Item",
@@ -67,6 +75,7 @@ __all__ = [
     "NamedCondition",
     "NoDecision",
     "Not",
+    "Now",
     "ObligationClause",
     "OneOfType",
     "Operand",
@@ -78,11 +87,14 @@ __all__ = [
     "RequestRef",
     "Rule",
     "Scope",
+    "Shifted",
     "SourceDecl",
     "StrType",
     "TermDecl",
     "TermKind",
     "TermSetType",
+    "TimeLiteral",
+    "TimeOperand",
     "Truth",
     "ValueType",
 ]
@@ -158,7 +170,8 @@ fills the key from its consent ledger when a request names a subject and leaves 
 
 @dataclass(frozen=True, slots=True)
 class ContextDecl:
-    """``context NAME: TYPE [from consent ledger] [default LITERAL] ["description"] [§x]``."""
+    """``context NAME: TYPE [from consent ledger] [is now] [default LITERAL] ["description"]
+    [§x]``."""
 
     name: Name
     type: ValueType
@@ -170,6 +183,10 @@ class ContextDecl:
     """``"consent ledger"`` when the key is marked ``from consent ledger``; None otherwise."""
     source_span: Span | None = field(default=None, compare=False, repr=False)
     """Where ``from consent ledger`` is written."""
+    is_now: bool = False
+    """Marked ``is now``: the key holds the decision's time, which ``now`` reads."""
+    now_span: Span | None = field(default=None, compare=False, repr=False)
+    """Where ``is now`` is written."""
 
 
 # ---- rules ----------------------------------------------------------------------------------
@@ -234,7 +251,7 @@ class Override:
     """``override ID [§x] ["description"] lifts … when C [with obligation …]…``: the deny rules it
     names (``lifts``), or those citing the sections it names (``citing``), do not apply where
     ``condition`` holds; when it lifts one that would otherwise apply to a request that is then
-    allowed, its obligations come with the allow (docs/semantics.md, 33–36)."""
+    allowed, its obligations come with the allow (docs/semantics.md, 37–40)."""
 
     id: Name
     condition: Expr

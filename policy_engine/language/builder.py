@@ -149,6 +149,8 @@ class Builder(ExpressionBuilder):
             span=self._span(meta),
             source="consent ledger" if "source" in tags else None,
             source_span=tags.get("source"),
+            is_now="now" in tags,
+            now_span=tags.get("now"),
         )
 
     def bool_type(self, _: list[Any]) -> ast.BoolType:
@@ -159,6 +161,12 @@ class Builder(ExpressionBuilder):
 
     def str_type(self, _: list[Any]) -> ast.StrType:
         return ast.StrType()
+
+    def date_type(self, _: list[Any]) -> ast.DateType:
+        return ast.DateType()
+
+    def instant_type(self, _: list[Any]) -> ast.InstantType:
+        return ast.InstantType()
 
     def string_list(self, children: list[Token]) -> tuple[str, ...]:
         return tuple(self._text(t) for t in children)
@@ -178,6 +186,11 @@ class Builder(ExpressionBuilder):
 
     def default(self, children: list[Any]) -> Tagged:
         return Tagged("default", children[0])
+
+    @with_meta
+    def now_mark(self, meta: Meta, children: list[Token]) -> Tagged:
+        """``is now``, tagged with where it is written."""
+        return Tagged("now", self._span(meta))
 
     @with_meta
     def ledger_source(self, meta: Meta, children: list[Token]) -> Tagged:

@@ -15,6 +15,7 @@ from .printer import (
     expr_doc,
     list_doc,
     literal_text,
+    operand_text,
     parameter_text,
 )
 
@@ -104,8 +105,10 @@ def context_doc(decl: ast.ContextDecl) -> Doc:
     parts = [affix(_type_doc(decl.type), f"context {decl.name.value}: ")]
     if decl.source is not None:
         parts.append(f"from {decl.source}")
+    if decl.is_now:
+        parts.append("is now")
     if decl.default is not None:
-        parts.append(f"default {literal_text(decl.default.value)}")
+        parts.append(f"default {operand_text(decl.default)}")
     return (*parts, *_description(decl.description), *_citations(decl.citations))
 
 

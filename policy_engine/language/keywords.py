@@ -21,8 +21,8 @@ WORD_CLASSES: dict[str, str] = {
     **dict.fromkeys((k for k in STATEMENT_KEYWORDS if " " not in k), "statement"),
     "allow": "allow",
     "deny": "deny",
-    **dict.fromkeys(("boolean", "integer", "string"), "type"),
-    **dict.fromkeys(("true", "false"), "constant"),
+    **dict.fromkeys(("boolean", "integer", "string", "date", "instant"), "type"),
+    **dict.fromkeys(("true", "false", "now"), "constant"),
     **dict.fromkeys(("and", "or", "not", "in", "is"), "operator"),
 }
 """The class of the words that are not plain keywords: statements that start a declaration,

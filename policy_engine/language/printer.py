@@ -21,6 +21,12 @@ def operand_text(node: ast.Operand) -> str:
         return node.name
     if isinstance(node, ast.RequestRef):
         return node.kind
+    if isinstance(node, ast.TimeLiteral):
+        return f"{node.kind} {literal_text(node.text)}"
+    if isinstance(node, ast.Shifted):
+        return f"{operand_text(node.base)} {node.sign} {node.duration.text()}"
+    if isinstance(node, ast.Now):
+        return "now"
     return "[" + ", ".join(operand_text(item) for item in node.items) + "]"
 
 

@@ -35,6 +35,7 @@ from collections.abc import Iterable, Sequence
 
 from ..engine.compiler import CompiledPolicy, CompiledRule, Condition, compile_condition
 from ..language import ast
+from ..language.ast_expressions import names_read
 from ..language.connectives import Node, both, either
 from ..language.connectives import negation as _negation
 from ..language.printer import expr_text
@@ -172,9 +173,9 @@ def _reads_context(test: ast.Expr, context: Iterable[str]) -> bool:
         return True
     nodes = (test.operand,) if isinstance(test, ast.Truth) else (test.left, test.right)  # type: ignore[union-attr]
     for node in nodes:
-        items = node.items if isinstance(node, ast.ListLiteral) else (node,)
-        if any(isinstance(i, ast.NameRef) and i.name in declared for i in items):
-            return True
+        for item in names_read(node):
+            if isinstance(item, ast.Now) or item.name in declared:
+                return True
     return False
 
 

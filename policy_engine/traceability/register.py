@@ -200,7 +200,9 @@ def ground_of(compiled: CompiledPolicy, rule: CompiledRule) -> tuple[str, Basis,
     logic = rule.logic
     conditions = [logic.condition] if logic.condition is not None else []
     conditions += list(logic.exceptions)
-    if ledger and any(ledger[0] in keys_of(e, compiled.context) for e in conditions):
+    if ledger and any(
+        ledger[0] in keys_of(e, compiled.context, compiled.now_key) for e in conditions
+    ):
         return "consent", "consent", []
     return "not stated", "not stated", []
 

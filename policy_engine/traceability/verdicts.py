@@ -27,7 +27,7 @@ class Attached:
     parameters: tuple[tuple[str, str | int | bool], ...] = ()
     """Its arguments, in the order of the declaration's parameters."""
     overrides: tuple[CompiledOverride, ...] = ()
-    """The overrides that bring it where they lift a deny (docs/semantics.md, 35)."""
+    """The overrides that bring it where they lift a deny (docs/semantics.md, 39)."""
 
     @property
     def obligation(self) -> str:
