@@ -358,3 +358,24 @@ def test_an_override_decides_as_the_unless_it_stands_for(seed: int) -> None:
             assert outcome(decide(c, request)) == outcome(with_unless), request
     report = diff_policies(b, c)
     assert report.groups == [] and report.requests_changed == 0, report
+
+
+def test_a_deny_on_time_that_would_fail_closed_is_lifted_with_the_obligations() -> None:
+    """Whether a deny would apply reads every key its tests read, `now` and a moved date's base
+    included: with the time unstated the deny would fail closed, so the override lifted it."""
+    policy = load_policy_text(
+        "party p\ndata d\npurpose u\nobligation ob\n"
+        "context decided_at: instant is now\ncontext consent_given_at: instant\n"
+        "context e: boolean\n"
+        "rule a §1\n  allow p to use d for any purpose\n"
+        "rule expired §1\n  deny p from using d for u\n  when consent_given_at + 13 months < now\n"
+        "override o §2\n  lifts expired\n  when e\n  with obligation ob\n"
+    )
+    given = {"e": True, "consent_given_at": "2025-06-01T00:00:00Z"}
+    in_time = {**given, "decided_at": "2026-01-01T00:00:00Z"}
+    expired = {**given, "decided_at": "2027-01-01T00:00:00Z"}
+    assert [policy.decide("p", "d", "u", c).obligations for c in (given, in_time, expired)] == [
+        ["ob"],
+        [],
+        ["ob"],
+    ]
