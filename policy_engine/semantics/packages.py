@@ -110,7 +110,9 @@ def _bring_in(out: Flattened, package: Package, written: Written, has_ledger_key
         out.files.append(dataclasses.replace(renamed, items=items))
     out.documents += [
         dataclasses.replace(
-            d, name=renaming.prefix(d.name), namespace=qualified(namespace, d.namespace)
+            d,
+            name=renaming.prefix(d.name),
+            namespace=renaming.prefix(d.namespace) if d.namespace else namespace,
         )
         for d in inner.documents
     ]
