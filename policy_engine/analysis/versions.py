@@ -115,7 +115,7 @@ class GitFolders:
             if not found:
                 names = [
                     p.rsplit("/", 1)[-1]
-                    for _, kind, p in self._entries(parent + "/")
+                    for _, kind, p in self._entries(parent + "/" if parent else ".")
                     if kind == "tree"
                 ]
                 raise not_found(decl, decl.path, part, names)

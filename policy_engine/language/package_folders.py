@@ -175,7 +175,7 @@ class TextFolders:
                 )
             if part != ".." and not any(self.contains(here, n) for n in self._rules):
                 below = {
-                    n[len(parent) + 1 :].split("/")[0]
+                    (n[len(parent) + 1 :] if parent else n).split("/")[0]
                     for n in self._rules
                     if self.contains(parent, n)
                 }
