@@ -194,6 +194,12 @@ def test_a_policy_declares_names_of_its_own(tmp_path: Path, statement: str, what
     assert message.endswith(f": {what} of this policy has a name of its own")
 
 
+PLACE_ONLY = (
+    "`base.contractor` is the package's own: this policy can only place it under its terms or "
+    "another package's"
+)
+
+
 @pytest.mark.parametrize(
     ("statement", "code", "message"),
     [
@@ -206,12 +212,12 @@ def test_a_policy_declares_names_of_its_own(tmp_path: Path, statement: str, what
         (
             'party base.contractor under agents "mine now"\n',
             "bad-placement",
-            "`base.contractor` is the package's own: this policy can only place it under its terms or another package's",
+            PLACE_ONLY,
         ),
         (
             "party base.contractor\n",
             "bad-placement",
-            "`base.contractor` is the package's own: this policy can only place it under its terms or another package's",
+            PLACE_ONLY,
         ),
         (
             "party base.contractor under base.contractor\n",
@@ -226,7 +232,7 @@ def test_placing_a_packages_term(tmp_path: Path, statement: str, code: str, mess
 
 
 def test_an_unknown_qualified_name_has_a_did_you_mean(tmp_path: Path) -> None:
-    code, message, help, _ = _error(
+    _, message, help, _ = _error(
         _dept(tmp_path, "rule r allow agents to use base.emial for base.support\n")
     )
     assert "base.emial" in message and help == "did you mean `base.email`?"
@@ -259,14 +265,16 @@ def test_an_unknown_qualified_name_has_a_did_you_mean(tmp_path: Path) -> None:
         (
             "context w: integer supplies base.verified\n",
             "supply-type",
-            "`w` is an integer but `base.verified` is a boolean: a key supplies only a key of the same type",
+            "`w` is an integer but `base.verified` is a boolean: a key supplies only a key of the "
+            "same type",
             "declare `w` as `boolean`, or supply the package's key from another key",
         ),
         ("context w: boolean default false supplies base.verified\n", None, None, None),
         (
             "context w: boolean supplies base.verified default false\n",
             "supply-default",
-            "`base.verified` has no default, but `w` does not say the same: the package's rules would read an absent key differently",
+            "`base.verified` has no default, but `w` does not say the same: the package's rules "
+            "would read an absent key differently",
             "give `w` no default too",
         ),
         (
@@ -291,16 +299,19 @@ def test_supplying_a_packages_key(
 def test_a_one_of_key_supplies_a_one_of_key_with_the_same_values_in_any_order(
     tmp_path: Path,
 ) -> None:
-    base = (
-        BASE_RULES
-        + 'context channel: one of "sms", "email"\nrule by_sms allow staff to use email for support when channel = "sms"\n'
+    base = BASE_RULES + (
+        'context channel: one of "sms", "email"\n'
+        'rule by_sms allow staff to use email for support when channel = "sms"\n'
     )
     write(
         tmp_path,
         {
             "base/rules.policy": base,
             "base/base.md": BASE_DOCUMENT,
-            "dept/rules.policy": 'use base from "../base"\ncontext via: one of "email", "sms" supplies base.channel\n',
+            "dept/rules.policy": (
+                'use base from "../base"\n'
+                'context via: one of "email", "sms" supplies base.channel\n'
+            ),
         },
     )
     policy = load_policy(tmp_path / "dept")

@@ -65,7 +65,7 @@ def test_a_supplied_key_is_read_by_the_packages_rules(dept: Path) -> None:
     assert (d.effect, d.missing, _ids(d)) == ("deny", ["where"], ["base.no_export"])
     assert "where" in policy.compiled.context
     assert "base.destination" not in policy.compiled.context
-    with pytest.raises(RequestError, match="base.destination"):
+    with pytest.raises(RequestError, match=r"base\.destination"):
         policy.decide("base.staff", "base.email", "base.support", {"base.destination": "CA-QC"})
     assert (
         'when where != "CA-QC"'
@@ -88,7 +88,7 @@ def test_names_come_in_under_the_namespace(dept: Path) -> None:
     assert policy.terms("party") == ["agents", "base.contractor", "base.staff"]
     assert policy.terms("obligation") == ["base.log_access"]
     assert sorted(policy.compiled.hierarchies["party"].parent_links["agents"]) == ["base.staff"]
-    with pytest.raises(policy_engine.UnknownTermError, match="did you mean `base.staff`"):
+    with pytest.raises(policy_engine.UnknownTermError, match=r"did you mean `base\.staff`"):
         policy.decide("staff", "base.email", "base.support")
 
 
@@ -131,8 +131,8 @@ def test_a_policy_may_place_a_packages_term_under_another_term(tmp_path: Path) -
 def test_the_policys_own_mention_of_a_supplied_key_reads_the_supplying_key(tmp_path: Path) -> None:
     dept = base_and_dept(
         tmp_path,
-        DEPT_RULES
-        + 'rule abroad allow agents to use base.email for base.research when base.destination = "US"\n',
+        DEPT_RULES + "rule abroad allow agents to use base.email for base.research\n"
+        '  when base.destination = "US"\n',
     )
     policy = load_policy(dept)
     d = policy.decide("agents", "base.email", "base.research", {"where": "US"})
