@@ -374,3 +374,42 @@ def test_a_mapping_without_the_package(tmp_path: Path) -> None:
     assert (error.code, error.help) == ("package-not-found", "did you mean `bsae`?")
     with pytest.raises(PolicyError, match="leads out of the texts given"):
         load_policy_text({"rules.policy": DEPT_RULES})
+
+
+# ---- limits ----------------------------------------------------------------------------------
+
+
+def test_a_policy_reads_a_bounded_number_of_package_folders(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from policy_engine.language import packages
+
+    monkeypatch.setattr(packages, "MAX_PACKAGES", 1)
+    dept = _dept(tmp_path, 'use again from "../base"\n')
+    code, message, _, place = _error(dept)
+    assert (code, place) == ("too-many-packages", "rules.policy:11:1")
+    assert message.startswith(
+        "this is package folder 2 the policy reads; a policy may read at most 1"
+    )
+
+
+def test_a_policy_and_its_packages_stay_within_one_policys_size(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from policy_engine.language import packages
+
+    monkeypatch.setattr(packages, "MAX_POLICY_BYTES", len(DEPT_RULES) + 100)
+    code, message, _, place = _error(_dept(tmp_path))
+    assert (code, place) == ("policy-too-large", "rules.policy:1:1")
+    assert "its packages' included" in message
+
+
+def test_the_service_watches_the_packages_folders(tmp_path: Path) -> None:
+    from policy_engine.service.loaded_policy import policy_files_fingerprint
+
+    dept = _dept(tmp_path)
+    folders = [u.folder for u in load_policy(dept).packages]
+    before = policy_files_fingerprint(str(dept), folders)
+    assert len(before) == 2
+    write(tmp_path, {"base/more.policy": "purpose extra\n"})
+    assert policy_files_fingerprint(str(dept), folders) != before

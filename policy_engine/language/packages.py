@@ -28,6 +28,7 @@ from .document_files import read_documents
 from .documents import Document
 from .errors import Diagnostic, PolicyError
 from .files import content_version
+from .limits import MAX_PACKAGES, MAX_POLICY_BYTES
 from .package_folders import Folders, refuse
 from .parser import parse_all
 from .source import Source
@@ -71,6 +72,36 @@ class LoadedPolicy:
             yield from package.policy.every_document()
 
 
+@dataclass
+class _Tally:
+    """What reading a policy's packages has cost so far: folders read, and bytes of rule files
+    (the policy's own included). A policy and all its packages stay within the limits of one
+    policy's rule files (docs/language.md, "Limits"), however the packages nest."""
+
+    packages: int = 0
+    size: int = 0
+
+    def add(self, decl: ast.UseDecl, sources: Sequence[Source]) -> None:
+        self.packages += 1
+        self.size += sum(len(s.text.encode()) for s in sources)
+        if self.packages > MAX_PACKAGES:
+            raise refuse(
+                "too-many-packages",
+                f"this is package folder {self.packages:,} the policy reads; a policy may read "
+                f"at most {MAX_PACKAGES:,}, its packages' packages included",
+                decl,
+                "a package used under several namespaces is read once for each",
+            )
+        if self.size > MAX_POLICY_BYTES:
+            raise refuse(
+                "policy-too-large",
+                f"with this package the policy's rule files are larger than "
+                f"{MAX_POLICY_BYTES // (1024 * 1024)} MiB together, its packages' included",
+                decl,
+                "a policy of this size is not supported",
+            )
+
+
 @dataclass(frozen=True)
 class _Level:
     """A policy being read, for finding cycles: how it is shown, and its rule files."""
@@ -82,7 +113,8 @@ class _Level:
 def read_policy(sources: Sequence[Source], folders: Folders, shown: str = "") -> LoadedPolicy:
     """``sources`` (a policy's rule files, as read) with their packages, read from ``folders``.
     ``shown`` names the policy in a cycle's message (by default the folder of its first file)."""
-    return _read(list(sources), folders, (), shown)
+    tally = _Tally(size=sum(len(s.text.encode()) for s in sources))
+    return _read(list(sources), folders, (), tally, shown)
 
 
 def _folder_of(sources: Sequence[Source]) -> str:
@@ -93,7 +125,11 @@ def _folder_of(sources: Sequence[Source]) -> str:
 
 
 def _read(
-    sources: list[Source], folders: Folders, outer: tuple[_Level, ...], shown: str = ""
+    sources: list[Source],
+    folders: Folders,
+    outer: tuple[_Level, ...],
+    tally: _Tally,
+    shown: str = "",
 ) -> LoadedPolicy:
     """The policy of ``sources`` and its packages; ``outer`` are the policies whose packages
     are being read (outermost first), ``shown`` how this one is named in a cycle's message."""
@@ -132,7 +168,7 @@ def _read(
         if file in own_files:
             folder = at[id(decl)]
             assert folder is not None  # every problem was raised above
-            packages.append(_package(decl, folder, folders, path))
+            packages.append(_package(decl, folder, folders, path, tally))
     documents = read_documents(own_files, folders.provided)
     every = [*own_sources, *(d.source for d in documents)]
     return LoadedPolicy(
@@ -179,7 +215,9 @@ def _duplicate_namespaces(decls: list[ast.UseDecl]) -> list[Diagnostic]:
     return problems
 
 
-def _package(decl: ast.UseDecl, folder: str, folders: Folders, path: tuple[_Level, ...]) -> Package:
+def _package(
+    decl: ast.UseDecl, folder: str, folders: Folders, path: tuple[_Level, ...], tally: _Tally
+) -> Package:
     """The package at ``folder``, read unless it holds a rule file of a policy on ``path`` (the
     policies whose packages are being read, outermost first): that would be a cycle."""
     for at, level in enumerate(path):
@@ -194,7 +232,8 @@ def _package(decl: ast.UseDecl, folder: str, folders: Folders, path: tuple[_Leve
                 "package cannot use the policy that uses it",
             )
     sources = folders.read(folder, decl)
-    return Package(decl, folder, _read(sources, folders, path, folder), tuple(sources))
+    tally.add(decl, sources)
+    return Package(decl, folder, _read(sources, folders, path, tally, folder), tuple(sources))
 
 
 def combined_version(own: str, packages: Sequence[Package]) -> str:
