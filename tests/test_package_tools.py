@@ -113,6 +113,14 @@ def test_the_workbench_shows_a_policy_with_a_package(tmp_path: Path) -> None:
         request = {"party": "agents", "data": "base.email", "purpose": "base.support"}
         answer = client.post("/api/explain", json={**request, "context": {"where": "US"}}).json()
         assert answer["decision"]["reasons"][0]["id"] == "base.no_export"
+        # a proposed change to the policy's own file loads with the package it uses
+        name = next(s.name for s in load_policy(dept).sources)
+        widened = DEPT_RULES.replace(
+            "deny any party from using base.health", "deny agents from using base.health"
+        )
+        result = client.post("/api/propose", json={"files": {name: widened}}).json()
+        assert result["loads"] and result["changed"] == [name]
+        assert {g["kind"] for g in result["diff"]["groups"]} == {"widened"}
 
 
 # ---- rules/planiso-law25 ----------------------------------------------------------------------

@@ -28,6 +28,8 @@ class Loaded:
     """Every source document, the packages' too (named ``law25.p39_1``)."""
     sources: list[Source]
     """The policy's own rule files (a package's files in a folder of its own are not)."""
+    package_sources: list[Source]
+    """The rule files of its packages, depth first in the order of the uses."""
 
 
 def load(sources: list[Source], folders: Folders) -> Loaded:
@@ -38,7 +40,9 @@ def load(sources: list[Source], folders: Folders) -> Loaded:
     policy = read_policy(sources, folders)
     checked: CheckedPolicy = check_loaded(policy)
     compiled = compile_policy(checked, policy.version)
-    found = Loaded(compiled, checked.warnings, list(checked.documents), list(policy.sources))
+    own = list(policy.sources)
+    every = list(policy.every_source())
+    found = Loaded(compiled, checked.warnings, list(checked.documents), own, every[len(own) :])
     if cache.enabled():
         _keep_image(found, sources, policy)
     return found
@@ -74,7 +78,7 @@ def _restore(sources: list[Source], folders: Folders) -> Loaded | None:
     compiled, warnings = image.restore(
         stored, every, lambda: check_loaded(read_policy(sources, folders))
     )
-    return Loaded(compiled, warnings, documents, list(own))
+    return Loaded(compiled, warnings, documents, list(own), every[len(own) :])
 
 
 def _documents(recorded: object, folders: Folders) -> list[Document] | None:

@@ -80,6 +80,8 @@ class Policy:
         package's are named under its namespace (``law25.p39_1``)."""
         self.sources: list[Source] = loaded.sources
         """The policy's own rule files (not its packages')."""
+        self.package_sources: list[Source] = loaded.package_sources
+        """The rule files of the packages it uses (docs/language.md, "Packages")."""
         self.version = self.compiled.version
         self.compiled.limit_cells(cell_cache_size)
         self._book = ReasonBook(self.compiled, self.version)

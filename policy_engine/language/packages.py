@@ -141,10 +141,10 @@ def _read(
         return LoadedPolicy(
             tuple(sources), tuple(files), tuple(documents), (), content_version(every)
         )
-    located, problems = _locate(uses, folders)
+    located = [_locate(file, decl, folders) for file, decl in uses]
     claimed = {
         folder
-        for (file, decl), folder in zip(uses, located, strict=True)
+        for (file, _), (folder, _) in zip(uses, located, strict=True)
         if folder is not None and not folders.contains(folder, file.name)
     }
     own = [i for i, f in enumerate(files) if not any(folders.contains(c, f.name) for c in claimed)]
@@ -157,18 +157,20 @@ def _read(
         )
     own_files = [files[i] for i in own]
     own_sources = [sources[i] for i in own]
-    problems += _duplicate_namespaces([d for f, d in uses if f in own_files])
+    mine = {id(f) for f in own_files}
+    # A use in a package's file is the package's business: read (and reported) with it.
+    own_uses = [(d, where) for (f, d), where in zip(uses, located, strict=True) if id(f) in mine]
+    problems = [p for _, (_, found) in own_uses for p in found]
+    problems += _duplicate_namespaces([d for d, _ in own_uses])
     if problems:
         raise PolicyError(problems)
-    at = {id(decl): folder for (_, decl), folder in zip(uses, located, strict=True)}
     level = _Level(shown or _folder_of(own_sources), tuple(s.name for s in own_sources))
     path = (*outer, level)
-    packages = []
-    for file, decl in uses:
-        if file in own_files:
-            folder = at[id(decl)]
-            assert folder is not None  # every problem was raised above
-            packages.append(_package(decl, folder, folders, path, tally))
+    packages = [
+        _package(decl, folder, folders, path, tally)
+        for decl, (folder, _) in own_uses
+        if folder is not None  # every use that leads nowhere was reported above
+    ]
     documents = read_documents(own_files, folders.provided)
     every = [*own_sources, *(d.source for d in documents)]
     return LoadedPolicy(
@@ -181,17 +183,13 @@ def _read(
 
 
 def _locate(
-    uses: list[tuple[ast.PolicyFile, ast.UseDecl]], folders: Folders
-) -> tuple[list[str | None], list[Diagnostic]]:
-    located: list[str | None] = []
-    problems: list[Diagnostic] = []
-    for file, decl in uses:
-        try:
-            located.append(folders.locate(file.name, decl))
-        except PolicyError as exc:
-            located.append(None)
-            problems.extend(exc.diagnostics)
-    return located, problems
+    file: ast.PolicyFile, decl: ast.UseDecl, folders: Folders
+) -> tuple[str | None, list[Diagnostic]]:
+    """The folder a use leads to, or why it leads nowhere."""
+    try:
+        return folders.locate(file.name, decl), []
+    except PolicyError as exc:
+        return None, list(exc.diagnostics)
 
 
 def _duplicate_namespaces(decls: list[ast.UseDecl]) -> list[Diagnostic]:
