@@ -413,3 +413,13 @@ def test_the_service_watches_the_packages_folders(tmp_path: Path) -> None:
     assert len(before) == 2
     write(tmp_path, {"base/more.policy": "purpose extra\n"})
     assert policy_files_fingerprint(str(dept), folders) != before
+
+
+def test_a_package_folder_is_not_walked_past_a_bound(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from policy_engine.language import package_folders
+
+    monkeypatch.setattr(package_folders, "MAX_PACKAGE_ENTRIES", 1)
+    code, message, _, _ = _error(_dept(tmp_path))
+    assert code == "package-too-large" and "holds more than 1 files and folders" in message

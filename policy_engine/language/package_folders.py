@@ -25,6 +25,7 @@ from typing import Protocol
 from . import ast
 from .errors import Diagnostic, PolicyError, did_you_mean
 from .files import POLICY_SUFFIX, display_name, read_rule_files
+from .limits import MAX_PACKAGE_ENTRIES
 from .source import Source
 
 
@@ -119,7 +120,17 @@ class DiskFolders:
 
     def read(self, folder: str, decl: ast.UseDecl) -> list[Source]:
         files: list[Path] = []
+        seen = 0
         for top, folders, names in os.walk(folder):
+            seen += len(folders) + len(names)
+            if seen > MAX_PACKAGE_ENTRIES:
+                raise refuse(
+                    "package-too-large",
+                    f"`{folder}` holds more than {MAX_PACKAGE_ENTRIES:,} files and folders: not "
+                    "a policy folder",
+                    decl,
+                    "name the folder of the package's rule files",
+                )
             for name in sorted(folders + names):
                 path = Path(top) / name
                 if path.is_symlink():
