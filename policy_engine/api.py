@@ -75,6 +75,7 @@ def check_loaded(
     extra = [e for i in compiled.checked.invariants for e in invariant_exprs(i)]
     meter = Meter(budget or Budget.from_environment())
     space = RequestSpace([compiled], extra, meter)
+    found += [problem.diagnostic() for problem in space.time.problems()]
     broken, results = invariant_diagnostics(compiled, name, space, meter)
     found += broken + without_expected(lint(compiled, space, meter))
     return CheckReport.of(sort_diagnostics(found), results, declared)

@@ -18,6 +18,10 @@ What a policy may contain (each policy declares a random subset of the keys):
   a literal term) and with hierarchy terms (``data in da0``);
 - ``is known`` / ``is missing``, ``not``, ``and``, ``or``, ``unless``, obligations with ``when``,
   several allow and deny rules per cell, hierarchies where a term has several parents;
+- named conditions (``condition nc_… means …``), nested in each other, used in every place a
+  condition can be; obligations declared with a condition (``obligation ob0 when …``) and with an
+  integer parameter, with or without a default (``obligation ob1(n: integer default 1)``, required
+  as ``ob1`` or ``ob1(n = 2)``);
 - invariants of the three forms (``never``, ``always allow``, ``always deny``) with ``when``,
   ``unless`` and ``except``.
 
@@ -70,6 +74,7 @@ from typing import Any, Protocol, TypeVar
 import policy_engine
 from policy_engine import check_policy, load_policy_text
 
+from . import soundness_time
 from .test_analysis import rule_exprs
 from .test_properties import (
     KINDS,
@@ -81,8 +86,10 @@ from .test_properties import (
     Truth,
     Vocab,
     ancestors,
+    condition_declarations,
     expr_text,
     lit_text,
+    named,
     rule_text,
 )
 
@@ -147,6 +154,10 @@ class Key:
     values: tuple[str, ...] = ()  # the values of a `one of` / `list of "…"` key
     kind: str | None = None  # the terms of a `set of` key
     default: Any = None  # None: no default
+    now: bool = False  # declared `is now` (a date or instant key)
+    pair: tuple[str, int, str] | None = None
+    """A date key compared with `now`: the side moved ("leaf" or "now"), by how much (0: never
+    moved) and in what unit (see ``soundness_time``)."""
 
     def type_text(self) -> str:
         quoted = ", ".join(f'"{v}"' for v in self.values)
@@ -158,15 +169,46 @@ class Key:
             "strlist": f"list of {quoted}",
             "anylist": "list of string",
             "set": f"set of {self.kind}",
+            "date": "date",
+            "instant": "instant",
         }[self.base]
 
     def declaration(self) -> str:
         default = "" if self.default is None else f" default {lit_text(self.default)}"
-        return f"context {self.name}: {self.type_text()}{default}\n"
+        now = " is now" if self.now else ""
+        return f"context {self.name}: {self.type_text()}{now}{default}\n"
 
 
 Scope = tuple[tuple[str, ...] | None, tuple[str, ...]]
 """(names, or None for any; excepted names)."""
+
+
+@dataclass(frozen=True)
+class ObDecl:
+    """An obligation declared with a condition, an integer parameter, or both."""
+
+    name: str
+    when: Expr | None = None
+    param: str | None = None
+    default: int | None = None
+
+    def declaration(self) -> str:
+        params = ""
+        if self.param is not None:
+            default = "" if self.default is None else f" default {self.default}"
+            params = f"({self.param}: integer{default})"
+        when = "" if self.when is None else f" when {expr_text(self.when)}"
+        return f"obligation {self.name}{params}{when}\n"
+
+
+_USE = re.compile(r"^(\w+)(?:\((\w+) = (-?\d+)\))?$")
+
+
+def use_parts(use: str) -> tuple[str, int | None]:
+    """``ob1(n = 2)`` → (``ob1``, 2); ``ob0`` → (``ob0``, None)."""
+    match = _USE.match(use)
+    assert match is not None, use
+    return match[1], None if match[3] is None else int(match[3])
 
 
 @dataclass(frozen=True)
@@ -189,6 +231,10 @@ class Spec:
     keys: tuple[Key, ...]
     rules: tuple[RuleSpec, ...]
     invariants: tuple[InvariantSpec, ...] = ()
+    ob_decls: tuple[ObDecl, ...] = ()
+
+    def ob_decl(self, name: str) -> ObDecl | None:
+        return next((d for d in self.ob_decls if d.name == name), None)
 
     def __repr__(self) -> str:  # what hypothesis prints for a falsifying example
         return "Spec(<<<\n" + spec_text(self) + ">>>)"
@@ -230,17 +276,26 @@ def invariant_text(inv: InvariantSpec) -> str:
     return text + "\n"
 
 
-def spec_text(spec: Spec) -> str:
+def declarations_text(spec: Spec) -> str:
+    """The vocabulary, the obligations, the context keys and the named conditions the rules,
+    invariants and obligation declarations use."""
     out = []
     for kind in KINDS:
         for term, parents in spec.vocab.parents[kind].items():
             under = f" under {', '.join(parents)}" if parents else ""
             out.append(f"{kind} {term}{under}\n")
-    if spec.vocab.obligations:
-        out.append(f"obligation {', '.join(spec.vocab.obligations)}\n")
+    plain = [o for o in spec.vocab.obligations if spec.ob_decl(o) is None]
+    if plain:
+        out.append(f"obligation {', '.join(plain)}\n")
+    out += [d.declaration() for d in spec.ob_decls]
     out += [key.declaration() for key in spec.keys]
+    out += condition_declarations(spec_exprs(spec))
+    return "".join(out)
+
+
+def spec_text(spec: Spec) -> str:
     blocks = [rule_text(r) for r in spec.rules] + [invariant_text(i) for i in spec.invariants]
-    return "".join(out) + "".join("\n" + b for b in blocks)
+    return declarations_text(spec) + "".join("\n" + b for b in blocks)
 
 
 # ---- generators ----------------------------------------------------------------------------------
@@ -259,7 +314,7 @@ def gen_vocab(c: Choices, most: int = 3) -> Vocab:
     return Vocab(parents, tuple(f"ob{i}" for i in range(c.number(1, 2))))
 
 
-THEMES = ("any", "integers", "lists", "strings", "terms")
+THEMES = ("any", "integers", "lists", "strings", "terms", "time")
 """What a policy's keys are about: anything, or mostly the keys of one family of tests (several
 integer keys for chains; a string key and two list keys; two string keys and a list; sets)."""
 
@@ -281,7 +336,7 @@ def gen_keys(c: Choices, theme: str = "any") -> tuple[Key, ...]:
     strlist = flag(c) if theme in ("any", "terms", "integers", "strings") else True
     if theme == "strings" and not anylist:
         strlist = True
-    if theme in ("integers", "terms"):
+    if theme in ("integers", "terms", "time"):
         n_strs, anylist, strlist = 0, False, False
     for i in range(n_ints):  # integer keys first: chains need several
         keys.append(Key(f"ki{i}", "int", default=default(pick(c, INT_CONSTANTS))))
@@ -299,18 +354,41 @@ def gen_keys(c: Choices, theme: str = "any") -> tuple[Key, ...]:
         keys.append(Key(f"kb{i}", "bool", default=default(flag(c))))
     for kind in some(c, KINDS, 1 if theme == "terms" else 0, 2 if theme == "terms" else 1):
         keys.append(Key(f"kt_{kind}", "set", kind=kind))
+    if theme == "time":
+        keys += time_keys(c)
     return tuple(keys)
 
 
-PATTERNS = ("chain", "two_lists", "two_strings", "set")
+def time_keys(c: Choices) -> list[Key]:
+    """A key declared `is now`, and a key compared with it, a key compared with constants or
+    both (see ``soundness_time``); all dates or all instants."""
+    kind = pick(c, ["date", "date", "instant"])
+    found = [Key("kn", kind, now=True)]
+    what = c.number(0, 4)
+    if what >= 1:
+        found.append(Key("kd0", kind, pair=soundness_time.pair_offset(c, kind)))
+    if what != 1:
+        found.append(Key("kd1", kind))
+    return found
+
+
+PATTERNS = ("chain", "two_lists", "two_strings", "set", "time_pair")
 
 
 class ExprGen:
     """Draws well-typed conditions over one policy's keys and vocabulary."""
 
-    def __init__(self, c: Choices, vocab: Vocab, keys: Sequence[Key], sparse: bool = False) -> None:
+    def __init__(
+        self,
+        c: Choices,
+        vocab: Vocab,
+        keys: Sequence[Key],
+        sparse: bool = False,
+        ob_decls: Sequence[ObDecl] = (),
+    ) -> None:
         self.c = c
         self.vocab = vocab
+        self.ob_decls = {d.name: d for d in ob_decls}
         self.sparse = sparse
         """Patterns alone, no other test beside them: no constant hides a gap in the engine's
         classes (a policy with one more constant to compare with often works by luck)."""
@@ -343,6 +421,10 @@ class ExprGen:
             found += ["two_strings", "two_strings"]
         if self.of("set"):
             found += ["set"]
+        if self.of("date", "instant"):
+            found += ["time_const", "time_const"]
+        if any(k.pair is not None for k in self.keys):
+            found += ["time_pair", "time_pair", "time_pair"]
         return found
 
     def patterns(self) -> list[str]:
@@ -434,12 +516,40 @@ class ExprGen:
                     ("cmp", pick(c, ["!=", "!=", "="]), ("key", s.name), ("key", t.name)),
                 ),
             )
+        if choice == "time_const":
+            key = pick(c, self.of("date", "instant"))
+            return soundness_time.const_leaf(c, key.name, key.base, key.now)
+        if choice == "time_pair":
+            leaf = next(k for k in self.keys if k.pair is not None)
+            now = next(k for k in self.keys if k.now)
+            assert leaf.pair is not None
+            return soundness_time.pair_leaf(c, leaf.name, now.name, leaf.pair, leaf.base)
         if choice == "set":
             key = pick(c, self.of("set"))
             assert key.kind is not None
             left = ("req", key.kind) if c.number(0, 2) else self.term(key.kind)
             return ("in", c.number(0, 3) == 0, left, ("key", key.name))
         return self.hierarchy()
+
+    def obligation_use(self, name: str) -> str:
+        """``name`` as a clause requires it: with an argument when it has a parameter (always
+        when the parameter has no default, else sometimes)."""
+        decl = self.ob_decls.get(name)
+        if decl is None or decl.param is None or (decl.default is not None and flag(self.c)):
+            return name
+        return f"{name}({decl.param} = {pick(self.c, INT_CONSTANTS)})"
+
+    def ob_decl(self, name: str) -> ObDecl | None:
+        """Sometimes a declaration for the obligation ``name``: with a condition, an integer
+        parameter (with or without a default), or both."""
+        what = self.c.number(0, 4)
+        if what >= 3:
+            return None
+        when = None if what == 1 else (self.leaf() if flag(self.c) else self.expr(1))
+        if what == 0:
+            return ObDecl(name, when)
+        default = pick(self.c, [None, *INT_CONSTANTS])
+        return ObDecl(name, when, "n", default)
 
     def chain(self) -> Expr:
         """``a < b and b < c …``: two to four integer keys, each compared with the next."""
@@ -475,11 +585,13 @@ class ExprGen:
         return ("in", flag(c), self.term(kind), req)
 
     def expr(self, depth: int = 0) -> Expr:
-        choice = self.c.number(0, 9) if depth < 2 else 0
+        choice = self.c.number(0, 10) if depth < 2 else 0
         if choice <= 5:
             return self.leaf()
         if choice == 6:
             return ("not", self.expr(depth + 1))
+        if choice == 10:
+            return named(self.expr(depth + 1))
         operands = tuple(self.expr(depth + 1) for _ in range(self.c.number(2, 3)))
         return ("and" if choice <= 8 else "or", operands)
 
@@ -497,11 +609,13 @@ def gen_rule(c: Choices, gen: ExprGen, rule_id: str, effect: str | None = None) 
         condition = gen.leaf() if what else None
     else:
         condition = gen.expr() if what else None
+    if condition is not None and c.number(0, 4) == 0:
+        condition = named(condition)  # a multi-key pattern too, when sparse
     exceptions = () if gen.sparse else tuple(gen.expr(1) for _ in range(pick(c, [0, 0, 1, 2])))
     obligations: list[tuple[tuple[str, ...], Expr | None]] = []
     if effect == "allow":
         for _ in range(c.number(0, 2)):
-            names = tuple(some(c, vocab.obligations, 1, 2))
+            names = tuple(gen.obligation_use(n) for n in some(c, vocab.obligations, 1, 2))
             plain = gen.sparse or c.number(0, 2) == 0
             obligations.append((names, None if plain else gen.expr(depth=1)))
     return RuleSpec(rule_id, effect, scopes, condition, exceptions, tuple(obligations), "§1", None)
@@ -572,6 +686,8 @@ def gen_spec(c: Choices, invariants: tuple[int, int] = (0, 3), derived: bool | N
     vocab = gen_vocab(c, c.number(1, 2) if theme == "integers" else 3)
     keys = gen_keys(c, theme)
     gen = ExprGen(c, vocab, keys, sparse=c.number(0, 2) == 0)
+    ob_decls = tuple(d for name in vocab.obligations if (d := gen.ob_decl(name)) is not None)
+    gen.ob_decls = {d.name: d for d in ob_decls}
     ids = permuted(c, [f"r{i}" for i in range(8)])
     rules = tuple(gen_rule(c, gen, ids[i]) for i in range(c.number(1, 2 if gen.sparse else 4)))
     if derived or (derived is None and c.number(0, 2) == 0):
@@ -579,7 +695,7 @@ def gen_spec(c: Choices, invariants: tuple[int, int] = (0, 3), derived: bool | N
         # Written first: `fitted` drops rules from the end.
         rules = (derived_rule(c, gen, pick(c, rules), ids[len(rules)]), *rules)
     invs = tuple(gen_invariant(c, gen, rules, f"inv{i}") for i in range(c.number(*invariants)))
-    return Spec(vocab, keys, rules, invs)
+    return Spec(vocab, keys, rules, invs, ob_decls)
 
 
 # ---- mutations (for diff) ------------------------------------------------------------------------
@@ -609,6 +725,12 @@ def literal_sites(expr: Expr) -> list[tuple[Expr, Callable[[Expr], Expr]]]:
 
             inner.append((leaf, negated))
         return inner
+    if tag == "named":
+        # The body changes, so the name does (one name, one body).
+        return [
+            (leaf, lambda new, rebuild=rebuild: named(rebuild(new)))
+            for leaf, rebuild in literal_sites(expr[2])
+        ]
 
     def itself(new: Expr) -> Expr:
         return new
@@ -657,17 +779,40 @@ def tweak_leaf(c: Choices, spec: Spec, leaf: Expr) -> Expr | None:
     return None
 
 
-MUTATIONS = ("add", "remove", "condition", "effect", "obligations", "exception", "default")
+MUTATIONS = (
+    "add",
+    "remove",
+    "condition",
+    "effect",
+    "obligations",
+    "exception",
+    "default",
+    "declaration",
+)
 """The kinds of :func:`mutate`; anything else changes a constant of a condition."""
+
+
+def _redeclared(c: Choices, gen: ExprGen, spec: Spec) -> tuple[Spec, str] | None:
+    """An obligation declared with another condition, or its parameter with another default."""
+    if not spec.ob_decls:
+        return None
+    decl = pick(c, spec.ob_decls)
+    if decl.default is not None and flag(c):
+        default = pick(c, [v for v in (*INT_CONSTANTS, 3) if v != decl.default])
+        new = replace(decl, default=default)
+    else:
+        new = replace(decl, when=None if decl.when is not None and flag(c) else gen.leaf())
+    decls = tuple(new if d is decl else d for d in spec.ob_decls)
+    return replace(spec, ob_decls=decls), f"obligation {decl.name}: declared anew"
 
 
 def mutate(c: Choices, spec: Spec, kind: str | None = None) -> tuple[Spec, str]:
     """Another version of ``spec``: one rule added, removed, its condition, effect or obligations
     changed, an exception added, a key's default changed (``kind``, one of :data:`MUTATIONS`) or
     a constant of a condition changed ("constant"); None picks one."""
-    gen = ExprGen(c, spec.vocab, spec.keys)
+    gen = ExprGen(c, spec.vocab, spec.keys, ob_decls=spec.ob_decls)
     rules = list(spec.rules)
-    what = c.number(0, 7) if kind is None else [*MUTATIONS, "constant"].index(kind)
+    what = c.number(0, 8) if kind is None else [*MUTATIONS, "constant"].index(kind)
     index = c.number(0, len(rules) - 1)
     rule = rules[index]
     if what == 0:
@@ -720,6 +865,8 @@ def mutate(c: Choices, spec: Spec, kind: str | None = None) -> tuple[Spec, str]:
             new_key = replace(key, default=pick(c, options))
             keys = tuple(new_key if k is key else k for k in spec.keys)
             return replace(spec, keys=keys), f"key {key.name}: default {new_key.default!r}"
+    if what == 7 and (redeclared := _redeclared(c, gen, spec)) is not None:
+        return redeclared
     # A constant of a condition.
     sites: list[tuple[int, str, int, Expr, Callable[[Expr], Expr]]] = []
     for i, r in enumerate(rules):
@@ -757,14 +904,24 @@ def leaves(expr: Expr) -> Iterator[Expr]:
             yield from leaves(operand)
     elif expr[0] == "not":
         yield from leaves(expr[1])
+    elif expr[0] == "named":
+        yield from leaves(expr[2])
     else:
         yield expr
 
 
 def operands_of(leaf: Expr) -> list[Expr]:
-    """The operands of a leaf, list literals opened."""
+    """The operands of a leaf, list literals opened, moved dates read as what they move (`now`
+    as its key)."""
     found = [leaf[1]] if leaf[0] == "truth" else [leaf[2], leaf[3]] if leaf[0] != "known" else []
-    return [i for o in found for i in (o[2] if o[0] == "list" else [o])]
+    out = []
+    for operand in found:
+        while operand[0] == "shift":
+            operand = operand[1]
+        if operand[0] == "now":
+            operand = ("key", operand[1])
+        out += operand[2] if operand[0] == "list" else [operand]
+    return out
 
 
 def expr_keys(expr: Expr) -> set[str]:
@@ -780,10 +937,19 @@ def invariant_exprs(inv: InvariantSpec) -> list[Expr]:
     return ([inv.condition] if inv.condition is not None else []) + list(inv.exceptions)
 
 
+def rule_exprs_in(spec: Spec, rule: RuleSpec) -> list[Expr]:
+    """The rule's conditions, with the declared conditions of the obligations it requires."""
+    declared = {use_parts(use)[0] for names, _ in rule.obligations for use in names}
+    whens = [d.when for d in spec.ob_decls if d.name in declared and d.when is not None]
+    return rule_exprs(rule) + whens
+
+
 def spec_exprs(spec: Spec) -> list[Expr]:
-    return [e for r in spec.rules for e in rule_exprs(r)] + [
-        e for i in spec.invariants for e in invariant_exprs(i)
-    ]
+    return (
+        [e for r in spec.rules for e in rule_exprs(r)]
+        + [e for i in spec.invariants for e in invariant_exprs(i)]
+        + [d.when for d in spec.ob_decls if d.when is not None]
+    )
 
 
 def in_scope(vocab: Vocab, kind: str, term: str, names: Iterable[str] | None) -> bool:
@@ -835,6 +1001,7 @@ class SoundReference(Reference):
             if value is not None:
                 self.ctx[key.name] = value
         self._values: dict[str, tuple[Truth, set[str]]] = {}
+        self.time_kinds = {k.name: k.base for k in spec.keys if k.base in ("date", "instant")}
 
     def kind_of(self, node: Expr) -> str | None:
         if node[0] == "key":
@@ -853,6 +1020,21 @@ class SoundReference(Reference):
         (it fails closed)."""
         value = self.rule_value(rule)[0]
         return value is True if rule.effect == "allow" else value is not False
+
+    def requirement(self, use: str, condition: Expr | None) -> tuple[str, str, Expr | None]:
+        """An obligation's text with its argument (the default when none is written), and its
+        declared condition and-ed with the clause's own."""
+        name, argument = use_parts(use)
+        decl = self.spec.ob_decl(name)
+        if decl is None:
+            return use, name, condition
+        text = name
+        if decl.param is not None:
+            text += f"({decl.param} = {decl.default if argument is None else argument})"
+        when = decl.when
+        if condition is not None:
+            when = condition if when is None else ("and", (when, condition))
+        return text, name, when
 
     def in_invariant_region(self, inv: InvariantSpec) -> bool:
         """`when` true and no `unless` certainly true."""
@@ -896,6 +1078,7 @@ class SoundUniverse:
                     strings |= set(keys[name].values)
         n_strings = sum(1 for name in read if keys[name].base == "str")
         self.strings = sorted(strings) + [f"{FRESH}{i}" for i in range(n_strings)]
+        self.time = _time_universe(keys, exprs)
         self.ints = list(range(low, high + 1))
         self.values: dict[str, list[Any]] = {}
         for name, key in keys.items():
@@ -907,6 +1090,8 @@ class SoundUniverse:
                 "strlist": subsets(key.values),
                 "anylist": subsets(self.strings),
                 "set": subsets(specs[0].vocab.terms(key.kind or "party")),
+                "date": [],
+                "instant": [],
             }
             values = domains[key.base]
             declared = {repr(s.key(name).default) for s in specs}
@@ -915,15 +1100,34 @@ class SoundUniverse:
             self.values[name] = values
 
     def size(self, keys: Iterable[str]) -> int:
-        n = 1
+        keys = list(keys)
+        n = len(self.time.contexts(keys))
         for key in keys:
-            n *= len(self.values[key])
+            if key not in self.time.kinds:
+                n *= len(self.values[key])
         return n
 
     def contexts(self, keys: Iterable[str]) -> Iterator[dict[str, Any]]:
-        ordered = sorted(keys)
+        """Every combination of the keys' values (time keys as ``soundness_time`` says)."""
+        keys = list(keys)
+        timed = self.time.contexts(keys)
+        ordered = sorted(k for k in keys if k not in self.time.kinds)
         for combo in itertools.product(*(self.values[k] for k in ordered)):
-            yield {k: v for k, v in zip(ordered, combo, strict=True) if v is not MISSING_VALUE}
+            plain = {k: v for k, v in zip(ordered, combo, strict=True) if v is not MISSING_VALUE}
+            for times in timed:
+                yield {**plain, **times}
+
+
+def _time_universe(keys: dict[str, Key], exprs: list[Expr]) -> soundness_time.TimeUniverse:
+    kinds = {name: key.base for name, key in keys.items() if key.base in ("date", "instant")}
+    paired = next((k for k in keys.values() if k.pair is not None), None)
+    now = next((k.name for k in keys.values() if k.now), None)
+    pair = None
+    if paired is not None and paired.pair is not None and now is not None:
+        # The key that carries the offset comes first (the other key's points follow it).
+        pair = (paired.name, now) if paired.pair[0] == "leaf" else (now, paired.name)
+    leaves_found = [leaf for e in exprs for leaf in leaves(e)]
+    return soundness_time.TimeUniverse(kinds, pair, leaves_found)
 
 
 def cell_keys(
@@ -934,7 +1138,7 @@ def cell_keys(
     for spec in specs:
         for rule in spec.rules:
             if rule_covers(spec.vocab, rule, cell):
-                for e in rule_exprs(rule):
+                for e in rule_exprs_in(spec, rule):
                     keys |= expr_keys(e)
         if invariants:
             for inv in spec.invariants:
@@ -995,7 +1199,8 @@ def decide(policy: policy_engine.Policy, request: Request) -> policy_engine.Deci
 
 
 def outcome(d: policy_engine.Decision) -> tuple[str, tuple[str, ...]]:
-    return d.effect, tuple(sorted(d.obligations))
+    """The effect and each obligation with its arguments (``ob1(n = 2)``)."""
+    return d.effect, tuple(o.text for o in d.obligation_details)
 
 
 def check_text(text: str) -> tuple[list[policy_engine.Diagnostic], str]:
@@ -1109,6 +1314,7 @@ def brute_force(spec: Spec, policy: policy_engine.Policy, universe: SoundUnivers
             got = {
                 "effect": d.effect,
                 "obligations": sorted(d.obligations),
+                "details": [o.text for o in d.obligation_details],
                 "reasons": [r.id for r in d.reasons],
                 "missing": list(d.missing),
             }
@@ -1405,8 +1611,8 @@ def compare_diff(
         elif cell not in group_cells(old.vocab, group):
             disagree(f"the example of a {group.kind} group is outside the group's terms", request)
         elif kind == "obligations" and (
-            sorted(before.obligations) != sorted(group.old_obligations)
-            or sorted(after.obligations) != sorted(group.new_obligations)
+            list(outcome(before)[1]) != sorted(group.old_obligations)
+            or list(outcome(after)[1]) != sorted(group.new_obligations)
         ):
             disagree("the example of an obligations group has other obligations", request)
     return requests, out
@@ -1432,6 +1638,10 @@ def smaller_exprs(expr: Expr) -> Iterator[Expr]:
         yield expr[1]
         for smaller in smaller_exprs(expr[1]):
             yield ("not", smaller)
+    elif tag == "named":
+        yield expr[2]
+        for smaller in smaller_exprs(expr[2]):
+            yield named(smaller)
     elif tag == "in" and expr[3][0] == "list" and expr[3][2]:
         items = expr[3][2]
         for i in range(len(items)):
@@ -1468,7 +1678,7 @@ def _joint_simplifications(spec: Spec) -> Iterator[Callable[[Spec], Spec]]:
                 yield partial(_without_term, kind=kind, term=term)
             for parent in parents:
                 yield partial(_without_parent, kind=kind, term=term, parent=parent)
-    used = {n for r in spec.rules for names, _ in r.obligations for n in names}
+    used = {use_parts(n)[0] for r in spec.rules for names, _ in r.obligations for n in names}
     if set(spec.vocab.obligations) - used:
         yield partial(_only_obligations, kept=tuple(o for o in spec.vocab.obligations if o in used))
 
@@ -1483,7 +1693,8 @@ def _without_default(spec: Spec, name: str) -> Spec:
 
 
 def _only_obligations(spec: Spec, kept: tuple[str, ...]) -> Spec:
-    return replace(spec, vocab=Vocab(spec.vocab.parents, kept))
+    decls = tuple(d for d in spec.ob_decls if d.name in kept)
+    return replace(spec, vocab=Vocab(spec.vocab.parents, kept), ob_decls=decls)
 
 
 def _without_term(spec: Spec, kind: str, term: str) -> Spec:

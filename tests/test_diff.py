@@ -609,12 +609,12 @@ def mutate_condition(draw: st.DrawFn, vocab: Vocab, rule: RuleSpec) -> RuleSpec:
     if choice == 0:
         return replace(rule, condition=None)
     if choice == 1:
-        return replace(rule, condition=draw_expr(draw, vocab))
+        return replace(rule, condition=draw_expr(draw, vocab, time=False))
     if choice == 2 and rule.condition is not None:
         # A nearby test in place of one leaf: small, sharp changes.
         return replace(rule, condition=swap_leaf(draw, rule.condition))
     if choice == 3:
-        return replace(rule, exceptions=(*rule.exceptions, draw_expr(draw, vocab, depth=1)))
+        return replace(rule, exceptions=(*rule.exceptions, draw_expr(draw, vocab, 1, False)))
     if rule.exceptions:
         dropped = number(draw, 0, len(rule.exceptions) - 1)
         return replace(rule, exceptions=rule.exceptions[:dropped] + rule.exceptions[dropped + 1 :])
@@ -640,7 +640,7 @@ def mutate(draw: st.DrawFn, spec: PolicySpec) -> PolicySpec:
         return moved(draw, spec)
     if choice == 0 or not rules:
         rule_id = f"added{sum(r.id.startswith('added') for r in rules)}"
-        rules.insert(number(draw, 0, len(rules)), draw_rule(draw, vocab, rule_id))
+        rules.insert(number(draw, 0, len(rules)), draw_rule(draw, vocab, rule_id, time=False))
         return replace(spec, rules=tuple(rules))
     index = number(draw, 0, len(rules) - 1)
     rule = rules[index]
@@ -656,7 +656,7 @@ def mutate(draw: st.DrawFn, spec: PolicySpec) -> PolicySpec:
     elif choice == 4:  # obligations: other names or another condition
         if rule.effect == "allow":
             names = tuple(some(draw, vocab.obligations, 1, 2))
-            condition = None if flag(draw) else draw_expr(draw, vocab, depth=1)
+            condition = None if flag(draw) else draw_expr(draw, vocab, depth=1, time=False)
             obligations = (*rule.obligations[: number(draw, 0, len(rule.obligations))],)
             rules[index] = replace(rule, obligations=(*obligations, (names, condition)))
         else:

@@ -43,8 +43,8 @@ context consented: set of purpose
 HEAD = "rule r §1 allow clerk to use contact for support"
 
 STATEMENTS = (
-    "`party`, `data`, `purpose`, `obligation`, `context`, `rule`, `invariant`, `source`, "
-    "`not a decision`, `use`"
+    "`party`, `data`, `purpose`, `obligation`, `condition`, `context`, `rule`, `invariant`, "
+    "`source`, `not a decision`, `use`"
 )
 RESERVED_HELP = (
     "pick another name; the language's own words (`party`, `rule`, `when`, `any`, ...) are reserved"
@@ -273,8 +273,8 @@ BAD_POLICIES: dict[str, Bad] = {
         1,
         14,
         "under",
-        "expected `,`, a citation such as `§5.1`, a quoted string or the start of a statement, "
-        "found `under`",
+        "expected `(`, `,`, `when`, a citation such as `§5.1`, a quoted string or the start of a "
+        "statement, found `under`",
         None,
     ),
     "is present": syntax(
@@ -329,7 +329,8 @@ BAD_POLICIES: dict[str, Bad] = {
         1,
         12,
         "int",
-        "expected `boolean`, `integer`, `list`, `one`, `set` or `string`, found `int`",
+        "expected `boolean`, `date`, `instant`, `integer`, `list`, `one`, `set` or `string`, "
+        "found `int`",
         "did you mean `integer`?",
     ),
     "set of something else": syntax(
@@ -448,7 +449,8 @@ BAD_POLICIES: dict[str, Bad] = {
         1,
         27,
         "",
-        "unexpected end of file, expected `false`, `true`, a quoted string or a whole number",
+        "unexpected end of file, expected `date`, `false`, `instant`, `true`, a quoted string or "
+        "a whole number",
         UNFINISHED,
     ),
     # ---- validation: names --------------------------------------------------------------------
@@ -542,7 +544,8 @@ BAD_POLICIES: dict[str, Bad] = {
         6,
         "staff",
         "`staff` is declared twice",
-        "every party, data category, purpose, obligation and context key needs a name of its own",
+        "every party, data category, purpose, obligation, context key and named condition needs "
+        "a name of its own",
         notes=(("first declared here as a party", 1, 7),),
     ),
     "rule id used twice": invalid(
@@ -671,8 +674,8 @@ BAD_POLICIES: dict[str, Bad] = {
         1,
         33,
         "consent",
-        "expected `default`, `from`, `supplies`, a citation such as `§5.1`, a quoted string or the "
-        "start of a statement, found `consent`",
+        "expected `default`, `from`, `is`, `supplies`, a citation such as `§5.1`, a quoted "
+        "string or the start of a statement, found `consent`",
         "the key the consent ledger supplies is marked `from consent ledger`, written right after "
         "its type",
     ),
@@ -1022,8 +1025,8 @@ def test_rendered_duplicate_points_at_both_places() -> None:
         "  |\n"
         "2 | data d\n"
         "  |      ^\n"
-        "  = help: every party, data category, purpose, obligation and context key needs a name "
-        "of its own"
+        "  = help: every party, data category, purpose, obligation, context key and named "
+        "condition needs a name of its own"
     )
 
 

@@ -121,13 +121,25 @@ def test_golden_inputs_cover_every_construct() -> None:
         "obligation",
     }
     types = {type(i.type).__name__ for i in policy_items if isinstance(i, ast.ContextDecl)}
-    assert types == {"BoolType", "IntType", "StrType", "OneOfType", "ListType", "TermSetType"}
+    assert types == {
+        "BoolType",
+        "IntType",
+        "StrType",
+        "OneOfType",
+        "ListType",
+        "TermSetType",
+        "DateType",
+        "InstantType",
+    }
+    assert any(isinstance(i, ast.ContextDecl) and i.is_now for i in policy_items)
     assert any(isinstance(i, ast.ContextDecl) and i.source for i in policy_items)
     for word in ("any party", "any data", "any purpose", "deny", "unless", "with obligations"):
         assert word in text
     for word in (" not ", " or ", " and ", "is known", "is missing", "not in", "[", "<=", "!="):
         assert word in text
     for word in ("never", "always allow", "always deny", "except", "§ ", '\\"', "\r\n"):
+        assert word in text
+    for word in ("+13 months", "now-1 week", 'date "', 'instant "', "1 year + 1 day"):
         assert word in text
     assert any(len(line) > WIDTH for line in text.split("\n"))
 
@@ -452,7 +464,7 @@ def policies(draw: st.DrawFn) -> tuple[str, list[str]]:
 
 
 @given(policies())
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_random_policies_survive_formatting(case: tuple[str, list[str]]) -> None:
     text, comments = case
     assert comment_texts(text) == comments

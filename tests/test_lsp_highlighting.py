@@ -40,7 +40,7 @@ CITATIONS = [
     "law25:s. 18(7)",
     "§links-to-other-websites",
 ]
-TOKEN_TERMINALS = {"NAME", "CITATION", "STRING", "INT", "COMMENT", "WS", "COMPARE"}
+TOKEN_TERMINALS = {"NAME", "CITATION", "STRING", "INT", "COMMENT", "WS", "COMPARE", "DURATION"}
 
 
 def grammar_words() -> tuple[set[str], set[str]]:

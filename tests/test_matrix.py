@@ -99,7 +99,8 @@ def check_request(
             for o in verdict.obligations
             if o.condition is None or holds(compiled, o.condition, ctx, cell)
         }
-        assert set(decision.obligations) == attached, f"{said}; obligations"
+        required = {o.text for o in decision.obligation_details}  # with their arguments
+        assert required == attached, f"{said}; obligations"
         granting = {r.id for r in decision.reasons}
         assert granting <= {r.id for r in verdict.allows}, f"{said}; granting rules"
     return decision.allowed

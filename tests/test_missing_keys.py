@@ -288,12 +288,12 @@ def evaluations(spec: PolicySpec, rule: RuleSpec) -> int:
 @st.composite
 def with_denies(draw: st.DrawFn) -> PolicySpec:
     """A random policy and one or two more deny rules that read something."""
-    spec = draw(policies())
+    spec = draw(policies(time=False))
     extra = []
     for i in range(number(draw, 1, 2)):
-        rule = draw_rule(draw, spec.vocab, f"d{i}", "deny")
+        rule = draw_rule(draw, spec.vocab, f"d{i}", "deny", time=False)
         if rule.condition is None and not rule.exceptions:
-            rule = replace(rule, condition=draw_expr(draw, spec.vocab))
+            rule = replace(rule, condition=draw_expr(draw, spec.vocab, time=False))
         extra.append(rule)
     return replace(spec, rules=spec.rules + tuple(extra))
 

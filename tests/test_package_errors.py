@@ -423,3 +423,14 @@ def test_a_package_folder_is_not_walked_past_a_bound(
     monkeypatch.setattr(package_folders, "MAX_PACKAGE_ENTRIES", 1)
     code, message, _, _ = _error(_dept(tmp_path))
     assert code == "package-too-large" and "holds more than 1 files and folders" in message
+
+
+def test_a_packages_now_key_is_supplied_by_a_now_key(tmp_path: Path) -> None:
+    dept = _dept(tmp_path, "context today: date supplies base.decided_on\n")
+    write(tmp_path, {"base/rules.policy": BASE_RULES + "context decided_on: date is now\n"})
+    code, message, help, _ = _error(dept)
+    assert code == "supply-now"
+    assert message == (
+        "`base.decided_on` holds the decision's time (`is now`) in the package, but `today` does not"
+    )
+    assert help == "mark `today` `is now` too: the package's `now` then reads it"

@@ -15,7 +15,6 @@ from __future__ import annotations
 import random
 import re
 from collections.abc import Callable
-from dataclasses import replace
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
@@ -32,11 +31,12 @@ from .soundness_model import (
     SoundUniverse,
     Spec,
     cells_of,
+    declarations_text,
     gen_spec,
     invariant_text,
-    spec_text,
+    spec_exprs,
 )
-from .test_properties import rule_text
+from .test_properties import named_in, rule_text
 
 Rename = Callable[[str], str]
 
@@ -60,6 +60,7 @@ def _texts(
     in_package = {r.id for r in spec.rules if chooser.random() < 0.5}
     supplied = {k.name for k in spec.keys if chooser.random() < 0.5}
     terms = {t for kind in KINDS for t in spec.vocab.terms(kind)} | set(spec.vocab.obligations)
+    terms |= {n[1] for e in spec_exprs(spec) for n in named_in(e)}  # named conditions
     keys = {k.name for k in spec.keys}
     ids = {r.id for r in spec.rules} | {i.id for i in spec.invariants}
 
@@ -71,9 +72,11 @@ def _texts(
 
     package_rules = tuple(r for r in spec.rules if r.id in in_package)
     user_rules = [r for r in spec.rules if r.id not in in_package]
-    package = spec_text(replace(spec, rules=package_rules))
+    declarations = declarations_text(spec)  # every named condition, the user's rules' too
+    package = declarations + "".join("\n" + rule_text(r) for r in package_rules)
+    package += "".join("\n" + invariant_text(i) for i in spec.invariants)
     suppliers = "".join(
-        f"context u_{k.name}: {k.type_text()} supplies pkg.{k.name}"
+        f"context u_{k.name}: {k.type_text()}{' is now' if k.now else ''} supplies pkg.{k.name}"
         + ("" if k.default is None else f" default {_literal(k.default)}")
         + "\n"
         for k in spec.keys
@@ -87,7 +90,6 @@ def _texts(
     )
     flat_names = _renamer(terms | keys | (ids - {r.id for r in user_rules}), in_b)
     flat_references = _renamer(terms | keys, in_b)
-    declarations = spec_text(replace(spec, rules=(), invariants=()))
     flat = flat_names(declarations)
     flat += "".join(flat_names(rule_text(r)) for r in package_rules)
     flat += "".join(flat_references(rule_text(r)) for r in user_rules)

@@ -276,3 +276,29 @@ def test_the_analyses_run_on_a_policy_with_a_package(dept: Path) -> None:
     matrix = build_matrix(policy, str(dept))
     allowed = {(p.term, d.term, u.term): shown.status for p, d, u, shown in matrix.allowed()}
     assert allowed[("agents", "base.email", "base.support")] == "conditional"
+
+
+def test_named_conditions_and_obligation_parameters_of_a_package(tmp_path: Path) -> None:
+    base = BASE_RULES + (
+        'condition at_home §4 "the data stays in Québec" means destination = "CA-QC"\n'
+        "obligation retain_for(years: integer default 6) §3\n"
+        "rule home_research §3 allow staff to use email for research when at_home\n"
+        "  with obligation retain_for\n"
+    )
+    dept = DEPT_RULES + (
+        "rule agents_research §1 allow agents to use base.email for base.research\n"
+        "  when base.at_home with obligation base.retain_for(years = 2)\n"
+    )
+    write(
+        tmp_path,
+        {"base/rules.policy": base, "base/base.md": BASE_DOCUMENT, "dept/rules.policy": dept},
+    )
+    policy = load_policy(tmp_path / "dept")
+    d = policy.decide("agents", "base.email", "base.research", {"where": "CA-QC"})
+    assert (d.effect, _ids(d)) == ("allow", ["agents_research", "base.home_research"])
+    assert sorted(o.text for o in d.obligation_details) == [
+        "base.retain_for(years = 2)",
+        "base.retain_for(years = 6)",
+    ]
+    assert "named condition" in d.explain()
+    assert policy.decide("agents", "base.email", "base.research", {"where": "US"}).effect == "deny"

@@ -19,7 +19,8 @@ Properties:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import hashlib
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
@@ -30,6 +31,8 @@ import policy_engine
 from policy_engine import load_policy_text
 from policy_engine.engine.compiler import CompiledRule
 from policy_engine.engine.request import normalize_context
+
+from . import time_reference
 
 KINDS = ("party", "data", "purpose")
 PREFIX = {"party": "pa", "data": "da", "purpose": "pu"}
@@ -46,7 +49,15 @@ SCHEMA: dict[str, tuple[str, str]] = {
     "kl0": ('list of "x", "y", "z"', "strlist"),
     "kp0": ("set of purpose", "purpose_set"),
     "kq0": ("set of party", "party_set"),
+    "kd0": ("date", "date"),
+    "kd1": ("date", "date"),
+    "kw0": ("instant is now", "instant"),
 }
+NOW_KEY = "kw0"
+DATES = ("2024-01-31", "2024-02-28", "2024-02-29", "2024-03-01", "2024-03-31")
+INSTANTS = ("2024-02-29T23:30:00Z", "2024-03-01T00:00:00Z", "2024-03-01T01:00:00+01:00")
+OFFSETS = ((1, "days"), (2, "days"), (1, "weeks"), (1, "months"), (2, "months"), (1, "years"))
+INSTANT_OFFSETS = ((30, "minutes"), (1, "hours"), (1, "days"), (1, "months"))
 SET_KEY = {"purpose": "kp0", "party": "kq0"}
 
 SETTINGS = settings(
@@ -58,9 +69,12 @@ SETTINGS = settings(
 # ---- the model of a policy -----------------------------------------------------------------
 #
 # Operands: ("key", name) | ("lit", value) | ("req", kind) | ("term", kind, name)
-#           | ("list", kind_or_None, (operand, ...))
+#           | ("list", kind_or_None, (operand, ...)) | ("now", key) | ("time", kind, text)
+#           | ("shift", operand, sign, amount, unit)
 # Conditions: ("truth", operand) | ("cmp", op, left, right) | ("in", negated, left, right)
 #             | ("known", key, known) | ("not", expr) | ("and", (expr, ...)) | ("or", (expr, ...))
+#             | ("named", name, expr): a named condition (`condition name means expr`, used by
+#               name); its name is made from its body (:func:`named`), so one name, one body
 
 Expr = tuple[Any, ...]
 
@@ -123,10 +137,41 @@ def operand_text(node: Expr) -> str:
         return str(node[1])
     if tag == "term":
         return str(node[2])
+    if tag == "now":
+        return "now"
+    if tag == "time":
+        return f'{node[1]} "{node[2]}"'
+    if tag == "shift":
+        unit = node[4][:-1] if node[3] == 1 else node[4]
+        return f"{operand_text(node[1])} {node[2]} {node[3]} {unit}"
     return "[" + ", ".join(operand_text(i) for i in node[2]) + "]"
 
 
 PRECEDENCE = {"or": 1, "and": 2, "not": 3}
+
+
+def named(body: Expr) -> Expr:
+    """``body`` given a name: the same body always gets the same name, another body another."""
+    return ("named", "nc_" + hashlib.sha1(expr_text(body).encode()).hexdigest()[:10], body)
+
+
+def named_in(expr: Expr) -> Iterator[Expr]:
+    """The named conditions ``expr`` uses, and those they use."""
+    tag = expr[0]
+    if tag in ("and", "or"):
+        for operand in expr[1]:
+            yield from named_in(operand)
+    elif tag == "not":
+        yield from named_in(expr[1])
+    elif tag == "named":
+        yield expr
+        yield from named_in(expr[2])
+
+
+def condition_declarations(exprs: Iterable[Expr]) -> list[str]:
+    """``condition NAME means BODY`` for every named condition the expressions use."""
+    found = {n[1]: n for e in exprs for n in named_in(e)}
+    return [f"condition {name} means {expr_text(n[2])}\n" for name, n in sorted(found.items())]
 
 
 def expr_text(expr: Expr, redundant: bool = False) -> str:
@@ -150,6 +195,8 @@ def expr_text(expr: Expr, redundant: bool = False) -> str:
         return f"not {inner}"
     if tag == "truth":
         return operand_text(expr[1])
+    if tag == "named":
+        return str(expr[1])
     if tag == "cmp":
         return f"{operand_text(expr[2])} {expr[1]} {operand_text(expr[3])}"
     if tag == "in":
@@ -199,8 +246,14 @@ def declaration_items(spec: PolicySpec) -> list[str]:
     return items
 
 
+def rule_conditions(rule: RuleSpec) -> list[Expr]:
+    found = [rule.condition] if rule.condition is not None else []
+    return found + list(rule.exceptions) + [c for _, c in rule.obligations if c is not None]
+
+
 def policy_items(spec: PolicySpec) -> list[str]:
-    return declaration_items(spec) + [rule_text(r) for r in spec.rules]
+    conditions = condition_declarations(e for r in spec.rules for e in rule_conditions(r))
+    return declaration_items(spec) + conditions + [rule_text(r) for r in spec.rules]
 
 
 def policy_text(spec: PolicySpec) -> str:
@@ -255,9 +308,35 @@ def draw_term(draw: st.DrawFn, vocab: Vocab, kind: str) -> Expr:
     return ("term", kind, pick(draw, vocab.terms(kind)))
 
 
-def draw_leaf(draw: st.DrawFn, vocab: Vocab) -> Expr:
-    """One well-typed test: truth of a key, comparison, membership or presence."""
-    choice = number(draw, 0, 8)
+def draw_time_leaf(draw: st.DrawFn) -> Expr:
+    """A comparison of dates (maybe moved) with dates, or of `now` with an instant."""
+    if flag(draw):
+        left: Expr = ("key", pick(draw, ["kd0", "kd1"]))
+        if flag(draw):
+            amount, unit = pick(draw, OFFSETS)
+            left = ("shift", left, pick(draw, ["+", "-"]), amount, unit)
+        right: Expr = (
+            ("key", pick(draw, ["kd0", "kd1"]))
+            if flag(draw)
+            else ("time", "date", pick(draw, DATES))
+        )
+    else:
+        left = ("now", NOW_KEY) if flag(draw) else ("key", NOW_KEY)
+        if flag(draw):
+            amount, unit = pick(draw, INSTANT_OFFSETS)
+            left = ("shift", left, pick(draw, ["+", "-"]), amount, unit)
+        right = ("time", "instant", pick(draw, INSTANTS))
+    if flag(draw):
+        left, right = right, left
+    return ("cmp", pick(draw, OPS), left, right)
+
+
+def draw_leaf(draw: st.DrawFn, vocab: Vocab, time: bool = True) -> Expr:
+    """One well-typed test: truth of a key, comparison, membership or presence (``time``: also
+    comparisons of dates and instants, which the brute forces of other tests do not enumerate)."""
+    choice = number(draw, 0, 9 if time else 8)
+    if choice == 9:
+        return draw_time_leaf(draw)
     if choice == 0:
         return ("truth", ("key", pick(draw, ["kb0", "kb1"])))
     if choice == 1:
@@ -312,37 +391,42 @@ def draw_leaf(draw: st.DrawFn, vocab: Vocab) -> Expr:
             items = tuple(("lit", pick(draw, STRINGS)) for _ in range(number(draw, 0, 3)))
             right = ("list", None, items)
         return ("in", flag(draw), left, right)
-    return ("known", pick(draw, sorted(SCHEMA)), flag(draw))
+    known = sorted(k for k, (_, base) in SCHEMA.items() if time or base not in ("date", "instant"))
+    return ("known", pick(draw, known), flag(draw))
 
 
-def draw_expr(draw: st.DrawFn, vocab: Vocab, depth: int = 0) -> Expr:
-    """A condition of at most three levels: leaves, `not`, `and`, `or`."""
-    choice = number(draw, 0, 9) if depth < 2 else 0
+def draw_expr(draw: st.DrawFn, vocab: Vocab, depth: int = 0, time: bool = True) -> Expr:
+    """A condition of at most three levels: leaves, `not`, `and`, `or`, named conditions."""
+    choice = number(draw, 0, 10) if depth < 2 else 0
     if choice <= 6:
-        return draw_leaf(draw, vocab)
+        return draw_leaf(draw, vocab, time)
     if choice == 7:
-        return ("not", draw_expr(draw, vocab, depth + 1))
-    operands = tuple(draw_expr(draw, vocab, depth + 1) for _ in range(number(draw, 2, 3)))
+        return ("not", draw_expr(draw, vocab, depth + 1, time))
+    if choice == 10:
+        return named(draw_expr(draw, vocab, depth + 1, time))
+    operands = tuple(draw_expr(draw, vocab, depth + 1, time) for _ in range(number(draw, 2, 3)))
     return ("and" if choice == 8 else "or", operands)
 
 
-def maybe_expr(draw: st.DrawFn, vocab: Vocab) -> Expr | None:
-    return draw_expr(draw, vocab) if flag(draw) else None
+def maybe_expr(draw: st.DrawFn, vocab: Vocab, time: bool = True) -> Expr | None:
+    return draw_expr(draw, vocab, time=time) if flag(draw) else None
 
 
-def draw_rule(draw: st.DrawFn, vocab: Vocab, rule_id: str, effect: str | None = None) -> RuleSpec:
+def draw_rule(
+    draw: st.DrawFn, vocab: Vocab, rule_id: str, effect: str | None = None, time: bool = True
+) -> RuleSpec:
     effect = effect or pick(draw, ["allow", "deny"])
     scopes = tuple(
         None if number(draw, 0, 2) == 0 else tuple(some(draw, vocab.terms(kind), 1, 2))
         for kind in KINDS
     )
-    condition = maybe_expr(draw, vocab)
-    exceptions = tuple(draw_expr(draw, vocab) for _ in range(number(draw, 0, 2)))
+    condition = maybe_expr(draw, vocab, time)
+    exceptions = tuple(draw_expr(draw, vocab, time=time) for _ in range(number(draw, 0, 2)))
     obligations: list[tuple[tuple[str, ...], Expr | None]] = []
     if effect == "allow" and vocab.obligations:
         for _ in range(number(draw, 0, 2)):
             names = tuple(some(draw, vocab.obligations, 1, 2))
-            when = None if number(draw, 0, 2) == 0 else draw_expr(draw, vocab, depth=1)
+            when = None if number(draw, 0, 2) == 0 else draw_expr(draw, vocab, 1, time)
             obligations.append((names, when))
     citation = f"§{number(draw, 1, 9)}.1" if flag(draw) else None
     description = "a rule" if flag(draw) else None
@@ -373,7 +457,7 @@ def draw_scalar(draw: st.DrawFn, key: str) -> Any:
 
 
 @st.composite
-def policies(draw: st.DrawFn) -> PolicySpec:
+def policies(draw: st.DrawFn, time: bool = True) -> PolicySpec:
     vocab = draw(vocabularies())
     defaults = {}
     for key in ("kb0", "kb1", "ki0", "ki1", "ks0"):
@@ -381,13 +465,19 @@ def policies(draw: st.DrawFn) -> PolicySpec:
             defaults[key] = draw_scalar(draw, key)
     # Ids in a random order so that the order written differs from the order of ids.
     ids = draw(st.permutations([f"r{i}" for i in range(8)]))
-    specs = tuple(draw_rule(draw, vocab, ids[i]) for i in range(number(draw, 1, 6)))
+    specs = tuple(draw_rule(draw, vocab, ids[i], time=time) for i in range(number(draw, 1, 6)))
     decl_order = tuple(draw(st.permutations([(k, t) for k in KINDS for t in vocab.terms(k)])))
     return PolicySpec(vocab, defaults, specs, decl_order)
 
 
 def draw_context_value(draw: st.DrawFn, vocab: Vocab, key: str) -> Any:
     base = SCHEMA[key][1]
+    if base == "date":
+        day = time_reference.date_number(pick(draw, DATES)) + number(draw, -40, 40)
+        return time_reference.date_text(day)
+    if base == "instant":
+        at = time_reference.instant_number(pick(draw, INSTANTS))
+        return time_reference.instant_text(at + number(draw, -3, 3) * 30 * 60 * 10**9)
     if base in ("bool", "int", "str"):
         return draw_scalar(draw, key)
     if base == "strlist":
@@ -452,8 +542,29 @@ class Reference:
             if value is not None:
                 self.ctx[key] = value
 
+    time_kinds: Mapping[str, str] = {"kd0": "date", "kd1": "date", "kw0": "instant"}
+    """The date and instant keys, with their kinds (a request states them as text)."""
+
+    def time_kind(self, node: Expr) -> str:
+        """Whether a time operand is a date or an instant."""
+        while node[0] == "shift":
+            node = node[1]
+        if node[0] == "time":
+            return str(node[1])
+        return self.time_kinds[node[1]]
+
     def operand(self, node: Expr) -> Any:
         tag = node[0]
+        if tag in ("key", "now") and node[1] in self.time_kinds:
+            value = self.ctx.get(node[1], ABSENT)
+            kind = self.time_kinds[node[1]]
+            return ABSENT if value is ABSENT else time_reference.number(kind, value)
+        if tag == "time":
+            return time_reference.number(node[1], node[2])
+        if tag == "shift":
+            base = self.operand(node[1])
+            kind = self.time_kind(node)
+            return time_reference.moved(kind, base, *node[2:])
         if tag == "key":
             return self.ctx.get(node[1], ABSENT)
         if tag == "lit":
@@ -465,11 +576,18 @@ class Reference:
         return [self.operand(i) for i in node[2]]
 
     def absent_keys(self, nodes: Iterable[Expr]) -> set[str]:
-        return {n[1] for n in nodes if n[0] == "key" and n[1] not in self.ctx}
+        bases = []
+        for node in nodes:
+            while node[0] == "shift":
+                node = node[1]
+            bases.append(node)
+        return {n[1] for n in bases if n[0] in ("key", "now") and n[1] not in self.ctx}
 
     def value(self, expr: Expr) -> tuple[Truth, set[str]]:
         """The three-valued truth of ``expr`` and, when unknown, the absent keys that made it so."""
         tag = expr[0]
+        if tag == "named":
+            return self.value(expr[2])  # exactly the condition it names
         if tag == "not":
             inner, missing = self.value(expr[1])
             return (None if inner is None else not inner), missing
@@ -560,26 +678,34 @@ class Reference:
             for r in candidates:
                 if values[r.id][0] is None:
                     missing |= values[r.id][1]
-        obligations: set[str] = set()
+        obligations: set[tuple[str, str]] = set()
         if denies:
             effect, deciding = "deny", denies
         elif grants:
             effect, deciding = "allow", grants
             for rule in grants:
-                for names, condition in rule.obligations:
-                    v, m = (True, set()) if condition is None else self.value(condition)
-                    if v is True:
-                        obligations.update(names)
-                    elif v is None:
-                        missing |= m
+                for uses, condition in rule.obligations:
+                    for use in uses:
+                        text, name, when = self.requirement(use, condition)
+                        v, m = (True, set()) if when is None else self.value(when)
+                        if v is True:
+                            obligations.add((text, name))
+                        elif v is None:
+                            missing |= m
         else:
             effect, deciding = "deny", []
         return {
             "effect": effect,
-            "obligations": sorted(obligations),
+            "obligations": sorted({name for _, name in obligations}),
+            "details": sorted(text for text, _ in obligations),
             "reasons": sorted(r.id for r in deciding),
             "missing": sorted(missing),
         }
+
+    def requirement(self, use: str, condition: Expr | None) -> tuple[str, str, Expr | None]:
+        """An obligation as a clause writes it (``use``), with the clause's condition: its text
+        as decisions detail it, its name, and when it is attached (here: the clause's own)."""
+        return use, use, condition
 
 
 def reference_decide(spec: PolicySpec, request: Request) -> dict[str, Any]:
@@ -594,6 +720,7 @@ def engine_decide(policy: policy_engine.Policy, request: Request) -> dict[str, A
     return {
         "effect": d.effect,
         "obligations": sorted(d.obligations),
+        "details": [o.text for o in d.obligation_details],
         "reasons": [r.id for r in d.reasons],
         "missing": list(d.missing),
     }
@@ -629,6 +756,7 @@ def test_reference_evaluator_on_a_hand_worked_example() -> None:
     assert reference_decide(spec, request) == {
         "effect": "deny",
         "obligations": [],
+        "details": [],
         "reasons": [],
         "missing": ["kb0"],
     }

@@ -64,9 +64,9 @@ def _with_excepts(spec: Spec, seed: int) -> tuple[Spec, str]:
 
 
 def spec_text_head(spec: Spec) -> str:
-    from .soundness_model import spec_text
+    from .soundness_model import declarations_text
 
-    return spec_text(replace(spec, rules=(), invariants=()))
+    return declarations_text(spec)
 
 
 def _except_text(rule: RuleSpec, excepts: tuple[tuple[str, ...], ...]) -> str:

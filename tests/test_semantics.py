@@ -6,6 +6,7 @@ cannot drift from the engine.
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import sys
@@ -1136,7 +1137,8 @@ def test_s26_policy_version_is_a_content_hash(tmp_path: Path) -> None:
 )
 def test_s27_model_dump_is_json(request_: tuple[str, str, str], context: dict[str, Any]) -> None:
     """Sentence 27: `d.model_dump()` equals `json.loads(d.model_dump_json())` and has the keys
-    allowed, effect, obligations, reasons, missing, policy_version and request."""
+    allowed, effect, obligations, obligation_details, reasons, missing, policy_version and
+    request."""
     p = load_policy_text(FILES_25)
     d = p.decide(*request_, context)
     dumped = d.model_dump()
@@ -1146,6 +1148,7 @@ def test_s27_model_dump_is_json(request_: tuple[str, str, str], context: dict[st
         "allowed",
         "effect",
         "obligations",
+        "obligation_details",
         "reasons",
         "missing",
         "policy_version",
@@ -1277,3 +1280,180 @@ def test_s29_decide_does_not_change_the_policy_or_the_context() -> None:
     for _ in range(3):
         assert p.decide("customer_service", "email", "support", context).model_dump() == first
     assert json.dumps(context, sort_keys=True) == snapshot
+
+
+# ---- 30-32: named conditions and declared obligations ----------------------------------------
+
+
+def _contexts_30() -> list[dict[str, Any]]:
+    return [
+        {
+            k: v
+            for k, v in zip(("destination", "identity_verified", "subject_age"), c, strict=True)
+            if v is not None
+        }
+        for c in itertools.product((None, "US", "CA-QC"), (None, True, False), (None, 12, 18, 30))
+    ]
+
+
+def test_s30_a_named_condition_decides_as_the_condition_written_out() -> None:
+    """Sentence 30: a rule using named conditions (nested ones too) decides every request, its
+    reasons and missing keys included, as the same rule with the conditions written out."""
+    named = policy(
+        'condition outside_quebec §5.1 "outside" means destination != "CA-QC"\n'
+        "condition adult means subject_age >= 18\n"
+        "condition verified_adult means identity_verified and adult\n"
+        "rule r §5.1 allow delivery_partners to use postal_address for order_delivery\n"
+        "  when outside_quebec and verified_adult unless not adult\n"
+        "rule d §3.2 deny any party from using any data for order_delivery\n"
+        "  when outside_quebec and not adult\n"
+    )
+    inlined = policy(
+        "rule r §5.1 allow delivery_partners to use postal_address for order_delivery\n"
+        '  when destination != "CA-QC" and (identity_verified and subject_age >= 18)\n'
+        "  unless not subject_age >= 18\n"
+        "rule d §3.2 deny any party from using any data for order_delivery\n"
+        '  when destination != "CA-QC" and not subject_age >= 18\n'
+    )
+    for context in _contexts_30():
+        request = ("delivery_partners", "postal_address", "order_delivery", context)
+        assert outcome(named.decide(*request)) == outcome(inlined.decide(*request)), context
+
+
+def test_s30_explain_shows_the_name_its_citation_and_its_parts() -> None:
+    """Sentence 30: the explanation names the named condition, its citation, description and
+    value, then what it means."""
+    example = next(e for e in DOC_EXAMPLES if e.sentence == 30)
+    p = load_policy_text(example.policy_text)
+    context = {"destination": "US", "identity_verified": True, "subject_age": 30}
+    d = p.decide("delivery_partners", "postal_address", "order_delivery", context)
+    text = d.explain()
+    block = SEMANTICS.read_text(encoding="utf-8").split("what it means (abridged):")[1]
+    shown = block.split("```text\n")[1].split("```")[0]
+    for line in shown.splitlines()[1:]:  # the header's line number is the page's
+        assert line in text.splitlines(), line
+    condition = next(r for r in d.trace().considered if r.id == "transfers_for_adults").condition
+    assert condition is not None
+    first = condition.children[0]
+    assert first.text == "outside_quebec" and first.named is not None
+    assert (first.named.citation, first.named.description) == (
+        "§5.1",
+        "communicated outside Québec",
+    )
+    assert [c.text for c in first.children] == ['destination != "CA-QC"']
+
+
+def test_s31_a_declared_obligation_condition_is_anded_with_the_clause() -> None:
+    """Sentence 31: the declared condition and the clause's own must both hold; a clause naming
+    obligations declared with different conditions attaches each under its own."""
+    p = policy(
+        'obligation assess_transfer §5.1 when destination != "CA-QC"\n'
+        "rule r §5.1 allow partners to use email for support\n"
+        "  with obligations assess_transfer, log_access when identity_verified\n"
+    )
+    cases = {
+        (("destination", "US"), ("identity_verified", True)): (
+            ["assess_transfer", "log_access"],
+            [],
+        ),
+        (("destination", "CA-QC"), ("identity_verified", True)): (["log_access"], []),
+        (("destination", "US"), ("identity_verified", False)): ([], []),
+        (("identity_verified", True),): (["log_access"], ["destination"]),
+        (("destination", "US"),): ([], ["identity_verified"]),
+    }
+    for items, (obligations, missing) in cases.items():
+        d = decide(p, "partners", "email", "support", **dict(items))
+        assert (d.obligations, d.missing) == (obligations, missing), items
+    clauses = [
+        o.obligations
+        for o in decide(p, "partners", "email", "support").trace().considered[0].obligations
+    ]
+    assert clauses == [["assess_transfer"], ["log_access"]]
+
+
+def test_s32_obligation_details_carry_the_parameters() -> None:
+    """Sentence 32: names in `obligations`, each requirement with its arguments (defaults filled
+    in) in `obligation_details`, in the model, the JSON and the explanation."""
+    p = policy(
+        'obligation retain_for(years: integer default 6, medium: one of "paper", "digital")\n'
+        "rule a §1 allow delivery_partners to use postal_address for order_delivery\n"
+        '  with obligation retain_for(medium = "paper")\n'
+        "rule b §1 allow partners to use contact_information for order_delivery\n"
+        '  with obligations log_access, retain_for(medium = "digital", years = 10)\n'
+        "rule c §1 allow partners to use postal_address for order_delivery\n"
+        '  with obligation retain_for(years = 6, medium = "paper")\n'
+    )
+    d = p.decide("delivery_partners", "postal_address", "order_delivery")
+    assert d.obligations == ["log_access", "retain_for"]
+    assert [o.text for o in d.obligation_details] == [
+        "log_access",
+        'retain_for(years = 10, medium = "digital")',
+        'retain_for(years = 6, medium = "paper")',
+    ]
+    dumped = d.model_dump()
+    assert dumped == json.loads(d.model_dump_json())
+    assert dumped["obligation_details"][2] == {
+        "name": "retain_for",
+        "parameters": {"years": 6, "medium": "paper"},
+    }
+    assert 'Obligations: log_access, retain_for(years = 10, medium = "digital"), ' in d.explain()
+    denied = p.decide("delivery_partners", "email", "support")
+    assert (denied.obligations, denied.obligation_details) == ([], [])
+
+
+# ---- 33-36: time -------------------------------------------------------------------------------
+
+TIME_KEYS = "context decided_at: instant is now\ncontext consent_given_at: instant\n"
+
+
+def test_s33_instants_are_points_in_time() -> None:
+    """Sentence 33: an instant written with another offset is the same instant."""
+    p = policy(
+        TIME_KEYS + "rule r allow staff to use email for support\n  when now = consent_given_at\n"
+    )
+    same = {"decided_at": "2026-12-06T19:00:00+01:00", "consent_given_at": "2026-12-06T18:00:00Z"}
+    assert decide(p, "staff", "email", "support", **same).allowed
+    later = {**same, "decided_at": "2026-12-06T18:00:00.000000001Z"}
+    assert not decide(p, "staff", "email", "support", **later).allowed
+
+
+@pytest.mark.parametrize(
+    ("given", "months", "last_day"),
+    [
+        ("2026-01-31", 1, "2026-02-28"),
+        ("2024-01-31", 1, "2024-02-29"),
+        ("2024-02-29", 12, "2025-02-28"),
+    ],
+)
+def test_s34_months_clamp_to_the_end_of_the_month(given: str, months: int, last_day: str) -> None:
+    """Sentence 34: `key + n months` is the last day of a shorter month, not the next month."""
+    p = policy(
+        "context since: date\ncontext today: date is now\n"
+        f"rule r allow staff to use email for support\n  when today = since + {months} months\n"
+    )
+    assert decide(p, "staff", "email", "support", since=given, today=last_day).allowed
+
+
+def test_s35_now_comes_from_the_request() -> None:
+    """Sentence 35: the decision's time is a context key; without it `now` is unknown."""
+    p = policy(
+        TIME_KEYS
+        + "rule r deny staff from using email for support\n  when now > consent_given_at\n"
+    )
+    assert p.now_key == "decided_at"
+    assert outcome(
+        decide(p, "staff", "email", "support", consent_given_at="2026-01-01T00:00:00Z")
+    ) == (
+        "deny",
+        ["r"],
+        [],
+        ["decided_at"],
+    )
+
+
+def test_s36_bad_dates_are_request_errors() -> None:
+    """Sentence 36: a wrong date or instant is a RequestError naming the key."""
+    p = policy(TIME_KEYS)
+    for value in ("2026-12-06T18:00:00", "2026-12-06", 5):
+        with pytest.raises(RequestError, match="`decided_at`"):
+            decide(p, "staff", "email", "support", decided_at=value)

@@ -4,11 +4,12 @@ rules compare it with (the facts the request space cuts a key's domain at)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Container, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..language import ast
+from ..language.ast_expressions import names_read
 
 
 @dataclass
@@ -29,20 +30,37 @@ def expressions_of(rule: ast.Rule) -> list[ast.Expr]:
     return exprs
 
 
-def _operands(expr: ast.Expr) -> Iterator[tuple[ast.Operand, ast.Operand | None, ast.Expr]]:
+def operand_pairs(expr: ast.Expr) -> Iterator[tuple[ast.Operand, ast.Operand | None, ast.Expr]]:
+    """Every test of a condition (a comparison, a membership, a bare operand) with its operands:
+    (left, right or None, the test)."""
     if isinstance(expr, ast.And | ast.Or):
         for operand in expr.operands:
-            yield from _operands(operand)
+            yield from operand_pairs(operand)
     elif isinstance(expr, ast.Not):
-        yield from _operands(expr.operand)
+        yield from operand_pairs(expr.operand)
+    elif isinstance(expr, ast.NamedCondition):
+        yield from operand_pairs(expr.body)
     elif isinstance(expr, ast.Compare | ast.Member):
         yield expr.left, expr.right, expr
     elif isinstance(expr, ast.Truth):
         yield expr.operand, None, expr
 
 
-def keys_of(expr: ast.Expr, context: Iterable[str]) -> set[str]:
-    """The context keys a condition reads."""
+def operand_keys(node: ast.Operand, declared: Container[str], now_key: str | None) -> list[str]:
+    """The context keys an operand reads (list items, the key a moved date starts from, and the
+    key ``now`` reads)."""
+    found: list[str] = []
+    for name in names_read(node):
+        if isinstance(name, ast.Now):
+            if now_key is not None:
+                found.append(now_key)
+        elif name.name in declared:
+            found.append(name.name)
+    return found
+
+
+def keys_of(expr: ast.Expr, context: Iterable[str], now_key: str | None = None) -> set[str]:
+    """The context keys a condition reads (``now_key``: the key ``now`` reads)."""
     declared = set(context)
     found: set[str] = set()
 
@@ -52,11 +70,14 @@ def keys_of(expr: ast.Expr, context: Iterable[str]) -> set[str]:
                 walk(operand)
         elif isinstance(e, ast.Not):
             walk(e.operand)
+        elif isinstance(e, ast.NamedCondition):
+            walk(e.body)
         elif isinstance(e, ast.Presence):
             found.add(e.key.value)
         else:
             nodes = (e.operand,) if isinstance(e, ast.Truth) else (e.left, e.right)
-            found.update(n.name for n in nodes if isinstance(n, ast.NameRef) and n.name in declared)
+            for node in nodes:
+                found.update(operand_keys(node, declared, now_key))
 
     walk(expr)
     return found
@@ -68,6 +89,8 @@ def request_kinds_of(expr: ast.Expr) -> set[str]:
         return set().union(*(request_kinds_of(e) for e in expr.operands))
     if isinstance(expr, ast.Not):
         return request_kinds_of(expr.operand)
+    if isinstance(expr, ast.NamedCondition):
+        return request_kinds_of(expr.body)
     if isinstance(expr, ast.Presence):
         return set()
     nodes = (expr.operand,) if isinstance(expr, ast.Truth) else (expr.left, expr.right)
@@ -96,17 +119,25 @@ def _add_constant(node: ast.Operand, into: KeyFacts, context: dict[str, Any]) ->
             _add_constant(item, into, context)
 
 
-def collect_facts(exprs: Iterable[ast.Expr], context: dict[str, Any]) -> dict[str, KeyFacts]:
-    """For each context key the conditions read, what they compare it with."""
+def collect_facts(
+    exprs: Iterable[ast.Expr], context: dict[str, Any], now_key: str | None = None
+) -> dict[str, KeyFacts]:
+    """For each context key the conditions read, what they compare it with (keys compared with
+    each other are each other's peers; what dates are compared with is :mod:`.time_atoms`')."""
     facts: dict[str, KeyFacts] = {}
 
     def fact(name: str) -> KeyFacts:
         return facts.setdefault(name, KeyFacts())
 
     for expr in exprs:
-        for left, right, _ in _operands(expr):
+        for left, right, _ in operand_pairs(expr):
             sides = [left] if right is None else [left, right]
-            keys = [n.name for n in sides if isinstance(n, ast.NameRef) and n.name in context]
+            keys = [
+                k
+                for n in sides
+                if not isinstance(n, ast.ListLiteral)
+                for k in operand_keys(n, context, now_key)
+            ]
             for key in keys:
                 fact(key)
             if right is None:

@@ -11,13 +11,14 @@ missing key is a class of its own unless the key has a default.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..engine.compiler import MISSING, CompiledPolicy
 from ..engine.evaluator import show
 from ..language import ast
+from ..language.time_values import TimeValue
 from ..semantics.vocabulary import Hierarchy
 from .conditions import KeyFacts
 
@@ -50,6 +51,8 @@ class ContextClass:
         for key, value in self.values:
             if value is MISSING:
                 continue
+            if isinstance(value, TimeValue):
+                value = value.isoformat()
             out[key] = sorted(value) if isinstance(value, frozenset) else value
         return out
 
@@ -81,7 +84,10 @@ class KeyDomains:
         facts: dict[str, KeyFacts],
         defaults: dict[str, Any],
         disputed_defaults: set[str],
+        time_domain: Callable[[str], Domain] | None = None,
     ) -> None:
+        self.time_domain = time_domain
+        """A date or instant key's classes (:mod:`.time_domains`)."""
         self.policies = policies
         self.context = context
         self.facts = facts
@@ -104,6 +110,9 @@ class KeyDomains:
             values = self._str_domain(key, facts)
         elif isinstance(type_, ast.ListType):
             values = self._list_domain(key, type_, facts)
+        elif isinstance(type_, ast.DateType | ast.InstantType):
+            assert self.time_domain is not None
+            values = self.time_domain(key)
         else:
             values = self._termset_domain(key, type_.kind, facts, terms)
         if key in self.disputed_defaults:

@@ -236,7 +236,7 @@ def _condition_keys(compiled: CompiledPolicy, *rules: CompiledRule) -> set[str]:
     for rule in rules:
         source = rule.source
         for expr in ([source.condition] if source.condition else []) + list(source.exceptions):
-            keys |= keys_of(expr, compiled.context)
+            keys |= keys_of(expr, compiled.context, compiled.now_key)
     return keys
 
 

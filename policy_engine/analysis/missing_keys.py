@@ -90,7 +90,7 @@ def _defaultless(compiled: CompiledPolicy, rule: CompiledRule) -> list[str]:
     """The keys without a default that the rule's condition or exceptions read, sorted."""
     source = rule.source
     exprs = ([source.condition] if source.condition is not None else []) + list(source.exceptions)
-    read: set[str] = set().union(*(keys_of(e, compiled.context) for e in exprs))
+    read: set[str] = set().union(*(keys_of(e, compiled.context, compiled.now_key) for e in exprs))
     return sorted(k for k in read if k not in compiled.default_values)
 
 
@@ -154,11 +154,17 @@ def _diagnostic(compiled: CompiledPolicy, rule: CompiledRule, key: str) -> Diagn
     """The warning, with the two ways to make the rule say what a missing ``key`` does: in its
     ``when`` when that reads the key, else in its ``unless``."""
     source = rule.source
-    if source.condition is not None and key in keys_of(source.condition, compiled.context):
+    if source.condition is not None and key in keys_of(
+        source.condition, compiled.context, compiled.now_key
+    ):
         let_through, refuse = f"when {key} is known and", f"when {key} is missing or"
     else:
         let_through, refuse = f"unless {key} is missing or", f"unless {key} is known and"
-    scalar = not isinstance(compiled.context[key].decl.type, ast.ListType | ast.TermSetType)
+    # Lists and sets have no default; nor have dates and instants (facts the request states).
+    scalar = not isinstance(
+        compiled.context[key].decl.type,
+        ast.ListType | ast.TermSetType | ast.DateType | ast.InstantType,
+    )
     default = f"; or declare a default for `{key}`" if scalar else ""
     return Diagnostic(
         CODE,

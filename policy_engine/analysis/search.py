@@ -307,3 +307,5 @@ def _subexpressions(expr: ast.Expr | None) -> Iterator[ast.Expr]:
             yield from _subexpressions(operand)
     elif isinstance(expr, ast.Not):
         yield from _subexpressions(expr.operand)
+    elif isinstance(expr, ast.NamedCondition):
+        yield from _subexpressions(expr.body)

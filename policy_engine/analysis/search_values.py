@@ -30,6 +30,7 @@ from typing import Any, Final, Protocol
 
 from ..engine.compiler import MISSING, CompiledPolicy, CompiledRule, compile_condition
 from ..language import ast
+from .conditions import operand_keys
 from .context_classes import ContextClass
 
 
@@ -89,12 +90,7 @@ class Leaf:
                 self.collection, self.item = right.name, expr.left
             else:
                 operands = (expr.left, right)
-        names = [
-            item.name
-            for operand in operands
-            for item in (operand.items if isinstance(operand, ast.ListLiteral) else (operand,))
-            if isinstance(item, ast.NameRef) and item.name in context
-        ]
+        names = [k for o in operands for k in operand_keys(o, context, compiled.now_key)]
         self.scalars = tuple(dict.fromkeys(names))
 
 
@@ -135,6 +131,8 @@ class Valuer:
         return _conjunction(parts)
 
     def _value(self, expr: ast.Expr) -> Possible:
+        if isinstance(expr, ast.NamedCondition):
+            return self.of(expr.body)  # exactly what it names
         if isinstance(expr, ast.And):
             return _conjunction([self.of(e) for e in expr.operands])
         if isinstance(expr, ast.Or):

@@ -19,6 +19,7 @@ from ..language import ast
 from .budget import BudgetExceeded, Meter
 from .conditions import KeyFacts, collect_facts, expressions_of, keys_of, request_kinds_of
 from .context_classes import ContextClass, KeyDomains
+from .time_domains import TimeDomains
 
 _KINDS = ("party", "data", "purpose")
 
@@ -57,10 +58,17 @@ class RequestSpace:
         self.defaults: dict[str, Any] = {}
         self.disputed_defaults: set[str] = set()
         self._settle_defaults()
-        self.facts = collect_facts(exprs, self.context)
+        self.time = TimeDomains(self.policies, list(extra), self.context)
+        self.now_key = self.time.now_key
+        self.facts = collect_facts(exprs, self.context, self.now_key)
         self._default_constants()
         self._domains = KeyDomains(
-            self.policies, self.context, self.facts, self.defaults, self.disputed_defaults
+            self.policies,
+            self.context,
+            self.facts,
+            self.defaults,
+            self.disputed_defaults,
+            self.time.domain,
         )
         self._cache: dict[tuple[object, ...], list[ContextClass]] = {}
         self._held = 0
@@ -105,7 +113,7 @@ class RequestSpace:
             keys: set[str] = set()
             kinds: set[str] = set()
             for expr in expressions_of(rule.source):
-                keys |= keys_of(expr, self.context)
+                keys |= keys_of(expr, self.context, self.now_key)
                 kinds |= request_kinds_of(expr)
             cached = (keys, frozenset(kinds))
             self._reads[id(rule)] = cached
@@ -150,7 +158,7 @@ class RequestSpace:
         for rule in rules:
             keys |= self.reads(rule)[0]
         for expr in extra:
-            keys |= keys_of(expr, self.context)
+            keys |= keys_of(expr, self.context, self.now_key)
         wanted_kinds = {k for key in keys for k in self.facts.get(key, KeyFacts()).request_kinds}
         cache_key = (
             frozenset(keys),

@@ -1,5 +1,6 @@
 """Findings about declarations nothing uses: a term that no rule or invariant names (nor any term
-above or below it), and a context key that no condition reads."""
+above or below it), a context key that no condition reads, and a named condition that no rule,
+invariant or obligation uses (itself or through another named condition that one does)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ from collections.abc import Iterator
 
 from ..engine.compiler import CompiledPolicy
 from ..language import ast
+from ..language.ast_expressions import names_read
 from ..language.errors import Diagnostic
+from ..language.printer import obligation_name
 from .conditions import expressions_of, keys_of
 from .invariants import invariant_exprs
 
@@ -18,6 +21,8 @@ def _operand_nodes(expr: ast.Expr) -> Iterator[ast.Operand]:
             yield from _operand_nodes(e)
     elif isinstance(expr, ast.Not):
         yield from _operand_nodes(expr.operand)
+    elif isinstance(expr, ast.NamedCondition):
+        yield from _operand_nodes(expr.body)
     elif isinstance(expr, ast.Truth):
         yield expr.operand
     elif isinstance(expr, ast.Compare | ast.Member):
@@ -31,7 +36,7 @@ def _mentioned_terms(compiled: CompiledPolicy) -> set[str]:
     for rule in compiled.rules:
         for scope in (rule.parties, rule.data, rule.purposes):
             used |= set(scope or ())
-        used |= {n for o in rule.obligations for n in o.names}
+        used |= {obligation_name(n) for o in rule.obligations for n in o.names}
         exprs += expressions_of(rule.source)
     for invariant in compiled.checked.invariants:
         for s in (invariant.parties, invariant.data, invariant.purposes):
@@ -39,8 +44,7 @@ def _mentioned_terms(compiled: CompiledPolicy) -> set[str]:
         exprs += invariant_exprs(invariant)
     for expr in exprs:
         for node in _operand_nodes(expr):
-            items = node.items if isinstance(node, ast.ListLiteral) else (node,)
-            used |= {i.name for i in items if isinstance(i, ast.NameRef)}
+            used |= {i.name for i in names_read(node) if isinstance(i, ast.NameRef)}
         if isinstance(expr, ast.Presence):
             used.add(expr.key.value)
     return used
@@ -50,10 +54,10 @@ def _read_keys(compiled: CompiledPolicy) -> set[str]:
     keys: set[str] = set()
     for rule in compiled.rules:
         for expr in expressions_of(rule.source):
-            keys |= keys_of(expr, compiled.context)
+            keys |= keys_of(expr, compiled.context, compiled.now_key)
     for invariant in compiled.checked.invariants:
         for expr in invariant_exprs(invariant):
-            keys |= keys_of(expr, compiled.context)
+            keys |= keys_of(expr, compiled.context, compiled.now_key)
     return keys
 
 
@@ -80,9 +84,43 @@ def _unused_terms(compiled: CompiledPolicy) -> list[Diagnostic]:
     return found
 
 
+def _named_in(expr: ast.Expr, into: set[str]) -> None:
+    """The named conditions ``expr`` uses, and those they use."""
+    if isinstance(expr, ast.And | ast.Or):
+        for operand in expr.operands:
+            _named_in(operand, into)
+    elif isinstance(expr, ast.Not):
+        _named_in(expr.operand, into)
+    elif isinstance(expr, ast.NamedCondition) and expr.name not in into:
+        into.add(expr.name)
+        _named_in(expr.body, into)
+
+
+def _unused_conditions(compiled: CompiledPolicy) -> list[Diagnostic]:
+    checked = compiled.checked
+    used: set[str] = set()
+    for rule in compiled.rules:
+        for expr in expressions_of(rule.source):
+            _named_in(expr, used)
+    for invariant in checked.invariants:
+        for expr in invariant_exprs(invariant):
+            _named_in(expr, used)
+    return [
+        Diagnostic(
+            "unused-condition",
+            f"named condition `{name}` is declared but no rule, invariant or obligation uses it",
+            decl.name.span,
+            "remove it, or use it where its condition is meant",
+            "warning",
+        )
+        for name, decl in checked.conditions.items()
+        if name not in used
+    ]
+
+
 def unused_declarations(compiled: CompiledPolicy) -> list[Diagnostic]:
-    """Unused terms, then unused context keys."""
-    found = _unused_terms(compiled)
+    """Unused terms, unused named conditions, then unused context keys."""
+    found = _unused_terms(compiled) + _unused_conditions(compiled)
     keys = _read_keys(compiled)
     symbols = compiled.checked.symbols
     for key in compiled.context:

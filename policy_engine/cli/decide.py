@@ -72,7 +72,8 @@ def _batch(args: argparse.Namespace) -> int:
 def _print_text(decision: Decision) -> None:
     """``decide``'s text output: the effect, obligations, reasons, missing context, version."""
     print(decision.effect.upper())
-    print(f"obligations: {', '.join(decision.obligations) or 'none'}")
+    required = ", ".join(o.text for o in decision.obligation_details)
+    print(f"obligations: {required or 'none'}")
     for reason in decision.reasons:
         print(f"reason: {reason.id} ({reason.citation or 'no citation'}) at {reason.location}")
     if not decision.reasons:

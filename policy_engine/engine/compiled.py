@@ -11,12 +11,27 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from ..language import ast
+from ..language.printer import obligation_text
 from .conditions import ConditionBuilder
 from .context import Condition
 
+Arguments = tuple[tuple[str, str | int | bool], ...]
+"""An obligation's arguments: (parameter, value) in the order of the declaration."""
+
+
+def requirements(clause: ast.ObligationClause) -> tuple[tuple[str, str, Arguments], ...]:
+    """What a (checked, resolved) clause requires: for each obligation, its text (its identity
+    in decisions and analyses: ``retain_for(years = 6)``), its name and its arguments."""
+    found = []
+    for index, name in enumerate(clause.names):
+        arguments = tuple((a.name.value, a.value.value) for a in clause.arguments_of(index))
+        found.append((obligation_text(name.value, arguments), name.value, arguments))
+    return tuple(found)
+
 
 class ObligationPlan:
-    """An obligation clause of a rule: its names and (lazily compiled) condition."""
+    """An obligation clause of a rule: the texts of what it requires (``log_access``,
+    ``retain_for(years = 6)``: see :func:`requirements`) and its (lazily compiled) condition."""
 
     __slots__ = ("_condition", "index", "names", "rule")
 
@@ -104,7 +119,7 @@ class CompiledRule:
             source.id.value,
             source.effect,
             (_names(source.parties), _names(source.data), _names(source.purposes)),
-            tuple(tuple(n.value for n in c.names) for c in source.obligations),
+            tuple(tuple(text for text, _, _ in requirements(c)) for c in source.obligations),
             RuleAbout.of(source),
             builder,
             source=source,

@@ -25,6 +25,7 @@ from ..semantics.package_use import PackageUse
 from ..semantics.vocabulary import Hierarchy
 from .cells import specialize_cell
 from .compiled import (
+    Arguments,
     CellFunction,
     CellPlan,
     CompiledRule,
@@ -33,6 +34,7 @@ from .compiled import (
     Outcome,
     RuleAbout,
     RuleLogic,
+    requirements,
 )
 from .conditions import ConditionBuilder
 from .context import (
@@ -48,6 +50,7 @@ from .context import (
     context_validator,
 )
 from .specialize import Specializer
+from .time_operands import now_key_name
 
 __all__ = [
     "CELL_CACHE_SIZE",
@@ -108,6 +111,11 @@ class CompiledPolicy:
     """Context key → type and declared name → kind, for code that resolves names."""
     checks: dict[str, Callable[[Any], Any]] = field(repr=False, default_factory=dict)
     """Context key → its validator (see :func:`context_validator`)."""
+    now_key: str | None = field(repr=False, default=None)
+    """The context key declared ``is now``: the decision's time, which ``now`` reads."""
+    obligation_forms: dict[str, tuple[str, Arguments]] = field(repr=False, default_factory=dict)
+    """The text of each obligation some rule requires → its name and arguments (decisions
+    list obligations by name, and each with its parameters)."""
     packages: tuple[PackageUse, ...] = field(repr=False, default=())
     """The packages the policy uses, at any depth (docs/semantics.md, "Packages")."""
 
@@ -144,7 +152,7 @@ class CompiledPolicy:
 
     def _specialize(self, terms: RequestTerms) -> FastCell:
         plan = self.cell(terms)
-        spec = Specializer(*self.symbol_tables, self.hierarchies, terms)
+        spec = Specializer(*self.symbol_tables, self.hierarchies, terms, self.now_key)
         return specialize_cell(plan, spec)
 
     def cell(self, terms: RequestTerms) -> CellPlan:
@@ -178,9 +186,17 @@ class CompiledPolicy:
 
 def compile_policy(checked: CheckedPolicy, version: str) -> CompiledPolicy:
     tables = symbol_tables(checked.context, {n: s.kind for n, s in checked.symbols.items()})
-    builder = ConditionBuilder(checked.hierarchies, tables)
+    builder = ConditionBuilder(checked.hierarchies, tables, now_key_name(checked.context))
     rules = tuple(CompiledRule.of(i, rule, builder) for i, rule in enumerate(checked.rules))
-    compiled = assemble(version, checked.hierarchies, checked.context, tables, rules, checked)
+    forms = {
+        text: (name, arguments)
+        for rule in checked.rules
+        for clause in rule.obligations
+        for text, name, arguments in requirements(clause)
+    }
+    compiled = assemble(
+        version, checked.hierarchies, checked.context, tables, rules, checked, forms
+    )
     compiled.packages = tuple(checked.packages)
     return compiled
 
@@ -189,8 +205,12 @@ def symbol_tables(context: Mapping[str, ast.ContextDecl], kinds: dict[str, str])
     return ({name: decl.type for name, decl in context.items()}, kinds)
 
 
-def condition_builder(hierarchies: dict[str, Hierarchy], tables: SymbolTables) -> ConditionBuilder:
-    return ConditionBuilder(hierarchies, tables)
+def condition_builder(
+    hierarchies: dict[str, Hierarchy],
+    tables: SymbolTables,
+    context: Mapping[str, ast.ContextDecl],
+) -> ConditionBuilder:
+    return ConditionBuilder(hierarchies, tables, now_key_name(context))
 
 
 def assemble(
@@ -200,6 +220,7 @@ def assemble(
     tables: SymbolTables,
     rules: tuple[CompiledRule, ...],
     checked: CheckedPolicy | Callable[[], CheckedPolicy],
+    obligation_forms: dict[str, tuple[str, Arguments]],
 ) -> CompiledPolicy:
     """The compiled policy around its rules: context validators, defaults and the rule index.
     (Shared by compilation and by restoring from the compiled cache.)"""
@@ -214,7 +235,9 @@ def assemble(
     }
     compiled = CompiledPolicy(version, hierarchies, context, rules, checked)
     compiled.symbol_tables = tables
+    compiled.obligation_forms = obligation_forms
     compiled.checks = {name: key.check for name, key in context.items()}
+    compiled.now_key = now_key_name(context_decls)
     compiled.default_values = {n: k.default for n, k in context.items() if k.default is not MISSING}
     for kind in ("party", "data", "purpose"):
         naming: dict[str, list[int]] = {}
@@ -233,5 +256,5 @@ def assemble(
 
 def compile_condition(compiled: CompiledPolicy, expr: ast.Expr) -> Condition:
     """Compile a checked condition that is not part of a rule (an invariant's ``when``)."""
-    builder = ConditionBuilder(compiled.hierarchies, compiled.symbol_tables)
+    builder = ConditionBuilder(compiled.hierarchies, compiled.symbol_tables, compiled.now_key)
     return builder.condition(expr)

@@ -14,15 +14,20 @@ from ..language import ast
 from ..semantics.vocabulary import Hierarchy
 from .context import MISSING, REQUEST_INDEX, Condition, Context, Getter, RequestTerms, SymbolTables
 from .specialize import term_kind
+from .time_operands import innermost, mover, time_kind_of
 
 
 class ConditionBuilder:
     """Compiles one policy's conditions (it knows its hierarchies and names) and shares equal
     rule scopes."""
 
-    def __init__(self, hierarchies: dict[str, Hierarchy], tables: SymbolTables) -> None:
+    def __init__(
+        self, hierarchies: dict[str, Hierarchy], tables: SymbolTables, now_key: str | None = None
+    ) -> None:
         self.hierarchies = hierarchies
         self.tables = tables
+        self.now_key = now_key
+        """The context key ``now`` reads (the one declared ``is now``)."""
         self._scopes: dict[frozenset[str], frozenset[str]] = {}
 
     def scope(self, names: tuple[str, ...] | None) -> frozenset[str] | None:
@@ -51,13 +56,35 @@ class ConditionBuilder:
             if self._is_context(name):
                 return lambda ctx, req: ctx.get(name, MISSING)
             return lambda ctx, req: name
+        if isinstance(node, ast.TimeLiteral):
+            number = node.value
+            return lambda ctx, req: number
+        if isinstance(node, ast.Now):
+            key = self.now_key or ""  # the checker refuses `now` without a key
+            return lambda ctx, req: ctx.get(key, MISSING)
+        if isinstance(node, ast.Shifted):
+            return self._shifted(node)
         values = frozenset(
             item.value if isinstance(item, ast.Literal_) else item.name  # type: ignore[union-attr]
             for item in node.items
         )
         return lambda ctx, req: values
 
+    def _shifted(self, node: ast.Shifted) -> Getter:
+        """A date or instant moved by durations: missing when what it moves is missing."""
+        base = self.getter(innermost(node))
+        kind = time_kind_of(node, self.tables[0], self.now_key) or "date"
+        move = mover(node, kind)
+
+        def shifted(ctx: Context, req: RequestTerms) -> Any:
+            value = base(ctx, req)
+            return MISSING if value is MISSING else move(value)
+
+        return shifted
+
     def condition(self, expr: ast.Expr) -> Condition:
+        if isinstance(expr, ast.NamedCondition):
+            return self.condition(expr.body)  # exactly what it names
         if isinstance(expr, ast.And):
             parts = tuple(self.condition(e) for e in expr.operands)
 

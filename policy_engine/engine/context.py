@@ -13,6 +13,7 @@ from typing import Any
 
 from ..language import ast
 from ..semantics.vocabulary import Hierarchy
+from .time_request import time_kind, time_validator
 
 MISSING: Any = object()
 """Stands for an absent context key inside compiled conditions."""
@@ -53,6 +54,8 @@ def context_validator(
     if isinstance(type_, ast.OneOfType):
         choices = frozenset(type_.literals)
         return lambda v: v if type(v) is str and v in choices else INVALID
+    if isinstance(type_, ast.DateType | ast.InstantType):
+        return time_validator(time_kind(type_) or "date", INVALID)
     # Lists stay as given: rules only test membership in them (the checker refuses `=` on lists
     # and sets), which a list answers as a set would, and a set built per request costs more
     # than the test.

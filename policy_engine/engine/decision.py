@@ -6,8 +6,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from .explain import build_trace, render_text
-from .models import DecisionModel, ReasonModel, RequestModel, TraceModel
-from .reasons import ReasonBook
+from .models import DecisionModel, ObligationModel, ReasonModel, RequestModel, TraceModel
+from .reasons import Obligations, ReasonBook
 
 if TYPE_CHECKING:
     from .compiler import Outcome
@@ -58,13 +58,24 @@ class Decision:
     def allowed(self) -> bool:
         return self._outcome.effect == "allow"
 
+    def _required(self) -> Obligations:
+        return self._book.obligations_of(self._outcome.obligations)
+
     @property
     def obligations(self) -> list[str]:
-        """The obligation ids that come with an allow (sorted; empty for a deny)."""
+        """The names of the obligations that come with an allow (each once, sorted; empty for a
+        deny)."""
         found = self._obligations
         if found is None:
-            found = self._obligations = list(self._outcome.obligations)
+            found = self._obligations = list(self._required().names)
         return found
+
+    @property
+    def obligation_details(self) -> list[ObligationModel]:
+        """Each obligation that comes with an allow with the arguments its rule gave its
+        parameters, sorted; one that two rules require with different arguments is there
+        twice."""
+        return list(self._required().details)
 
     @property
     def reasons(self) -> list[ReasonModel]:
@@ -97,6 +108,7 @@ class Decision:
             allowed=self.allowed,
             effect=self.effect,  # type: ignore[arg-type]
             obligations=list(self.obligations),
+            obligation_details=self.obligation_details,
             reasons=list(self.reasons),
             missing=list(self.missing),
             policy_version=self.policy_version,
@@ -117,6 +129,10 @@ class Decision:
             "allowed": self.allowed,
             "effect": self.effect,
             "obligations": list(self.obligations),
+            "obligation_details": [
+                {"name": d["name"], "parameters": dict(d["parameters"])}
+                for d in self._required().dicts
+            ],
             "reasons": [
                 dict(reason) for reason in self._book.reason_dicts_of(self._outcome.deciding)
             ],

@@ -18,6 +18,7 @@ from typing import Any
 
 from ..language import ast
 from ..language.printer import expr_text, literal_text, operand_text
+from ..language.time_values import TimeValue
 from .compiler import (
     MISSING,
     CellPlan,
@@ -28,6 +29,7 @@ from .compiler import (
     RequestTerms,
 )
 from .specialize import term_kind
+from .time_trace import is_time_compare, trace_time_compare
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +41,8 @@ class ConditionTrace:
     missing: frozenset[str]
     detail: str | None
     children: tuple[ConditionTrace, ...] = ()
+    named: tuple[str | None, str | None] | None = None
+    """For a named condition: its citations and description (its one child is its body)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,6 +219,8 @@ def trace_rule(
 
 def show(value: Any) -> str:
     """A context value as a person would write it in a rule."""
+    if isinstance(value, TimeValue):
+        return value.isoformat()
     if isinstance(value, frozenset | set | list | tuple):
         return "[" + ", ".join(show(v) for v in sorted(value, key=str)) + "]"
     if isinstance(value, str | int | bool):
@@ -248,6 +254,7 @@ def _operand(
                 return MISSING, f"`{node.name}` is missing"
             return value, f"`{node.name}` is {show_key(compiled, node.name, value)}"
         return node.name, None
+    assert isinstance(node, ast.ListLiteral), "time operands are traced by time_trace"
     values = frozenset(
         i.value if isinstance(i, ast.Literal_) else i.name  # type: ignore[union-attr]
         for i in node.items
@@ -270,12 +277,22 @@ def trace_condition(
     compiled: CompiledPolicy, expr: ast.Expr, ctx: Context, req: RequestTerms
 ) -> ConditionTrace:
     text = expr_text(expr)
+    if isinstance(expr, ast.NamedCondition):
+        # Its value is its body's; the trace shows the name, then what it means.
+        body = trace_condition(compiled, expr.body, ctx, req)
+        citation = ", ".join(c.text for c in expr.citations) or None
+        return ConditionTrace(
+            text, body.value, body.missing, None, (body,), (citation, expr.description)
+        )
     if isinstance(expr, ast.And | ast.Or):
         return _trace_junction(compiled, expr, text, ctx, req)
     if isinstance(expr, ast.Not):
         inner = trace_condition(compiled, expr.operand, ctx, req)
         value = None if inner.value is None else not inner.value
         return ConditionTrace(text, value, inner.missing, None, (inner,))
+    if isinstance(expr, ast.Compare) and is_time_compare(expr, *_time_tables(compiled)):
+        value, missing, detail = trace_time_compare(expr, *_time_tables(compiled), ctx)
+        return ConditionTrace(text, value, missing, detail)
     if isinstance(expr, ast.Presence):
         key = expr.key.value
         present = key in ctx
@@ -303,6 +320,10 @@ def trace_condition(
         }[expr.op]()
         return ConditionTrace(text, result, frozenset(), notes or None)
     return _trace_member(compiled, expr, text, left, right, notes)
+
+
+def _time_tables(compiled: CompiledPolicy) -> tuple[dict[str, ast.ValueType], str | None]:
+    return compiled.symbol_tables[0], compiled.now_key
 
 
 def _trace_junction(

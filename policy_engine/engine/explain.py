@@ -13,6 +13,7 @@ from .evaluator import ConditionTrace, RuleTrace, evaluate, show_key
 from .models import (
     ConditionTraceModel,
     DecisionModel,
+    NamedConditionModel,
     NearMissModel,
     ObligationTraceModel,
     RuleTraceModel,
@@ -29,12 +30,16 @@ def _truth(value: bool | None) -> TruthValue:
 
 
 def _condition_model(trace: ConditionTrace) -> ConditionTraceModel:
+    named = None
+    if trace.named is not None:
+        named = NamedConditionModel(citation=trace.named[0], description=trace.named[1])
     return ConditionTraceModel(
         text=trace.text,
         value=_truth(trace.value),
         detail=trace.detail,
         missing=sorted(trace.missing),
         children=[_condition_model(c) for c in trace.children],
+        named=named,
     )
 
 
@@ -199,14 +204,29 @@ def build_trace(compiled: CompiledPolicy, decision: DecisionModel) -> TraceModel
 # ---- text -----------------------------------------------------------------------------------
 
 
+def _shown_children(trace: ConditionTraceModel) -> bool:
+    """Whether the parts of a condition get lines of their own: those of `and`, `or`, `not`,
+    and what a named condition means."""
+    return len(trace.children) > 1 or bool(
+        trace.children and (trace.named is not None or trace.text.startswith("not "))
+    )
+
+
 def _condition_lines(label: str, trace: ConditionTraceModel, indent: str) -> list[str]:
     line = f"{indent}{label}{trace.text}  → {trace.value}"
     if trace.detail:
         line += f" ({trace.detail})"
+    if trace.named is not None:
+        citation, description = trace.named.citation, trace.named.description
+        about = " ".join(
+            [*([citation] if citation else []), *([f'"{description}"'] * bool(description))]
+        )
+        line += f"  [named condition{': ' + about if about else ''}]"
     lines = [line]
-    if len(trace.children) > 1 or (trace.children and trace.text.startswith("not ")):
+    if _shown_children(trace):
+        child_label = "means " if trace.named is not None else "- "
         for child in trace.children:
-            lines.extend(_condition_lines("- ", child, indent + "    "))
+            lines.extend(_condition_lines(child_label, child, indent + "    "))
     return lines
 
 
@@ -225,7 +245,8 @@ def render_text(trace: TraceModel) -> str:
     context = ", ".join(f"{k} = {text}" for k, text in trace.context_text.items())
     out.append(f"  {'context':<8} {context or '(none)'}")
     out.append("")
-    out.append(f"Obligations: {', '.join(d.obligations) or 'none'}")
+    required = ", ".join(o.text for o in d.obligation_details)
+    out.append(f"Obligations: {required or 'none'}")
     out.append(f"Missing context: {', '.join(d.missing) or 'none'}")
     out.append(f"Policy version: {d.policy_version}")
     out.append("")
@@ -270,7 +291,7 @@ def render_text(trace: TraceModel) -> str:
 
 
 def _count_children(trace: ConditionTraceModel) -> int:
-    if len(trace.children) > 1 or (trace.children and trace.text.startswith("not ")):
+    if _shown_children(trace):
         return sum(1 + _count_children(c) for c in trace.children)
     return 0
 

@@ -31,6 +31,7 @@ from ..language.source import Source, Span
 from ..semantics.checker import CheckedPolicy
 from ..semantics.namespacing import Renaming, rename_item
 from ..semantics.package_use import PackageUse
+from ..semantics.resolve import Resolver
 from ..semantics.vocabulary import Hierarchy
 from .compiler import (
     CompiledPolicy,
@@ -91,7 +92,25 @@ def capture(
         "rules": chunks,
         "conditions": list(conditions),
         "warnings": list(warnings),
+        "obligation_forms": dict(compiled.obligation_forms),
+        "named": _declarations(compiled.checked),
     }
+
+
+def _declarations(checked: CheckedPolicy) -> tuple[Any, ...]:
+    """What resolving a re-parsed rule needs (:class:`~policy_engine.semantics.resolve.Resolver`):
+    the named conditions and the obligation declarations that have a condition or parameters."""
+    obligations = {
+        id(d): d
+        for d in checked.term_decls.values()
+        if d.kind == "obligation" and (d.condition is not None or d.parameters)
+    }
+    return (dict(checked.conditions), list(obligations.values()))
+
+
+def _resolved(resolver: Callable[[], Resolver], load: Callable[[], ast.Rule]) -> ast.Rule:
+    """A rule re-parsed from its text, meaning what the checker made it mean."""
+    return resolver().rule(load())
 
 
 def restore(
@@ -102,7 +121,9 @@ def restore(
         kind: Hierarchy.restore(kind, links) for kind, links in image["hierarchies"].items()
     }
     tables = symbol_tables(image["context"], image["kinds"])
-    builder = condition_builder(hierarchies, tables)
+    builder = condition_builder(hierarchies, tables, image["context"])
+    named_conditions, obligation_decls = image["named"]
+    resolver = functools.cache(lambda: Resolver(named_conditions, obligation_decls))
     rules = []
     decoded = _Conditions(image["conditions"])
     rows = (row for chunk in image["rules"] for row in _PlainUnpickler(chunk).load())
@@ -128,12 +149,18 @@ def restore(
                 obligations,
                 about,
                 builder,
-                load=load,
+                load=functools.partial(_resolved, resolver, load),
                 logic=functools.partial(decoded.logic, logic),
             )
         )
     compiled = assemble(
-        image["version"], hierarchies, image["context"], tables, tuple(rules), load_checked
+        image["version"],
+        hierarchies,
+        image["context"],
+        tables,
+        tuple(rules),
+        load_checked,
+        image["obligation_forms"],
     )
     compiled.packages = uses
     return compiled, list(image["warnings"])
@@ -167,6 +194,12 @@ _EXPR_CLASSES: dict[str, type] = {
         ast.RequestRef,
         ast.ListLiteral,
         ast.Name,
+        ast.NamedCondition,
+        ast.Citation,
+        ast.TimeLiteral,
+        ast.Shifted,
+        ast.Duration,
+        ast.Now,
     )
 }
 _FIELDS = {

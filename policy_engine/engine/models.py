@@ -9,6 +9,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from ..language.printer import obligation_text
+
 
 class ReasonModel(BaseModel):
     """A rule that decided a request: its id, effect, citation and where it is written."""
@@ -31,10 +33,28 @@ class RequestModel(BaseModel):
     context: dict[str, Any]
 
 
+class ObligationModel(BaseModel):
+    """An obligation a decision carries, with the arguments its rule gave its parameters."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    parameters: dict[str, str | int | bool] = {}
+
+    @property
+    def text(self) -> str:
+        """As a rule requires it: ``retain_for(years = 6)``, or the name alone."""
+        return obligation_text(self.name, tuple(self.parameters.items()))
+
+
 class DecisionModel(BaseModel):
     allowed: bool
     effect: Literal["allow", "deny"]
     obligations: list[str]
+    """The names of the obligations that come with an allow, each once, sorted."""
+    obligation_details: list[ObligationModel] = []
+    """Each obligation with its parameters, sorted; an obligation that two rules require with
+    different arguments is listed once for each."""
     reasons: list[ReasonModel]
     missing: list[str]
     policy_version: str
@@ -44,12 +64,23 @@ class DecisionModel(BaseModel):
 TruthValue = Literal["true", "false", "unknown"]
 
 
+class NamedConditionModel(BaseModel):
+    """What a trace says of a named condition besides its name and value."""
+
+    citation: str | None = None
+    """Its citations, joined with `, `."""
+    description: str | None = None
+
+
 class ConditionTraceModel(BaseModel):
     text: str
     value: TruthValue
     detail: str | None = None
     missing: list[str] = []
     children: list[ConditionTraceModel] = []
+    named: NamedConditionModel | None = None
+    """For a named condition (``text`` is its name): its citations and description; its one
+    child is the condition it names."""
 
 
 class ObligationTraceModel(BaseModel):

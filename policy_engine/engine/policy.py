@@ -124,6 +124,13 @@ class Policy:
                 return name
         return None
 
+    @property
+    def now_key(self) -> str | None:
+        """The context key declared ``is now``: the decision's time, which ``now`` in a
+        condition reads. The request states it like any other key (so a decision can be
+        replayed); :meth:`decide` never reads a clock. None when the policy declares none."""
+        return self.compiled.now_key
+
     def decide(
         self,
         party: str,

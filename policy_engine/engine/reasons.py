@@ -6,14 +6,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..language.printer import obligation_name
 from .compiler import CompiledPolicy, CompiledRule
-from .models import ReasonModel
+from .models import ObligationModel, ReasonModel
 
 
 class ReasonBook:
     """The reasons of one compiled policy, with the policy's version."""
 
-    __slots__ = ("_dict_lists", "_lists", "_reasons", "compiled", "version")
+    __slots__ = ("_dict_lists", "_lists", "_obligations", "_reasons", "compiled", "version")
 
     def __init__(self, compiled: CompiledPolicy, version: str) -> None:
         self.compiled = compiled
@@ -21,6 +22,15 @@ class ReasonBook:
         self._reasons: dict[str, ReasonModel] = {}
         self._lists: dict[tuple[CompiledRule, ...], tuple[ReasonModel, ...]] = {}
         self._dict_lists: dict[tuple[CompiledRule, ...], tuple[dict[str, Any], ...]] = {}
+        self._obligations: dict[tuple[str, ...], Obligations] = {}
+
+    def obligations_of(self, texts: tuple[str, ...]) -> Obligations:
+        """The obligations a decision carries (``texts``: :func:`~.compiled.requirements`), by
+        name and in detail; built once per distinct tuple."""
+        found = self._obligations.get(texts)
+        if found is None:
+            found = self._obligations[texts] = Obligations.of(texts, self.compiled)
+        return found
 
     def reason(self, rule: CompiledRule) -> ReasonModel:
         found = self._reasons.get(rule.id)
@@ -47,6 +57,33 @@ class ReasonBook:
             found = tuple(dict(reason) for reason in self.reasons_of(deciding))
             self._dict_lists[deciding] = found
         return found
+
+
+class Obligations:
+    """A decision's obligations: their names (each once, sorted) and each as required, with its
+    arguments (as models and as plain dicts for ``model_dump``)."""
+
+    __slots__ = ("details", "dicts", "names")
+
+    def __init__(
+        self,
+        names: tuple[str, ...],
+        details: tuple[ObligationModel, ...],
+    ) -> None:
+        self.names = names
+        self.details = details
+        self.dicts: tuple[dict[str, Any], ...] = tuple(
+            {"name": d.name, "parameters": dict(d.parameters)} for d in details
+        )
+
+    @classmethod
+    def of(cls, texts: tuple[str, ...], compiled: CompiledPolicy) -> Obligations:
+        forms = compiled.obligation_forms
+        details = []
+        for text in texts:
+            name, arguments = forms.get(text, (obligation_name(text), ()))
+            details.append(ObligationModel(name=name, parameters=dict(arguments)))
+        return cls(tuple(sorted({d.name for d in details})), tuple(details))
 
 
 def reason_of(rule: CompiledRule) -> ReasonModel:

@@ -18,6 +18,7 @@ from ..language.errors import (
     suggestion_help,
 )
 from .compiler import INVALID, MISSING, CompiledPolicy
+from .time_request import convert_time, time_kind
 
 
 def resolve_term(compiled: CompiledPolicy, kind: str, value: object) -> str:
@@ -182,6 +183,9 @@ def _convert(
         if isinstance(value, str) and value in type_.literals:
             return value
         return wrong(f"one of {choices}", suggestion_help(str(value), type_.literals))
+    if isinstance(type_, ast.DateType | ast.InstantType):
+        converted = convert_time(key, time_kind(type_) or "date", value, problems)
+        return MISSING if converted is None else converted
     if not isinstance(value, list | tuple):
         return wrong(f"a list ({type_.describe()})")
     if isinstance(type_, ast.ListType):

@@ -27,6 +27,7 @@ from typing import Any
 
 from ..language import ast
 from ..semantics.vocabulary import Hierarchy
+from .time_operands import innermost, mover, time_kind_of
 
 Folded = bool | py.expr
 """A constant truth value, or a Python expression over ``ctx``."""
@@ -80,8 +81,10 @@ class Specializer:
         symbol_kinds: Mapping[str, str],
         hierarchies: Mapping[str, Hierarchy],
         terms: tuple[str, str, str],
+        now_key: str | None = None,
     ) -> None:
         self.keys = context_keys
+        self.now_key = now_key
         self.kinds = symbol_kinds
         self.hierarchies = hierarchies
         self.terms = terms
@@ -101,10 +104,18 @@ class Specializer:
                 self._bound[key] = name
         return py.Name(name, py.Load())
 
-    # operands: ("const", value) or ("key", name)
+    # operands: ("const", value), ("key", name) or ("moved", (mover, name))
     def _operand(self, node: ast.Operand) -> tuple[str, Any]:
         if isinstance(node, ast.Literal_):
             return ("const", node.value)
+        if isinstance(node, ast.TimeLiteral):
+            return ("const", node.value)
+        if isinstance(node, ast.Now):
+            return ("key", self.now_key)
+        if isinstance(node, ast.Shifted):
+            move = mover(node, time_kind_of(node, self.keys, self.now_key) or "date")
+            kind, value = self._operand(innermost(node))
+            return ("const", move(value)) if kind == "const" else ("moved", (move, value))
         if isinstance(node, ast.RequestRef):
             return ("const", self.terms[_KINDS.index(node.kind)])
         if isinstance(node, ast.NameRef):
@@ -120,11 +131,16 @@ class Specializer:
     def _expr(self, kind: str, value: Any) -> py.expr:
         if kind == "key":
             return py.Subscript(py.Name("ctx", py.Load()), py.Constant(value), py.Load())
+        if kind == "moved":  # a date or instant key moved by durations: `move(ctx[key])`
+            move, key = value
+            return py.Call(self.bind(move), [self._expr("key", key)], [])
         if isinstance(value, frozenset):
             return self.bind(value)
         return py.Constant(value)
 
     def fold(self, expr: ast.Expr) -> Folded:
+        if isinstance(expr, ast.NamedCondition):
+            return self.fold(expr.body)  # exactly what it names
         if isinstance(expr, ast.And | ast.Or):
             return self._junction(expr)
         if isinstance(expr, ast.Not):

@@ -18,17 +18,23 @@ from .ast_expressions import (
     ListLiteral,
     Literal_,
     Member,
+    NamedCondition,
     NameRef,
     Not,
     Operand,
     Or,
     Presence,
     RequestRef,
+    Shifted,
+    TimeOperand,
     Truth,
 )
 from .ast_names import Citation, Name
+from .ast_time import Duration, Now, TimeLiteral
 from .ast_types import (
     BoolType,
+    DateType,
+    InstantType,
     IntType,
     ListType,
     OneOfType,
@@ -42,16 +48,21 @@ from .source import Span
 __all__ = [
     "KIND_WORDS",
     "And",
+    "Argument",
     "BoolType",
     "Citation",
     "Compare",
     "CompareOp",
+    "ConditionDecl",
     "ContextDecl",
     "ContextSource",
+    "DateType",
     "DeclKind",
+    "Duration",
     "Effect",
     "Expr",
     "Ground",
+    "InstantType",
     "IntType",
     "Invariant",
     "Item",
@@ -61,22 +72,28 @@ __all__ = [
     "Member",
     "Name",
     "NameRef",
+    "NamedCondition",
     "NoDecision",
     "Not",
+    "Now",
     "ObligationClause",
     "OneOfType",
     "Operand",
     "Or",
+    "ParamDecl",
     "PolicyFile",
     "Presence",
     "RequestRef",
     "Rule",
     "Scope",
+    "Shifted",
     "SourceDecl",
     "StrType",
     "TermDecl",
     "TermKind",
     "TermSetType",
+    "TimeLiteral",
+    "TimeOperand",
     "Truth",
     "UseDecl",
     "ValueType",
@@ -91,6 +108,7 @@ KIND_WORDS: dict[str, str] = {
     "purpose": "purpose",
     "obligation": "obligation",
     "context": "context key",
+    "condition": "named condition",
 }
 
 
@@ -104,14 +122,44 @@ class Ground:
 
 
 @dataclass(frozen=True, slots=True)
+class ParamDecl:
+    """``years: integer [default 6]``: a parameter of an obligation."""
+
+    name: Name
+    type: ValueType
+    """One of the scalar types the grammar's ``param_type`` allows (a type added there is one
+    here: the checker tests an argument as it tests a context key's default)."""
+    default: Literal_ | None = None
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
 class TermDecl:
-    """``party a, b under c "description" §1.1``: declares ``names`` with ``parents``."""
+    """``party a, b under c "description" §1.1``: declares ``names`` with ``parents``.
+
+    An obligation may also be declared with parameters (``obligation retain_for(years:
+    integer)``: then it declares one name) and with a condition (``... when C``) that every
+    ``with obligation`` of it carries."""
 
     kind: DeclKind
     names: tuple[Name, ...]
     parents: tuple[Name, ...] = ()
     description: str | None = None
     citations: tuple[Citation, ...] = ()
+    span: Span | None = field(default=None, compare=False, repr=False)
+    parameters: tuple[ParamDecl, ...] = ()
+    condition: Expr | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ConditionDecl:
+    """``condition NAME [§x] ["description"] means CONDITION``: a condition given a name, used
+    by that name wherever a condition can be."""
+
+    name: Name
+    condition: Expr
+    citations: tuple[Citation, ...] = ()
+    description: str | None = None
     span: Span | None = field(default=None, compare=False, repr=False)
 
 
@@ -122,7 +170,8 @@ fills the key from its consent ledger when a request names a subject and leaves 
 
 @dataclass(frozen=True, slots=True)
 class ContextDecl:
-    """``context NAME: TYPE [from consent ledger] [default LITERAL] ["description"] [§x]``."""
+    """``context NAME: TYPE [from consent ledger] [is now] [default LITERAL] ["description"]
+    [§x]``."""
 
     name: Name
     type: ValueType
@@ -134,6 +183,10 @@ class ContextDecl:
     """``"consent ledger"`` when the key is marked ``from consent ledger``; None otherwise."""
     source_span: Span | None = field(default=None, compare=False, repr=False)
     """Where ``from consent ledger`` is written."""
+    is_now: bool = False
+    """Marked ``is now``: the key holds the decision's time, which ``now`` reads."""
+    now_span: Span | None = field(default=None, compare=False, repr=False)
+    """Where ``is now`` is written."""
     supplies: tuple[Name, ...] = ()
     """``supplies law25.destination``: the package keys whose rules read this key instead."""
 
@@ -142,10 +195,29 @@ class ContextDecl:
 
 
 @dataclass(frozen=True, slots=True)
+class Argument:
+    """``years = 6``: the value of an obligation's parameter where a rule requires it."""
+
+    name: Name
+    value: Literal_
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
 class ObligationClause:
+    """``with obligation(s) NAME[(ARG = VALUE, …)], … [when CONDITION]``.
+
+    ``arguments`` holds, for each of ``names`` in order, the arguments written after it (empty
+    when none are, and empty altogether for a clause without any)."""
+
     names: tuple[Name, ...]
     condition: Expr | None = None
     span: Span | None = field(default=None, compare=False, repr=False)
+    arguments: tuple[tuple[Argument, ...], ...] = ()
+
+    def arguments_of(self, index: int) -> tuple[Argument, ...]:
+        """The arguments written after the ``index``-th name."""
+        return self.arguments[index] if index < len(self.arguments) else ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,7 +312,7 @@ class UseDecl:
     span: Span | None = field(default=None, compare=False, repr=False)
 
 
-Item = TermDecl | ContextDecl | Rule | Invariant | SourceDecl | NoDecision | UseDecl
+Item = TermDecl | ContextDecl | ConditionDecl | Rule | Invariant | SourceDecl | NoDecision | UseDecl
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from .ast_names import Name
+from .ast_names import Citation, Name
+from .ast_time import Duration, Now, TimeLiteral
 from .ast_types import TermKind
 from .source import Span
 
@@ -42,7 +43,30 @@ class ListLiteral:
     span: Span | None = field(default=None, compare=False, repr=False)
 
 
-Operand = Literal_ | NameRef | RequestRef | ListLiteral
+@dataclass(frozen=True, slots=True)
+class Shifted:
+    """``consent_given_at + 13 months``: a date or instant moved by a duration."""
+
+    base: Operand
+    sign: Literal["+", "-"]
+    duration: Duration
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+
+Operand = Literal_ | NameRef | RequestRef | ListLiteral | TimeLiteral | Shifted | Now
+TimeOperand = TimeLiteral | Shifted | Now
+
+
+def names_read(node: Operand) -> list[NameRef | Now]:
+    """The names and ``now`` an operand reads: itself, the items of a list, the base of a
+    moved date (whether a name is a context key or a term is the reader's to say)."""
+    while isinstance(node, Shifted):
+        node = node.base
+    if isinstance(node, NameRef | Now):
+        return [node]
+    if isinstance(node, ListLiteral):
+        return [found for item in node.items for found in names_read(item)]
+    return []
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,4 +122,19 @@ class Or:
     span: Span | None = field(default=None, compare=False, repr=False)
 
 
-Expr = Compare | Member | Presence | Truth | Not | And | Or
+@dataclass(frozen=True, slots=True)
+class NamedCondition:
+    """A named condition where it is used (``when outside_quebec``), after the checker resolved
+    the name: its value is exactly ``body``'s. The parser never builds one (a bare name is a
+    :class:`Truth` of a :class:`NameRef` until the checker knows it names a condition); the node
+    is kept, rather than its body inlined, so that explanations and the matrix can show the name,
+    its citations and description, then its parts."""
+
+    name: str
+    body: Expr
+    citations: tuple[Citation, ...] = ()
+    description: str | None = None
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+
+Expr = Compare | Member | Presence | Truth | Not | And | Or | NamedCondition

@@ -56,4 +56,22 @@ class TermSetType:
         return f"set of {self.kind}"
 
 
-ValueType = BoolType | IntType | StrType | OneOfType | ListType | TermSetType
+@dataclass(frozen=True, slots=True)
+class DateType:
+    """A calendar day, ``2026-12-06`` (:mod:`.time_values`)."""
+
+    def describe(self) -> str:
+        return "date"
+
+
+@dataclass(frozen=True, slots=True)
+class InstantType:
+    """A point in time with its offset from UTC, ``2026-12-06T18:00:00Z``."""
+
+    def describe(self) -> str:
+        return "instant"
+
+
+ValueType = (
+    BoolType | IntType | StrType | OneOfType | ListType | TermSetType | DateType | InstantType
+)

@@ -103,7 +103,41 @@ class Builder(ExpressionBuilder):
 
     @with_meta
     def obligation_decl(self, meta: Meta, children: list[Any]) -> ast.TermDecl:
-        return self._decl("obligation", meta, children)
+        names, parameters = children[0]
+        tags = {c.tag: c.value for c in children[1:]}
+        return ast.TermDecl(
+            kind="obligation",
+            names=names,
+            description=tags.get("description"),
+            citations=tags.get("citations", ()),
+            span=self._span(meta),
+            parameters=parameters,
+            condition=tags.get("when"),
+        )
+
+    def obligation_names(self, children: list[Any]) -> tuple[Any, ...]:
+        return (children[0], ())
+
+    def parameterised(self, children: list[Any]) -> tuple[Any, ...]:
+        return ((self._name(children[0]),), tuple(children[1:]))
+
+    @with_meta
+    def obligation_param(self, meta: Meta, children: list[Any]) -> ast.ParamDecl:
+        name, type_, *rest = children
+        default = rest[0].value if rest else None
+        return ast.ParamDecl(self._name(name), type_, default, self._span(meta))
+
+    # named conditions ------------------------------------------------------
+    @with_meta
+    def condition_decl(self, meta: Meta, children: list[Any]) -> ast.ConditionDecl:
+        tags = {c.tag: c.value for c in children[1:-1]}
+        return ast.ConditionDecl(
+            name=self._name(children[0]),
+            condition=children[-1],
+            citations=tags.get("citations", ()),
+            description=tags.get("description"),
+            span=self._span(meta),
+        )
 
     # context schema --------------------------------------------------------
     @with_meta
@@ -119,6 +153,8 @@ class Builder(ExpressionBuilder):
             span=self._span(meta),
             source="consent ledger" if "source" in tags else None,
             source_span=tags.get("source"),
+            is_now="now" in tags,
+            now_span=tags.get("now"),
             supplies=tags.get("supplies", ()),
         )
 
@@ -130,6 +166,12 @@ class Builder(ExpressionBuilder):
 
     def str_type(self, _: list[Any]) -> ast.StrType:
         return ast.StrType()
+
+    def date_type(self, _: list[Any]) -> ast.DateType:
+        return ast.DateType()
+
+    def instant_type(self, _: list[Any]) -> ast.InstantType:
+        return ast.InstantType()
 
     def string_list(self, children: list[Token]) -> tuple[str, ...]:
         return tuple(self._text(t) for t in children)
@@ -152,6 +194,11 @@ class Builder(ExpressionBuilder):
 
     def default(self, children: list[Any]) -> Tagged:
         return Tagged("default", children[0])
+
+    @with_meta
+    def now_mark(self, meta: Meta, children: list[Token]) -> Tagged:
+        """``is now``, tagged with where it is written."""
+        return Tagged("now", self._span(meta))
 
     @with_meta
     def ledger_source(self, meta: Meta, children: list[Token]) -> Tagged:
@@ -222,9 +269,21 @@ class Builder(ExpressionBuilder):
 
     @with_meta
     def obligation_clause(self, meta: Meta, children: list[Any]) -> ast.ObligationClause:
-        names = children[0]
+        uses: list[tuple[ast.Name, tuple[ast.Argument, ...]]] = children[0]
         condition = children[1] if len(children) > 1 else None
-        return ast.ObligationClause(names, condition, self._span(meta))
+        names = tuple(name for name, _ in uses)
+        arguments = tuple(args for _, args in uses) if any(args for _, args in uses) else ()
+        return ast.ObligationClause(names, condition, self._span(meta), arguments)
+
+    def obligation_uses(self, children: list[Any]) -> list[Any]:
+        return children
+
+    def obligation_use(self, children: list[Any]) -> tuple[ast.Name, tuple[ast.Argument, ...]]:
+        return self._name(children[0]), tuple(children[1:])
+
+    @with_meta
+    def argument(self, meta: Meta, children: list[Any]) -> ast.Argument:
+        return ast.Argument(self._name(children[0]), children[1], self._span(meta))
 
     # invariants ----------------------------------------------------------------
     @with_meta

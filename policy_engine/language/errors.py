@@ -104,7 +104,8 @@ def did_you_mean(word: str, candidates: Iterable[str]) -> list[str]:
             scored.append((ratio, candidate))
     if not scored:
         return []
-    scored.sort(key=lambda pair: (-pair[0], pair[1]))
+    # Equally close: a name the word begins (`int` → `integer` before `instant`), then by name.
+    scored.sort(key=lambda pair: (-pair[0], not pair[1].lower().startswith(lowered), pair[1]))
     best = scored[0][0]
     return [candidate for ratio, candidate in scored if ratio >= best - 0.1][:3]
 

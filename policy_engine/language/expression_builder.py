@@ -12,7 +12,9 @@ from lark.tree import Meta
 from . import ast
 from .builder_base import BuilderBase, with_meta
 from .errors import Diagnostic
-from .limits import MAX_INTEGER_DIGITS
+from .limits import MAX_DURATION_DIGITS, MAX_INTEGER_DIGITS
+from .source import Span
+from .time_values import TimeKind, TimeValueError, parse_time
 
 __all__ = ["MAX_INTEGER_DIGITS", "ExpressionBuilder"]
 
@@ -76,6 +78,51 @@ class ExpressionBuilder(BuilderBase):
     def list_literal(self, meta: Meta, children: list[Any]) -> ast.ListLiteral:
         items = tuple(c for c in children if c is not None)
         return self.nest(ast.ListLiteral(items, self._span(meta)), list(items), meta)
+
+    def now(self, children: list[Token]) -> ast.Now:
+        return ast.Now(self._tspan(children[0]))
+
+    @with_meta
+    def shifted(self, meta: Meta, children: list[Any]) -> ast.Shifted:
+        base, sign, duration = children
+        amount_text, unit = str(duration).split()
+        if len(amount_text.lstrip("0")) > MAX_DURATION_DIGITS:
+            self.problems.append(
+                Diagnostic(
+                    "duration-too-long",
+                    f"this duration's number has {len(amount_text.lstrip('0')):,} digits; at most "
+                    f"{MAX_DURATION_DIGITS} are allowed",
+                    self._tspan(duration),
+                )
+            )
+            amount_text = "0"
+        plural = unit if unit.endswith("s") else unit + "s"
+        span = self._tspan(duration)
+        written = ast.Duration(int(amount_text), plural, span)  # type: ignore[arg-type]
+        return ast.Shifted(base, str(sign), written, self._span(meta))  # type: ignore[arg-type]
+
+    def _time_literal(self, kind: TimeKind, children: list[Token]) -> ast.TimeLiteral:
+        token = children[1]
+        text = self._text(token)
+        try:
+            value = parse_time(kind, text)
+        except TimeValueError as exc:
+            hint = (
+                'write it YYYY-MM-DD, e.g. `date "2023-09-22"`'
+                if kind == "date"
+                else 'write it with its offset, e.g. `instant "2026-12-06T18:00:00Z"`'
+            )
+            self.problems.append(Diagnostic(f"bad-{kind}", str(exc), self._tspan(token), hint))
+            value = 0
+        first, last = self._tspan(children[0]), self._tspan(token)
+        span = Span(self.source, first.line, first.column, last.end_line, last.end_column)
+        return ast.TimeLiteral(kind, text, value, span)
+
+    def date_literal(self, children: list[Token]) -> ast.TimeLiteral:
+        return self._time_literal("date", children)
+
+    def instant_literal(self, children: list[Token]) -> ast.TimeLiteral:
+        return self._time_literal("instant", children)
 
     def string(self, children: list[Token]) -> ast.Literal_:
         return ast.Literal_(self._text(children[0]), self._tspan(children[0]))

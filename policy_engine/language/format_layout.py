@@ -7,7 +7,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from . import ast
-from .printer import Doc, affix, doc_text, expr_doc, list_doc, literal_text
+from .printer import (
+    Doc,
+    affix,
+    arguments_text,
+    doc_text,
+    expr_doc,
+    list_doc,
+    literal_text,
+    operand_text,
+    parameter_text,
+)
 
 WIDTH = 100
 """Lines longer than this are broken (a single word or string longer than it stays whole)."""
@@ -60,10 +70,27 @@ def _description(description: str | None) -> list[Doc]:
 
 
 def declaration_doc(decl: ast.TermDecl) -> Doc:
-    parts = [_names(decl.names, f"{decl.kind} ")]
+    if decl.parameters:
+        params: list[Doc] = [parameter_text(p) for p in decl.parameters]
+        parts = [affix(list_doc(params), f"{decl.kind} {decl.names[0].value}(", ")")]
+    else:
+        parts = [_names(decl.names, f"{decl.kind} ")]
     if decl.parents:
         parts.append(_names(decl.parents, "under "))
-    return (*parts, *_description(decl.description), *_citations(decl.citations))
+    parts += [*_description(decl.description), *_citations(decl.citations)]
+    if decl.condition is not None:
+        parts.append(affix(expr_doc(decl.condition), "when "))
+    return tuple(parts)
+
+
+def condition_doc(decl: ast.ConditionDecl) -> Doc:
+    """``condition NAME §x "description" means CONDITION``"""
+    return (
+        f"condition {decl.name.value}",
+        *_citations(decl.citations),
+        *_description(decl.description),
+        affix(expr_doc(decl.condition), "means "),
+    )
 
 
 def _type_doc(value_type: ast.ValueType) -> Doc:
@@ -78,10 +105,12 @@ def context_doc(decl: ast.ContextDecl) -> Doc:
     parts = [affix(_type_doc(decl.type), f"context {decl.name.value}: ")]
     if decl.source is not None:
         parts.append(f"from {decl.source}")
+    if decl.is_now:
+        parts.append("is now")
     if decl.supplies:
         parts.append(_names(decl.supplies, "supplies "))
     if decl.default is not None:
-        parts.append(f"default {literal_text(decl.default.value)}")
+        parts.append(f"default {operand_text(decl.default)}")
     return (*parts, *_description(decl.description), *_citations(decl.citations))
 
 
@@ -146,7 +175,12 @@ def claim_doc(invariant: ast.Invariant) -> Doc:
 
 def obligation_doc(clause: ast.ObligationClause) -> Doc:
     word = "obligation" if len(clause.names) == 1 else "obligations"
-    names = _names(clause.names, f"with {word} ")
+    uses: list[Doc] = [
+        name.value
+        + arguments_text(tuple((a.name.value, a.value.value) for a in clause.arguments_of(i)))
+        for i, name in enumerate(clause.names)
+    ]
+    names = list_doc(uses, f"with {word} ")
     if clause.condition is None:
         return names
     return (names, affix(expr_doc(clause.condition), "when "))

@@ -13,6 +13,7 @@ from .format_layout import (
     CLAUSE_INDENT,
     DECLARATION_CONTINUATION,
     claim_doc,
+    condition_doc,
     context_doc,
     declaration_doc,
     ground_doc,
@@ -151,6 +152,8 @@ def statement_of(item: ast.Item, node: Tree[Token] | Token) -> Statement:
         group, doc = item.kind, declaration_doc(item)
     elif isinstance(item, ast.ContextDecl):
         group, doc = "context", context_doc(item)
+    elif isinstance(item, ast.ConditionDecl):
+        group, doc = "condition", condition_doc(item)
     elif isinstance(item, ast.SourceDecl):
         group, doc = "source", source_doc(item)
     elif isinstance(item, ast.NoDecision):

@@ -15,16 +15,14 @@ import re
 from dataclasses import dataclass
 
 from .grammar import lark_parser, reserved_words
+from .syntax_errors import STATEMENT_KEYWORDS
 
 WORD_CLASSES: dict[str, str] = {
-    **dict.fromkeys(
-        ("party", "data", "purpose", "obligation", "context", "rule", "invariant", "source"),
-        "statement",
-    ),
+    **dict.fromkeys((k for k in STATEMENT_KEYWORDS if " " not in k), "statement"),
     "allow": "allow",
     "deny": "deny",
-    **dict.fromkeys(("boolean", "integer", "string"), "type"),
-    **dict.fromkeys(("true", "false"), "constant"),
+    **dict.fromkeys(("boolean", "integer", "string", "date", "instant"), "type"),
+    **dict.fromkeys(("true", "false", "now"), "constant"),
     **dict.fromkeys(("and", "or", "not", "in", "is"), "operator"),
 }
 """The class of the words that are not plain keywords: statements that start a declaration,

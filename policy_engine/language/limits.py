@@ -51,6 +51,10 @@ MAX_INTEGER_DIGITS = 4300
 """The longest integer literal: Python's own limit for reading one (every literal that loaded
 before this limit still loads)."""
 
+MAX_DURATION_DIGITS = 9
+"""The number of a duration (``30 days``): up to 999,999,999 of its unit, far beyond any date a
+request can write, and small enough that every moved date can still be written out."""
+
 
 def read_rule_file(path: Path, name: str, already: int) -> tuple[Source, Diagnostic | None]:
     """The text of the rule file at ``path`` (shown as ``name``), read no further than the

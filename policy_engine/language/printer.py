@@ -21,6 +21,12 @@ def operand_text(node: ast.Operand) -> str:
         return node.name
     if isinstance(node, ast.RequestRef):
         return node.kind
+    if isinstance(node, ast.TimeLiteral):
+        return f"{node.kind} {literal_text(node.text)}"
+    if isinstance(node, ast.Shifted):
+        return f"{operand_text(node.base)} {node.sign} {node.duration.text()}"
+    if isinstance(node, ast.Now):
+        return "now"
     return "[" + ", ".join(operand_text(item) for item in node.items) + "]"
 
 
@@ -56,7 +62,36 @@ def expr_text(expr: ast.Expr) -> str:
         return f"{operand_text(expr.left)} {word} {operand_text(expr.right)}"
     if isinstance(expr, ast.Presence):
         return f"{expr.key.value} is {'known' if expr.known else 'missing'}"
+    if isinstance(expr, ast.NamedCondition):
+        return expr.name
     return operand_text(expr.operand)
+
+
+def arguments_text(arguments: tuple[tuple[str, str | int | bool], ...]) -> str:
+    """``(years = 6, channel = "mail")``; empty for none."""
+    if not arguments:
+        return ""
+    return "(" + ", ".join(f"{name} = {literal_text(value)}" for name, value in arguments) + ")"
+
+
+def obligation_text(name: str, arguments: tuple[tuple[str, str | int | bool], ...] = ()) -> str:
+    """An obligation as a rule requires it: ``retain_for(years = 6)``, or its name alone. With
+    the arguments complete and in the order of the declaration's parameters (as the checker
+    gives them), this text is the obligation's identity in decisions and analyses."""
+    return name + arguments_text(arguments)
+
+
+def obligation_name(text: str) -> str:
+    """The name of the obligation :func:`obligation_text` wrote (names never hold a `(`)."""
+    return text.partition("(")[0]
+
+
+def parameter_text(param: ast.ParamDecl) -> str:
+    """``years: integer default 6``"""
+    text = f"{param.name.value}: {param.type.describe()}"
+    if param.default is not None:
+        text += f" default {literal_text(param.default.value)}"
+    return text
 
 
 # ---- layout documents (for the formatter's line wrapping) ------------------------------------
@@ -124,6 +159,6 @@ def expr_doc(expr: ast.Expr) -> Doc:
             return (operand_doc(expr.left), affix(right, f"{word} "))
         # no break between the left operand and the operator: `x in [a,` / `b]`
         return affix(right, f"{operand_text(expr.left)} {word} ")
-    if isinstance(expr, ast.Presence):
+    if isinstance(expr, ast.Presence | ast.NamedCondition):
         return expr_text(expr)
     return operand_doc(expr.operand)

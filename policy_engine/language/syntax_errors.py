@@ -17,6 +17,7 @@ STATEMENT_KEYWORDS = (
     "data",
     "purpose",
     "obligation",
+    "condition",
     "context",
     "rule",
     "invariant",
@@ -36,6 +37,8 @@ _TERMINAL_WORDS: dict[str, tuple[str, ...]] = {
     "REQUEST_REF": ("`party`", "`data`", "`purpose`"),
     "CONSENT_LEDGER": ("`consent ledger`",),
     "NOT_A_DECISION": ("`not a decision`",),
+    "DURATION": ("a duration such as `30 days`",),
+    "SHIFT": ("`+` or `-` and a duration",),
     "$END": ("the end of the file",),
 }
 _TERMINAL_KEYWORDS: dict[str, tuple[str, ...]] = {
@@ -48,7 +51,9 @@ _LEDGER_HINT = (
     "its type"
 )
 _STATEMENT_TERMINALS = frozenset(k.upper().replace(" ", "_") for k in STATEMENT_KEYWORDS)
-_OPERAND_TERMINALS = frozenset({"NAME", "STRING", "INT", "TRUE", "FALSE", "LSQB", "REQUEST_REF"})
+_OPERAND_TERMINALS = frozenset(
+    {"NAME", "STRING", "INT", "TRUE", "FALSE", "LSQB", "REQUEST_REF", "NOW", "DATE_T", "INSTANT_T"}
+)
 _CONDITION_TERMINALS = _OPERAND_TERMINALS | {"NOT", "LPAR"}
 
 
@@ -83,6 +88,10 @@ def _keywords(expected: set[str]) -> list[str]:
 def _expected_phrase(expected: set[str]) -> str:
     """What the parser wanted, in the language's words (groups collapsed: "a condition")."""
     rest = set(expected)
+    if len(rest) > 1:
+        # `x = 1 + 30 days` parses (the checker refuses it): after a value, a duration is
+        # grammatical but never what the author was about to write.
+        rest.discard("SHIFT")
     words: set[str] = set()
     if rest >= _STATEMENT_TERMINALS:
         rest -= _STATEMENT_TERMINALS | {"$END"}

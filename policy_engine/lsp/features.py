@@ -29,6 +29,7 @@ COMPLETION_KINDS = {
     "purpose": Kind.Enum,
     "obligation": Kind.Event,
     "context": Kind.Variable,
+    "condition": Kind.Function,
 }
 
 Symbol = lsp.SymbolKind
@@ -38,6 +39,7 @@ SYMBOL_KINDS = {
     "purpose": Symbol.Enum,
     "obligation": Symbol.Event,
     "context": Symbol.Variable,
+    "condition": Symbol.Boolean,
     "rule": Symbol.Function,
     "invariant": Symbol.Boolean,
     "source": Symbol.File,

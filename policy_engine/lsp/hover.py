@@ -1,6 +1,7 @@
 """What hovering shows, in Markdown: a term's place in its hierarchy, its description and
-citations; a context key's type; a rule's or an invariant's effect and description; and a
-citation's section, with its text when the policy has a source document."""
+citations (an obligation's parameters and condition too); a context key's type; what a named
+condition means; a rule's or an invariant's effect and description; and a citation's section,
+with its text when the policy has a source document."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from collections.abc import Sequence
 from ..language import ast
 from ..language.citations import citation_parts
 from ..language.documents import Document, Section
+from ..language.printer import expr_text, parameter_text
 from ..semantics.citation_checks import resolve
 from .index import Declared, Index
 from .tokens import Token
@@ -47,6 +49,12 @@ def declaration_hover(found: Declared, index: Index, documents: Sequence[Documen
     parts: list[str] = []
     if isinstance(item, ast.TermDecl):
         parts += _hierarchy(found, index)
+        if item.parameters:
+            head += "(" + ", ".join(parameter_text(p) for p in item.parameters) + ")"
+        if item.condition is not None:
+            parts.append(f"when `{expr_text(item.condition)}`")
+    elif isinstance(item, ast.ConditionDecl):
+        parts.append(f"means `{expr_text(item.condition)}`")
     elif isinstance(item, ast.ContextDecl):
         head += ": " + _context_type(item)
     elif isinstance(item, ast.Rule):

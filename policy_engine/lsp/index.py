@@ -25,8 +25,8 @@ class Declared:
     of a source document."""
 
     kind: str
-    """``party``, ``data``, ``purpose``, ``obligation``, ``context``, ``rule``, ``invariant`` or
-    ``source``."""
+    """``party``, ``data``, ``purpose``, ``obligation``, ``context``, ``condition``, ``rule``,
+    ``invariant`` or ``source``."""
     name: str
     span: Span
     """Where the name is written in its statement."""
@@ -40,6 +40,8 @@ def declared_in(item: ast.Item) -> Iterator[Declared]:
         named = [(item.kind, n) for n in item.names]
     elif isinstance(item, ast.ContextDecl):
         named = [("context", item.name)]
+    elif isinstance(item, ast.ConditionDecl):
+        named = [("condition", item.name)]
     elif isinstance(item, ast.Rule):
         named = [("rule", item.id)]
     elif isinstance(item, ast.Invariant):

@@ -25,7 +25,7 @@ class Symbol:
     """A declared name: what kind of thing it is and where it was declared."""
 
     name: str
-    kind: str  # "party" | "data" | "purpose" | "obligation" | "context"
+    kind: str  # "party" | "data" | "purpose" | "obligation" | "context" | "condition"
     span: Span | None
 
 
@@ -38,6 +38,8 @@ class CheckState:
     symbols: dict[str, Symbol] = field(default_factory=dict)
     term_decls: dict[str, ast.TermDecl] = field(default_factory=dict)
     context: dict[str, ast.ContextDecl] = field(default_factory=dict)
+    conditions: dict[str, ast.ConditionDecl] = field(default_factory=dict)
+    """The named conditions, by name."""
     rules: list[ast.Rule] = field(default_factory=list)
     invariants: list[ast.Invariant] = field(default_factory=list)
     edges: dict[str, list[tuple[str, str, ast.Name]]] = field(default_factory=dict)

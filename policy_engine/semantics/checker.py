@@ -21,12 +21,14 @@ from .check_state import CheckState, Symbol
 from .citation_checks import check_citations
 from .context_schema import check_context_schema
 from .declarations import declare_names, link_hierarchies
+from .named_conditions import check_named_conditions
+from .obligation_checks import check_obligation_declarations, check_obligations
 from .package_checks import check_namespaces
 from .package_use import PackageUse
+from .resolve import Resolver
 from .rule_checks import (
     check_conditions,
     check_invariants,
-    check_obligations,
     check_rule_scopes,
     warn_missing_citations,
 )
@@ -49,6 +51,23 @@ class CheckedPolicy:
     no_decisions: list[ast.NoDecision] = field(default_factory=list)
     packages: list[PackageUse] = field(default_factory=list)
     """The packages the policy uses, at any depth (docs/semantics.md, "Packages")."""
+    conditions: dict[str, ast.ConditionDecl] = field(default_factory=dict)
+    """The named conditions, by name (``rules`` and ``invariants`` hold their uses resolved)."""
+
+    def resolver(self) -> Resolver:
+        """What resolves a rule of this policy as written into what it means."""
+        return Resolver(self.conditions, self.term_decls.values())
+
+
+def resolve_names(state: CheckState) -> None:
+    """Once everything else checks: the rules and invariants as they mean (named conditions
+    resolved, obligations with their declared conditions and complete arguments)."""
+    if any(d.severity == "error" for d in state.diagnostics):
+        return
+    resolver = Resolver(state.conditions, state.term_decls.values())
+    state.rules = [resolver.rule(rule) for rule in state.rules]
+    state.invariants = [resolver.invariant(invariant) for invariant in state.invariants]
+    state.diagnostics += resolver.problems
 
 
 PASSES: tuple[tuple[str, Callable[[CheckState], None]], ...] = (
@@ -57,11 +76,14 @@ PASSES: tuple[tuple[str, Callable[[CheckState], None]], ...] = (
     ("hierarchies", link_hierarchies),
     ("context-schema", check_context_schema),
     ("rule-scopes", check_rule_scopes),
+    ("obligation-declarations", check_obligation_declarations),
     ("obligations", check_obligations),
+    ("named-conditions", check_named_conditions),
     ("conditions", check_conditions),
     ("invariants", check_invariants),
     ("citations", warn_missing_citations),
     ("source-documents", check_citations),
+    ("resolve", resolve_names),
 )
 
 
@@ -91,5 +113,6 @@ def check(
         documents=state.documents,
         no_decisions=state.no_decisions,
         packages=list(packages),
+        conditions=state.conditions,
         warnings=[d for d in state.diagnostics if d.severity != "error"],
     )

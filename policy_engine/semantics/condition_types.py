@@ -6,7 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..language import ast
+from ..language.printer import operand_text
 from .check_state import CheckState, article, kind_word
+from .time_types import TIME_BASES, TIME_OPERANDS, check_time_compare, time_operand
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,8 @@ class OpType:
             "int": "integer",
             "str": "string",
             "emptylist": "empty list",
+            "date": "date",
+            "instant": "instant",
         }[self.base]
 
     def a(self) -> str:
@@ -60,6 +64,8 @@ def context_type(decl_type: ast.ValueType) -> OpType:
         return OpType("str", literals=decl_type.literals)
     if isinstance(decl_type, ast.ListType):
         return OpType("strlist", literals=decl_type.literals)
+    if isinstance(decl_type, ast.DateType | ast.InstantType):
+        return OpType(decl_type.describe())
     return OpType("termset", kind=decl_type.kind)
 
 
@@ -67,6 +73,8 @@ _ORDERING = ("<", "<=", ">", ">=")
 
 
 def _written(node: ast.Operand) -> str:
+    if isinstance(node, TIME_OPERANDS):
+        return operand_text(node)
     if isinstance(node, ast.NameRef):
         return node.name
     if isinstance(node, ast.RequestRef):
@@ -114,6 +122,8 @@ class Typer:
                     or "`is known` and `is missing` test context keys",
                 )
         elif isinstance(expr, ast.Truth):
+            if self._names_a_condition(expr.operand):
+                return  # `when outside_quebec`: a named condition (its body is typed once)
             type_ = self.operand(expr.operand)
             if type_ is not None and type_.base != "bool":
                 self.state.error(
@@ -125,11 +135,19 @@ class Typer:
                 )
         elif isinstance(expr, ast.Compare):
             self.compare(expr)
-        else:
+        elif isinstance(expr, ast.Member):
             self.member(expr)
+
+    def _names_a_condition(self, node: ast.Operand) -> bool:
+        if not isinstance(node, ast.NameRef):
+            return False
+        symbol = self.state.symbols.get(node.name)
+        return symbol is not None and symbol.kind == "condition"
 
     def operand(self, node: ast.Operand) -> OpType | None:
         """The operand's type, or None after reporting why it has none."""
+        if isinstance(node, TIME_OPERANDS):
+            return time_operand(self.state, node, self.operand, OpType)  # type: ignore[return-value]
         if isinstance(node, ast.Literal_):
             if isinstance(node.value, bool):
                 return OpType("bool")
@@ -152,6 +170,15 @@ class Typer:
                 return None
             if symbol.kind == "context":
                 return context_type(self.state.context[node.name].type)
+            if symbol.kind == "condition":
+                self.state.error(
+                    "condition-as-value",
+                    f"`{node.name}` is a named condition, not a value",
+                    node.span,
+                    f"use it as a condition of its own: `when {node.name}`, "
+                    f"`not {node.name}`, `{node.name} and …`",
+                )
+                return None
             if symbol.kind == "obligation":
                 self.state.error(
                     "obligation-in-condition",
@@ -172,7 +199,7 @@ class Typer:
         for item, type_ in zip(node.items, types, strict=True):
             assert type_ is not None
             if (isinstance(item, ast.NameRef) and type_.base != "term") or (
-                isinstance(item, ast.RequestRef | ast.ListLiteral)
+                isinstance(item, (ast.RequestRef, ast.ListLiteral, *TIME_OPERANDS))
             ):
                 self.state.error(
                     "bad-list-item",
@@ -227,6 +254,9 @@ class Typer:
         left = self.operand(expr.left)
         right = self.operand(expr.right)
         if left is None or right is None:
+            return
+        if left.base in TIME_BASES or right.base in TIME_BASES:
+            check_time_compare(self.state, expr, left, right)
             return
         span = expr.span
         if expr.op in _ORDERING:

@@ -4,24 +4,33 @@ the one key marked ``from consent ledger`` is a ``set of purpose`` without a def
 from __future__ import annotations
 
 from ..language import ast
-from .check_state import CheckState
+from ..language.source import Span
+from .check_state import CheckState, article
 
 LEDGER_MARK = "from consent ledger"
+NOW_MARK = "is now"
 
 
 def check_context_schema(state: CheckState) -> None:
     """Defaults have the declared type; literal lists have no repeats; at most one key, a
-    ``set of purpose`` without a default, is marked ``from consent ledger``."""
+    ``set of purpose`` without a default, is marked ``from consent ledger``; at most one, a
+    date or an instant, is marked ``is now``."""
     ledger_key: ast.ContextDecl | None = None
+    now_key: ast.ContextDecl | None = None
     for decl in state.context.values():
         if decl.source is not None:
             ledger_key = check_ledger_key(state, decl, ledger_key)
+        if decl.is_now:
+            now_key = check_now_key(state, decl, now_key)
         type_ = decl.type
         if isinstance(type_, ast.OneOfType | ast.ListType) and type_.literals is not None:
             _check_literals_unique(state, decl, type_.literals)
         if decl.default is None or decl.source is not None:
             continue
-        problem = default_problem(type_, decl.default.value)
+        default = decl.default
+        problem = default_problem(
+            type_, default.value if isinstance(default, ast.Literal_) else default
+        )
         if problem:
             state.error(
                 "bad-default",
@@ -64,14 +73,13 @@ def check_ledger_key(
             f"`context {name}: set of purpose {LEDGER_MARK}`, or remove the mark",
         )
     if first is not None:
-        first_where = first.source_span or first.name.span
-        state.error(
-            "duplicate-ledger-key",
-            f"`{name}` is marked `{LEDGER_MARK}`, but `{first.name.value}` already is",
-            where,
+        _second_mark(
+            state,
+            ("duplicate-ledger-key", LEDGER_MARK),
+            decl,
+            (first, first.source_span or first.name.span),
             "the consent ledger supplies one context key; keep the mark on the key the rules "
             "test consent with",
-            notes=((f"`{first.name.value}` is marked here", first_where),) if first_where else (),
         )
     if decl.default is not None:
         state.error(
@@ -82,6 +90,52 @@ def check_ledger_key(
             "record to read, the key is missing and a rule that needs it does not grant",
         )
     return first or decl
+
+
+def check_now_key(
+    state: CheckState, decl: ast.ContextDecl, first: ast.ContextDecl | None
+) -> ast.ContextDecl:
+    """One key marked ``is now`` (what ``now`` reads): a date or an instant, the only marked key
+    (a default is refused for every date and instant key). Returns the first marked key."""
+    name = decl.name.value
+    if not isinstance(decl.type, ast.DateType | ast.InstantType):
+        state.error(
+            "now-key-type",
+            f"`{name}` is marked `{NOW_MARK}` but is declared as {decl.type.describe()}",
+            decl.now_span or decl.name.span,
+            f"the decision's time is an instant (or a date): declare `context {name}: instant "
+            f"{NOW_MARK}`, or remove the mark",
+        )
+    if first is not None:
+        _second_mark(
+            state,
+            ("duplicate-now-key", NOW_MARK),
+            decl,
+            (first, first.now_span or first.name.span),
+            "a decision has one time: keep the mark on the key requests state it in",
+        )
+    return first or decl
+
+
+def _second_mark(
+    state: CheckState,
+    what: tuple[str, str],
+    decl: ast.ContextDecl,
+    first: tuple[ast.ContextDecl, Span | None],
+    help: str,
+) -> None:
+    """A mark only one key may carry (``what``: the error's code and the mark), on a second key
+    (``first``: the key that carries it already, and where its mark is)."""
+    code, mark = what
+    where = (decl.now_span if mark == NOW_MARK else decl.source_span) or decl.name.span
+    earlier, earlier_where = first
+    state.error(
+        code,
+        f"`{decl.name.value}` is marked `{mark}`, but `{earlier.name.value}` already is",
+        where,
+        help,
+        notes=((f"`{earlier.name.value}` is marked here", earlier_where),) if earlier_where else (),
+    )
 
 
 def default_problem(type_: ast.ValueType, value: object) -> str | None:
@@ -97,4 +151,9 @@ def default_problem(type_: ast.ValueType, value: object) -> str | None:
         if isinstance(value, str) and value in type_.literals:
             return None
         return "must be one of " + ", ".join(f'"{v}"' for v in type_.literals)
+    if isinstance(type_, ast.DateType | ast.InstantType):
+        return (
+            f"cannot be set: {article(type_.describe())} {type_.describe()} is a fact the "
+            "request states, never assumed (leave it out to make it unknown)"
+        )
     return "cannot be set: lists and sets have no default"

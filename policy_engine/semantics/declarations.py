@@ -31,6 +31,9 @@ def declare_names(state: CheckState) -> None:
         elif isinstance(item, ast.ContextDecl):
             own_name(state, package, item.name, "a context key")
             _declare_symbols(state, item, item.name, "context")
+        elif isinstance(item, ast.ConditionDecl):
+            own_name(state, package, item.name, "a named condition")
+            _declare_symbols(state, item, item.name, "condition")
         elif isinstance(item, ast.TermDecl):
             for name in item.names:
                 if local_part(package, name.value) is None and item.kind != "obligation":
@@ -103,9 +106,13 @@ def _declare_rule(state: CheckState, item: ast.Rule, rule_ids: dict[str, ast.Rul
 
 
 def _declare_symbols(
-    state: CheckState, item: ast.TermDecl | ast.ContextDecl, name: ast.Name, kind: str
+    state: CheckState,
+    item: ast.TermDecl | ast.ContextDecl | ast.ConditionDecl,
+    name: ast.Name,
+    kind: str,
 ) -> None:
-    """Enter a name a term or context declaration introduces, refusing one seen before."""
+    """Enter a name a term, context or named-condition declaration introduces, refusing one
+    seen before (they share one namespace)."""
     existing = state.symbols.get(name.value)
     if existing is not None:
         _duplicate_declaration(state, name, existing)
@@ -113,6 +120,8 @@ def _declare_symbols(
     state.symbols[name.value] = Symbol(name.value, kind, name.span)
     if isinstance(item, ast.TermDecl):
         state.term_decls[name.value] = item
+    elif isinstance(item, ast.ConditionDecl):
+        state.conditions[name.value] = item
     else:
         state.context[name.value] = item
 
@@ -133,7 +142,8 @@ def _duplicate_declaration(state: CheckState, name: ast.Name, existing: Symbol) 
         "duplicate-declaration",
         f"`{name.value}` is declared twice",
         name.span,
-        "every party, data category, purpose, obligation and context key needs a name of its own",
+        "every party, data category, purpose, obligation, context key and named condition needs "
+        "a name of its own",
         notes=notes,
     )
 

@@ -85,6 +85,10 @@ def _name(name: ast.Name, rename: Rename) -> ast.Name:
 
 _LEAVES = (str, int, bool, type(None))
 
+_NOT_NAMES = {(ast.ParamDecl, "name"), (ast.Argument, "name")}
+"""Names that are not the package's names: an obligation's parameters are named in its
+declaration and in a rule's arguments alike (`retain_for(years = 6)`), under no namespace."""
+
 
 def _walk(node: Any, rename: Rename) -> Any:
     """``node`` with every :class:`ast.Name` and :class:`ast.NameRef` renamed; nodes without a
@@ -103,7 +107,7 @@ def _walk(node: Any, rename: Rename) -> Any:
         return node
     changes = {}
     for field in dataclasses.fields(node):
-        if field.name in ("span", "source_span"):
+        if field.name.endswith("span") or (type(node), field.name) in _NOT_NAMES:
             continue
         value = getattr(node, field.name)
         new = _walk(value, rename)

@@ -204,6 +204,14 @@ def _supply_problem(
             f"declare `{decl.name.value}` as `{theirs}`, or supply the package's key from "
             "another key",
         )
+    if supplied.is_now and not decl.is_now:
+        return Diagnostic(
+            "supply-now",
+            f"`{at.value}` holds the decision's time (`is now`) in the package, but "
+            f"`{decl.name.value}` does not",
+            at.span,
+            f"mark `{decl.name.value}` `is now` too: the package's `now` then reads it",
+        )
     if decl.default != supplied.default:
         want = "no default" if supplied.default is None else f"`default {supplied.default.value}`"
         return Diagnostic(

@@ -1,5 +1,5 @@
 """The passes over rules and invariants: the terms they name are declared and of the right kind,
-obligations sit only on allow rules, conditions are well typed, and rules cite their source."""
+conditions are well typed, and rules cite their source (obligations: :mod:`.obligation_checks`)."""
 
 from __future__ import annotations
 
@@ -47,21 +47,6 @@ def expect_term(state: CheckState, name: ast.Name, kind: str) -> bool:
         )
         return False
     return True
-
-
-def check_obligations(state: CheckState) -> None:
-    """Obligations are declared, and only allow rules carry them."""
-    for rule in state.rules:
-        for clause in rule.obligations:
-            if rule.effect == "deny":
-                state.error(
-                    "obligation-on-deny",
-                    f"rule `{rule.id.value}` denies, so it cannot carry obligations",
-                    clause.span or rule.id.span,
-                    "obligations come with an allow; attach them to the allow rule they qualify",
-                )
-            for name in clause.names:
-                expect_term(state, name, "obligation")
 
 
 def check_conditions(state: CheckState) -> None:

@@ -25,6 +25,7 @@ against the policy is the runner's job (:mod:`policy_engine.testing.runner`).
 
 from __future__ import annotations
 
+import datetime
 import os
 import re
 import tomllib
@@ -62,6 +63,15 @@ def _describe(value: object) -> str:
     return "a table" if isinstance(value, dict) else describe_value(value)
 
 
+def _as_text(value: Any) -> Any:
+    """TOML's own dates and date-times as the text a request writes (``2026-12-06``,
+    ``2026-12-06T18:00:00+00:00``); a date-time without an offset stays without one, and the
+    request check says it names no instant."""
+    if isinstance(value, datetime.date | datetime.datetime):
+        return value.isoformat()
+    return value
+
+
 def _names(table: dict[str, Any], key: str) -> tuple[str, ...] | None:
     return None if key not in table else tuple(table[key])
 
@@ -75,7 +85,7 @@ def _make_case(table: dict[str, Any], file: str, line: int | None) -> TestCase:
         party=table["party"],
         data=table["data"],
         purpose=table["purpose"],
-        context=dict(table.get("context", {})),
+        context={k: _as_text(v) for k, v in table.get("context", {}).items()},
         expect=table["expect"],
         cite=table.get("cite"),
         obligations=_names(table, "obligations"),

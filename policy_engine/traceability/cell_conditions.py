@@ -15,7 +15,8 @@ Kleene's logic for every context of the cell, so its truth never changes:
 
 - tests that read no context key (the request's own terms, ``party = planiso``, ``online_activity
   in data``) are valued for the cell, and so are ``key is known`` / ``key is missing`` for a key
-  with a default (the request always has it);
+  with a default (the request always has it); a named condition whose body the cell settles is
+  that constant, any other stays one test, written by its name;
 - ``not`` is pushed down to the tests (De Morgan's laws hold in Kleene's logic) and each negated
   test is written as its opposite (``subject_age < 14`` → ``subject_age >= 14``, ``x in y`` → ``x
   not in y``, ``k is known`` → ``k is missing``): each pair is true, false and unknown on exactly
@@ -34,6 +35,7 @@ from collections.abc import Iterable, Sequence
 
 from ..engine.compiler import CompiledPolicy, CompiledRule, Condition, compile_condition
 from ..language import ast
+from ..language.ast_expressions import names_read
 from ..language.printer import expr_text
 
 Node = ast.Expr | bool
@@ -103,6 +105,11 @@ class ConditionMaker:
         if isinstance(node, ast.Not):
             inner = self.fold(cell, node.operand)
             return (not inner) if isinstance(inner, bool) else _negation(inner)
+        if isinstance(node, ast.NamedCondition):
+            # Settled by the cell, it is that constant; else it stays one test, shown by its
+            # name (it means exactly its body, in every context of the cell).
+            inner = self.fold(cell, node.body)
+            return inner if isinstance(inner, bool) else self.canonical(node)
         return self._fold_test(cell, node)
 
     def _fold_test(self, cell: tuple[str, str, str], test: ast.Expr) -> Node:
@@ -165,9 +172,9 @@ def _reads_context(test: ast.Expr, context: Iterable[str]) -> bool:
         return True
     nodes = (test.operand,) if isinstance(test, ast.Truth) else (test.left, test.right)  # type: ignore[union-attr]
     for node in nodes:
-        items = node.items if isinstance(node, ast.ListLiteral) else (node,)
-        if any(isinstance(i, ast.NameRef) and i.name in declared for i in items):
-            return True
+        for item in names_read(node):
+            if isinstance(item, ast.Now) or item.name in declared:
+                return True
     return False
 
 

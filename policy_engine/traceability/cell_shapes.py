@@ -12,9 +12,10 @@ apart, but only a few dozen shapes of them.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 from ..engine.compiler import CompiledRule
-from .verdicts import Attached, CellVerdict
+from .verdicts import CellVerdict
 
 Shape = tuple[int, ...]
 
@@ -59,7 +60,7 @@ def relabel(
     def moved(found: Sequence[CompiledRule]) -> tuple[CompiledRule, ...]:
         return tuple(sorted((rules[index[id(r)]] for r in found), key=lambda r: r.id))
 
-    obligations = tuple(Attached(o.name, o.condition, moved(o.rules)) for o in verdict.obligations)
+    obligations = tuple(replace(o, rules=moved(o.rules)) for o in verdict.obligations)
     return CellVerdict(
         verdict.status, verdict.condition, moved(verdict.allows), moved(verdict.denies), obligations
     )

@@ -244,5 +244,7 @@ class CellJudge:
                 condition = maker.simplified(cell, either(each))
             if condition is not False:
                 rules = tuple(r for r, _ in carried)
-                found.append(Attached(name, None if condition is True else condition, rules))
+                _, arguments = self.compiled.obligation_forms.get(name, (name, ()))
+                when = None if condition is True else condition
+                found.append(Attached(name, when, rules, arguments))
         return tuple(found)

@@ -32,7 +32,8 @@ class Citer:
     citation: str
     """The citation as written."""
     effect: str | None = None
-    """A rule's effect; a term's kind (``party``…, or ``context`` for a context key)."""
+    """A rule's effect; a term's kind (``party``…, ``context`` for a context key, ``condition``
+    for a named condition)."""
     description: str | None = None
     via: str | None = None
     """The section above this one that the citation names (None: it names this one)."""
@@ -65,10 +66,11 @@ def _statement_citers(item: ast.Item) -> Iterable[tuple[ast.Citation, Citer]]:
         for c in item.citations:
             for name in item.names:
                 yield c, Citer("term", name.value, file, line, c.text, item.kind, item.description)
-    elif isinstance(item, ast.ContextDecl):
+    elif isinstance(item, ast.ContextDecl | ast.ConditionDecl):
+        kind = "context" if isinstance(item, ast.ContextDecl) else "condition"
         file, line = _place(item.span)
         for c in item.citations:
-            yield c, Citer("term", item.name.value, file, line, c.text, "context", item.description)
+            yield c, Citer("term", item.name.value, file, line, c.text, kind, item.description)
     elif isinstance(item, ast.NoDecision):
         file, line = _place(item.span)
         for c in item.citations:

@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ..analysis.budget import Budget, Meter
 from ..engine.compiler import CompiledRule
 from ..engine.policy import Policy
 from .cell_verdicts import CellJudge
 from .selection import Line, select
-from .verdicts import NEVER, Attached, Cell, CellVerdict, Status
+from .verdicts import NEVER, Cell, CellVerdict, Status
 
 
 @dataclass(frozen=True)
@@ -158,9 +158,7 @@ def combine(members: list[tuple[Cell, CellVerdict]]) -> Shown:
     denies = _union(r for v in verdicts for r in v.denies)
     if all(alike(first, v) for v in verdicts[1:]):
         obligations = tuple(
-            Attached(
-                o.name, o.condition, _union(r for v in verdicts for r in v.obligations[i].rules)
-            )
+            replace(o, rules=_union(r for v in verdicts for r in v.obligations[i].rules))
             for i, o in enumerate(first.obligations)
         )
         return CellVerdict(first.status, first.condition, allows, denies, obligations)

@@ -35,7 +35,11 @@ class TermLine(BaseModel):
 
 
 class ObligationEntry(BaseModel):
-    obligation: str
+    obligation: str = Field(description="the obligation's name")
+    parameters: dict[str, str | int | bool] = Field(
+        default={},
+        description="the arguments its rules give its parameters (left out when it has none)",
+    )
     condition: str | None = Field(
         description="when an allowed request carries it, in words; null: every allowed request"
     )
@@ -130,8 +134,10 @@ def mixed_words(mixed: Mixed, collapsed: tuple[bool, bool, bool]) -> str:
 
 def _obligation(attached: Attached) -> dict[str, Any]:
     condition = attached.condition
+    parameters = {"parameters": dict(attached.parameters)} if attached.parameters else {}
     return {
-        "obligation": attached.name,
+        "obligation": attached.obligation,
+        **parameters,
         "condition": None if condition is None else words(condition),
         "expression": None if condition is None else expr_text(condition),
         "rules": [r.id for r in attached.rules],

@@ -12,9 +12,9 @@ transfers outside the home jurisdiction) with their conditions, and the citation
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SerializerFunctionWrapHandler, model_serializer
 
 from ..analysis.budget import Budget
 from ..analysis.conditions import keys_of
@@ -26,7 +26,7 @@ from ..semantics.vocabulary import Hierarchy
 from .matrix import build_matrix
 from .matrix_models import obligation_words, verdict_words
 from .selection import declaration_order
-from .verdicts import CellVerdict
+from .verdicts import Attached, CellVerdict
 
 Basis = Literal["stated", "consent", "not stated"]
 
@@ -60,10 +60,21 @@ class PartyUses(BaseModel):
 
 
 class Obligation(BaseModel):
-    obligation: str
+    obligation: str = Field(description="the obligation's name")
+    parameters: dict[str, str | int | bool] = Field(
+        default={},
+        description="the arguments its rules give its parameters (left out when it has none)",
+    )
     description: str | None
     when: str = Field(description="the obligation and its condition in words")
     rules: list[str]
+
+    @model_serializer(mode="wrap")
+    def _without_empty_parameters(self, dump: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        found: dict[str, Any] = dump(self)
+        if not found.get("parameters"):
+            found.pop("parameters", None)
+        return found
 
 
 class Activity(BaseModel):
@@ -189,7 +200,9 @@ def ground_of(compiled: CompiledPolicy, rule: CompiledRule) -> tuple[str, Basis,
     logic = rule.logic
     conditions = [logic.condition] if logic.condition is not None else []
     conditions += list(logic.exceptions)
-    if ledger and any(ledger[0] in keys_of(e, compiled.context) for e in conditions):
+    if ledger and any(
+        ledger[0] in keys_of(e, compiled.context, compiled.now_key) for e in conditions
+    ):
         return "consent", "consent", []
     return "not stated", "not stated", []
 
@@ -206,17 +219,19 @@ def _grounds(compiled: CompiledPolicy, allows: list[CompiledRule]) -> list[Groun
 
 
 def _obligations(compiled: CompiledPolicy, verdicts: list[CellVerdict]) -> list[Obligation]:
-    found: dict[tuple[str, str], list[CompiledRule]] = {}
+    found: dict[tuple[str, str], tuple[Attached, list[CompiledRule]]] = {}
     for verdict in dict.fromkeys(verdicts):
         for attached in verdict.obligations:
-            rules = found.setdefault((attached.name, obligation_words(attached)), [])
+            key = (attached.name, obligation_words(attached))
+            rules = found.setdefault(key, (attached, []))[1]
             rules += [r for r in attached.rules if r not in rules]
     out = []
-    for (name, when), rules in found.items():
-        decl = compiled.checked.term_decls.get(name)
+    for (_, when), (attached, rules) in found.items():
+        decl = compiled.checked.term_decls.get(attached.obligation)
         out.append(
             Obligation(
-                obligation=name,
+                obligation=attached.obligation,
+                parameters=dict(attached.parameters),
                 description=decl.description if decl is not None else None,
                 when=when,
                 rules=[r.id for r in sorted(rules, key=lambda r: r.position)],

@@ -8,6 +8,7 @@ from typing import Literal
 
 from ..engine.compiler import CompiledRule
 from ..language import ast
+from ..language.printer import obligation_name
 
 Status = Literal["always", "conditional", "never"]
 Cell = tuple[str, str, str]
@@ -18,8 +19,17 @@ class Attached:
     """An obligation an allowed request of the cell carries, and when (None: always)."""
 
     name: str
+    """The obligation as required: its name, with its arguments if it has parameters
+    (``retain_for(years = 6)``)."""
     condition: ast.Expr | None
     rules: tuple[CompiledRule, ...]
+    parameters: tuple[tuple[str, str | int | bool], ...] = ()
+    """Its arguments, in the order of the declaration's parameters."""
+
+    @property
+    def obligation(self) -> str:
+        """The obligation's name."""
+        return obligation_name(self.name)
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from ..engine.compiled import requirements
 from ..engine.compiler import CompiledPolicy, CompiledRule
 from ..language import ast
 from ..traceability.cell_conditions import words
@@ -33,7 +34,7 @@ def conditions(rule: ast.Rule) -> list[str]:
 def obligations(rule: ast.Rule) -> list[dict[str, Any]]:
     return [
         {
-            "names": [n.value for n in clause.names],
+            "names": [text for text, _, _ in requirements(clause)],
             "when": None if clause.condition is None else f"when {words(clause.condition)}",
         }
         for clause in rule.obligations

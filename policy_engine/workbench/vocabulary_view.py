@@ -10,26 +10,34 @@ from typing import Any
 from ..engine.compiler import CompiledPolicy, CompiledRule
 from ..engine.policy import Policy
 from ..language import ast
+from ..language.ast_expressions import names_read
 from ..language.printer import literal_text
 from ..traceability.selection import declaration_order
 
 KINDS = ("party", "data", "purpose", "obligation")
 
 
-def _names_in(expr: ast.Expr) -> Iterator[str]:
-    """The bare names a condition mentions (terms and context keys)."""
+def _names_in(expr: ast.Expr, now_key: str | None = None) -> Iterator[str]:
+    """The bare names a condition mentions (terms and context keys, ``now`` as ``now_key``),
+    those of the named conditions it uses included."""
     if isinstance(expr, ast.And | ast.Or):
         for operand in expr.operands:
-            yield from _names_in(operand)
+            yield from _names_in(operand, now_key)
     elif isinstance(expr, ast.Not):
-        yield from _names_in(expr.operand)
+        yield from _names_in(expr.operand, now_key)
+    elif isinstance(expr, ast.NamedCondition):
+        yield expr.name
+        yield from _names_in(expr.body, now_key)
     elif isinstance(expr, ast.Presence):
         yield expr.key.value
     else:
         nodes = (expr.operand,) if isinstance(expr, ast.Truth) else (expr.left, expr.right)
         for node in nodes:
-            items = node.items if isinstance(node, ast.ListLiteral) else (node,)
-            yield from (i.name for i in items if isinstance(i, ast.NameRef))
+            for name in names_read(node):
+                if isinstance(name, ast.NameRef):
+                    yield name.name
+                elif now_key is not None:
+                    yield now_key
 
 
 def _conditions(rule: ast.Rule) -> list[ast.Expr]:
@@ -38,8 +46,9 @@ def _conditions(rule: ast.Rule) -> list[ast.Expr]:
     return found + [c.condition for c in rule.obligations if c.condition is not None]
 
 
-def names_of(rule: CompiledRule) -> set[str]:
-    """Every term a rule names: in its scopes, its obligations and its conditions."""
+def names_of(rule: CompiledRule, now_key: str | None = None) -> set[str]:
+    """Every term a rule names: in its scopes, its obligations and its conditions (``now``
+    names ``now_key``)."""
     tree = rule.source
     found: set[str] = set()
     for scope in (tree.parties, tree.data, tree.purposes):
@@ -47,7 +56,7 @@ def names_of(rule: CompiledRule) -> set[str]:
     for clause in tree.obligations:
         found.update(n.value for n in clause.names)
     for expr in _conditions(tree):
-        found.update(_names_in(expr))
+        found.update(_names_in(expr, now_key))
     return found
 
 
@@ -55,7 +64,7 @@ def naming_rules(compiled: CompiledPolicy) -> dict[str, list[str]]:
     """Term or context key → the ids of the rules that name it, in the order written."""
     found: dict[str, list[str]] = {}
     for rule in sorted(compiled.rules, key=lambda r: r.position):
-        for name in names_of(rule):
+        for name in names_of(rule, compiled.now_key):
             found.setdefault(name, []).append(rule.id)
     return found
 

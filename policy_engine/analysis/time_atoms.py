@@ -1,0 +1,130 @@
+"""The comparisons of dates and instants a policy makes, read for the analysis: each side is a
+constant or a key moved by a monotone map (:mod:`.time_maps`), and every comparison of a key
+with a constant, or of one key with another, becomes a test of one key against *points*.
+
+``F(a) >= y`` holds exactly when ``a >= F⁻(y)``, and ``F(a) > y`` exactly when
+``a >= F⁻(y + 1)`` (one unit: a day, or a nanosecond), so each comparison splits a key's values
+at one or two points: ``<`` and ``>=`` at ``F⁻(y)``, ``>`` and ``<=`` at ``F⁻(y + 1)``, ``=`` and
+``!=`` at both. When ``y`` is another key moved by ``G``, the point is a map of that key:
+``F⁻(G(b) + 1)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+
+from ..engine.time_operands import innermost, key_time_kind, moved, time_kind_of
+from ..language import ast
+from ..language.errors import Diagnostic
+from ..language.printer import expr_text
+from ..language.source import Span
+from ..language.time_values import TimeKind
+from .budget import BudgetExceeded
+from .conditions import operand_pairs
+from .time_maps import TimeMap
+
+_FLIPPED = {"<": ">", ">": "<", "<=": ">=", ">=": "<=", "=": "=", "!=": "!="}
+_UNITS_AFTER = {"<": (0,), ">=": (0,), ">": (1,), "<=": (1,), "=": (0, 1), "!=": (0, 1)}
+"""Where a comparison ``F(a) op y`` splits ``a``: at ``F⁻(y + u)`` for each ``u`` listed."""
+
+
+class NotExact(BudgetExceeded):
+    """A combination of comparisons the analysis cannot make exact: the question is left open
+    (like a budget that ran out), never answered by a guess."""
+
+    def __init__(self, reason: str, span: Span | None = None) -> None:
+        where = f" ({span.source.name}:{span.line}:{span.column})" if span is not None else ""
+        super().__init__(f"cannot analyse exactly: {reason}{where}")
+        self.detail = reason
+        self.span = span
+
+    def diagnostic(self) -> Diagnostic:
+        """The problem at its place, as ``check`` reports it (a question left open: exit 3)."""
+        return Diagnostic(
+            "analysis-undecided",
+            f"cannot analyse exactly: {self.detail}",
+            self.span,
+            "nothing is proven about the rules and invariants that read these keys, and `diff` "
+            "cannot compare them; docs/analysis.md says which comparisons of dates are exact",
+        )
+
+
+@dataclass(frozen=True)
+class Side:
+    """One side of a comparison: ``key`` moved by ``map``, or the constant ``value``."""
+
+    key: str | None
+    map: TimeMap
+    value: int = 0
+
+
+@dataclass(frozen=True)
+class TimeAtom:
+    """A comparison ``left op right`` of dates (or of instants)."""
+
+    expr: ast.Compare
+    kind: TimeKind
+    left: Side
+    op: str
+    right: Side
+
+    def text(self) -> str:
+        return f"`{expr_text(self.expr)}`"
+
+    def oriented(self, key: str) -> tuple[Side, str, Side]:
+        """The comparison with ``key``'s side on the left."""
+        if self.left.key == key:
+            return self.left, self.op, self.right
+        return self.right, _FLIPPED[self.op], self.left
+
+
+def points_of(key_side: Side, op: str, other: Side) -> list[TimeMap | int]:
+    """Where ``key_side op other`` splits the key's values: a constant point when ``other`` is a
+    constant, else a map of the other key's value to the point."""
+    lower = key_side.map.lower()
+    if other.key is None:
+        return [lower(other.value + units) for units in _UNITS_AFTER[op]]
+    return [other.map.plus(units).then(lower) for units in _UNITS_AFTER[op]]
+
+
+def _side(
+    node: ast.Operand, kind: TimeKind, keys: Mapping[str, ast.ValueType], now_key: str | None
+) -> Side:
+    steps: list[tuple[str, int]] = []
+    current = node
+    while isinstance(current, ast.Shifted):
+        months, fixed = moved(current, kind)
+        steps[:0] = [("month", months), ("add", fixed)]
+        current = current.base
+    move = TimeMap.of(kind, steps)
+    base = innermost(node)
+    if isinstance(base, ast.TimeLiteral):
+        return Side(None, TimeMap(kind), move(base.value))
+    key = now_key if isinstance(base, ast.Now) else base.name  # type: ignore[union-attr]
+    assert key is not None and key in keys
+    return Side(key, move)
+
+
+def time_atoms(
+    exprs: list[ast.Expr], keys: Mapping[str, ast.ValueType], now_key: str | None
+) -> Iterator[TimeAtom]:
+    """The comparisons of dates or instants among ``exprs`` (``keys``: context key → type)."""
+    for expr in exprs:
+        for _, _, compare in operand_pairs(expr):
+            if not isinstance(compare, ast.Compare):
+                continue
+            kind = time_kind_of(compare.left, keys, now_key) or time_kind_of(
+                compare.right, keys, now_key
+            )
+            if kind is None:
+                continue
+            left = _side(compare.left, kind, keys, now_key)
+            right = _side(compare.right, kind, keys, now_key)
+            yield TimeAtom(compare, kind, left, compare.op, right)
+
+
+def time_keys(keys: Mapping[str, ast.ValueType]) -> dict[str, TimeKind]:
+    """The date and instant keys of a schema, with their kinds."""
+    found = {name: key_time_kind(type_) for name, type_ in keys.items()}
+    return {name: kind for name, kind in found.items() if kind is not None}
