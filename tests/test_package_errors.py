@@ -431,6 +431,7 @@ def test_a_packages_now_key_is_supplied_by_a_now_key(tmp_path: Path) -> None:
     code, message, help, _ = _error(dept)
     assert code == "supply-now"
     assert message == (
-        "`base.decided_on` holds the decision's time (`is now`) in the package, but `today` does not"
+        "`base.decided_on` holds the decision's time (`is now`) in the package, but `today` "
+        "does not"
     )
     assert help == "mark `today` `is now` too: the package's `now` then reads it"
