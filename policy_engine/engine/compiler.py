@@ -21,6 +21,7 @@ from typing import Any
 
 from ..language import ast
 from ..semantics.checker import CheckedPolicy
+from ..semantics.package_use import PackageUse
 from ..semantics.vocabulary import Hierarchy
 from .cells import specialize_cell
 from .compiled import (
@@ -119,6 +120,8 @@ class CompiledPolicy:
     (decisions list obligations by name, and each with its parameters)."""
     overrides: tuple[CompiledOverride, ...] = field(repr=False, default=())
     """The policy's overrides (their effect is already in the rules' logic: :mod:`.overrides`)."""
+    packages: tuple[PackageUse, ...] = field(repr=False, default=())
+    """The packages the policy uses, at any depth (docs/semantics.md, "Packages")."""
 
     @property
     def checked(self) -> CheckedPolicy:
@@ -206,6 +209,7 @@ def compile_policy(checked: CheckedPolicy, version: str) -> CompiledPolicy:
         version, checked.hierarchies, checked.context, tables, rules, checked, forms
     )
     compiled.overrides = overrides
+    compiled.packages = tuple(checked.packages)
     return compiled
 
 

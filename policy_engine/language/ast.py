@@ -96,6 +96,7 @@ __all__ = [
     "TimeLiteral",
     "TimeOperand",
     "Truth",
+    "UseDecl",
     "ValueType",
 ]
 
@@ -187,6 +188,8 @@ class ContextDecl:
     """Marked ``is now``: the key holds the decision's time, which ``now`` reads."""
     now_span: Span | None = field(default=None, compare=False, repr=False)
     """Where ``is now`` is written."""
+    supplies: tuple[Name, ...] = ()
+    """``supplies law25.destination``: the package keys whose rules read this key instead."""
 
 
 # ---- rules ----------------------------------------------------------------------------------
@@ -316,14 +319,39 @@ class NoDecision:
     span: Span | None = field(default=None, compare=False, repr=False)
 
 
+# ---- packages -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class UseDecl:
+    """``use law25 from "../law25"``: the policy folder at ``path`` (relative to the folder of
+    the file that says it) is a package; its names come in as ``law25.name``."""
+
+    namespace: Name
+    path: str
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+
 Item = (
-    TermDecl | ContextDecl | ConditionDecl | Rule | Override | Invariant | SourceDecl | NoDecision
+    TermDecl
+    | ContextDecl
+    | ConditionDecl
+    | Rule
+    | Override
+    | Invariant
+    | SourceDecl
+    | NoDecision
+    | UseDecl
 )
 
 
 @dataclass(frozen=True, slots=True)
 class PolicyFile:
-    """What one source file declares, in the order written."""
+    """What one source file declares, in the order written.
+
+    ``package`` is the namespace the file's names were brought in under (``law25``, or
+    ``dept.law25`` for a package of a package); empty for the policy's own files."""
 
     name: str
     items: tuple[Item, ...]
+    package: str = ""

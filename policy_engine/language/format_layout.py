@@ -107,6 +107,8 @@ def context_doc(decl: ast.ContextDecl) -> Doc:
         parts.append(f"from {decl.source}")
     if decl.is_now:
         parts.append("is now")
+    if decl.supplies:
+        parts.append(_names(decl.supplies, "supplies "))
     if decl.default is not None:
         parts.append(f"default {operand_text(decl.default)}")
     return (*parts, *_description(decl.description), *_citations(decl.citations))
@@ -115,6 +117,10 @@ def context_doc(decl: ast.ContextDecl) -> Doc:
 def source_doc(decl: ast.SourceDecl) -> Doc:
     name = "" if decl.name is None else f" {decl.name.value}"
     return (f"source{name}", literal_text(decl.path))
+
+
+def use_doc(decl: ast.UseDecl) -> Doc:
+    return (f"use {decl.namespace.value}", "from", literal_text(decl.path))
 
 
 def no_decision_doc(decl: ast.NoDecision) -> Doc:

@@ -32,9 +32,9 @@ from typing import Any
 from . import ast, ast_expressions, ast_names, ast_time, ast_types, errors, source
 from .source import Source
 
-FORMAT = 6
+FORMAT = 7
 """Bumped whenever what is stored changes shape (5: the syntax tree split into modules; 6: dates,
-instants and durations)."""
+instants and durations; 7: a context key may supply a package's keys)."""
 
 _TREE_MODULES = (ast, ast_names, ast_types, ast_expressions, ast_time)
 """The modules of the syntax tree; the cache may construct the classes each defines."""

@@ -24,6 +24,7 @@ STATEMENT_KEYWORDS = (
     "invariant",
     "source",
     "not a decision",
+    "use",
 )
 
 _TERMINAL_WORDS: dict[str, tuple[str, ...]] = {

@@ -25,6 +25,8 @@ from .declarations import declare_names, link_hierarchies
 from .named_conditions import check_named_conditions
 from .obligation_checks import check_obligation_declarations, check_obligations
 from .override_checks import check_overrides
+from .package_checks import check_namespaces
+from .package_use import PackageUse
 from .resolve import Resolver
 from .rule_checks import (
     check_conditions,
@@ -49,6 +51,8 @@ class CheckedPolicy:
     invariants: list[ast.Invariant] = field(default_factory=list)
     documents: list[Document] = field(default_factory=list)
     no_decisions: list[ast.NoDecision] = field(default_factory=list)
+    packages: list[PackageUse] = field(default_factory=list)
+    """The packages the policy uses, at any depth (docs/semantics.md, "Packages")."""
     conditions: dict[str, ast.ConditionDecl] = field(default_factory=dict)
     """The named conditions, by name (``rules`` and ``invariants`` hold their uses resolved)."""
     overrides: list[ast.Override] = field(default_factory=list)
@@ -75,6 +79,7 @@ def resolve_names(state: CheckState) -> None:
 
 PASSES: tuple[tuple[str, Callable[[CheckState], None]], ...] = (
     ("declarations", declare_names),
+    ("namespaces", check_namespaces),
     ("hierarchies", link_hierarchies),
     ("context-schema", check_context_schema),
     ("rule-scopes", check_rule_scopes),
@@ -90,10 +95,16 @@ PASSES: tuple[tuple[str, Callable[[CheckState], None]], ...] = (
 )
 
 
-def check(files: Sequence[ast.PolicyFile], documents: Sequence[Document] = ()) -> CheckedPolicy:
+def check(
+    files: Sequence[ast.PolicyFile],
+    documents: Sequence[Document] = (),
+    packages: Sequence[PackageUse] = (),
+    found: Sequence[Diagnostic] = (),
+) -> CheckedPolicy:
     """Run every pass; raise :class:`PolicyValidationError` with all errors if any.
-    ``documents`` are the source documents the files name (``source "file"``)."""
-    state = CheckState(list(files), documents=list(documents))
+    ``documents`` are the source documents the files name (``source "file"``); ``packages`` and
+    ``found`` what bringing the packages in (:func:`.packages.flatten`) made and found."""
+    state = CheckState(list(files), documents=list(documents), diagnostics=list(found))
     for _name, run in PASSES:
         run(state)
     errors = [d for d in state.diagnostics if d.severity == "error"]
@@ -109,6 +120,7 @@ def check(files: Sequence[ast.PolicyFile], documents: Sequence[Document] = ()) -
         invariants=state.invariants,
         documents=state.documents,
         no_decisions=state.no_decisions,
+        packages=list(packages),
         conditions=state.conditions,
         overrides=state.overrides,
         lifted=state.lifted,
