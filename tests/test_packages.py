@@ -302,3 +302,33 @@ def test_named_conditions_and_obligation_parameters_of_a_package(tmp_path: Path)
     ]
     assert "named condition" in d.explain()
     assert policy.decide("agents", "base.email", "base.research", {"where": "US"}).effect == "deny"
+
+
+def test_an_override_in_a_package_is_named_under_it_and_lifts_the_package_deny(
+    tmp_path: Path,
+) -> None:
+    """An override is a statement of its package like a rule: its id and what it lifts come in
+    under the namespace, and the using policy's overrides can lift the package's denies."""
+    write(
+        tmp_path,
+        {
+            "law/rules.policy": (
+                "party staff\ndata health\npurpose care\ncontext emergency: boolean\n"
+                "context legal_duty: boolean\n"
+                "rule care §1\n  allow staff to use health for care\n"
+                "rule no_health §2\n  deny any party from using health for any purpose\n"
+                "override urgent §3\n  lifts no_health\n  when emergency\n"
+            ),
+            "org/rules.policy": (
+                'use law from "../law"\n'
+                "override duty §1\n  lifts law.no_health\n  when law.legal_duty\n"
+            ),
+        },
+    )
+    policy = load_policy(tmp_path / "org")
+    decide = policy.decide
+    assert decide("law.staff", "law.health", "law.care", {"law.emergency": False}).effect == "deny"
+    lifted = decide("law.staff", "law.health", "law.care", {"law.emergency": True})
+    assert lifted.effect == "allow" and "override `law.urgent`" in lifted.explain()
+    by_duty = decide("law.staff", "law.health", "law.care", {"law.legal_duty": True})
+    assert by_duty.effect == "allow" and "override `duty`" in by_duty.explain()

@@ -80,21 +80,7 @@ def capture(
         pickle.dumps([row(rule) for rule in compiled.rules[at : at + _CHUNK]], _PROTOCOL)
         for at in range(0, len(compiled.rules), _CHUNK)
     ]
-
-    def number(expr: ast.Expr | None) -> int:
-        return conditions.setdefault(_encode(expr), len(conditions))
-
-    overrides = [
-        (
-            o.id,
-            tuple(o.about),
-            number(o.condition),
-            o.lifts,
-            tuple((names, number(when)) for names, when in o.obligations),
-            number(o.trigger),
-        )
-        for o in compiled.overrides
-    ]
+    overrides = _encode_overrides(compiled.overrides, conditions)
     packages_of = {file.name: file.package for file in compiled.checked.files}
     return {
         "version": compiled.version,
@@ -179,7 +165,34 @@ def restore(
         load_checked,
         image["obligation_forms"],
     )
-    compiled.overrides = tuple(
+    compiled.overrides = _decode_overrides(image["overrides"], decoded)
+    compiled.packages = uses
+    return compiled, list(image["warnings"])
+
+
+def _encode_overrides(
+    overrides: tuple[CompiledOverride, ...], conditions: dict[Any, int]
+) -> list[tuple[Any, ...]]:
+    """The overrides as plain rows, their conditions numbered among the rules' conditions."""
+
+    def number(expr: ast.Expr | None) -> int:
+        return conditions.setdefault(_encode(expr), len(conditions))
+
+    return [
+        (
+            o.id,
+            tuple(o.about),
+            number(o.condition),
+            o.lifts,
+            tuple((names, number(when)) for names, when in o.obligations),
+            number(o.trigger),
+        )
+        for o in overrides
+    ]
+
+
+def _decode_overrides(rows: list[Any], decoded: _Conditions) -> tuple[CompiledOverride, ...]:
+    return tuple(
         CompiledOverride(
             override_id,
             RuleAbout(*about),
@@ -188,10 +201,8 @@ def restore(
             tuple((names, decoded.get(when)) for names, when in clauses),
             decoded.get(trigger),
         )
-        for override_id, about, condition, lifts, clauses, trigger in image["overrides"]
+        for override_id, about, condition, lifts, clauses, trigger in rows
     )
-    compiled.packages = uses
-    return compiled, list(image["warnings"])
 
 
 def _renamed(load: Callable[[], ast.Rule], renaming: Renaming) -> ast.Rule:
