@@ -44,7 +44,7 @@ HEAD = "rule r §1 allow clerk to use contact for support"
 
 STATEMENTS = (
     "`party`, `data`, `purpose`, `obligation`, `context`, `rule`, `invariant`, `source`, "
-    "`not a decision`"
+    "`not a decision`, `use`"
 )
 RESERVED_HELP = (
     "pick another name; the language's own words (`party`, `rule`, `when`, `any`, ...) are reserved"
@@ -671,8 +671,8 @@ BAD_POLICIES: dict[str, Bad] = {
         1,
         33,
         "consent",
-        "expected `default`, `from`, a citation such as `§5.1`, a quoted string or the start of a "
-        "statement, found `consent`",
+        "expected `default`, `from`, `supplies`, a citation such as `§5.1`, a quoted string or the "
+        "start of a statement, found `consent`",
         "the key the consent ledger supplies is marked `from consent ledger`, written right after "
         "its type",
     ),

@@ -21,6 +21,7 @@ from typing import Any
 
 from ..language import ast
 from ..semantics.checker import CheckedPolicy
+from ..semantics.package_use import PackageUse
 from ..semantics.vocabulary import Hierarchy
 from .cells import specialize_cell
 from .compiled import (
@@ -107,6 +108,8 @@ class CompiledPolicy:
     """Context key → type and declared name → kind, for code that resolves names."""
     checks: dict[str, Callable[[Any], Any]] = field(repr=False, default_factory=dict)
     """Context key → its validator (see :func:`context_validator`)."""
+    packages: tuple[PackageUse, ...] = field(repr=False, default=())
+    """The packages the policy uses, at any depth (docs/semantics.md, "Packages")."""
 
     @property
     def checked(self) -> CheckedPolicy:
@@ -177,7 +180,9 @@ def compile_policy(checked: CheckedPolicy, version: str) -> CompiledPolicy:
     tables = symbol_tables(checked.context, {n: s.kind for n, s in checked.symbols.items()})
     builder = ConditionBuilder(checked.hierarchies, tables)
     rules = tuple(CompiledRule.of(i, rule, builder) for i, rule in enumerate(checked.rules))
-    return assemble(version, checked.hierarchies, checked.context, tables, rules, checked)
+    compiled = assemble(version, checked.hierarchies, checked.context, tables, rules, checked)
+    compiled.packages = tuple(checked.packages)
+    return compiled
 
 
 def symbol_tables(context: Mapping[str, ast.ContextDecl], kinds: dict[str, str]) -> SymbolTables:

@@ -29,6 +29,8 @@ from ..language.errors import Diagnostic
 from ..language.parser import parse_rule
 from ..language.source import Source, Span
 from ..semantics.checker import CheckedPolicy
+from ..semantics.namespacing import Renaming, rename_item
+from ..semantics.package_use import PackageUse
 from ..semantics.vocabulary import Hierarchy
 from .compiler import (
     CompiledPolicy,
@@ -76,8 +78,13 @@ def capture(
         pickle.dumps([row(rule) for rule in compiled.rules[at : at + _CHUNK]], _PROTOCOL)
         for at in range(0, len(compiled.rules), _CHUNK)
     ]
+    packages_of = {file.name: file.package for file in compiled.checked.files}
     return {
         "version": compiled.version,
+        "packages": [
+            (u.namespace, u.folder, u.version, dict(u.supplies), u.decl) for u in compiled.packages
+        ],
+        "file_packages": [packages_of.get(source.name, "") for source in sources],
         "hierarchies": {kind: dict(h.parent_links) for kind, h in compiled.hierarchies.items()},
         "context": {name: key.decl for name, key in compiled.context.items()},
         "kinds": dict(compiled.symbol_tables[1]),
@@ -99,11 +106,19 @@ def restore(
     rules = []
     decoded = _Conditions(image["conditions"])
     rows = (row for chunk in image["rules"] for row in _PlainUnpickler(chunk).load())
+    uses = tuple(PackageUse(*use) for use in image["packages"])
+    supplies = {key: reads for use in uses for key, reads in use.supplies.items()}
+    file_packages = image["file_packages"]
     for position, row in enumerate(rows):
         rule_id, effect, scopes, obligations, where, (citation, description), logic = row
         which, line, column, begin, end = where
         source = sources[which]
         about = RuleAbout(citation, description, source.name, line)
+        load: Callable[[], ast.Rule] = functools.partial(
+            parse_rule, source, line, column, begin, end
+        )
+        if file_packages[which]:
+            load = functools.partial(_renamed, load, Renaming(file_packages[which], supplies))
         rules.append(
             CompiledRule(
                 position,
@@ -113,14 +128,22 @@ def restore(
                 obligations,
                 about,
                 builder,
-                load=functools.partial(parse_rule, source, line, column, begin, end),
+                load=load,
                 logic=functools.partial(decoded.logic, logic),
             )
         )
     compiled = assemble(
         image["version"], hierarchies, image["context"], tables, tuple(rules), load_checked
     )
+    compiled.packages = uses
     return compiled, list(image["warnings"])
+
+
+def _renamed(load: Callable[[], ast.Rule], renaming: Renaming) -> ast.Rule:
+    """A package's rule, re-parsed from its text, under its namespace (as it was checked)."""
+    rule = rename_item(load(), renaming)
+    assert isinstance(rule, ast.Rule)
+    return rule
 
 
 # ---- conditions as plain data ------------------------------------------------------------------

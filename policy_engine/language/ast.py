@@ -78,6 +78,7 @@ __all__ = [
     "TermKind",
     "TermSetType",
     "Truth",
+    "UseDecl",
     "ValueType",
 ]
 
@@ -133,6 +134,8 @@ class ContextDecl:
     """``"consent ledger"`` when the key is marked ``from consent ledger``; None otherwise."""
     source_span: Span | None = field(default=None, compare=False, repr=False)
     """Where ``from consent ledger`` is written."""
+    supplies: tuple[Name, ...] = ()
+    """``supplies law25.destination``: the package keys whose rules read this key instead."""
 
 
 # ---- rules ----------------------------------------------------------------------------------
@@ -224,12 +227,29 @@ class NoDecision:
     span: Span | None = field(default=None, compare=False, repr=False)
 
 
-Item = TermDecl | ContextDecl | Rule | Invariant | SourceDecl | NoDecision
+# ---- packages -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class UseDecl:
+    """``use law25 from "../law25"``: the policy folder at ``path`` (relative to the folder of
+    the file that says it) is a package; its names come in as ``law25.name``."""
+
+    namespace: Name
+    path: str
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+
+Item = TermDecl | ContextDecl | Rule | Invariant | SourceDecl | NoDecision | UseDecl
 
 
 @dataclass(frozen=True, slots=True)
 class PolicyFile:
-    """What one source file declares, in the order written."""
+    """What one source file declares, in the order written.
+
+    ``package`` is the namespace the file's names were brought in under (``law25``, or
+    ``dept.law25`` for a package of a package); empty for the policy's own files."""
 
     name: str
     items: tuple[Item, ...]
+    package: str = ""

@@ -66,6 +66,10 @@ class Builder(ExpressionBuilder):
         return ast.SourceDecl(self._text(children[-1]), name, self._span(meta))
 
     @with_meta
+    def use_decl(self, meta: Meta, children: list[Token]) -> ast.UseDecl:
+        return ast.UseDecl(self._name(children[0]), self._text(children[1]), self._span(meta))
+
+    @with_meta
     def no_decision(self, meta: Meta, children: list[Any]) -> ast.NoDecision:
         return ast.NoDecision(children[1].value, self._text(children[2]), self._span(meta))
 
@@ -115,6 +119,7 @@ class Builder(ExpressionBuilder):
             span=self._span(meta),
             source="consent ledger" if "source" in tags else None,
             source_span=tags.get("source"),
+            supplies=tags.get("supplies", ()),
         )
 
     def bool_type(self, _: list[Any]) -> ast.BoolType:
@@ -141,6 +146,9 @@ class Builder(ExpressionBuilder):
     def term_set_type(self, children: list[Token]) -> ast.TermSetType:
         kind: ast.TermKind = str(children[0])  # type: ignore[assignment]
         return ast.TermSetType(kind)
+
+    def supplies(self, children: list[Any]) -> Tagged:
+        return Tagged("supplies", children[0])
 
     def default(self, children: list[Any]) -> Tagged:
         return Tagged("default", children[0])

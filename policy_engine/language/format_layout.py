@@ -78,6 +78,8 @@ def context_doc(decl: ast.ContextDecl) -> Doc:
     parts = [affix(_type_doc(decl.type), f"context {decl.name.value}: ")]
     if decl.source is not None:
         parts.append(f"from {decl.source}")
+    if decl.supplies:
+        parts.append(_names(decl.supplies, "supplies "))
     if decl.default is not None:
         parts.append(f"default {literal_text(decl.default.value)}")
     return (*parts, *_description(decl.description), *_citations(decl.citations))
@@ -86,6 +88,10 @@ def context_doc(decl: ast.ContextDecl) -> Doc:
 def source_doc(decl: ast.SourceDecl) -> Doc:
     name = "" if decl.name is None else f" {decl.name.value}"
     return (f"source{name}", literal_text(decl.path))
+
+
+def use_doc(decl: ast.UseDecl) -> Doc:
+    return (f"use {decl.namespace.value}", "from", literal_text(decl.path))
 
 
 def no_decision_doc(decl: ast.NoDecision) -> Doc:

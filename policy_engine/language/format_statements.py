@@ -22,6 +22,7 @@ from .format_layout import (
     obligation_doc,
     rule_scope_doc,
     source_doc,
+    use_doc,
 )
 from .printer import Doc, affix, expr_doc, literal_text
 
@@ -154,6 +155,8 @@ def statement_of(item: ast.Item, node: Tree[Token] | Token) -> Statement:
         group, doc = "source", source_doc(item)
     elif isinstance(item, ast.NoDecision):
         group, doc = "not a decision", no_decision_doc(item)
+    elif isinstance(item, ast.UseDecl):
+        group, doc = "use", use_doc(item)
     else:  # pragma: no cover - a statement kind this formatter does not know yet
         raise FormatError(f"line {node.meta.line}: cannot format a `{type(item).__name__}`")
     lines = layout(doc, "", DECLARATION_CONTINUATION)

@@ -32,8 +32,9 @@ from typing import Any
 from . import ast, ast_expressions, ast_names, ast_types, errors, source
 from .source import Source
 
-FORMAT = 5
-"""Bumped whenever what is stored changes shape (5: the syntax tree split into modules)."""
+FORMAT = 6
+"""Bumped whenever what is stored changes shape (5: the syntax tree split into modules; 6: a
+context key may supply a package's keys)."""
 
 _TREE_MODULES = (ast, ast_names, ast_types, ast_expressions)
 """The modules of the syntax tree; the cache may construct the classes each defines."""

@@ -22,6 +22,7 @@ STATEMENT_KEYWORDS = (
     "invariant",
     "source",
     "not a decision",
+    "use",
 )
 
 _TERMINAL_WORDS: dict[str, tuple[str, ...]] = {

@@ -46,6 +46,9 @@ class CheckState:
     """The source documents the policy names (read before checking), whose sections its
     citations must name."""
     no_decisions: list[ast.NoDecision] = field(default_factory=list)
+    placements: list[tuple[ast.Name, ast.TermDecl]] = field(default_factory=list)
+    """Terms of a package placed under other terms by a declaration of the using policy
+    (``party law25.staff under planiso.staff``): each name and the declaration that places it."""
     comparisons_left: int = SUGGESTION_BUDGET
     """How many more names may be compared with a misspelt one for a `did you mean` hint."""
 
@@ -65,6 +68,12 @@ class CheckState:
     def items(self) -> Iterator[ast.Item]:
         for file in self.files:
             yield from file.items
+
+    def items_by_package(self) -> Iterator[tuple[str, ast.Item]]:
+        """Every statement with the package its file belongs to (empty: the policy's own)."""
+        for file in self.files:
+            for item in file.items:
+                yield file.package, item
 
     def names_of(self, *kinds: str) -> list[str]:
         return [s.name for s in self.symbols.values() if s.kind in kinds]

@@ -21,6 +21,8 @@ from .check_state import CheckState, Symbol
 from .citation_checks import check_citations
 from .context_schema import check_context_schema
 from .declarations import declare_names, link_hierarchies
+from .package_checks import check_namespaces
+from .package_use import PackageUse
 from .rule_checks import (
     check_conditions,
     check_invariants,
@@ -45,10 +47,13 @@ class CheckedPolicy:
     invariants: list[ast.Invariant] = field(default_factory=list)
     documents: list[Document] = field(default_factory=list)
     no_decisions: list[ast.NoDecision] = field(default_factory=list)
+    packages: list[PackageUse] = field(default_factory=list)
+    """The packages the policy uses, at any depth (docs/semantics.md, "Packages")."""
 
 
 PASSES: tuple[tuple[str, Callable[[CheckState], None]], ...] = (
     ("declarations", declare_names),
+    ("namespaces", check_namespaces),
     ("hierarchies", link_hierarchies),
     ("context-schema", check_context_schema),
     ("rule-scopes", check_rule_scopes),
@@ -60,10 +65,16 @@ PASSES: tuple[tuple[str, Callable[[CheckState], None]], ...] = (
 )
 
 
-def check(files: Sequence[ast.PolicyFile], documents: Sequence[Document] = ()) -> CheckedPolicy:
+def check(
+    files: Sequence[ast.PolicyFile],
+    documents: Sequence[Document] = (),
+    packages: Sequence[PackageUse] = (),
+    found: Sequence[Diagnostic] = (),
+) -> CheckedPolicy:
     """Run every pass; raise :class:`PolicyValidationError` with all errors if any.
-    ``documents`` are the source documents the files name (``source "file"``)."""
-    state = CheckState(list(files), documents=list(documents))
+    ``documents`` are the source documents the files name (``source "file"``); ``packages`` and
+    ``found`` what bringing the packages in (:func:`.packages.flatten`) made and found."""
+    state = CheckState(list(files), documents=list(documents), diagnostics=list(found))
     for _name, run in PASSES:
         run(state)
     errors = [d for d in state.diagnostics if d.severity == "error"]
@@ -79,5 +90,6 @@ def check(files: Sequence[ast.PolicyFile], documents: Sequence[Document] = ()) -
         invariants=state.invariants,
         documents=state.documents,
         no_decisions=state.no_decisions,
+        packages=list(packages),
         warnings=[d for d in state.diagnostics if d.severity != "error"],
     )

@@ -8,6 +8,8 @@ import itertools
 from ..language import ast
 from ..language.limits import MAX_RULES, MAX_TERMS
 from .check_state import CheckState, Symbol, article, kind_word
+from .namespacing import local_part
+from .package_checks import own_name, place
 from .vocabulary import Hierarchy, find_cycle
 
 HIERARCHY_KINDS: tuple[ast.DeclKind, ...] = ("party", "data", "purpose", "obligation")
@@ -17,15 +19,30 @@ def declare_names(state: CheckState) -> None:
     """Every term, obligation and context key is declared once; rule ids are unique."""
     rule_ids: dict[str, ast.Rule] = {}
     invariant_ids: dict[str, ast.Invariant] = {}
-    for item in state.items():
+    for package, item in state.items_by_package():
         if isinstance(item, ast.Invariant):
+            own_name(state, package, item.id, "an invariant")
             _declare_invariant(state, item, invariant_ids)
         elif isinstance(item, ast.Rule):
+            own_name(state, package, item.id, "a rule")
             _declare_rule(state, item, rule_ids)
         elif isinstance(item, ast.NoDecision):
             state.no_decisions.append(item)
-        elif not isinstance(item, ast.SourceDecl):
-            _declare_symbols(state, item)
+        elif isinstance(item, ast.ContextDecl):
+            own_name(state, package, item.name, "a context key")
+            _declare_symbols(state, item, item.name, "context")
+        elif isinstance(item, ast.TermDecl):
+            for name in item.names:
+                if local_part(package, name.value) is None and item.kind != "obligation":
+                    state.placements.append((name, item))
+                else:
+                    own_name(
+                        state,
+                        package,
+                        name,
+                        f"{article(kind_word(item.kind))} {kind_word(item.kind)}",
+                    )
+                    _declare_symbols(state, item, name, item.kind)
     _refuse_too_many(state)
 
 
@@ -85,23 +102,19 @@ def _declare_rule(state: CheckState, item: ast.Rule, rule_ids: dict[str, ast.Rul
         state.rules.append(item)
 
 
-def _declare_symbols(state: CheckState, item: ast.TermDecl | ast.ContextDecl) -> None:
-    """Enter the names a term or context declaration introduces, refusing any seen before."""
-    declared: list[tuple[ast.Name, str]]
+def _declare_symbols(
+    state: CheckState, item: ast.TermDecl | ast.ContextDecl, name: ast.Name, kind: str
+) -> None:
+    """Enter a name a term or context declaration introduces, refusing one seen before."""
+    existing = state.symbols.get(name.value)
+    if existing is not None:
+        _duplicate_declaration(state, name, existing)
+        return
+    state.symbols[name.value] = Symbol(name.value, kind, name.span)
     if isinstance(item, ast.TermDecl):
-        declared = [(name, item.kind) for name in item.names]
+        state.term_decls[name.value] = item
     else:
-        declared = [(item.name, "context")]
-    for name, kind in declared:
-        existing = state.symbols.get(name.value)
-        if existing is not None:
-            _duplicate_declaration(state, name, existing)
-            continue
-        state.symbols[name.value] = Symbol(name.value, kind, name.span)
-        if isinstance(item, ast.TermDecl):
-            state.term_decls[name.value] = item
-        else:
-            state.context[name.value] = item
+        state.context[name.value] = item
 
 
 def _duplicate_declaration(state: CheckState, name: ast.Name, existing: Symbol) -> None:
@@ -132,6 +145,10 @@ def link_hierarchies(state: CheckState) -> None:
     for name, decl in state.term_decls.items():
         for parent in decl.parents:
             _link_parent(state, name, decl, parent)
+    for placed, decl in state.placements:
+        if place(state, placed, decl):
+            for parent in decl.parents:
+                _link_parent(state, placed.value, decl, parent)
     for kind in HIERARCHY_KINDS:
         _build_hierarchy(state, kind)
 
