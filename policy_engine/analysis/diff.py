@@ -95,7 +95,7 @@ def compare_cells(
     every change ``comparison`` reports. ``unchanged`` says, from a cell's candidate rules on
     each side, that the cell cannot change (its classes are then only counted)."""
     a, b = space.policies
-    atoms = AtomCache(a, b, space.meter)
+    atoms = AtomCache(a, b, space.meter, space.held)
     search = _two_version_search(a, b, space)
     changes: list[CellChange] = []
     compared = 0
