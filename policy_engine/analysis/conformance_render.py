@@ -33,19 +33,20 @@ def _context(g: ConformanceGroup) -> str:
 def _example(g: ConformanceGroup) -> str:
     e = g.example
     return (
-        f"party `{e['party']}`, data `{e['data']}`, purpose `{e['purpose']}`, context {_context(g)}"
+        f"party `{e['party']}`, data `{e['data']}`, purpose `{e['purpose']}`, "
+        f"context `{_context(g)}`"
     )
 
 
 def _about(report: ConformanceReport) -> list[str]:
     lines = [
-        f"the policy's own rules: {report.policy_rules}; "
-        f"`{report.package}`'s rules: {report.package_rules}"
+        f"rules compared: {report.policy_rules} of the policy, {report.package_rules} of "
+        f"`{report.package}`"
     ]
     if report.absent_keys:
         lines.append(
-            f"keys of `{report.package}` the policy does not supply (missing from every "
-            f"request, or at the package's default): {terms_text(report.absent_keys)}"
+            f"facts `{report.package}` reads that the policy does not supply (missing from "
+            f"every request, or at their default): {terms_text(report.absent_keys)}"
         )
     return lines
 
