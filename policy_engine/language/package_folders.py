@@ -70,7 +70,7 @@ def check_path(decl: ast.UseDecl) -> list[str]:
     return [part for part in path.split("/") if part not in ("", ".")]
 
 
-def _not_found(decl: ast.UseDecl, shown: str, missing: str, candidates: list[str]) -> PolicyError:
+def not_found(decl: ast.UseDecl, shown: str, missing: str, candidates: list[str]) -> PolicyError:
     close = did_you_mean(missing, candidates)
     hint = (
         "did you mean " + " or ".join(f"`{c}`" for c in close) + "?"
@@ -95,7 +95,7 @@ class DiskFolders:
             try:
                 info = os.lstat(here)
             except OSError:
-                raise _not_found(decl, decl.path, part, _subfolders(parent)) from None
+                raise not_found(decl, decl.path, part, _subfolders(parent)) from None
             if stat.S_ISLNK(info.st_mode):
                 raise refuse(
                     "package-symlink",
@@ -175,11 +175,11 @@ class TextFolders:
                 )
             if part != ".." and not any(self.contains(here, n) for n in self._rules):
                 below = {
-                    n[len(parent) + 1 :].split("/")[0]
+                    (n[len(parent) + 1 :] if parent else n).split("/")[0]
                     for n in self._rules
                     if self.contains(parent, n)
                 }
-                raise _not_found(decl, decl.path, part, sorted(below))
+                raise not_found(decl, decl.path, part, sorted(below))
         return here
 
     def contains(self, folder: str, name: str) -> bool:

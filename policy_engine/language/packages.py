@@ -82,8 +82,7 @@ class _Level:
 def read_policy(sources: Sequence[Source], folders: Folders, shown: str = "") -> LoadedPolicy:
     """``sources`` (a policy's rule files, as read) with their packages, read from ``folders``.
     ``shown`` names the policy in a cycle's message (by default the folder of its first file)."""
-    top = shown or _folder_of(sources)
-    return _read(list(sources), folders, (_Level(top, tuple(s.name for s in sources)),))
+    return _read(list(sources), folders, (), shown)
 
 
 def _folder_of(sources: Sequence[Source]) -> str:
@@ -93,7 +92,11 @@ def _folder_of(sources: Sequence[Source]) -> str:
     return name.rsplit("/", 1)[0] if "/" in name else "."
 
 
-def _read(sources: list[Source], folders: Folders, path: tuple[_Level, ...]) -> LoadedPolicy:
+def _read(
+    sources: list[Source], folders: Folders, outer: tuple[_Level, ...], shown: str = ""
+) -> LoadedPolicy:
+    """The policy of ``sources`` and its packages; ``outer`` are the policies whose packages
+    are being read (outermost first), ``shown`` how this one is named in a cycle's message."""
     files = parse_all(sources)
     uses = [(file, item) for file in files for item in file.items if isinstance(item, ast.UseDecl)]
     if not uses:
@@ -122,6 +125,8 @@ def _read(sources: list[Source], folders: Folders, path: tuple[_Level, ...]) -> 
     if problems:
         raise PolicyError(problems)
     at = {id(decl): folder for (_, decl), folder in zip(uses, located, strict=True)}
+    level = _Level(shown or _folder_of(own_sources), tuple(s.name for s in own_sources))
+    path = (*outer, level)
     packages = []
     for file, decl in uses:
         if file in own_files:
@@ -189,8 +194,7 @@ def _package(decl: ast.UseDecl, folder: str, folders: Folders, path: tuple[_Leve
                 "package cannot use the policy that uses it",
             )
     sources = folders.read(folder, decl)
-    level = _Level(folder, tuple(s.name for s in sources))
-    return Package(decl, folder, _read(sources, folders, (*path, level)), tuple(sources))
+    return Package(decl, folder, _read(sources, folders, path, folder), tuple(sources))
 
 
 def combined_version(own: str, packages: Sequence[Package]) -> str:

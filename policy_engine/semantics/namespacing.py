@@ -69,10 +69,14 @@ def rename_item(item: ast.Item, renaming: Renaming) -> ast.Item:
     return result
 
 
-def rename_expr(expr: ast.Expr, rename: Rename) -> ast.Expr:
-    """A condition with every name renamed."""
-    renamed: ast.Expr = _walk(expr, rename)
-    return renamed
+def with_supplied(file: ast.PolicyFile, supplies: Mapping[str, str]) -> ast.PolicyFile:
+    """The using policy's own ``file`` with its mentions of a supplied package key
+    (``law25.destination``) read as the key that supplies it (its declarations unchanged)."""
+    items = tuple(
+        item if isinstance(item, ast.ContextDecl) else _walk(item, lambda n: supplies.get(n, n))
+        for item in file.items
+    )
+    return ast.PolicyFile(file.name, items, file.package)
 
 
 def _name(name: ast.Name, rename: Rename) -> ast.Name:

@@ -19,7 +19,7 @@ from ..language.documents import Document
 from ..language.errors import Diagnostic, suggestion_help
 from ..language.packages import LoadedPolicy, Package
 from .checker import CheckedPolicy, check
-from .namespacing import Renaming, qualified, rename_file
+from .namespacing import Renaming, qualified, rename_file, with_supplied
 from .package_use import PackageUse
 
 
@@ -43,8 +43,12 @@ def flatten(policy: LoadedPolicy) -> Flattened:
         for i in f.items
     )
     namespaces = [p.namespace for p in policy.packages]
+    supplied: dict[str, str] = {}
     for package in policy.packages:
-        _bring_in(out, package, written, has_ledger_key)
+        supplied.update(_bring_in(out, package, written, has_ledger_key))
+    if supplied:  # the policy's own mentions of a supplied key read the supplying key too
+        count = len(policy.files)
+        out.files[:count] = [with_supplied(f, supplied) for f in out.files[:count]]
     for name, supplier in written.items():
         if name.split(".", 1)[0] not in namespaces:
             out.diagnostics.append(_unknown_package(name, supplier[1], namespaces))
@@ -79,7 +83,10 @@ def _supplies_written(files: tuple[ast.PolicyFile, ...], problems: list[Diagnost
     return found
 
 
-def _bring_in(out: Flattened, package: Package, written: Written, has_ledger_key: bool) -> None:
+def _bring_in(
+    out: Flattened, package: Package, written: Written, has_ledger_key: bool
+) -> dict[str, str]:
+    """Add ``package``'s files, documents and uses to ``out``; the keys it has supplied."""
     inner = flatten(package.policy)
     namespace = package.namespace
     mine = {n: s for n, s in written.items() if n.split(".", 1)[0] == namespace}
@@ -110,7 +117,9 @@ def _bring_in(out: Flattened, package: Package, written: Written, has_ledger_key
         out.files.append(dataclasses.replace(renamed, items=items))
     out.documents += [
         dataclasses.replace(
-            d, name=renaming.prefix(d.name), namespace=qualified(namespace, d.namespace)
+            d,
+            name=renaming.prefix(d.name),
+            namespace=renaming.prefix(d.namespace) if d.namespace else namespace,
         )
         for d in inner.documents
     ]
@@ -128,6 +137,7 @@ def _bring_in(out: Flattened, package: Package, written: Written, has_ledger_key
             )
         )
     out.diagnostics += inner.diagnostics
+    return supplies
 
 
 def _unmarked(item: ast.Item, has_ledger_key: bool, out: Flattened, package: Package) -> ast.Item:

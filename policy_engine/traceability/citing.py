@@ -80,14 +80,20 @@ def collect_citations(policy: Policy, cases: Iterable[TestCase]) -> Citations:
     found = Citations()
     documents = policy.documents
     checked = policy.compiled.checked
-    pairs = [pair for f in checked.files for item in f.items for pair in _statement_citers(item)]
+    # A package's statements cite its own documents (its citations resolve against them).
+    pairs = [
+        (f.package, *pair)
+        for f in checked.files
+        for item in f.items
+        for pair in _statement_citers(item)
+    ]
     for case in cases:
         if case.cite:
             for text in (t.strip() for t in case.cite.split(",")):
                 citer = Citer("test", case.name, case.file, case.line, text)
-                pairs.append((ast.Citation(text), citer))
-    for citation, citer in pairs:
-        sections, _ = resolve(documents, citation)
+                pairs.append(("", ast.Citation(text), citer))
+    for package, citation, citer in pairs:
+        sections, _ = resolve(documents, citation, package)
         if len(sections) != 1:  # statements' citations resolve, or the policy would not load
             found.unresolved.append(citer)
             continue
