@@ -1,6 +1,7 @@
 """Figures for the CI tooling: ``check`` and ``diff`` on PLANISO, on policies built to be hard
 for an analysis that enumerates every combination of classes, on a generated policy of 1,000
-rules and on a generated policy shaped like a real regulation. Each figure is the median wall
+rules and on a generated policy shaped like a real regulation; ``conforms`` of PLANISO to
+Québec's Act (``rules/planiso-law25`` against the package ``law25``). Each figure is the median wall
 time of three runs of the real command in a fresh process (interpreter start included) and the
 largest peak memory (RSS) of those runs.
 
@@ -22,6 +23,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PLANISO = ROOT / "rules" / "planiso"
+PLANISO_LAW25 = ROOT / "rules" / "planiso-law25"
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from analysis_policies import (  # noqa: E402
@@ -91,6 +93,11 @@ def cases(folder: Path) -> list[tuple[str, list[str], float]]:
     return [
         ("PLANISO `check`", [*check, str(PLANISO)], 1.0),
         ("PLANISO `diff` against a changed copy", [*diff, str(PLANISO), str(changed)], 1.0),
+        (
+            "PLANISO `conforms` to Québec's Act (`rules/planiso-law25 --to law25`)",
+            [*cli, "conforms", str(PLANISO_LAW25), "--to", "law25"],
+            5.0,
+        ),
         (
             "`check`: one rule reading 14 booleans, an invariant over it",
             [*check, one("b14.policy", booleans(14))],
