@@ -157,3 +157,19 @@ def test_the_docs_show_what_the_command_prints(doc: str) -> None:
     """The example output in the docs is the golden text, line for line."""
     text = (ROOT / doc).read_text(encoding="utf-8")
     assert (GOLDEN / "shop.txt").read_text(encoding="utf-8") in text + "\n"
+
+
+def test_a_package_key_the_policy_reads_is_one_its_requests_send(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """The package's keys the policy's own rules read are facts of its requests, not absent:
+    a shop whose couriers rule reads the law's assessment stays within the law abroad."""
+    shutil.copytree(FIXTURES / "law", tmp_path / "law")
+    (tmp_path / "shop").mkdir()
+    (tmp_path / "shop" / "shop.policy").write_text(
+        CONFORMING_SHOP.replace('when ship_to = "QC"', 'when ship_to = "QC" or law.assessment_done')
+    )
+    code, out, _ = run(capsys, "conforms", tmp_path / "shop", "--to", "law", "--format", "json")
+    report = json.loads(out)
+    assert code == 0
+    assert report["absent_keys"] == []

@@ -24,6 +24,7 @@ from ..engine.compiler import (
     assemble,
     condition_builder,
 )
+from ..semantics.checker import CheckedPolicy
 from ..semantics.vocabulary import Hierarchy
 from .budget import Budget, Meter
 from .conformance_examples import confirmed_group, lacking
@@ -45,17 +46,14 @@ def rules_view(compiled: CompiledPolicy, keep: Callable[[CompiledRule], bool]) -
     rules = tuple(CompiledRule.of(i, rule.source, builder) for i, rule in enumerate(chosen))
     declarations = {name: key.decl for name, key in compiled.context.items()}
 
-    def checked() -> object:
+    def checked() -> CheckedPolicy:
         return compiled.checked
 
-    return assemble(
-        compiled.version,
-        compiled.hierarchies,
-        declarations,
-        compiled.symbol_tables,
-        rules,
-        checked,  # type: ignore[arg-type]
+    view = assemble(
+        compiled.version, compiled.hierarchies, declarations, compiled.symbol_tables, rules, checked
     )
+    view.packages = compiled.packages
+    return view
 
 
 def finding_kind(obligations: Hierarchy) -> Comparison:
