@@ -300,6 +300,13 @@ def test_the_key_can_come_from_a_file_named_in_the_environment_or_the_config(
     key_file.write_text(KEY + "\n", encoding="utf-8")
     config = tmp_path / "service.toml"
     config.write_text(f'[service]\nlog_key_file = "{key_file}"\n', encoding="utf-8")
+    key_file.chmod(0o640)  # a key others can read is refused: they could forge entries
+    code, out, err = cli(capsys, "log", "verify", "--db", db_url, "--config", str(config))
+    assert code == 1 and "Traceback" not in out + err
+    assert f"the log key file `{key_file}` may be read or written by other users (mode 0640)" in (
+        out + err
+    )
+    key_file.chmod(0o600)
     code, said = verify(capsys, db_url)
     assert code == 0 and "3 entries carry a MAC that was not checked" in said
     code, out, _ = cli(capsys, "log", "verify", "--db", db_url, "--config", str(config))
@@ -346,6 +353,30 @@ def test_an_anchor_file_that_is_missing_or_unreadable_is_an_error(
     assert code == 1
     assert "error: " + expected.format(path=path) in said
     assert "Traceback" not in said
+
+
+def test_an_anchor_cut_off_while_being_appended_is_left_out_with_a_warning(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], no_key: None
+) -> None:
+    """A crash in the middle of an append leaves a last line without its line break: the
+    anchors before it still verify; the same torn text anywhere else is an error."""
+    db_url = f"sqlite:///{tmp_path / 'log.db'}"
+    filled(db_url, 3)
+    anchors = tmp_path / "anchors.jsonl"
+    anchor_to(anchors, db_url, capsys)
+    whole = anchors.read_text(encoding="utf-8")
+    anchors.write_text(whole + whole[: len(whole) // 2], encoding="utf-8")
+    code, said = verify(capsys, db_url, anchors)
+    assert code == 0, said
+    assert "1 anchor checked" in said
+    assert f"warning: `{anchors}` line 2 was left out: an anchor whose writing was cut off" in said
+
+    anchors.write_text(whole + whole[: len(whole) // 2] + "\n", encoding="utf-8")
+    code, said = verify(capsys, db_url, anchors)
+    assert code == 1 and f"`{anchors}` line 2 is not JSON" in said
+    anchors.write_text(whole[: len(whole) // 2] + "\n" + whole, encoding="utf-8")
+    code, said = verify(capsys, db_url, anchors)
+    assert code == 1 and f"`{anchors}` line 1 is not JSON" in said
 
 
 def test_a_folder_of_anchors_is_read_and_an_empty_one_is_an_error(

@@ -140,8 +140,9 @@ def _verify(args: argparse.Namespace) -> int:
     )
 
     key = _log_key(args)
+    left_out: list[str] = []
     try:
-        anchors = read_anchors(args.anchor)
+        anchors = read_anchors(args.anchor, left_out)
         signed, unsigned = check_signatures(anchors, key)
     except ForgedAnchorError as exc:
         print(f"decision log not verified: {exc}")
@@ -162,6 +163,8 @@ def _verify(args: argparse.Namespace) -> int:
         print(f"decision log broken{where}: {result.problem}")
         return 1
     _report(result, storage.url, key, anchors, (signed, unsigned))
+    for warning in left_out:
+        print(f"warning: {warning}")
     return 0
 
 

@@ -122,18 +122,30 @@ def parse_anchor(fields: Any, where: str) -> Anchor:
     return Anchor(head, str(fields["time"]), key_id, mac, fields, where)
 
 
-def _documents(text: str, name: str) -> list[tuple[Any, str]]:
+def _documents(text: str, name: str, warnings: list[str]) -> list[tuple[Any, str]]:
     """The JSON values in an anchor file's text, each with where it was read: one per line
-    (an array on a line gives its items), or else the whole text as one value."""
+    (an array on a line gives its items), or else the whole text as one value.
+
+    A last line that is not JSON and has no line break after it, following lines that are
+    anchors, is an append the writer did not finish (a crash, a full disk): it is left out
+    with a warning, as if it had never been written. Anywhere else a line that is not JSON is
+    an error."""
     if not text.strip():
         raise AnchorError(f"{name} holds no anchor")
     found: list[tuple[Any, str]] = []
-    for number, line in enumerate(text.splitlines(), 1):
+    lines = text.splitlines()
+    for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
         try:
             value = json.loads(line)
         except ValueError as exc:
+            if found and number == len(lines) and not text.endswith(("\n", "\r")):
+                warnings.append(
+                    f"{name} line {number} was left out: an anchor whose writing was cut off "
+                    "(no line break after it)"
+                )
+                return found
             bad = f"{name} line {number} is not JSON: {exc}"
             break
         where = f"{name} line {number}"
@@ -163,16 +175,18 @@ def _files(path: Path) -> list[Path]:
     return files
 
 
-def read_anchors(paths: Iterable[str]) -> list[Anchor]:
+def read_anchors(paths: Iterable[str], warnings: list[str] | None = None) -> list[Anchor]:
     """Every anchor in the files (or folders of files) ``paths`` name; :class:`AnchorError`
-    when one cannot be read or holds something that is not an anchor."""
+    when one cannot be read or holds something that is not an anchor. What was left out (a
+    last line cut off while being written) is added to ``warnings``."""
+    warnings = [] if warnings is None else warnings
     anchors: list[Anchor] = []
     for name in paths:
         try:
             found = len(anchors)
             for path in _files(Path(name)):
                 text = path.read_text(encoding="utf-8")
-                for fields, where in _documents(text, f"`{path}`"):
+                for fields, where in _documents(text, f"`{path}`", warnings):
                     anchors.append(parse_anchor(fields, where))
             if len(anchors) == found:
                 raise AnchorError(f"`{name}` holds no anchor")

@@ -18,10 +18,14 @@ from __future__ import annotations
 
 import hmac
 import os
+import stat
 from pathlib import Path
 
 LOG_KEY_ENV = "POLICY_ENGINE_LOG_KEY"
 LOG_KEY_FILE_ENV = "POLICY_ENGINE_LOG_KEY_FILE"
+KEY_SHARED_BITS = 0o077
+"""A key file with any of these bits (group or others may read, write or run it) is refused,
+as ssh refuses a private key others can read."""
 #: A shorter key is refused: a MAC is only as strong as the key is hard to guess.
 MIN_KEY_BYTES = 16
 
@@ -89,6 +93,13 @@ def load_log_key(key_file: str | os.PathLike[str] | None = None) -> LogKey | Non
         return None
     try:
         data = Path(path).read_bytes()
+        mode = stat.S_IMODE(os.stat(path).st_mode)
     except OSError as exc:
         raise LogKeyError(f"cannot read the log key file `{path}`: {exc.strerror}") from None
+    if mode & KEY_SHARED_BITS:
+        raise LogKeyError(
+            f"the log key file `{path}` may be read or written by other users (mode "
+            f"{mode:04o}): whoever can read the key can forge entries and anchors; "
+            "`chmod 600` it"
+        )
     return LogKey(data.rstrip(b"\r\n"), f"`{path}`")
