@@ -6,6 +6,7 @@ time of three runs of the real command in a fresh process (interpreter start inc
 largest peak memory (RSS) of those runs.
 
     python benchmarks/analysis.py            # prints a markdown table
+    python benchmarks/analysis.py conforms   # only the cases whose name has that word
 
 The targets are those of the analysis issue: each case's seconds and 500 MB of peak memory.
 """
@@ -143,10 +144,13 @@ def cases(folder: Path) -> list[tuple[str, list[str], float]]:
 
 
 def main() -> None:
+    wanted = sys.argv[1:]
     print("| what | seconds (median of 3) | peak MB | exit | target |")
     print("|---|---:|---:|---|---|")
     with tempfile.TemporaryDirectory() as tmp:
         for what, command, target in cases(Path(tmp)):
+            if wanted and not any(word in what for word in wanted):
+                continue
             seconds, peak, codes = measure(command)
             undecided = 3 in codes
             met = seconds <= target and peak <= MEMORY_TARGET_MB and not undecided
