@@ -96,3 +96,10 @@ def _ignoring_absent(real: Any) -> Any:
         return real(args[0], args[1], (), **kwargs)
 
     return wrong
+
+
+def test_an_absent_key_the_policy_does_not_declare_is_an_error() -> None:
+    spec, split = planted()
+    compiled = load_policy_text(spec_text(spec)).compiled
+    with pytest.raises(ValueError, match="not context keys of the policy: nope"):
+        conformance(compiled, split.package, iter(["kb0", "nope"]))

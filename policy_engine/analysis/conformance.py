@@ -88,12 +88,15 @@ def conformance(
     :class:`~.budget.BudgetExceeded` when the budget runs out: the answer is exact or not
     given, and :class:`~.search_values.AnalysisDisagreement` when the evaluator does not
     confirm a finding."""
+    held = sorted(set(absent))
+    unknown = [key for key in held if key not in compiled.context]
+    if unknown:
+        raise ValueError(f"not context keys of the policy: {', '.join(unknown)}")
     package = frozenset(package_rules)
     own = rules_view(compiled, lambda rule: rule.id not in package)
     theirs = rules_view(compiled, lambda rule: rule.id in package)
     meter = Meter(budget or Budget.from_environment())
-    absent = sorted(set(absent))
-    space = RequestSpace([own, theirs], meter=meter, absent=absent)
+    space = RequestSpace([own, theirs], meter=meter, absent=held)
     comparison = finding_kind(compiled.hierarchies["obligation"])
 
     def denies_all(own_rules: Sequence[CompiledRule], _: Sequence[CompiledRule]) -> bool:
@@ -111,7 +114,7 @@ def conformance(
         policy_version=compiled.version,
         policy_rules=len(own.rules),
         package_rules=len(theirs.rules),
-        absent_keys=absent,
+        absent_keys=held,
         groups=groups,
         requests_compared=compared,
         requests_found=sum(c.count for c in changes),
