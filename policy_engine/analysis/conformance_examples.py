@@ -18,9 +18,18 @@ from .space import RequestSpace
 
 def lacking(obligations: Hierarchy, required: Iterable[str], carried: Iterable[str]) -> list[str]:
     """The ``required`` obligations that none of ``carried`` fulfils: an obligation is fulfilled
-    by itself or by one declared below it."""
+    by itself or by one declared below it; one with arguments (``retain_for(years = 6)``, not a
+    term of the hierarchy) only by itself, with the same arguments."""
     have = set(carried)
-    return sorted(o for o in required if have.isdisjoint(obligations.descendants[o]))
+
+    def fulfilled(obligation: str) -> bool:
+        if obligation in have:
+            return True
+        return obligation in obligations and not have.isdisjoint(
+            obligations.descendants[obligation]
+        )
+
+    return sorted(o for o in required if not fulfilled(o))
 
 
 def confirmed_group(group: ChangeGroup, space: RequestSpace) -> ConformanceGroup:
