@@ -1680,6 +1680,15 @@ def group_cells(vocab: Vocab, group: Any) -> set[tuple[str, str, str]]:
     return set(itertools.product(*per_kind))  # type: ignore[arg-type]
 
 
+def reported_cells(vocab: Vocab, groups: Iterable[Any]) -> dict[tuple[str, str, str], set[str]]:
+    """Each cell the groups of a report stand for, with the kinds of the groups it is in."""
+    reported: dict[tuple[str, str, str], set[str]] = {}
+    for group in groups:
+        for cell in group_cells(vocab, group):
+            reported.setdefault(cell, set()).add(group.kind)
+    return reported
+
+
 def compare_diff(
     old: Spec, new: Spec, change: str = "", tally: Counter[str] | None = None
 ) -> tuple[int, list[Disagreement]]:
@@ -1713,10 +1722,7 @@ def compare_diff(
         tally["diff: no change"] += not report.groups
         for group in report.groups:
             tally[f"diff: {group.kind} group"] += 1
-    reported: dict[tuple[str, str, str], set[str]] = {}
-    for group in report.groups:
-        for cell in group_cells(old.vocab, group):
-            reported.setdefault(cell, set()).add(group.kind)
+    reported = reported_cells(old.vocab, report.groups)
     requests = 0
     any_change = False
     for cell in cells_of(old.vocab):

@@ -45,7 +45,11 @@ class RequestSpace:
         policies: Sequence[CompiledPolicy],
         extra: Iterable[ast.Expr] = (),
         meter: Meter | None = None,
+        absent: Iterable[str] = (),
     ) -> None:
+        """``absent`` names keys that no request of the space sends (``conforms``: the
+        package's keys that the using policy does not supply): each holds its default, or is
+        missing, in every request."""
         self.policies = list(policies)
         self.meter = meter or Meter()
         self.context: dict[str, ast.ContextDecl] = {}
@@ -58,6 +62,8 @@ class RequestSpace:
         self.defaults: dict[str, Any] = {}
         self.disputed_defaults: set[str] = set()
         self._settle_defaults()
+        self.held: dict[str, Any] = {name: self.defaults[name] for name in absent}
+        """Keys held at one value in every request: missing, or their default."""
         self.time = TimeDomains(self.policies, list(extra), self.context)
         self.now_key = self.time.now_key
         self.facts = collect_facts(exprs, self.context, self.now_key)
@@ -70,6 +76,7 @@ class RequestSpace:
             self.disputed_defaults,
             self.time.domain,
         )
+        self._domains.held = self.held
         self._cache: dict[tuple[object, ...], list[ContextClass]] = {}
         self._held = 0
         self._reads: dict[int, tuple[set[str], frozenset[str]]] = {}
@@ -77,8 +84,9 @@ class RequestSpace:
     def _default_constants(self) -> None:
         """A key whose default differs between versions is, when a request leaves it out, each
         version's default: those values are constants of its group like the rules' own (in
-        `b > a` with `a` defaulting to 2 in one version only, `b` must be able to exceed 2)."""
-        for name in self.disputed_defaults:
+        `b > a` with `a` defaulting to 2 in one version only, `b` must be able to exceed 2).
+        So is the default of a key held absent (it is then always that value)."""
+        for name in self.disputed_defaults | set(self.held):
             facts = self.facts.get(name)
             if facts is None:
                 continue
