@@ -435,7 +435,7 @@ def language_examples() -> list[str]:
 
 
 def test_the_language_pages_examples_load_and_decide_as_it_says() -> None:
-    transfer, parameters, named = language_examples()
+    transfer, parameters, named = language_examples()[:3]  # the pages of later constructs follow
     p = load_policy_text(transfer)
     abroad = p.decide(
         "delivery_partners", "postal_address", "order_delivery", {"destination": "US"}
