@@ -43,8 +43,8 @@ context consented: set of purpose
 HEAD = "rule r §1 allow clerk to use contact for support"
 
 STATEMENTS = (
-    "`party`, `data`, `purpose`, `obligation`, `condition`, `context`, `rule`, `invariant`, "
-    "`source`, `not a decision`, `use`"
+    "`party`, `data`, `purpose`, `obligation`, `condition`, `context`, `rule`, `override`, "
+    "`invariant`, `source`, `not a decision`, `use`"
 )
 RESERVED_HELP = (
     "pick another name; the language's own words (`party`, `rule`, `when`, `any`, ...) are reserved"

@@ -302,3 +302,18 @@ def test_named_conditions_and_obligation_parameters_of_a_package(tmp_path: Path)
     ]
     assert "named condition" in d.explain()
     assert policy.decide("agents", "base.email", "base.research", {"where": "US"}).effect == "deny"
+
+
+def test_an_override_of_the_policy_may_lift_a_packages_deny(tmp_path: Path) -> None:
+    dept = base_and_dept(
+        tmp_path,
+        DEPT_RULES
+        + "context emergency: boolean\n"
+        + "override urgent §1 lifts base.no_export when emergency\n"
+        + "override by_section §1 lifts denies citing base.base:§4 when emergency\n",
+    )
+    policy = load_policy(dept)
+    context = {"where": "US", "base.verified": True, "emergency": True}
+    d = policy.decide("agents", "base.email", "base.support", context)
+    assert (d.effect, _ids(d)) == ("allow", ["agents_email", "base.staff_support"])
+    assert policy.decide("agents", "base.email", "base.support", {"where": "US"}).effect == "deny"

@@ -216,7 +216,14 @@ def _same_rules(
         pair = (id(x), id(y))
         same = alike.get(pair)
         if same is None:
-            same = alike[pair] = x.id == y.id and x.effect == y.effect and x.source == y.source
+            # Overrides add to a rule's logic and obligation clauses, not to its text.
+            same = alike[pair] = (
+                x.id == y.id
+                and x.effect == y.effect
+                and x.source == y.source
+                and x.logic == y.logic
+                and [c.names for c in x.obligations] == [c.names for c in y.obligations]
+            )
         if not same:
             return False
     return True

@@ -11,7 +11,6 @@ from ..engine.compiler import CompiledPolicy, CompiledRule, Condition, compile_c
 from ..language import ast
 from ..language.printer import expr_text
 from .budget import Meter
-from .conditions import expressions_of
 from .context_classes import ContextClass
 
 MAX_ATOMS_FOR_MINIMISING = 16
@@ -68,10 +67,10 @@ class AtomCache:
         found: dict[str, _Atom] = {}
         for rule in rules:
             owner = self.a if rule in self.a.rules else self.b
-            source = rule.source
-            exprs = ([source.condition] if source.condition else []) + list(source.exceptions)
+            logic = rule.logic
+            exprs = ([logic.condition] if logic.condition else []) + list(logic.exceptions)
             if with_obligations:
-                exprs = expressions_of(source)
+                exprs = logic.expressions()
             for expr in exprs:
                 for atom in _atoms_of(expr):
                     text = expr_text(atom)

@@ -17,7 +17,7 @@ from typing import Any
 from ..engine.compiler import MISSING, CompiledPolicy, CompiledRule
 from ..language import ast
 from .budget import BudgetExceeded, Meter
-from .conditions import KeyFacts, collect_facts, expressions_of, keys_of, request_kinds_of
+from .conditions import KeyFacts, collect_facts, keys_of, request_kinds_of
 from .context_classes import ContextClass, KeyDomains
 from .time_domains import TimeDomains
 
@@ -54,7 +54,7 @@ class RequestSpace:
             for name, key in policy.context.items():
                 self.context.setdefault(name, key.decl)
             for rule in policy.rules:
-                exprs.extend(expressions_of(rule.source))
+                exprs.extend(rule.logic.expressions())
         self.defaults: dict[str, Any] = {}
         self.disputed_defaults: set[str] = set()
         self._settle_defaults()
@@ -112,7 +112,7 @@ class RequestSpace:
         if cached is None:
             keys: set[str] = set()
             kinds: set[str] = set()
-            for expr in expressions_of(rule.source):
+            for expr in rule.logic.expressions():
                 keys |= keys_of(expr, self.context, self.now_key)
                 kinds |= request_kinds_of(expr)
             cached = (keys, frozenset(kinds))

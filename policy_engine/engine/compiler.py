@@ -49,6 +49,7 @@ from .context import (
     SymbolTables,
     context_validator,
 )
+from .overrides import CompiledOverride, compile_overrides
 from .specialize import Specializer
 from .time_operands import now_key_name
 
@@ -58,6 +59,7 @@ __all__ = [
     "MISSING",
     "CellFunction",
     "CellPlan",
+    "CompiledOverride",
     "CompiledPolicy",
     "CompiledRule",
     "Condition",
@@ -114,8 +116,10 @@ class CompiledPolicy:
     now_key: str | None = field(repr=False, default=None)
     """The context key declared ``is now``: the decision's time, which ``now`` reads."""
     obligation_forms: dict[str, tuple[str, Arguments]] = field(repr=False, default_factory=dict)
-    """The text of each obligation some rule requires → its name and arguments (decisions
-    list obligations by name, and each with its parameters)."""
+    """The text of each obligation some rule (or override) requires → its name and arguments
+    (decisions list obligations by name, and each with its parameters)."""
+    overrides: tuple[CompiledOverride, ...] = field(repr=False, default=())
+    """The policy's overrides (their effect is already in the rules' logic: :mod:`.overrides`)."""
     packages: tuple[PackageUse, ...] = field(repr=False, default=())
     """The packages the policy uses, at any depth (docs/semantics.md, "Packages")."""
 
@@ -187,17 +191,25 @@ class CompiledPolicy:
 def compile_policy(checked: CheckedPolicy, version: str) -> CompiledPolicy:
     tables = symbol_tables(checked.context, {n: s.kind for n, s in checked.symbols.items()})
     builder = ConditionBuilder(checked.hierarchies, tables, now_key_name(checked.context))
-    rules = tuple(CompiledRule.of(i, rule, builder) for i, rule in enumerate(checked.rules))
+    touched, overrides = compile_overrides(checked)
+    rules = tuple(
+        CompiledRule.of(i, rule, builder, touched.get(rule.id.value))
+        for i, rule in enumerate(checked.rules)
+    )
     forms = {
         text: (name, arguments)
-        for rule in checked.rules
-        for clause in rule.obligations
+        for clauses in (
+            *(r.obligations for r in checked.rules),
+            *(o.obligations for o in checked.overrides),
+        )
+        for clause in clauses
         for text, name, arguments in requirements(clause)
     }
     compiled = assemble(
         version, checked.hierarchies, checked.context, tables, rules, checked, forms
     )
     compiled.packages = tuple(checked.packages)
+    compiled.overrides = overrides
     return compiled
 
 

@@ -12,8 +12,6 @@ condition is *unknown*: an unknown allow does not grant, an unknown deny denies 
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from ..language import ast
@@ -24,47 +22,31 @@ from .compiler import (
     CellPlan,
     CompiledPolicy,
     CompiledRule,
+    Condition,
     Context,
     Outcome,
     RequestTerms,
 )
 from .specialize import term_kind
 from .time_trace import is_time_compare, trace_time_compare
+from .traces import ConditionTrace, ObligationTrace, RuleTrace, Tracer
 
-
-@dataclass(frozen=True, slots=True)
-class ConditionTrace:
-    """One sub-condition: its text, its value (None = unknown), what it saw, and its parts."""
-
-    text: str
-    value: bool | None
-    missing: frozenset[str]
-    detail: str | None
-    children: tuple[ConditionTrace, ...] = ()
-    named: tuple[str | None, str | None] | None = None
-    """For a named condition: its citations and description (its one child is its body)."""
-
-
-@dataclass(frozen=True, slots=True)
-class ObligationTrace:
-    names: tuple[str, ...]
-    condition: ConditionTrace | None
-    attached: bool
-
-
-@dataclass(frozen=True, slots=True)
-class RuleTrace:
-    """How one candidate rule fared. ``value``: True applies, False does not, None unknown."""
-
-    rule: CompiledRule
-    value: bool | None
-    condition: ConditionTrace | None
-    exceptions: tuple[ConditionTrace, ...]
-    obligations: tuple[ObligationTrace, ...]
-    missing: frozenset[str]
-
-
-Tracer = Callable[[RuleTrace], None]
+__all__ = [
+    "ConditionTrace",
+    "ObligationTrace",
+    "RuleTrace",
+    "Tracer",
+    "decide_fast",
+    "effect_of",
+    "evaluate",
+    "outcome_of",
+    "own_value",
+    "rule_value",
+    "show",
+    "show_key",
+    "trace_condition",
+    "trace_rule",
+]
 
 
 def _kleene_and(values: list[bool | None]) -> bool | None:
@@ -75,12 +57,28 @@ def _kleene_and(values: list[bool | None]) -> bool | None:
 
 def rule_value(rule: CompiledRule, ctx: Context, req: RequestTerms) -> bool | None:
     """cond ∧ ¬exc₁ ∧ ¬exc₂ … in three-valued logic."""
+    return _value(rule.condition, rule.exceptions, ctx, req)
+
+
+def own_value(rule: CompiledRule, ctx: Context, req: RequestTerms) -> bool | None:
+    """The rule's value without the overrides that lift it: cond ∧ ¬exc₁ ∧ … over its own
+    exceptions (docs/semantics.md, 37: whether it would otherwise apply)."""
+    own = rule.exceptions[: len(rule.logic.own_exceptions)]
+    return _value(rule.condition, own, ctx, req)
+
+
+def _value(
+    condition: Condition | None,
+    exceptions: tuple[Condition, ...],
+    ctx: Context,
+    req: RequestTerms,
+) -> bool | None:
     result: bool | None = True
-    if rule.condition is not None:
-        result = rule.condition(ctx, req)
+    if condition is not None:
+        result = condition(ctx, req)
         if result is False:
             return False
-    for exception in rule.exceptions:
+    for exception in exceptions:
         value = exception(ctx, req)
         if value is True:
             return False
@@ -202,16 +200,28 @@ def trace_rule(
     parts: list[bool | None] = [] if condition is None else [condition.value]
     parts += [None if e.value is None else not e.value for e in exceptions]
     value = _kleene_and(parts)
+    own = len(logic.own_exceptions)
     missing: frozenset[str] = frozenset()
     if value is None:
         pieces = ([condition] if condition else []) + list(exceptions)
         missing = frozenset().union(*(p.missing for p in pieces if p.value is None))
     obligations = []
-    for clause, when in zip(rule.obligations, logic.obligation_conditions, strict=True):
+    for index, (clause, when) in enumerate(
+        zip(rule.obligations, logic.obligation_conditions, strict=True)
+    ):
         traced = trace_condition(compiled, when, ctx, req) if when else None
         attached = value is True and (traced is None or traced.value is True)
-        obligations.append(ObligationTrace(clause.names, traced, attached))
-    return RuleTrace(rule, value, condition, exceptions, tuple(obligations), missing)
+        obligations.append(ObligationTrace(clause.names, traced, attached, logic.origin(index)))
+    return RuleTrace(
+        rule,
+        value,
+        condition,
+        exceptions[:own],
+        tuple(obligations),
+        missing,
+        exceptions[own:],
+        _kleene_and(parts[: len(parts) - len(logic.lifted_by)]),
+    )
 
 
 # ---- the tracing interpreter -------------------------------------------------------------------

@@ -34,6 +34,7 @@ from ..semantics.package_use import PackageUse
 from ..semantics.resolve import Resolver
 from ..semantics.vocabulary import Hierarchy
 from .compiler import (
+    CompiledOverride,
     CompiledPolicy,
     CompiledRule,
     RuleAbout,
@@ -80,6 +81,21 @@ def capture(
         for at in range(0, len(compiled.rules), _CHUNK)
     ]
     packages_of = {file.name: file.package for file in compiled.checked.files}
+
+    def number(expr: ast.Expr | None) -> int:
+        return conditions.setdefault(_encode(expr), len(conditions))
+
+    overrides = [
+        (
+            o.id,
+            tuple(o.about),
+            number(o.condition),
+            o.lifts,
+            tuple((names, number(when)) for names, when in o.obligations),
+            number(o.trigger),
+        )
+        for o in compiled.overrides
+    ]
     return {
         "version": compiled.version,
         "packages": [
@@ -91,6 +107,7 @@ def capture(
         "kinds": dict(compiled.symbol_tables[1]),
         "rules": chunks,
         "conditions": list(conditions),
+        "overrides": overrides,
         "warnings": list(warnings),
         "obligation_forms": dict(compiled.obligation_forms),
         "named": _declarations(compiled.checked),
@@ -163,6 +180,17 @@ def restore(
         image["obligation_forms"],
     )
     compiled.packages = uses
+    compiled.overrides = tuple(
+        CompiledOverride(
+            override_id,
+            RuleAbout(*about),
+            decoded.get(condition),
+            lifts,
+            tuple((names, decoded.get(when)) for names, when in clauses),
+            decoded.get(trigger),
+        )
+        for override_id, about, condition, lifts, clauses, trigger in image["overrides"]
+    )
     return compiled, list(image["warnings"])
 
 
@@ -211,14 +239,9 @@ _BY_CODE = list(_EXPR_CLASSES.values())
 
 
 def _encode_logic(rule: CompiledRule) -> tuple[Any, ...]:
-    """The rule's condition, its exceptions and its obligation conditions, encoded (hashable).
-    Read from the tree, so that capturing leaves no ``logic`` behind on 10,000 rules."""
-    tree = rule.source
-    return (
-        _encode(tree.condition),
-        _encode(tree.exceptions),
-        _encode(tuple(clause.condition for clause in tree.obligations)),
-    )
+    """The rule's condition, exceptions, obligation conditions and the overrides' parts of them
+    (:class:`RuleLogic`), encoded (hashable)."""
+    return tuple(_encode(part) for part in rule.logic_for_image())
 
 
 def _encode(node: Any) -> Any:
@@ -241,11 +264,10 @@ class _Conditions:
         self.encoded = encoded
         self.decoded: dict[int, Any] = {}
 
-    def logic(self, numbers: tuple[int, int, int]) -> RuleLogic:
-        condition, exceptions, obligations = (self._get(n) for n in numbers)
-        return RuleLogic(condition, exceptions, obligations)
+    def logic(self, numbers: tuple[int, ...]) -> RuleLogic:
+        return RuleLogic(*(self.get(n) for n in numbers))
 
-    def _get(self, number: int) -> Any:
+    def get(self, number: int) -> Any:
         found = self.decoded.get(number)
         if found is None:
             found = self.decoded[number] = _decode(self.encoded[number])

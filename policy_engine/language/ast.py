@@ -80,6 +80,7 @@ __all__ = [
     "OneOfType",
     "Operand",
     "Or",
+    "Override",
     "ParamDecl",
     "PolicyFile",
     "Presence",
@@ -249,6 +250,25 @@ class Rule:
 
 
 @dataclass(frozen=True, slots=True)
+class Override:
+    """``override ID [§x] ["description"] lifts … when C [with obligation …]…``: the deny rules it
+    names (``lifts``), or those citing the sections it names (``citing``), do not apply where
+    ``condition`` holds; when it lifts one that would otherwise apply to a request that is then
+    allowed, its obligations come with the allow (docs/semantics.md, 37–40)."""
+
+    id: Name
+    condition: Expr
+    lifts: tuple[Name, ...] = ()
+    citing: tuple[Citation, ...] = ()
+    """``lifts denies citing §x, …``: the deny rules citing these sections (or sections within
+    them). An override names rules or sections, never both."""
+    citations: tuple[Citation, ...] = ()
+    description: str | None = None
+    obligations: tuple[ObligationClause, ...] = ()
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
 class Scope:
     """The terms an invariant talks about: ``names`` (None: any) less what is below ``excepts``."""
 
@@ -312,7 +332,17 @@ class UseDecl:
     span: Span | None = field(default=None, compare=False, repr=False)
 
 
-Item = TermDecl | ContextDecl | ConditionDecl | Rule | Invariant | SourceDecl | NoDecision | UseDecl
+Item = (
+    TermDecl
+    | ContextDecl
+    | ConditionDecl
+    | Rule
+    | Override
+    | Invariant
+    | SourceDecl
+    | NoDecision
+    | UseDecl
+)
 
 
 @dataclass(frozen=True, slots=True)

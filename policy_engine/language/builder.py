@@ -285,6 +285,33 @@ class Builder(ExpressionBuilder):
     def argument(self, meta: Meta, children: list[Any]) -> ast.Argument:
         return ast.Argument(self._name(children[0]), children[1], self._span(meta))
 
+    # overrides -----------------------------------------------------------------
+    @with_meta
+    def override(self, meta: Meta, children: list[Any]) -> ast.Override:
+        tags: dict[str, Any] = {}
+        obligations: list[ast.ObligationClause] = []
+        for child in children[1:]:
+            if isinstance(child, ast.ObligationClause):
+                obligations.append(child)
+            else:
+                tags[child.tag] = child.value
+        return ast.Override(
+            id=self._name(children[0]),
+            condition=tags["when"],
+            lifts=tags.get("lifts", ()),
+            citing=tags.get("citing", ()),
+            citations=tags.get("citations", ()),
+            description=tags.get("description"),
+            obligations=tuple(obligations),
+            span=self._span(meta),
+        )
+
+    def lifts_rules(self, children: list[Any]) -> Tagged:
+        return Tagged("lifts", children[0])
+
+    def lifts_citing(self, children: list[Any]) -> Tagged:
+        return Tagged("citing", children[0].value)
+
     # invariants ----------------------------------------------------------------
     @with_meta
     def invariant(self, meta: Meta, children: list[Any]) -> ast.Invariant:

@@ -161,6 +161,13 @@ def _scope(scope: ast.Scope, kind: str, before: str) -> Doc:
     )
 
 
+def lifts_doc(override: ast.Override) -> Doc:
+    """``lifts a, b`` or ``lifts denies citing §x, §y``."""
+    if override.citing:
+        return ("lifts denies citing", list_doc([c.text for c in override.citing]))
+    return _names(override.lifts, "lifts ")
+
+
 def claim_doc(invariant: ast.Invariant) -> Doc:
     if invariant.wording == "never":
         lead, verb = "never ", "use"

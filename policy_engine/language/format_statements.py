@@ -19,6 +19,7 @@ from .format_layout import (
     ground_doc,
     header_doc,
     layout,
+    lifts_doc,
     no_decision_doc,
     obligation_doc,
     rule_scope_doc,
@@ -120,6 +121,24 @@ def _rule(rule: ast.Rule, node: Tree[Token]) -> Statement:
     return Statement(None, node.meta.line, node.meta.end_line, clauses)
 
 
+def _override(override: ast.Override, node: Tree[Token]) -> Statement:
+    """The clauses of an override: its header, description, ``lifts`` (laid out where a rule's
+    scope is), ``when`` and obligations."""
+    lifts = next(c for c in node.children if isinstance(c, Tree) and c.data.startswith("lifts"))
+    conditions = [affix(expr_doc(override.condition), "when ")]
+    conditions += [obligation_doc(o) for o in override.obligations]
+    clauses = _clauses(
+        node,
+        node.children,
+        header_doc("override", override.id, override.citations),
+        override.description,
+        lifts_doc(override),
+        lifts.meta.line,
+        conditions,
+    )
+    return Statement(None, node.meta.line, node.meta.end_line, clauses)
+
+
 def _invariant(invariant: ast.Invariant, node: Tree[Token]) -> Statement:
     claim = node.children[-1]
     if not isinstance(claim, Tree):
@@ -147,6 +166,8 @@ def statement_of(item: ast.Item, node: Tree[Token] | Token) -> Statement:
         return _rule(item, node)
     if isinstance(item, ast.Invariant):
         return _invariant(item, node)
+    if isinstance(item, ast.Override):
+        return _override(item, node)
     group: str
     if isinstance(item, ast.TermDecl):
         group, doc = item.kind, declaration_doc(item)

@@ -20,6 +20,7 @@ STATEMENT_KEYWORDS = (
     "condition",
     "context",
     "rule",
+    "override",
     "invariant",
     "source",
     "not a decision",

@@ -41,6 +41,7 @@ SYMBOL_KINDS = {
     "context": Symbol.Variable,
     "condition": Symbol.Boolean,
     "rule": Symbol.Function,
+    "override": Symbol.Function,
     "invariant": Symbol.Boolean,
     "source": Symbol.File,
 }

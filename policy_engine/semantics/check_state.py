@@ -42,6 +42,9 @@ class CheckState:
     """The named conditions, by name."""
     rules: list[ast.Rule] = field(default_factory=list)
     invariants: list[ast.Invariant] = field(default_factory=list)
+    overrides: list[ast.Override] = field(default_factory=list)
+    lifted: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """Override id → the ids of the deny rules it lifts, in the order the rules are written."""
     edges: dict[str, list[tuple[str, str, ast.Name]]] = field(default_factory=dict)
     hierarchies: dict[str, Hierarchy] = field(default_factory=dict)
     documents: list[Document] = field(default_factory=list)

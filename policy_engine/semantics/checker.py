@@ -5,8 +5,9 @@ sorted by place. The result, :class:`CheckedPolicy`, is what the compiler may tr
 resolves, every hierarchy is acyclic, every condition is well typed.
 
 The passes live by topic: :mod:`.declarations` (names and hierarchies), :mod:`.context_schema`,
-:mod:`.rule_checks` (rules and invariants) and :mod:`.condition_types` (condition typing); the
-state they share is in :mod:`.check_state`. This module owns their order and the result.
+:mod:`.rule_checks` (rules and invariants), :mod:`.override_checks` (what overrides lift) and
+:mod:`.condition_types` (condition typing); the state they share is in :mod:`.check_state`. This
+module owns their order and the result.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from .context_schema import check_context_schema
 from .declarations import declare_names, link_hierarchies
 from .named_conditions import check_named_conditions
 from .obligation_checks import check_obligation_declarations, check_obligations
+from .override_checks import check_overrides
 from .package_checks import check_namespaces
 from .package_use import PackageUse
 from .resolve import Resolver
@@ -53,6 +55,10 @@ class CheckedPolicy:
     """The packages the policy uses, at any depth (docs/semantics.md, "Packages")."""
     conditions: dict[str, ast.ConditionDecl] = field(default_factory=dict)
     """The named conditions, by name (``rules`` and ``invariants`` hold their uses resolved)."""
+    overrides: list[ast.Override] = field(default_factory=list)
+    """The overrides, resolved as the rules are."""
+    lifted: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """Override id → the ids of the deny rules it lifts, in the order the rules are written."""
 
     def resolver(self) -> Resolver:
         """What resolves a rule of this policy as written into what it means."""
@@ -67,6 +73,7 @@ def resolve_names(state: CheckState) -> None:
     resolver = Resolver(state.conditions, state.term_decls.values())
     state.rules = [resolver.rule(rule) for rule in state.rules]
     state.invariants = [resolver.invariant(invariant) for invariant in state.invariants]
+    state.overrides = [resolver.override(override) for override in state.overrides]
     state.diagnostics += resolver.problems
 
 
@@ -78,6 +85,7 @@ PASSES: tuple[tuple[str, Callable[[CheckState], None]], ...] = (
     ("rule-scopes", check_rule_scopes),
     ("obligation-declarations", check_obligation_declarations),
     ("obligations", check_obligations),
+    ("overrides", check_overrides),
     ("named-conditions", check_named_conditions),
     ("conditions", check_conditions),
     ("invariants", check_invariants),
@@ -114,5 +122,7 @@ def check(
         no_decisions=state.no_decisions,
         packages=list(packages),
         conditions=state.conditions,
+        overrides=state.overrides,
+        lifted=state.lifted,
         warnings=[d for d in state.diagnostics if d.severity != "error"],
     )

@@ -26,6 +26,8 @@ def item_citations(item: ast.Item) -> Iterator[ast.Citation]:
     yield from item.citations
     if isinstance(item, ast.Rule) and item.ground is not None:
         yield from item.ground.citations
+    if isinstance(item, ast.Override):
+        yield from item.citing
 
 
 def resolve(
@@ -43,6 +45,40 @@ def resolve(
     if parts.paragraph is not None:
         found = [(d, s) for d, s in found if d.paragraphs(s.key) >= parts.paragraph]
     return found, pool
+
+
+def cites_within(
+    documents: list[Document],
+    cited: ast.Citation,
+    target: ast.Citation,
+    packages: tuple[str, str] = ("", ""),
+) -> bool:
+    """Whether ``cited`` names the section ``target`` names or one within it (``s.12 para 2`` for
+    ``s.12``; for a paragraph, ``s.12 para 2`` and what is within that paragraph). With source
+    documents their structure says what is within a section (``s.18.1`` is a section of its own,
+    not within ``s.18``); without, a number within another extends it (``5.1``, ``18(7)``).
+    ``packages`` are those the two citations are written in (each resolves as its statement's)."""
+    c, t = citation_parts(cited.text), citation_parts(target.text)
+    if t.paragraph is not None and c.paragraph != t.paragraph:
+        return False
+    if packages[0] != packages[1] and not documents:
+        return False  # free text of two policies: nothing says they speak of one text
+    if documents:
+        found_c, _ = resolve(documents, cited, packages[0])
+        found_t, _ = resolve(documents, target, packages[1])
+        if len(found_c) != 1 or len(found_t) != 1:
+            return False  # an unknown or ambiguous citation: an error of its own
+        (doc_c, section_c), (doc_t, section_t) = found_c[0], found_t[0]
+        if doc_c is not doc_t:
+            return False
+        if t.paragraph is not None:
+            return section_c.key == section_t.key
+        return any(s.key == section_c.key for s in doc_t.within(section_t.key))
+    if c.document != t.document:
+        return False
+    if t.paragraph is not None:
+        return c.key == t.key
+    return c.key == t.key or re.match(re.escape(t.key) + r"(\(|\.[0-9])", c.key) is not None
 
 
 def _shorter(key: str) -> str | None:

@@ -17,14 +17,16 @@ HIERARCHY_KINDS: tuple[ast.DeclKind, ...] = ("party", "data", "purpose", "obliga
 
 def declare_names(state: CheckState) -> None:
     """Every term, obligation and context key is declared once; rule ids are unique."""
-    rule_ids: dict[str, ast.Rule] = {}
+    rule_ids: dict[str, ast.Rule | ast.Override] = {}
     invariant_ids: dict[str, ast.Invariant] = {}
     for package, item in state.items_by_package():
         if isinstance(item, ast.Invariant):
             own_name(state, package, item.id, "an invariant")
             _declare_invariant(state, item, invariant_ids)
-        elif isinstance(item, ast.Rule):
-            own_name(state, package, item.id, "a rule")
+        elif isinstance(item, ast.Rule | ast.Override):
+            own_name(
+                state, package, item.id, "a rule" if isinstance(item, ast.Rule) else "an override"
+            )
             _declare_rule(state, item, rule_ids)
         elif isinstance(item, ast.NoDecision):
             state.no_decisions.append(item)
@@ -61,7 +63,9 @@ def _refuse_too_many(state: CheckState) -> None:
             past.span,
             "a vocabulary of this size is not supported",
         )
-    statements = (i for i in state.items() if isinstance(i, ast.Rule | ast.Invariant))
+    statements = (
+        i for i in state.items() if isinstance(i, ast.Rule | ast.Override | ast.Invariant)
+    )
     past_rule = next(itertools.islice(statements, MAX_RULES, None), None)
     if past_rule is not None:
         state.error(
@@ -90,19 +94,28 @@ def _declare_invariant(
         state.invariants.append(item)
 
 
-def _declare_rule(state: CheckState, item: ast.Rule, rule_ids: dict[str, ast.Rule]) -> None:
+def _declare_rule(
+    state: CheckState, item: ast.Rule | ast.Override, rule_ids: dict[str, ast.Rule | ast.Override]
+) -> None:
+    """Rules and overrides share one namespace of ids (an override names the rules it lifts)."""
     previous = rule_ids.get(item.id.value)
     if previous is not None and previous.id.span is not None:
+        word = "rule" if isinstance(item, ast.Rule) else "override"
         state.error(
             "duplicate-rule",
-            f"rule id `{item.id.value}` is used twice",
+            f"{word} id `{item.id.value}` is used twice",
             item.id.span,
-            "rule ids are stable references in decisions and logs; give each rule its own",
+            "rule ids are stable references in decisions and logs; give each rule its own"
+            if isinstance(item, ast.Rule) and isinstance(previous, ast.Rule)
+            else "rules and overrides share their ids: give each its own",
             notes=(("first used here", previous.id.span),),
         )
     else:
         rule_ids[item.id.value] = item
-        state.rules.append(item)
+        if isinstance(item, ast.Rule):
+            state.rules.append(item)
+        else:
+            state.overrides.append(item)
 
 
 def _declare_symbols(

@@ -59,6 +59,9 @@ def rename_file(file: ast.PolicyFile, renaming: Renaming) -> ast.PolicyFile:
 def rename_item(item: ast.Item, renaming: Renaming) -> ast.Item:
     """One statement of a package, renamed (see the module's docstring)."""
     renamed: Any = _walk(item, renaming.reference)
+    if isinstance(item, ast.Override):  # it lifts rules by their ids, which are only prefixed
+        lifts = tuple(_name(n, renaming.prefix) for n in item.lifts)
+        return dataclasses.replace(renamed, id=_name(item.id, renaming.prefix), lifts=lifts)  # type: ignore[no-any-return]
     if isinstance(item, ast.Rule | ast.Invariant):
         return dataclasses.replace(renamed, id=_name(item.id, renaming.prefix))  # type: ignore[no-any-return]
     if isinstance(item, ast.SourceDecl) and item.name is not None:

@@ -24,7 +24,7 @@ SectionId = tuple[str, str]
 class Citer:
     """Something that cites a section: a rule, an invariant, a test or a reason."""
 
-    kind: str  # "rule" | "invariant" | "test" | "term" | "reason"
+    kind: str  # "rule" (an override too) | "invariant" | "test" | "term" | "reason"
     id: str
     """The rule's or invariant's id, the test's name, the term's name, or the reason's text."""
     file: str
@@ -32,8 +32,8 @@ class Citer:
     citation: str
     """The citation as written."""
     effect: str | None = None
-    """A rule's effect; a term's kind (``party``…, ``context`` for a context key, ``condition``
-    for a named condition)."""
+    """A rule's effect (``override`` for an override); a term's kind (``party``…, ``context``
+    for a context key, ``condition`` for a named condition)."""
     description: str | None = None
     via: str | None = None
     """The section above this one that the citation names (None: it names this one)."""
@@ -57,6 +57,10 @@ def _statement_citers(item: ast.Item) -> Iterable[tuple[ast.Citation, Citer]]:
         cites = [*item.citations, *(item.ground.citations if item.ground else ())]
         for c in cites:
             yield c, Citer("rule", item.id.value, file, line, c.text, item.effect, item.description)
+    elif isinstance(item, ast.Override):
+        file, line = _place(item.span)
+        for c in item.citations:
+            yield c, Citer("rule", item.id.value, file, line, c.text, "override", item.description)
     elif isinstance(item, ast.Invariant):
         file, line = _place(item.span)
         for c in item.citations:
