@@ -1,5 +1,5 @@
-"""The examples of packages in the docs run: docs/semantics.md's ("Packages", 37-41: each
-decision line, and the claims of 40 and 41) and docs/language.md's (each example parses, and
+"""The examples of packages in the docs run: docs/semantics.md's ("Packages", 41-45: each
+decision line, and the claims of 44 and 45) and docs/language.md's (each example parses, and
 rules/planiso-law25's README shows its own first file)."""
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ DECISIONS = [
 def test_the_page_has_the_examples() -> None:
     assert set(FILES) == {"base/rules.policy", "dept/rules.policy"}
     assert len(DECISIONS) >= 10
-    for sentence in range(37, 42):
+    for sentence in range(41, 46):
         assert f"**{sentence}. " in SEMANTICS
 
 
@@ -66,7 +66,7 @@ def _folders(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def test_s40_a_change_in_the_package_changes_the_version(tmp_path: Path) -> None:
+def test_s44_a_change_in_the_package_changes_the_version(tmp_path: Path) -> None:
     root = _folders(tmp_path)
     dept = load_policy(root / "dept")
     assert dept.packages[0].version == load_policy(root / "base").version
@@ -75,7 +75,7 @@ def test_s40_a_change_in_the_package_changes_the_version(tmp_path: Path) -> None
     assert load_policy(root / "dept").version != dept.version
 
 
-def test_s41_the_interface_tools_rely_on(tmp_path: Path) -> None:
+def test_s45_the_interface_tools_rely_on(tmp_path: Path) -> None:
     dept = load_policy(_folders(tmp_path) / "dept")
     assert dept.package_of("base.no_export") == "base"
     assert dept.package_of("agents_email") is None

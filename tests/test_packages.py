@@ -332,3 +332,18 @@ def test_an_override_in_a_package_is_named_under_it_and_lifts_the_package_deny(
     assert lifted.effect == "allow" and "override `law.urgent`" in lifted.explain()
     by_duty = decide("law.staff", "law.health", "law.care", {"law.legal_duty": True})
     assert by_duty.effect == "allow" and "override `duty`" in by_duty.explain()
+
+
+def test_an_override_of_the_policy_may_lift_a_packages_deny(tmp_path: Path) -> None:
+    dept = base_and_dept(
+        tmp_path,
+        DEPT_RULES
+        + "context emergency: boolean\n"
+        + "override urgent §1 lifts base.no_export when emergency\n"
+        + "override by_section §1 lifts denies citing base.base:§4 when emergency\n",
+    )
+    policy = load_policy(dept)
+    context = {"where": "US", "base.verified": True, "emergency": True}
+    d = policy.decide("agents", "base.email", "base.support", context)
+    assert (d.effect, _ids(d)) == ("allow", ["agents_email", "base.staff_support"])
+    assert policy.decide("agents", "base.email", "base.support", {"where": "US"}).effect == "deny"

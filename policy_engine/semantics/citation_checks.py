@@ -47,17 +47,25 @@ def resolve(
     return found, pool
 
 
-def cites_within(documents: list[Document], cited: ast.Citation, target: ast.Citation) -> bool:
+def cites_within(
+    documents: list[Document],
+    cited: ast.Citation,
+    target: ast.Citation,
+    packages: tuple[str, str] = ("", ""),
+) -> bool:
     """Whether ``cited`` names the section ``target`` names or one within it (``s.12 para 2`` for
     ``s.12``; for a paragraph, ``s.12 para 2`` and what is within that paragraph). With source
     documents their structure says what is within a section (``s.18.1`` is a section of its own,
-    not within ``s.18``); without, a number within another extends it (``5.1``, ``18(7)``)."""
+    not within ``s.18``); without, a number within another extends it (``5.1``, ``18(7)``).
+    ``packages`` are those the two citations are written in (each resolves as its statement's)."""
     c, t = citation_parts(cited.text), citation_parts(target.text)
     if t.paragraph is not None and c.paragraph != t.paragraph:
         return False
+    if packages[0] != packages[1] and not documents:
+        return False  # free text of two policies: nothing says they speak of one text
     if documents:
-        found_c, _ = resolve(documents, cited)
-        found_t, _ = resolve(documents, target)
+        found_c, _ = resolve(documents, cited, packages[0])
+        found_t, _ = resolve(documents, target, packages[1])
         if len(found_c) != 1 or len(found_t) != 1:
             return False  # an unknown or ambiguous citation: an error of its own
         (doc_c, section_c), (doc_t, section_t) = found_c[0], found_t[0]

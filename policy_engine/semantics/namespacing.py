@@ -2,9 +2,8 @@
 ``namespace.name``, and the keys the using policy supplies become the supplying keys.
 
 The rewrite is of the syntax tree and keeps every place (``span``): an error, an explanation or
-a finding about a package's rule still points at the package's own file and line. Rule,
-override and invariant ids, document names and namespaces are only prefixed (they are never
-context keys).
+a finding about a package's rule still points at the package's own file and line. Rule and
+invariant ids, document names and namespaces are only prefixed (they are never context keys).
 """
 
 from __future__ import annotations
@@ -60,7 +59,10 @@ def rename_file(file: ast.PolicyFile, renaming: Renaming) -> ast.PolicyFile:
 def rename_item(item: ast.Item, renaming: Renaming) -> ast.Item:
     """One statement of a package, renamed (see the module's docstring)."""
     renamed: Any = _walk(item, renaming.reference)
-    if isinstance(item, ast.Rule | ast.Override | ast.Invariant):
+    if isinstance(item, ast.Override):  # it lifts rules by their ids, which are only prefixed
+        lifts = tuple(_name(n, renaming.prefix) for n in item.lifts)
+        return dataclasses.replace(renamed, id=_name(item.id, renaming.prefix), lifts=lifts)  # type: ignore[no-any-return]
+    if isinstance(item, ast.Rule | ast.Invariant):
         return dataclasses.replace(renamed, id=_name(item.id, renaming.prefix))  # type: ignore[no-any-return]
     if isinstance(item, ast.SourceDecl) and item.name is not None:
         return dataclasses.replace(renamed, name=_name(item.name, renaming.prefix))  # type: ignore[no-any-return]

@@ -71,11 +71,16 @@ def _by_citation(state: CheckState, override: ast.Override) -> list[str]:
     """The deny rules citing each section (or a section within it); a section no deny cites is
     an error (an override that lifts nothing)."""
     found: list[str] = []
+    packages = {id(item): file.package for file in state.files for item in file.items}
+    at = packages.get(id(override), "")
     for target in override.citing:
         citing = [
             r
             for r in state.rules
-            if any(cites_within(state.documents, c, target) for c in r.citations)
+            if any(
+                cites_within(state.documents, c, target, (packages.get(id(r), ""), at))
+                for c in r.citations
+            )
         ]
         denies = [r.id.value for r in citing if r.effect == "deny"]
         if denies:
