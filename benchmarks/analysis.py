@@ -1,10 +1,12 @@
 """Figures for the CI tooling: ``check`` and ``diff`` on PLANISO, on policies built to be hard
 for an analysis that enumerates every combination of classes, on a generated policy of 1,000
-rules and on a generated policy shaped like a real regulation. Each figure is the median wall
+rules and on a generated policy shaped like a real regulation; ``conforms`` of PLANISO to
+Québec's Act (``rules/planiso-law25`` against the package ``law25``). Each figure is the median wall
 time of three runs of the real command in a fresh process (interpreter start included) and the
 largest peak memory (RSS) of those runs.
 
     python benchmarks/analysis.py            # prints a markdown table
+    python benchmarks/analysis.py conforms   # only the cases whose name has that word
 
 The targets are those of the analysis issue: each case's seconds and 500 MB of peak memory.
 """
@@ -22,6 +24,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PLANISO = ROOT / "rules" / "planiso"
+PLANISO_LAW25 = ROOT / "rules" / "planiso-law25"
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from analysis_policies import (  # noqa: E402
@@ -92,6 +95,11 @@ def cases(folder: Path) -> list[tuple[str, list[str], float]]:
         ("PLANISO `check`", [*check, str(PLANISO)], 1.0),
         ("PLANISO `diff` against a changed copy", [*diff, str(PLANISO), str(changed)], 1.0),
         (
+            "PLANISO `conforms` to Québec's Act (`rules/planiso-law25 --to law25`)",
+            [*cli, "conforms", str(PLANISO_LAW25), "--to", "law25"],
+            5.0,
+        ),
+        (
             "`check`: one rule reading 14 booleans, an invariant over it",
             [*check, one("b14.policy", booleans(14))],
             2.0,
@@ -136,10 +144,13 @@ def cases(folder: Path) -> list[tuple[str, list[str], float]]:
 
 
 def main() -> None:
+    wanted = sys.argv[1:]
     print("| what | seconds (median of 3) | peak MB | exit | target |")
     print("|---|---:|---:|---|---|")
     with tempfile.TemporaryDirectory() as tmp:
         for what, command, target in cases(Path(tmp)):
+            if wanted and not any(word in what for word in wanted):
+                continue
             seconds, peak, codes = measure(command)
             undecided = 3 in codes
             met = seconds <= target and peak <= MEMORY_TARGET_MB and not undecided

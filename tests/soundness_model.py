@@ -30,7 +30,9 @@ What a policy may contain (each policy declares a random subset of the keys):
   others inherit them, take the default or have none) compared with constants and keys, in lists
   and list keys, and as truths;
 - dotted keys (``rec.ks0``, ``rec.km0``: the requester compared with the record's author, looked
-  up in its care team), which :func:`decide` sends as nested objects.
+  up in its care team), which :func:`decide` sends as nested objects;
+- overrides (several per policy) lifting one or more deny rules by id or the denies citing a
+  section (rules then cite ``§1``, ``§2``, ``§2.1`` or ``§3``), with and without obligations.
 
 Each policy has a theme (any key, or mostly several integer keys, a string key with two list keys,
 two string keys with a list key, or set keys) and is sometimes *sparse*: one or two rules whose
@@ -94,6 +96,7 @@ from .test_properties import (
     KINDS,
     PREFIX,
     Expr,
+    OverrideSpec,
     Reference,
     Request,
     RuleSpec,
@@ -103,8 +106,10 @@ from .test_properties import (
     condition_declarations,
     draw_attributes,
     expr_text,
+    lifted_ids,
     lit_text,
     named,
+    override_texts,
     rule_text,
 )
 
@@ -260,6 +265,7 @@ class Spec:
     rules: tuple[RuleSpec, ...]
     invariants: tuple[InvariantSpec, ...] = ()
     ob_decls: tuple[ObDecl, ...] = ()
+    overrides: tuple[OverrideSpec, ...] = ()
 
     def ob_decl(self, name: str) -> ObDecl | None:
         return next((d for d in self.ob_decls if d.name == name), None)
@@ -321,7 +327,8 @@ def declarations_text(spec: Spec) -> str:
 
 
 def spec_text(spec: Spec) -> str:
-    blocks = [rule_text(r) for r in spec.rules] + [invariant_text(i) for i in spec.invariants]
+    blocks = [rule_text(r) for r in spec.rules] + override_texts(spec.overrides, spec.rules)
+    blocks += [invariant_text(i) for i in spec.invariants]
     return declarations_text(spec) + "".join("\n" + b for b in blocks)
 
 
@@ -765,6 +772,49 @@ def derived_rule(c: Choices, gen: ExprGen, rule: RuleSpec, rule_id: str) -> Rule
     return new
 
 
+CITATIONS = ("§1", "§2", "§2.1", "§3")
+"""What rules cite when a policy has overrides: `lifts denies citing §2` lifts those citing §2 and
+§2.1."""
+
+
+def gen_override(
+    c: Choices, gen: ExprGen, rules: Sequence[RuleSpec], override_id: str
+) -> OverrideSpec:
+    """Lifts one or two deny rules by id, or the denies citing a section; a condition of any
+    shape; sometimes obligations (an allow must carry them wherever it lifts a deny)."""
+    denies = [r.id for r in rules if r.effect == "deny"] or [r.id for r in rules]
+    citing = pick(c, ("§2", "§3", "§1")) if c.number(0, 2) == 0 else None
+    names = tuple(some(c, denies, 1, 2))
+    condition = gen.leaf() if gen.sparse or flag(c) else gen.expr(1)
+    obligations: list[tuple[tuple[str, ...], Expr | None]] = []
+    for _ in range(c.number(0, 2)):
+        plain = gen.sparse or c.number(0, 2) == 0
+        obligations.append(
+            (
+                tuple(gen.obligation_use(n) for n in some(c, gen.vocab.obligations, 1, 2)),
+                None if plain else gen.leaf(),
+            )
+        )
+    return OverrideSpec(override_id, names, citing, condition, tuple(obligations))
+
+
+def with_overrides(
+    c: Choices, gen: ExprGen, rules: tuple[RuleSpec, ...]
+) -> tuple[tuple[RuleSpec, ...], tuple[OverrideSpec, ...]]:
+    """Often none; else one to three overrides, and the rules citing sections of their own (so
+    that lifting by citation picks some denies and not others)."""
+    denies = [r for r in rules if r.effect == "deny"]
+    if c.number(0, 2) == 0 or not denies:
+        return rules, ()
+    if flag(c):  # the allow an override is meant to let through: a deny's scope, granted
+        used = {r.id for r in rules}
+        allow_id = next(f"r{i}" for i in range(20) if f"r{i}" not in used)
+        granted = gen_rule(c, gen, allow_id, "allow")
+        rules = (*rules, replace(granted, scopes=pick(c, denies).scopes))
+    cited = tuple(replace(r, citation=pick(c, CITATIONS)) for r in rules)
+    return cited, tuple(gen_override(c, gen, cited, f"o{i}") for i in range(c.number(1, 3)))
+
+
 def gen_spec(
     c: Choices,
     invariants: tuple[int, int] = (0, 3),
@@ -787,8 +837,9 @@ def gen_spec(
         # A rule made from another: redundancy, shadowing, overlaps.
         # Written first: `fitted` drops rules from the end.
         rules = (derived_rule(c, gen, pick(c, rules), ids[len(rules)]), *rules)
+    rules, overrides = with_overrides(c, gen, rules)
     invs = tuple(gen_invariant(c, gen, rules, f"inv{i}") for i in range(c.number(*invariants)))
-    return Spec(vocab, keys, rules, invs, ob_decls)
+    return Spec(vocab, keys, rules, invs, ob_decls, overrides)
 
 
 # ---- mutations (for diff) ------------------------------------------------------------------------
@@ -885,6 +936,7 @@ MUTATIONS = (
     "exception",
     "default",
     "declaration",
+    "override",
 )
 """The kinds of :func:`mutate`; anything else changes a constant of a condition."""
 
@@ -909,9 +961,11 @@ def mutate(c: Choices, spec: Spec, kind: str | None = None) -> tuple[Spec, str]:
     a constant of a condition changed ("constant"); None picks one."""
     gen = ExprGen(c, spec.vocab, spec.keys, ob_decls=spec.ob_decls)
     rules = list(spec.rules)
-    what = c.number(0, 8) if kind is None else [*MUTATIONS, "constant"].index(kind)
+    what = c.number(0, 9) if kind is None else [*MUTATIONS, "constant"].index(kind)
     index = c.number(0, len(rules) - 1)
     rule = rules[index]
+    if what == 8 and any(r.effect == "deny" for r in rules):
+        return _mutate_override(c, gen, spec)
     if what == 0:
         used = {r.id for r in rules}
         new_id = next(f"r{i}" for i in range(20) if f"r{i}" not in used)
@@ -997,6 +1051,38 @@ def mutate(c: Choices, spec: Spec, kind: str | None = None) -> tuple[Spec, str]:
     return replace(spec, rules=tuple(rules)), f"rule {rule.id}: new condition"
 
 
+def _mutate_override(c: Choices, gen: ExprGen, spec: Spec) -> tuple[Spec, str]:
+    """An override added, removed, or given another condition or other obligations."""
+    overrides = list(spec.overrides)
+    used = {o.id for o in overrides}
+    if not overrides or c.number(0, 3) == 0:
+        new_id = next(f"o{i}" for i in range(20) if f"o{i}" not in used)
+        overrides.append(gen_override(c, gen, spec.rules, new_id))
+        return replace(spec, overrides=tuple(overrides)), f"override {new_id} added"
+    index = c.number(0, len(overrides) - 1)
+    override = overrides[index]
+    what = c.number(0, 3)
+    if what == 0:
+        del overrides[index]
+        change = "removed"
+    elif what == 1:
+        overrides[index] = replace(override, condition=gen.expr(1))
+        change = "new condition"
+    elif what == 2 and override.obligations:  # the same clauses, other names: only names change
+        pool = gen.vocab.obligations
+        clauses = tuple(
+            (tuple(gen.obligation_use(n) for n in some(c, pool, 1, 2)), w)
+            for _, w in override.obligations
+        )
+        overrides[index] = replace(override, obligations=clauses)
+        change = "obligations renamed"
+    else:
+        fresh = gen_override(c, gen, spec.rules, override.id)
+        overrides[index] = replace(override, obligations=fresh.obligations)
+        change = "new obligations"
+    return replace(spec, overrides=tuple(overrides)), f"override {override.id}: {change}"
+
+
 # ---- reading the model ---------------------------------------------------------------------------
 
 
@@ -1039,6 +1125,14 @@ def invariant_exprs(inv: InvariantSpec) -> list[Expr]:
     return ([inv.condition] if inv.condition is not None else []) + list(inv.exceptions)
 
 
+def override_exprs(spec: Spec, override: OverrideSpec) -> list[Expr]:
+    """The override's condition and its clauses', with the declared conditions of the
+    obligations it requires."""
+    declared = {use_parts(use)[0] for names, _ in override.obligations for use in names}
+    whens = [d.when for d in spec.ob_decls if d.name in declared and d.when is not None]
+    return [override.condition] + [w for _, w in override.obligations if w is not None] + whens
+
+
 def rule_exprs_in(spec: Spec, rule: RuleSpec) -> list[Expr]:
     """The rule's conditions, with the declared conditions of the obligations it requires."""
     declared = {use_parts(use)[0] for names, _ in rule.obligations for use in names}
@@ -1051,6 +1145,12 @@ def spec_exprs(spec: Spec) -> list[Expr]:
         [e for r in spec.rules for e in rule_exprs(r)]
         + [e for i in spec.invariants for e in invariant_exprs(i)]
         + [d.when for d in spec.ob_decls if d.when is not None]
+        + [
+            e
+            for o in spec.overrides
+            if lifted_ids(spec.rules, o)  # an override that lifts nothing is not written
+            for e in override_exprs(spec, o)
+        ]
     )
 
 
@@ -1268,9 +1368,15 @@ def cell_keys(
     """The keys the rules covering a cell (in any version) and the invariants about it read."""
     keys: set[str] = set()
     for spec in specs:
+        covering = set()
         for rule in spec.rules:
             if rule_covers(spec.vocab, rule, cell):
+                covering.add(rule.id)
                 for e in rule_exprs_in(spec, rule):
+                    keys |= expr_keys(e)
+        for override in spec.overrides:  # an override of a deny covering the cell reads its keys
+            if covering & set(lifted_ids(spec.rules, override)):
+                for e in override_exprs(spec, override):
                     keys |= expr_keys(e)
         if invariants:
             for inv in spec.invariants:
@@ -1292,6 +1398,8 @@ def fitted(spec: Spec, limit: int) -> Spec | None:
     while universe_cost([spec]) > limit:
         if spec.invariants:
             spec = replace(spec, invariants=spec.invariants[:-1])
+        elif spec.overrides:
+            spec = replace(spec, overrides=spec.overrides[:-1])
         elif len(spec.rules) > 1:
             spec = replace(spec, rules=spec.rules[:-1])
         else:
@@ -1370,6 +1478,7 @@ UNDECIDED_PATTERNS = {
     "never-applies": re.compile(r"^whether rule `([^`]+)` can apply could not be decided"),
     "redundant-rule": re.compile(r"^whether rule `([^`]+)` is redundant could not be decided"),
     "deny-overrides-allow": re.compile(r"^whether `([^`]+)` and `([^`]+)` overlap could not be"),
+    "override": re.compile(r"^whether override `([^`]+)` lifts a deny could not be decided"),
 }
 """The questions ``check`` may leave open (``analysis-undecided``), by their verdict."""
 
@@ -1379,6 +1488,8 @@ FINDING_PATTERNS = {
     "redundant-rule": re.compile(r"rule `([^`]+)` is redundant"),
     "deny-overrides-allow": re.compile(r"deny `([^`]+)` overrides allow `([^`]+)`"),
     "invariant-broken": re.compile(r"invariant `([^`]+)` is broken"),
+    "override-never-lifts": re.compile(r"override `([^`]+)` never lifts anything"),
+    "override-changes-nothing": re.compile(r"override `([^`]+)` changes no decision"),
 }
 
 
@@ -1389,6 +1500,8 @@ class Findings:
     redundant: set[str] = field(default_factory=set)
     overlaps: set[tuple[str, str]] = field(default_factory=set)
     broken: dict[str, policy_engine.Diagnostic] = field(default_factory=dict)
+    never_lifts: set[str] = field(default_factory=set)
+    changes_nothing: set[str] = field(default_factory=set)
     undecided: dict[str, list[tuple[str, ...]]] = field(default_factory=dict)
     """verdict → the subjects (ids) of the questions left open, each with its message last."""
     errors: list[policy_engine.Diagnostic] = field(default_factory=list)
@@ -1420,6 +1533,10 @@ def read_findings(diagnostics: Iterable[policy_engine.Diagnostic]) -> Findings:
             found.redundant.add(match[1])
         elif d.code == "deny-overrides-allow":
             found.overlaps.add((match[1], match[2]))
+        elif d.code == "override-never-lifts":
+            found.never_lifts.add(match[1])
+        elif d.code == "override-changes-nothing":
+            found.changes_nothing.add(match[1])
         else:
             found.broken[match[1]] = d
     return found
@@ -1435,6 +1552,10 @@ class BruteFacts:
     """allow rule → it is among the reasons of some allow decision."""
     overlaps: dict[tuple[str, str], Request] = field(default_factory=dict)
     broken: dict[str, Request] = field(default_factory=dict)
+    lifts: dict[str, bool] = field(default_factory=dict)
+    """override → it lifts a deny (that would otherwise apply) on some request."""
+    lifts_allowed: dict[str, bool] = field(default_factory=dict)
+    """override → it does so on some request that is allowed."""
     decide_mismatches: list[tuple[Request, dict[str, Any], dict[str, Any]]] = field(
         default_factory=list
     )
@@ -1444,6 +1565,9 @@ def brute_force(spec: Spec, policy: policy_engine.Policy, universe: SoundUnivers
     facts = BruteFacts()
     facts.applies = {r.id: False for r in spec.rules}
     facts.grants = {r.id: False for r in spec.rules if r.effect == "allow"}
+    live = [(o, ids) for o in spec.overrides if (ids := lifted_ids(spec.rules, o))]
+    facts.lifts = {o.id: False for o, _ in live}
+    facts.lifts_allowed = {o.id: False for o, _ in live}
     vocab = spec.vocab
     for cell in cells_of(vocab):
         candidates = [r for r in spec.rules if rule_covers(vocab, r, cell)]
@@ -1471,6 +1595,12 @@ def brute_force(spec: Spec, policy: policy_engine.Policy, universe: SoundUnivers
             if d.effect == "allow":
                 for reason in d.reasons:
                     facts.grants[reason.id] = True
+            for override, ids in live:
+                lifting = ref.value(override.condition)[0] is True and any(
+                    ref.own_value(r)[0] is not False for r in denies if r.id in ids
+                )
+                facts.lifts[override.id] |= lifting
+                facts.lifts_allowed[override.id] |= lifting and d.effect == "allow"
             for deny in denies:
                 if deny.id in applying:
                     for allow in allows:
@@ -1602,7 +1732,24 @@ def compare_check(spec: Spec, tally: Counter[str] | None = None) -> tuple[int, l
                 changed,
             )
 
-    # 5. deny-overrides-allow, both ways
+    # 5. overrides that never lift, or change nothing
+    for override_id, lifting in facts.lifts.items():
+        if (override_id,) in open_questions.get("override", set()):
+            continue
+        if lifting and override_id in found.never_lifts:
+            disagree("override", f"`{override_id}` is reported never to lift, but it lifts a deny")
+        if not lifting and override_id not in found.never_lifts:
+            disagree("override", f"`{override_id}` lifts nothing, but is not reported")
+        nothing = lifting and not facts.lifts_allowed[override_id]
+        if (override_id in found.changes_nothing) != nothing:
+            said = "changes no decision" if nothing else "lets some request through"
+            disagree("override", f"`{override_id}` {said}, but check says otherwise")
+    if tally is not None:
+        tally["check: override lifts"] += sum(facts.lifts.values())
+        tally["check: override-never-lifts"] += len(found.never_lifts)
+        tally["check: override-changes-nothing"] += len(found.changes_nothing)
+
+    # 6. deny-overrides-allow, both ways
     for pair in sorted(found.overlaps - set(facts.overlaps)):
         disagree("deny-overrides-allow", f"deny `{pair[0]}` and allow `{pair[1]}` never both apply")
     # An allow reported as shadowed gets no overlap notes (its warning already says a deny
@@ -1695,6 +1842,15 @@ def group_cells(vocab: Vocab, group: Any) -> set[tuple[str, str, str]]:
     return set(itertools.product(*per_kind))  # type: ignore[arg-type]
 
 
+def reported_cells(vocab: Vocab, groups: Iterable[Any]) -> dict[tuple[str, str, str], set[str]]:
+    """Each cell the groups of a report stand for, with the kinds of the groups it is in."""
+    reported: dict[tuple[str, str, str], set[str]] = {}
+    for group in groups:
+        for cell in group_cells(vocab, group):
+            reported.setdefault(cell, set()).add(group.kind)
+    return reported
+
+
 def compare_diff(
     old: Spec, new: Spec, change: str = "", tally: Counter[str] | None = None
 ) -> tuple[int, list[Disagreement]]:
@@ -1728,10 +1884,7 @@ def compare_diff(
         tally["diff: no change"] += not report.groups
         for group in report.groups:
             tally[f"diff: {group.kind} group"] += 1
-    reported: dict[tuple[str, str, str], set[str]] = {}
-    for group in report.groups:
-        for cell in group_cells(old.vocab, group):
-            reported.setdefault(cell, set()).add(group.kind)
+    reported = reported_cells(old.vocab, report.groups)
     requests = 0
     any_change = False
     for cell in cells_of(old.vocab):
@@ -1841,6 +1994,7 @@ def _joint_simplifications(spec: Spec) -> Iterator[Callable[[Spec], Spec]]:
             for parent in parents:
                 yield partial(_without_parent, kind=kind, term=term, parent=parent)
     used = {use_parts(n)[0] for r in spec.rules for names, _ in r.obligations for n in names}
+    used |= {use_parts(n)[0] for o in spec.overrides for names, _ in o.obligations for n in names}
     if set(spec.vocab.obligations) - used:
         yield partial(_only_obligations, kept=tuple(o for o in spec.vocab.obligations if o in used))
 
@@ -1880,8 +2034,11 @@ def _own_simplifications(spec: Spec) -> Iterator[Spec]:
     """Smaller versions of ``spec`` (its rules and invariants only), simplest first."""
     for i in range(len(spec.invariants)):
         yield replace(spec, invariants=spec.invariants[:i] + spec.invariants[i + 1 :])
+    for i in range(len(spec.overrides)):
+        yield replace(spec, overrides=spec.overrides[:i] + spec.overrides[i + 1 :])
     for i in range(len(spec.rules)):
         yield replace(spec, rules=spec.rules[:i] + spec.rules[i + 1 :])
+    yield from _override_simplifications(spec)
 
     def with_rule(i: int, rule: RuleSpec) -> Spec:
         return replace(spec, rules=(*spec.rules[:i], rule, *spec.rules[i + 1 :]))
@@ -1932,6 +2089,20 @@ def _own_simplifications(spec: Spec) -> Iterator[Spec]:
                 yield with_invariant(i, replace(inv, scopes=inv_scopes))
 
 
+def _override_simplifications(spec: Spec) -> Iterator[Spec]:
+    """Each override with fewer obligations, or a simpler condition."""
+    for i, override in enumerate(spec.overrides):
+
+        def with_override(new: OverrideSpec, i: int = i) -> Spec:
+            return replace(spec, overrides=(*spec.overrides[:i], new, *spec.overrides[i + 1 :]))
+
+        for n in range(len(override.obligations)):
+            clauses = override.obligations[:n] + override.obligations[n + 1 :]
+            yield with_override(replace(override, obligations=clauses))
+        for smaller in smaller_exprs(override.condition):
+            yield with_override(replace(override, condition=smaller))
+
+
 def minimise(
     versions: tuple[Spec, ...], still_wrong: Callable[[tuple[Spec, ...]], bool], budget: int = 300
 ) -> tuple[Spec, ...]:
@@ -1945,6 +2116,7 @@ def minimise(
             current[0],
             rules=tuple(r for v in current for r in v.rules),
             invariants=tuple(i for v in current for i in v.invariants),
+            overrides=tuple(o for v in current for o in v.overrides),
         )
         for change in _joint_simplifications(merged):
             yield tuple(change(v) for v in current)

@@ -46,6 +46,7 @@ from .test_properties import (
     draw_leaf,
     expr_text,
     flag,
+    lifted_ids,
     number,
     pick,
     policies,
@@ -896,6 +897,14 @@ def rule_exprs(rule: RuleSpec) -> list[Expr]:
     return exprs
 
 
+def policy_exprs(spec: PolicySpec) -> list[Expr]:
+    """Every condition of the rules and of the overrides."""
+    exprs = [e for r in spec.rules for e in rule_exprs(r)]
+    for override in spec.overrides:
+        exprs += [override.condition, *(w for _, w in override.obligations if w is not None)]
+    return exprs
+
+
 def in_scope(vocab: Vocab, kind: str, term: str, names: Iterable[str] | None) -> bool:
     return names is None or bool(set(names) & ancestors(vocab, kind, term))
 
@@ -980,12 +989,19 @@ def cells_of(vocab: Vocab) -> Iterator[tuple[str, str, str]]:
 
 
 def cell_keys(spec: PolicySpec, cell: tuple[str, str, str]) -> set[str]:
-    """The context keys the rules covering a cell read: no other key can change its decision."""
+    """The context keys the rules covering a cell read, and the overrides of its deny rules: no
+    other key can change its decision."""
     keys: set[str] = set()
+    covering: set[str] = set()
     for rule in spec.rules:
         if rule_covers(spec.vocab, rule, cell):
+            covering.add(rule.id)
             for expr in rule_exprs(rule):
                 keys |= expr_keys(expr)
+    for override in spec.overrides:
+        if covering & set(lifted_ids(spec.rules, override)):
+            keys |= expr_keys(override.condition)
+            keys |= {k for _, w in override.obligations if w is not None for k in expr_keys(w)}
     return keys
 
 
@@ -1142,7 +1158,7 @@ def test_invariant_proofs_agree_with_brute_force(
     conditions = [i[2] for i in invariants if i[2] is not None]
 
     def universe_of(s: PolicySpec) -> Universe:
-        return Universe(s.vocab, [*(e for r in s.rules for e in rule_exprs(r)), *conditions])
+        return Universe(s.vocab, [*policy_exprs(s), *conditions])
 
     spec = trimmed(spec, lambda s: universe_cost(s, universe_of(s), invariants) <= UNIVERSE_LIMIT)
     universe = universe_of(spec)

@@ -15,7 +15,7 @@ import pytest
 import policy_engine
 from policy_engine.api import check_policy
 from policy_engine.engine import image
-from policy_engine.engine import policy as policy_module
+from policy_engine.engine import loading as loading_module
 from policy_engine.language import ast, grammar, parser, store
 from policy_engine.language.source import Source
 
@@ -54,8 +54,7 @@ def test_second_load_skips_the_parser(
         raise AssertionError("the parser ran although the cache had the files")
 
     monkeypatch.setattr(parser, "parse_source", no_parsing)
-    monkeypatch.setattr(policy_module, "parse_source", no_parsing)
-    monkeypatch.setattr(policy_module, "check", no_parsing)
+    monkeypatch.setattr(loading_module, "check_loaded", no_parsing)
     second = policy_engine.load_policy(policy_copy)
     assert second.version == first.version
     assert second.decide(*REQUEST).model_dump() == first.decide(*REQUEST).model_dump()

@@ -40,7 +40,7 @@ from .test_analysis import (
     draw_string_leaf,
     full_text,
     near,
-    rule_exprs,
+    policy_exprs,
     string_policies,
     with_string_tests,
 )
@@ -688,7 +688,7 @@ def moved(draw: st.DrawFn, spec: PolicySpec) -> PolicySpec:
 
 
 def universe_for(*specs: PolicySpec) -> Universe:
-    return Universe(specs[0].vocab, [e for s in specs for r in s.rules for e in rule_exprs(r)])
+    return Universe(specs[0].vocab, [e for s in specs for e in policy_exprs(s)])
 
 
 def cost(old: PolicySpec, new: PolicySpec) -> int:

@@ -44,8 +44,7 @@ HEAD = "rule r §1 allow clerk to use contact for support"
 
 STATEMENTS = (
     "`party`, `data`, `purpose`, `obligation`, `condition`, `context`, `attribute`, `rule`, "
-    "`invariant`, "
-    "`source`, `not a decision`"
+    "`override`, `invariant`, `source`, `not a decision`, `use`"
 )
 RESERVED_HELP = (
     "pick another name; the language's own words (`party`, `rule`, `when`, `any`, ...) are reserved"
@@ -255,8 +254,8 @@ BAD_POLICIES: dict[str, Bad] = {
         3,
         3,
         "when",
-        "expected `.`, `and`, `in`, `is`, `not`, `or`, `unless`, `with`, a comparison (`=`, "
-        "`!=`, `<`, `<=`, `>`, `>=`) or the start of a statement, found `when`",
+        "expected `and`, `in`, `is`, `not`, `or`, `unless`, `with`, a comparison (`=`, `!=`, "
+        "`<`, `<=`, `>`, `>=`) or the start of a statement, found `when`",
         "a rule's `when` comes before its `unless` clauses",
     ),
     "with without obligation": syntax(
@@ -721,8 +720,8 @@ BAD_POLICIES: dict[str, Bad] = {
         1,
         33,
         "consent",
-        "expected `default`, `from`, `is`, a citation such as `§5.1`, a quoted string or the "
-        "start of a statement, found `consent`",
+        "expected `default`, `from`, `is`, `supplies`, a citation such as `§5.1`, a quoted "
+        "string or the start of a statement, found `consent`",
         "the key the consent ledger supplies is marked `from consent ledger`, written right after "
         "its type",
     ),

@@ -41,6 +41,7 @@ from policy_engine.traceability.verdicts import NEVER, Cell, CellVerdict
 from .conftest import planiso_texts
 from .soundness_model import (
     RandomChoices,
+    SoundReference,
     SoundUniverse,
     Spec,
     cell_keys,
@@ -49,6 +50,7 @@ from .soundness_model import (
     gen_spec,
     spec_text,
 )
+from .test_properties import Request
 
 ADDED_RULE = """
 rule delivery_sms_with_consent §5.1
@@ -230,6 +232,30 @@ def check_every_request(spec: Spec) -> None:
         if verdict.status == "conditional":
             assert any(outcomes) and not all(outcomes), f"{cell} is not conditional"
         check_rules(policy, verdict, cell, universe.contexts(cell_keys([spec], cell, False)))
+        check_overrides(spec, policy, verdict, cell, universe)
+
+
+def check_overrides(
+    spec: Spec,
+    policy: policy_engine.Policy,
+    verdict: CellVerdict,
+    cell: Cell,
+    universe: SoundUniverse,
+) -> None:
+    """The overrides a cell names are those that lift a deny (by the reference evaluator: their
+    condition true, a deny they lift covering the request and not false without them) on some
+    request of the cell that is allowed."""
+    lifting: set[str] = set()
+    for context in universe.contexts(cell_keys([spec], cell, False)):
+        if not policy.decide(*cell, context).allowed:
+            continue
+        ref = SoundReference(spec, Request(*cell, context))
+        covering = [r for r in spec.rules if ref.covers(r)]
+        for override, ids in ref.live_overrides():
+            would = any(ref.own_value(r)[0] is not False for r in covering if r.id in ids)
+            if would and ref.value(override.condition)[0] is True:
+                lifting.add(override.id)
+    assert {o.id for o in verdict.overrides} == lifting, f"{cell}: overrides"
 
 
 def check_rules(

@@ -42,6 +42,7 @@ from .test_properties import (
     ancestors,
     draw_expr,
     draw_rule,
+    lifted_ids,
     number,
     policies,
     policy_text,
@@ -250,6 +251,13 @@ def read_by(rule: RuleSpec) -> list[str]:
     return sorted({k for e in exprs for k in keys_in(e)})
 
 
+def varied(spec: PolicySpec, rule: RuleSpec) -> list[str]:
+    """The keys the rule's value reads: its own, and those of the overrides that lift it (the
+    finding is about its own keys, but an override can let a request without one through)."""
+    lifting = [o.condition for o in spec.overrides if rule.id in lifted_ids(spec.rules, o)]
+    return sorted({*read_by(rule), *(k for e in lifting for k in keys_in(e))})
+
+
 def cells_of(spec: PolicySpec, rule: RuleSpec) -> list[tuple[str, str, str]]:
     covered = [
         [
@@ -265,8 +273,8 @@ def cells_of(spec: PolicySpec, rule: RuleSpec) -> list[tuple[str, str, str]]:
 def brute_force(spec: PolicySpec, rule: RuleSpec, compiled: CompiledRule, ctx: Any) -> set[str]:
     """The keys the definition reports for ``rule``, by trying every context of the keys it
     reads in every cell of its scope."""
-    keys = read_by(rule)
-    candidates = [k for k in keys if k not in spec.defaults]
+    keys = varied(spec, rule)
+    candidates = [k for k in read_by(rule) if k not in spec.defaults]
     escapes: set[str] = set()  # a request without the key where the rule is false
     fails_closed: set[str] = set()  # a request without the key where the rule is unknown
     ever_false = False
@@ -290,7 +298,7 @@ def brute_force(spec: PolicySpec, rule: RuleSpec, compiled: CompiledRule, ctx: A
 
 def evaluations(spec: PolicySpec, rule: RuleSpec) -> int:
     count = len(cells_of(spec, rule))
-    for key in read_by(rule):
+    for key in varied(spec, rule):
         count *= len(values_of(spec, key))
     return count
 

@@ -501,11 +501,20 @@ def _inline(spec: Spec) -> Spec:
     decls = tuple(
         replace(d, when=None if d.when is None else inlined(d.when)) for d in spec.ob_decls
     )
+    overrides = tuple(
+        replace(
+            o,
+            condition=inlined(o.condition),
+            obligations=tuple((n, None if w is None else inlined(w)) for n, w in o.obligations),
+        )
+        for o in spec.overrides
+    )
     return replace(
         spec,
         rules=tuple(rule(r) for r in spec.rules),
         invariants=tuple(invariant(i) for i in spec.invariants),
         ob_decls=decls,
+        overrides=overrides,
     )
 
 
@@ -539,7 +548,8 @@ def _named_more(spec: Spec, c: RandomChoices) -> Spec:
         for r in spec.rules
     )
     invariants = tuple(replace(i, condition=some(i.condition)) for i in spec.invariants)
-    return replace(spec, rules=rules, invariants=invariants)
+    overrides = tuple(replace(o, condition=_with_names(c, o.condition)) for o in spec.overrides)
+    return replace(spec, rules=rules, invariants=invariants, overrides=overrides)
 
 
 @settings(max_examples=25, deadline=None)

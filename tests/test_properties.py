@@ -32,6 +32,7 @@ import policy_engine
 from policy_engine import load_policy_text
 from policy_engine.engine.compiler import CompiledRule
 from policy_engine.engine.request import normalize_context
+from policy_engine.language.printer import obligation_name
 
 from . import time_reference
 
@@ -153,11 +154,43 @@ class RuleSpec:
 
 
 @dataclass(frozen=True)
+class OverrideSpec:
+    """``override ID §n lifts a, b | lifts denies citing §n when C [with obligation …]…``."""
+
+    id: str
+    lifts: tuple[str, ...]
+    """The rule ids it names (those that are deny rules of the policy are lifted)."""
+    citing: str | None
+    """``lifts denies citing`` this section (then ``lifts`` is not used)."""
+    condition: Expr
+    obligations: tuple[tuple[tuple[str, ...], Expr | None], ...]
+    citation: str | None = "§1"
+
+
+def cites_within(cited: str | None, target: str) -> bool:
+    """Without a source document, numbering alone says what is within a section: `§2.1` and
+    `§2(1)` are within `§2`, `§21` is not."""
+    if cited is None:
+        return False
+    return cited == target or cited.startswith((target + ".", target + "("))
+
+
+def lifted_ids(rules: Sequence[RuleSpec], override: OverrideSpec) -> tuple[str, ...]:
+    """The deny rules an override lifts, in the order the rules are written (an override that
+    lifts none is not written: it would not load)."""
+    denies = [r for r in rules if r.effect == "deny"]
+    if override.citing is not None:
+        return tuple(r.id for r in denies if cites_within(r.citation, override.citing))
+    return tuple(r.id for r in denies if r.id in override.lifts)
+
+
+@dataclass(frozen=True)
 class PolicySpec:
     vocab: Vocab
     defaults: Mapping[str, Any]
     rules: tuple[RuleSpec, ...]
     decl_order: tuple[tuple[str, str], ...]  # (kind, term) in the order they are written
+    overrides: tuple[OverrideSpec, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -286,13 +319,42 @@ def rule_text(rule: RuleSpec) -> str:
         lines.append(f"  when {expr_text(rule.condition)}")
     for exception in rule.exceptions:
         lines.append(f"  unless {expr_text(exception, redundant=True)}")
-    for names, condition in rule.obligations:
+    lines += clause_lines(rule.obligations)
+    return "\n".join(lines) + "\n"
+
+
+def clause_lines(obligations: Iterable[tuple[tuple[str, ...], Expr | None]]) -> list[str]:
+    lines = []
+    for names, condition in obligations:
         word = "obligation" if len(names) == 1 else "obligations"
         clause = f"  with {word} {', '.join(names)}"
         if condition is not None:
             clause += f" when {expr_text(condition)}"
         lines.append(clause)
-    return "\n".join(lines) + "\n"
+    return lines
+
+
+def override_text(override: OverrideSpec, rules: Sequence[RuleSpec]) -> str:
+    """The override as written; the empty string when it lifts no deny rule of ``rules``."""
+    lifted = lifted_ids(rules, override)
+    if not lifted:
+        return ""
+    head = f"override {override.id}" + (f" {override.citation}" if override.citation else "")
+    lifts = (
+        f"lifts denies citing {override.citing}"
+        if override.citing is not None
+        else f"lifts {', '.join(lifted)}"
+    )
+    lines = [head, f"  {lifts}", f"  when {expr_text(override.condition)}"]
+    return "\n".join(lines + clause_lines(override.obligations)) + "\n"
+
+
+def override_conditions(override: OverrideSpec) -> list[Expr]:
+    return [override.condition, *(c for _, c in override.obligations if c is not None)]
+
+
+def override_texts(overrides: Iterable[OverrideSpec], rules: Sequence[RuleSpec]) -> list[str]:
+    return [t for t in (override_text(o, rules) for o in overrides) if t]
 
 
 def declaration_items(spec: PolicySpec) -> list[str]:
@@ -313,8 +375,13 @@ def rule_conditions(rule: RuleSpec) -> list[Expr]:
 
 
 def policy_items(spec: PolicySpec) -> list[str]:
-    conditions = condition_declarations(e for r in spec.rules for e in rule_conditions(r))
-    return declaration_items(spec) + conditions + [rule_text(r) for r in spec.rules]
+    exprs = [e for r in spec.rules for e in rule_conditions(r)]
+    exprs += [
+        e for o in spec.overrides if lifted_ids(spec.rules, o) for e in override_conditions(o)
+    ]
+    rules = [rule_text(r) for r in spec.rules]
+    overrides = override_texts(spec.overrides, spec.rules)
+    return declaration_items(spec) + condition_declarations(exprs) + rules + overrides
 
 
 def policy_text(spec: PolicySpec) -> str:
@@ -587,6 +654,22 @@ def draw_scalar(draw: st.DrawFn, key: str) -> Any:
     return pick(draw, STRINGS)
 
 
+def draw_override(
+    draw: st.DrawFn, vocab: Vocab, rules: Sequence[RuleSpec], override_id: str, time: bool = True
+) -> OverrideSpec:
+    """Lifts some rules by id, or the denies citing a section some rule's citation is in
+    (``time``: its conditions may compare dates, as :func:`draw_leaf` says)."""
+    cited = sorted({r.citation.split(".")[0] for r in rules if r.citation})
+    citing = pick(draw, cited) if cited and flag(draw) else None
+    names = tuple(some(draw, [r.id for r in rules], 1, 2))
+    obligations: list[tuple[tuple[str, ...], Expr | None]] = []
+    for _ in range(number(draw, 0, 1) if vocab.obligations else 0):
+        when = None if flag(draw) else draw_expr(draw, vocab, depth=1, time=time)
+        obligations.append((tuple(some(draw, vocab.obligations, 1, 2)), when))
+    condition = draw_expr(draw, vocab, depth=1, time=time)
+    return OverrideSpec(override_id, names, citing, condition, tuple(obligations))
+
+
 @st.composite
 def policies(draw: st.DrawFn, time: bool = True) -> PolicySpec:
     vocab = draw(vocabularies())
@@ -602,7 +685,10 @@ def policies(draw: st.DrawFn, time: bool = True) -> PolicySpec:
     ids = draw(st.permutations([f"r{i}" for i in range(8)]))
     specs = tuple(draw_rule(draw, vocab, ids[i], time=time) for i in range(number(draw, 1, 6)))
     decl_order = tuple(draw(st.permutations([(k, t) for k in KINDS for t in vocab.terms(k)])))
-    return PolicySpec(vocab, defaults, specs, decl_order)
+    overrides = tuple(
+        draw_override(draw, vocab, specs, f"o{i}", time) for i in range(number(draw, 0, 2))
+    )
+    return PolicySpec(vocab, defaults, specs, decl_order, overrides)
 
 
 def draw_context_value(draw: st.DrawFn, vocab: Vocab, key: str) -> Any:
@@ -798,19 +884,61 @@ class Reference:
                 return False
         return True
 
-    def rule_value(self, rule: RuleSpec) -> tuple[Truth, set[str]]:
-        """cond and not exc1 and not exc2 ..., with the absent keys when unknown."""
+    def own_value(self, rule: RuleSpec) -> tuple[Truth, set[str]]:
+        """cond and not exc1 and not exc2 ..., with the absent keys when unknown: the rule's value
+        without any override."""
         parts: list[tuple[Truth, set[str]]] = []
         if rule.condition is not None:
             parts.append(self.value(rule.condition))
         for exception in rule.exceptions:
             v, m = self.value(exception)
             parts.append((None if v is None else not v, m))
-        if any(v is False for v, _ in parts):
-            return False, set()
-        if any(v is None for v, _ in parts):
-            return None, set().union(*(m for v, m in parts if v is None))
-        return True, set()
+        return kleene_all(parts)
+
+    def live_overrides(self) -> list[tuple[OverrideSpec, tuple[str, ...]]]:
+        """Each override of the policy that lifts some deny rule, with the ids it lifts."""
+        found = []
+        for override in getattr(self.spec, "overrides", ()):
+            ids = lifted_ids(self.spec.rules, override)
+            if ids:
+                found.append((override, ids))
+        return found
+
+    def rule_value(self, rule: RuleSpec) -> tuple[Truth, set[str]]:
+        """A deny's own value and not the condition of each override that lifts it (docs/
+        semantics.md, 37): an override whose condition is true lifts it, an unknown one does
+        not."""
+        parts = [self.own_value(rule)]
+        for override, ids in self.live_overrides():
+            if rule.id in ids:
+                v, m = self.value(override.condition)
+                parts.append((None if v is None else not v, m))
+        return kleene_all(parts)
+
+    def override_obligations(
+        self, candidates: Sequence[RuleSpec]
+    ) -> tuple[set[tuple[str, str]], set[str]]:
+        """On an allow: the obligations overrides bring (text, name) and the keys that left one
+        unknown. An override lifts when its condition is true and a deny it lifts covers the
+        request and would otherwise apply (its own value is not false); each obligation is
+        attached when that and its own condition hold (docs/semantics.md, 39–40)."""
+        obligations: set[tuple[str, str]] = set()
+        missing: set[str] = set()
+        for override, ids in self.live_overrides():
+            would = any(self.own_value(r)[0] is not False for r in candidates if r.id in ids)
+            held, held_missing = self.value(override.condition)
+            trigger: Truth = False if held is False or not would else held
+            for uses, condition in override.obligations:
+                for use in uses:
+                    text, name, when = self.requirement(use, condition)
+                    w, w_missing = (True, set()) if when is None else self.value(when)
+                    if trigger is True and w is True:
+                        obligations.add((text, name))
+                    elif trigger is not False and w is not False:
+                        missing |= (held_missing if trigger is None else set()) | (
+                            w_missing if w is None else set()
+                        )
+        return obligations, missing
 
     def decide(self) -> dict[str, Any]:
         candidates = [r for r in self.spec.rules if self.covers(r)]
@@ -837,6 +965,9 @@ class Reference:
                             obligations.add((text, name))
                         elif v is None:
                             missing |= m
+            brought, unknown = self.override_obligations(candidates)
+            obligations |= brought
+            missing |= unknown
         else:
             effect, deciding = "deny", []
         return {
@@ -852,6 +983,15 @@ class Reference:
         """An obligation as a clause writes it (``use``), with the clause's condition: its text
         as decisions detail it, its name, and when it is attached (here: the clause's own)."""
         return use, use, condition
+
+
+def kleene_all(parts: Sequence[tuple[Truth, set[str]]]) -> tuple[Truth, set[str]]:
+    """``and`` of valued parts, with the absent keys of the unknown ones when it is unknown."""
+    if any(v is False for v, _ in parts):
+        return False, set()
+    if any(v is None for v, _ in parts):
+        return None, set().union(*(m for v, m in parts if v is None))
+    return True, set()
 
 
 def reference_decide(spec: PolicySpec, request: Request) -> dict[str, Any]:
@@ -1036,6 +1176,23 @@ def test_explain_never_raises_and_agrees_with_the_fast_path(
                 assert ob_trace.obligations == list(names)
                 holds = condition is None or reference.value(condition)[0] is True
                 assert ob_trace.attached == (value is True and holds)
+        # The trace says where every obligation comes from: the granting rules' own clauses and
+        # the overrides' (said from the override's own parts, not from the allow rules' logic).
+        attached = {
+            obligation_name(n)
+            for t in trace.considered
+            for o in t.obligations
+            if o.attached
+            for n in o.obligations
+        }
+        attached |= {
+            obligation_name(n)
+            for u in trace.overrides
+            for o in u.obligations
+            if o.attached
+            for n in o.obligations
+        }
+        assert sorted(attached) == d.obligations or not d.allowed
         # The fast path's deciding rules are the trace's applying (or fail-closed) ones.
         if d.effect == "allow":
             applying = sorted(

@@ -193,3 +193,29 @@ def test_the_service_masks_a_dotted_key_flat_or_nested() -> None:
     flat = {"record.author": "dr_a"}
     assert masked_context(flat, ["record.author"]) == {"record.author": MASK}
     assert masked_context(flat, ["requester"]) is flat
+
+
+PACKAGE = "party staff\ndata notes\npurpose care\ncontext record.author: string\n"
+USER = (
+    'use pkg from "../pkg"\ncontext requester: string\n'
+    "context record.author: string supplies pkg.record.author\n"
+    "rule own §1\n  allow pkg.staff to use pkg.notes for pkg.care\n"
+    "  when requester = record.author\n"
+)
+
+
+def test_dotted_keys_and_packages() -> None:
+    """A dotted key is the policy's own unless its first part is a package's namespace: a
+    package has dotted keys of its own (`pkg.record.author`), which a key of the user supplies."""
+    policy = load_policy_text({"pkg/p.policy": PACKAGE, "user/u.policy": USER})
+    context = {"requester": "dr_a", "record": {"author": "dr_a"}}
+    assert policy.decide("pkg.staff", "pkg.notes", "pkg.care", context).allowed
+    with pytest.raises(PolicyValidationError, match=r"`pkg\.author` is a name of the package"):
+        load_policy_text(
+            {"pkg/p.policy": PACKAGE, "user/u.policy": USER + "context pkg.author: string\n"}
+        )
+
+
+def test_a_reserved_word_is_no_part_of_a_dotted_name() -> None:
+    with pytest.raises(Exception, match=r"`party` is a reserved word and cannot be used as a name"):
+        load_policy_text("context record.party: string\n")

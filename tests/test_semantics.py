@@ -1460,9 +1460,172 @@ def test_s36_bad_dates_are_request_errors() -> None:
             decide(p, "staff", "email", "support", decided_at=value)
 
 
-# ---- 37: numbers ---------------------------------------------------------------------------------
+# ---- overrides -----------------------------------------------------------------------------------
 
-NUMBERS_37 = """
+OVERRIDE_CONTEXTS: list[dict[str, Any]] = [
+    {},
+    {"a": True},
+    {"a": False},
+    {"a": True, "subject_age": 12},
+    {"a": True, "subject_age": 30},
+    {"a": False, "subject_age": 12},
+    {"subject_age": 12},
+    {"a": True, "b": True, "subject_age": 12, "destination": "US"},
+    {"b": True, "subject_age": 12, "destination": "CA-QC"},
+    {"b": True},
+]
+
+OVERRIDDEN = (
+    "rule staff_support §5.1\n  allow staff to use personal_information for support\n"
+    "rule minors_finance §3.2\n  deny any party from using financial_information for support\n"
+    "  when subject_age < 18\n  unless b\n"
+)
+
+
+def _every_answer(p: Policy, data: tuple[str, ...] = ("billing_address", "email")) -> list[Any]:
+    return [
+        outcome(p.decide("customer_service", d, "support", c))
+        for d in data
+        for c in OVERRIDE_CONTEXTS
+    ]
+
+
+def test_s37_a_lifted_deny_is_the_deny_with_one_more_unless() -> None:
+    """Sentence 37: an override lifting a deny decides every request as the deny with the
+    override's condition as one more `unless` (unknown: no lift, fail closed)."""
+    lifted = policy(OVERRIDDEN + "override by_a §9\n  lifts minors_finance\n  when a\n")
+    written = policy(OVERRIDDEN + "  unless a\n")
+    assert _every_answer(lifted) == _every_answer(written)
+    assert outcome(decide(lifted, "customer_service", "billing_address", "support", a=True)) == (
+        "allow",
+        ["staff_support"],
+        [],
+        [],
+    )
+    unknown = decide(lifted, "customer_service", "billing_address", "support", subject_age=12)
+    assert outcome(unknown) == ("deny", ["minors_finance"], [], ["a", "b"])
+
+
+def test_s38_lifts_the_denies_citing_a_section_or_within_it_in_any_file() -> None:
+    """Sentence 38: `lifts denies citing §3` lifts denies citing §3, §3.2 or §3(1), in any file;
+    not a deny citing §31 or §4.2, nor an allow."""
+    files = {
+        "rules.policy": VOCABULARY
+        + "rule staff_support §3.1\n  allow staff to use personal_information for support\n"
+        + "rule d1 §3.2\n  deny any party from using email for support\n"
+        + "rule d2 §3(1)\n  deny any party from using postal_address for support\n"
+        + "rule d3 §31\n  deny any party from using billing_address for support\n",
+        "more.policy": "rule d4 §4.2, §3\n  deny any party from using financial_information "
+        "for support\n  when a\n",
+        "overrides.policy": "override by_b §9\n  lifts denies citing §3\n  when b\n",
+    }
+    p = load_policy_text(files)
+    assert sorted(p.compiled.overrides[0].lifts) == ["d1", "d2", "d4"]
+    answers = {
+        data: p.decide("customer_service", data, "support", {"a": True, "b": True}).effect
+        for data in ("email", "postal_address", "billing_address", "contact_information")
+    }
+    assert answers == {
+        "email": "allow",
+        "postal_address": "allow",
+        "billing_address": "deny",  # d3 (§31) is not within §3
+        "contact_information": "allow",
+    }
+
+
+def test_s38_an_override_lifts_deny_rules_only() -> None:
+    """Sentence 38: an allow rule, an override or an unknown id cannot be lifted."""
+    cases = {
+        "lifts staff_support": "override-lifts-allow",
+        "lifts other": "override-lifts-override",
+        "lifts minors_financ": "unknown-rule",
+        "lifts denies citing §7": "override-lifts-nothing",
+        "lifts denies citing §5": "override-lifts-nothing",  # only an allow cites §5.1
+    }
+    for lifts, code in cases.items():
+        text = OVERRIDDEN + f"override o §9\n  {lifts}\n  when a\n"
+        text += "override other §9\n  lifts minors_finance\n  when b\n"
+        with pytest.raises(PolicyError) as raised:
+            policy(text)
+        assert [d.code for d in raised.value.errors] == [code], lifts
+
+
+def test_s39_obligations_only_where_a_lifted_deny_would_otherwise_apply() -> None:
+    """Sentence 39: the override's obligations come with an allow exactly when it lifted a deny
+    that was true or unknown without it; each clause needs its own `when` too."""
+    p = policy(
+        OVERRIDDEN + "override by_a §9\n  lifts minors_finance\n  when a\n"
+        "  with obligation log_access\n"
+        '  with obligation ensure_adequate_protection when destination != "CA-QC"\n'
+    )
+
+    def obligations(data: str, **context: Any) -> tuple[str, list[str], list[str]]:
+        d = decide(p, "customer_service", data, "support", **context)
+        return d.effect, d.obligations, d.missing
+
+    assert obligations("billing_address", a=True, subject_age=12, destination="US") == (
+        "allow",
+        ["ensure_adequate_protection", "log_access"],
+        [],
+    )
+    assert obligations("billing_address", a=True, subject_age=12) == (
+        "allow",
+        ["log_access"],
+        ["destination"],
+    )
+    assert obligations("billing_address", a=True) == ("allow", ["log_access"], ["destination"])
+    assert obligations("billing_address", a=True, subject_age=30) == ("allow", [], [])
+    assert obligations("billing_address", a=True, b=True, subject_age=12) == ("allow", [], [])
+    assert obligations("email", a=True, subject_age=12) == ("allow", [], [])
+    assert obligations("billing_address", a=False, b=False, subject_age=12) == ("deny", [], [])
+
+
+def test_s40_an_unknown_override_brings_nothing_and_names_its_keys() -> None:
+    """Sentence 40: on an allow another override made, an override whose condition is unknown
+    attaches none of its obligations and its keys are missing."""
+    p = policy(
+        OVERRIDDEN + "override by_a §9\n  lifts minors_finance\n  when a\n"
+        "  with obligation log_access\n"
+    )
+    allowed = decide(p, "customer_service", "billing_address", "support", b=True, subject_age=12)
+    assert outcome(allowed) == ("allow", ["staff_support"], [], [])  # `b` is the rule's own unless
+    both = policy(
+        OVERRIDDEN + "override by_a §9\n  lifts minors_finance\n  when a\n"
+        "  with obligation log_access\n"
+        "override by_identity §9\n  lifts minors_finance\n  when identity_verified\n"
+    )
+    d = decide(both, "customer_service", "billing_address", "support", identity_verified=True)
+    assert outcome(d) == ("allow", ["staff_support"], [], ["a"])
+    d = decide(
+        both, "customer_service", "billing_address", "support", identity_verified=True, a=True
+    )
+    assert d.obligations == ["log_access"]
+
+
+def test_s40_explain_names_the_override_that_lifted_a_deny() -> None:
+    """Sentences 37 and 39 in an explanation: the deny would apply, lifted by the override
+    (citation) because its condition; the override's lifted rules and obligations."""
+    p = policy(
+        OVERRIDDEN + 'override by_a §9 "a lifts it"\n  lifts minors_finance\n  when a\n'
+        "  with obligation log_access\n"
+    )
+    d = decide(p, "customer_service", "billing_address", "support", a=True, b=False, subject_age=12)
+    text = d.explain()
+    assert "deny `minors_finance` would apply; lifted by override `by_a` (§9) because a" in text
+    assert "lifted by override `by_a` when a  → true (`a` is true)  [lifts it]" in text
+    assert "[lifts] override `by_a`" in text and "with obligation log_access  → attached" in text
+    trace = d.trace()
+    [use] = trace.overrides
+    assert (use.id, use.lifted, use.description) == ("by_a", ["minors_finance"], "a lifts it")
+    [rule] = [t for t in trace.considered if t.id == "minors_finance"]
+    assert rule.would_apply == "true" and rule.overrides[0].lifts
+    failing = decide(p, "customer_service", "billing_address", "support", subject_age=12)
+    assert "override `by_a` lifts it only when a" in failing.explain()
+
+
+# ---- 46: numbers ---------------------------------------------------------------------------------
+
+NUMBERS_46 = """
 context risk: decimal
 rule low_risk §9
   allow customer_service to use email for support
@@ -1480,23 +1643,23 @@ rule low_risk §9
         (0.1, 17, "deny"),
     ],
 )
-def test_s37_numbers_compare_exactly(risk: object, age: int, effect: str) -> None:
-    """Sentence 37: integers and decimals compare as the numbers they are."""
+def test_s46_numbers_compare_exactly(risk: object, age: int, effect: str) -> None:
+    """Sentence 46: integers and decimals compare as the numbers they are."""
     d = decide(
-        policy(NUMBERS_37), "customer_service", "email", "support", risk=risk, subject_age=age
+        policy(NUMBERS_46), "customer_service", "email", "support", risk=risk, subject_age=age
     )
     assert d.effect == effect
 
 
 @pytest.mark.parametrize("risk", [float("nan"), float("-inf"), True, "0.1", [0.1]])
-def test_s37_a_number_that_is_not_finite_is_a_request_error(risk: object) -> None:
+def test_s46_a_number_that_is_not_finite_is_a_request_error(risk: object) -> None:
     with pytest.raises(RequestError):
-        decide(policy(NUMBERS_37), "customer_service", "email", "support", risk=risk)
+        decide(policy(NUMBERS_46), "customer_service", "email", "support", risk=risk)
 
 
-# ---- 38: attributes of terms ---------------------------------------------------------------------
+# ---- 47: attributes of terms ---------------------------------------------------------------------
 
-ATTRIBUTES_38 = """
+ATTRIBUTES_47 = """
 attribute location of party: one of "CA-QC", "US" default "US"
 party quebec_couriers under delivery_partners with location = "CA-QC"
 party night_couriers under quebec_couriers
@@ -1518,15 +1681,15 @@ rule outside_quebec §5.1
         ("night_couriers", "billing_address", "allow", ["in_quebec"]),
     ],
 )
-def test_s38_an_attribute_is_the_terms_its_parents_or_the_default(
+def test_s47_an_attribute_is_the_terms_its_parents_or_the_default(
     party: str, data: str, effect: str, reasons: list[str]
 ) -> None:
-    d = decide(policy(ATTRIBUTES_38), party, data, "order_delivery")
+    d = decide(policy(ATTRIBUTES_47), party, data, "order_delivery")
     assert (d.effect, [r.id for r in d.reasons], d.missing) == (effect, reasons, [])
 
 
-def test_s38_without_a_value_an_attribute_is_unknown_and_not_missing() -> None:
-    p = policy(ATTRIBUTES_38.replace(' default "US"', ""))
+def test_s47_without_a_value_an_attribute_is_unknown_and_not_missing() -> None:
+    p = policy(ATTRIBUTES_47.replace(' default "US"', ""))
     allow = decide(p, "delivery_partners", "postal_address", "order_delivery")
     assert (allow.effect, allow.reasons, allow.missing) == ("deny", [], [])
     deny = decide(p, "delivery_partners", "billing_address", "order_delivery")
@@ -1534,9 +1697,9 @@ def test_s38_without_a_value_an_attribute_is_unknown_and_not_missing() -> None:
     assert "`party.location` is unknown" in deny.explain()
 
 
-# ---- 39: relationships ---------------------------------------------------------------------------
+# ---- 48: relationships ---------------------------------------------------------------------------
 
-RELATIONSHIPS_39 = """
+RELATIONSHIPS_48 = """
 context requester: string
 context record.author: string
 rule originator §9
@@ -1552,11 +1715,11 @@ rule originator §9
         {"requester": "ana", "record.author": "ana"},
     ],
 )
-def test_s39_a_dotted_key_is_sent_flat_or_nested(context: dict[str, Any]) -> None:
-    d = policy(RELATIONSHIPS_39).decide("customer_service", "email", "support", context)
+def test_s48_a_dotted_key_is_sent_flat_or_nested(context: dict[str, Any]) -> None:
+    d = policy(RELATIONSHIPS_48).decide("customer_service", "email", "support", context)
     assert outcome(d) == ("allow", ["originator"], [], [])
 
 
-def test_s39_a_comparison_of_two_keys_is_unknown_when_one_is_missing() -> None:
-    d = decide(policy(RELATIONSHIPS_39), "customer_service", "email", "support", requester="ana")
+def test_s48_a_comparison_of_two_keys_is_unknown_when_one_is_missing() -> None:
+    d = decide(policy(RELATIONSHIPS_48), "customer_service", "email", "support", requester="ana")
     assert outcome(d) == ("deny", [], [], ["record.author"])

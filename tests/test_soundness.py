@@ -59,7 +59,7 @@ from .soundness_model import (
     mutate,
     universe_cost,
 )
-from .test_properties import Request
+from .test_properties import Request, lifted_ids
 
 LIMIT = 2500
 """At most this many requests per example (the brute force decides every one)."""
@@ -194,6 +194,16 @@ def test_overlap_notes_match_brute_force(spec: Spec) -> None:
     assert_agree(found, ("deny-overrides-allow", "crash"), (spec,), recheck_check)
 
 
+@settings(SOUNDNESS_SETTINGS, max_examples=20)
+@given(specs())
+def test_override_findings_match_brute_force(spec: Spec) -> None:
+    """``override-never-lifts`` and ``override-changes-nothing`` exactly when the brute force
+    finds no request where the override lifts a deny (that is then allowed)."""
+    assume(any(lifted_ids(spec.rules, o) for o in spec.overrides))
+    _, found = compare_check(spec)
+    assert_agree(found, ("override", "decide", "crash"), (spec,), recheck_check)
+
+
 # ---- diff ----------------------------------------------------------------------------------------
 
 
@@ -210,6 +220,16 @@ def test_diff_matches_brute_force(case: tuple[Spec, Spec, str]) -> None:
 def test_diff_of_a_changed_default_matches_brute_force(case: tuple[Spec, Spec, str]) -> None:
     """A request that leaves a key out reads each version's default: the two versions must be
     compared on the defaults of both (and, when they differ, on the key missing)."""
+    old, new, _change = case
+    _, found = compare_diff(old, new)
+    assert_agree(found, ("diff", "crash"), (old, new), recheck_diff)
+
+
+@settings(SOUNDNESS_SETTINGS, max_examples=20)
+@given(versions("override"))
+def test_diff_of_a_changed_override_matches_brute_force(case: tuple[Spec, Spec, str]) -> None:
+    """An override added, removed or changed changes what the rules it lifts decide (and the
+    obligations of the allows where it lifts them), though no rule's text changes."""
     old, new, _change = case
     _, found = compare_diff(old, new)
     assert_agree(found, ("diff", "crash"), (old, new), recheck_diff)

@@ -1,4 +1,4 @@
-"""What conditions read and what they compare with: the expressions of a rule, the context keys and
+"""What conditions read and what they compare with: the context keys and
 request terms a condition reads, and, for each context key, the constants, terms and other keys the
 rules compare it with (the facts the request space cuts a key's domain at)."""
 
@@ -23,13 +23,6 @@ class KeyFacts:
     term_literals: set[str] = field(default_factory=set)
     request_kinds: set[str] = field(default_factory=set)
     peers: set[str] = field(default_factory=set)
-
-
-def expressions_of(rule: ast.Rule) -> list[ast.Expr]:
-    exprs = [rule.condition] if rule.condition is not None else []
-    exprs += list(rule.exceptions)
-    exprs += [c.condition for c in rule.obligations if c.condition is not None]
-    return exprs
 
 
 def operand_pairs(expr: ast.Expr) -> Iterator[tuple[ast.Operand, ast.Operand | None, ast.Expr]]:

@@ -98,9 +98,16 @@ class KeyDomains:
         self.facts = facts
         self.defaults = defaults
         self.disputed_defaults = disputed_defaults
+        self.held: dict[str, Any] = {}
+        """Keys held at one value (missing, or their default) in every request: one class."""
 
     def domain(self, key: str, terms: tuple[str, str, str]) -> Domain:
         """The classes of one key in one cell, with the missing key (or its default) said."""
+        if key in self.held:
+            value = self.held[key]
+            if value is MISSING:
+                return [(MISSING, f"`{key}` is missing")]
+            return [(value, f"`{key}` is {show(value)} (the default)")]
         decl = self.context[key]
         facts = self.facts.get(key, KeyFacts())
         type_ = decl.type

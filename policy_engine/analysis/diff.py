@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import itertools
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from ..engine.compiler import CellPlan, CompiledPolicy, CompiledRule, Context
+from ..engine.compiler import MISSING, CellPlan, CompiledPolicy, CompiledRule, Context
 from ..engine.evaluator import outcome_of
 from ..engine.policy import Policy
 from ..language import ast
@@ -28,7 +28,7 @@ from .diff_groups import CellChange, group_changes
 from .diff_leaves import LEAF_MODE_MIN_CLASSES, leaf_changes
 from .diff_render import render_markdown, render_text
 from .diff_report import ChangeGroup, ChangeKey, ChangeKind, DiffReport, Side
-from .questions import outcomes_differ
+from .questions import DIFF, Comparison, outcomes_differ
 from .scopes import KINDS
 from .search import CellSearch
 from .space import RequestSpace
@@ -62,32 +62,14 @@ def diff_policies(
     space = RequestSpace([a, b], meter=meter)
     shared = {k: sorted(set(a.hierarchies[k].terms) & set(b.hierarchies[k].terms)) for k in KINDS}
     added, removed = _terms_only_in(b, a), _terms_only_in(a, b)
-    atoms = AtomCache(a, b, meter)
-    search = _two_version_search(a, b, space)
     same_ground = _same_ground(a, b)
     alike: dict[tuple[int, int], bool] = {}
-    changes: list[CellChange] = []
-    compared = 0
-    # Cells that neither version's rules can tell apart change the same way: work them out once.
-    memo: dict[tuple[object, ...], tuple[int, list[tuple[ChangeKey, str, int, ContextClass]]]] = {}
-    for party, data, purpose in itertools.product(*(shared[k] for k in KINDS)):
-        cell = (party, data, purpose)
-        plan_a, plan_b = a.cell(cell), b.cell(cell)
-        rules_a, rules_b = plan_a.denies + plan_a.allows, plan_b.denies + plan_b.allows
-        if not rules_a and not rules_b:
-            compared += 1
-            continue
-        signature = (space.signature(cell, rules_a), space.signature(cell, rules_b))
-        found = memo.get(signature)
-        if found is None:
-            if same_ground and _same_rules(rules_a, rules_b, alike):
-                found = (space.class_count(cell, [*rules_a, *rules_b]), [])
-            else:
-                found = _changes(search, space, atoms, cell, plan_a, plan_b)
-            memo[signature] = found
-        count, cell_changes = found
-        compared += count
-        changes += [CellChange(cell, k, w, n, e) for k, w, n, e in cell_changes]
+
+    def unchanged(rules_a: Sequence[CompiledRule], rules_b: Sequence[CompiledRule]) -> bool:
+        return same_ground and _same_rules(rules_a, rules_b, alike)
+
+    cells = itertools.product(shared["party"], shared["data"], shared["purpose"])
+    compared, changes = compare_cells(space, cells, DIFF, unchanged)
     groups = [_cited(g, a, b) for g in group_changes(changes, b)]
     return DiffReport(
         old=old_name,
@@ -101,6 +83,42 @@ def diff_policies(
         requests_compared=compared,
         requests_changed=sum(c.count for c in changes),
     )
+
+
+def compare_cells(
+    space: RequestSpace,
+    cells: Iterable[tuple[str, str, str]],
+    comparison: Comparison,
+    unchanged: Callable[[Sequence[CompiledRule], Sequence[CompiledRule]], bool],
+) -> tuple[int, list[CellChange]]:
+    """How many requests of ``cells`` were compared between the two policies of ``space``, and
+    every change ``comparison`` reports. ``unchanged`` says, from a cell's candidate rules on
+    each side, that the cell cannot change (its classes are then only counted)."""
+    a, b = space.policies
+    atoms = AtomCache(a, b, space.meter, space.held)
+    search = _two_version_search(a, b, space)
+    changes: list[CellChange] = []
+    compared = 0
+    # Cells that neither side's rules can tell apart change the same way: work them out once.
+    memo: dict[tuple[object, ...], tuple[int, list[tuple[ChangeKey, str, int, ContextClass]]]] = {}
+    for cell in cells:
+        plan_a, plan_b = a.cell(cell), b.cell(cell)
+        rules_a, rules_b = plan_a.denies + plan_a.allows, plan_b.denies + plan_b.allows
+        if not rules_a and not rules_b:
+            compared += 1
+            continue
+        signature = (space.signature(cell, rules_a), space.signature(cell, rules_b))
+        found = memo.get(signature)
+        if found is None:
+            if unchanged(rules_a, rules_b):
+                found = (space.class_count(cell, [*rules_a, *rules_b]), [])
+            else:
+                found = _changes(search, space, atoms, cell, (plan_a, plan_b), comparison)
+            memo[signature] = found
+        count, cell_changes = found
+        compared += count
+        changes += [CellChange(cell, k, w, n, e) for k, w, n, e in cell_changes]
+    return compared, changes
 
 
 def context_changes(a: CompiledPolicy, b: CompiledPolicy) -> list[str]:
@@ -243,7 +261,14 @@ def _same_rules(
         pair = (id(x), id(y))
         same = alike.get(pair)
         if same is None:
-            same = alike[pair] = x.id == y.id and x.effect == y.effect and x.source == y.source
+            # Overrides add to a rule's logic and obligation clauses, not to its text.
+            same = alike[pair] = (
+                x.id == y.id
+                and x.effect == y.effect
+                and x.source == y.source
+                and x.logic == y.logic
+                and [c.names for c in x.obligations] == [c.names for c in y.obligations]
+            )
         if not same:
             return False
     return True
@@ -254,20 +279,21 @@ def _changes(
     space: RequestSpace,
     atoms: AtomCache,
     cell: tuple[str, str, str],
-    plan_a: CellPlan,
-    plan_b: CellPlan,
+    plans: tuple[CellPlan, CellPlan],
+    comparison: Comparison,
 ) -> tuple[int, list[tuple[ChangeKey, str, int, ContextClass]]]:
     """One cell's class count and changes. With the search: a cell it proves unchanged is only
     counted, and a changed cell of more than ``LEAF_MODE_MIN_CLASSES`` classes is compared leaf
     by leaf; otherwise class by class."""
-    a, b = space.policies
+    plan_a, plan_b = plans
     rules = [*plan_a.denies, *plan_a.allows, *plan_b.denies, *plan_b.allows]
     if search is not None:
-        if search.find(cell, outcomes_differ(plan_a, plan_b), fewest=False) is None:
+        if search.find(cell, outcomes_differ(plan_a, plan_b, comparison), fewest=False) is None:
             return space.class_count(cell, rules), []
         if space.class_count(cell, rules) > LEAF_MODE_MIN_CLASSES:
-            return leaf_changes(search, space.rule_domains(cell, rules), cell, plan_a, plan_b)
-    return _cell_changes(a, b, space, atoms, cell, plan_a, plan_b)
+            domains = space.rule_domains(cell, rules)
+            return leaf_changes(search, domains, cell, plan_a, plan_b, comparison)
+    return _cell_changes(space, atoms, cell, plans, comparison)
 
 
 def _two_version_search(
@@ -308,15 +334,25 @@ def _defaults(policy: CompiledPolicy, keys: set[str]) -> dict[str, Any]:
     return {k: v for k, v in policy.default_values.items() if k in keys}
 
 
+def _sent(klass: ContextClass, defaults: dict[str, Any]) -> int:
+    """How many keys a request of the class sends: neither missing nor at their default."""
+    return sum(
+        1
+        for key, value in klass.values
+        if value is not MISSING
+        and not (key in defaults and value == defaults[key] and type(value) is type(defaults[key]))
+    )
+
+
 def _cell_changes(
-    a: CompiledPolicy,
-    b: CompiledPolicy,
     space: RequestSpace,
     atoms: AtomCache,
     cell: tuple[str, str, str],
-    plan_a: CellPlan,
-    plan_b: CellPlan,
+    plans: tuple[CellPlan, CellPlan],
+    comparison: Comparison,
 ) -> tuple[int, list[tuple[ChangeKey, str, int, ContextClass]]]:
+    a, b = space.policies
+    plan_a, plan_b = plans
     rules_a, rules_b = plan_a.denies + plan_a.allows, plan_b.denies + plan_b.allows
     classes = space.classes(cell, [*rules_a, *rules_b])
     changed: dict[ChangeKey, list[ContextClass]] = defaultdict(list)
@@ -332,15 +368,15 @@ def _cell_changes(
             ctx_a = {**defaults_a, **ctx}
             ctx_b = {**defaults_b, **ctx}
         before = _version_outcome(a, cell, plan_a, ctx_a, fast_ok)
-        after = _version_outcome(b, cell, plan_b, ctx_b, fast_ok)
-        if before[:2] == after[:2]:
+        kind = None
+        if comparison.second_matters((before[0], frozenset(before[1]))):
+            after = _version_outcome(b, cell, plan_b, ctx_b, fast_ok)
+            kind = comparison.kind(
+                (before[0], frozenset(before[1])), (after[0], frozenset(after[1]))
+            )
+        if kind is None:
             unchanged.append(klass)
             continue
-        kind: ChangeKind = (
-            "obligations"
-            if before[0] == after[0]
-            else ("widened" if after[0] == "allow" else "narrowed")
-        )
         if kind != "obligations":
             # Which obligations come with the allow is secondary here: keep them out of the
             # grouping so one change reads as one change.
@@ -353,5 +389,6 @@ def _cell_changes(
         when = atoms.describe(
             cell, [*rules_a, *rules_b], members, others, with_obligations=key[0] == "obligations"
         )
-        found.append((key, when, len(members), members[0]))
+        plainest = min(members, key=lambda k: _sent(k, space.defaults))
+        found.append((key, when, len(members), plainest))
     return len(classes), found

@@ -11,7 +11,7 @@ from ..engine.compiler import CompiledPolicy, CompiledRule, Condition, compile_c
 from ..language import ast
 from ..language.printer import expr_text
 from .budget import Meter
-from .conditions import expressions_of
+from .conditions import keys_of
 from .context_classes import ContextClass
 
 MAX_ATOMS_FOR_MINIMISING = 16
@@ -53,25 +53,32 @@ class _Atom:
     text: str
     negated: str
     test: Condition
+    keys: frozenset[str]
+    """The context keys it reads (none: its value is the same in every context of a cell)."""
 
 
 class AtomCache:
     """The leaf tests of both versions' rules, compiled once, for describing changes."""
 
-    def __init__(self, a: CompiledPolicy, b: CompiledPolicy, meter: Meter) -> None:
+    def __init__(
+        self, a: CompiledPolicy, b: CompiledPolicy, meter: Meter, held: Iterable[str] = ()
+    ) -> None:
         self.compiled: dict[str, _Atom] = {}
         self.a, self.b = a, b
         self.meter = meter
+        self.held = frozenset(held)
+        """Keys every request holds at one value: an atom reading only them is constant."""
         self.work_left = MAX_MINIMISING_WORK
+        self._kept: tuple[object, dict[int, tuple[bool | None, ...]]] = (None, {})
 
     def atoms(self, rules: Sequence[CompiledRule], with_obligations: bool) -> list[_Atom]:
         found: dict[str, _Atom] = {}
         for rule in rules:
             owner = self.a if rule in self.a.rules else self.b
-            source = rule.source
-            exprs = ([source.condition] if source.condition else []) + list(source.exceptions)
+            logic = rule.logic
+            exprs = ([logic.condition] if logic.condition else []) + list(logic.exceptions)
             if with_obligations:
-                exprs = expressions_of(source)
+                exprs = logic.expressions()
             for expr in exprs:
                 for atom in _atoms_of(expr):
                     text = expr_text(atom)
@@ -79,10 +86,21 @@ class AtomCache:
                         cached = self.compiled.get(text)
                         if cached is None:
                             test = compile_condition(owner, atom)
-                            cached = _Atom(text, _negated_text(atom), test)
+                            keys = frozenset(keys_of(atom, owner.context))
+                            cached = _Atom(text, _negated_text(atom), test, keys)
                             self.compiled[text] = cached
                         found[text] = cached
         return [found[t] for t in sorted(found)]
+
+    def _vectors(
+        self, cell: tuple[str, str, str], atoms: list[_Atom]
+    ) -> dict[int, tuple[bool | None, ...]]:
+        """The atoms' values on each class of one cell (by the class's id), kept while the
+        cell's changes are described (one cell often has several): the classes live as long."""
+        key = (cell, tuple(a.text for a in atoms))
+        if self._kept[0] != key:
+            self._kept = (key, {})
+        return self._kept[1]
 
     def describe(
         self,
@@ -96,18 +114,30 @@ class AtomCache:
         self.meter.check_clock()
         if not others:
             return "in every context"
-        every = self.atoms(rules, with_obligations)
+        # An atom that reads no key a request of the cell may vary has one value in them all:
+        # it says nothing here (and is not worth evaluating on every class). The values of all
+        # the atoms, those of obligation conditions too, are kept for the cell's other changes.
+        every = [a for a in self.atoms(rules, True) if not a.keys <= self.held]
+        wanted = {a.text for a in self.atoms(rules, with_obligations)}
+        vectors = self._vectors(cell, every)
 
-        def vector(klass: ContextClass, atoms: list[_Atom]) -> tuple[bool | None, ...]:
-            ctx = klass.evaluator_context()
-            return tuple(atom.test(ctx, cell) for atom in atoms)
+        def vector(klass: ContextClass) -> tuple[bool | None, ...]:
+            found = vectors.get(id(klass))
+            if found is None:
+                ctx = klass.evaluator_context()
+                found = vectors[id(klass)] = tuple(atom.test(ctx, cell) for atom in every)
+            return found
 
         # Atoms whose value is the same in every context of this cell say nothing here.
-        all_vectors = [vector(k, every) for k in changed + others]
-        varying = [i for i in range(len(every)) if len({v[i] for v in all_vectors}) > 1]
+        all_vectors = [vector(k) for k in changed + others]
+        varying = [
+            i
+            for i in range(len(every))
+            if every[i].text in wanted and len({v[i] for v in all_vectors}) > 1
+        ]
         atoms = [every[i] for i in varying]
-        on = {vector(c, atoms) for c in changed}
-        off = {vector(c, atoms) for c in others}
+        on = {tuple(v[i] for i in varying) for v in all_vectors[: len(changed)]}
+        off = {tuple(v[i] for i in varying) for v in all_vectors[len(changed) :]}
         work = len(on) * len(off) * len(atoms) ** 2
         if not atoms or len(atoms) > MAX_ATOMS_FOR_MINIMISING or work > self.work_left:
             shown = " or ".join(f"({c.describe()})" for c in changed[:3])
@@ -163,21 +193,33 @@ def _matches(cube: Cube, vec: Vector) -> bool:
 
 def _widest_cube(vec: Vector, off: set[Vector], width: int) -> Cube:
     """Widen one ``on`` vector, an atom at a time, while it stays clear of every ``off`` vector:
-    drop the atom if it can, else allow it one more value if it can."""
-    cube: list[tuple[int, frozenset[bool | None]]] = [
-        (i, frozenset([vec[i]])) for i in range(width)
-    ]
+    drop the atom if it can, else allow it one more value if it can.
+
+    Each ``off`` vector is kept with the atoms where it fails the cube: the cube is clear of it
+    while that set is not empty, so an atom can go (or take a value) unless some vector fails
+    the cube there alone (with that value)."""
+    allowed = [frozenset([vec[i]]) for i in range(width)]
+    if vec in off:  # nothing can widen a cube that is not clear to start with
+        return tuple((i, allowed[i]) for i in range(width))
+    kept = list(range(width))
+    failing = [(o, {j for j in range(width) if o[j] != vec[j]}) for o in off]
     for i in range(width):
-        dropped = [lit for lit in cube if lit[0] != i]
-        if not any(_matches(tuple(dropped), o) for o in off):
-            cube = dropped
+        alone = [o for o, fails in failing if fails == {i}]
+        if not alone:
+            kept.remove(i)
+            for _, fails in failing:
+                fails.discard(i)
             continue
         for extra in (True, False, None):
-            widened = [(j, a | {extra}) if j == i else (j, a) for j, a in cube]
-            if not any(_matches(tuple(widened), o) for o in off):
-                cube = widened
+            if extra in allowed[i]:
+                break  # the cube as it is: already clear
+            if all(o[i] != extra for o in alone):
+                allowed[i] = allowed[i] | {extra}
+                for o, fails in failing:
+                    if o[i] == extra:
+                        fails.discard(i)
                 break
-    return tuple(cube)
+    return tuple((i, allowed[i]) for i in kept)
 
 
 def _minimise(on: set[Vector], off: set[Vector], width: int) -> list[Cube]:
@@ -190,10 +232,11 @@ def _minimise(on: set[Vector], off: set[Vector], width: int) -> list[Cube]:
     remaining = set(on)
     chosen: list[Cube] = []
     ordered = sorted(candidates, key=_cube_order)
+    covers = {c: frozenset(v for v in on if _matches(c, v)) for c in ordered}
     while remaining:
-        best = max(ordered, key=lambda c: (sum(_matches(c, v) for v in remaining), -len(c)))
+        best = max(ordered, key=lambda c: (len(covers[c] & remaining), -len(c)))
         chosen.append(best)
-        remaining = {v for v in remaining if not _matches(best, v)}
+        remaining -= covers[best]
     return sorted(chosen, key=lambda c: (len(c), _cube_order(c)))
 
 

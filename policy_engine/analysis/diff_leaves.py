@@ -23,8 +23,8 @@ from ..language import ast
 from .context_classes import ContextClass
 from .diff_describe import condition_text
 from .diff_report import ChangeKey, ChangeKind, Side
-from .questions import Outcome, outcome
-from .search import CellSearch
+from .questions import DIFF, Comparison, Outcome, outcome
+from .search import CellSearch, Settle
 from .search_values import FALSE, TRUE, AnalysisDisagreement, Fact, Valuer
 
 LEAF_MODE_MIN_CLASSES = 20_000
@@ -42,12 +42,14 @@ def leaf_changes(
     cell: tuple[str, str, str],
     old: CellPlan,
     new: CellPlan,
+    comparison: Comparison = DIFF,
 ) -> tuple[int, list[tuple[ChangeKey, str, int, ContextClass]]]:
-    """The cell's class count, and each change with its description, count and an example."""
+    """The cell's class count, and each change (as ``comparison`` reads changes) with its
+    description, count and an example."""
     total = math.prod(len(d) for _, d in domains)
     changed: dict[ChangeKey, list[tuple[dict[Fact, Any], int]]] = defaultdict(list)
     counted = 0
-    for state, (verdict, key), _ in search.leaves(cell, lambda v: _settle(v, old, new)):
+    for state, (verdict, key), _ in search.leaves(cell, settler(old, new, comparison)):
         count = _count(search, domains, state)
         counted += count
         if verdict == "changed":
@@ -59,34 +61,37 @@ def leaf_changes(
     found = []
     for key, leaves in changed.items():
         when = _describe(search, domains, cell, [state for state, _ in leaves])
-        example = search.witness(cell, leaves[0][0]).klass
+        plainest = min(leaves, key=lambda leaf: search.present(leaf[0]))
+        example = search.witness(cell, plainest[0]).klass
         found.append((key, when, sum(count for _, count in leaves), example))
     return total, found
 
 
-def _settle(valuer: Valuer, old: CellPlan, new: CellPlan) -> tuple[Any, Fact | None]:
-    """None and the next fact while either outcome is open; else ("same", None) or ("changed",
-    the change key)."""
-    before, need = outcome(valuer, old)
-    if before is None:
-        return None, need
-    after, need = outcome(valuer, new)
-    if after is None:
-        return None, need
-    if before == after:
-        return ("same", None), None
-    old_side, new_side = _deciding(valuer, old, before), _deciding(valuer, new, after)
-    return ("changed", _key(before, after, old_side, new_side)), None
+def settler(old: CellPlan, new: CellPlan, comparison: Comparison) -> Settle:
+    """Settles a leaf: None and the next fact while an outcome that matters is open; else
+    ("same", None) or ("changed", the change key)."""
+
+    def settle(valuer: Valuer) -> tuple[Any, Fact | None]:
+        before, need = outcome(valuer, old)
+        if before is None:
+            return None, need
+        if not comparison.second_matters(before):
+            return ("same", None), None
+        after, need = outcome(valuer, new)
+        if after is None:
+            return None, need
+        kind = comparison.kind(before, after)
+        if kind is None:
+            return ("same", None), None
+        old_side, new_side = _deciding(valuer, old, before), _deciding(valuer, new, after)
+        return ("changed", _key(kind, old_side, new_side)), None
+
+    return settle
 
 
-def _key(before: Outcome, after: Outcome, old_ids: Side, new_ids: Side) -> ChangeKey:
-    kind: ChangeKind = (
-        "obligations"
-        if before[0] == after[0]
-        else ("widened" if after[0] == "allow" else "narrowed")
-    )
+def _key(kind: ChangeKind, old_ids: Side, new_ids: Side) -> ChangeKey:
     if kind != "obligations":
-        return kind, (before[0], (), old_ids[2]), (after[0], (), new_ids[2])
+        return kind, (old_ids[0], (), old_ids[2]), (new_ids[0], (), new_ids[2])
     return kind, old_ids, new_ids
 
 
@@ -171,6 +176,8 @@ def _cube(
     scalars: dict[str, frozenset[str]] = {}
     rest: list[str] = []
     for (key, _), word in zip(klass.values, klass.words, strict=True):
+        if len(whole.get(key, ())) == 1:
+            continue  # a key with one class (held at one value) says nothing
         declared = search.compiled.context[key].decl.type
         if isinstance(declared, ast.ListType | ast.TermSetType):
             rest.append(word)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from ..language import ast
+from .conformance_report import ConformanceGroup
 from .diff_report import ChangeGroup, DiffReport
 
 _HEADINGS = {
@@ -14,7 +15,7 @@ _HEADINGS = {
 }
 
 
-def _terms(terms: list[str], exact: Iterable[str] = ()) -> str:
+def terms_text(terms: list[str], exact: Iterable[str] = ()) -> str:
     only = set(exact)
     return ", ".join(f"`{t}` itself" if t in only else f"`{t}`" for t in terms)
 
@@ -25,27 +26,27 @@ def _rules(rules: list[str], citations: list[str]) -> str:
     return ", ".join(f"`{r}` ({cited[r]})" if cited.get(r) else f"`{r}`" for r in rules)
 
 
-def _side(effect: str, rules: list[str], citations: list[str], obligations: list[str]) -> str:
+def side_text(effect: str, rules: list[str], citations: list[str], obligations: list[str]) -> str:
     if rules:
         by = f" by {_rules(rules, citations)}"
     else:
         by = " (no rule grants it)" if effect == "deny" else ""
-    with_ = f" with {_terms(obligations)}" if obligations else ""
+    with_ = f" with {terms_text(obligations)}" if obligations else ""
     return f"{effect}{by}{with_}"
 
 
 def _before(g: ChangeGroup) -> str:
-    return _side(g.before, g.old_rules, g.old_citations, g.old_obligations)
+    return side_text(g.before, g.old_rules, g.old_citations, g.old_obligations)
 
 
 def _after(g: ChangeGroup) -> str:
-    return _side(g.after, g.new_rules, g.new_citations, g.new_obligations)
+    return side_text(g.after, g.new_rules, g.new_citations, g.new_obligations)
 
 
 def _text_group(g: ChangeGroup) -> list[str]:
     return [
-        f"  {_terms(g.parties, g.exact)} using {_terms(g.data, g.exact)} "
-        f"for {_terms(g.purposes, g.exact)} {g.when}",
+        f"  {terms_text(g.parties, g.exact)} using {terms_text(g.data, g.exact)} "
+        f"for {terms_text(g.purposes, g.exact)} {g.when}",
         f"    before: {_before(g)}; after: {_after(g)}",
     ]
 
@@ -54,7 +55,7 @@ def render_text(report: DiffReport) -> str:
     out = [f"policy diff {report.old} → {report.new}"]
     for kind, terms in (("added", report.terms_added), ("removed", report.terms_removed)):
         for k, names in terms.items():
-            out.append(f"{ast.KIND_WORDS[k]} terms {kind}: {_terms(names)}")
+            out.append(f"{ast.KIND_WORDS[k]} terms {kind}: {terms_text(names)}")
     out += report.context_changes
     if not report.groups:
         out.append("no decision changes")
@@ -74,16 +75,22 @@ def render_text(report: DiffReport) -> str:
     return "\n".join(out)
 
 
-def _markdown_row(g: ChangeGroup) -> str:
-    cells = [
-        _terms(g.parties, g.exact),
-        _terms(g.data, g.exact),
-        _terms(g.purposes, g.exact),
+def where_cells(g: ChangeGroup | ConformanceGroup) -> list[str]:
+    """The first columns of a markdown row: who, data, purpose and when."""
+    return [
+        terms_text(g.parties, g.exact),
+        terms_text(g.data, g.exact),
+        terms_text(g.purposes, g.exact),
         g.when.removeprefix("when "),  # the column is headed "when"
-        _before(g),
-        _after(g),
     ]
+
+
+def markdown_row(cells: list[str]) -> str:
     return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
+
+
+def _markdown_row(g: ChangeGroup) -> str:
+    return markdown_row([*where_cells(g), _before(g), _after(g)])
 
 
 def render_markdown(report: DiffReport) -> str:
@@ -92,7 +99,7 @@ def render_markdown(report: DiffReport) -> str:
         out.append("No decision changes.")
     for kind, terms in (("added", report.terms_added), ("removed", report.terms_removed)):
         for k, names in terms.items():
-            out.append(f"- {ast.KIND_WORDS[k]} terms {kind}: {_terms(names)}")
+            out.append(f"- {ast.KIND_WORDS[k]} terms {kind}: {terms_text(names)}")
     out += [f"- {line}" for line in report.context_changes]
     for kind in ("widened", "narrowed", "obligations"):
         groups = [g for g in report.groups if g.kind == kind]

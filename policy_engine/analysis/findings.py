@@ -1,5 +1,6 @@
 """The linter: rules that can never apply, allow rules an unconditional deny shadows everywhere,
-redundant rules, unused declarations, and (as information) where a deny overrides an allow.
+redundant rules, unused declarations, overrides that lift nothing or change nothing
+(:mod:`.override_findings`), and (as information) where a deny overrides an allow.
 
 Every question is a search of the cells in question (:mod:`.search`) over every distinguishable
 context, so a finding is a fact about all requests. The invariant proofs
@@ -25,6 +26,7 @@ from .invariants import (
     undecided_reason,
 )
 from .missing_keys import denies_on_missing_keys
+from .override_findings import override_findings
 from .questions import (
     both_apply,
     confirm_applies,
@@ -64,6 +66,7 @@ def lint(
         problem = _asked(lambda s, r: _redundant(s, r, allows), search, rule, what)
         found += [problem] if problem is not None else []
     found.extend(unused_declarations(compiled))
+    found.extend(override_findings(search))
     found.extend(_overlaps(search, never))
     return found
 
@@ -136,20 +139,20 @@ def _covers_scope(
 def _obligation_key(rule: CompiledRule) -> set[tuple[tuple[str, ...], object]]:
     conditions = rule.logic.obligation_conditions
     return {
-        (o.names, None if when is None else spelled_out(when))
+        (o.names, None if when is None else _spelled_out(when))
         for o, when in zip(rule.obligations, conditions, strict=True)
     }
 
 
-def spelled_out(expr: ast.Expr) -> ast.Expr:
-    """``expr`` with each named condition replaced by what it names (which it means exactly):
-    two obligation conditions that differ only in naming a part are the same condition."""
+def _spelled_out(expr: ast.Expr) -> ast.Expr:
+    """``expr`` with each named condition replaced by its body (its value is exactly its
+    body's), so that clauses saying the same thing with and without a name compare equal."""
     if isinstance(expr, ast.NamedCondition):
-        return spelled_out(expr.body)
+        return _spelled_out(expr.body)
     if isinstance(expr, ast.And | ast.Or):
-        return type(expr)(tuple(spelled_out(e) for e in expr.operands))
+        return type(expr)(tuple(_spelled_out(e) for e in expr.operands))
     if isinstance(expr, ast.Not):
-        return ast.Not(spelled_out(expr.operand))
+        return ast.Not(_spelled_out(expr.operand))
     return expr
 
 
@@ -250,8 +253,8 @@ def _overlaps(search: CellSearch, never: set[str]) -> list[Diagnostic]:
 def _condition_keys(compiled: CompiledPolicy, *rules: CompiledRule) -> set[str]:
     keys: set[str] = set()
     for rule in rules:
-        source = rule.source
-        for expr in ([source.condition] if source.condition else []) + list(source.exceptions):
+        logic = rule.logic  # the overrides' conditions included: they decide when a deny applies
+        for expr in ([logic.condition] if logic.condition else []) + list(logic.exceptions):
             keys |= keys_of(expr, compiled.context, compiled.now_key)
     return keys
 

@@ -8,12 +8,14 @@ confirm is a bug in the analysis: it is raised as :class:`AnalysisDisagreement`,
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from ..engine.compiler import CellPlan, CompiledPolicy, CompiledRule, compile_condition
 from ..engine.evaluator import effect_of, rule_value
 from ..language import ast
+from .diff_report import ChangeKind
 from .search_values import (
     FALSE,
     PENDING,
@@ -167,16 +169,47 @@ def outcome(valuer: Valuer, plan: CellPlan) -> tuple[Outcome | None, Fact | None
     return ("allow", frozenset(obligations)), None
 
 
-def outcomes_differ(old: CellPlan, new: CellPlan) -> Goal:
-    """A request the two versions decide differently (effect or obligations)."""
+def diff_kind(before: Outcome, after: Outcome) -> ChangeKind | None:
+    """How a diff reads a pair of outcomes: no change, obligations changed, widened (deny →
+    allow) or narrowed (allow → deny)."""
+    if before == after:
+        return None
+    if before[0] == after[0]:
+        return "obligations"
+    return "widened" if after[0] == "allow" else "narrowed"
+
+
+def _always(_: Outcome) -> bool:
+    return True
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """How the outcomes of two sides of a request are compared: ``kind`` says which change a
+    pair is (None: none worth reporting), and ``second_matters`` whether, given the first side,
+    the second can make a change at all (when it cannot, the second side is not settled)."""
+
+    kind: Callable[[Outcome, Outcome], ChangeKind | None]
+    second_matters: Callable[[Outcome], bool] = _always
+
+
+DIFF = Comparison(diff_kind)
+"""``diff``: every difference of effect or obligations."""
+
+
+def outcomes_differ(old: CellPlan, new: CellPlan, comparison: Comparison = DIFF) -> Goal:
+    """A request the two sides decide differently (effect or obligations), in the way
+    ``comparison`` reports."""
 
     def goal(valuer: Valuer) -> Valued:
         before, need = outcome(valuer, old)
         if before is None:
             return PENDING, need
+        if not comparison.second_matters(before):
+            return False, None
         after, need = outcome(valuer, new)
         if after is None:
             return PENDING, need
-        return (before != after), None
+        return comparison.kind(before, after) is not None, None
 
     return goal

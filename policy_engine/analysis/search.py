@@ -180,7 +180,7 @@ class CellSearch:
                 stack.pop()
                 continue
             state[fact] = value
-            if bound is not None and self._present(state) > bound:
+            if bound is not None and self.present(state) > bound:
                 continue
             if fact[0] != "member" and not self._consistent(fact, state):
                 continue
@@ -188,6 +188,8 @@ class CellSearch:
         return False
 
     def _choices(self, fact: Fact) -> list[Any]:
+        if fact[1] in self.space.held:
+            return [self._held_choice(fact)]
         if fact[0] == "member":
             # A list of literals holds none but its literals.
             declared = self.compiled.context[fact[1]].decl.type
@@ -203,6 +205,18 @@ class CellSearch:
                 return [PRESENT]
             return [MISSING, PRESENT]
         return [value for value, _ in self._domain(name)]
+
+    def _held_choice(self, fact: Fact) -> Any:
+        """The one value a fact about a key held at one value can take."""
+        held = self.space.held[fact[1]]
+        if fact[0] == "key":
+            if self._is_scalar(fact[1]) or held is MISSING:
+                return held
+            return PRESENT
+        if fact[0] == "member":
+            return fact[2] in held
+        kind = self.compiled.context[fact[1]].decl.type.kind  # type: ignore[union-attr]
+        return not self.compiled.hierarchies[kind].ancestors[fact[2]].isdisjoint(held)
 
     def _domain(self, name: str) -> list[tuple[Any, str]]:
         """A scalar key's classes: missing first, then the default, then the constants the rules
@@ -257,7 +271,9 @@ class CellSearch:
         for fact in sorted(f for f in state if f[0] == "key"):
             name = fact[1]
             value = state[fact]
-            if value is not MISSING and value is PRESENT and not self._is_scalar(name):
+            if name in self.space.held:
+                value, word = MISSING, ""  # never sent: missing, or its default applies
+            elif value is not MISSING and value is PRESENT and not self._is_scalar(name):
                 value, word = self._collection(name, state)
                 if self._is_default(name, value):
                     value = MISSING  # the request leaves it out: the default applies
@@ -275,7 +291,7 @@ class CellSearch:
         default = self.space.defaults.get(name, MISSING)
         return default is not MISSING and value == default and type(value) is type(default)
 
-    def _present(self, state: dict[Fact, Any]) -> int:
+    def present(self, state: dict[Fact, Any]) -> int:
         """Keys a request must send: neither missing nor at their default."""
         return sum(
             1

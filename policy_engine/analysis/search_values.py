@@ -130,6 +130,13 @@ class Valuer:
         parts += [_negate(self.of(e)) for e in logic.exceptions]
         return _conjunction(parts)
 
+    def own(self, rule: CompiledRule) -> Possible:
+        """The rule's value without the overrides that lift it, as ``own_value``."""
+        logic = rule.logic
+        parts: list[Possible] = [self.of(logic.condition)] if logic.condition else []
+        parts += [_negate(self.of(e)) for e in logic.own_exceptions]
+        return _conjunction(parts)
+
     def _value(self, expr: ast.Expr) -> Possible:
         if isinstance(expr, ast.NamedCondition):
             return self.of(expr.body)  # exactly what it names
@@ -255,12 +262,22 @@ def effect(
     return frozenset(possible), (need if len(possible) > 1 else None)
 
 
+def some(parts: Iterator[Valued]) -> Valued:
+    """Some part holds: True as soon as one does, pending while one is pending."""
+    return _settled(parts, True)
+
+
 def every(parts: Iterator[Valued]) -> Valued:
     """All parts hold: False as soon as one fails, pending while one is pending."""
+    return _settled(parts, False)
+
+
+def _settled(parts: Iterator[Valued], deciding: bool) -> Valued:
+    """``deciding`` as soon as a part is, pending while a part is pending, else the opposite."""
     need: Fact | None = None
     for value, wanted in parts:
-        if value is False:
-            return False, None
+        if value is deciding:
+            return deciding, None
         if value is PENDING and need is None:
             need = wanted
-    return (PENDING, need) if need is not None else (True, None)
+    return (PENDING, need) if need is not None else (not deciding, None)

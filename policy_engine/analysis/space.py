@@ -18,7 +18,7 @@ from typing import Any
 from ..engine.compiler import MISSING, CompiledPolicy, CompiledRule
 from ..language import ast
 from .budget import BudgetExceeded, Meter
-from .conditions import KeyFacts, collect_facts, expressions_of, keys_of, request_kinds_of
+from .conditions import KeyFacts, collect_facts, keys_of, request_kinds_of
 from .context_classes import ContextClass, KeyDomains
 from .time_domains import TimeDomains
 
@@ -49,7 +49,11 @@ class RequestSpace:
         policies: Sequence[CompiledPolicy],
         extra: Iterable[ast.Expr] = (),
         meter: Meter | None = None,
+        absent: Iterable[str] = (),
     ) -> None:
+        """``absent`` names keys that no request of the space sends (``conforms``: the
+        package's keys that the using policy does not supply): each holds its default, or is
+        missing, in every request."""
         self.policies = list(policies)
         self.meter = meter or Meter()
         self.context: dict[str, ast.ContextDecl] = {}
@@ -58,10 +62,12 @@ class RequestSpace:
             for name, key in policy.context.items():
                 self.context.setdefault(name, key.decl)
             for rule in policy.rules:
-                exprs.extend(expressions_of(rule.source))
+                exprs.extend(rule.logic.expressions())
         self.defaults: dict[str, Any] = {}
         self.disputed_defaults: set[str] = set()
         self._settle_defaults()
+        self.held: dict[str, Any] = {name: self.defaults[name] for name in absent}
+        """Keys held at one value in every request: missing, or their default."""
         self.time = TimeDomains(self.policies, list(extra), self.context)
         self.now_key = self.time.now_key
         attributes: dict[tuple[str, str], set[object]] = {}
@@ -78,6 +84,7 @@ class RequestSpace:
             self.disputed_defaults,
             self.time.domain,
         )
+        self._domains.held = self.held
         self._cache: dict[tuple[object, ...], list[ContextClass]] = {}
         self._held = 0
         self._reads: dict[int, tuple[set[str], frozenset[str]]] = {}
@@ -85,8 +92,9 @@ class RequestSpace:
     def _default_constants(self) -> None:
         """A key whose default differs between versions is, when a request leaves it out, each
         version's default: those values are constants of its group like the rules' own (in
-        `b > a` with `a` defaulting to 2 in one version only, `b` must be able to exceed 2)."""
-        for name in self.disputed_defaults:
+        `b > a` with `a` defaulting to 2 in one version only, `b` must be able to exceed 2).
+        So is the default of a key held absent (it is then always that value)."""
+        for name in self.disputed_defaults | set(self.held):
             facts = self.facts.get(name)
             if facts is None:
                 continue
@@ -122,7 +130,7 @@ class RequestSpace:
         if cached is None:
             keys: set[str] = set()
             kinds: set[str] = set()
-            for expr in expressions_of(rule.source):
+            for expr in rule.logic.expressions():
                 keys |= keys_of(expr, self.context, self.now_key)
                 kinds |= request_kinds_of(expr)
             cached = (keys, frozenset(kinds))

@@ -36,7 +36,6 @@ from ..language.time_values import (
     format_time,
     time_value,
 )
-from .conditions import expressions_of
 from .time_atoms import NotExact, TimeAtom, points_of, time_atoms, time_keys
 from .time_maps import TimeMap, order
 
@@ -124,7 +123,7 @@ class TimeDomains:
         exprs: list[ast.Expr] = list(self._extra)
         for policy in self._policies:
             for rule in policy.rules:
-                exprs += expressions_of(rule.source)
+                exprs += rule.logic.expressions()  # the overrides' parts included
         return list(time_atoms(exprs, self._types, self.now_key))
 
     def _built(self) -> dict[str, list[tuple[int, str]]]:

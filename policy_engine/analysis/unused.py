@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ..engine.compiler import CompiledPolicy
+from ..engine.compiler import CompiledOverride, CompiledPolicy
 from ..language import ast
 from ..language.ast_expressions import names_read
 from ..language.errors import Diagnostic
 from ..language.printer import obligation_name
-from .conditions import expressions_of, keys_of
+from .conditions import keys_of
 from .invariants import invariant_exprs
 
 
@@ -37,7 +37,10 @@ def _mentioned_terms(compiled: CompiledPolicy) -> set[str]:
         for scope in (rule.parties, rule.data, rule.purposes):
             used |= set(scope or ())
         used |= {obligation_name(n) for o in rule.obligations for n in o.names}
-        exprs += expressions_of(rule.source)
+        exprs += rule.logic.expressions()
+    for override in compiled.overrides:
+        used |= {obligation_name(n) for names, _ in override.obligations for n in names}
+        exprs += _override_exprs(override)
     for invariant in compiled.checked.invariants:
         for s in (invariant.parties, invariant.data, invariant.purposes):
             used |= {n.value for n in (*(s.names or ()), *s.excepts)}
@@ -50,10 +53,18 @@ def _mentioned_terms(compiled: CompiledPolicy) -> set[str]:
     return used
 
 
+def _override_exprs(override: CompiledOverride) -> list[ast.Expr]:
+    """An override's condition and its obligation clauses' (as written, resolved)."""
+    return [override.condition, *(w for _, w in override.obligations if w is not None)]
+
+
 def _read_keys(compiled: CompiledPolicy) -> set[str]:
     keys: set[str] = set()
     for rule in compiled.rules:
-        for expr in expressions_of(rule.source):
+        for expr in rule.logic.expressions():
+            keys |= keys_of(expr, compiled.context, compiled.now_key)
+    for override in compiled.overrides:
+        for expr in _override_exprs(override):
             keys |= keys_of(expr, compiled.context, compiled.now_key)
     for invariant in compiled.checked.invariants:
         for expr in invariant_exprs(invariant):
@@ -100,18 +111,19 @@ def _unused_conditions(compiled: CompiledPolicy) -> list[Diagnostic]:
     checked = compiled.checked
     used: set[str] = set()
     for rule in compiled.rules:
-        for expr in expressions_of(rule.source):
+        for expr in rule.logic.expressions():
+            _named_in(expr, used)
+    for override in compiled.overrides:  # its clauses may add to no rule: none may grant there
+        for expr in _override_exprs(override):
             _named_in(expr, used)
     for invariant in checked.invariants:
         for expr in invariant_exprs(invariant):
             _named_in(expr, used)
-    # An obligation declared with a condition uses it, whether or not a rule requires it.
-    resolver = checked.resolver()
+    resolver = checked.resolver()  # an obligation's declared condition is a use (the message's)
     for name, decl in checked.term_decls.items():
-        if decl.kind == "obligation" and decl.condition is not None:
-            declared = resolver.declared(name)
-            if declared is not None:
-                _named_in(declared, used)
+        declared = resolver.declared(name) if decl.kind == "obligation" else None
+        if declared is not None:
+            _named_in(declared, used)
     return [
         Diagnostic(
             "unused-condition",

@@ -20,6 +20,7 @@ from .checks import (
     run_diff,
     run_test,
 )
+from .conforms import add_conforms_parser, run_conforms
 from .coverage import add_coverage_parser, run_coverage
 from .decide import add_decide_parsers, run_decide
 from .fmt import add_fmt_parser, run_fmt
@@ -40,6 +41,7 @@ def _parser() -> argparse.ArgumentParser:
     add_decide_parsers(commands)
     add_check_parser(commands)
     add_diff_parser(commands)
+    add_conforms_parser(commands)
     add_test_parser(commands)
     add_fmt_parser(commands)
     add_coverage_parser(commands)
@@ -60,6 +62,8 @@ def _run(args: argparse.Namespace) -> int:
         return run_check(args)
     if args.command == "diff":
         return run_diff(args)
+    if args.command == "conforms":
+        return run_conforms(args)
     if args.command == "test":
         return run_test(args)
     if args.command == "serve":

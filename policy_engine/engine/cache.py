@@ -18,7 +18,7 @@ from pathlib import Path
 from .._version import __version__
 from ..language import store
 from ..language.grammar import grammar_text
-from ..language.source import Source
+from ..language.source import Source, hash_named
 from .image import Image
 
 _STEPS = ("language", "semantics", "engine")
@@ -36,12 +36,12 @@ def _engine_fingerprint() -> bytes:
     return digest.digest()
 
 
-def key(sources: Sequence[Source]) -> str:
+def key(sources: Sequence[Source], extra: str = "") -> str:
+    """The entry of exactly these rule files (``extra``: what else the entry depends on, the
+    files read from a policy's packages: :mod:`.package_cache`)."""
     digest = hashlib.sha256(_engine_fingerprint())
-    for src in sources:
-        digest.update(src.name.encode() + b"\0")
-        src.hash_into(digest)
-        digest.update(b"\0")
+    digest.update(extra.encode() + b"\0")
+    hash_named(digest, sources)
     return digest.hexdigest()
 
 
@@ -50,12 +50,12 @@ def enabled() -> bool:
     return store.trusted_folder() is not None
 
 
-def load(sources: Sequence[Source]) -> Image | None:
+def load(sources: Sequence[Source], extra: str = "") -> Image | None:
     """The image of exactly these sources, if a readable entry exists."""
-    image = store.read(f"{key(sources)}.pickle", sources)
+    image = store.read(f"{key(sources, extra)}.pickle", sources)
     return image if isinstance(image, dict) else None
 
 
-def save(sources: Sequence[Source], image: Image) -> None:
+def save(sources: Sequence[Source], image: Image, extra: str = "") -> None:
     """Keep the image for next time; a cache that cannot be written is not an error."""
-    store.write(f"{key(sources)}.pickle", image, sources)
+    store.write(f"{key(sources, extra)}.pickle", image, sources)

@@ -95,7 +95,7 @@ class CompiledRule:
         builder: ConditionBuilder,
         source: ast.Rule | None = None,
         load: Callable[[], ast.Rule] | None = None,
-        logic: Callable[[], RuleLogic] | None = None,
+        logic: RuleLogic | Callable[[], RuleLogic] | None = None,
     ) -> None:
         self.position = position
         self.about = about
@@ -116,16 +116,26 @@ class CompiledRule:
         self._exceptions: Any = _UNCOMPILED
 
     @classmethod
-    def of(cls, position: int, source: ast.Rule, builder: ConditionBuilder) -> CompiledRule:
+    def of(
+        cls,
+        position: int,
+        source: ast.Rule,
+        builder: ConditionBuilder,
+        lifted: tuple[RuleLogic, tuple[tuple[str, ...], ...]] | None = None,
+    ) -> CompiledRule:
+        """The rule compiled; ``lifted``, for a rule that overrides touch, is its logic with the
+        overrides' parts and what the obligation clauses they add require (:mod:`.overrides`)."""
+        names = tuple(tuple(text for text, _, _ in requirements(c)) for c in source.obligations)
         return cls(
             position,
             source.id.value,
             source.effect,
             (_names(source.parties), _names(source.data), _names(source.purposes)),
-            tuple(tuple(text for text, _, _ in requirements(c)) for c in source.obligations),
+            names + lifted[1] if lifted is not None else names,
             RuleAbout.of(source),
             builder,
             source=source,
+            logic=lifted[0] if lifted is not None else None,
         )
 
     @property
@@ -153,6 +163,17 @@ class CompiledRule:
         elif not isinstance(found, RuleLogic):
             found = self._logic = found()
         return found
+
+    def logic_for_image(self) -> RuleLogic:
+        """The rule's logic for the compiled image: the one it was given (a rule overrides
+        touch), else read from its tree without keeping it (10,000 rules' worth at capture)."""
+        found = self._logic
+        if isinstance(found, RuleLogic):
+            return found
+        tree = self.source
+        return RuleLogic(
+            tree.condition, tree.exceptions, tuple(c.condition for c in tree.obligations)
+        )
 
     @property
     def condition(self) -> Condition | None:
@@ -183,6 +204,30 @@ class RuleLogic(NamedTuple):
     exceptions: tuple[ast.Expr, ...]
     obligation_conditions: tuple[ast.Expr | None, ...]
     """One per obligation clause, in order."""
+    lifted_by: tuple[str, ...] = ()
+    """The overrides that lift this deny rule: the last ``len(lifted_by)`` exceptions are their
+    conditions, in this order (docs/semantics.md, 37)."""
+    clause_origins: tuple[str | None, ...] = ()
+    """For each obligation clause, the override that adds it (None: the rule's own); empty when
+    every clause is the rule's own (docs/semantics.md, 39)."""
+
+    @property
+    def own_exceptions(self) -> tuple[ast.Expr, ...]:
+        """The exceptions the rule itself states (its `unless` and `except`), without the
+        overrides' conditions."""
+        return self.exceptions[: len(self.exceptions) - len(self.lifted_by)]
+
+    def expressions(self) -> list[ast.Expr]:
+        """Every condition the rule tests: its condition, exceptions (the overrides' included) and
+        obligation conditions (the overrides' clauses included)."""
+        found = [self.condition] if self.condition is not None else []
+        found += self.exceptions
+        found += [c for c in self.obligation_conditions if c is not None]
+        return found
+
+    def origin(self, clause: int) -> str | None:
+        """The override that adds obligation clause ``clause``, or None for the rule's own."""
+        return self.clause_origins[clause] if self.clause_origins else None
 
 
 class RuleAbout(NamedTuple):

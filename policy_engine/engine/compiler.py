@@ -22,6 +22,7 @@ from typing import Any
 from ..language import ast
 from ..semantics.attribute_table import Attribute
 from ..semantics.checker import CheckedPolicy
+from ..semantics.package_use import PackageUse
 from ..semantics.vocabulary import Hierarchy
 from .cells import specialize_cell
 from .compiled import (
@@ -49,6 +50,7 @@ from .context import (
     SymbolTables,
     context_validator,
 )
+from .overrides import CompiledOverride, compile_overrides
 from .specialize import Specializer
 from .time_operands import now_key_name
 
@@ -58,6 +60,7 @@ __all__ = [
     "MISSING",
     "CellFunction",
     "CellPlan",
+    "CompiledOverride",
     "CompiledPolicy",
     "CompiledRule",
     "Condition",
@@ -119,8 +122,12 @@ class CompiledPolicy:
     now_key: str | None = field(repr=False, default=None)
     """The context key declared ``is now``: the decision's time, which ``now`` reads."""
     obligation_forms: dict[str, tuple[str, Arguments]] = field(repr=False, default_factory=dict)
-    """The text of each obligation some rule requires → its name and arguments (decisions
-    list obligations by name, and each with its parameters)."""
+    """The text of each obligation some rule (or override) requires → its name and arguments
+    (decisions list obligations by name, and each with its parameters)."""
+    overrides: tuple[CompiledOverride, ...] = field(repr=False, default=())
+    """The policy's overrides (their effect is already in the rules' logic: :mod:`.overrides`)."""
+    packages: tuple[PackageUse, ...] = field(repr=False, default=())
+    """The packages the policy uses, at any depth (docs/semantics.md, "Packages")."""
 
     @property
     def checked(self) -> CheckedPolicy:
@@ -194,14 +201,21 @@ def compile_policy(checked: CheckedPolicy, version: str) -> CompiledPolicy:
     builder = ConditionBuilder(
         checked.hierarchies, tables, now_key_name(checked.context), checked.attributes
     )
-    rules = tuple(CompiledRule.of(i, rule, builder) for i, rule in enumerate(checked.rules))
+    touched, overrides = compile_overrides(checked)
+    rules = tuple(
+        CompiledRule.of(i, rule, builder, touched.get(rule.id.value))
+        for i, rule in enumerate(checked.rules)
+    )
     forms = {
         text: (name, arguments)
-        for rule in checked.rules
-        for clause in rule.obligations
+        for clauses in (
+            *(r.obligations for r in checked.rules),
+            *(o.obligations for o in checked.overrides),
+        )
+        for clause in clauses
         for text, name, arguments in requirements(clause)
     }
-    return assemble(
+    compiled = assemble(
         version,
         checked.hierarchies,
         checked.context,
@@ -211,6 +225,9 @@ def compile_policy(checked: CheckedPolicy, version: str) -> CompiledPolicy:
         forms,
         checked.attributes,
     )
+    compiled.overrides = overrides
+    compiled.packages = tuple(checked.packages)
+    return compiled
 
 
 def symbol_tables(context: Mapping[str, ast.ContextDecl], kinds: dict[str, str]) -> SymbolTables:

@@ -12,62 +12,43 @@ condition is *unknown*: an unknown allow does not grant, an unknown deny denies 
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from ..language import ast
 from ..language.printer import expr_text, literal_text, operand_text
 from ..language.time_values import TimeValue
-from ..semantics.attribute_table import DEFAULT
+from .attribute_trace import attribute_value, unknown_attributes
 from .compiler import (
     MISSING,
     CellPlan,
     CompiledPolicy,
     CompiledRule,
+    Condition,
     Context,
     Outcome,
     RequestTerms,
 )
-from .context import REQUEST_INDEX
 from .specialize import term_kind
 from .time_trace import is_time_compare, trace_time_compare
+from .traces import ConditionTrace, ObligationTrace, RuleTrace, Tracer
 
-
-@dataclass(frozen=True, slots=True)
-class ConditionTrace:
-    """One sub-condition: its text, its value (None = unknown), what it saw, and its parts."""
-
-    text: str
-    value: bool | None
-    missing: frozenset[str]
-    detail: str | None
-    children: tuple[ConditionTrace, ...] = ()
-    named: tuple[str | None, str | None] | None = None
-    """For a named condition: its citations and description (its one child is its body)."""
-
-
-@dataclass(frozen=True, slots=True)
-class ObligationTrace:
-    names: tuple[str, ...]
-    condition: ConditionTrace | None
-    attached: bool
-
-
-@dataclass(frozen=True, slots=True)
-class RuleTrace:
-    """How one candidate rule fared. ``value``: True applies, False does not, None unknown."""
-
-    rule: CompiledRule
-    value: bool | None
-    condition: ConditionTrace | None
-    exceptions: tuple[ConditionTrace, ...]
-    obligations: tuple[ObligationTrace, ...]
-    missing: frozenset[str]
-
-
-Tracer = Callable[[RuleTrace], None]
+__all__ = [
+    "ConditionTrace",
+    "ObligationTrace",
+    "RuleTrace",
+    "Tracer",
+    "decide_fast",
+    "effect_of",
+    "evaluate",
+    "outcome_of",
+    "own_value",
+    "rule_value",
+    "show",
+    "show_key",
+    "trace_condition",
+    "trace_rule",
+]
 
 
 def _kleene_and(values: list[bool | None]) -> bool | None:
@@ -78,12 +59,28 @@ def _kleene_and(values: list[bool | None]) -> bool | None:
 
 def rule_value(rule: CompiledRule, ctx: Context, req: RequestTerms) -> bool | None:
     """cond ∧ ¬exc₁ ∧ ¬exc₂ … in three-valued logic."""
+    return _value(rule.condition, rule.exceptions, ctx, req)
+
+
+def own_value(rule: CompiledRule, ctx: Context, req: RequestTerms) -> bool | None:
+    """The rule's value without the overrides that lift it: cond ∧ ¬exc₁ ∧ … over its own
+    exceptions (docs/semantics.md, 37: whether it would otherwise apply)."""
+    own = rule.exceptions[: len(rule.logic.own_exceptions)]
+    return _value(rule.condition, own, ctx, req)
+
+
+def _value(
+    condition: Condition | None,
+    exceptions: tuple[Condition, ...],
+    ctx: Context,
+    req: RequestTerms,
+) -> bool | None:
     result: bool | None = True
-    if rule.condition is not None:
-        result = rule.condition(ctx, req)
+    if condition is not None:
+        result = condition(ctx, req)
         if result is False:
             return False
-    for exception in rule.exceptions:
+    for exception in exceptions:
         value = exception(ctx, req)
         if value is True:
             return False
@@ -208,16 +205,28 @@ def trace_rule(
     parts: list[bool | None] = [] if condition is None else [condition.value]
     parts += [None if e.value is None else not e.value for e in exceptions]
     value = _kleene_and(parts)
+    own = len(logic.own_exceptions)
     missing: frozenset[str] = frozenset()
     if value is None:
         pieces = ([condition] if condition else []) + list(exceptions)
         missing = frozenset().union(*(p.missing for p in pieces if p.value is None))
     obligations = []
-    for clause, when in zip(rule.obligations, logic.obligation_conditions, strict=True):
+    for index, (clause, when) in enumerate(
+        zip(rule.obligations, logic.obligation_conditions, strict=True)
+    ):
         traced = trace_condition(compiled, when, ctx, req) if when else None
         attached = value is True and (traced is None or traced.value is True)
-        obligations.append(ObligationTrace(clause.names, traced, attached))
-    return RuleTrace(rule, value, condition, exceptions, tuple(obligations), missing)
+        obligations.append(ObligationTrace(clause.names, traced, attached, logic.origin(index)))
+    return RuleTrace(
+        rule,
+        value,
+        condition,
+        exceptions[:own],
+        tuple(obligations),
+        missing,
+        exceptions[own:],
+        _kleene_and(parts[: len(parts) - len(logic.lifted_by)]),
+    )
 
 
 # ---- the tracing interpreter -------------------------------------------------------------------
@@ -261,27 +270,13 @@ def _operand(
             return value, f"`{node.name}` is {show_key(compiled, node.name, value)}"
         return node.name, None
     if isinstance(node, ast.AttributeRef):
-        return attribute_value(compiled, node, req)
+        return attribute_value(compiled.attributes, node, req)
     assert isinstance(node, ast.ListLiteral), "time operands are traced by time_trace"
     values = frozenset(
         i.value if isinstance(i, ast.Literal_) else i.name  # type: ignore[union-attr]
         for i in node.items
     )
     return values, None
-
-
-def attribute_value(
-    compiled: CompiledPolicy, node: ast.AttributeRef, req: RequestTerms
-) -> tuple[Any, str]:
-    """An attribute of the request's term (MISSING when the term has none), and where its value
-    comes from: `` `party.location` is "US" (`us_processor`)``."""
-    attribute = compiled.attributes[(node.kind, node.name)]
-    term = req[REQUEST_INDEX[node.kind]]
-    if term not in attribute.values:
-        return MISSING, f"`{node.text}` is unknown: `{term}` has no `{node.name}`"
-    origin = attribute.origins[term]
-    source = "the default" if origin == DEFAULT else f"from `{origin}`"
-    return attribute.values[term], f"`{node.text}` is {show(attribute.values[term])} ({source})"
 
 
 def _missing_names(
@@ -294,12 +289,7 @@ def _missing_names(
         for n in nodes
         if isinstance(n, ast.NameRef) and n.name in compiled.context and n.name not in ctx
     }
-    for n in nodes:
-        if isinstance(n, ast.AttributeRef):
-            attribute = compiled.attributes[(n.kind, n.name)]
-            if req[REQUEST_INDEX[n.kind]] not in attribute.values:
-                found.add(n.text)
-    return frozenset(found)
+    return frozenset(found | unknown_attributes(compiled.attributes, nodes, req))
 
 
 def trace_condition(

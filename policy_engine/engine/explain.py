@@ -13,17 +13,26 @@ from typing import Any
 
 from .compiler import CompiledPolicy, CompiledRule
 from .context import REQUEST_INDEX
-from .evaluator import ConditionTrace, RuleTrace, evaluate, show_key
+from .evaluator import ConditionTrace, RuleTrace, evaluate, show_key, trace_condition
+from .explain_overrides import (
+    lift_models,
+    lifted_words,
+    override_uses,
+    summary_words,
+    unknown_words,
+)
 from .models import (
     ConditionTraceModel,
     DecisionModel,
     NamedConditionModel,
     NearMissModel,
     ObligationTraceModel,
+    OverrideUseModel,
     RuleTraceModel,
     TraceModel,
     TruthValue,
 )
+from .overrides import CompiledOverride
 from .request import flat_context, normalize_context
 
 MAX_NEAR_MISSES = 5
@@ -73,7 +82,9 @@ def _listed(names: list[str], word: str) -> str:
     return f"{', '.join(quoted[:-1])} and {quoted[-1]} are {word}"
 
 
-def _outcome(trace: RuleTrace, decision: DecisionModel) -> str:
+def _outcome(
+    trace: RuleTrace, decision: DecisionModel, overrides: dict[str, CompiledOverride]
+) -> str:
     rule = trace.rule
     why_not = _why_not(trace)
     if rule.effect == "deny":
@@ -82,11 +93,12 @@ def _outcome(trace: RuleTrace, decision: DecisionModel) -> str:
         if trace.value is None:
             return (
                 "denies (fail closed): it cannot be ruled out because "
-                f"{_missing_words(trace.missing)}"
+                f"{_missing_words(trace.missing)}" + unknown_words(trace, overrides)
             )
-        return f"does not apply: {why_not}"
+        return lifted_words(trace, overrides) or f"does not apply: {why_not}"
     if trace.value is True:
-        attached = sorted({n for o in trace.obligations if o.attached for n in o.names})
+        own = (o for o in trace.obligations if o.origin is None)  # an override's: its own list
+        attached = sorted({n for o in own if o.attached for n in o.names})
         if decision.effect == "deny":
             return "applies, but a deny rule overrides it"
         return "applies: grants the request" + (
@@ -135,12 +147,15 @@ def _near_misses(compiled: CompiledPolicy, decision: DecisionModel) -> list[Near
     return out
 
 
-def _summary(decision: DecisionModel, traces: list[RuleTrace]) -> str:
+def _summary(
+    decision: DecisionModel, traces: list[RuleTrace], overrides: dict[str, CompiledOverride]
+) -> str:
     request = decision.request
     who = f"`{request.party}` {{}} use `{request.data}` for `{request.purpose}`"
     if decision.effect == "allow":
         ids = ", ".join(f"`{r.id}` ({r.citation})" for r in decision.reasons)
-        return f"ALLOW: {who.format('may')}, because {ids} applies and no deny rule applies"
+        lifted = summary_words(traces, overrides)
+        return f"ALLOW: {who.format('may')}, because {ids} applies and no deny rule applies{lifted}"
     head = f"DENY: {who.format('may not')}"
     if decision.reasons:
         parts = []
@@ -169,12 +184,9 @@ def build_trace(
     decision's own is as JSON holds it), read again exactly."""
     ctx = normalize_context(compiled, decision.request.context if given is None else given)
     traces: list[RuleTrace] = []
-    evaluate(
-        compiled,
-        (decision.request.party, decision.request.data, decision.request.purpose),
-        ctx,
-        traces.append,
-    )
+    terms = (decision.request.party, decision.request.data, decision.request.purpose)
+    evaluate(compiled, terms, ctx, traces.append)
+    overrides = {o.id: o for o in compiled.overrides}
     considered = [
         RuleTraceModel(
             id=t.rule.id,
@@ -183,7 +195,7 @@ def build_trace(
             description=t.rule.about.description,
             location=location_of(t.rule),
             value=_truth(t.value),
-            outcome=_outcome(t, decision),
+            outcome=_outcome(t, decision, overrides),
             condition=_condition_model(t.condition) if t.condition else None,
             exceptions=[_condition_model(e) for e in t.exceptions],
             obligations=[
@@ -193,11 +205,18 @@ def build_trace(
                     attached=o.attached,
                 )
                 for o in t.obligations
+                if o.origin is None
             ],
             missing=sorted(t.missing),
+            overrides=lift_models(t, overrides, _condition_model),
+            would_apply=_truth(t.own) if t.lifts else None,
         )
         for t in traces
     ]
+
+    def traced(expr: Any) -> ConditionTrace:
+        return trace_condition(compiled, expr, ctx, terms)
+
     lineage = {
         kind: compiled.hierarchies[kind].path_up(term)
         for kind, term in (
@@ -208,18 +227,20 @@ def build_trace(
     }
     return TraceModel(
         decision=decision,
-        summary=_summary(decision, traces),
+        summary=_summary(decision, traces, overrides),
         considered=considered,
         near_misses=_near_misses(compiled, decision) if not decision.reasons else [],
         rules_total=len(compiled.rules),
         lineage=lineage,
-        context_text={
-            k: show_key(compiled, k, _plain(v))
-            for k, v in sorted(
-                flat_context(compiled, given or decision.request.context, []).items()
-            )
-        },
+        context_text=_context_text(compiled, given or decision.request.context),
+        overrides=override_uses(compiled.overrides, traces, decision, traced, _condition_model),
     )
+
+
+def _context_text(compiled: CompiledPolicy, context: Mapping[str, Any]) -> dict[str, str]:
+    """Each context value as written in a rule, by key (dotted keys given nested, flat)."""
+    flat = flat_context(compiled, context, [])
+    return {k: show_key(compiled, k, _plain(v)) for k, v in sorted(flat.items())}
 
 
 # ---- text -----------------------------------------------------------------------------------
@@ -290,16 +311,14 @@ def render_text(trace: TraceModel) -> str:
             out.extend(_condition_lines("when ", rule.condition, "      "))
         for exception in rule.exceptions:
             out.extend(_condition_lines("unless ", exception, "      "))
-        for ob in rule.obligations:
-            state = "attached" if ob.attached else "not attached"
-            names = ", ".join(ob.obligations)
-            if ob.condition is None:
-                out.append(f"      with obligation {names}  → {state}")
-            else:
-                out.extend(
-                    _condition_lines(f"with obligation {names} when ", ob.condition, "      ")
-                )
-                out[-1 - _count_children(ob.condition)] += f"  [{state}]"
+        for lift in rule.overrides:
+            label = f"lifted by override `{lift.override}` when "
+            out.extend(_condition_lines(label, lift.condition, "      "))
+            out[-1 - _count_children(lift.condition)] += (
+                "  [lifts it]" if lift.lifts else "  [does not lift it]"
+            )
+        out.extend(_obligation_lines(rule.obligations, "      "))
+    out.extend(_override_lines(trace.overrides))
     if trace.near_misses:
         out.append("")
         out.append("Rules that nearly cover this request:")
@@ -309,6 +328,41 @@ def render_text(trace: TraceModel) -> str:
                 f" {'; '.join(miss.mismatch)}"
             )
     return "\n".join(out)
+
+
+def _obligation_lines(obligations: list[ObligationTraceModel], indent: str) -> list[str]:
+    out: list[str] = []
+    for ob in obligations:
+        state = "attached" if ob.attached else "not attached"
+        names = ", ".join(ob.obligations)
+        if ob.condition is None:
+            out.append(f"{indent}with obligation {names}  → {state}")
+        else:
+            out.extend(_condition_lines(f"with obligation {names} when ", ob.condition, indent))
+            out[-1 - _count_children(ob.condition)] += f"  [{state}]"
+    return out
+
+
+def _override_lines(uses: list[OverrideUseModel]) -> list[str]:
+    """The overrides of the deny rules that cover the request, each with what it lifted and the
+    obligations it brings."""
+    if not uses:
+        return []
+    out = ["", "Overrides of these deny rules:"]
+    for use in uses:
+        marker = "lifts" if use.lifted else "does not lift"
+        out.append("")
+        out.append(
+            f"  [{marker}] override `{use.id}`  {use.citation or '(no citation)'}  {use.location}"
+        )
+        if use.description:
+            out.append(f'    "{use.description}"')
+        lifted = ", ".join(f"`{r}`" for r in use.lifted)
+        said = f"lifts {lifted}, which would otherwise apply" if lifted else "lifts none"
+        out.append(f"    {said}")
+        out.extend(_condition_lines("when ", use.condition, "      "))
+        out.extend(_obligation_lines(use.obligations, "      "))
+    return out
 
 
 def _count_children(trace: ConditionTraceModel) -> int:

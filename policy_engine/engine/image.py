@@ -31,9 +31,12 @@ from ..language.parser import parse_rule
 from ..language.source import Source, Span
 from ..semantics.attribute_table import Attribute
 from ..semantics.checker import CheckedPolicy
+from ..semantics.namespacing import Renaming, rename_item
+from ..semantics.package_use import PackageUse
 from ..semantics.resolve import Resolver
 from ..semantics.vocabulary import Hierarchy
 from .compiler import (
+    CompiledOverride,
     CompiledPolicy,
     CompiledRule,
     RuleAbout,
@@ -79,8 +82,14 @@ def capture(
         pickle.dumps([row(rule) for rule in compiled.rules[at : at + _CHUNK]], _PROTOCOL)
         for at in range(0, len(compiled.rules), _CHUNK)
     ]
+    overrides = _encode_overrides(compiled.overrides, conditions)
+    packages_of = {file.name: file.package for file in compiled.checked.files}
     return {
         "version": compiled.version,
+        "packages": [
+            (u.namespace, u.folder, u.version, dict(u.supplies), u.decl) for u in compiled.packages
+        ],
+        "file_packages": [packages_of.get(source.name, "") for source in sources],
         "hierarchies": {kind: dict(h.parent_links) for kind, h in compiled.hierarchies.items()},
         "context": {name: key.decl for name, key in compiled.context.items()},
         "kinds": dict(compiled.symbol_tables[1]),
@@ -90,6 +99,7 @@ def capture(
         ],
         "rules": chunks,
         "conditions": list(conditions),
+        "overrides": overrides,
         "warnings": list(warnings),
         "obligation_forms": dict(compiled.obligation_forms),
         "named": _declarations(compiled.checked),
@@ -127,11 +137,19 @@ def restore(
     rules = []
     decoded = _Conditions(image["conditions"])
     rows = (row for chunk in image["rules"] for row in _PlainUnpickler(chunk).load())
+    uses = tuple(PackageUse(*use) for use in image["packages"])
+    supplies = {key: reads for use in uses for key, reads in use.supplies.items()}
+    file_packages = image["file_packages"]
     for position, row in enumerate(rows):
         rule_id, effect, scopes, obligations, where, (citation, description), logic = row
         which, line, column, begin, end = where
         source = sources[which]
         about = RuleAbout(citation, description, source.name, line)
+        load: Callable[[], ast.Rule] = functools.partial(
+            parse_rule, source, line, column, begin, end
+        )
+        if file_packages[which]:
+            load = functools.partial(_renamed, load, Renaming(file_packages[which], supplies))
         rules.append(
             CompiledRule(
                 position,
@@ -141,11 +159,7 @@ def restore(
                 obligations,
                 about,
                 builder,
-                load=functools.partial(
-                    _resolved,
-                    resolver,
-                    functools.partial(parse_rule, source, line, column, begin, end),
-                ),
+                load=functools.partial(_resolved, resolver, load),
                 logic=functools.partial(decoded.logic, logic),
             )
         )
@@ -159,7 +173,51 @@ def restore(
         image["obligation_forms"],
         attributes,
     )
+    compiled.overrides = _decode_overrides(image["overrides"], decoded)
+    compiled.packages = uses
     return compiled, list(image["warnings"])
+
+
+def _encode_overrides(
+    overrides: tuple[CompiledOverride, ...], conditions: dict[Any, int]
+) -> list[tuple[Any, ...]]:
+    """The overrides as plain rows, their conditions numbered among the rules' conditions."""
+
+    def number(expr: ast.Expr | None) -> int:
+        return conditions.setdefault(_encode(expr), len(conditions))
+
+    return [
+        (
+            o.id,
+            tuple(o.about),
+            number(o.condition),
+            o.lifts,
+            tuple((names, number(when)) for names, when in o.obligations),
+            number(o.trigger),
+        )
+        for o in overrides
+    ]
+
+
+def _decode_overrides(rows: list[Any], decoded: _Conditions) -> tuple[CompiledOverride, ...]:
+    return tuple(
+        CompiledOverride(
+            override_id,
+            RuleAbout(*about),
+            decoded.get(condition),
+            lifts,
+            tuple((names, decoded.get(when)) for names, when in clauses),
+            decoded.get(trigger),
+        )
+        for override_id, about, condition, lifts, clauses, trigger in rows
+    )
+
+
+def _renamed(load: Callable[[], ast.Rule], renaming: Renaming) -> ast.Rule:
+    """A package's rule, re-parsed from its text, under its namespace (as it was checked)."""
+    rule = rename_item(load(), renaming)
+    assert isinstance(rule, ast.Rule)
+    return rule
 
 
 # ---- conditions as plain data ------------------------------------------------------------------
@@ -206,14 +264,9 @@ _BY_CODE = list(_EXPR_CLASSES.values())
 
 
 def _encode_logic(rule: CompiledRule) -> tuple[Any, ...]:
-    """The rule's condition, its exceptions and its obligation conditions, encoded (hashable).
-    Read from the tree, so that capturing leaves no ``logic`` behind on 10,000 rules."""
-    tree = rule.source
-    return (
-        _encode(tree.condition),
-        _encode(tree.exceptions),
-        _encode(tuple(clause.condition for clause in tree.obligations)),
-    )
+    """The rule's condition, exceptions, obligation conditions and the overrides' parts of them
+    (:class:`RuleLogic`), encoded (hashable)."""
+    return tuple(_encode(part) for part in rule.logic_for_image())
 
 
 def _encode(node: Any) -> Any:
@@ -238,11 +291,10 @@ class _Conditions:
         self.encoded = encoded
         self.decoded: dict[int, Any] = {}
 
-    def logic(self, numbers: tuple[int, int, int]) -> RuleLogic:
-        condition, exceptions, obligations = (self._get(n) for n in numbers)
-        return RuleLogic(condition, exceptions, obligations)
+    def logic(self, numbers: tuple[int, ...]) -> RuleLogic:
+        return RuleLogic(*(self.get(n) for n in numbers))
 
-    def _get(self, number: int) -> Any:
+    def get(self, number: int) -> Any:
         found = self.decoded.get(number)
         if found is None:
             found = self.decoded[number] = _decode(self.encoded[number])

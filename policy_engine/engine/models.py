@@ -89,6 +89,18 @@ class ObligationTraceModel(BaseModel):
     attached: bool
 
 
+class LiftTraceModel(BaseModel):
+    """An override of a deny rule, as the rule's trace shows it: its condition on this request
+    and whether it lifted the rule."""
+
+    override: str
+    citation: str
+    location: str
+    condition: ConditionTraceModel
+    lifts: bool
+    """True when the condition holds and the rule would otherwise apply (it then does not)."""
+
+
 class RuleTraceModel(BaseModel):
     id: str
     effect: Literal["allow", "deny"]
@@ -100,8 +112,32 @@ class RuleTraceModel(BaseModel):
     """In words: what this rule did to the decision."""
     condition: ConditionTraceModel | None
     exceptions: list[ConditionTraceModel]
+    """Its own ``unless`` (and ``except``) exceptions; the overrides' are in ``overrides``."""
     obligations: list[ObligationTraceModel]
+    """Its own obligation clauses (the obligations overrides add are in the trace's
+    ``overrides``)."""
     missing: list[str]
+    overrides: list[LiftTraceModel] = []
+    """For a deny rule: the overrides that lift it."""
+    would_apply: TruthValue | None = None
+    """For a deny rule that overrides lift: its value without them (``"true"`` or
+    ``"unknown"``: it would deny)."""
+
+
+class OverrideUseModel(BaseModel):
+    """An override that lifts a deny rule covering the request: whether it lifted one that would
+    otherwise apply, and the obligations it then brings to an allow."""
+
+    id: str
+    citation: str
+    description: str | None
+    location: str
+    condition: ConditionTraceModel
+    lifted: list[str]
+    """The deny rules it lifted on this request (each would otherwise apply)."""
+    obligations: list[ObligationTraceModel]
+    """Its obligation clauses: attached when the request is allowed, it lifted a deny, and the
+    clause's own condition holds."""
 
 
 class NearMissModel(BaseModel):
@@ -124,3 +160,5 @@ class TraceModel(BaseModel):
     """For party, data and purpose: the request's term and its ancestors, nearest first."""
     context_text: dict[str, str] = {}
     """Each context value of the request as written in a rule (terms without quotes)."""
+    overrides: list[OverrideUseModel] = []
+    """The overrides of the deny rules that cover the request."""

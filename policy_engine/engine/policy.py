@@ -10,42 +10,21 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from ..language import ast
-from ..language.document_files import DOCUMENT_SUFFIXES, fingerprint, read_documents, reread
+from ..language.document_files import DOCUMENT_SUFFIXES
 from ..language.documents import Document
 from ..language.errors import Diagnostic, PolicyError, PolicySyntaxError, RequestError
-from ..language.files import content_version, read_sources
+from ..language.files import read_sources
 from ..language.hidden_breaks import lone_surrogates
-from ..language.limits import size_problems
-from ..language.parser import parse_source
+from ..language.package_folders import DiskFolders, Folders, NoFolders, TextFolders
 from ..language.source import Source
-from ..semantics.checker import CheckedPolicy, check
-from . import cache, image
-from .compiler import CELL_CACHE_SIZE, CompiledPolicy, compile_policy
+from ..semantics.package_use import PackageUse
+from .compiler import CELL_CACHE_SIZE, CompiledPolicy
 from .decision import Decision
 from .evaluator import decide_fast
+from .loading import load
 from .models import ReasonModel
 from .reasons import ReasonBook
 from .request import normalize_context, resolve_term
-
-
-def parse_all(sources: Iterable[Source]) -> list[ast.PolicyFile]:
-    """Parse every file; syntax errors of all files are reported together. Files past the size
-    limits (:mod:`policy_engine.language.limits`) are refused before any is parsed."""
-    sources = list(sources)
-    too_large = size_problems(sources)
-    if too_large:
-        raise PolicySyntaxError(too_large)
-    files: list[ast.PolicyFile] = []
-    problems: list[Diagnostic] = []
-    for source in sources:
-        try:
-            files.append(parse_source(source))
-        except PolicySyntaxError as exc:
-            problems.extend(exc.diagnostics)
-    if problems:
-        raise PolicySyntaxError(problems)
-    return files
 
 
 @contextmanager
@@ -80,30 +59,29 @@ class Policy:
         documents: Mapping[str, str] | None = None,
         *,
         cell_cache_size: int = CELL_CACHE_SIZE,
+        folders: Folders | None = None,
     ) -> None:
         """``sources`` are the rule files; ``documents``, when given, the texts of the source
-        documents by path (else they are read from beside the rule files)."""
-        self.sources = sources
+        documents by path (else they are read from beside the rule files). ``folders`` is where
+        the packages the policy uses are read from: by default the disk, or, when
+        ``documents`` are given, the rule files given (a package's files among them)."""
         halves = [d for source in sources for d in lone_surrogates(source)]
         if halves:  # before the text is hashed, which cannot encode them
             raise PolicySyntaxError(halves)
+        if folders is None:
+            given = {s.name: s.text for s in sources}
+            folders = DiskFolders() if documents is None else TextFolders(given, documents)
         with collector_paused():
-            self.compiled: CompiledPolicy
-            self.warnings: list[Diagnostic]
-            self.documents: list[Document]
-            """The source documents the policy names (``source "file"``), read and checked."""
-            restored = _restore(sources, documents)
-            if restored is not None:
-                self.compiled, self.warnings, self.documents = restored
-            else:
-                files = parse_all(sources)
-                self.documents = read_documents(files, documents)
-                checked: CheckedPolicy = check(files, self.documents)
-                every = [*sources, *(d.source for d in self.documents)]
-                self.compiled = compile_policy(checked, content_version(every))
-                self.warnings = checked.warnings
-                if cache.enabled():
-                    _keep_image(self.compiled, self.warnings, sources, self.documents)
+            loaded = load(sources, folders)
+        self.compiled: CompiledPolicy = loaded.compiled
+        self.warnings: list[Diagnostic] = loaded.warnings
+        self.documents: list[Document] = loaded.documents
+        """The source documents the policy names (``source "file"``), read and checked; a
+        package's are named under its namespace (``law25.p39_1``)."""
+        self.sources: list[Source] = loaded.sources
+        """The policy's own rule files (not its packages')."""
+        self.package_sources: list[Source] = loaded.package_sources
+        """The rule files of the packages it uses (docs/language.md, "Packages")."""
         self.version = self.compiled.version
         self.compiled.limit_cells(cell_cache_size)
         self._book = ReasonBook(self.compiled, self.version)
@@ -121,6 +99,20 @@ class Policy:
     def terms(self, kind: str) -> list[str]:
         """The declared terms of one hierarchy: ``party``, ``data``, ``purpose``, ``obligation``."""
         return self.compiled.hierarchies[kind].terms
+
+    @property
+    def packages(self) -> list[PackageUse]:
+        """The packages the policy uses, at any depth: namespace, folder, version and the keys
+        the policy supplies (docs/semantics.md, "Packages")."""
+        return list(self.compiled.packages)
+
+    def package_of(self, rule_id: str) -> str | None:
+        """The namespace of the package a rule or invariant comes from (the deepest, for a
+        package of a package); None for the policy's own."""
+        found = [
+            u.namespace for u in self.compiled.packages if rule_id.startswith(u.namespace + ".")
+        ]
+        return max(found, key=len) if found else None
 
     @property
     def ledger_key(self) -> str | None:
@@ -203,45 +195,6 @@ class Policy:
         return out
 
 
-def _restore(
-    sources: list[Source], provided: Mapping[str, str] | None
-) -> tuple[CompiledPolicy, list[Diagnostic], list[Document]] | None:
-    """The compiled policy, warnings and documents from the cache, when an entry of exactly
-    these rule files exists and every source document it records reads back unchanged."""
-    stored = cache.load(sources)
-    if stored is None:
-        return None
-    recorded = stored.get("documents", ())
-    if not isinstance(recorded, list) or not all(
-        isinstance(d, tuple) and len(d) == 4 and all(isinstance(p, str) for p in d)
-        for d in recorded
-    ):
-        return None
-    documents = [reread(d, provided) for d in recorded]
-    if any(d is None for d in documents):
-        return None
-    found = [d for d in documents if d is not None]
-    compiled, warnings = image.restore(stored, sources, lambda: check(parse_all(sources), found))
-    return compiled, warnings, found
-
-
-def _keep_image(
-    compiled: CompiledPolicy,
-    warnings: list[Diagnostic],
-    sources: list[Source],
-    documents: list[Document],
-) -> None:
-    """Store the policy's image for the next load. A policy the image cannot describe (a rule
-    without a place in the sources, say, built by other means than the parser) is simply not
-    cached: the cache never stands in the way of a load."""
-    try:
-        captured = image.capture(compiled, warnings, sources)
-    except (ValueError, TypeError):
-        return
-    captured["documents"] = [fingerprint(d) for d in documents]
-    cache.save(sources, captured)
-
-
 def load_policy(path: str | os.PathLike[str], *, cell_cache_size: int = CELL_CACHE_SIZE) -> Policy:
     """Load a policy from a ``.policy`` file or a folder of them (read as one policy). At most
     ``cell_cache_size`` cells are kept specialized (see :class:`Policy`)."""
@@ -257,9 +210,13 @@ def load_policy_text(
     """Load a policy from text, or from a mapping of file name → text read as one policy.
 
     In a mapping, the entries whose names end in ``.txt``, ``.md`` (…) are the source
-    documents the rule files name (``source "policy.txt"``); nothing is read from disk."""
+    documents the rule files name (``source "policy.txt"``); nothing is read from disk. A
+    package the rule files use (``use law25 from "../law25"``) is read from the mapping too:
+    its rule files are the entries under its folder (``law25/rules.policy``)."""
     if isinstance(text, str):
-        return Policy([Source(name, text)], {}, cell_cache_size=cell_cache_size)
+        return Policy(
+            [Source(name, text)], {}, cell_cache_size=cell_cache_size, folders=NoFolders()
+        )
     rules = {n: t for n, t in text.items() if not n.lower().endswith(DOCUMENT_SUFFIXES)}
     documents = {
         posixpath.normpath(n): t for n, t in text.items() if n.lower().endswith(DOCUMENT_SUFFIXES)

@@ -70,6 +70,15 @@ def describe_value(value: object) -> str:
     return type(value).__name__
 
 
+def _supplied_help(compiled: CompiledPolicy, key: object) -> str | None:
+    """For a package's key the policy supplies from a key of its own: which one to send."""
+    for use in compiled.packages:
+        supplier = use.supplies.get(key) if isinstance(key, str) else None
+        if supplier is not None:
+            return f"the policy supplies `{key}` from `{supplier}`: send `{supplier}`"
+    return None
+
+
 def normalize_context(
     compiled: CompiledPolicy, context: Mapping[str, Any] | None
 ) -> dict[str, Any]:
@@ -122,7 +131,8 @@ def _normalize_checked(compiled: CompiledPolicy, context: Any) -> dict[str, Any]
                     "unknown-context-key",
                     f"unknown context key `{key}`",
                     None,
-                    suggestion_help(str(key), compiled.context)
+                    _supplied_help(compiled, key)
+                    or suggestion_help(str(key), compiled.context)
                     or "the policy declares "
                     + ", ".join(f"`{k}`" for k in sorted(compiled.context)),
                 )

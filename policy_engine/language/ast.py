@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Literal
 
+from .ast_attributes import AttributeDecl, AttributeValue
 from .ast_expressions import (
     And,
     AttributeRef,
@@ -87,6 +88,7 @@ __all__ = [
     "OneOfType",
     "Operand",
     "Or",
+    "Override",
     "ParamDecl",
     "PolicyFile",
     "Presence",
@@ -102,6 +104,7 @@ __all__ = [
     "TimeLiteral",
     "TimeOperand",
     "Truth",
+    "UseDecl",
     "ValueType",
 ]
 
@@ -124,15 +127,6 @@ class Ground:
 
     text: str
     citations: tuple[Citation, ...] = ()
-    span: Span | None = field(default=None, compare=False, repr=False)
-
-
-@dataclass(frozen=True, slots=True)
-class AttributeValue:
-    """``location = "US"`` after ``with`` in a term's declaration: the term's own value."""
-
-    name: Name
-    value: Literal_
     span: Span | None = field(default=None, compare=False, repr=False)
 
 
@@ -166,21 +160,6 @@ class TermDecl:
     parameters: tuple[ParamDecl, ...] = ()
     condition: Expr | None = None
     attributes: tuple[AttributeValue, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class AttributeDecl:
-    """``attribute location of party: one of "CA", "US" [default …] ["description"] [§x]``: a
-    typed value every term of ``kind`` may carry, read in conditions as ``party.location``."""
-
-    name: Name
-    kind: TermKind
-    type: ValueType
-    default: Literal_ | ListLiteral | None = None
-    """As written (a list is refused by the checker: an attribute holds one value)."""
-    description: str | None = None
-    citations: tuple[Citation, ...] = ()
-    span: Span | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,6 +200,8 @@ class ContextDecl:
     """Marked ``is now``: the key holds the decision's time, which ``now`` reads."""
     now_span: Span | None = field(default=None, compare=False, repr=False)
     """Where ``is now`` is written."""
+    supplies: tuple[Name, ...] = ()
+    """``supplies law25.destination``: the package keys whose rules read this key instead."""
 
     @property
     def default_value(self) -> object:
@@ -303,6 +284,25 @@ class Rule:
 
 
 @dataclass(frozen=True, slots=True)
+class Override:
+    """``override ID [§x] ["description"] lifts … when C [with obligation …]…``: the deny rules it
+    names (``lifts``), or those citing the sections it names (``citing``), do not apply where
+    ``condition`` holds; when it lifts one that would otherwise apply to a request that is then
+    allowed, its obligations come with the allow (docs/semantics.md, 37–40)."""
+
+    id: Name
+    condition: Expr
+    lifts: tuple[Name, ...] = ()
+    citing: tuple[Citation, ...] = ()
+    """``lifts denies citing §x, …``: the deny rules citing these sections (or sections within
+    them). An override names rules or sections, never both."""
+    citations: tuple[Citation, ...] = ()
+    description: str | None = None
+    obligations: tuple[ObligationClause, ...] = ()
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
 class Scope:
     """The terms an invariant talks about: ``names`` (None: any) less what is below ``excepts``."""
 
@@ -353,21 +353,40 @@ class NoDecision:
     span: Span | None = field(default=None, compare=False, repr=False)
 
 
+# ---- packages -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class UseDecl:
+    """``use law25 from "../law25"``: the policy folder at ``path`` (relative to the folder of
+    the file that says it) is a package; its names come in as ``law25.name``."""
+
+    namespace: Name
+    path: str
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+
 Item = (
     TermDecl
     | ContextDecl
     | AttributeDecl
     | ConditionDecl
     | Rule
+    | Override
     | Invariant
     | SourceDecl
     | NoDecision
+    | UseDecl
 )
 
 
 @dataclass(frozen=True, slots=True)
 class PolicyFile:
-    """What one source file declares, in the order written."""
+    """What one source file declares, in the order written.
+
+    ``package`` is the namespace the file's names were brought in under (``law25``, or
+    ``dept.law25`` for a package of a package); empty for the policy's own files."""
 
     name: str
     items: tuple[Item, ...]
+    package: str = ""

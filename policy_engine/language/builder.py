@@ -9,9 +9,9 @@ from lark import Token
 from lark.tree import Meta
 
 from . import ast
+from .builder_attributes import AttributeBuilder
 from .builder_base import Tagged, with_meta
 from .citations import citation_text
-from .errors import Diagnostic
 from .expression_builder import ExpressionBuilder
 from .source import Span
 
@@ -35,7 +35,7 @@ def _excepted(kind: ast.TermKind, names: tuple[ast.Name, ...]) -> ast.Expr:
     return ast.Member(ast.RequestRef(kind, span), ast.ListLiteral(items, span), False, span)
 
 
-class Builder(ExpressionBuilder):
+class Builder(ExpressionBuilder, AttributeBuilder):
     """Builds the AST nodes of one parse's file: each public method builds the node of the grammar
     rule it is named after (see :class:`~.builder_base.BuilderBase` for the dispatch)."""
 
@@ -67,6 +67,10 @@ class Builder(ExpressionBuilder):
         return ast.SourceDecl(self._text(children[-1]), name, self._span(meta))
 
     @with_meta
+    def use_decl(self, meta: Meta, children: list[Token]) -> ast.UseDecl:
+        return ast.UseDecl(self._name(children[0]), self._text(children[1]), self._span(meta))
+
+    @with_meta
     def no_decision(self, meta: Meta, children: list[Any]) -> ast.NoDecision:
         return ast.NoDecision(children[1].value, self._text(children[2]), self._span(meta))
 
@@ -85,38 +89,6 @@ class Builder(ExpressionBuilder):
             citations=tags.get("citations", ()),
             span=self._span(meta),
             attributes=tags.get("attributes", ()),
-        )
-
-    def attribute_values(self, children: list[ast.AttributeValue]) -> Tagged:
-        return Tagged("attributes", tuple(children))
-
-    @with_meta
-    def attribute_value(self, meta: Meta, children: list[Any]) -> ast.AttributeValue:
-        """``location = "US"``; another comparison than `=` is an error where it is written."""
-        name, op, value = children
-        if str(op) != "=":
-            self.problems.append(
-                Diagnostic(
-                    "bad-attribute-value",
-                    f"`{op}` cannot give a value; write `{name} = …`",
-                    self._tspan(op),
-                    'a term\'s attribute is given with `=`, e.g. `with location = "US"`',
-                )
-            )
-        return ast.AttributeValue(self._name(name), value, self._span(meta))
-
-    @with_meta
-    def attribute_decl(self, meta: Meta, children: list[Any]) -> ast.AttributeDecl:
-        name, kind, type_, *rest = children
-        tags = {c.tag: c.value for c in rest}
-        return ast.AttributeDecl(
-            name=self._name(name),
-            kind=str(kind),  # type: ignore[arg-type]
-            type=type_,
-            default=tags.get("default"),
-            description=tags.get("description"),
-            citations=tags.get("citations", ()),
-            span=self._span(meta),
         )
 
     @with_meta
@@ -175,7 +147,7 @@ class Builder(ExpressionBuilder):
         name, type_, *rest = children
         tags = {c.tag: c.value for c in rest}
         return ast.ContextDecl(
-            name=name,
+            name=self._name(name),
             type=type_,
             default=tags.get("default"),
             description=tags.get("description"),
@@ -185,6 +157,7 @@ class Builder(ExpressionBuilder):
             source_span=tags.get("source"),
             is_now="now" in tags,
             now_span=tags.get("now"),
+            supplies=tags.get("supplies", ()),
         )
 
     def bool_type(self, _: list[Any]) -> ast.BoolType:
@@ -220,6 +193,9 @@ class Builder(ExpressionBuilder):
     def term_set_type(self, children: list[Token]) -> ast.TermSetType:
         kind: ast.TermKind = str(children[0])  # type: ignore[assignment]
         return ast.TermSetType(kind)
+
+    def supplies(self, children: list[Any]) -> Tagged:
+        return Tagged("supplies", children[0])
 
     def default(self, children: list[Any]) -> Tagged:
         return Tagged("default", children[0])
@@ -313,6 +289,33 @@ class Builder(ExpressionBuilder):
     @with_meta
     def argument(self, meta: Meta, children: list[Any]) -> ast.Argument:
         return ast.Argument(self._name(children[0]), children[1], self._span(meta))
+
+    # overrides -----------------------------------------------------------------
+    @with_meta
+    def override(self, meta: Meta, children: list[Any]) -> ast.Override:
+        tags: dict[str, Any] = {}
+        obligations: list[ast.ObligationClause] = []
+        for child in children[1:]:
+            if isinstance(child, ast.ObligationClause):
+                obligations.append(child)
+            else:
+                tags[child.tag] = child.value
+        return ast.Override(
+            id=self._name(children[0]),
+            condition=tags["when"],
+            lifts=tags.get("lifts", ()),
+            citing=tags.get("citing", ()),
+            citations=tags.get("citations", ()),
+            description=tags.get("description"),
+            obligations=tuple(obligations),
+            span=self._span(meta),
+        )
+
+    def lifts_rules(self, children: list[Any]) -> Tagged:
+        return Tagged("lifts", children[0])
+
+    def lifts_citing(self, children: list[Any]) -> Tagged:
+        return Tagged("citing", children[0].value)
 
     # invariants ----------------------------------------------------------------
     @with_meta

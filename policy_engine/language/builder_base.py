@@ -187,11 +187,18 @@ class BuilderBase(Transformer[Token, Any]):
                     "pick a shorter name",
                 )
             )
-        if str(token) in self.reserved:
+        # Each part of a dotted name too: `context party.location` would never be read, as
+        # `party.location` in a condition is the request's party's attribute.
+        word = str(token)
+        reserved = word if word in self.reserved else None
+        if reserved is None and "." in word:
+            reserved = next((part for part in word.split(".") if part in self.reserved), None)
+        if reserved is not None:
             self.problems.append(
                 Diagnostic(
                     "reserved-word",
-                    f"`{token}` is a reserved word and cannot be used as a name",
+                    f"`{reserved}` is a reserved word and cannot be used as a name"
+                    + (f" (in `{word}`)" if reserved != word else ""),
                     span,
                     "pick another name; the language's own words (`party`, `rule`, `when`, "
                     "`any`, ...) are reserved",

@@ -2,7 +2,8 @@
 
 A citation names a section the way legal and policy texts do: ``§5.1``, ``§ 164.512(f)(2)(ii)``,
 ``Art. 9(2)(h)``, ``Article 9``, ``s. 18(7)``, ``section 5``, or a heading without a number by
-its slug (``§links-to-other-websites``). ``law25:s. 18(7)`` names the source document too.
+its slug (``§links-to-other-websites``). ``law25:s. 18(7)`` names the source document too
+(``law25.p39_1:s. 17``: a document of the package ``law25``).
 Whatever the marker (``§``, ``Art.``, ``s.``, ``section``), a citation's *key* is the number and
 its parenthesised parts as written (``9(2)(h)``), or the slug: the key a document's section of
 that number has (:mod:`.documents`), so that ``Art. 9(2)(h)`` finds the paragraph ``(h)`` of
@@ -16,7 +17,7 @@ import unicodedata
 from dataclasses import dataclass
 
 _MARKER = re.compile(r"(?:§|Art\.|Article|[Ss]\.|[Ss]ec\.|[Ss]ection)\s*")
-_QUALIFIER = re.compile(r"([A-Za-z_][A-Za-z0-9_]*):")
+_QUALIFIER = re.compile(r"([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*):")
 _PARAGRAPH = re.compile(r"\s*para\s*([0-9]+)((?:\([0-9A-Za-z]+(?:\.[0-9]+)?\))*)$")
 
 

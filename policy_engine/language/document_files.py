@@ -5,6 +5,7 @@ that is not text, too large, or missing is an error at the ``source`` statement.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import posixpath
 import re
@@ -64,23 +65,24 @@ def read_documents(files: Sequence[ast.PolicyFile], provided: Provided = None) -
     return documents
 
 
-def reread(document: tuple[str, str, str, str], provided: Provided = None) -> Document | None:
+def reread(document: tuple[str, ...], provided: Provided = None) -> Document | None:
     """A document read again as a cached image recorded it (name, rule file, path, SHA-256 of
-    its text): None when it can no longer be read or its text changed."""
-    name, rule_file, path, digest = document
+    its text, package): None when it can no longer be read or its text changed."""
+    name, rule_file, path, digest, namespace = document
     try:
         source = _read(rule_file, ast.SourceDecl(path), provided)
     except PolicyError:
         return None
     if hashlib.sha256(source.text.encode("utf-8")).hexdigest() != digest:
         return None
-    return read_document(source, name, (rule_file, path))
+    found = read_document(source, name, (rule_file, path))
+    return dataclasses.replace(found, namespace=namespace) if namespace else found
 
 
-def fingerprint(document: Document) -> tuple[str, str, str, str]:
+def fingerprint(document: Document) -> tuple[str, str, str, str, str]:
     """What :func:`reread` needs to find ``document`` again and know it unchanged."""
     digest = hashlib.sha256(document.source.text.encode("utf-8")).hexdigest()
-    return (document.name, *document.origin, digest)
+    return (document.name, *document.origin, digest, document.namespace)
 
 
 def _provided(rule_file: str, decl: ast.SourceDecl, provided: Mapping[str, str]) -> Source:

@@ -69,6 +69,9 @@ class Document:
     sections: tuple[Section, ...]
     origin: tuple[str, str] = ("", "")
     """The rule file that names it and the path written there (to read it again)."""
+    namespace: str = ""
+    """The package whose document it is (``law25``; empty: the policy's own). Its ``name`` is
+    then qualified (``law25.p39_1``), and the package's own citations resolve against it."""
 
     def section(self, key: str) -> Section | None:
         return self._index().get(key)

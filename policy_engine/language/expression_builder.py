@@ -56,27 +56,19 @@ class ExpressionBuilder(BuilderBase):
         return ast.Member(children[0], children[1], True, self._span(meta))
 
     @with_meta
-    def is_known(self, meta: Meta, children: list[ast.Name]) -> ast.Presence:
-        return ast.Presence(children[0], True, self._span(meta))
+    def is_known(self, meta: Meta, children: list[Token]) -> ast.Presence:
+        return ast.Presence(self._name(children[0]), True, self._span(meta))
 
     @with_meta
-    def is_missing(self, meta: Meta, children: list[ast.Name]) -> ast.Presence:
-        return ast.Presence(children[0], False, self._span(meta))
-
-    @with_meta
-    def key_name(self, meta: Meta, children: list[Token]) -> ast.Name:
-        """``consent_given`` or ``record.author``: a context key's name, each part a name."""
-        parts = [self._name(token) for token in children]
-        if len(parts) == 1:
-            return parts[0]
-        return ast.Name(sys.intern(".".join(p.value for p in parts)), self._span(meta))
+    def is_missing(self, meta: Meta, children: list[Token]) -> ast.Presence:
+        return ast.Presence(self._name(children[0]), False, self._span(meta))
 
     @with_meta
     def truth(self, meta: Meta, children: list[Any]) -> ast.Truth:
         return ast.Truth(children[0], self._span(meta))
 
-    def name_ref(self, children: list[ast.Name]) -> ast.NameRef:
-        name = children[0]
+    def name_ref(self, children: list[Token]) -> ast.NameRef:
+        name = self._name(children[0])
         return ast.NameRef(name.value, name.span)
 
     def request_ref(self, children: list[Token]) -> ast.RequestRef:

@@ -38,6 +38,11 @@ def read_sources(path: str | os.PathLike[str]) -> list[Source]:
         _refuse_links_out(root, files)
     else:
         raise PolicyError([Diagnostic("no-such-path", f"no such file or directory: `{path}`")])
+    return read_rule_files(files)
+
+
+def read_rule_files(files: Iterable[Path]) -> list[Source]:
+    """The text of each rule file, within the limits of one policy (:mod:`.limits`)."""
     sources = []
     read = 0
     for file in files:

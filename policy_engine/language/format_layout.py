@@ -117,6 +117,8 @@ def context_doc(decl: ast.ContextDecl) -> Doc:
         parts.append(f"from {decl.source}")
     if decl.is_now:
         parts.append("is now")
+    if decl.supplies:
+        parts.append(_names(decl.supplies, "supplies "))
     if decl.default is not None:
         parts.append(affix(operand_doc(decl.default), "default "))
     return (*parts, *_description(decl.description), *_citations(decl.citations))
@@ -125,6 +127,10 @@ def context_doc(decl: ast.ContextDecl) -> Doc:
 def source_doc(decl: ast.SourceDecl) -> Doc:
     name = "" if decl.name is None else f" {decl.name.value}"
     return (f"source{name}", literal_text(decl.path))
+
+
+def use_doc(decl: ast.UseDecl) -> Doc:
+    return (f"use {decl.namespace.value}", "from", literal_text(decl.path))
 
 
 def no_decision_doc(decl: ast.NoDecision) -> Doc:
@@ -163,6 +169,13 @@ def _scope(scope: ast.Scope, kind: str, before: str) -> Doc:
         *((terms,) if isinstance(terms, str) else terms),
         *((excepts,) if isinstance(excepts, str) else excepts),
     )
+
+
+def lifts_doc(override: ast.Override) -> Doc:
+    """``lifts a, b`` or ``lifts denies citing §x, §y``."""
+    if override.citing:
+        return ("lifts denies citing", list_doc([c.text for c in override.citing]))
+    return _names(override.lifts, "lifts ")
 
 
 def claim_doc(invariant: ast.Invariant) -> Doc:

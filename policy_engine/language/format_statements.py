@@ -20,10 +20,12 @@ from .format_layout import (
     ground_doc,
     header_doc,
     layout,
+    lifts_doc,
     no_decision_doc,
     obligation_doc,
     rule_scope_doc,
     source_doc,
+    use_doc,
 )
 from .printer import Doc, affix, expr_doc, literal_text
 
@@ -120,6 +122,24 @@ def _rule(rule: ast.Rule, node: Tree[Token]) -> Statement:
     return Statement(None, node.meta.line, node.meta.end_line, clauses)
 
 
+def _override(override: ast.Override, node: Tree[Token]) -> Statement:
+    """The clauses of an override: its header, description, ``lifts`` (laid out where a rule's
+    scope is), ``when`` and obligations."""
+    lifts = next(c for c in node.children if isinstance(c, Tree) and c.data.startswith("lifts"))
+    conditions = [affix(expr_doc(override.condition), "when ")]
+    conditions += [obligation_doc(o) for o in override.obligations]
+    clauses = _clauses(
+        node,
+        node.children,
+        header_doc("override", override.id, override.citations),
+        override.description,
+        lifts_doc(override),
+        lifts.meta.line,
+        conditions,
+    )
+    return Statement(None, node.meta.line, node.meta.end_line, clauses)
+
+
 def _invariant(invariant: ast.Invariant, node: Tree[Token]) -> Statement:
     claim = node.children[-1]
     if not isinstance(claim, Tree):
@@ -147,6 +167,8 @@ def statement_of(item: ast.Item, node: Tree[Token] | Token) -> Statement:
         return _rule(item, node)
     if isinstance(item, ast.Invariant):
         return _invariant(item, node)
+    if isinstance(item, ast.Override):
+        return _override(item, node)
     group: str
     if isinstance(item, ast.TermDecl):
         group, doc = item.kind, declaration_doc(item)
@@ -160,6 +182,8 @@ def statement_of(item: ast.Item, node: Tree[Token] | Token) -> Statement:
         group, doc = "source", source_doc(item)
     elif isinstance(item, ast.NoDecision):
         group, doc = "not a decision", no_decision_doc(item)
+    elif isinstance(item, ast.UseDecl):
+        group, doc = "use", use_doc(item)
     else:  # pragma: no cover - a statement kind this formatter does not know yet
         raise FormatError(f"line {node.meta.line}: cannot format a `{type(item).__name__}`")
     lines = layout(doc, "", DECLARATION_CONTINUATION)

@@ -22,6 +22,14 @@ MAX_FILE_BYTES = 10 * 1024 * 1024
 MAX_POLICY_BYTES = 20 * 1024 * 1024
 """The largest policy: all its rule files together, in bytes of UTF-8 (20 MiB)."""
 
+MAX_PACKAGES = 1000
+"""The most package folders one policy may read, its packages' packages included (a package
+used twice, under two namespaces, counts twice)."""
+
+MAX_PACKAGE_ENTRIES = 100_000
+"""The most files and folders one package folder may hold, all depths: a `use` in an untrusted
+rule file may name any folder beside it, and one such as `../../usr` must not be walked whole."""
+
 MAX_TERMS = 100_000
 """The most names a policy may declare: parties, data categories, purposes, obligations and
 context keys together."""

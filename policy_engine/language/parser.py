@@ -7,6 +7,7 @@ rule. Syntax errors are reported in the language's own terms (:mod:`.syntax_erro
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable
 from contextvars import ContextVar
 from typing import Any
 
@@ -23,7 +24,7 @@ from .source import Source
 from .syntax_errors import STATEMENT_KEYWORDS, accepts, describe_glued, describe_syntax_error, glued
 
 # STATEMENT_KEYWORDS (from .syntax_errors) and lark_parser (from .grammar) stay importable here.
-__all__ = ["STATEMENT_KEYWORDS", "lark_parser", "parse_rule", "parse_source"]
+__all__ = ["STATEMENT_KEYWORDS", "lark_parser", "parse_all", "parse_rule", "parse_source"]
 
 
 class _ParseState:
@@ -105,6 +106,25 @@ def parse_source(source: Source) -> ast.PolicyFile:
     if state.problems:
         raise PolicySyntaxError(state.problems)
     return ast.PolicyFile(name=source.name, items=tuple(items))
+
+
+def parse_all(sources: Iterable[Source]) -> list[ast.PolicyFile]:
+    """Parse every file; syntax errors of all files are reported together. Files past the size
+    limits (:mod:`policy_engine.language.limits`) are refused before any is parsed."""
+    sources = list(sources)
+    too_large = size_problems(sources)
+    if too_large:
+        raise PolicySyntaxError(too_large)
+    files: list[ast.PolicyFile] = []
+    problems: list[Diagnostic] = []
+    for source in sources:
+        try:
+            files.append(parse_source(source))
+        except PolicySyntaxError as exc:
+            problems.extend(exc.diagnostics)
+    if problems:
+        raise PolicySyntaxError(problems)
+    return files
 
 
 def parse_rule(source: Source, line: int, column: int, start: int, end: int) -> ast.Rule:

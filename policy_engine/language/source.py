@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, NamedTuple
@@ -21,6 +22,14 @@ def _window(text: str, start: int, width: int) -> tuple[str, int, int]:
     head = "…" if cut > 0 else ""
     tail = "…" if end < len(text) else ""
     return head + text[cut:end] + tail, start - cut + len(head), width
+
+
+def hash_named(digest: Any, sources: Iterable[Source]) -> None:
+    """Feed each source's name and text to ``digest`` (both ended by a zero byte)."""
+    for source in sources:
+        digest.update(source.name.encode() + b"\0")
+        source.hash_into(digest)
+        digest.update(b"\0")
 
 
 @dataclass(frozen=True)

@@ -30,14 +30,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from . import ast, ast_expressions, ast_names, ast_time, ast_types, errors, source
+from . import ast, ast_attributes, ast_expressions, ast_names, ast_time, ast_types, errors, source
 from .source import Source
 
-FORMAT = 7
+FORMAT = 8
 """Bumped whenever what is stored changes shape (5: the syntax tree split into modules; 6: dates,
-instants and durations; 7: decimals, list defaults, term attributes)."""
+instants and durations; 7: a context key may supply a package's keys; 8: decimals, list
+defaults, term attributes)."""
 
-_TREE_MODULES = (ast, ast_names, ast_types, ast_expressions, ast_time)
+_TREE_MODULES = (ast, ast_names, ast_types, ast_expressions, ast_time, ast_attributes)
 """The modules of the syntax tree; the cache may construct the classes each defines."""
 
 _ALLOWED: dict[str, set[str]] = {

@@ -21,9 +21,11 @@ STATEMENT_KEYWORDS = (
     "context",
     "attribute",
     "rule",
+    "override",
     "invariant",
     "source",
     "not a decision",
+    "use",
 )
 
 _TERMINAL_WORDS: dict[str, tuple[str, ...]] = {

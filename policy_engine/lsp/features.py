@@ -42,6 +42,7 @@ SYMBOL_KINDS = {
     "attribute": Symbol.Property,
     "condition": Symbol.Boolean,
     "rule": Symbol.Function,
+    "override": Symbol.Function,
     "invariant": Symbol.Boolean,
     "source": Symbol.File,
 }

@@ -46,6 +46,8 @@ def declared_in(item: ast.Item) -> Iterator[Declared]:
         named = [("condition", item.name)]
     elif isinstance(item, ast.Rule):
         named = [("rule", item.id)]
+    elif isinstance(item, ast.Override):
+        named = [("override", item.id)]
     elif isinstance(item, ast.Invariant):
         named = [("invariant", item.id)]
     elif isinstance(item, ast.SourceDecl):

@@ -43,6 +43,9 @@ class CheckState:
     """The named conditions, by name."""
     rules: list[ast.Rule] = field(default_factory=list)
     invariants: list[ast.Invariant] = field(default_factory=list)
+    overrides: list[ast.Override] = field(default_factory=list)
+    lifted: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """Override id → the ids of the deny rules it lifts, in the order the rules are written."""
     edges: dict[str, list[tuple[str, str, ast.Name]]] = field(default_factory=dict)
     hierarchies: dict[str, Hierarchy] = field(default_factory=dict)
     documents: list[Document] = field(default_factory=list)
@@ -53,6 +56,9 @@ class CheckState:
     """(kind, name) → the declaration of the attribute ``name`` of ``kind`` terms."""
     attributes: dict[tuple[str, str], Attribute] = field(default_factory=dict)
     """(kind, name) → the attribute with every term's value (:class:`.attributes.Attribute`)."""
+    placements: list[tuple[ast.Name, ast.TermDecl]] = field(default_factory=list)
+    """Terms of a package placed under other terms by a declaration of the using policy
+    (``party law25.staff under planiso.staff``): each name and the declaration that places it."""
     comparisons_left: int = SUGGESTION_BUDGET
     """How many more names may be compared with a misspelt one for a `did you mean` hint."""
 
@@ -72,6 +78,12 @@ class CheckState:
     def items(self) -> Iterator[ast.Item]:
         for file in self.files:
             yield from file.items
+
+    def items_by_package(self) -> Iterator[tuple[str, ast.Item]]:
+        """Every statement with the package its file belongs to (empty: the policy's own)."""
+        for file in self.files:
+            for item in file.items:
+                yield file.package, item
 
     def names_of(self, *kinds: str) -> list[str]:
         return [s.name for s in self.symbols.values() if s.kind in kinds]

@@ -9,6 +9,8 @@ from ..language import ast
 from ..language.limits import MAX_RULES, MAX_TERMS
 from .attributes import declare_attribute
 from .check_state import CheckState, Symbol, article, kind_word
+from .namespacing import local_part
+from .package_checks import namespaces_used, own_key_name, own_name, place
 from .vocabulary import Hierarchy, find_cycle
 
 HIERARCHY_KINDS: tuple[ast.DeclKind, ...] = ("party", "data", "purpose", "obligation")
@@ -16,19 +18,42 @@ HIERARCHY_KINDS: tuple[ast.DeclKind, ...] = ("party", "data", "purpose", "obliga
 
 def declare_names(state: CheckState) -> None:
     """Every term, obligation and context key is declared once; rule ids are unique."""
-    rule_ids: dict[str, ast.Rule] = {}
+    rule_ids: dict[str, ast.Rule | ast.Override] = {}
     invariant_ids: dict[str, ast.Invariant] = {}
-    for item in state.items():
+    namespaces: set[str] | None = None  # the packages' namespaces, once a key needs them
+    for package, item in state.items_by_package():
         if isinstance(item, ast.Invariant):
+            own_name(state, package, item.id, "an invariant")
             _declare_invariant(state, item, invariant_ids)
-        elif isinstance(item, ast.Rule):
+        elif isinstance(item, ast.Rule | ast.Override):
+            own_name(
+                state, package, item.id, "a rule" if isinstance(item, ast.Rule) else "an override"
+            )
             _declare_rule(state, item, rule_ids)
         elif isinstance(item, ast.NoDecision):
             state.no_decisions.append(item)
         elif isinstance(item, ast.AttributeDecl):
             declare_attribute(state, item)
-        elif not isinstance(item, ast.SourceDecl):
-            _declare_symbols(state, item)
+        elif isinstance(item, ast.ContextDecl):
+            if namespaces is None:
+                namespaces = namespaces_used(state)
+            own_key_name(state, package, item.name, namespaces)
+            _declare_symbols(state, item, item.name, "context")
+        elif isinstance(item, ast.ConditionDecl):
+            own_name(state, package, item.name, "a named condition")
+            _declare_symbols(state, item, item.name, "condition")
+        elif isinstance(item, ast.TermDecl):
+            for name in item.names:
+                if local_part(package, name.value) is None and item.kind != "obligation":
+                    state.placements.append((name, item))
+                else:
+                    own_name(
+                        state,
+                        package,
+                        name,
+                        f"{article(kind_word(item.kind))} {kind_word(item.kind)}",
+                    )
+                    _declare_symbols(state, item, name, item.kind)
     _refuse_too_many(state)
 
 
@@ -44,7 +69,9 @@ def _refuse_too_many(state: CheckState) -> None:
             past.span,
             "a vocabulary of this size is not supported",
         )
-    statements = (i for i in state.items() if isinstance(i, ast.Rule | ast.Invariant))
+    statements = (
+        i for i in state.items() if isinstance(i, ast.Rule | ast.Override | ast.Invariant)
+    )
     past_rule = next(itertools.islice(statements, MAX_RULES, None), None)
     if past_rule is not None:
         state.error(
@@ -73,45 +100,49 @@ def _declare_invariant(
         state.invariants.append(item)
 
 
-def _declare_rule(state: CheckState, item: ast.Rule, rule_ids: dict[str, ast.Rule]) -> None:
+def _declare_rule(
+    state: CheckState, item: ast.Rule | ast.Override, rule_ids: dict[str, ast.Rule | ast.Override]
+) -> None:
+    """Rules and overrides share one namespace of ids (an override names the rules it lifts)."""
     previous = rule_ids.get(item.id.value)
     if previous is not None and previous.id.span is not None:
+        word = "rule" if isinstance(item, ast.Rule) else "override"
         state.error(
             "duplicate-rule",
-            f"rule id `{item.id.value}` is used twice",
+            f"{word} id `{item.id.value}` is used twice",
             item.id.span,
-            "rule ids are stable references in decisions and logs; give each rule its own",
+            "rule ids are stable references in decisions and logs; give each rule its own"
+            if isinstance(item, ast.Rule) and isinstance(previous, ast.Rule)
+            else "rules and overrides share their ids: give each its own",
             notes=(("first used here", previous.id.span),),
         )
     else:
         rule_ids[item.id.value] = item
-        state.rules.append(item)
+        if isinstance(item, ast.Rule):
+            state.rules.append(item)
+        else:
+            state.overrides.append(item)
 
 
 def _declare_symbols(
-    state: CheckState, item: ast.TermDecl | ast.ContextDecl | ast.ConditionDecl
+    state: CheckState,
+    item: ast.TermDecl | ast.ContextDecl | ast.ConditionDecl,
+    name: ast.Name,
+    kind: str,
 ) -> None:
-    """Enter the names a term, context or named-condition declaration introduces, refusing any
+    """Enter a name a term, context or named-condition declaration introduces, refusing one
     seen before (they share one namespace)."""
-    declared: list[tuple[ast.Name, str]]
+    existing = state.symbols.get(name.value)
+    if existing is not None:
+        _duplicate_declaration(state, name, existing)
+        return
+    state.symbols[name.value] = Symbol(name.value, kind, name.span)
     if isinstance(item, ast.TermDecl):
-        declared = [(name, item.kind) for name in item.names]
+        state.term_decls[name.value] = item
     elif isinstance(item, ast.ConditionDecl):
-        declared = [(item.name, "condition")]
+        state.conditions[name.value] = item
     else:
-        declared = [(item.name, "context")]
-    for name, kind in declared:
-        existing = state.symbols.get(name.value)
-        if existing is not None:
-            _duplicate_declaration(state, name, existing)
-            continue
-        state.symbols[name.value] = Symbol(name.value, kind, name.span)
-        if isinstance(item, ast.TermDecl):
-            state.term_decls[name.value] = item
-        elif isinstance(item, ast.ConditionDecl):
-            state.conditions[name.value] = item
-        else:
-            state.context[name.value] = item
+        state.context[name.value] = item
 
 
 def _duplicate_declaration(state: CheckState, name: ast.Name, existing: Symbol) -> None:
@@ -143,6 +174,10 @@ def link_hierarchies(state: CheckState) -> None:
     for name, decl in state.term_decls.items():
         for parent in decl.parents:
             _link_parent(state, name, decl, parent)
+    for placed, decl in state.placements:
+        if place(state, placed, decl):
+            for parent in decl.parents:
+                _link_parent(state, placed.value, decl, parent)
     for kind in HIERARCHY_KINDS:
         _build_hierarchy(state, kind)
 

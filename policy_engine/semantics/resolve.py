@@ -209,6 +209,18 @@ class Resolver:
             rule, condition=condition, exceptions=exceptions, obligations=obligations
         )
 
+    def override(self, override: ast.Override) -> ast.Override:
+        """An override's condition and obligation clauses, resolved as a rule's."""
+        condition = self._exception(override.condition)
+        obligations = tuple(c for clause in override.obligations for c in self.clauses(clause))
+        if (
+            condition is override.condition
+            and len(obligations) == len(override.obligations)
+            and all(a is b for a, b in zip(obligations, override.obligations, strict=True))
+        ):
+            return override
+        return dataclasses.replace(override, condition=condition, obligations=obligations)
+
     def invariant(self, invariant: ast.Invariant) -> ast.Invariant:
         condition = self._checked(invariant.condition)
         exceptions = tuple(self._exception(e) for e in invariant.exceptions)

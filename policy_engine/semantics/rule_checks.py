@@ -61,6 +61,11 @@ def check_conditions(state: CheckState) -> None:
         for clause in rule.obligations:
             if clause.condition is not None:
                 typer.condition(clause.condition)
+    for override in state.overrides:
+        typer.condition(override.condition)
+        for clause in override.obligations:
+            if clause.condition is not None:
+                typer.condition(clause.condition)
 
 
 def check_invariants(state: CheckState) -> None:
@@ -82,12 +87,14 @@ def check_invariants(state: CheckState) -> None:
 
 
 def warn_missing_citations(state: CheckState) -> None:
-    """Each rule should say which section of the policy it encodes."""
-    for rule in state.rules:
+    """Each rule and override should say which section of the policy it encodes."""
+    statements: list[ast.Rule | ast.Override] = [*state.rules, *state.overrides]
+    for rule in statements:
         if not rule.citations:
+            word = "rule" if isinstance(rule, ast.Rule) else "override"
             state.warn(
                 "missing-citation",
-                f"rule `{rule.id.value}` has no citation",
+                f"{word} `{rule.id.value}` has no citation",
                 rule.id.span,
-                f"cite the section it encodes after its id, e.g. `rule {rule.id.value} §5.1`",
+                f"cite the section it encodes after its id, e.g. `{word} {rule.id.value} §5.1`",
             )

@@ -4,6 +4,7 @@ loaded, the context key the consent ledger fills, its purposes, and its descript
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -71,11 +72,16 @@ class LoadedPolicy:
         )
 
 
-def policy_files_fingerprint(path: str) -> tuple[tuple[str, int, int], ...]:
-    """Name, mtime and size of every rule file at ``path``: what the watcher compares."""
+def policy_files_fingerprint(
+    path: str, packages: Iterable[str] = ()
+) -> tuple[tuple[str, int, int], ...]:
+    """Name, mtime and size of every rule file at ``path`` and in the folders of the packages
+    the policy uses: what the watcher compares."""
     root = Path(path)
     try:
         files = [root] if root.is_file() else sorted(root.rglob(f"*{POLICY_SUFFIX}"))
+        for folder in packages:
+            files += sorted(Path(folder).rglob(f"*{POLICY_SUFFIX}"))
         out = []
         for file in files:
             stat = file.stat()

@@ -76,9 +76,9 @@ class PolicyService:
         self.config = config
         self.metrics = metrics or ServiceMetrics()
         self._reload_lock = threading.Lock()
-        self.fingerprint = policy_files_fingerprint(policy_path)
         # The one attribute a reload swaps (a single assignment, atomic under the GIL).
         self.current: LoadedPolicy = LoadedPolicy.of(load_policy(policy_path), config)
+        self.fingerprint = policy_files_fingerprint(policy_path, self._package_folders())
         self.metrics.policy_loaded_now(self.current.policy.version, time.time())
         # Every decision of the process is logged through this one writer (group commit).
         self.log_writer = DecisionLogWriter(storage) if config.log_decisions else None
@@ -99,7 +99,7 @@ class PolicyService:
         Reloads run one at a time; requests in flight keep the policy they started with."""
         with self._reload_lock:
             previous = self.current
-            fingerprint = policy_files_fingerprint(self.path)
+            fingerprint = policy_files_fingerprint(self.path, self._package_folders())
             policy = self._load(trigger, previous, fingerprint)
             loaded = LoadedPolicy.of(policy, self.config)
             self.current = loaded
@@ -152,7 +152,11 @@ class PolicyService:
             self.reload(trigger)
 
     def files_changed(self) -> bool:
-        return policy_files_fingerprint(self.path) != self.fingerprint
+        return policy_files_fingerprint(self.path, self._package_folders()) != self.fingerprint
+
+    def _package_folders(self) -> list[str]:
+        """The folders of the packages the policy being served uses (watched with its own)."""
+        return [use.folder for use in self.current.policy.packages]
 
     # ---- consent ------------------------------------------------------------------------------
 

@@ -37,10 +37,11 @@ from ..analysis.scopes import KINDS
 from ..engine.compiler import CompiledPolicy, CompiledRule, Condition, compile_condition
 from ..language import ast
 from ..language.ast_expressions import names_read
+from ..language.connectives import Node, both, either
+from ..language.connectives import negation as _negation
 from ..language.printer import expr_text
 
-Node = ast.Expr | bool
-"""A condition while it is simplified: an expression, or a constant once it is settled."""
+__all__ = ["ConditionMaker", "Node", "both", "either", "is_test", "tidy", "words"]
 
 _OPPOSITE: dict[str, ast.CompareOp] = {
     "=": "!=",
@@ -239,32 +240,6 @@ def _reads_context(test: ast.Expr, context: Iterable[str]) -> bool:
             if isinstance(item, ast.Now) or item.name in declared:
                 return True
     return False
-
-
-def _negation(node: Node) -> Node:
-    return (not node) if isinstance(node, bool) else ast.Not(node)
-
-
-def both(*parts: Node) -> Node:
-    """``and`` of the parts, constants settled."""
-    kept: list[ast.Expr] = []
-    for part in parts:
-        if part is False:
-            return False
-        if part is not True:
-            kept.append(part)
-    return True if not kept else kept[0] if len(kept) == 1 else ast.And(tuple(kept))
-
-
-def either(parts: Iterable[Node]) -> Node:
-    """``or`` of the parts, constants settled."""
-    kept: list[ast.Expr] = []
-    for part in parts:
-        if part is True:
-            return True
-        if part is not False:
-            kept.append(part)
-    return False if not kept else kept[0] if len(kept) == 1 else ast.Or(tuple(kept))
 
 
 # ---- tidying (lattice laws only) -------------------------------------------------------------

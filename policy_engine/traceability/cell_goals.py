@@ -21,6 +21,7 @@ from ..analysis.search_values import (
     Valuer,
     effect,
     every,
+    some,
     surely,
 )
 from ..engine.compiler import CellPlan, CompiledRule
@@ -32,14 +33,7 @@ Cell = tuple[str, str, str]
 
 def _some_true(valuer: Valuer, rules: Sequence[CompiledRule]) -> Valued:
     """Some rule of ``rules`` is true."""
-    need = None
-    for rule in rules:
-        mask, wanted = valuer.rule(rule)
-        if mask == TRUE:
-            return True, None
-        if mask & TRUE and need is None:
-            need = wanted
-    return (PENDING, need) if need is not None else (False, None)
+    return some(surely(valuer.rule(r), TRUE) for r in rules)
 
 
 def grants(rule: CompiledRule, denies: Sequence[CompiledRule]) -> Goal:

@@ -2,11 +2,11 @@
 own rules in place of the first's.
 
 Two rules are *alike* when they have the same effect, condition, exceptions and obligation
-clauses (names and conditions), compared as syntax trees. Two cells whose candidate rules are
-alike one for one, and which agree on the request terms those rules read, are searched in exactly
-the same way (every condition is valued the same, on the same context classes), so one search
-serves both. A generated policy of 1,000 rules has some 3,000 groups of cells the rules tell
-apart, but only a few dozen shapes of them.
+clauses (names and conditions), compared as syntax trees, and the same overrides' parts. Two
+cells whose candidate rules are alike one for one, and which agree on the request terms those
+rules read, are searched in exactly the same way (every condition is valued the same, on the same
+context classes), so one search serves both. A generated policy of 1,000 rules has some 3,000
+groups of cells the rules tell apart, but only a few dozen shapes of them.
 """
 
 from __future__ import annotations
@@ -37,6 +37,8 @@ class Shapes:
                 logic.exceptions,
                 logic.obligation_conditions,
                 tuple(clause.names for clause in rule.obligations),
+                logic.lifted_by,
+                logic.clause_origins,
             )
             found = self._numbers.setdefault(said, len(self._numbers))
             self._of_rule[id(rule)] = found
@@ -61,6 +63,6 @@ def relabel(
         return tuple(sorted((rules[index[id(r)]] for r in found), key=lambda r: r.id))
 
     obligations = tuple(replace(o, rules=moved(o.rules)) for o in verdict.obligations)
-    return CellVerdict(
-        verdict.status, verdict.condition, moved(verdict.allows), moved(verdict.denies), obligations
+    return replace(
+        verdict, allows=moved(verdict.allows), denies=moved(verdict.denies), obligations=obligations
     )

@@ -27,11 +27,12 @@ from collections.abc import Iterable, Sequence
 
 from ..analysis.budget import BudgetExceeded, Meter
 from ..analysis.conditions import KeyFacts
+from ..analysis.override_findings import confirm_lifts, lifted_here, lifts_and_allowed
 from ..analysis.scopes import KINDS
 from ..analysis.search import CellSearch
 from ..analysis.search_values import AnalysisDisagreement
 from ..analysis.space import RequestSpace
-from ..engine.compiler import CellPlan, CompiledPolicy, CompiledRule
+from ..engine.compiler import CellPlan, CompiledOverride, CompiledPolicy, CompiledRule
 from ..language import ast
 from . import cell_goals as goals
 from .cell_conditions import ConditionMaker, Node, both, either
@@ -158,11 +159,12 @@ class CellJudge:
         if not granting:
             return NEVER
         obligations = self._obligations(cell, granting)
+        lifting = self._lifting(cell, plan)
         witness = self.search.find(cell, goals.refused(plan), fewest=False)
         if witness is None:
             if self.prove:
                 self._prove(cell, plan, None, obligations)
-            return CellVerdict("always", None, granting, (), obligations)
+            return CellVerdict("always", None, granting, (), obligations, lifting)
         goals.confirm_refused(plan, cell, witness.context)
         denies = [d for d in plan.denies if maker.fold(cell, maker.rule_value(d)) is not False]
         overriding = tuple(d for d in denies if self._overrides(cell, granting, d))
@@ -172,7 +174,7 @@ class CellJudge:
             raise AnalysisDisagreement(f"the condition of {cell} settles to {condition}")
         if self.prove:
             self._prove(cell, plan, condition, obligations)
-        return CellVerdict("conditional", condition, granting, overriding, obligations)
+        return CellVerdict("conditional", condition, granting, overriding, obligations, lifting)
 
     def _grants(self, cell: Cell, plan: CellPlan, rule: CompiledRule) -> bool:
         witness = self.search.find(cell, goals.grants(rule, plan.denies), fewest=False)
@@ -198,6 +200,19 @@ class CellJudge:
                 goals.confirm_grants(rule, plan, cell, witness.context)
         return kept
 
+    def _lifting(self, cell: Cell, plan: CellPlan) -> tuple[CompiledOverride, ...]:
+        """The overrides some allowed request of the cell owes its allow to: each lifts a deny
+        that would otherwise refuse it (a search per override of a deny of the cell)."""
+        found = []
+        for override in self.compiled.overrides:
+            if not lifted_here(override, plan):
+                continue
+            witness = self.search.find(cell, lifts_and_allowed(override, plan), fewest=False)
+            if witness is not None:
+                confirm_lifts(self.compiled, override, cell, witness.context, allowed=True)
+                found.append(override)
+        return tuple(found)
+
     def _overrides(self, cell: Cell, granting: Sequence[CompiledRule], deny: CompiledRule) -> bool:
         witness = self.search.find(cell, goals.overrides(deny, granting), fewest=False)
         if witness is not None:
@@ -220,31 +235,52 @@ class CellJudge:
     def _obligations(self, cell: Cell, granting: Sequence[CompiledRule]) -> tuple[Attached, ...]:
         """Each obligation of the granting rules, with the condition under which an allowed
         request of the cell carries it: the clause's own condition when every granting rule
-        attaches it alike, else the rules that attach it and their clauses' conditions."""
+        attaches it alike, else the rules that attach it and their clauses' conditions; or an
+        override's clause, whose condition (it lifts a deny, and the clause's own) every granting
+        rule that covers a cell of a deny it lifts carries alike (:mod:`~..engine.overrides`)."""
         maker = self.maker
         carriers: dict[str, list[tuple[CompiledRule, Node]]] = {}
+        brought: dict[str, dict[str, list[Node]]] = {}
         for rule in granting:
             clauses: dict[str, list[Node]] = {}
-            conditions = rule.logic.obligation_conditions
-            for clause, when in zip(rule.obligations, conditions, strict=True):
-                for name in clause.names:
-                    clauses.setdefault(name, []).append(True if when is None else when)
+            logic = rule.logic
+            for index, when in enumerate(logic.obligation_conditions):
+                origin = logic.origin(index)
+                for name in rule.obligations[index].names:
+                    node: Node = True if when is None else when
+                    if origin is None:
+                        clauses.setdefault(name, []).append(node)
+                    elif node not in (said := brought.setdefault(name, {}).setdefault(origin, [])):
+                        said.append(node)
             for name, whens in clauses.items():
                 carriers.setdefault(name, []).append((rule, either(whens)))
         found = []
-        for name in sorted(carriers):
-            carried = carriers[name]
-            whens = [maker.simplified(cell, when) for _, when in carried]
-            if len(carried) == len(granting) and all(w == whens[0] for w in whens):
-                condition = whens[0]
-            else:
-                each = (
-                    both(maker.rule_value(r), w) for (r, _), w in zip(carried, whens, strict=True)
-                )
-                condition = maker.simplified(cell, either(each))
+        overrides = {o.id: o for o in self.compiled.overrides}
+        for name in sorted({*carriers, *brought}):
+            carried = carriers.get(name, [])
+            own = self._carried_when(cell, granting, carried) if carried else False
+            by = brought.get(name, {})
+            condition = maker.simplified(
+                cell, either([own, *(w for ws in by.values() for w in ws)])
+            )
             if condition is not False:
                 rules = tuple(r for r, _ in carried)
                 _, arguments = self.compiled.obligation_forms.get(name, (name, ()))
                 when = None if condition is True else condition
-                found.append(Attached(name, when, rules, arguments))
+                lifting = tuple(overrides[o] for o in by)
+                found.append(Attached(name, when, rules, arguments, lifting))
         return tuple(found)
+
+    def _carried_when(
+        self,
+        cell: Cell,
+        granting: Sequence[CompiledRule],
+        carried: list[tuple[CompiledRule, Node]],
+    ) -> Node:
+        """When an allowed request carries an obligation the rules ``carried`` attach."""
+        maker = self.maker
+        whens = [maker.simplified(cell, when) for _, when in carried]
+        if len(carried) == len(granting) and all(w == whens[0] for w in whens):
+            return whens[0]
+        each = (both(maker.rule_value(r), w) for (r, _), w in zip(carried, whens, strict=True))
+        return maker.simplified(cell, either(each))

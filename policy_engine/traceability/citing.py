@@ -24,7 +24,7 @@ SectionId = tuple[str, str]
 class Citer:
     """Something that cites a section: a rule, an invariant, a test or a reason."""
 
-    kind: str  # "rule" | "invariant" | "test" | "term" | "reason"
+    kind: str  # "rule" (an override too) | "invariant" | "test" | "term" | "reason"
     id: str
     """The rule's or invariant's id, the test's name, the term's name, or the reason's text."""
     file: str
@@ -32,8 +32,8 @@ class Citer:
     citation: str
     """The citation as written."""
     effect: str | None = None
-    """A rule's effect; a term's kind (``party``…, ``context`` for a context key, ``condition``
-    for a named condition)."""
+    """A rule's effect (``override`` for an override); a term's kind (``party``…, ``context``
+    for a context key, ``condition`` for a named condition)."""
     description: str | None = None
     via: str | None = None
     """The section above this one that the citation names (None: it names this one)."""
@@ -57,6 +57,10 @@ def _statement_citers(item: ast.Item) -> Iterable[tuple[ast.Citation, Citer]]:
         cites = [*item.citations, *(item.ground.citations if item.ground else ())]
         for c in cites:
             yield c, Citer("rule", item.id.value, file, line, c.text, item.effect, item.description)
+    elif isinstance(item, ast.Override):
+        file, line = _place(item.span)
+        for c in item.citations:
+            yield c, Citer("rule", item.id.value, file, line, c.text, "override", item.description)
     elif isinstance(item, ast.Invariant):
         file, line = _place(item.span)
         for c in item.citations:
@@ -82,14 +86,20 @@ def collect_citations(policy: Policy, cases: Iterable[TestCase]) -> Citations:
     found = Citations()
     documents = policy.documents
     checked = policy.compiled.checked
-    pairs = [pair for f in checked.files for item in f.items for pair in _statement_citers(item)]
+    # A package's statements cite its own documents (its citations resolve against them).
+    pairs = [
+        (f.package, *pair)
+        for f in checked.files
+        for item in f.items
+        for pair in _statement_citers(item)
+    ]
     for case in cases:
         if case.cite:
             for text in (t.strip() for t in case.cite.split(",")):
                 citer = Citer("test", case.name, case.file, case.line, text)
-                pairs.append((ast.Citation(text), citer))
-    for citation, citer in pairs:
-        sections, _ = resolve(documents, citation)
+                pairs.append(("", ast.Citation(text), citer))
+    for package, citation, citer in pairs:
+        sections, _ = resolve(documents, citation, package)
         if len(sections) != 1:  # statements' citations resolve, or the policy would not load
             found.unresolved.append(citer)
             continue

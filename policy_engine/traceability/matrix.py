@@ -11,11 +11,12 @@ obligations) it is *mixed* and keeps each member's verdict.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
+from typing import TypeVar
 
 from ..analysis.budget import Budget, Meter
-from ..engine.compiler import CompiledRule
+from ..engine.compiler import CompiledOverride, CompiledRule
 from ..engine.policy import Policy
 from .cell_verdicts import CellJudge
 from .selection import Line, select
@@ -30,6 +31,7 @@ class Mixed:
     members: tuple[tuple[Cell, CellVerdict], ...]
     """Every member cell and its verdict, in the order of the lines' members."""
     rules: tuple[CompiledRule, ...]
+    overrides: tuple[CompiledOverride, ...] = ()
 
 
 Shown = CellVerdict | Mixed
@@ -156,14 +158,22 @@ def combine(members: list[tuple[Cell, CellVerdict]]) -> Shown:
     first = verdicts[0]
     allows = _union(r for v in verdicts for r in v.allows)
     denies = _union(r for v in verdicts for r in v.denies)
+    lifting = _union(o for v in verdicts for o in v.overrides)
     if all(alike(first, v) for v in verdicts[1:]):
         obligations = tuple(
-            replace(o, rules=_union(r for v in verdicts for r in v.obligations[i].rules))
+            replace(
+                o,
+                rules=_union(r for v in verdicts for r in v.obligations[i].rules),
+                overrides=_union(x for v in verdicts for x in v.obligations[i].overrides),
+            )
             for i, o in enumerate(first.obligations)
         )
-        return CellVerdict(first.status, first.condition, allows, denies, obligations)
-    return Mixed(status, tuple(members), allows + denies)
+        return CellVerdict(first.status, first.condition, allows, denies, obligations, lifting)
+    return Mixed(status, tuple(members), allows + denies, lifting)
 
 
-def _union(rules: Iterator[CompiledRule] | Sequence[CompiledRule]) -> tuple[CompiledRule, ...]:
-    return tuple(sorted(set(rules), key=lambda r: r.id))
+Named = TypeVar("Named", CompiledRule, CompiledOverride)
+
+
+def _union(found: Iterable[Named]) -> tuple[Named, ...]:
+    return tuple(sorted(set(found), key=lambda r: r.id))

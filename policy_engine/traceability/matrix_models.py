@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from ..engine.compiler import CompiledRule
+from ..engine.compiler import CompiledOverride, CompiledRule
 from ..language.printer import expr_text
 from .cell_conditions import words
 from .matrix import Mixed, Shown
@@ -45,6 +45,9 @@ class ObligationEntry(BaseModel):
     )
     expression: str | None = Field(description="the same condition in the policy's language")
     rules: list[str]
+    overrides: list[str] = Field(
+        default=[], description="the overrides that bring it where they lift a deny"
+    )
 
 
 class MemberEntry(BaseModel):
@@ -59,6 +62,7 @@ class MemberEntry(BaseModel):
     obligations: list[ObligationEntry]
     rules: list[str]
     citations: list[str]
+    overrides: list[str] = []
 
 
 class MatrixEntry(BaseModel):
@@ -83,6 +87,11 @@ class MatrixEntry(BaseModel):
     citations: list[str] = Field(
         default=[], description="each rule's citations, in the order of `rules`"
     )
+    overrides: list[str] = Field(
+        default=[],
+        description="the overrides some allowed request owes its allow to (each lifts a deny "
+        "that would otherwise refuse it)",
+    )
     mixed: bool = False
     members: list[MemberEntry] = []
 
@@ -100,14 +109,24 @@ class MatrixDocument(BaseModel):
 # ---- words -------------------------------------------------------------------------------------
 
 
-def rule_words(rule: CompiledRule) -> str:
-    return f"{rule.id} ({rule.about.citation})" if rule.about.citation else rule.id
+def rule_words(rule: CompiledRule | CompiledOverride) -> str:
+    named = rule.id if isinstance(rule, CompiledRule) else f"override {rule.id}"
+    return f"{named} ({rule.about.citation})" if rule.about.citation else named
+
+
+def who_words(shown: Shown) -> str:
+    """The rules that decide, then the overrides the allow owes something to."""
+    named: list[CompiledRule | CompiledOverride] = [*shown.rules, *shown.overrides]
+    return ", ".join(rule_words(r) for r in named)
 
 
 def obligation_words(attached: Attached) -> str:
-    if attached.condition is None:
-        return attached.name
-    return f"{attached.name} when {words(attached.condition)}"
+    said = attached.name
+    if attached.condition is not None:
+        said += f" when {words(attached.condition)}"
+    if attached.overrides:
+        said += " (" + ", ".join(f"override {o.id}" for o in attached.overrides) + ")"
+    return said
 
 
 def verdict_words(verdict: CellVerdict) -> str:
@@ -135,18 +154,21 @@ def mixed_words(mixed: Mixed, collapsed: tuple[bool, bool, bool]) -> str:
 def _obligation(attached: Attached) -> dict[str, Any]:
     condition = attached.condition
     parameters = {"parameters": dict(attached.parameters)} if attached.parameters else {}
-    return {
+    found = {
         "obligation": attached.obligation,
         **parameters,
         "condition": None if condition is None else words(condition),
         "expression": None if condition is None else expr_text(condition),
         "rules": [r.id for r in attached.rules],
     }
+    if attached.overrides:
+        found["overrides"] = [o.id for o in attached.overrides]
+    return found
 
 
 def verdict_fields(verdict: CellVerdict) -> dict[str, Any]:
     condition = verdict.condition
-    return {
+    found = {
         "status": verdict.status,
         "condition": None if condition is None else words(condition),
         "expression": None if condition is None else expr_text(condition),
@@ -154,6 +176,9 @@ def verdict_fields(verdict: CellVerdict) -> dict[str, Any]:
         "rules": [r.id for r in verdict.rules],
         "citations": [r.about.citation for r in verdict.rules],
     }
+    if verdict.overrides:
+        found["overrides"] = [o.id for o in verdict.overrides]
+    return found
 
 
 def term_line(line: Line) -> dict[str, Any]:
@@ -183,6 +208,7 @@ class EntryMaker:
                     "condition": mixed_words(shown, collapsed),
                     "rules": [r.id for r in shown.rules],
                     "citations": [r.about.citation for r in shown.rules],
+                    "overrides": [o.id for o in shown.overrides],
                     "mixed": True,
                     "members": [
                         {"party": c[0], "data": c[1], "purpose": c[2], **verdict_fields(v)}

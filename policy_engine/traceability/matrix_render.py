@@ -12,9 +12,9 @@ from .matrix_models import (
     EntryMaker,
     mixed_words,
     obligation_words,
-    rule_words,
     term_line,
     verdict_words,
+    who_words,
 )
 from .selection import Line
 from .verdicts import NEVER, CellVerdict
@@ -102,8 +102,8 @@ def _block(shown: Shown, collapsed: tuple[bool, bool, bool]) -> str:
         lines.append(
             "      obligations: " + "; ".join(obligation_words(o) for o in shown.obligations)
         )
-    if shown.rules:
-        lines.append("      rules: " + ", ".join(rule_words(r) for r in shown.rules))
+    if shown.rules or shown.overrides:
+        lines.append("      rules: " + who_words(shown))
     return "\n".join(lines)
 
 
@@ -138,12 +138,13 @@ def _csv_fields(shown: Shown, collapsed: tuple[bool, bool, bool]) -> list[str]:
     obligations = ""
     if isinstance(shown, CellVerdict):
         obligations = "; ".join(obligation_words(o) for o in shown.obligations)
+    lifting = shown.overrides
     return [
         shown.status,
         condition,
         obligations,
-        "; ".join(r.id for r in shown.rules),
-        "; ".join(r.about.citation for r in shown.rules),
+        "; ".join([*(r.id for r in shown.rules), *(f"override {o.id}" for o in lifting)]),
+        "; ".join([*(r.about.citation for r in shown.rules), *(o.about.citation for o in lifting)]),
     ]
 
 

@@ -9,7 +9,7 @@ import html
 import re
 
 from .matrix import Matrix, Shown
-from .matrix_models import obligation_words, rule_words
+from .matrix_models import obligation_words, who_words
 from .matrix_render import READING, label, shown_words, summary
 from .selection import Line
 from .verdicts import CellVerdict
@@ -33,8 +33,7 @@ def _note(shown: Shown, collapsed: tuple[bool, bool, bool]) -> tuple[str, str, s
     obligations = ""
     if isinstance(shown, CellVerdict) and shown.obligations:
         obligations = "; ".join(obligation_words(o) for o in shown.obligations)
-    rules = ", ".join(rule_words(r) for r in shown.rules)
-    return shown_words(shown, collapsed), obligations, rules
+    return shown_words(shown, collapsed), obligations, who_words(shown)
 
 
 def _grid(matrix: Matrix, notes: Notes) -> dict[tuple[str, str], list[tuple[Line, int]]]:

@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field, SerializerFunctionWrapHandler, model_seri
 from ..analysis.budget import Budget
 from ..analysis.conditions import keys_of
 from ..analysis.scopes import collapse_exact
-from ..engine.compiler import CompiledPolicy, CompiledRule
+from ..engine.compiler import CompiledOverride, CompiledPolicy, CompiledRule
 from ..engine.policy import Policy
 from ..engine.request import resolve_term
 from ..semantics.vocabulary import Hierarchy
@@ -173,7 +173,7 @@ def _activity(
         recipients_outside=[p for p in parties if p not in inside],
         obligations=_obligations(compiled, [v for *_, v in uses]),
         rules=[r.id for r in rules],
-        citations=_citations(rules),
+        citations=_citations(rules, [o for *_, v in uses for o in v.overrides]),
     )
 
 
@@ -240,11 +240,15 @@ def _obligations(compiled: CompiledPolicy, verdicts: list[CellVerdict]) -> list[
     return out
 
 
-def _citations(rules: Sequence[CompiledRule]) -> list[str]:
+def _citations(rules: Sequence[CompiledRule], lifting: Sequence[CompiledOverride]) -> list[str]:
+    """The rules' citations and grounds', then those of the overrides the uses owe an allow to."""
     found: dict[str, None] = {}
     for rule in rules:
         found.update(dict.fromkeys(c.text for c in rule.source.citations))
         ground = rule.source.ground
         if ground is not None:
             found.update(dict.fromkeys(c.text for c in ground.citations))
+    for override in dict.fromkeys(lifting):
+        cited = override.about.citation
+        found.update(dict.fromkeys(c for c in cited.split(", ") if c))
     return list(found)

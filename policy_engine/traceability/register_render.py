@@ -54,7 +54,8 @@ def obligation_lines(activity: Activity) -> list[str]:
     out = []
     for o in activity.obligations:
         about = f" ({o.description})" if o.description else ""
-        out.append(f"{o.when}{about} — {', '.join(o.rules)}")
+        by = f" — {', '.join(o.rules)}" if o.rules else ""  # an override's: named in `when`
+        out.append(f"{o.when}{about}{by}")
     return out
 
 

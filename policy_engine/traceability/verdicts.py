@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from ..engine.compiler import CompiledRule
+from ..engine.compiler import CompiledOverride, CompiledRule
 from ..language import ast
 from ..language.printer import obligation_name
 
@@ -23,8 +23,11 @@ class Attached:
     (``retain_for(years = 6)``)."""
     condition: ast.Expr | None
     rules: tuple[CompiledRule, ...]
+    """The granting rules whose own clauses attach it."""
     parameters: tuple[tuple[str, str | int | bool], ...] = ()
     """Its arguments, in the order of the declaration's parameters."""
+    overrides: tuple[CompiledOverride, ...] = ()
+    """The overrides that bring it where they lift a deny (docs/semantics.md, 39)."""
 
     @property
     def obligation(self) -> str:
@@ -42,6 +45,9 @@ class CellVerdict:
     denies: tuple[CompiledRule, ...]
     """The deny rules that refuse some request an allow rule would grant."""
     obligations: tuple[Attached, ...]
+    overrides: tuple[CompiledOverride, ...] = ()
+    """The overrides some allowed request of the cell owes its allow to: each lifts a deny that
+    would otherwise refuse it."""
 
     @property
     def rules(self) -> tuple[CompiledRule, ...]:

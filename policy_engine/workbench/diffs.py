@@ -16,8 +16,9 @@ DiffResult = tuple[dict[str, Any] | None, str]
 
 
 def policy_texts(policy: Policy) -> dict[str, str]:
-    """A policy's rule files and source documents by name, for :func:`load_policy_text`."""
-    texts = {source.name: source.text for source in policy.sources}
+    """A policy's rule files and source documents by name, for :func:`load_policy_text` (its
+    packages' too, so that a proposal reads them from the texts the loaded policy read)."""
+    texts = {source.name: source.text for source in [*policy.sources, *policy.package_sources]}
     texts.update({d.source.name: d.source.text for d in policy.documents})
     return texts
 

@@ -2,8 +2,8 @@
 // words of grammar/policy.lark), like the VS Code extension's TextMate grammar: do
 // not edit. TOKEN reads one token; CLASSES[i] is the class of a match of group
 // i + 1 (null: a word, whose class WORDS or the policy's terms give).
-export const TOKEN = new RegExp("(#[^\n]*)|(\"([^\"\\\\\n]|\\\\.)*\"?)|(([A-Za-z_][A-Za-z0-9_]*:)?(§ ?[0-9]+(\\.[0-9]+)*[a-z]?(\\([0-9A-Za-z]+(\\.[0-9]+)?\\))*( para ?[0-9]+(\\([0-9A-Za-z]+(\\.[0-9]+)?\\))*)?|§[a-z][a-z0-9-]*|(Art\\.|Article|[Ss]\\.|[Ss]ec\\.|[Ss]ection) ?[0-9]+(\\.[0-9]+)*[a-z]?(\\([0-9A-Za-z]+(\\.[0-9]+)?\\))*( para ?[0-9]+(\\([0-9A-Za-z]+(\\.[0-9]+)?\\))*)?))|(consent\\s+ledger\\b|not\\s+a\\s+decision\\b)|((?:-?[0-9]+\\.[0-9]+|-?[0-9]+))|([A-Za-z_][A-Za-z0-9_]*)|([^#\"§0-9A-Za-z_-]+)|([\\s\\S])", 'gy');
-export const CLASSES = ["tok-comment", "tok-string", "", "tok-citation", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "tok-keyword", "tok-number", null, "", ""];
+export const TOKEN = new RegExp("(#[^\n]*)|(\"([^\"\\\\\n]|\\\\.)*\"?)|(([A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)*:)?(§ ?[0-9]+(\\.[0-9]+)*[a-z]?(\\([0-9A-Za-z]+(\\.[0-9]+)?\\))*( para ?[0-9]+(\\([0-9A-Za-z]+(\\.[0-9]+)?\\))*)?|§[a-z][a-z0-9-]*|(Art\\.|Article|[Ss]\\.|[Ss]ec\\.|[Ss]ection) ?[0-9]+(\\.[0-9]+)*[a-z]?(\\([0-9A-Za-z]+(\\.[0-9]+)?\\))*( para ?[0-9]+(\\([0-9A-Za-z]+(\\.[0-9]+)?\\))*)?))|(consent\\s+ledger\\b|not\\s+a\\s+decision\\b)|((?:-?[0-9]+\\.[0-9]+|-?[0-9]+))|([A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)*)|([^#\"§0-9A-Za-z_-]+)|([\\s\\S])", 'gy');
+export const CLASSES = ["tok-comment", "tok-string", "", "tok-citation", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "tok-keyword", "tok-number", null, "", "", ""];
 export const WORDS = {
   "allow": "tok-allow",
   "always": "tok-keyword",
@@ -11,12 +11,14 @@ export const WORDS = {
   "any": "tok-keyword",
   "attribute": "tok-keyword",
   "boolean": "tok-keyword",
+  "citing": "tok-keyword",
   "condition": "tok-keyword",
   "context": "tok-keyword",
   "data": "tok-keyword",
   "date": "tok-keyword",
   "decimal": "tok-keyword",
   "default": "tok-keyword",
+  "denies": "tok-keyword",
   "deny": "tok-deny",
   "except": "tok-keyword",
   "false": "tok-keyword",
@@ -29,6 +31,7 @@ export const WORDS = {
   "invariant": "tok-keyword",
   "is": "tok-keyword",
   "known": "tok-keyword",
+  "lifts": "tok-keyword",
   "list": "tok-keyword",
   "means": "tok-keyword",
   "missing": "tok-keyword",
@@ -40,12 +43,14 @@ export const WORDS = {
   "of": "tok-keyword",
   "one": "tok-keyword",
   "or": "tok-keyword",
+  "override": "tok-keyword",
   "party": "tok-keyword",
   "purpose": "tok-keyword",
   "rule": "tok-keyword",
   "set": "tok-keyword",
   "source": "tok-keyword",
   "string": "tok-keyword",
+  "supplies": "tok-keyword",
   "to": "tok-keyword",
   "true": "tok-keyword",
   "under": "tok-keyword",

@@ -1,0 +1,126 @@
+"""A package's statements under its namespace: every name it declares or mentions becomes
+``namespace.name``, and the keys the using policy supplies become the supplying keys.
+
+The rewrite is of the syntax tree and keeps every place (``span``): an error, an explanation or
+a finding about a package's rule still points at the package's own file and line. Rule and
+invariant ids, document names and namespaces are only prefixed (they are never context keys).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from ..language import ast
+
+Rename = Callable[[str], str]
+
+
+def qualified(namespace: str, name: str) -> str:
+    """``name`` as seen from outside a package ``namespace`` (empty: the policy's own)."""
+    return f"{namespace}.{name}" if namespace else name
+
+
+def local_part(package: str, name: str) -> str | None:
+    """``name`` written in a file of ``package`` without its namespace (None: not the package's
+    own name, e.g. a name of a package it uses)."""
+    if package:
+        if not name.startswith(package + "."):
+            return None
+        name = name[len(package) + 1 :]
+    return None if "." in name else name
+
+
+class Renaming:
+    """How one package's names read in the policy that uses it."""
+
+    def __init__(self, namespace: str, supplies: Mapping[str, str]) -> None:
+        self.namespace = namespace
+        self.supplies = supplies
+        """A package key, qualified (``law25.destination``) → the key that supplies it."""
+
+    def prefix(self, name: str) -> str:
+        return f"{self.namespace}.{name}"
+
+    def reference(self, name: str) -> str:
+        """A term, obligation or context key: prefixed, then the supplying key if supplied."""
+        prefixed = f"{self.namespace}.{name}"
+        return self.supplies.get(prefixed, prefixed)
+
+
+def rename_file(file: ast.PolicyFile, renaming: Renaming) -> ast.PolicyFile:
+    """``file`` of a package as read in the policy that uses it."""
+    items = tuple(rename_item(item, renaming) for item in file.items)
+    package = renaming.prefix(file.package) if file.package else renaming.namespace
+    return ast.PolicyFile(file.name, items, package)
+
+
+def rename_item(item: ast.Item, renaming: Renaming) -> ast.Item:
+    """One statement of a package, renamed (see the module's docstring)."""
+    renamed: Any = _walk(item, renaming.reference)
+    if isinstance(item, ast.Override):  # it lifts rules by their ids, which are only prefixed
+        lifts = tuple(_name(n, renaming.prefix) for n in item.lifts)
+        return dataclasses.replace(renamed, id=_name(item.id, renaming.prefix), lifts=lifts)  # type: ignore[no-any-return]
+    if isinstance(item, ast.Rule | ast.Invariant):
+        return dataclasses.replace(renamed, id=_name(item.id, renaming.prefix))  # type: ignore[no-any-return]
+    if isinstance(item, ast.SourceDecl) and item.name is not None:
+        return dataclasses.replace(renamed, name=_name(item.name, renaming.prefix))  # type: ignore[no-any-return]
+    if isinstance(item, ast.UseDecl):
+        return dataclasses.replace(renamed, namespace=_name(item.namespace, renaming.prefix))  # type: ignore[no-any-return]
+    result: ast.Item = renamed
+    return result
+
+
+def with_supplied(file: ast.PolicyFile, supplies: Mapping[str, str]) -> ast.PolicyFile:
+    """The using policy's own ``file`` with its mentions of a supplied package key
+    (``law25.destination``) read as the key that supplies it (its declarations unchanged)."""
+    items = tuple(
+        item if isinstance(item, ast.ContextDecl) else _walk(item, lambda n: supplies.get(n, n))
+        for item in file.items
+    )
+    return ast.PolicyFile(file.name, items, file.package)
+
+
+def _name(name: ast.Name, rename: Rename) -> ast.Name:
+    return ast.Name(rename(name.value), name.span)
+
+
+_LEAVES = (str, int, bool, type(None))
+
+_NOT_NAMES = {
+    (ast.ParamDecl, "name"),
+    (ast.Argument, "name"),
+    (ast.AttributeDecl, "name"),
+    (ast.AttributeValue, "name"),
+}
+"""Names that are not the package's names: an obligation's parameters are named in its
+declaration and in a rule's arguments alike (`retain_for(years = 6)`), under no namespace; and
+so are the attributes of terms (`party.location` reads the same in a package and in the policy
+that uses it: one attribute of a kind, declared once)."""
+
+
+def _walk(node: Any, rename: Rename) -> Any:
+    """``node`` with every :class:`ast.Name` and :class:`ast.NameRef` renamed; nodes without a
+    name in them are returned as they are (the tree is immutable, so they can be shared)."""
+    if isinstance(node, _LEAVES):
+        return node
+    if isinstance(node, ast.Name):
+        return _name(node, rename)
+    if isinstance(node, ast.NameRef):
+        return ast.NameRef(rename(node.name), node.span)
+    if isinstance(node, tuple):
+        return tuple(_walk(part, rename) for part in node)
+    if isinstance(
+        node, ast.Citation | ast.Literal_ | ast.RequestRef
+    ) or not dataclasses.is_dataclass(node):
+        return node
+    changes = {}
+    for field in dataclasses.fields(node):
+        if field.name.endswith("span") or (type(node), field.name) in _NOT_NAMES:
+            continue
+        value = getattr(node, field.name)
+        new = _walk(value, rename)
+        if new is not value:
+            changes[field.name] = new
+    return dataclasses.replace(node, **changes) if changes else node  # type: ignore[type-var]
