@@ -15,17 +15,11 @@ reported (:mod:`.conformance_examples`).
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 
-from ..engine.compiler import (
-    CompiledPolicy,
-    CompiledRule,
-    ConditionBuilder,
-    assemble,
-    condition_builder,
-)
-from ..semantics.checker import CheckedPolicy
+from ..engine.compiler import CompiledPolicy, CompiledRule, compile_policy
 from ..semantics.vocabulary import Hierarchy
 from .budget import Budget, Meter
 from .conformance_examples import confirmed_group, lacking
@@ -39,39 +33,18 @@ from .space import RequestSpace
 
 
 def rules_view(compiled: CompiledPolicy, keep: Callable[[CompiledRule], bool]) -> CompiledPolicy:
-    """The policy with only the rules ``keep`` chooses: the same vocabulary, context keys and
-    version, its rules compiled again from their syntax trees (the rule index counts positions).
-    Its ``checked`` trees are the whole policy's."""
-    declarations = {name: key.decl for name, key in compiled.context.items()}
-    builder = condition_builder(
-        compiled.hierarchies, compiled.symbol_tables, declarations, compiled.attributes
+    """The policy with only the rules ``keep`` chooses, compiled again from the checked policy:
+    the same vocabulary, context keys and version. Its overrides lift only the chosen deny
+    rules and bring their obligations only to the chosen allow rules, so a side decides as the
+    policy made of its own rules would (an override of one side that lifts a deny of the other
+    lifts nothing there)."""
+    checked = compiled.checked
+    kept = {rule.id for rule in compiled.rules if keep(rule)}
+    lifted = {o: tuple(r for r in ids if r in kept) for o, ids in checked.lifted.items()}
+    view_checked = dataclasses.replace(
+        checked, rules=[r for r in checked.rules if r.id.value in kept], lifted=lifted
     )
-    chosen = [rule for rule in compiled.rules if keep(rule)]
-    rules = tuple(_again(i, rule, builder) for i, rule in enumerate(chosen))
-
-    def checked() -> CheckedPolicy:
-        return compiled.checked
-
-    view = assemble(
-        compiled.version,
-        compiled.hierarchies,
-        declarations,
-        compiled.symbol_tables,
-        rules,
-        checked,
-        dict(compiled.obligation_forms),
-        compiled.attributes,
-    )
-    view.packages = compiled.packages
-    return view
-
-
-def _again(position: int, rule: CompiledRule, builder: ConditionBuilder) -> CompiledRule:
-    """``rule`` compiled again at ``position`` with the logic it was compiled with: overrides
-    are written into the rules they touch (an extra exception, obligation clauses they add), and
-    a view keeps that, so each side decides as it does in the whole policy."""
-    added = tuple(plan.names for plan in rule.obligations[len(rule.source.obligations) :])
-    return CompiledRule.of(position, rule.source, builder, (rule.logic, added))
+    return compile_policy(view_checked, compiled.version)
 
 
 def finding_kind(obligations: Hierarchy) -> Comparison:

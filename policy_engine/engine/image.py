@@ -83,13 +83,8 @@ def capture(
         for at in range(0, len(compiled.rules), _CHUNK)
     ]
     overrides = _encode_overrides(compiled.overrides, conditions)
-    packages_of = {file.name: file.package for file in compiled.checked.files}
     return {
-        "version": compiled.version,
-        "packages": [
-            (u.namespace, u.folder, u.version, dict(u.supplies), u.decl) for u in compiled.packages
-        ],
-        "file_packages": [packages_of.get(source.name, "") for source in sources],
+        **_versions(compiled, sources),
         "hierarchies": {kind: dict(h.parent_links) for kind, h in compiled.hierarchies.items()},
         "context": {name: key.decl for name, key in compiled.context.items()},
         "kinds": dict(compiled.symbol_tables[1]),
@@ -103,6 +98,19 @@ def capture(
         "warnings": list(warnings),
         "obligation_forms": dict(compiled.obligation_forms),
         "named": _declarations(compiled.checked),
+    }
+
+
+def _versions(compiled: CompiledPolicy, sources: Sequence[Source]) -> Image:
+    """The policy's version, the packages it uses (with theirs), and the package of each source
+    (to rename a package's rule re-parsed from its text as it was checked)."""
+    packages_of = {file.name: file.package for file in compiled.checked.files}
+    return {
+        "version": compiled.version,
+        "packages": [
+            (u.namespace, u.folder, u.version, dict(u.supplies), u.decl) for u in compiled.packages
+        ],
+        "file_packages": [packages_of.get(source.name, "") for source in sources],
     }
 
 
@@ -138,18 +146,11 @@ def restore(
     decoded = _Conditions(image["conditions"])
     rows = (row for chunk in image["rules"] for row in _PlainUnpickler(chunk).load())
     uses = tuple(PackageUse(*use) for use in image["packages"])
-    supplies = {key: reads for use in uses for key, reads in use.supplies.items()}
-    file_packages = image["file_packages"]
+    reparse = _Reparse(sources, image["file_packages"], uses)
     for position, row in enumerate(rows):
         rule_id, effect, scopes, obligations, where, (citation, description), logic = row
-        which, line, column, begin, end = where
-        source = sources[which]
-        about = RuleAbout(citation, description, source.name, line)
-        load: Callable[[], ast.Rule] = functools.partial(
-            parse_rule, source, line, column, begin, end
-        )
-        if file_packages[which]:
-            load = functools.partial(_renamed, load, Renaming(file_packages[which], supplies))
+        about = RuleAbout(citation, description, sources[where[0]].name, where[1])
+        load = reparse.loader(where)
         rules.append(
             CompiledRule(
                 position,
@@ -211,6 +212,28 @@ def _decode_overrides(rows: list[Any], decoded: _Conditions) -> tuple[CompiledOv
         )
         for override_id, about, condition, lifts, clauses, trigger in rows
     )
+
+
+class _Reparse:
+    """How a restored rule gets its tree back: re-parsed from its text, and for a package's rule
+    renamed under its namespace, as it was checked (then resolved like any rule)."""
+
+    def __init__(
+        self, sources: Sequence[Source], file_packages: Sequence[str], uses: Sequence[PackageUse]
+    ) -> None:
+        self.sources = sources
+        self.file_packages = file_packages
+        self.supplies = {key: reads for use in uses for key, reads in use.supplies.items()}
+
+    def loader(self, where: tuple[int, int, int, int, int]) -> Callable[[], ast.Rule]:
+        which, line, column, begin, end = where
+        load: Callable[[], ast.Rule] = functools.partial(
+            parse_rule, self.sources[which], line, column, begin, end
+        )
+        package = self.file_packages[which]
+        if package:
+            load = functools.partial(_renamed, load, Renaming(package, self.supplies))
+        return load
 
 
 def _renamed(load: Callable[[], ast.Rule], renaming: Renaming) -> ast.Rule:

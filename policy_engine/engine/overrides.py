@@ -73,6 +73,7 @@ def compile_overrides(
     reads = (
         {n for n, decl in checked.context.items() if decl.default is None},
         now_key_name(checked.context),
+        _attribute_gaps(checked),
     )
     overrides = tuple(
         _compiled(o, [rules[i] for i in checked.lifted.get(o.id.value, ())], reads)
@@ -172,8 +173,24 @@ def _scope_test(rule: ast.Rule) -> Node:
 # ---- "not false" and "true", as conditions that are never unknown ---------------------------
 
 
-Reads = tuple[set[str], str | None]
-"""The keys without a default, and the key ``now`` reads (None: none is declared)."""
+Gaps = Mapping[tuple[str, str], Node]
+"""(kind, attribute) → a condition true exactly when the request's term of that kind has no
+value of the attribute (then ``party.location`` is unknown); False when every term has one."""
+
+Reads = tuple[set[str], str | None, Gaps]
+"""The keys without a default, the key ``now`` reads (None: none is declared), and the terms
+without a value of each attribute."""
+
+
+def _attribute_gaps(checked: CheckedPolicy) -> dict[tuple[str, str], Node]:
+    """See :data:`Gaps`: the request's term is one of those without a value (``party = t``:
+    exact, never through the hierarchy)."""
+    gaps: dict[tuple[str, str], Node] = {}
+    for (kind, name), attribute in checked.attributes.items():
+        without = [t for t in checked.hierarchies[kind].ordered if t not in attribute.values]
+        request = ast.RequestRef(kind)  # type: ignore[arg-type]
+        gaps[(kind, name)] = either([ast.Compare("=", request, ast.NameRef(t)) for t in without])
+    return gaps
 
 
 def _not_false(expr: ast.Expr | None, reads: Reads) -> Node:
@@ -191,12 +208,25 @@ def _certain(expr: ast.Expr, reads: Reads, *, want_true: bool) -> Node:
     if isinstance(expr, ast.And | ast.Or):
         parts = [_certain(e, reads, want_true=want_true) for e in expr.operands]
         return both(*parts) if isinstance(expr, ast.And) else either(parts)
-    read = _keys_read(expr, *reads)
-    if not read:
+    keys, now_key, gaps = reads
+    read = _keys_read(expr, keys, now_key)
+    # A test of an attribute is unknown where the request's term has no value of it.
+    unknown = [gaps[(a.kind, a.name)] for a in _attributes_read(expr)]
+    unknown = [u for u in unknown if u is not False]
+    if not read and not unknown:
         return expr  # a test that reads no key without a default is never unknown
     if want_true:
-        return both(*(ast.Presence(ast.Name(k), True) for k in read), expr)
-    return either([*(ast.Presence(ast.Name(k), False) for k in read), expr])
+        known = [negation(u) for u in unknown]
+        return both(*(ast.Presence(ast.Name(k), True) for k in read), *known, expr)
+    return either([*(ast.Presence(ast.Name(k), False) for k in read), *unknown, expr])
+
+
+def _attributes_read(test: ast.Expr) -> list[ast.AttributeRef]:
+    """The attributes of the request's terms a test reads (``party.location``)."""
+    if not isinstance(test, ast.Compare | ast.Member | ast.Truth):
+        return []
+    nodes = (test.operand,) if isinstance(test, ast.Truth) else (test.left, test.right)
+    return [n for n in nodes if isinstance(n, ast.AttributeRef)]
 
 
 def _keys_read(test: ast.Expr, keys: set[str], now_key: str | None) -> list[str]:
