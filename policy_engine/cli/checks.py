@@ -65,6 +65,21 @@ def add_diff_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser
     add_budget_arguments(diff)
 
 
+def report_undecided(
+    what: str,
+    exc: BudgetExceeded | AnalysisDisagreement,
+    unreported: str,
+    always_help: bool = False,
+) -> int:
+    """An analysis that could not be decided: the reason on stderr and EXIT_UNDECIDED. The help
+    line (``unreported``: what is not claimed instead) follows a budget that ran out, and with
+    ``always_help`` a disagreement too."""
+    print(f"error: {what} could not be decided: {undecided_reason(exc)}", file=sys.stderr)
+    if always_help or isinstance(exc, BudgetExceeded):
+        print(f"help: {unreported}; raise the budget", file=sys.stderr)
+    return EXIT_UNDECIDED
+
+
 def add_budget_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--budget-seconds",
@@ -206,13 +221,8 @@ def run_diff(args: argparse.Namespace) -> int:
     old, new = load_version(args.old), load_version(args.new)
     try:
         report = diff_policies(old, new, args.old, args.new, budget_of(args))
-    except BudgetExceeded as exc:
-        print(f"error: the diff could not be decided: {exc.reason}", file=sys.stderr)
-        print("help: nothing is reported as unchanged; raise the budget", file=sys.stderr)
-        return EXIT_UNDECIDED
-    except AnalysisDisagreement as exc:
-        print(f"error: the diff could not be decided: {undecided_reason(exc)}", file=sys.stderr)
-        return EXIT_UNDECIDED
+    except (BudgetExceeded, AnalysisDisagreement) as exc:
+        return report_undecided("the diff", exc, "nothing is reported as unchanged")
     if args.format == "json":
         print(report.model_dump_json(indent=2))
     elif args.format == "markdown":

@@ -4,12 +4,10 @@ that the package's rules do not, and every obligation of the package its decisio
 from __future__ import annotations
 
 import argparse
-import sys
 
-from ..analysis.budget import EXIT_UNDECIDED, BudgetExceeded
-from ..analysis.invariants import undecided_reason
+from ..analysis.budget import BudgetExceeded
 from ..analysis.search_values import AnalysisDisagreement
-from .checks import add_budget_arguments, budget_of
+from .checks import add_budget_arguments, budget_of, report_undecided
 
 
 def add_conforms_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -39,13 +37,8 @@ def run_conforms(args: argparse.Namespace) -> int:
     policy = load_policy(args.policy)
     try:
         report = conforms(policy, args.to, args.policy, budget_of(args))
-    except BudgetExceeded as exc:
-        print(f"error: conformance could not be decided: {exc.reason}", file=sys.stderr)
-        print("help: nothing is reported as conforming; raise the budget", file=sys.stderr)
-        return EXIT_UNDECIDED
-    except AnalysisDisagreement as exc:
-        print(f"error: conformance could not be decided: {undecided_reason(exc)}", file=sys.stderr)
-        return EXIT_UNDECIDED
+    except (BudgetExceeded, AnalysisDisagreement) as exc:
+        return report_undecided("conformance", exc, "nothing is reported as conforming")
     if args.format == "json":
         print(report.model_dump_json(indent=2))
     elif args.format == "markdown":

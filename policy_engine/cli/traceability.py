@@ -6,18 +6,16 @@ was exact)."""
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Callable
 
-from ..analysis.budget import EXIT_UNDECIDED, BudgetExceeded
-from ..analysis.invariants import undecided_reason
+from ..analysis.budget import BudgetExceeded
 from ..analysis.search_values import AnalysisDisagreement
 from ..engine.policy import load_policy
 from ..traceability import matrix_render, matrix_tables
 from ..traceability.matrix import Matrix, Selection, build_matrix
 from ..traceability.register import build_register
 from ..traceability.register_render import RENDERERS as REGISTER_RENDERERS
-from .checks import add_budget_arguments, budget_of
+from .checks import add_budget_arguments, budget_of, report_undecided
 from .usage import EXIT_ALLOW
 
 MATRIX_RENDERERS: dict[str, Callable[[Matrix], str]] = {
@@ -97,9 +95,9 @@ def _add_prove_argument(parser: argparse.ArgumentParser) -> None:
 
 
 def _undecided(what: str, exc: BudgetExceeded | AnalysisDisagreement) -> int:
-    print(f"error: the {what} could not be decided: {undecided_reason(exc)}", file=sys.stderr)
-    print("help: nothing is reported rather than a guess; raise the budget", file=sys.stderr)
-    return EXIT_UNDECIDED
+    return report_undecided(
+        f"the {what}", exc, "nothing is reported rather than a guess", always_help=True
+    )
 
 
 def run_matrix(args: argparse.Namespace) -> int:
