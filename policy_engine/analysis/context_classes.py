@@ -11,6 +11,7 @@ default.
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -70,6 +71,31 @@ class ContextClass:
             if w and (wanted is None or k in wanted)
         ]
         return " and ".join(parts) if parts else "in every context"
+
+
+@dataclass(frozen=True)
+class Joint:
+    """A class of several keys at once, for keys whose classes only the values of the others
+    tell apart (the keys of a cycle of comparisons of dates, :mod:`.time_cycles`): each key's
+    representative, or MISSING when a request leaves it out."""
+
+    values: tuple[tuple[str, Any], ...]
+
+    @functools.cached_property
+    def _by_key(self) -> dict[str, Any]:
+        return dict(self.values)
+
+    def get(self, key: str) -> Any:
+        return self._by_key[key]
+
+    def present(self) -> int:
+        return sum(value is not MISSING for _, value in self.values)
+
+    def words(self) -> tuple[str, ...]:
+        return tuple(
+            f"`{key}` is missing" if value is MISSING else f"`{key}` is {value}"
+            for key, value in self.values
+        )
 
 
 def when_text(klass: ContextClass, keys: Iterable[str] | None = None) -> str:

@@ -14,13 +14,13 @@ described by the leaves' facts, merged where leaves differ in one key only.
 from __future__ import annotations
 
 import math
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from typing import Any
 
 from ..engine.compiler import MISSING, CellPlan, CompiledRule
 from ..language import ast
-from .context_classes import ContextClass
+from .context_classes import ContextClass, Joint
 from .diff_describe import condition_text
 from .diff_report import ChangeKey, ChangeKind, Side
 from .questions import DIFF, Comparison, Outcome, outcome
@@ -49,8 +49,9 @@ def leaf_changes(
     total = math.prod(len(d) for _, d in domains)
     changed: dict[ChangeKey, list[tuple[dict[Fact, Any], int]]] = defaultdict(list)
     counted = 0
+    scalars = _tallies(search, domains)
     for state, (verdict, key), _ in search.leaves(cell, settler(old, new, comparison)):
-        count = _count(search, domains, state)
+        count = _count(search, domains, state, scalars)
         counted += count
         if verdict == "changed":
             changed[key].append((state, count))
@@ -106,20 +107,46 @@ def _deciding(valuer: Valuer, plan: CellPlan, settled: Outcome) -> Side:
     return effect, tuple(sorted(obligations)), tuple(r.id for r in rules)
 
 
-def _count(search: CellSearch, domains: Domains, state: dict[Fact, Any]) -> int:
+def _tallies(search: CellSearch, domains: Domains) -> dict[str, Counter[tuple[type, Any]]]:
+    """For each scalar key (and keys made together), how many of its classes each value is."""
+    return {
+        key: Counter((type(value), value) for value, _ in domain)
+        for key, domain in domains
+        if key in search.space.joint_of.values()
+        or not isinstance(search.compiled.context[key].decl.type, ast.ListType | ast.TermSetType)
+    }
+
+
+def _count(
+    search: CellSearch,
+    domains: Domains,
+    state: dict[Fact, Any],
+    scalars: dict[str, Counter[tuple[type, Any]]],
+) -> int:
     """How many of the cell's context classes satisfy the leaf's facts."""
     count = 1
     for key, domain in domains:
-        if ("key", key) in state:
-            count *= sum(1 for value, _ in domain if _agrees(search, key, value, state))
-        else:
+        fact = _fact(search, key)
+        if fact not in state:
             count *= len(domain)
+        elif key in scalars:
+            value = state[fact]
+            count *= scalars[key][(type(value), value)]
+        else:
+            count *= sum(1 for value, _ in domain if _agrees(search, key, value, state))
     return count
+
+
+def _fact(search: CellSearch, key: str) -> Fact:
+    """The fact that holds the classes of ``key`` (or of keys made together, by their name)."""
+    return ("joint", key) if key in search.space.joint_of.values() else ("key", key)
 
 
 def _agrees(search: CellSearch, key: str, value: Any, state: dict[Fact, Any]) -> bool:
     """Whether a class's representative ``value`` of ``key`` satisfies the leaf's facts."""
-    fact = state[("key", key)]
+    fact = state[_fact(search, key)]
+    if isinstance(fact, Joint):
+        return bool(value == fact)
     if fact is MISSING or value is MISSING:
         return fact is value
     declared = search.compiled.context[key].decl.type
@@ -175,7 +202,13 @@ def _cube(
     klass = search.witness(cell, state).klass
     scalars: dict[str, frozenset[str]] = {}
     rest: list[str] = []
+    joint_of = search.space.joint_of
+    for unit in {joint_of[key] for key, _ in klass.values if key in joint_of}:
+        if len(whole.get(unit, ())) > 1:  # keys made together: their class at once
+            scalars[unit] = frozenset((repr(state[("joint", unit)]),))
     for (key, _), word in zip(klass.values, klass.words, strict=True):
+        if key in joint_of:
+            continue
         if len(whole.get(key, ())) == 1:
             continue  # a key with one class (held at one value) says nothing
         declared = search.compiled.context[key].decl.type

@@ -25,7 +25,7 @@ decides it with the evaluator before believing it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from ..engine.compiler import MISSING, CompiledPolicy, CompiledRule
@@ -55,6 +55,7 @@ class CellSearch:
         self._leaves: dict[int, tuple[ast.Expr, Leaf]] = {}
         self._domains: dict[str, list[tuple[Any, str]]] = {}
         self._owners: dict[int, CompiledPolicy] = {}
+        self.joint_of: Mapping[str, str] = space.joint_of
 
     def own(self, compiled: CompiledPolicy, rules: Iterable[CompiledRule]) -> None:
         """Value the conditions of ``rules`` with ``compiled`` (the other version of a diff):
@@ -182,12 +183,14 @@ class CellSearch:
             state[fact] = value
             if bound is not None and self.present(state) > bound:
                 continue
-            if fact[0] != "member" and not self._consistent(fact, state):
+            if fact[0] in ("key", "cover") and not self._consistent(fact, state):
                 continue
             return True
         return False
 
     def _choices(self, fact: Fact) -> list[Any]:
+        if fact[0] == "joint":  # fewest keys present first
+            return [value for value, _ in self.space.key_classes(fact[1], self.cell)]
         if fact[1] in self.space.held:
             return [self._held_choice(fact)]
         if fact[0] == "member":
@@ -266,9 +269,11 @@ class CellSearch:
         return frozenset(chosen)
 
     def _witness(self, state: dict[Fact, Any]) -> Witness:
-        values: list[tuple[str, Any]] = []
-        words: list[str] = []
-        for fact in sorted(f for f in state if f[0] == "key"):
+        found: list[tuple[str, Any, str]] = []
+        for fact in (f for f in state if f[0] == "joint"):
+            joint = state[fact]
+            found += [(k, v, w) for (k, v), w in zip(joint.values, joint.words(), strict=True)]
+        for fact in (f for f in state if f[0] == "key"):
             name = fact[1]
             value = state[fact]
             if name in self.space.held:
@@ -281,9 +286,10 @@ class CellSearch:
                 word = dict((repr(v), w) for v, w in self._domain_words(name)).get(repr(value), "")
                 if self._is_default(name, value):
                     value = MISSING  # the request leaves it out: the default applies
-            values.append((name, value))
-            words.append(word)
-        klass = ContextClass(tuple(values), tuple(words))
+            found.append((name, value, word))
+        found.sort(key=lambda item: item[0])
+        values = [(name, value) for name, value, _ in found]
+        klass = ContextClass(tuple(values), tuple(word for _, _, word in found))
         context = normalize_context(self.compiled, klass.request_context())
         return Witness(klass, context, sum(v is not MISSING for _, v in values))
 
@@ -294,9 +300,10 @@ class CellSearch:
     def present(self, state: dict[Fact, Any]) -> int:
         """Keys a request must send: neither missing nor at their default."""
         return sum(
-            1
+            v.present() if f[0] == "joint" else 1
             for f, v in state.items()
-            if f[0] == "key" and v is not MISSING and not self._is_default(f[1], v)
+            if f[0] == "joint"
+            or (f[0] == "key" and v is not MISSING and not self._is_default(f[1], v))
         )
 
     def _is_scalar(self, name: str) -> bool:

@@ -24,7 +24,7 @@ and decided by the evaluator, which must agree: the search never answers on its 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
@@ -40,12 +40,15 @@ class _Pending:
 
 
 PENDING: Final = _Pending()
+_UNSET: Final = _Pending()
+"""A fact not assigned yet (never a value)."""
 PRESENT: Final = True
 """The value of a list or set key's presence fact when the key is sent."""
 
 Value = bool | None | _Pending
 Fact = tuple[str, ...]
-"""``("key", name)``, ``("member", list key, value)`` or ``("cover", set key, term)``."""
+"""``("key", name)``, ``("member", list key, value)``, ``("cover", set key, term)`` or
+``("joint", name)`` (keys whose classes are made together: a :class:`.context_classes.Joint`)."""
 Valued = tuple[Value, Fact | None]
 """A value, and when it is pending the first fact it waits for."""
 Goal = Callable[["Valuer"], Valued]
@@ -98,6 +101,7 @@ class FactSource(Protocol):
     """What a :class:`Valuer` asks of the search it serves."""
 
     cell: tuple[str, str, str]
+    joint_of: Mapping[str, str]
 
     def leaf(self, expr: ast.Expr) -> Leaf: ...
 
@@ -152,21 +156,31 @@ class Valuer:
             return ANY, need
         return _BIT[leaf.check(context, self.cell)], None
 
+    def _scalar(self, name: str) -> tuple[Fact, Any]:
+        """The fact that holds a key's value, and the value (``_UNSET`` while it is not
+        assigned): ``("key", name)``, or for keys made together the fact of them all."""
+        unit = self.search.joint_of.get(name)
+        if unit is None:
+            fact: Fact = ("key", name)
+            return fact, self.state.get(fact, _UNSET)
+        fact = ("joint", unit)
+        joint = self.state.get(fact, _UNSET)
+        return fact, joint if joint is _UNSET else joint.get(name)
+
     def _leaf_context(self, leaf: Leaf) -> tuple[Fact | None, dict[str, Any]]:
         """The fact the test still needs, or the context to evaluate it in."""
         state = self.state
         context: dict[str, Any] = {}
         for name in leaf.scalars:
-            fact = ("key", name)
-            if fact not in state:
+            fact, value = self._scalar(name)
+            if value is _UNSET:
                 return fact, context
-            if state[fact] is not MISSING:
-                context[name] = state[fact]
+            if value is not MISSING:
+                context[name] = value
         if leaf.presence is not None:
-            fact = ("key", leaf.presence)
-            if fact not in state:
+            fact, value = self._scalar(leaf.presence)
+            if value is _UNSET:
                 return fact, context
-            value = state[fact]
             if value is not MISSING:
                 context[leaf.presence] = frozenset() if value is PRESENT else value
         if leaf.collection is not None:

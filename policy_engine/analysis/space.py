@@ -19,7 +19,7 @@ from ..engine.compiler import MISSING, CompiledPolicy, CompiledRule
 from ..language import ast
 from .budget import BudgetExceeded, Meter
 from .conditions import KeyFacts, collect_facts, keys_of, request_kinds_of
-from .context_classes import ContextClass, KeyDomains
+from .context_classes import ContextClass, Joint, KeyDomains
 from .time_domains import TimeDomains
 
 _KINDS = ("party", "data", "purpose")
@@ -70,6 +70,10 @@ class RequestSpace:
         """Keys held at one value in every request: missing, or their default."""
         self.time = TimeDomains(self.policies, list(extra), self.context)
         self.now_key = self.time.now_key
+        self.joint_of = self.time.joint_of()
+        self._joint_classes: dict[str, list[tuple[Any, str]]] = {}
+        """Keys whose classes are made together, each to the name of the one domain of them
+        all (:meth:`key_classes`; searched as one ``("joint", name)`` fact)."""
         attributes: dict[tuple[str, str], set[object]] = {}
         for policy in self.policies:
             for named, attribute in policy.attributes.items():
@@ -159,7 +163,18 @@ class RequestSpace:
                     yield (party, data, purpose)
 
     def key_classes(self, key: str, terms: tuple[str, str, str]) -> list[tuple[Any, str]]:
-        """One key's classes in one cell: (representative, the class in words)."""
+        """One key's classes in one cell: (representative, the class in words); for the name
+        of keys made together (:attr:`joint_of`), their :class:`Joint` classes."""
+        if key in self._joint_classes:
+            return list(self._joint_classes[key])
+        if key in self.joint_of.values():
+            found = [
+                (joint, words)
+                for joint, words in self.time.joint_domain(key)
+                if all(v is MISSING for k, v in joint.values if k in self.held)
+            ]
+            self._joint_classes[key] = found
+            return list(found)
         return self._domains.domain(key, terms)
 
     # ---- classes --------------------------------------------------------------------------------
@@ -210,7 +225,8 @@ class RequestSpace:
         keys = set(keys)
         for key in list(keys):
             keys |= self.facts.get(key, KeyFacts()).peers
-        return [(key, self._domains.domain(key, terms)) for key in sorted(keys)]
+        units = {self.joint_of.get(key, key) for key in keys}
+        return [(unit, self.key_classes(unit, terms)) for unit in sorted(units)]
 
     def _classes(self, keys: set[str], terms: tuple[str, str, str]) -> list[ContextClass]:
         keyed = self._keyed_domains(keys, terms)
@@ -230,7 +246,14 @@ class RequestSpace:
             self._held = size
         out = []
         for combo in itertools.product(*domains):
-            values = tuple((key, value) for key, (value, _) in zip(ordered, combo, strict=True))
-            words = tuple(w for _, w in combo)
-            out.append(ContextClass(values, words))
+            values: list[tuple[str, Any]] = []
+            words: list[str] = []
+            for key, (value, word) in zip(ordered, combo, strict=True):
+                if isinstance(value, Joint):  # keys made together: each key as itself
+                    values += value.values
+                    words += value.words()
+                else:
+                    values.append((key, value))
+                    words.append(word)
+            out.append(ContextClass(tuple(values), tuple(words)))
         return out

@@ -11,7 +11,8 @@ at one or two points: ``<`` and ``>=`` at ``F⁻(y)``, ``>`` and ``<=`` at ``F�
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import operator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
 from ..engine.time_operands import innermost, key_time_kind, moved, time_kind_of
@@ -24,6 +25,14 @@ from .budget import BudgetExceeded
 from .conditions import operand_pairs
 from .time_maps import TimeMap
 
+_COMPARE: dict[str, Callable[[int, int], bool]] = {
+    "<": operator.lt,
+    "<=": operator.le,
+    "=": operator.eq,
+    "!=": operator.ne,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
 _FLIPPED = {"<": ">", ">": "<", "<=": ">=", ">=": "<=", "=": "=", "!=": "!="}
 _UNITS_AFTER = {"<": (0,), ">=": (0,), ">": (1,), "<=": (1,), "=": (0, 1), "!=": (0, 1)}
 """Where a comparison ``F(a) op y`` splits ``a``: at ``F⁻(y + u)`` for each ``u`` listed."""
@@ -71,6 +80,11 @@ class TimeAtom:
 
     def text(self) -> str:
         return f"`{expr_text(self.expr)}`"
+
+    def holds(self, values: Mapping[str, int]) -> bool:
+        """Whether the comparison holds for these values of its keys."""
+        left, right = (s.map(values[s.key]) if s.key else s.value for s in (self.left, self.right))
+        return _COMPARE[self.op](left, right)
 
     def oriented(self, key: str) -> tuple[Side, str, Side]:
         """The comparison with ``key``'s side on the left."""

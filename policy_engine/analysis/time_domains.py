@@ -2,76 +2,45 @@
 truth values the policy's comparisons of dates can tell apart, so that the analysis stays exact.
 
 Each comparison tests one key against points (:mod:`.time_atoms`): constants, or maps of
-another key's value. Keys compared with each other form groups; the comparisons of a group
-must form a tree (a pair of keys may be compared several ways). Rooted at one key, the tree is
-read twice:
+another key's value. A key compared only with constants has a class between each two of its
+points. Keys compared with each other form groups, and the blocks of a group's comparisons form
+a tree (:mod:`.time_trees`): a pair of keys compared alone (in one way or several), or keys
+compared in a cycle, which :mod:`.time_cycles` reads as difference constraints (each comparison
+on it must then move its keys by fixed lengths only). Rooted at one key, the tree is read twice:
 
 - from the leaves up, each key gets the points ``Q`` that matter below it: its own constants,
   and for each child, where (as a function of this key) the child's points cross the child's own
-  ``Q`` (the lower adjoint of the map gives those places exactly);
-- from the root down, each key's representatives are one value of each class between its
-  points: ``Q`` and, for each representative of its parent, the points that value puts on it.
+  ``Q`` (the lower adjoint of the map gives those places exactly); for each cycle it enters,
+  where the combinations the cycle can realise change;
+- from the root down, requests are made: the root takes one value of each class between its
+  points, a child, for each value of its parent, one value of each class between its ``Q`` and
+  the points that value puts on it, and a cycle's keys one request for each combination it can
+  realise.
 
-Any request then has a representative in the product of the keys' representatives that every
-comparison decides alike: take the root's class, then each child's class among the points its
-parent's representative puts on it, and so on down. That needs one more fact, checked for every
-edge: the points a parent puts on a child keep their order whatever the parent's value (``a +
-13 months`` and ``a`` are always 13 months apart or so; ``a + 1 month`` and ``a + 30 days`` are
-not, and such a pair is refused). Everything the analysis cannot make exact this way is refused
-with :class:`~.time_atoms.NotExact`, never guessed.
+Any request then has one of these that every comparison decides alike: take the root's class,
+then each child's class among the points its parent's value puts on it (or the cycle's
+combination), and so on down. That needs one more fact, checked for every pair: the points a
+parent puts on a child keep their order whatever the parent's value (``a + 13 months`` and
+``a`` are always 13 months apart or so; ``a + 1 month`` and ``a + 30 days`` are not, and such a
+pair is refused). The group's classes are then made together (:mod:`.time_joint`). Everything
+the analysis cannot make exact this way is refused with :class:`~.time_atoms.NotExact`, never
+guessed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
 
 from ..engine.compiler import CompiledPolicy
 from ..language import ast
-from ..language.time_values import (
-    EARLIEST_REQUEST,
-    LATEST_REQUEST,
-    TimeKind,
-    days_from_civil,
-    format_time,
-    time_value,
-)
+from ..language.time_values import TimeKind, format_time, time_value
+from .context_classes import Joint
 from .time_atoms import NotExact, TimeAtom, points_of, time_atoms, time_keys
-from .time_maps import TimeMap, order
+from .time_joint import joint_classes
+from .time_trees import Group, Rooted, classes, on_cycles
 
-MAX_POINTS = 20_000
-"""The most points one key's classes may be cut at (a guard against a tree that multiplies)."""
-
-ANCHOR = days_from_civil(2000, 1, 1)
-"""The value of a date key no comparison cuts (an instant: midnight that day, UTC)."""
-
-Interval = tuple[int, int | None, int | None]
-"""A representative and the class it stands for: ``[low, high)`` (None: unbounded)."""
-
-
-@dataclass
-class _Group:
-    keys: list[str]
-    atoms: dict[tuple[str, str], list[TimeAtom]] = field(default_factory=dict)
-
-
-def _classes(kind: TimeKind, points: Iterable[int]) -> list[Interval]:
-    """One value of each class the points cut a key's values into, within what a request can
-    say (a class no request can reach is left out)."""
-    earliest, latest = EARLIEST_REQUEST[kind], LATEST_REQUEST[kind]
-    cuts = sorted(set(points))
-    if not cuts:
-        anchor = ANCHOR if kind == "date" else ANCHOR * 86_400 * 10**9
-        return [(anchor, None, None)]
-    out: list[Interval] = []
-    if cuts[0] - 1 >= earliest:
-        out.append((min(cuts[0] - 1, latest), None, cuts[0]))
-    for index, low in enumerate(cuts):
-        high = cuts[index + 1] if index + 1 < len(cuts) else None
-        value = max(low, earliest)
-        if value <= latest and (high is None or value < high):
-            out.append((value, low, high))
-    return out
+JOINED = " & "
+"""Between the names of keys whose classes are made together (:meth:`TimeDomains.joint_of`)."""
 
 
 class TimeDomains:
@@ -90,6 +59,9 @@ class TimeDomains:
         self._extra = list(extra)
         self._types = types
         self._domains: dict[str, list[tuple[int, str]]] | None = None
+        self._joints: dict[str, list[Joint]] = {}
+        self._constant_atoms: dict[str, list[TimeAtom]] = {}
+        self._joint_words: dict[str, list[tuple[Joint, str]]] = {}
         self._problems: dict[str, NotExact] = {}
         found = {p.now_key for p in policies if p.now_key is not None}
         self.now_key = min(found, default=None)
@@ -104,6 +76,21 @@ class TimeDomains:
         if key in self._problems:
             raise self._problems[key]
         return list(domains[key])
+
+    def joint_of(self) -> dict[str, str]:
+        """The keys of every group of keys compared with each other, each to the name of the
+        group's :meth:`joint_domain` (its classes are made together: :mod:`.time_joint`)."""
+        self._built()
+        return {key: unit for unit in self._joints for key in unit.split(JOINED)}
+
+    def joint_domain(self, unit: str) -> list[tuple[Joint, str]]:
+        """The classes of keys that vary only together, each in words, fewest keys first."""
+        self._built()
+        found = self._joint_words.get(unit)
+        if found is None:
+            found = [(joint, " and ".join(joint.words())) for joint in self._joints[unit]]
+            self._joint_words[unit] = found
+        return found
 
     def problems(self) -> list[NotExact]:
         """Why some keys' comparisons cannot be made exact (once each, in the order of places)."""
@@ -133,7 +120,8 @@ class TimeDomains:
 
     def _build(self) -> dict[str, list[tuple[int, str]]]:
         constants: dict[str, list[int]] = {key: [] for key in self.kinds}
-        groups: dict[str, _Group] = {key: _Group([key]) for key in self.kinds}
+        self._constant_atoms = {key: [] for key in self.kinds}
+        groups: dict[str, Group] = {key: Group([key]) for key in self.kinds}
         refused: dict[str, NotExact] = {}
         for atom in self._atoms() if self.kinds and not self._problems else ():
             left, right = atom.left.key, atom.right.key
@@ -144,6 +132,7 @@ class TimeDomains:
                 assert key is not None
                 own, op, other = atom.oriented(key)
                 constants[key] += [p for p in points_of(own, op, other) if isinstance(p, int)]
+                self._constant_atoms[key].append(atom)
                 continue
             if left == right:
                 if not (atom.left.map.is_translation and atom.right.map.is_translation):
@@ -168,7 +157,7 @@ class TimeDomains:
         return domains
 
     def _group_domains(
-        self, group: _Group, constants: dict[str, list[int]]
+        self, group: Group, constants: dict[str, list[int]]
     ) -> dict[str, list[tuple[int, str]]]:
         kind = self.kinds[group.keys[0]]
         if len(group.keys) == 1:
@@ -176,136 +165,41 @@ class TimeDomains:
             return {
                 key: [
                     (time_value(kind, v), _words(key, kind, v, lo, hi))
-                    for v, lo, hi in _classes(kind, constants[key])
+                    for v, lo, hi in classes(kind, constants[key])
                 ]
             }
-        _check_tree(group)
-        tree = self._rooted(group)
-        found: dict[str, set[int]] = {}
-        wanted = _points_below(tree, constants)
-        for parent, child, maps in tree.edges:
-            if parent is None:
-                found[child] = {v for v, _, _ in _classes(kind, wanted[child])}
-                continue
-            values: set[int] = set()
-            for at in found[parent]:
-                cuts = [*wanted[child], *(m(at) for m in maps)]
-                values |= {v for v, _, _ in _classes(kind, cuts)}
-            found[child] = values
+        rooted = self._rooted(group)
+        atoms = [a for pair in group.atoms.values() for a in pair]
+        atoms += [a for key in group.keys for a in self._constant_atoms[key]]
+        requests = rooted.requests(rooted.points_below(constants), atoms)
+        joint = joint_classes(kind, group.keys, atoms, requests)
+        self._joints[JOINED.join(sorted(group.keys))] = joint
         return {
-            key: [(time_value(kind, v), f"`{key}` is {format_time(kind, v)}") for v in sorted(vs)]
-            for key, vs in found.items()
+            key: [
+                (time_value(kind, v), f"`{key}` is {format_time(kind, v)}")
+                for v in sorted({request[key] for request in requests})
+            ]
+            for key in group.keys
         }
 
-    def _rooted(self, group: _Group) -> _Tree:
-        """The group as a tree whose every edge keeps its points in order (the key of the
-        decision's time first as the root, then the others by name)."""
-        roots = sorted(group.keys, key=lambda k: (k != self.now_key, k))
+    def _rooted(self, group: Group) -> Rooted:
+        """The group as a tree of blocks whose every edge keeps its points in order (a key on
+        a cycle first as the root, so that the cycle's keys are made together; the key of the
+        decision's time first among those, then the others by name)."""
+        kind = self.kinds[group.keys[0]]
+        cyclic = on_cycles(group)
+        roots = sorted(group.keys, key=lambda k: (k not in cyclic, k != self.now_key, k))
         first_problem: NotExact | None = None
         for root in roots:
             try:
-                return _Tree.of(group, root)
+                return Rooted.of(kind, group, root)
             except NotExact as problem:
                 first_problem = first_problem or problem
         assert first_problem is not None
         raise first_problem
 
 
-@dataclass
-class _Tree:
-    """A group rooted at one key: ``edges`` from the root down (the root's own with no parent),
-    each with the maps from the parent's value to the points it puts on the child."""
-
-    edges: list[tuple[str | None, str, list[TimeMap]]]
-
-    @classmethod
-    def of(cls, group: _Group, root: str) -> _Tree:
-        neighbours: dict[str, list[str]] = {key: [] for key in group.keys}
-        for a, b in group.atoms:
-            neighbours[a].append(b)
-            neighbours[b].append(a)
-        edges: list[tuple[str | None, str, list[TimeMap]]] = [(None, root, [])]
-        seen = {root}
-        pending = [root]
-        while pending:
-            parent = pending.pop(0)
-            for child in sorted(neighbours[parent]):
-                if child in seen:
-                    continue
-                seen.add(child)
-                pending.append(child)
-                atoms = group.atoms[
-                    (parent, child) if (parent, child) in group.atoms else (child, parent)
-                ]
-                edges.append((parent, child, _edge_maps(atoms, parent, child)))
-        return cls(edges)
-
-
-def _edge_maps(atoms: list[TimeAtom], parent: str, child: str) -> list[TimeMap]:
-    """The maps from ``parent``'s value to the points the comparisons put on ``child``; refused
-    when two of them may change order as the parent's value changes."""
-    found: list[tuple[TimeMap, TimeAtom]] = []
-    for atom in atoms:
-        own, op, other = atom.oriented(child)
-        found += [(p, atom) for p in points_of(own, op, other) if isinstance(p, TimeMap)]
-    for index, (first, first_atom) in enumerate(found):
-        for second, second_atom in found[index + 1 :]:
-            if order(first, second) is None:
-                both = (
-                    first_atom.text()
-                    if first_atom is second_atom
-                    else f"{first_atom.text()} and {second_atom.text()}"
-                )
-                raise NotExact(
-                    f"{both} compare `{child}` with `{parent}` at places whose order changes "
-                    "with the calendar (a month is 28 to 31 days): compare with the same "
-                    "offset and operator, or with offsets months apart",
-                    second_atom.expr.span,
-                )
-    unique: dict[tuple[object, ...], TimeMap] = {m.steps: m for m, _ in found}
-    return list(unique.values())
-
-
-def _points_below(tree: _Tree, constants: dict[str, list[int]]) -> dict[str, list[int]]:
-    """``Q`` of every key: its constants, and where its children's ``Q`` are crossed."""
-    wanted: dict[str, list[int]] = {child: list(constants[child]) for _, child, _ in tree.edges}
-    for parent, child, maps in reversed(tree.edges):
-        if parent is None:
-            continue
-        below = sorted(set(wanted[child]))
-        for point_map in maps:
-            crossing = point_map.lower()
-            for point in below:
-                wanted[parent] += [crossing(point), crossing(point + 1)]
-        if len(wanted[parent]) > MAX_POINTS:
-            raise NotExact(
-                f"the comparisons of `{parent}` with other dates cut it at more than "
-                f"{MAX_POINTS:,} points"
-            )
-    return wanted
-
-
-def _check_tree(group: _Group) -> None:
-    """The pairs of keys compared must form a tree: a cycle of comparisons is refused."""
-    linked: dict[str, str] = {key: key for key in group.keys}
-
-    def root(key: str) -> str:
-        while linked[key] != key:
-            key = linked[key]
-        return key
-
-    for (a, b), atoms in group.atoms.items():
-        if root(a) == root(b):
-            keys = ", ".join(f"`{k}`" for k in sorted(group.keys))
-            raise NotExact(
-                f"{atoms[0].text()} closes a cycle of comparisons among {keys}: comparisons "
-                "of dates between keys are analysed exactly when they form a tree",
-                atoms[0].expr.span,
-            )
-        linked[root(a)] = root(b)
-
-
-def _join(groups: dict[str, _Group], atom: TimeAtom) -> None:
+def _join(groups: dict[str, Group], atom: TimeAtom) -> None:
     a, b = sorted((atom.left.key or "", atom.right.key or ""))
     first, second = groups[a], groups[b]
     if first is not second:
