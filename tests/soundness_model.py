@@ -33,11 +33,14 @@ What a policy may contain (each policy declares a random subset of the keys):
   up in its care team), which :func:`decide` sends as nested objects;
 - overrides (several per policy) lifting one or more deny rules by id or the denies citing a
   section (rules then cite ``§1``, ``§2``, ``§2.1`` or ``§3``), with and without obligations.
+- dates and instants (the ``time`` theme): `now`, a key compared with it and keys compared with
+  constants, moved by any duration (``soundness_time``); or, a third of the time (and always in
+  the ``cycles`` theme), keys compared in rings by fixed lengths (``soundness_cycles``).
 
 Each policy has a theme (any key, or mostly several integer keys, a string key with two list keys,
-two string keys with a list key, or set keys) and is sometimes *sparse*: one or two rules whose
-condition is one of those multi-key tests alone, no exception, no other constant. A sparse policy is
-where a gap in the engine's partition shows: one more constant elsewhere often hides it.
+two string keys with a list key, set keys, or dates) and is sometimes *sparse*: one or two rules
+whose condition is one of those multi-key tests alone, no exception, no other constant. A sparse
+policy is where a gap in the engine's partition shows: one more constant elsewhere often hides it.
 
 The universe (:class:`SoundUniverse`) is built from the policy text alone and is provably large
 enough:
@@ -89,7 +92,7 @@ from typing import Any, Protocol, TypeVar
 import policy_engine
 from policy_engine import check_policy, load_policy_text
 
-from . import soundness_time
+from . import soundness_cycles, soundness_time
 from .test_analysis import rule_exprs
 from .test_properties import (
     ATTRIBUTES,
@@ -183,6 +186,9 @@ class Key:
     pair: tuple[str, int, str] | None = None
     """A date key compared with `now`: the side moved ("leaf" or "now"), by how much (0: never
     moved) and in what unit (see ``soundness_time``)."""
+    ring: tuple[tuple[str, str], ...] = ()
+    """On `now`'s key, the links of a ring of date keys compared by fixed lengths (see
+    ``soundness_cycles``)."""
 
     def type_text(self) -> str:
         quoted = ", ".join(f'"{v}"' for v in self.values)
@@ -355,7 +361,8 @@ def gen_vocab(c: Choices, most: int = 3) -> Vocab:
 
 THEMES = ("any", "integers", "lists", "strings", "terms", "time")
 """What a policy's keys are about: anything, or mostly the keys of one family of tests (several
-integer keys for chains; a string key and two list keys; two string keys and a list; sets)."""
+integer keys for chains; a string key and two list keys; two string keys and a list; sets;
+dates). ``gen_spec`` also takes ``"cycles"``: dates in rings, always (``soundness_cycles``)."""
 
 
 def gen_keys(c: Choices, theme: str = "any", vocab: Vocab | None = None) -> tuple[Key, ...]:
@@ -375,7 +382,7 @@ def gen_keys(c: Choices, theme: str = "any", vocab: Vocab | None = None) -> tupl
     strlist = flag(c) if theme in ("any", "terms", "integers", "strings") else True
     if theme == "strings" and not anylist:
         strlist = True
-    if theme in ("integers", "terms", "time"):
+    if theme in ("integers", "terms", "time", "cycles"):
         n_strs, anylist, strlist = 0, False, False
     # In a policy about integers, one of them is sometimes a decimal (compared with the others).
     n_decs = c.number(0, 1) if theme in ("any", "integers") else 0
@@ -407,15 +414,23 @@ def gen_keys(c: Choices, theme: str = "any", vocab: Vocab | None = None) -> tupl
         # Facts about the record the request is about, under one dotted name (`rec.ks0`,
         # `rec.km0`): the requester compared with its author, or looked up in its care team.
         keys = [replace(k, name=f"rec.{k.name}") if k.base != "str" or flag(c) else k for k in keys]
-    if theme == "time":
-        keys += time_keys(c)
+    if theme in ("time", "cycles"):
+        keys += time_keys(c, ring=theme == "cycles" or c.number(0, 2) == 0)
     return tuple(keys)
 
 
-def time_keys(c: Choices) -> list[Key]:
+def time_keys(c: Choices, ring: bool = False) -> list[Key]:
     """A key declared `is now`, and a key compared with it, a key compared with constants or
-    both (see ``soundness_time``); all dates or all instants."""
+    both (see ``soundness_time``); or (``ring``) keys compared with it and each other in a ring,
+    sometimes with a key hanging off it (see ``soundness_cycles``); all dates or all instants."""
     kind = pick(c, ["date", "date", "instant"])
+    if ring:
+        links = tuple(soundness_cycles.ring_links(c))
+        names = sorted({k for link in links for k in link} - {"kn"})
+        found = [Key("kn", kind, now=True, ring=links), *(Key(n, kind) for n in names)]
+        if c.number(0, 2) == 0:
+            found.append(Key("kd3", kind, pair=soundness_time.pair_offset(c, kind)))
+        return found
     found = [Key("kn", kind, now=True)]
     what = c.number(0, 4)
     if what >= 1:
@@ -425,7 +440,7 @@ def time_keys(c: Choices) -> list[Key]:
     return found
 
 
-PATTERNS = ("chain", "two_lists", "two_strings", "set", "time_pair")
+PATTERNS = ("chain", "two_lists", "two_strings", "set", "time_pair", "time_ring")
 
 
 class ExprGen:
@@ -480,6 +495,8 @@ class ExprGen:
             found += ["time_const", "time_const"]
         if any(k.pair is not None for k in self.keys):
             found += ["time_pair", "time_pair", "time_pair"]
+        if any(k.ring for k in self.keys):
+            found += ["time_ring", "time_ring", "time_link"]
         return found
 
     def patterns(self) -> list[str]:
@@ -585,6 +602,11 @@ class ExprGen:
             now = next(k for k in self.keys if k.now)
             assert leaf.pair is not None
             return soundness_time.pair_leaf(c, leaf.name, now.name, leaf.pair, leaf.base)
+        if choice in ("time_ring", "time_link"):
+            now = next(k for k in self.keys if k.ring)
+            if choice == "time_link":
+                return soundness_cycles.ring_leaf(c, pick(c, now.ring), now.base)
+            return soundness_cycles.ring_pattern(c, now.ring, now.base)
         if choice == "set":
             key = pick(c, self.of("set"))
             assert key.kind is not None
@@ -1333,6 +1355,8 @@ class SoundUniverse:
 
     def size(self, keys: Iterable[str]) -> int:
         keys = list(keys)
+        if getattr(self.time, "too_large", False):
+            return 10**9  # a ring with more combinations than a brute force can walk
         n = len(self.time.contexts(keys))
         for key in keys:
             if key not in self.time.kinds:
@@ -1350,10 +1374,19 @@ class SoundUniverse:
                 yield {**plain, **times}
 
 
-def _time_universe(keys: dict[str, Key], exprs: list[Expr]) -> soundness_time.TimeUniverse:
+def _time_universe(
+    keys: dict[str, Key], exprs: list[Expr]
+) -> soundness_time.TimeUniverse | soundness_cycles.RingUniverse:
     kinds = {name: key.base for name, key in keys.items() if key.base in ("date", "instant")}
     paired = next((k for k in keys.values() if k.pair is not None), None)
     now = next((k.name for k in keys.values() if k.now), None)
+    ringed = next((k for k in keys.values() if k.ring), None)
+    if ringed is not None:
+        # The ring's keys first; the hanging key's points follow `now`'s values.
+        ring = sorted({k for link in ringed.ring for k in link})
+        hanging = (ringed.name, paired.name) if paired is not None else None
+        found = [leaf for e in exprs for leaf in leaves(e)]
+        return soundness_cycles.RingUniverse(kinds, ring, hanging, found)
     pair = None
     if paired is not None and paired.pair is not None and now is not None:
         # The key that carries the offset comes first (the other key's points follow it).
