@@ -111,6 +111,7 @@ from .test_properties import (
     named,
     override_texts,
     rule_text,
+    undetermined_of,
 )
 
 T = TypeVar("T")
@@ -335,9 +336,10 @@ def spec_text(spec: Spec) -> str:
 # ---- generators ----------------------------------------------------------------------------------
 
 
-def gen_vocab(c: Choices, most: int = 3) -> Vocab:
+def gen_vocab(c: Choices, most: int = 3, attributes: bool | None = None) -> Vocab:
     """One to ``most`` terms of each kind; a term's parents are earlier terms (a DAG: the third
-    term may have two parents)."""
+    term may have two parents); ``attributes``: whether the terms have attributes (None:
+    sometimes)."""
     parents: dict[str, dict[str, tuple[str, ...]]] = {}
     for kind in KINDS:
         terms = [f"{PREFIX[kind]}{i}" for i in range(c.number(1, most))]
@@ -346,11 +348,12 @@ def gen_vocab(c: Choices, most: int = 3) -> Vocab:
             for i, term in enumerate(terms)
         }
     obligations = tuple(f"ob{i}" for i in range(c.number(1, 2)))
-    if c.number(0, 2):
+    without = c.number(0, 2)
+    if attributes is False or (attributes is None and without):
         return Vocab(parents, obligations)
     # Sometimes attributes of the terms (`party.level`, `data.zone`, `purpose.open`).
-    attributes, defaults = draw_attributes(c.number, parents)
-    return Vocab(parents, obligations, attributes, defaults)
+    drawn, defaults = draw_attributes(c.number, parents)
+    return Vocab(parents, obligations, drawn, defaults)
 
 
 THEMES = ("any", "integers", "lists", "strings", "terms", "time")
@@ -820,13 +823,14 @@ def gen_spec(
     invariants: tuple[int, int] = (0, 3),
     derived: bool | None = None,
     theme: str | None = None,
+    attributes: bool | None = None,
 ) -> Spec:
     """A random policy; ``invariants`` bounds how many invariants it states, ``derived`` says
     whether one rule is made from another (None: sometimes); ``theme`` one of :data:`THEMES`
-    (None: any)."""
+    (None: any); ``attributes`` whether its terms have attributes (None: sometimes)."""
     theme = pick(c, THEMES) if theme is None else theme
     # Three integer keys take 10 to 12 values each: few cells, or the universe is too large.
-    vocab = gen_vocab(c, c.number(1, 2) if theme == "integers" else 3)
+    vocab = gen_vocab(c, c.number(1, 2) if theme == "integers" else 3, attributes)
     keys = gen_keys(c, theme, vocab)
     gen = ExprGen(c, vocab, keys, sparse=c.number(0, 2) == 0)
     ob_decls = tuple(d for name in vocab.obligations if (d := gen.ob_decl(name)) is not None)
@@ -840,6 +844,32 @@ def gen_spec(
     rules, overrides = with_overrides(c, gen, rules)
     invs = tuple(gen_invariant(c, gen, rules, f"inv{i}") for i in range(c.number(*invariants)))
     return Spec(vocab, keys, rules, invs, ob_decls, overrides)
+
+
+def with_attribute_obligation(c: Choices, spec: Spec) -> Spec:
+    """``spec`` with one more obligation clause on its first allow rule, whose condition reads
+    an attribute of the request's terms (alone, with another test, negated or named): an
+    obligation the allow may leave off for a term without a value (docs/semantics.md, 48)."""
+    allows = [i for i, r in enumerate(spec.rules) if r.effect == "allow"]
+    if not spec.vocab.attributes or not allows:
+        return spec
+    gen = ExprGen(c, spec.vocab, spec.keys, ob_decls=spec.ob_decls)
+    test = gen.attribute()
+    condition = pick(
+        c,
+        [
+            test,
+            ("and", (test, gen.leaf())),
+            ("or", (gen.leaf(), test)),
+            ("not", test),
+            named(("or", (test, gen.leaf()))),
+        ],
+    )
+    names = tuple(gen.obligation_use(n) for n in some(c, spec.vocab.obligations, 1, 2))
+    index = allows[0]
+    rule = spec.rules[index]
+    rule = replace(rule, obligations=(*rule.obligations, (names, condition)))
+    return replace(spec, rules=(*spec.rules[:index], rule, *spec.rules[index + 1 :]))
 
 
 # ---- mutations (for diff) ------------------------------------------------------------------------
@@ -1479,6 +1509,7 @@ UNDECIDED_PATTERNS = {
     "redundant-rule": re.compile(r"^whether rule `([^`]+)` is redundant could not be decided"),
     "deny-overrides-allow": re.compile(r"^whether `([^`]+)` and `([^`]+)` overlap could not be"),
     "override": re.compile(r"^whether override `([^`]+)` lifts a deny could not be decided"),
+    "left-off": re.compile(r"^whether rule `([^`]+)` leaves an obligation off could not be"),
 }
 """The questions ``check`` may leave open (``analysis-undecided``), by their verdict."""
 
@@ -1490,7 +1521,12 @@ FINDING_PATTERNS = {
     "invariant-broken": re.compile(r"invariant `([^`]+)` is broken"),
     "override-never-lifts": re.compile(r"override `([^`]+)` never lifts anything"),
     "override-changes-nothing": re.compile(r"override `([^`]+)` changes no decision"),
+    "obligation-attribute-unknown": re.compile(
+        r"^obligation `([^`]+)` of `([^`]+)` can be left off an allow: its condition is unknown "
+        r"where (.*)$"
+    ),
 }
+LEFT_OFF_PART = re.compile(r"`([^`]+)` has no value for ((?:`[^`]+`(?:, )?)+)")
 
 
 @dataclass
@@ -1502,6 +1538,8 @@ class Findings:
     broken: dict[str, policy_engine.Diagnostic] = field(default_factory=dict)
     never_lifts: set[str] = field(default_factory=set)
     changes_nothing: set[str] = field(default_factory=set)
+    left_off: set[tuple[str, str, str, str]] = field(default_factory=set)
+    """(rule or override, obligation, attribute, term): ``obligation-attribute-unknown``."""
     undecided: dict[str, list[tuple[str, ...]]] = field(default_factory=dict)
     """verdict → the subjects (ids) of the questions left open, each with its message last."""
     errors: list[policy_engine.Diagnostic] = field(default_factory=list)
@@ -1537,6 +1575,10 @@ def read_findings(diagnostics: Iterable[policy_engine.Diagnostic]) -> Findings:
             found.never_lifts.add(match[1])
         elif d.code == "override-changes-nothing":
             found.changes_nothing.add(match[1])
+        elif d.code == "obligation-attribute-unknown":
+            for attribute, terms in LEFT_OFF_PART.findall(match[3]):
+                for term in re.findall(r"`([^`]+)`", terms):
+                    found.left_off.add((match[2], match[1], attribute, term))
         else:
             found.broken[match[1]] = d
     return found
@@ -1556,6 +1598,10 @@ class BruteFacts:
     """override → it lifts a deny (that would otherwise apply) on some request."""
     lifts_allowed: dict[str, bool] = field(default_factory=dict)
     """override → it does so on some request that is allowed."""
+    left_off: dict[tuple[str, str, str, str], Request] = field(default_factory=dict)
+    """(rule or override, obligation, attribute, term) → an allowed request that the rule grants
+    (or the override's clause comes with) without the obligation, its condition unknown for want
+    of the term's value of the attribute (docs/semantics.md, 48)."""
     decide_mismatches: list[tuple[Request, dict[str, Any], dict[str, Any]]] = field(
         default_factory=list
     )
@@ -1586,6 +1632,7 @@ def brute_force(spec: Spec, policy: policy_engine.Policy, universe: SoundUnivers
                 "details": [o.text for o in d.obligation_details],
                 "reasons": [r.id for r in d.reasons],
                 "missing": list(d.missing),
+                "undetermined": undetermined_of(d),
             }
             if got != expected and len(facts.decide_mismatches) < 3:
                 facts.decide_mismatches.append((request, expected, got))
@@ -1595,6 +1642,10 @@ def brute_force(spec: Spec, policy: policy_engine.Policy, universe: SoundUnivers
             if d.effect == "allow":
                 for reason in d.reasons:
                     facts.grants[reason.id] = True
+            for text, by, _, attributes in expected["undetermined"]:
+                for attribute in attributes:
+                    term = request_term(request, attribute.partition(".")[0])
+                    facts.left_off.setdefault((by, text, attribute, term), request)
             for override, ids in live:
                 lifting = ref.value(override.condition)[0] is True and any(
                     ref.own_value(r)[0] is not False for r in denies if r.id in ids
@@ -1749,7 +1800,26 @@ def compare_check(spec: Spec, tally: Counter[str] | None = None) -> tuple[int, l
         tally["check: override-never-lifts"] += len(found.never_lifts)
         tally["check: override-changes-nothing"] += len(found.changes_nothing)
 
-    # 6. deny-overrides-allow, both ways
+    # 6. obligations left off for want of an attribute's value, both ways
+    open_rules = {q[0] for q in open_questions.get("left-off", set())}
+    for entry in sorted(set(facts.left_off) - found.left_off):
+        if entry[0] not in open_rules:
+            disagree(
+                "left-off",
+                f"`{entry[1]}` of `{entry[0]}` is left off for want of `{entry[2]}` of "
+                f"`{entry[3]}`, but it is not reported",
+                facts.left_off[entry],
+            )
+    for entry in sorted(found.left_off - set(facts.left_off)):
+        disagree(
+            "left-off",
+            f"`{entry[1]}` of `{entry[0]}` is reported left off for want of `{entry[2]}` of "
+            f"`{entry[3]}`, but no allowed request of the universe leaves it off",
+        )
+    if tally is not None:
+        tally["check: obligation-attribute-unknown"] += len(found.left_off)
+
+    # 7. deny-overrides-allow, both ways
     for pair in sorted(found.overlaps - set(facts.overlaps)):
         disagree("deny-overrides-allow", f"deny `{pair[0]}` and allow `{pair[1]}` never both apply")
     # An allow reported as shadowed gets no overlap notes (its warning already says a deny
@@ -1763,6 +1833,10 @@ def compare_check(spec: Spec, tally: Counter[str] | None = None) -> tuple[int, l
             facts.overlaps[pair],
         )
     return requests, out
+
+
+def request_term(request: Request, kind: str) -> str:
+    return {"party": request.party, "data": request.data, "purpose": request.purpose}[kind]
 
 
 def _decide_disagreements(facts: BruteFacts, text: str) -> list[Disagreement]:

@@ -14,7 +14,10 @@ universe of requests built from the policy text alone (never from the engine's o
 5. a deny-overrides-allow note is given exactly when some request has both rules applying (an
    allow reported as shadowed gets no notes: its warning says it already);
 6. ``diff`` of a policy and a mutation of it reports, for every cell, exactly the kinds of change
-   the brute force finds there, and each group's example changes as the group says.
+   the brute force finds there, and each group's example changes as the group says;
+7. ``obligation-attribute-unknown`` names exactly the obligations, and the terms, for which some
+   allowed request leaves the obligation off because its condition is unknown for want of the
+   term's value of an attribute (and never one the allow carries anyway).
 
 Every example also compares each decision with the reference evaluator of ``test_properties``
 (taught the per-policy schema): that is what says when a rule applies, so it must read every
@@ -58,6 +61,7 @@ from .soundness_model import (
     minimise,
     mutate,
     universe_cost,
+    with_attribute_obligation,
 )
 from .test_properties import Request, lifted_ids
 
@@ -202,6 +206,23 @@ def test_override_findings_match_brute_force(spec: Spec) -> None:
     assume(any(lifted_ids(spec.rules, o) for o in spec.overrides))
     _, found = compare_check(spec)
     assert_agree(found, ("override", "decide", "crash"), (spec,), recheck_check)
+
+
+@settings(SOUNDNESS_SETTINGS, max_examples=40)
+@given(seeds)
+def test_obligations_left_off_for_want_of_an_attribute_match_brute_force(seed: int) -> None:
+    """``obligation-attribute-unknown`` names exactly the (rule or override, obligation,
+    attribute, term) for which the brute force finds an allowed request that the rule grants
+    without the obligation, its condition unknown through the attribute (docs/semantics.md,
+    48); the decisions' ``undetermined_obligations`` are held to the reference's too."""
+    c = generated(seed)
+    note(f"c = RandomChoices(Random({seed})); gen_spec(c, (0, 0), attributes=True); …")
+    drawn = with_attribute_obligation(c, gen_spec(c, (0, 0), attributes=True))
+    spec = fitted(drawn, LIMIT)
+    assume(spec is not None and spec.vocab.attributes)
+    assert spec is not None
+    _, found = compare_check(spec)
+    assert_agree(found, ("left-off", "decide", "crash"), (spec,), recheck_check)
 
 
 # ---- diff ----------------------------------------------------------------------------------------

@@ -7,8 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..language.printer import obligation_name
-from .compiler import CompiledPolicy, CompiledRule
-from .models import ObligationModel, ReasonModel
+from .compiler import CompiledPolicy, CompiledRule, Undetermined
+from .models import ObligationModel, ReasonModel, UndeterminedObligationModel
 
 
 class ReasonBook:
@@ -31,6 +31,25 @@ class ReasonBook:
         if found is None:
             found = self._obligations[texts] = Obligations.of(texts, self.compiled)
         return found
+
+    def undetermined_of(
+        self, found: tuple[Undetermined, ...]
+    ) -> tuple[UndeterminedObligationModel, ...]:
+        """The obligations a decision may owe but does not carry, as models."""
+        forms = self.compiled.obligation_forms
+        out = []
+        for entry in found:
+            name, arguments = forms.get(entry.text, (obligation_name(entry.text), ()))
+            out.append(
+                UndeterminedObligationModel(
+                    name=name,
+                    parameters=dict(arguments),
+                    required_by=entry.required_by,
+                    missing=list(entry.missing),
+                    unknown_attributes=list(entry.unknown),
+                )
+            )
+        return tuple(out)
 
     def reason(self, rule: CompiledRule) -> ReasonModel:
         found = self._reasons.get(rule.id)
