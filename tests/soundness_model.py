@@ -872,6 +872,18 @@ def with_attribute_obligation(c: Choices, spec: Spec) -> Spec:
     return replace(spec, rules=(*spec.rules[:index], rule, *spec.rules[index + 1 :]))
 
 
+def with_named_attribute_test(c: Choices, spec: Spec) -> Spec:
+    """``spec`` with its first rule's condition a named condition that reads an attribute of the
+    request's terms and a key (the matrix shows such a name with the cell's values)."""
+    if not spec.vocab.attributes or not spec.rules:
+        return spec
+    gen = ExprGen(c, spec.vocab, spec.keys, ob_decls=spec.ob_decls)
+    parts = (gen.attribute(), gen.leaf())
+    condition = named((pick(c, ["and", "or"]), parts if flag(c) else parts[::-1]))
+    rule = replace(spec.rules[0], condition=condition if flag(c) else ("not", condition))
+    return replace(spec, rules=(rule, *spec.rules[1:]))
+
+
 # ---- mutations (for diff) ------------------------------------------------------------------------
 
 
