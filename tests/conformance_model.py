@@ -66,7 +66,8 @@ def gen_case(c: Choices, limit: int) -> tuple[Spec, Split] | None:
         kept = {pick(c, allows)} if allows and c.number(0, 3) else set()
         package = {r.id for r in spec.rules if c.number(0, 3 if r.effect == "deny" else 1)}
         return spec, gen_split(c, spec, frozenset(package - kept))
-    kind = pick(c, [*MUTATIONS[:-1], "constant", "obligations", "exception"])
+    kinds = [m for m in MUTATIONS if m not in ("attribute", "override")]
+    kind = pick(c, [*kinds, "constant", "obligations", "exception"])
     mutated, _ = mutate(c, spec, kind)
     theirs = [replace(r, id=f"p{r.id}") for r in mutated.rules] if mutated.keys == spec.keys else []
     own = list(spec.rules)

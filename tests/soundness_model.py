@@ -89,7 +89,7 @@ from typing import Any, Protocol, TypeVar
 import policy_engine
 from policy_engine import check_policy, load_policy_text
 
-from . import soundness_time
+from . import diff_descriptions, soundness_time
 from .test_analysis import rule_exprs
 from .test_properties import (
     ATTRIBUTES,
@@ -978,9 +978,55 @@ MUTATIONS = (
     "exception",
     "default",
     "declaration",
+    "attribute",
     "override",
 )
 """The kinds of :func:`mutate`; anything else changes a constant of a condition."""
+
+
+def _revalued(c: Choices, spec: Spec) -> tuple[Spec, str] | None:
+    """One term given another value of an attribute, given one, or left without its own (then
+    it inherits, or takes the default); a term whose parents come to disagree gets its own.
+    Mostly an attribute some condition reads, and a change some term's value shows (a few
+    tries): another changes no decision."""
+    if not spec.vocab.attributes:
+        return None
+    read = {o[2] for e in spec_exprs(spec) for leaf in leaves(e) for o in operands_of(leaf)
+            if o[0] == "attr"}  # fmt: skip
+    name = pick(c, sorted(read & set(spec.vocab.attributes) or spec.vocab.attributes))
+    kind = ATTRIBUTES[name][0]
+    for _ in range(4):
+        term, own = _revalue_one(c, spec, name)
+        vocab = replace(spec.vocab, attributes={**spec.vocab.attributes, name: own})
+        if any(
+            repr(vocab.attribute(name, t)) != repr(spec.vocab.attribute(name, t))
+            for t in spec.vocab.terms(kind)
+        ):
+            break
+    shown = lit_text(own[term]) if term in own else "none of its own"
+    return replace(spec, vocab=vocab), f"term {term}: {kind}.{name} {shown}"
+
+
+def _revalue_one(c: Choices, spec: Spec, name: str) -> tuple[str, dict[str, Any]]:
+    """A term of the attribute's kind and the terms' own values once it is changed."""
+    kind, _, base = ATTRIBUTES[name]
+    own = dict(spec.vocab.attributes[name])
+    term = pick(c, spec.vocab.terms(kind))
+    choices: list[Any] = {"int": [-1, 0, 3], "str": list(ZONES), "bool": [True, False]}[base]
+    if term in own and flag(c):
+        del own[term]
+    else:
+        own[term] = pick(c, [v for v in choices if repr(v) != repr(own.get(term))])
+    resolved: dict[str, Any] = {}
+    for t, parents in spec.vocab.parents[kind].items():  # parents come first
+        inherited = {repr(resolved[p]): resolved[p] for p in parents if p in resolved}
+        if t not in own and len(inherited) > 1:
+            own[t] = next(iter(inherited.values()))  # the checker refuses parents that disagree
+        if t in own:
+            resolved[t] = own[t]
+        elif inherited:
+            resolved[t] = next(iter(inherited.values()))
+    return term, own
 
 
 def _redeclared(c: Choices, gen: ExprGen, spec: Spec) -> tuple[Spec, str] | None:
@@ -1000,14 +1046,17 @@ def _redeclared(c: Choices, gen: ExprGen, spec: Spec) -> tuple[Spec, str] | None
 def mutate(c: Choices, spec: Spec, kind: str | None = None) -> tuple[Spec, str]:
     """Another version of ``spec``: one rule added, removed, its condition, effect or obligations
     changed, an exception added, a key's default changed (``kind``, one of :data:`MUTATIONS`) or
-    a constant of a condition changed ("constant"); None picks one."""
+    a term's attribute value changed, an override changed, or a constant of a condition changed
+    ("constant"); None picks one."""
     gen = ExprGen(c, spec.vocab, spec.keys, ob_decls=spec.ob_decls)
     rules = list(spec.rules)
-    what = c.number(0, 9) if kind is None else [*MUTATIONS, "constant"].index(kind)
+    what = c.number(0, 10) if kind is None else [*MUTATIONS, "constant"].index(kind)
     index = c.number(0, len(rules) - 1)
     rule = rules[index]
-    if what == 8 and any(r.effect == "deny" for r in rules):
+    if what == 9 and any(r.effect == "deny" for r in rules):
         return _mutate_override(c, gen, spec)
+    if what == 8 and (revalued := _revalued(c, spec)) is not None:
+        return revalued
     if what == 0:
         used = {r.id for r in rules}
         new_id = next(f"r{i}" for i in range(20) if f"r{i}" not in used)
@@ -1938,11 +1987,16 @@ def reported_cells(vocab: Vocab, groups: Iterable[Any]) -> dict[tuple[str, str, 
 
 
 def compare_diff(
-    old: Spec, new: Spec, change: str = "", tally: Counter[str] | None = None
+    old: Spec,
+    new: Spec,
+    change: str = "",
+    tally: Counter[str] | None = None,
+    descriptions: bool = False,
 ) -> tuple[int, list[Disagreement]]:
     """Every group of ``diff`` from ``old`` to ``new`` against the brute force over the union of
     their universes; ``change`` (what the mutation did) goes into the messages; ``tally`` counts
-    the groups compared by kind."""
+    the groups compared by kind; ``descriptions``: each group's description, read back as a
+    condition, is also held to the requests of its cells (:func:`compare_descriptions`)."""
     from policy_engine.analysis.diff import diff_policies
 
     old = replace(old, invariants=())
@@ -2016,7 +2070,70 @@ def compare_diff(
             or list(outcome(after)[1]) != sorted(group.new_obligations)
         ):
             disagree("the example of an obligations group has other obligations", request)
+    # A key whose default differs is, left out, each version's own default: the describer's
+    # tests read it as missing in both (a known gap, see docs/analysis.md), so those
+    # descriptions are not read back.
+    defaults = {(k.name, repr(k.default)) for s in (old, new) for k in s.keys}
+    if descriptions and len(defaults) == len({name for name, _ in defaults}):
+        texts = (old_text, new_text)
+        for group in report.groups:
+            checked, wrong = compare_descriptions(group, (old, new), texts, (a, b), universe)
+            requests += checked
+            if tally is not None:
+                tally[
+                    "diff: descriptions read" if checked else "diff: descriptions by classes"
+                ] += 1
+            if wrong is not None:
+                disagree(f"the group `{group.when}` ({group.kind}) {wrong[0]}", wrong[1])
     return requests, out
+
+
+def group_change(group: Any, before: policy_engine.Decision, after: policy_engine.Decision) -> bool:
+    """Whether a request changes as ``group`` says: its kind, each side's effect and deciding
+    rules, and (for an obligations group) each side's obligations."""
+    kind = change_kind(before, after)
+    sides = (
+        (before.effect, [r.id for r in before.reasons]),
+        (after.effect, [r.id for r in after.reasons]),
+    )
+    if kind != group.kind or sides != (
+        (group.before, group.old_rules),
+        (group.after, group.new_rules),
+    ):
+        return False
+    return kind != "obligations" or (
+        list(outcome(before)[1]) == sorted(group.old_obligations)
+        and list(outcome(after)[1]) == sorted(group.new_obligations)
+    )
+
+
+def compare_descriptions(
+    group: Any,
+    specs: tuple[Spec, Spec],
+    texts: tuple[str, str],
+    policies: tuple[policy_engine.Policy, policy_engine.Policy],
+    universe: SoundUniverse,
+) -> tuple[int, tuple[str, Request] | None]:
+    """A group described by a condition over the rules' tests holds exactly on the requests of
+    its cells that change as the group says (``tests/diff_descriptions.py``); how many requests
+    were compared (0: the description lists classes), and the first that disagrees."""
+    node = diff_descriptions.read_description(group.when)
+    if node is None:
+        return 0, None
+    tests = diff_descriptions.compile_atoms(diff_descriptions.atoms_of(node), texts)
+    a, b = policies
+    compared = 0
+    for cell in sorted(group_cells(specs[0].vocab, group)):
+        for context in universe.contexts(cell_keys(list(specs), cell)):
+            request = Request(*cell, context)
+            compared += 1
+            changes = group_change(group, decide(a, request), decide(b, request))
+            said = diff_descriptions.described(node, tests, dict(context), cell)
+            if said != changes:
+                what = "describes" if said else "leaves out"
+                return compared, (f"{what} a request that {'does' if changes else 'does not'} "
+                                  "change so", request)  # fmt: skip
+    return compared, None
 
 
 # ---- minimising a disagreement -------------------------------------------------------------------
