@@ -12,11 +12,12 @@ after: :func:`valued_here`), never with one text standing for both.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 
 from ..engine.compiler import CompiledPolicy, CompiledRule
 from ..language import ast
 from ..language.printer import literal_text
+from .conditions import attributes_read
 from .scopes import KINDS
 
 Cell = tuple[str, str, str]
@@ -74,23 +75,6 @@ def differs_here(a: CompiledPolicy, b: CompiledPolicy, cell: Cell, node: ast.Att
     """Whether the two versions give the cell's term different values of ``node``'s attribute
     (or one gives none)."""
     return value_here(a, cell, node.kind, node.name) != value_here(b, cell, node.kind, node.name)
-
-
-def attributes_read(exprs: Iterable[ast.Expr]) -> Iterator[ast.AttributeRef]:
-    """Every attribute of the request's terms the conditions read (inside named conditions too),
-    as often as they read it."""
-    pending = list(exprs)
-    while pending:
-        expr = pending.pop()
-        if isinstance(expr, ast.And | ast.Or):
-            pending += expr.operands
-        elif isinstance(expr, ast.Not):
-            pending.append(expr.operand)
-        elif isinstance(expr, ast.NamedCondition):
-            pending.append(expr.body)
-        elif isinstance(expr, ast.Compare | ast.Member | ast.Truth):
-            nodes = (expr.operand,) if isinstance(expr, ast.Truth) else (expr.left, expr.right)
-            yield from (n for n in nodes if isinstance(n, ast.AttributeRef))
 
 
 def same_attributes_here(

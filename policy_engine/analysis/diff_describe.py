@@ -11,9 +11,9 @@ from ..engine.compiler import CompiledPolicy, CompiledRule, Condition, compile_c
 from ..language import ast
 from ..language.printer import expr_text
 from .budget import Meter
-from .conditions import keys_of
+from .conditions import attributes_read, keys_of
 from .context_classes import ContextClass
-from .diff_attributes import attributes_read, differs_here, reads_differing, valued_here
+from .diff_attributes import differs_here, reads_differing, valued_here
 
 MAX_ATOMS_FOR_MINIMISING = 16
 

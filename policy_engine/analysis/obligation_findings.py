@@ -36,6 +36,7 @@ from ..language import ast
 from ..language.errors import Diagnostic
 from ..language.source import Span
 from .budget import BudgetExceeded
+from .conditions import attributes_read
 from .invariants import undecided, undecided_reason
 from .scopes import KINDS, rule_cells
 from .search import CellSearch
@@ -58,29 +59,6 @@ CODE = "obligation-attribute-unknown"
 Cell = tuple[str, str, str]
 
 
-def attributes_read(expr: ast.Expr) -> list[ast.AttributeRef]:
-    """The attributes of the request's terms a condition reads, once each, in order."""
-    found: dict[tuple[str, str], ast.AttributeRef] = {}
-    for test in _tests(expr):
-        nodes = (test.operand,) if isinstance(test, ast.Truth) else (test.left, test.right)
-        for node in nodes:
-            if isinstance(node, ast.AttributeRef):
-                found.setdefault((node.kind, node.name), node)
-    return list(found.values())
-
-
-def _tests(expr: ast.Expr) -> Iterator[ast.Compare | ast.Member | ast.Truth]:
-    if isinstance(expr, ast.And | ast.Or):
-        for operand in expr.operands:
-            yield from _tests(operand)
-    elif isinstance(expr, ast.Not):
-        yield from _tests(expr.operand)
-    elif isinstance(expr, ast.NamedCondition):
-        yield from _tests(expr.body)
-    elif isinstance(expr, ast.Compare | ast.Member | ast.Truth):
-        yield expr
-
-
 def unknown_through(valuer: Valuer, expr: ast.Expr, attribute: ast.AttributeRef) -> Valued:
     """``expr`` is unknown and ``attribute`` (which the cell's term has no value of) is among
     what its unknown parts lack: a path of unknown parts down to a test that reads it."""
@@ -95,7 +73,9 @@ def unknown_through(valuer: Valuer, expr: ast.Expr, attribute: ast.AttributeRef)
             yield some(unknown_through(valuer, e, attribute) for e in expr.operands)
 
         return every(parts())
-    reads = any((a.kind, a.name) == (attribute.kind, attribute.name) for a in attributes_read(expr))
+    reads = any(
+        (a.kind, a.name) == (attribute.kind, attribute.name) for a in attributes_read([expr])
+    )
     return reads, None  # a test of an attribute without a value is unknown in every context
 
 
@@ -189,7 +169,7 @@ def obligation_attribute_findings(search: CellSearch) -> list[Diagnostic]:
             owner, at = _clause(rule, index)
             for position, text in enumerate(rule.obligations[index].names):
                 texts[(owner, at, position)] = text
-                for attribute in attributes_read(when):
+                for attribute in attributes_read([when]):
                     try:
                         terms = _terms(search, rule, index, text, attribute)
                     except (BudgetExceeded, AnalysisDisagreement) as exc:

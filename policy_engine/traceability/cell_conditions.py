@@ -34,6 +34,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from ..analysis.conditions import attributes_read
 from ..analysis.scopes import KINDS
 from ..engine.compiler import CompiledPolicy, CompiledRule, Condition, compile_condition
 from ..language import ast
@@ -85,26 +86,6 @@ class CellNamedCondition(ast.NamedCondition):
     ``unknown``)."""
     meaning: ast.Expr | None = None
     """Its body with those values, the tests the cell settles valued."""
-
-
-def _attributes_read(expr: ast.Expr) -> list[ast.AttributeRef]:
-    """The attributes of the request's terms a condition reads, once each, in order (inside the
-    named conditions it uses too)."""
-    found: dict[tuple[str, str], ast.AttributeRef] = {}
-    pending = [expr]
-    while pending:
-        node = pending.pop(0)
-        if isinstance(node, ast.And | ast.Or):
-            pending[:0] = node.operands
-        elif isinstance(node, ast.Not):
-            pending.insert(0, node.operand)
-        elif isinstance(node, ast.NamedCondition):
-            pending.insert(0, node.body)
-        else:
-            for operand in _operands(node):
-                if isinstance(operand, ast.AttributeRef):
-                    found.setdefault((operand.kind, operand.name), operand)
-    return list(found.values())
 
 
 def is_test(expr: ast.Expr) -> bool:
@@ -175,7 +156,7 @@ class ConditionMaker:
             inner = self.fold(cell, node.body)
             if isinstance(inner, bool):
                 return inner
-            read = _attributes_read(node.body)
+            read = attributes_read([node.body])
             if not read:
                 return self.canonical(node)
             values = tuple((a.text, self._value_text(cell, a)) for a in read)
