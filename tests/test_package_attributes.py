@@ -1,4 +1,4 @@
-"""Attributes of terms in packages (docs/language.md "Packages", docs/semantics.md 50): a
+"""Attributes of terms in packages (docs/language.md "Packages", docs/semantics.md 42): a
 package's attribute is named under its namespace like its terms (its `location` of parties is
 `law.location`, read `party.law.location` by the policy that uses it), so the policy's own
 `location` is another attribute; a term of the policy gives the package's attribute a value
