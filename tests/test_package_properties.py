@@ -193,5 +193,9 @@ def _set_keys(spec: Spec) -> tuple[str, ...]:
 def _verdicts(report: policy_engine.CheckReport, rename: Rename) -> tuple[Any, ...]:
     """What `check` found, by kind and by the rule or invariant it names first (its
     counterexamples may differ: names sort differently, and any counterexample will do)."""
-    found = sorted((d.code, rename(d.message.split("`")[1])) for d in report.diagnostics)
+    # A name, or an obligation with its arguments (`pkg.ob1(n = 1)`): each name in it renamed.
+    found = sorted(
+        (d.code, re.sub(r"[\w.]+", lambda m: rename(m.group(0)), d.message.split("`")[1]))
+        for d in report.diagnostics
+    )
     return report.invariants, report.proven, report.broken, report.undecided, found
