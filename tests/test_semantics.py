@@ -29,6 +29,7 @@ from policy_engine import (
     load_policy,
     load_policy_text,
 )
+from policy_engine.engine.context import ExactFloat
 
 ROOT = Path(__file__).resolve().parent.parent
 SEMANTICS = ROOT / "docs" / "semantics.md"
@@ -128,7 +129,7 @@ def test_doc_example(example: DocExample) -> None:
     request, arrow, answer = example.line.partition("→")
     assert arrow, example.line
     parts = [p.strip() for p in request.strip().split(",", 3)]
-    context = json.loads(parts[3]) if len(parts) > 3 else None
+    context = json.loads(parts[3], parse_float=ExactFloat) if len(parts) > 3 else None
     fields = [f.strip() for f in answer.split("|")]
     p = load_policy_text(example.policy_text)
     if fields[0] in ("allow", "deny"):

@@ -184,11 +184,14 @@ class PolicyService:
 
     # ---- decisions ----------------------------------------------------------------------------
 
-    def decide(self, requests: Sequence[DecisionRequest]) -> list[Decided]:
+    def decide(
+        self, requests: Sequence[DecisionRequest], loaded: LoadedPolicy | None = None
+    ) -> list[Decided]:
         """Decide every request (all or none: the first bad one raises, naming its position),
         then log them together, waiting until they are committed. Returns (decision, response
-        body, log entry or None when the log is off) triples."""
-        decided = self.decide_unlogged(requests)
+        body, log entry or None when the log is off) triples. ``loaded``: the policy to decide
+        with (the one the body was read for), the current one when None."""
+        decided = self.decide_unlogged(requests, loaded)
         if self.log_writer is not None:
             try:
                 self.log_writer.append_blocking(_entries(decided))
@@ -198,15 +201,18 @@ class PolicyService:
         self._count(decided)
         return decided
 
-    async def decide_async(self, requests: Sequence[DecisionRequest]) -> list[Decided]:
+    async def decide_async(
+        self, requests: Sequence[DecisionRequest], loaded: LoadedPolicy | None = None
+    ) -> list[Decided]:
         """:meth:`decide` for the event loop: a few requests that need no ledger read are
         decided right here (microseconds); a batch, or a request whose consent comes from the
         ledger (a database read), in a worker thread. The log write is awaited, never blocked
         on, so the loop serves other requests while the group holding these entries commits."""
-        if len(requests) > INLINE_DECISIONS or self._reads_ledger(requests):
-            decided = await anyio.to_thread.run_sync(self.decide_unlogged, requests)
+        loaded = loaded or self.current
+        if len(requests) > INLINE_DECISIONS or self._reads_ledger(requests, loaded):
+            decided = await anyio.to_thread.run_sync(self.decide_unlogged, requests, loaded)
         else:
-            decided = self.decide_unlogged(requests)
+            decided = self.decide_unlogged(requests, loaded)
         if self.log_writer is not None:
             try:
                 await self.log_writer.append(_entries(decided))
@@ -216,20 +222,22 @@ class PolicyService:
         self._count(decided)
         return decided
 
-    def _reads_ledger(self, requests: Sequence[DecisionRequest]) -> bool:
-        key = self.current.consent_key
+    def _reads_ledger(self, requests: Sequence[DecisionRequest], loaded: LoadedPolicy) -> bool:
+        key = loaded.consent_key
         if key is None:
             return False
         return any(
             r.subject is not None and (r.context is None or key not in r.context) for r in requests
         )
 
-    def decide_unlogged(self, requests: Sequence[DecisionRequest]) -> list[Decided]:
+    def decide_unlogged(
+        self, requests: Sequence[DecisionRequest], loaded: LoadedPolicy | None = None
+    ) -> list[Decided]:
         """Decide every request and build its response body, and its log entry when the log is
         on (the entries of one call share one ``time``, when the call decided); reads the consent
         ledger where a request needs it, writes nothing."""
         # The policy this call decides with from start to end, whatever a reload does meanwhile.
-        loaded = self.current
+        loaded = loaded or self.current
         ledger: dict[str, list[str]] = {}
         decided: list[Decided] = []
         many = len(requests) > 1
