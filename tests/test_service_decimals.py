@@ -335,3 +335,75 @@ def test_a_logged_number_keeps_its_text_and_the_entry_its_hash(texts: list[str],
     plain = {**entry, "request": {"context": {f"k{i}": float(t) for i, t in enumerate(texts)}}}
     reference = json.dumps(plain, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     assert canonical_json(plain) == reference
+
+
+# ---- obligations in the log ----------------------------------------------------------------------
+
+OBLIGATIONS = """\
+party a
+data d
+purpose p
+context risk: decimal
+obligation cap(share: decimal default 0.25, years: integer default 6)
+obligation log_access
+
+rule r §1
+  allow a to use d for p
+  with obligations log_access, cap(share = 0.1000000000000000055511151231257827)
+  with obligation cap(years = 10) when risk < 0.5
+"""
+
+
+def test_the_log_records_each_obligation_with_its_arguments_and_old_entries_still_verify(
+    tmp_path: Path,
+) -> None:
+    """An entry logged before ``obligation_details`` existed (names only) and the entries after
+    it chain and verify; a logged entry's details are the decision's, decimals exact, and a
+    replay of its request gives them again."""
+    (tmp_path / "p.policy").write_text(OBLIGATIONS, encoding="utf-8")
+    db = tmp_path / "log.db"
+    storage = open_storage(f"sqlite:///{db}")
+    old = {
+        "id": "00000000-0000-7000-8000-000000000001",
+        "time": "2026-01-01T00:00:00.000000Z",
+        "subject": None,
+        "party": "a",
+        "data": "d",
+        "purpose": "p",
+        "request": {"party": "a", "data": "d", "purpose": "p", "context": {"risk": 1e-07}},
+        "context_sources": {},
+        "effect": "allow",
+        "obligations": ["cap", "log_access"],
+        "reasons": ["r"],
+        "missing": [],
+        "policy_version": "old",
+    }
+    try:
+        storage.append_decisions([old])
+    finally:
+        storage.close()
+    with TestClient(create_app(tmp_path / "p.policy", f"sqlite:///{db}")) as client:
+        body = '{"party": "a", "data": "d", "purpose": "p", "context": {"risk": 0.2}}'
+        answer = client.post(
+            "/v1/decisions", content=body, headers={"content-type": "application/json"}
+        ).json()
+    text, entry = logged_entry(db, answer["decision_id"])
+    assert '"share":0.1000000000000000055511151231257827' in text
+    assert entry["obligation_details"] == answer["obligation_details"]
+    policy = load_policy(tmp_path / "p.policy")
+    again = policy.decide("a", "d", "p", entry["request"]["context"])
+    assert [o.text for o in again.obligation_details] == [
+        "cap(share = 0.1000000000000000055511151231257827, years = 6)",
+        "cap(share = 0.25, years = 10)",
+        "log_access",
+    ]
+    assert [
+        (o["name"], {k: exact_number(v) if k == "share" else v for k, v in o["parameters"].items()})
+        for o in entry["obligation_details"]
+    ] == [(o.name, dict(o.parameters)) for o in again.obligation_details]
+    storage = open_storage(f"sqlite:///{db}")
+    try:
+        result = storage.verify_log()
+    finally:
+        storage.close()
+    assert result.ok and result.entries == 2, result.problem

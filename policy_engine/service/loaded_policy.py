@@ -30,14 +30,23 @@ class LoadedPolicy:
     takes_floats: bool = False
     """Whether a valid context may hold a float (the policy declares a `decimal` key): then a
     log entry is not plain JSON by construction (:class:`.log_chain.PlainEntry`)."""
+    decimal_arguments: bool = False
+    """Whether an obligation has a `decimal` parameter: then a decision's `obligation_details`
+    may hold a float, and a log entry is not plain JSON by construction either."""
 
     @classmethod
     def of(cls, policy: Policy, config: ServiceConfig) -> LoadedPolicy:
         # The ledger fills the key the policy marks `from consent ledger` (the checker allows one,
         # a `set of purpose`); a policy that marks none gets nothing from the ledger.
-        floats = any(isinstance(k.decl.type, DecimalType) for k in policy.compiled.context.values())
-        purposes = policy.compiled.hierarchies["purpose"]
-        return cls(policy, now_text(), policy.ledger_key, purposes, floats)
+        compiled = policy.compiled
+        floats = any(isinstance(k.decl.type, DecimalType) for k in compiled.context.values())
+        decimals = any(
+            isinstance(p.type, DecimalType)
+            for decl in compiled.checked.term_decls.values()
+            for p in decl.parameters
+        )
+        purposes = compiled.hierarchies["purpose"]
+        return cls(policy, now_text(), policy.ledger_key, purposes, floats, decimals)
 
     def info(self, path: str) -> PolicyInfo:
         """The policy loaded from ``path``: version hash, load time, vocabulary trees, context

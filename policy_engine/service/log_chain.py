@@ -66,12 +66,13 @@ class PlainEntry(dict[str, Any]):
     it first (the walk cost twice what orjson takes to write the entry).
 
     The service builds its entries this way: everything in them is its own text, except the
-    request's context, which the policy has validated, and a valid context holds only booleans,
-    whole numbers, strings and lists of strings (``tests/test_service_log.py`` checks that every
-    value the context types accept is plain), and objects of them (dotted keys), except for a
-    ``decimal`` key, which holds a float (an :class:`ExactFloat` when the service read its text):
-    the service checks such a context, and makes an entry whose context is not plain an ordinary
-    ``dict``. An integer beyond 64 bits or a lone
+    arguments of obligations (plain unless one is a ``decimal``: the service checks those of a
+    policy with such a parameter) and the request's context, which the policy has validated. A
+    valid context holds only booleans, whole numbers, strings and lists of strings
+    (``tests/test_service_log.py`` checks that every value the context types accept is plain),
+    and objects of them (dotted keys), except for a ``decimal`` key, which holds a float (an
+    :class:`ExactFloat` when the service read its text): the service checks such a context, and
+    makes an entry that is not plain an ordinary ``dict``. An integer beyond 64 bits or a lone
     surrogate is still possible there; orjson refuses both, and the standard library writes
     them, as for any entry."""
 

@@ -270,11 +270,7 @@ class PolicyService:
             body["decision_id"] = ids[index]
             body["subject"] = request.subject
             body["context_sources"] = sources
-            entry = (
-                self._entry(ids[index], moment, decision, body, loaded.takes_floats)
-                if logging_on
-                else None
-            )
+            entry = self._entry(ids[index], moment, decision, body, loaded) if logging_on else None
             decided.append((decision, body, entry))
         return decided
 
@@ -291,20 +287,25 @@ class PolicyService:
         moment: str,
         decision: Decision,
         body: dict[str, Any],
-        floats: bool = False,
+        loaded: LoadedPolicy,
     ) -> dict[str, Any]:
         """The decision's log entry. It shares the response body's lists and request (both are
         only ever serialized), except that a context with masked keys is copied. A
-        :class:`PlainEntry` unless the context may hold a float (``floats``: a decimal key), which
-        the standard library writes (the one text the hashes cover)."""
+        :class:`PlainEntry` unless the context may hold a float (a decimal key) or an obligation
+        a decimal argument, which :func:`.log_chain.canonical_json` then writes its own way (the
+        one text the hashes cover). The obligations are there by name and in detail, with their
+        arguments (``obligation_details``; entries logged before it have only the names)."""
         request = body["request"]
         if self.config.mask_context_keys:
             context = request["context"]
             masked = masked_context(context, self.config.mask_context_keys)
             if masked is not context:
                 request = {**request, "context": masked}
-        kind = dict if floats and not is_plain(request) else PlainEntry
-        return kind(
+        details = body["obligation_details"]
+        plain = (not loaded.takes_floats or is_plain(request)) and (
+            not loaded.decimal_arguments or is_plain(details)
+        )
+        return (PlainEntry if plain else dict)(
             id=decision_id,
             time=moment,
             subject=body["subject"],
@@ -315,6 +316,7 @@ class PolicyService:
             context_sources=body["context_sources"],
             effect=decision.effect,
             obligations=body["obligations"],
+            obligation_details=details,
             reasons=[reason.id for reason in decision.reasons],
             missing=body["missing"],
             policy_version=decision.policy_version,
