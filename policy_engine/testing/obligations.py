@@ -132,7 +132,7 @@ def _requirement(
     arguments: list[tuple[str, Argument]] = []
     for name, param in params.items():
         found: Argument | None = given.get(name)
-        if found is None and param.default is not None:
+        if found is None and isinstance(param.default, ast.Literal_):
             found = param.default.value
         if found is None:
             problems.append(f"`{name}` has no default: give it")
