@@ -373,3 +373,28 @@ def test_a_policy_restored_from_the_cache_reads_the_supplying_key_where_it_names
     monkeypatch.setenv("POLICY_ENGINE_CACHE_DIR", str(tmp_path / "empty-cache"))
     assert restored_check == [d.render() for d in policy_engine.check_policy(dept)]
     assert any("`unknown_destination`" in line for line in restored_check)
+
+
+def test_a_key_of_a_packages_package_supplied_from_the_top_is_listed_with_its_package(
+    tmp_path: Path,
+) -> None:
+    """Regression (found by the soundness harness's package layouts): a key of `dept.base` that
+    the top policy supplies was listed among the keys supplied to `dept`."""
+    base_and_dept(tmp_path)
+    write(
+        tmp_path,
+        {
+            "top/rules.policy": 'use dept from "../dept"\n'
+            "context destination: string supplies dept.where\n"
+            "context checked: boolean supplies dept.base.verified\n"
+        },
+    )
+    policy = load_policy(tmp_path / "top")
+    supplies = {u.namespace: dict(u.supplies) for u in policy.packages}
+    assert supplies == {
+        "dept": {"dept.where": "destination"},
+        "dept.base": {"dept.base.destination": "destination", "dept.base.verified": "checked"},
+    }
+    context = {"destination": "CA-QC", "checked": True}
+    d = policy.decide("dept.agents", "dept.base.email", "dept.base.support", context)
+    assert (d.effect, _ids(d)) == ("allow", ["dept.agents_email", "dept.base.staff_support"])
