@@ -22,8 +22,9 @@ What a policy may contain (each policy declares a random subset of the keys):
   several allow and deny rules per cell, hierarchies where a term has several parents;
 - named conditions (``condition nc_… means …``), nested in each other, used in every place a
   condition can be; obligations declared with a condition (``obligation ob0 when …``) and with an
-  integer parameter, with or without a default (``obligation ob1(n: integer default 1)``, required
-  as ``ob1`` or ``ob1(n = 2)``);
+  integer or decimal parameter, with or without a default (``obligation ob1(n: integer default
+  1)``, ``obligation ob1(x: decimal default 0.50)``), required as ``ob1``, ``ob1(n = 2)`` or
+  ``ob1(x = 2.0)`` (decimals written several ways: decisions show each number in one form);
 - invariants of the three forms (``never``, ``always allow``, ``always deny``) with ``when``,
   ``unless`` and ``except``;
 - attributes of terms (``party.level``, ``data.zone``, ``purpose.open``: some terms give values,
@@ -67,6 +68,10 @@ Whether a rule *applies* comes from :class:`SoundReference`, the independent ref
 ``test_properties`` taught the per-policy schema; decisions come from the engine's ``decide`` (and
 are compared with the reference's too, as a sanity check of the harness itself). A disagreement is
 a :class:`Disagreement`; :func:`minimise` shrinks the policy (or pair of versions) that shows one.
+
+How a spec is written for the engine is a :class:`Realisation`: one rule file (:data:`FLAT`), or
+a using policy and its packages in folders (``tests/soundness_layouts.py``), which speaks the
+spec's names to the comparisons, so that they run unchanged on either.
 """
 
 from __future__ import annotations
@@ -219,30 +224,44 @@ Scope = tuple[tuple[str, ...] | None, tuple[str, ...]]
 
 @dataclass(frozen=True)
 class ObDecl:
-    """An obligation declared with a condition, an integer parameter, or both."""
+    """An obligation declared with a condition, an integer or decimal parameter, or both."""
 
     name: str
     when: Expr | None = None
     param: str | None = None
-    default: int | None = None
+    default: int | str | None = None
+    """An integer's default, or a decimal's as written (``"0.50"``)."""
+    kind: str = "integer"
 
     def declaration(self) -> str:
         params = ""
         if self.param is not None:
             default = "" if self.default is None else f" default {self.default}"
-            params = f"({self.param}: integer{default})"
+            params = f"({self.param}: {self.kind}{default})"
         when = "" if self.when is None else f" when {expr_text(self.when)}"
         return f"obligation {self.name}{params}{when}\n"
 
+    def argument_text(self, written: str) -> str:
+        """An argument as a decision shows it: a decimal as the number it is, in one form
+        (``0.50`` and ``0.5`` are ``0.5``, ``2.0`` is ``2``: docs/semantics.md, 32)."""
+        if self.kind != "decimal" or "." not in written:
+            return written
+        text = written.rstrip("0").rstrip(".")
+        return "0" if text == "-0" else text
 
-_USE = re.compile(r"^(\w+)(?:\((\w+) = (-?\d+)\))?$")
+
+DECIMAL_ARGUMENTS = ("0.5", "0.50", "2", "2.0", "-1.25", "10", "0.1000000000000000000001")
+"""What a decimal parameter is given: equal numbers written differently, numbers whose text
+sorts otherwise than their value (``10`` after ``2``), one no float holds."""
+
+_USE = re.compile(r"^(\w+)(?:\((\w+) = (-?[\d.]+)\))?$")
 
 
-def use_parts(use: str) -> tuple[str, int | None]:
-    """``ob1(n = 2)`` → (``ob1``, 2); ``ob0`` → (``ob0``, None)."""
+def use_parts(use: str) -> tuple[str, str | None]:
+    """``ob1(n = 2)`` → (``ob1``, ``"2"``); ``ob0`` → (``ob0``, None)."""
     match = _USE.match(use)
     assert match is not None, use
-    return match[1], None if match[3] is None else int(match[3])
+    return match[1], match[3]
 
 
 @dataclass(frozen=True)
@@ -634,17 +653,20 @@ class ExprGen:
         decl = self.ob_decls.get(name)
         if decl is None or decl.param is None or (decl.default is not None and flag(self.c)):
             return name
-        return f"{name}({decl.param} = {pick(self.c, INT_CONSTANTS)})"
+        values = DECIMAL_ARGUMENTS if decl.kind == "decimal" else INT_CONSTANTS
+        return f"{name}({decl.param} = {pick(self.c, values)})"
 
     def ob_decl(self, name: str) -> ObDecl | None:
-        """Sometimes a declaration for the obligation ``name``: with a condition, an integer
-        parameter (with or without a default), or both."""
+        """Sometimes a declaration for the obligation ``name``: with a condition, an integer or
+        decimal parameter (with or without a default), or both."""
         what = self.c.number(0, 4)
         if what >= 3:
             return None
         when = None if what == 1 else (self.leaf() if flag(self.c) else self.expr(1))
         if what == 0:
             return ObDecl(name, when)
+        if flag(self.c):
+            return ObDecl(name, when, "x", pick(self.c, [None, *DECIMAL_ARGUMENTS]), "decimal")
         default = pick(self.c, [None, *INT_CONSTANTS])
         return ObDecl(name, when, "n", default)
 
@@ -1035,7 +1057,8 @@ def _redeclared(c: Choices, gen: ExprGen, spec: Spec) -> tuple[Spec, str] | None
         return None
     decl = pick(c, spec.ob_decls)
     if decl.default is not None and flag(c):
-        default = pick(c, [v for v in (*INT_CONSTANTS, 3) if v != decl.default])
+        values = DECIMAL_ARGUMENTS if decl.kind == "decimal" else (*INT_CONSTANTS, 3)
+        default = pick(c, [v for v in values if v != decl.default])
         new = replace(decl, default=default)
     else:
         new = replace(decl, when=None if decl.when is not None and flag(c) else gen.leaf())
@@ -1323,7 +1346,8 @@ class SoundReference(Reference):
             return use, name, condition
         text = name
         if decl.param is not None:
-            text += f"({decl.param} = {decl.default if argument is None else argument})"
+            written = str(decl.default) if argument is None else argument
+            text += f"({decl.param} = {decl.argument_text(written)})"
         when = decl.when
         if condition is not None:
             when = condition if when is None else ("and", (when, condition))
@@ -1728,19 +1752,71 @@ def brute_force(spec: Spec, policy: policy_engine.Policy, universe: SoundUnivers
     return facts
 
 
-def compare_check(spec: Spec, tally: Counter[str] | None = None) -> tuple[int, list[Disagreement]]:
-    """Every verdict of ``check`` on ``spec`` against the brute force; (requests decided,
-    disagreements). ``tally`` counts the verdicts compared (by what check said)."""
-    from policy_engine.analysis.findings import invariant_diagnostics
+class Realisation(Protocol):
+    """How a :class:`Spec` becomes a policy the engine reads: as one rule file (:data:`FLAT`),
+    or laid out in package folders (``tests/soundness_layouts.py``). Whatever the layout, the
+    policy it loads decides, and ``check`` and ``diff`` report, in the spec's own names."""
 
-    text = spec_text(spec)
+    def text(self, spec: Spec) -> str:
+        """What a disagreement shows of the policy."""
+        ...
+
+    def load(self, spec: Spec) -> Any:
+        """The policy: its ``decide`` takes and answers the spec's names."""
+        ...
+
+    def check(
+        self, spec: Spec, policy: Any
+    ) -> tuple[list[policy_engine.Diagnostic], dict[str, bool]]:
+        """``check``'s diagnostics, and for each invariant whether ``invariant_diagnostics``
+        finds a counterexample."""
+        ...
+
+    def diff(self, old: Any, new: Any) -> Any:
+        """``diff_policies`` of two loaded versions (a ``DiffReport`` in the spec's names)."""
+        ...
+
+
+class _Flat:
+    """Each spec as one rule file (:func:`spec_text`)."""
+
+    def text(self, spec: Spec) -> str:
+        return spec_text(spec)
+
+    def load(self, spec: Spec) -> policy_engine.Policy:
+        return load_policy_text(spec_text(spec))
+
+    def check(
+        self, spec: Spec, policy: policy_engine.Policy
+    ) -> tuple[list[policy_engine.Diagnostic], dict[str, bool]]:
+        from policy_engine.analysis.findings import invariant_diagnostics
+
+        diagnostics, path = check_text(spec_text(spec))
+        _, results = invariant_diagnostics(policy.compiled, path)
+        return diagnostics, {r.invariant.id.value: r.counterexample is not None for r in results}
+
+    def diff(self, old: policy_engine.Policy, new: policy_engine.Policy) -> Any:
+        from policy_engine.analysis.diff import diff_policies
+
+        return diff_policies(old, new)
+
+
+FLAT: Realisation = _Flat()
+
+
+def compare_check(
+    spec: Spec, tally: Counter[str] | None = None, realise: Realisation = FLAT
+) -> tuple[int, list[Disagreement]]:
+    """Every verdict of ``check`` on ``spec`` (as ``realise`` writes it) against the brute
+    force; (requests decided, disagreements). ``tally`` counts the verdicts compared (by what
+    check said)."""
+    text = realise.text(spec)
     try:
-        policy = load_policy_text(text)
+        policy = realise.load(spec)
     except policy_engine.PolicyError as exc:
         raise HarnessError(f"the generated policy does not load: {exc}\n{text}") from exc
     try:
-        diagnostics, path = check_text(text)
-        _, results = invariant_diagnostics(policy.compiled, path)
+        diagnostics, proved = realise.check(spec, policy)
     except Exception as exc:
         crash = Disagreement("crash", f"check raised {type(exc).__name__}: {exc}", text)
         facts = brute_force(spec, policy, SoundUniverse([spec]))  # decisions are still compared
@@ -1779,7 +1855,6 @@ def compare_check(spec: Spec, tally: Counter[str] | None = None) -> tuple[int, l
         tally["check: deny-overrides-allow"] += len(found.overlaps)
 
     # 1. invariants
-    proved = {r.invariant.id.value: r.counterexample is not None for r in results}
     for inv in spec.invariants:
         if (inv.id,) in open_questions.get("invariant", set()):
             continue
@@ -1835,7 +1910,7 @@ def compare_check(spec: Spec, tally: Counter[str] | None = None) -> tuple[int, l
 
     # 4. redundant-rule
     for rule_id in sorted(found.redundant):
-        changed, n = _removal_changes(spec, policy, universe, rule_id)
+        changed, n = _removal_changes(spec, policy, universe, rule_id, realise)
         requests += n
         if changed is not None:
             disagree(
@@ -1918,12 +1993,16 @@ def _applying_request(spec: Spec, universe: SoundUniverse, rule: RuleSpec) -> Re
 
 
 def _removal_changes(
-    spec: Spec, policy: policy_engine.Policy, universe: SoundUniverse, rule_id: str
+    spec: Spec,
+    policy: policy_engine.Policy,
+    universe: SoundUniverse,
+    rule_id: str,
+    realise: Realisation = FLAT,
 ) -> tuple[Request | None, int]:
     """A request whose effect or obligations change when ``rule_id`` is removed (None when none
     does), and how many requests were compared."""
     rule = spec.rule(rule_id)
-    without = load_policy_text(spec_text(replace(spec.without_rule(rule_id), invariants=())))
+    without = realise.load(replace(spec.without_rule(rule_id), invariants=()))
     n = 0
     for cell in cells_of(spec.vocab):
         if not rule_covers(spec.vocab, rule, cell):
@@ -1991,23 +2070,24 @@ def compare_diff(
     new: Spec,
     change: str = "",
     tally: Counter[str] | None = None,
+    realise: Realisation = FLAT,
     descriptions: bool = False,
 ) -> tuple[int, list[Disagreement]]:
-    """Every group of ``diff`` from ``old`` to ``new`` against the brute force over the union of
-    their universes; ``change`` (what the mutation did) goes into the messages; ``tally`` counts
-    the groups compared by kind; ``descriptions``: each group's description, read back as a
-    condition, is also held to the requests of its cells (:func:`compare_descriptions`)."""
-    from policy_engine.analysis.diff import diff_policies
-
+    """Every group of ``diff`` from ``old`` to ``new`` (as ``realise`` writes them) against the
+    brute force over the union of their universes; ``change`` (what the mutation did) goes into
+    the messages; ``tally`` counts the groups compared by kind; ``descriptions``: each group's
+    description, read back as a condition, is also held to the requests of its cells
+    (:func:`compare_descriptions`; one rule file only, where the tests read as the spec writes
+    them)."""
     old = replace(old, invariants=())
     new = replace(new, invariants=())
-    old_text, new_text = spec_text(old), spec_text(new)
+    old_text, new_text = realise.text(old), realise.text(new)
     try:
-        a, b = load_policy_text(old_text), load_policy_text(new_text)
+        a, b = realise.load(old), realise.load(new)
     except policy_engine.PolicyError as exc:
         raise HarnessError(f"a generated policy does not load: {exc}") from exc
     try:
-        report = diff_policies(a, b)
+        report = realise.diff(a, b)
     except Exception as exc:
         message = f"diff raised {type(exc).__name__}: {exc}"
         return 0, [Disagreement("crash", message, old_text, None, new_text)]
@@ -2066,15 +2146,15 @@ def compare_diff(
         elif cell not in group_cells(old.vocab, group):
             disagree(f"the example of a {group.kind} group is outside the group's terms", request)
         elif kind == "obligations" and (
-            list(outcome(before)[1]) != sorted(group.old_obligations)
-            or list(outcome(after)[1]) != sorted(group.new_obligations)
+            sorted(outcome(before)[1]) != sorted(group.old_obligations)
+            or sorted(outcome(after)[1]) != sorted(group.new_obligations)
         ):
             disagree("the example of an obligations group has other obligations", request)
     # A key whose default differs is, left out, each version's own default: the describer's
     # tests read it as missing in both (a known gap, see docs/analysis.md), so those
     # descriptions are not read back.
     defaults = {(k.name, repr(k.default)) for s in (old, new) for k in s.keys}
-    if descriptions and len(defaults) == len({name for name, _ in defaults}):
+    if descriptions and realise is FLAT and len(defaults) == len({n for n, _ in defaults}):
         texts = (old_text, new_text)
         for group in report.groups:
             checked, wrong = compare_descriptions(group, (old, new), texts, (a, b), universe)
@@ -2102,8 +2182,8 @@ def group_change(group: Any, before: policy_engine.Decision, after: policy_engin
     ):
         return False
     return kind != "obligations" or (
-        list(outcome(before)[1]) == sorted(group.old_obligations)
-        and list(outcome(after)[1]) == sorted(group.new_obligations)
+        sorted(outcome(before)[1]) == sorted(group.old_obligations)
+        and sorted(outcome(after)[1]) == sorted(group.new_obligations)
     )
 
 

@@ -151,7 +151,8 @@ class Decision:
                 for d in self._required().dicts
             ],
             "undetermined_obligations": [
-                u.model_dump() for u in self._book.undetermined_of(self._outcome.undetermined)
+                self._book.undetermined_dict(u)
+                for u in self._book.undetermined_of(self._outcome.undetermined)
             ],
             "reasons": [
                 dict(reason) for reason in self._book.reason_dicts_of(self._outcome.deciding)
