@@ -7,8 +7,9 @@ from __future__ import annotations
 from typing import Any
 
 from ..language.printer import obligation_name
-from .compiler import CompiledPolicy, CompiledRule
-from .models import ObligationModel, ReasonModel
+from .compiled import requirement_order
+from .compiler import CompiledPolicy, CompiledRule, Undetermined
+from .models import ObligationModel, ReasonModel, UndeterminedObligationModel, json_arguments
 
 
 class ReasonBook:
@@ -31,6 +32,37 @@ class ReasonBook:
         if found is None:
             found = self._obligations[texts] = Obligations.of(texts, self.compiled)
         return found
+
+    def undetermined_of(
+        self, found: tuple[Undetermined, ...]
+    ) -> tuple[UndeterminedObligationModel, ...]:
+        """The obligations a decision may owe but does not carry, as models, in the order of
+        ``obligation_details`` (:func:`~.compiled.requirement_order`), then by who requires
+        them."""
+        forms = self.compiled.obligation_forms
+        out = []
+        for entry in found:
+            name, arguments = forms.get(entry.text, (obligation_name(entry.text), ()))
+            model = UndeterminedObligationModel(
+                name=name,
+                parameters=dict(arguments),
+                required_by=entry.required_by,
+                missing=list(entry.missing),
+                unknown_attributes=list(entry.unknown),
+            )
+            out.append(((requirement_order(name, arguments), entry.required_by), model))
+        return tuple(model for _, model in sorted(out, key=lambda pair: pair[0]))
+
+    @staticmethod
+    def undetermined_dict(model: UndeterminedObligationModel) -> dict[str, Any]:
+        """One of them as ``model_dump`` gives it (a decimal argument a JSON number)."""
+        return {
+            "name": model.name,
+            "parameters": json_arguments(model.parameters.items()),
+            "required_by": model.required_by,
+            "missing": list(model.missing),
+            "unknown_attributes": list(model.unknown_attributes),
+        }
 
     def reason(self, rule: CompiledRule) -> ReasonModel:
         found = self._reasons.get(rule.id)
@@ -73,17 +105,21 @@ class Obligations:
         self.names = names
         self.details = details
         self.dicts: tuple[dict[str, Any], ...] = tuple(
-            {"name": d.name, "parameters": dict(d.parameters)} for d in details
+            {"name": d.name, "parameters": json_arguments(d.parameters.items())} for d in details
         )
 
     @classmethod
     def of(cls, texts: tuple[str, ...], compiled: CompiledPolicy) -> Obligations:
+        """The obligations required as ``texts``, in :func:`~.compiled.requirement_order`."""
         forms = compiled.obligation_forms
-        details = []
-        for text in texts:
-            name, arguments = forms.get(text, (obligation_name(text), ()))
-            details.append(ObligationModel(name=name, parameters=dict(arguments)))
-        return cls(tuple(sorted({d.name for d in details})), tuple(details))
+        required = sorted(
+            (forms.get(text, (obligation_name(text), ())) for text in texts),
+            key=lambda form: requirement_order(*form),
+        )
+        details = tuple(
+            ObligationModel(name=name, parameters=dict(arguments)) for name, arguments in required
+        )
+        return cls(tuple(sorted({d.name for d in details})), details)
 
 
 def reason_of(rule: CompiledRule) -> ReasonModel:

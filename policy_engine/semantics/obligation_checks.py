@@ -120,10 +120,18 @@ def _check_argument(
 
 
 def _fits(
-    state: CheckState, code: str, subject: str, param: ast.ParamDecl, value: ast.Literal_
+    state: CheckState,
+    code: str,
+    subject: str,
+    param: ast.ParamDecl,
+    value: ast.Literal_ | ast.ListLiteral,
 ) -> None:
     """``value`` is of the parameter's type (the test a context key's default passes)."""
-    problem = default_problem(param.type, value.value)
+    problem: str | None
+    if isinstance(value, ast.ListLiteral):
+        problem = "must be a single value, not a list"
+    else:
+        problem = default_problem(param.type, value.value)
     if problem:
         state.error(
             code,
