@@ -79,10 +79,13 @@ def test_rings_of_dates_agree_with_brute_force(seed: int) -> None:
     agree(seed, note)
 
 
-@pytest.mark.parametrize("seed", [3, 11, 37, 52])
+@pytest.mark.parametrize("seed", [4, 9, 2, 16, 7014])
 def test_rings_of_fixed_seeds(seed: int) -> None:
-    """The same few ring policies on every run (a ring through `now`, one `now` touches, two
-    rings sharing a key, instants), whatever hypothesis draws."""
+    """The same few ring policies on every run, whatever hypothesis draws: a ring of dates
+    through `now`; a ring of dates `now` touches, a key hanging off `now`; two rings of
+    instants sharing a key; a ring of instants through `now`, a key hanging off it; and one
+    (7014) where reading a strict `<` as `<=` on the ring makes `check` call a rule that
+    applies unable to apply."""
     agree(seed)
 
 
