@@ -153,7 +153,7 @@ ERRORS = [
         "attribute tags of party: list of string\n",
         "attribute-type",
         "attribute `tags` is declared as list of string, but an attribute holds one value",
-        "declare it boolean, integer, decimal, string or one of listed strings",
+        "declare it boolean, integer, decimal, string, one of listed strings, date or instant",
     ),
     (
         'attribute location of party: string\nparty a with location = "US"\n'

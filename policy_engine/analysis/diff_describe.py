@@ -41,6 +41,8 @@ def _negated_text(atom: ast.Expr) -> str:
     """The atom's negation written the way a person would."""
     if isinstance(atom, ast.Presence):
         return expr_text(ast.Presence(atom.key, not atom.known))
+    if isinstance(atom, ast.AttributePresence):
+        return expr_text(ast.AttributePresence(atom.attribute, not atom.known))
     if isinstance(atom, ast.Compare):
         return expr_text(ast.Compare(_NEGATED_OP[atom.op], atom.left, atom.right))  # type: ignore[arg-type]
     if isinstance(atom, ast.Member):

@@ -8,7 +8,7 @@ nearly did.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Container, Mapping
 from typing import Any
 
 from .compiler import CompiledPolicy, CompiledRule
@@ -64,10 +64,11 @@ def location_of(rule: CompiledRule) -> str:
     return rule.about.location
 
 
-def _missing_words(keys: frozenset[str] | list[str]) -> str:
-    """`a` is missing / `a` and `b` are missing / `party.location` is unknown (an attribute the
-    request's term has no value of: `party`, `data` and `purpose` start no context key)."""
-    unknown = sorted(k for k in keys if k.partition(".")[0] in REQUEST_INDEX)
+def _missing_words(keys: frozenset[str] | list[str], declared: Container[str]) -> str:
+    """`a` is missing / `a` and `b` are missing / `party.location` is unknown (an attribute a
+    term has no value of, the request's or the one a key names: no context key of ``declared``;
+    `party`, `data` and `purpose` start none)."""
+    unknown = sorted(k for k in keys if k.partition(".")[0] in REQUEST_INDEX or k not in declared)
     missing = sorted(k for k in keys if k not in unknown)
     said = [_listed(names, word) for names, word in ((missing, "missing"), (unknown, "unknown"))]
     return " and ".join(s for s in said if s)
@@ -83,7 +84,10 @@ def _listed(names: list[str], word: str) -> str:
 
 
 def _outcome(
-    trace: RuleTrace, decision: DecisionModel, overrides: dict[str, CompiledOverride]
+    trace: RuleTrace,
+    decision: DecisionModel,
+    overrides: dict[str, CompiledOverride],
+    declared: Container[str],
 ) -> str:
     rule = trace.rule
     why_not = _why_not(trace)
@@ -93,7 +97,7 @@ def _outcome(
         if trace.value is None:
             return (
                 "denies (fail closed): it cannot be ruled out because "
-                f"{_missing_words(trace.missing)}" + unknown_words(trace, overrides)
+                f"{_missing_words(trace.missing, declared)}" + unknown_words(trace, overrides)
             )
         return lifted_words(trace, overrides) or f"does not apply: {why_not}"
     if trace.value is True:
@@ -105,7 +109,10 @@ def _outcome(
             f" with obligations {', '.join(attached)}" if attached else ""
         )
     if trace.value is None:
-        return f"does not grant: its conditions are unknown because {_missing_words(trace.missing)}"
+        return (
+            "does not grant: its conditions are unknown because "
+            f"{_missing_words(trace.missing, declared)}"
+        )
     return f"does not apply: {why_not}"
 
 
@@ -148,7 +155,10 @@ def _near_misses(compiled: CompiledPolicy, decision: DecisionModel) -> list[Near
 
 
 def _summary(
-    decision: DecisionModel, traces: list[RuleTrace], overrides: dict[str, CompiledOverride]
+    decision: DecisionModel,
+    traces: list[RuleTrace],
+    overrides: dict[str, CompiledOverride],
+    declared: Container[str],
 ) -> str:
     request = decision.request
     who = f"`{request.party}` {{}} use `{request.data}` for `{request.purpose}`"
@@ -162,7 +172,9 @@ def _summary(
         for reason in decision.reasons:
             trace = next(t for t in traces if t.rule.id == reason.id)
             suffix = (
-                f" (fail closed: {_missing_words(trace.missing)})" if trace.value is None else ""
+                f" (fail closed: {_missing_words(trace.missing, declared)})"
+                if trace.value is None
+                else ""
             )
             parts.append(f"deny rule `{reason.id}` ({reason.citation}) applies{suffix}")
         return f"{head}, because " + "; ".join(parts)
@@ -170,7 +182,7 @@ def _summary(
     if unknown:
         return (
             f"{head}: no allow rule grants it for certain (default deny); "
-            f"{_missing_words(frozenset().union(*(t.missing for t in unknown)))}"
+            f"{_missing_words(frozenset().union(*(t.missing for t in unknown)), declared)}"
         )
     if traces:
         return f"{head}: the rules that cover it do not apply (default deny)"
@@ -195,7 +207,7 @@ def build_trace(
             description=t.rule.about.description,
             location=location_of(t.rule),
             value=_truth(t.value),
-            outcome=_outcome(t, decision, overrides),
+            outcome=_outcome(t, decision, overrides, compiled.context),
             condition=_condition_model(t.condition) if t.condition else None,
             exceptions=[_condition_model(e) for e in t.exceptions],
             obligations=[
@@ -227,7 +239,7 @@ def build_trace(
     }
     return TraceModel(
         decision=decision,
-        summary=_summary(decision, traces, overrides),
+        summary=_summary(decision, traces, overrides, compiled.context),
         considered=considered,
         near_misses=_near_misses(compiled, decision) if not decision.reasons else [],
         rules_total=len(compiled.rules),

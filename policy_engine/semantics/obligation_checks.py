@@ -122,8 +122,9 @@ def _check_argument(
 def _fits(
     state: CheckState, code: str, subject: str, param: ast.ParamDecl, value: ast.Literal_
 ) -> None:
-    """``value`` is of the parameter's type (the test a context key's default passes)."""
-    problem = default_problem(param.type, value.value)
+    """``value`` is of the parameter's type (the test a context key's default passes; a term's
+    name, a date or an instant written there is no value of it)."""
+    problem = default_problem(param.type, value.value if isinstance(value, ast.Literal_) else value)
     if problem:
         state.error(
             code,
