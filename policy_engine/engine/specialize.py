@@ -27,6 +27,7 @@ from types import CodeType
 from typing import Any
 
 from ..language import ast
+from ..language.time_values import TimeValue
 from ..semantics.attribute_table import Attribute
 from ..semantics.vocabulary import Hierarchy
 from .time_operands import innermost, mover, time_kind_of
@@ -173,6 +174,8 @@ class Specializer:
             return py.Subscript(self.bind(table), self._expr("key", key), py.Load())
         if isinstance(value, frozenset | Decimal):
             return self.bind(value)  # a decimal is no constant of Python's syntax trees
+        if isinstance(value, TimeValue):
+            return py.Constant(int(value))  # a date attribute: the whole number it is
         return py.Constant(value)
 
     def fold(self, expr: ast.Expr) -> Folded:
