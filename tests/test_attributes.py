@@ -36,7 +36,7 @@ from .soundness_model import (
     pick,
     spec_text,
 )
-from .test_properties import ATTRIBUTES, Vocab
+from .test_properties import ATTRIBUTES, DateValue, Vocab
 from .test_soundness import SOUNDNESS_SETTINGS
 
 POLICY = """\
@@ -311,7 +311,12 @@ def test_diff_of_policies_with_attributes_matches_brute_force(seed: int) -> None
         kind, _, base = ATTRIBUTES[name]
         values = dict(old.vocab.attributes[name])
         term = pick(c, old.vocab.terms(kind))
-        choices: list[object] = {"int": [0, 3], "str": ["x", "z"], "bool": [True, False]}[base]
+        choices: list[object] = {
+            "int": [0, 3],
+            "str": ["x", "z"],
+            "bool": [True, False],
+            "date": [DateValue("2024-02-29"), DateValue("2023-12-31")],
+        }[base]
         if term in values and flag(c):
             del values[term]
         else:

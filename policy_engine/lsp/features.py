@@ -71,6 +71,15 @@ def completions(index: Index) -> list[lsp.CompletionItem]:
                     sort_text=f"1{name}",
                 )
             )
+    for name in index.key_attributes():  # `recipient.location`: a key's term's attribute
+        items.append(
+            lsp.CompletionItem(
+                label=name,
+                kind=Kind.Property,
+                detail="attribute of the term a key names",
+                sort_text=f"1{name}",
+            )
+        )
     return items
 
 

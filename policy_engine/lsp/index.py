@@ -98,6 +98,40 @@ class Index:
             level = above
         return order
 
+    def key_attribute(self, name: str) -> tuple[ast.ContextDecl, ast.AttributeDecl] | None:
+        """For ``recipient.location``: the key of one term and the attribute of its kind that
+        the name reads, when it reads one (a declared context key of that name reads none)."""
+        at = len(name)
+        while (at := name.rfind(".", 0, at)) > 0:
+            key = self._declared(name[:at], "context")
+            if key is None or not isinstance(key.type, ast.TermType):
+                continue
+            for found in self.declarations(name[at + 1 :]):
+                item = found.item
+                if isinstance(item, ast.AttributeDecl) and item.kind == key.type.kind:
+                    return key, item
+        return None
+
+    def key_attributes(self) -> list[str]:
+        """Every ``key.attribute`` a key of one term may read."""
+        out = []
+        for key in self.names("context"):
+            decl = self._declared(key, "context")
+            if decl is None or not isinstance(decl.type, ast.TermType):
+                continue
+            for attribute in self.names("attribute"):
+                for found in self.declarations(attribute):
+                    item = found.item
+                    if isinstance(item, ast.AttributeDecl) and item.kind == decl.type.kind:
+                        out.append(f"{key}.{attribute}")
+        return sorted(set(out))
+
+    def _declared(self, name: str, kind: str) -> ast.ContextDecl | None:
+        for found in self.declarations(name):
+            if found.kind == kind and isinstance(found.item, ast.ContextDecl):
+                return found.item
+        return None
+
     def file(self, name: str) -> ast.PolicyFile | None:
         return next((f for f in self.files if f.name == name), None)
 

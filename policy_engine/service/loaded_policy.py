@@ -54,6 +54,7 @@ class LoadedPolicy:
             {
                 "name": name,
                 "type": key.decl.type.describe(),
+                "terms": getattr(key.decl.type, "kind", None),
                 "default": plain_value(compiled.default_values.get(name)),
                 "source": "consent-ledger" if name == self.consent_key else "request",
             }
