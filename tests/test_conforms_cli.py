@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -87,6 +88,30 @@ def test_the_package_may_be_named_by_its_folder(capsys: pytest.CaptureFixture[st
     by_name = run(capsys, "conforms", SHOP, "--to", "law", "--format", "json")
     by_folder = run(capsys, "conforms", SHOP, "--to", FIXTURES / "law", "--format", "json")
     assert by_name == by_folder
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
+def test_a_policy_and_its_package_are_read_from_a_git_revision(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`git:REV:path` reads the policy and the package it uses from the revision, not from the
+    work tree: the committed shop breaks the law, the edited work tree does not."""
+    shutil.copytree(FIXTURES, tmp_path / "rules")
+    for args in (
+        ["init", "--quiet"],
+        ["-c", "user.name=T", "-c", "user.email=t@example.com", "add", "."],
+        ["-c", "user.name=T", "-c", "user.email=t@example.com", "commit", "-qm", "shop"],
+    ):
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True, timeout=60)
+    (tmp_path / "rules" / "shop" / "shop.policy").write_text(CONFORMING_SHOP)
+    (tmp_path / "rules" / "law" / "law.policy").write_text("this is not a policy")
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run(capsys, "conforms", "git:HEAD:rules/shop", "--to", "law")
+    assert (code, err) == (1, "")
+    committed = (GOLDEN / "shop.txt").read_text(encoding="utf-8")
+    assert out.splitlines()[-1] == committed.splitlines()[-1]
+    assert out.splitlines()[0] == "policy conforms git:HEAD:rules/shop → law"
+    assert run(capsys, "conforms", "rules/shop", "--to", "law")[0] == 2  # the work tree's law
 
 
 def test_a_policy_within_its_package_exits_0(

@@ -171,6 +171,21 @@ def test_parameter_declarations_are_checked() -> None:
     ]
 
 
+def test_a_list_default_of_a_parameter_is_refused_at_its_place() -> None:
+    # Found by the grammar fuzzer: the checker and the formatter once crashed on it.
+    text = "obligation keep(years: integer default [1])\n"
+    assert errors_of(text) == [
+        (
+            "bad-default",
+            "the default of `years` must be a single value, not a list",
+            1,
+            40,
+            "`years` is declared as integer",
+        )
+    ]
+    assert format_source(text, "x.policy").startswith(text)
+
+
 def test_a_declared_condition_is_typed() -> None:
     [found] = errors_of("obligation a when destination = 3\ncontext destination: string\n")
     assert found[:4] == (

@@ -16,13 +16,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from lsprotocol import types as lsp
 
 from policy_engine import PolicyError, RequestError, load_policy_text
 from policy_engine.analysis.budget import BudgetExceeded
 from policy_engine.analysis.diff import diff_policies
 from policy_engine.language.parser import parse_source
 from policy_engine.language.source import Source
-from policy_engine.lsp.features import completions
+from policy_engine.lsp.completion import members
 from policy_engine.lsp.hover import hover_text
 from policy_engine.lsp.index import Index
 from policy_engine.lsp.tokens import Token
@@ -300,8 +301,8 @@ def test_the_editor_knows_a_keys_attributes() -> None:
     assert "**attribute** `location` of party" in hover
     key = hover_text(Token("name", "recipient", 0, 0, 9), index, [])
     assert key is not None and "party (one term, by its name)" in key
-    labels = {item.label for item in completions(index)}
-    assert {"recipient.location", "recipient.founded"} <= labels
+    edit = (lsp.Position(line=0, character=0), lsp.Position(line=0, character=0))
+    assert {item.label for item in members("recipient", index, edit)} == {"location", "founded"}
 
 
 # ---- the analysis on planted conditions, against the brute force ------------------------------

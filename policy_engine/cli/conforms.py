@@ -16,7 +16,11 @@ def add_conforms_parser(commands: argparse._SubParsersAction[argparse.ArgumentPa
         help="the requests a policy allows that a package it uses does not, and the package's "
         "obligations its decisions lack (exit 1 when there is any)",
     )
-    conforms.add_argument("policy", help="a policy folder (or file) that uses the package")
+    conforms.add_argument(
+        "policy",
+        help="a policy folder (or file) that uses the package, or git:REV:path read from the "
+        "repository (its packages from the same revision)",
+    )
     conforms.add_argument(
         "--to",
         required=True,
@@ -32,9 +36,9 @@ def run_conforms(args: argparse.Namespace) -> int:
     budget ran out (2, through ``main``, for a bad policy or package)."""
     from ..analysis.conformance_render import render_markdown, render_text
     from ..analysis.conformance_target import conforms
-    from ..api import load_policy
+    from ..analysis.versions import load_version
 
-    policy = load_policy(args.policy)
+    policy = load_version(args.policy)
     try:
         report = conforms(policy, args.to, args.policy, budget_of(args))
     except (BudgetExceeded, AnalysisDisagreement) as exc:

@@ -147,7 +147,8 @@ class ParamDecl:
     type: ValueType
     """One of the scalar types the grammar's ``param_type`` allows (a type added there is one
     here: the checker tests an argument as it tests a context key's default)."""
-    default: Literal_ | None = None
+    default: Literal_ | ListLiteral | None = None
+    """As written (a list parses, as for a context key, and the checker refuses it)."""
     span: Span | None = field(default=None, compare=False, repr=False)
 
 

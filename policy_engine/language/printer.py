@@ -106,7 +106,7 @@ def parameter_text(param: ast.ParamDecl) -> str:
     """``years: integer default 6``"""
     text = f"{param.name.value}: {param.type.describe()}"
     if param.default is not None:
-        text += f" default {literal_text(param.default.value)}"
+        text += f" default {operand_text(param.default)}"
     return text
 
 

@@ -1,7 +1,7 @@
-"""The answers to the editor's requests about one document: completion, document symbols, go to
-definition and formatting. Each takes what the server knows (the policy's :class:`Index`, its
-source documents, the position codec) and returns the protocol's types; none raises for a bad
-document."""
+"""The answers to the editor's requests about one document: document symbols, go to definition
+and formatting (completion is :mod:`.completion`). Each takes what the server knows (the
+policy's :class:`Index`, its source documents, the position codec) and returns the protocol's
+types; none raises for a bad document."""
 
 from __future__ import annotations
 
@@ -14,23 +14,12 @@ from ..language import ast
 from ..language.documents import Document
 from ..language.errors import PolicyError
 from ..language.formatter import format_source
-from ..language.grammar import reserved_words
-from ..language.keywords import phrase_text, syntax
 from ..semantics.citation_checks import resolve
 from .convert import position, span_range, text_lines, whole_range
 from .hover import KIND_WORDS
+from .hover_names import places
 from .index import Declared, Index, declared_in
 from .tokens import Token
-
-Kind = lsp.CompletionItemKind
-COMPLETION_KINDS = {
-    "party": Kind.Class,
-    "data": Kind.Struct,
-    "purpose": Kind.Enum,
-    "obligation": Kind.Event,
-    "context": Kind.Variable,
-    "condition": Kind.Function,
-}
 
 Symbol = lsp.SymbolKind
 SYMBOL_KINDS = {
@@ -45,42 +34,8 @@ SYMBOL_KINDS = {
     "override": Symbol.Function,
     "invariant": Symbol.Boolean,
     "source": Symbol.File,
+    "package": Symbol.Package,
 }
-
-
-def keywords() -> list[str]:
-    """Every keyword of the grammar, its phrases written out (``not a decision``)."""
-    phrases = [phrase_text(pattern) for pattern, _ in syntax().phrases.values()]
-    return sorted(reserved_words()) + phrases
-
-
-def completions(index: Index) -> list[lsp.CompletionItem]:
-    """The keywords, the terms and the context keys of the policy (the editor filters them by
-    what has been typed)."""
-    items = [lsp.CompletionItem(label=w, kind=Kind.Keyword, sort_text=f"2{w}") for w in keywords()]
-    for kind, item_kind in COMPLETION_KINDS.items():
-        for name in index.names(kind):
-            declared = next(d for d in index.declarations(name) if d.kind == kind)
-            description = getattr(declared.item, "description", None)
-            items.append(
-                lsp.CompletionItem(
-                    label=name,
-                    kind=item_kind,
-                    detail=KIND_WORDS[kind],
-                    documentation=description,
-                    sort_text=f"1{name}",
-                )
-            )
-    for name in index.key_attributes():  # `recipient.location`: a key's term's attribute
-        items.append(
-            lsp.CompletionItem(
-                label=name,
-                kind=Kind.Property,
-                detail="attribute of the term a key names",
-                sort_text=f"1{name}",
-            )
-        )
-    return items
 
 
 def _symbol(found: Declared, codec: PositionCodec) -> lsp.DocumentSymbol:
@@ -115,16 +70,17 @@ def definitions(
     documents: Sequence[Document],
     uri_of: Callable[[str], str | None],
     codec: PositionCodec,
+    lines: Sequence[str] = (),
 ) -> list[lsp.Location]:
-    """Where the name under the cursor is declared; where the section a citation names starts
-    in its source document."""
+    """Where the name under the cursor is declared (a package's name: in the package's file);
+    where the section a citation names starts in its source document."""
     if token.kind == "citation":
         return _section_locations(token.text, documents, uri_of, codec)
     found = []
-    for declared in index.declarations(token.text):
-        uri = uri_of(declared.span.source.name)
+    for span in places(token, index, lines):
+        uri = uri_of(span.source.name)
         if uri is not None:
-            found.append(lsp.Location(uri=uri, range=span_range(declared.span, codec)))
+            found.append(lsp.Location(uri=uri, range=span_range(span, codec)))
     return found
 
 

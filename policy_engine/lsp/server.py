@@ -4,8 +4,10 @@ Opening or changing a rule file checks its policy (:mod:`.folders`, :mod:`.check
 after the typing stops, in a worker thread; one check runs per policy at a time, and a change
 made while it runs is checked as soon as it ends (its results, stale, are not shown). The
 requests (hover, definition, completion, formatting, symbols) are answered from each file's own
-syntax tree (:mod:`.index`), so they work in a file that does not parse. A request that fails is
-logged and answered with the protocol's error (pygls does that); the server goes on.
+syntax tree (:mod:`.index`), so they work in a file that does not parse; the names of the
+packages the policy uses, from what its last check read of them (:mod:`.packages`). A request
+that fails is logged and answered with the protocol's error (pygls does that); the server goes
+on.
 """
 
 from __future__ import annotations
@@ -30,12 +32,14 @@ from ..language.document_files import read_documents
 from ..language.documents import Document
 from ..language.errors import PolicyError
 from . import features
-from .checking import Checked, by_file, check_in_thread
+from .checking import Checked, by_file, check_in_thread, packages_of
+from .completion import completions
 from .convert import position, server_column, text_lines
 from .folders import Snapshot, policy_key, take_snapshot
 from .hover import hover_text
 from .index import Index, Parses
-from .tokens import Token, in_text, token_at
+from .packages import Packages
+from .tokens import Token, token_at
 
 DELAY = 0.25
 """Seconds after the last change before a policy is checked."""
@@ -85,6 +89,8 @@ class PolicyServer(LanguageServer):
         self.parses = Parses()
         self.loaded: dict[str, Policy] = {}
         """Each policy's last version that loaded (its source documents answer hovers)."""
+        self.packages: dict[str, Packages] = {}
+        """What each policy's last check read of its packages."""
         self.tasks: dict[str, asyncio.Task[None]] = {}
         self.dirty: dict[str, str] = {}
         """Policies changed since their check started → the document changed last."""
@@ -112,7 +118,8 @@ class PolicyServer(LanguageServer):
             while key in self.dirty:
                 await asyncio.sleep(self.delay)
                 uri = self.dirty.pop(key)
-                checked = await check_in_thread(uri, self.open_texts(), self.budget)
+                texts = self.open_texts()
+                checked = await check_in_thread(uri, texts, self.budget, self.parses.parse)
                 if key not in self.dirty:
                     self.publish(checked, uri)
         finally:
@@ -124,6 +131,7 @@ class PolicyServer(LanguageServer):
             return  # closed while it was checked: nothing of it remains
         if checked.policy is not None:
             self.loaded[key] = checked.policy
+        self.packages[key] = checked.packages
         found = by_file(checked, asked, self.workspace.position_codec)
         for uri in self.published.get(key, set()) - set(found):
             found[uri] = []  # a file that left the policy: clear what it showed
@@ -148,18 +156,25 @@ class PolicyServer(LanguageServer):
         if document is None:
             return None
         snapshot = take_snapshot(document.uri, self.open_texts())
-        index = self.parses.index(snapshot.sources)
+        packages = self.packages.get(snapshot.key)
+        if packages is None:  # not checked yet: read now, once
+            packages = self.packages[snapshot.key] = packages_of(snapshot, self.parses.parse)
+        index = self.parses.index(snapshot.sources, packages)
         return Here(document, snapshot, index, text_lines(document.source))
 
     def documents(self, here: Here) -> Sequence[Document]:
-        """The policy's source documents: as its last check read them, else read now."""
+        """The policy's source documents (as its last check read them, else read now), and
+        its packages' (named as the checker names them: ``law25.p39_1``)."""
         loaded = self.loaded.get(here.snapshot.key)
+        own: Sequence[Document]
         if loaded is not None:
-            return loaded.documents
-        try:
-            return read_documents(here.index.files, {} if here.snapshot.lone else None)
-        except PolicyError:
-            return []
+            own = [d for d in loaded.documents if not d.namespace]
+        else:
+            try:
+                own = read_documents(here.index.files, {} if here.snapshot.lone else None)
+            except PolicyError:
+                own = []
+        return [*own, *here.index.packages.documents()]
 
     def token_range(self, here: Here, token: Token) -> lsp.Range:
         codec = self.workspace.position_codec
@@ -173,7 +188,7 @@ class PolicyServer(LanguageServer):
         token = here.token(params.position, self) if here is not None else None
         if here is None or token is None:
             return None
-        text = hover_text(token, here.index, self.documents(here))
+        text = hover_text(token, here.index, self.documents(here), here.lines)
         if text is None:
             return None
         content = lsp.MarkupContent(kind=lsp.MarkupKind.Markdown, value=text)
@@ -186,7 +201,7 @@ class PolicyServer(LanguageServer):
             return None
         codec = self.workspace.position_codec
         found = features.definitions(
-            token, here.index, self.documents(here), here.snapshot.uri_of, codec
+            token, here.index, self.documents(here), here.snapshot.uri_of, codec, here.lines
         )
         return found or None
 
@@ -194,9 +209,11 @@ class PolicyServer(LanguageServer):
         here = self.here(params.text_document.uri)
         if here is None or params.position.line >= len(here.lines):
             return None
-        line = here.lines[params.position.line]
-        column = server_column(here.lines, params.position, self.workspace.position_codec)
-        items = [] if in_text(line, column) else features.completions(here.index)
+        codec = self.workspace.position_codec
+        column = server_column(here.lines, params.position, codec)
+        asked = params.context
+        typed = asked.trigger_character if asked is not None else None
+        items = completions(here.index, here.lines, params.position.line, column, codec, typed)
         return lsp.CompletionList(is_incomplete=False, items=items)
 
     def formatting(self, params: lsp.DocumentFormattingParams) -> list[lsp.TextEdit] | None:
@@ -253,7 +270,9 @@ def _register(server: PolicyServer) -> None:
     def definition(params: lsp.DefinitionParams) -> list[lsp.Location] | None:
         return server.definition(params)
 
-    @server.feature(lsp.TEXT_DOCUMENT_COMPLETION, lsp.CompletionOptions())
+    @server.feature(
+        lsp.TEXT_DOCUMENT_COMPLETION, lsp.CompletionOptions(trigger_characters=[".", "("])
+    )
     def completion(params: lsp.CompletionParams) -> lsp.CompletionList | None:
         return server.completion(params)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -89,3 +90,60 @@ def in_text(text: str, column: int) -> bool:
             closed = match.lastgroup == "string" and len(match.group()) > 1
             return not (closed and match.group().endswith('"') and column == match.end())
     return False
+
+
+MAX_CALL_LINES = 50
+"""How far up an obligation's arguments are looked for (a statement's lines)."""
+
+
+@dataclass(frozen=True)
+class Call:
+    """The parentheses a position is inside of: ``retain_for(years = 6, |``."""
+
+    name: str
+    """The name written right before ``(``."""
+    given: tuple[str, ...]
+    """The argument names written before the position (``years``)."""
+    at_name: bool
+    """Whether the position is where an argument's name goes (right after ``(`` or ``,``, or
+    in the name being written there)."""
+
+
+def _marks(text: str, end: int) -> list[str]:
+    """The names and punctuation of ``text`` before column ``end``: no strings (a value, shown
+    as ``"``), comments or spaces."""
+    found = []
+    for match in _line_token().finditer(text, 0, end):
+        kind, value = match.lastgroup, match.group()
+        if kind == "comment" or value.isspace():
+            continue
+        found.append('"' if kind == "string" else value)
+    return found
+
+
+def enclosing_call(lines: Sequence[str], line: int, column: int) -> Call | None:
+    """The call whose parentheses contain 0-based ``line`` and ``column``, read back to the
+    start of the statement (a line that is not indented), None outside any."""
+    marks: list[str] = []
+    first = max(0, line - MAX_CALL_LINES)
+    for number in range(line, first - 1, -1):
+        text = lines[number] if number < len(lines) else ""
+        marks[:0] = _marks(text, column if number == line else len(text))
+        if text[:1].strip() and not text.startswith("#"):
+            break
+    depth = 0
+    for at in range(len(marks) - 1, -1, -1):
+        mark = marks[at]
+        if mark == ")":
+            depth += 1
+        elif mark == "(" and depth:
+            depth -= 1
+        elif mark == "(":
+            before = marks[at - 1] if at else ""
+            if not re.fullmatch(syntax().name, before):
+                return None
+            inside = marks[at + 1 :]
+            given = tuple(inside[i] for i in range(len(inside) - 1) if inside[i + 1] == "=")
+            written = inside[:-1] if inside and re.fullmatch(syntax().name, inside[-1]) else inside
+            return Call(before, given, not written or written[-1] in ("(", ","))
+    return None

@@ -120,11 +120,20 @@ def _check_argument(
 
 
 def _fits(
-    state: CheckState, code: str, subject: str, param: ast.ParamDecl, value: ast.Literal_
+    state: CheckState,
+    code: str,
+    subject: str,
+    param: ast.ParamDecl,
+    value: ast.Literal_ | ast.ListLiteral,
 ) -> None:
     """``value`` is of the parameter's type (the test a context key's default passes; a term's
     name, a date or an instant written there is no value of it)."""
-    problem = default_problem(param.type, value.value if isinstance(value, ast.Literal_) else value)
+    problem: str | None
+    if isinstance(value, ast.ListLiteral):
+        problem = "must be a single value, not a list"
+    else:
+        written = value.value if isinstance(value, ast.Literal_) else value
+        problem = default_problem(param.type, written)
     if problem:
         state.error(
             code,

@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 ADMIN_TOKEN_ENV = "POLICY_ENGINE_ADMIN_TOKEN"
 READ_TOKEN_ENV = "POLICY_ENGINE_READ_TOKEN"
@@ -56,10 +57,26 @@ class ServiceConfig(BaseModel):
     """Seconds between anchors while serving (``serve --anchor-interval``), besides the one
     written at shutdown; 0: only at shutdown. Entries logged since the last anchor are not
     covered by one."""
+    time_zone: str = "UTC"
+    """The IANA time zone (``America/Toronto``) of the date the service's clock gives a `date`
+    key the policy marks ``is now``, when a request leaves it out (an `instant` key gets the
+    instant itself, in UTC)."""
     allow_readable_database: bool = False
     """Open a SQLite database file (or its -wal, -shm) that users other than its owner may read
     or write. By default the service refuses to start on one (it holds personal information);
     files it creates are 0600 either way."""
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"`{value}` is not a time zone this machine knows (an IANA name such as "
+                "`America/Toronto` or `UTC`)"
+            ) from None
+        return value
 
 
 def load_config(path: str | os.PathLike[str] | None) -> ServiceConfig:

@@ -11,7 +11,7 @@ from typing import Any
 
 from ..api import Policy
 from ..engine.context import plain_value
-from ..language.ast import DecimalType
+from ..language.ast import DateType, DecimalType
 from ..language.files import POLICY_SUFFIX
 from .config import ServiceConfig
 from .models import PolicyInfo
@@ -30,6 +30,11 @@ class LoadedPolicy:
     takes_floats: bool = False
     """Whether a valid context may hold a float (the policy declares a `decimal` key): then a
     log entry is not plain JSON by construction (:class:`.log_chain.PlainEntry`)."""
+    now_key: str | None = None
+    """The context key the policy marks ``is now``, which the service's clock fills when a
+    request leaves it out (:mod:`.request_context`)."""
+    now_is_date: bool = False
+    """Whether that key is a ``date`` (else an ``instant``)."""
 
     @classmethod
     def of(cls, policy: Policy, config: ServiceConfig) -> LoadedPolicy:
@@ -37,7 +42,17 @@ class LoadedPolicy:
         # a `set of purpose`); a policy that marks none gets nothing from the ledger.
         floats = any(isinstance(k.decl.type, DecimalType) for k in policy.compiled.context.values())
         purposes = policy.compiled.hierarchies["purpose"]
-        return cls(policy, now_text(), policy.ledger_key, purposes, floats)
+        now_key = policy.now_key
+        is_date = now_key is not None and isinstance(
+            policy.compiled.context[now_key].decl.type, DateType
+        )
+        return cls(policy, now_text(), policy.ledger_key, purposes, floats, now_key, is_date)
+
+    def _source(self, key: str) -> str:
+        """Who gives ``key`` when the request leaves it out (``GET /v1/policy``)."""
+        if key == self.consent_key:
+            return "consent-ledger"
+        return "service-clock" if key == self.now_key else "request"
 
     def info(self, path: str) -> PolicyInfo:
         """The policy loaded from ``path``: version hash, load time, vocabulary trees, context
@@ -56,7 +71,7 @@ class LoadedPolicy:
                 "type": key.decl.type.describe(),
                 "terms": getattr(key.decl.type, "kind", None),
                 "default": plain_value(compiled.default_values.get(name)),
-                "source": "consent-ledger" if name == self.consent_key else "request",
+                "source": self._source(name),
             }
             for name, key in sorted(compiled.context.items())
         ]

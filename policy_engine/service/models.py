@@ -144,10 +144,11 @@ class ContextKeyModel(BaseModel):
         "name for a key of type `party`, a list of names for `set of party`)",
     )
     default: Any = None
-    source: Literal["request", "consent-ledger"] = "request"
+    source: Literal["request", "consent-ledger", "service-clock"] = "request"
     """``consent-ledger``: the policy marks the key ``from consent ledger``, so the service fills
-    it from the ledger when a request names a ``subject`` and leaves the key out. ``request``:
-    only the request gives it."""
+    it from the ledger when a request names a ``subject`` and leaves the key out.
+    ``service-clock``: the policy marks the key ``is now``, so the service fills it from its
+    clock when a request leaves it out. ``request``: only the request gives it."""
 
 
 class PolicyInfo(BaseModel):

@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Sequence
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import anyio.to_thread
 
@@ -27,6 +28,7 @@ from .log_chain import is_plain
 from .log_writer import DecisionLogWriter
 from .metrics import ServiceMetrics
 from .models import ConsentEventIn, ConsentState, DecisionRequest, PolicyInfo
+from .request_context import clock_value, gives, supplied_context
 from .storage import PlainEntry, Storage, now_text
 
 logger = logging.getLogger("policy_engine.service")
@@ -74,6 +76,7 @@ class PolicyService:
         self.path = policy_path
         self.storage = storage
         self.config = config
+        self._zone = ZoneInfo(config.time_zone)  # checked when the settings were read
         self.metrics = metrics or ServiceMetrics()
         self._reload_lock = threading.Lock()
         # The one attribute a reload swaps (a single assignment, atomic under the GIL).
@@ -220,9 +223,7 @@ class PolicyService:
         key = self.current.consent_key
         if key is None:
             return False
-        return any(
-            r.subject is not None and (r.context is None or key not in r.context) for r in requests
-        )
+        return any(r.subject is not None and not gives(r.context, key) for r in requests)
 
     def decide_unlogged(self, requests: Sequence[DecisionRequest]) -> list[Decided]:
         """Decide every request and build its response body, and its log entry when the log is
@@ -236,22 +237,17 @@ class PolicyService:
         logging_on = self.log_writer is not None
         ids = new_decision_ids(len(requests))
         moment = now_text()
-        key = loaded.consent_key
         decide = loaded.policy.decide
+        clock = clock_value(loaded, moment, self._zone) if loaded.now_key is not None else None
+
+        def consents(subject: str) -> list[str]:
+            purposes = ledger.get(subject)
+            if purposes is None:
+                purposes = ledger[subject] = self.consented_purposes(subject, loaded)
+            return purposes
+
         for index, request in enumerate(requests):
-            context = request.context
-            sources: dict[str, str] = {}
-            if key is not None:
-                if context is not None and key in context:
-                    sources[key] = "request"
-                elif request.subject is not None:
-                    purposes = ledger.get(request.subject)
-                    if purposes is None:
-                        purposes = ledger[request.subject] = self.consented_purposes(
-                            request.subject, loaded
-                        )
-                    context = {**(context or {}), key: purposes}
-                    sources[key] = "consent-ledger"
+            context, sources = supplied_context(request, loaded, consents, clock)
             try:
                 decision = decide(request.party, request.data, request.purpose, context)
             except PolicyError as exc:
