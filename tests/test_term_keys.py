@@ -406,3 +406,41 @@ def test_the_planted_set_case_fails_an_analysis_that_ignores_the_keys_terms(
     )
     assert {d.verdict for d in found} == {"diff"}
     assert any("widened here, but diff reports []" in d.message for d in found)
+
+
+PACKAGE = """
+attribute location of party: one of "CA-QC", "US"
+party processors
+party us_processor under processors with location = "US"
+data info
+purpose service
+context recipient: party
+rule outside s.1
+  deny any party from using info for service
+  when recipient.location != "CA-QC" or recipient.location is missing
+rule processors_serve s.1
+  allow processors to use info for service
+"""
+
+USING = """
+use base from "../base"
+party local under base.processors with location = "CA-QC"
+rule local_destination §1
+  allow base.processors to use base.info for base.service
+  when destination.location = "CA-QC"
+"""
+
+
+@pytest.mark.parametrize("supplied", [True, False])
+def test_a_packages_key_of_one_term_reads_its_attributes_supplied_or_not(supplied: bool) -> None:
+    """The package's `recipient.location` reads the using policy's key when it supplies the
+    package's (`destination`), else the package's own under its namespace."""
+    key = "context destination: party" + (" supplies base.recipient\n" if supplied else "\n")
+    policy = load_policy_text({"dept/rules.policy": key + USING, "base/rules.policy": PACKAGE})
+    for term, effect in (("local", "allow"), ("base.us_processor", "deny")):
+        context = (
+            {"destination": term} if supplied else {"destination": term, "base.recipient": term}
+        )
+        d = policy.decide("local", "base.info", "base.service", context)
+        assert d.effect == effect, (term, d)
+    assert ("base.recipient" in policy.compiled.context) is not supplied

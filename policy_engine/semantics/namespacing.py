@@ -44,9 +44,22 @@ class Renaming:
         return f"{self.namespace}.{name}"
 
     def reference(self, name: str) -> str:
-        """A term, obligation or context key: prefixed, then the supplying key if supplied."""
-        prefixed = f"{self.namespace}.{name}"
-        return self.supplies.get(prefixed, prefixed)
+        """A term, obligation or context key: prefixed, then the supplying key if supplied
+        (``recipient.location``, an attribute of a key's term, reads the supplying key's)."""
+        return supplied(self.supplies, f"{self.namespace}.{name}")
+
+
+def supplied(supplies: Mapping[str, str], name: str) -> str:
+    """``name`` with the package key it reads replaced by the key that supplies it: the key
+    itself (``law25.destination``), or a key whose term's attribute it reads
+    (``law25.recipient.location``, the attribute after the last dot)."""
+    found = supplies.get(name)
+    if found is not None:
+        return found
+    head, dot, attribute = name.rpartition(".")
+    if dot and head in supplies:
+        return f"{supplies[head]}.{attribute}"
+    return name
 
 
 def rename_file(file: ast.PolicyFile, renaming: Renaming) -> ast.PolicyFile:
@@ -76,7 +89,7 @@ def with_supplied(file: ast.PolicyFile, supplies: Mapping[str, str]) -> ast.Poli
     """The using policy's own ``file`` with its mentions of a supplied package key
     (``law25.destination``) read as the key that supplies it (its declarations unchanged)."""
     items = tuple(
-        item if isinstance(item, ast.ContextDecl) else _walk(item, lambda n: supplies.get(n, n))
+        item if isinstance(item, ast.ContextDecl) else _walk(item, lambda n: supplied(supplies, n))
         for item in file.items
     )
     return ast.PolicyFile(file.name, items, file.package)
