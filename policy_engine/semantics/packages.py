@@ -216,10 +216,14 @@ def _supply_problem(
     expected = supplied.default_value
     if isinstance(expected, frozenset) and isinstance(supplied.type, ast.TermSetType):
         expected = frozenset(qualified(namespace, str(t)) for t in expected)  # the package's terms
+    if isinstance(expected, str) and isinstance(supplied.type, ast.TermType):
+        expected = qualified(namespace, expected)  # the package's term
     if (decl.default is None, decl.default_value) != (supplied.default is None, expected):
         shown = (
             "[" + ", ".join(sorted(map(str, expected))) + "]"
             if isinstance(expected, frozenset) and isinstance(supplied.type, ast.TermSetType)
+            else str(expected)
+            if isinstance(supplied.type, ast.TermType)
             else operand_text(supplied.default)
             if supplied.default is not None
             else ""
