@@ -232,10 +232,12 @@ class KeyDomains:
         for peer in keyed:
             tested |= set(self.term_classes.representatives(peer, terms))
         if keyed and len(tested) > MAX_TESTED_TERMS:
+            span = self.context[key].name.span
+            where = f" ({span.source.name}:{span.line}:{span.column})" if span else ""
             raise BudgetExceeded(
-                f"`{key}` is tested against {len(tested):,} terms (those of "
-                f"{', '.join(f'`{p}`' for p in keyed)} among them), more than the "
-                f"{MAX_TESTED_TERMS} whose every combination the analysis tries"
+                f"cannot analyse exactly: `{key}` is tested against {len(tested):,} terms (those "
+                f"of {', '.join(f'`{p}`' for p in keyed)} among them), more than the "
+                f"{MAX_TESTED_TERMS} whose every combination the analysis tries{where}"
             )
         ordered = sorted(tested)
         agree, lineage, members = _termset_members(ordered, hierarchies)
