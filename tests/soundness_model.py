@@ -22,8 +22,9 @@ What a policy may contain (each policy declares a random subset of the keys):
   several allow and deny rules per cell, hierarchies where a term has several parents;
 - named conditions (``condition nc_… means …``), nested in each other, used in every place a
   condition can be; obligations declared with a condition (``obligation ob0 when …``) and with an
-  integer parameter, with or without a default (``obligation ob1(n: integer default 1)``, required
-  as ``ob1`` or ``ob1(n = 2)``);
+  integer or decimal parameter, with or without a default (``obligation ob1(n: integer default
+  1)``, ``obligation ob1(x: decimal default 0.50)``), required as ``ob1``, ``ob1(n = 2)`` or
+  ``ob1(x = 2.0)`` (decimals written several ways: decisions show each number in one form);
 - invariants of the three forms (``never``, ``always allow``, ``always deny``) with ``when``,
   ``unless`` and ``except``;
 - attributes of terms (``party.level``, ``data.zone``, ``purpose.open``, ``party.since`` a date:
@@ -226,30 +227,44 @@ Scope = tuple[tuple[str, ...] | None, tuple[str, ...]]
 
 @dataclass(frozen=True)
 class ObDecl:
-    """An obligation declared with a condition, an integer parameter, or both."""
+    """An obligation declared with a condition, an integer or decimal parameter, or both."""
 
     name: str
     when: Expr | None = None
     param: str | None = None
-    default: int | None = None
+    default: int | str | None = None
+    """An integer's default, or a decimal's as written (``"0.50"``)."""
+    kind: str = "integer"
 
     def declaration(self) -> str:
         params = ""
         if self.param is not None:
             default = "" if self.default is None else f" default {self.default}"
-            params = f"({self.param}: integer{default})"
+            params = f"({self.param}: {self.kind}{default})"
         when = "" if self.when is None else f" when {expr_text(self.when)}"
         return f"obligation {self.name}{params}{when}\n"
 
+    def argument_text(self, written: str) -> str:
+        """An argument as a decision shows it: a decimal as the number it is, in one form
+        (``0.50`` and ``0.5`` are ``0.5``, ``2.0`` is ``2``: docs/semantics.md, 32)."""
+        if self.kind != "decimal" or "." not in written:
+            return written
+        text = written.rstrip("0").rstrip(".")
+        return "0" if text == "-0" else text
 
-_USE = re.compile(r"^(\w+)(?:\((\w+) = (-?\d+)\))?$")
+
+DECIMAL_ARGUMENTS = ("0.5", "0.50", "2", "2.0", "-1.25", "10", "0.1000000000000000000001")
+"""What a decimal parameter is given: equal numbers written differently, numbers whose text
+sorts otherwise than their value (``10`` after ``2``), one no float holds."""
+
+_USE = re.compile(r"^(\w+)(?:\((\w+) = (-?[\d.]+)\))?$")
 
 
-def use_parts(use: str) -> tuple[str, int | None]:
-    """``ob1(n = 2)`` → (``ob1``, 2); ``ob0`` → (``ob0``, None)."""
+def use_parts(use: str) -> tuple[str, str | None]:
+    """``ob1(n = 2)`` → (``ob1``, ``"2"``); ``ob0`` → (``ob0``, None)."""
     match = _USE.match(use)
     assert match is not None, use
-    return match[1], None if match[3] is None else int(match[3])
+    return match[1], match[3]
 
 
 @dataclass(frozen=True)
@@ -747,17 +762,20 @@ class ExprGen:
         decl = self.ob_decls.get(name)
         if decl is None or decl.param is None or (decl.default is not None and flag(self.c)):
             return name
-        return f"{name}({decl.param} = {pick(self.c, INT_CONSTANTS)})"
+        values = DECIMAL_ARGUMENTS if decl.kind == "decimal" else INT_CONSTANTS
+        return f"{name}({decl.param} = {pick(self.c, values)})"
 
     def ob_decl(self, name: str) -> ObDecl | None:
-        """Sometimes a declaration for the obligation ``name``: with a condition, an integer
-        parameter (with or without a default), or both."""
+        """Sometimes a declaration for the obligation ``name``: with a condition, an integer or
+        decimal parameter (with or without a default), or both."""
         what = self.c.number(0, 4)
         if what >= 3:
             return None
         when = None if what == 1 else (self.leaf() if flag(self.c) else self.expr(1))
         if what == 0:
             return ObDecl(name, when)
+        if flag(self.c):
+            return ObDecl(name, when, "x", pick(self.c, [None, *DECIMAL_ARGUMENTS]), "decimal")
         default = pick(self.c, [None, *INT_CONSTANTS])
         return ObDecl(name, when, "n", default)
 
@@ -1063,7 +1081,8 @@ def _redeclared(c: Choices, gen: ExprGen, spec: Spec) -> tuple[Spec, str] | None
         return None
     decl = pick(c, spec.ob_decls)
     if decl.default is not None and flag(c):
-        default = pick(c, [v for v in (*INT_CONSTANTS, 3) if v != decl.default])
+        values = DECIMAL_ARGUMENTS if decl.kind == "decimal" else (*INT_CONSTANTS, 3)
+        default = pick(c, [v for v in values if v != decl.default])
         new = replace(decl, default=default)
     else:
         new = replace(decl, when=None if decl.when is not None and flag(c) else gen.leaf())
@@ -1363,7 +1382,8 @@ class SoundReference(Reference):
             return use, name, condition
         text = name
         if decl.param is not None:
-            text += f"({decl.param} = {decl.default if argument is None else argument})"
+            written = str(decl.default) if argument is None else argument
+            text += f"({decl.param} = {decl.argument_text(written)})"
         when = decl.when
         if condition is not None:
             when = condition if when is None else ("and", (when, condition))
@@ -2062,8 +2082,8 @@ def compare_diff(
         elif cell not in group_cells(old.vocab, group):
             disagree(f"the example of a {group.kind} group is outside the group's terms", request)
         elif kind == "obligations" and (
-            list(outcome(before)[1]) != sorted(group.old_obligations)
-            or list(outcome(after)[1]) != sorted(group.new_obligations)
+            sorted(outcome(before)[1]) != sorted(group.old_obligations)
+            or sorted(outcome(after)[1]) != sorted(group.new_obligations)
         ):
             disagree("the example of an obligations group has other obligations", request)
     return requests, out

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from policy_engine import load_policy_text
+from policy_engine.engine.context import ExactFloat
 from policy_engine.language.formatter import format_source
 
 LANGUAGE = Path(__file__).resolve().parent.parent / "docs" / "language.md"
@@ -62,5 +63,5 @@ def test_a_policy_example_loads_and_is_formatted(block: tuple[str, str]) -> None
     for line in decisions.strip().splitlines():
         request, _, answer = line.partition("→")
         parts = [p.strip() for p in request.strip().split(",", 3)]
-        context = json.loads(parts[3]) if len(parts) > 3 else None
+        context = json.loads(parts[3], parse_float=ExactFloat) if len(parts) > 3 else None
         assert policy.decide(parts[0], parts[1], parts[2], context).effect == answer.strip(), line

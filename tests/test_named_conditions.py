@@ -455,6 +455,7 @@ def test_the_language_pages_examples_load_and_decide_as_it_says() -> None:
     p = load_policy_text(parameters)
     d = p.decide("health_plans", "phi", "payment")
     assert [o.text for o in d.obligation_details] == [
+        "cap_disclosure(share = 0.1)",
         "respond_within(days = 30)",
         'retain_for(years = 6, medium = "digital")',
     ]

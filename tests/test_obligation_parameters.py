@@ -221,8 +221,8 @@ def test_two_rules_requiring_one_obligation_with_other_values_give_both() -> Non
         ("assess_transfer", {}),
         ("log_access", {}),
         ("respond_within", {"days": 30, "by_mail": False, "note": ""}),
-        ("retain_for", {"years": 10, "medium": "digital"}),
         ("retain_for", {"years": 6, "medium": "paper"}),
+        ("retain_for", {"years": 10, "medium": "digital"}),
     ]
     assert d.model_dump() == json.loads(d.model_dump_json()) == d.to_model().model_dump(mode="json")
     home = p.decide("hmo", "phi", "payment", {"destination": "CA-QC"})
@@ -234,8 +234,8 @@ def test_explain_shows_each_obligation_as_required() -> None:
     text = p.decide("hmo", "phi", "payment", {"urgent": True, "destination": "US"}).explain()
     assert (
         "Obligations: assess_transfer, log_access, respond_within(days = 30, by_mail = false, "
-        'note = ""), retain_for(years = 10, medium = "digital"), retain_for(years = 6, medium = '
-        '"paper")' in text
+        'note = ""), retain_for(years = 6, medium = "paper"), retain_for(years = 10, medium = '
+        '"digital")' in text
     )
     assert (
         'with obligation assess_transfer when destination != "CA-QC"  → true (`destination` is'
@@ -254,14 +254,15 @@ def test_decide_and_batch_print_the_parameters(
     assert main([*args, "--format", "json"]) == 0
     dumped = json.loads(capsys.readouterr().out)
     assert dumped["obligations"] == ["log_access", "retain_for"]
-    assert dumped["obligation_details"][1] == {
+    assert dumped["obligation_details"][2] == {
         "name": "retain_for",
         "parameters": {"years": 10, "medium": "digital"},
     }
     assert main(args) == 0
     said = capsys.readouterr().out
     assert (
-        'obligations: log_access, retain_for(years = 10, medium = "digital"), retain_for(' in said
+        'obligations: log_access, retain_for(years = 6, medium = "paper"), retain_for(years = 10'
+        in said
     )
     requests = tmp_path / "requests.jsonl"
     requests.write_text(json.dumps({"party": "hmo", "data": "phi", "purpose": "payment"}) + "\n")

@@ -20,6 +20,7 @@ Properties:
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
@@ -1104,7 +1105,7 @@ class Reference:
         return {
             "effect": effect,
             "obligations": sorted({name for _, name in obligations}),
-            "details": sorted(text for text, _ in obligations),
+            "details": sorted((text for text, _ in obligations), key=detail_order),
             "reasons": sorted(r.id for r in deciding),
             # What a request can state: an attribute a term has no value of is not a key.
             "missing": sorted(m for m in missing if self.is_key(m)),
@@ -1114,6 +1115,18 @@ class Reference:
         """An obligation as a clause writes it (``use``), with the clause's condition: its text
         as decisions detail it, its name, and when it is attached (here: the clause's own)."""
         return use, use, condition
+
+
+_DETAIL = re.compile(r"^(\w+)(?:\((\w+) = (-?[\d.]+)\))?$")
+
+
+def detail_order(text: str) -> tuple[str, tuple[tuple[str, Decimal], ...]]:
+    """docs/semantics.md, 32: a decision's obligations in detail by name, then by their
+    arguments as numbers (``ob1(x = 2)`` before ``ob1(x = 10)``; the generated policies give
+    numbers only)."""
+    match = _DETAIL.match(text)
+    assert match is not None, text
+    return match[1], () if match[2] is None else ((match[2], Decimal(match[3])),)
 
 
 def kleene_all(parts: Sequence[tuple[Truth, set[str]]]) -> tuple[Truth, set[str]]:

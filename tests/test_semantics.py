@@ -29,6 +29,7 @@ from policy_engine import (
     load_policy,
     load_policy_text,
 )
+from policy_engine.engine.context import ExactFloat
 
 ROOT = Path(__file__).resolve().parent.parent
 SEMANTICS = ROOT / "docs" / "semantics.md"
@@ -128,7 +129,7 @@ def test_doc_example(example: DocExample) -> None:
     request, arrow, answer = example.line.partition("→")
     assert arrow, example.line
     parts = [p.strip() for p in request.strip().split(",", 3)]
-    context = json.loads(parts[3]) if len(parts) > 3 else None
+    context = json.loads(parts[3], parse_float=ExactFloat) if len(parts) > 3 else None
     fields = [f.strip() for f in answer.split("|")]
     p = load_policy_text(example.policy_text)
     if fields[0] in ("allow", "deny"):
@@ -1377,27 +1378,39 @@ def test_s32_obligation_details_carry_the_parameters() -> None:
     in) in `obligation_details`, in the model, the JSON and the explanation."""
     p = policy(
         'obligation retain_for(years: integer default 6, medium: one of "paper", "digital")\n'
+        "obligation cap_exposure(ratio: decimal default 0.50)\n"
         "rule a §1 allow delivery_partners to use postal_address for order_delivery\n"
-        '  with obligation retain_for(medium = "paper")\n'
+        '  with obligations retain_for(medium = "paper"), cap_exposure(ratio = 0.5)\n'
         "rule b §1 allow partners to use contact_information for order_delivery\n"
         '  with obligations log_access, retain_for(medium = "digital", years = 10)\n'
+        "  with obligation cap_exposure(ratio = 10.0)\n"
         "rule c §1 allow partners to use postal_address for order_delivery\n"
-        '  with obligation retain_for(years = 6, medium = "paper")\n'
+        '  with obligations retain_for(years = 6, medium = "paper"), cap_exposure\n'
+        "  with obligation cap_exposure(ratio = 2)\n"
     )
     d = p.decide("delivery_partners", "postal_address", "order_delivery")
-    assert d.obligations == ["log_access", "retain_for"]
+    assert d.obligations == ["cap_exposure", "log_access", "retain_for"]
     assert [o.text for o in d.obligation_details] == [
+        "cap_exposure(ratio = 0.5)",
+        "cap_exposure(ratio = 2)",
+        "cap_exposure(ratio = 10)",
         "log_access",
-        'retain_for(years = 10, medium = "digital")',
         'retain_for(years = 6, medium = "paper")',
+        'retain_for(years = 10, medium = "digital")',
     ]
     dumped = d.model_dump()
     assert dumped == json.loads(d.model_dump_json())
-    assert dumped["obligation_details"][2] == {
+    assert dumped["obligation_details"][4] == {
         "name": "retain_for",
         "parameters": {"years": 6, "medium": "paper"},
     }
-    assert 'Obligations: log_access, retain_for(years = 10, medium = "digital"), ' in d.explain()
+    assert dumped["obligation_details"][0] == {
+        "name": "cap_exposure",
+        "parameters": {"ratio": 0.5},
+    }
+    assert 'log_access, retain_for(years = 6, medium = "paper"), retain_for(years = 10' in (
+        d.explain()
+    )
     denied = p.decide("delivery_partners", "email", "support")
     assert (denied.obligations, denied.obligation_details) == ([], [])
 

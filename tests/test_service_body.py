@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from decimal import Decimal
 from typing import Annotated, Any
 
 import pytest
@@ -22,8 +23,11 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import PlainTextResponse
 
+from policy_engine.engine.context import exact_number
 from policy_engine.service.body import json_body
 from policy_engine.service.models import BatchRequest, DecisionRequest
+
+from .test_service_decimals import NUMBERS
 
 reference = FastAPI()
 
@@ -159,6 +163,37 @@ VALID = {"party": "p", "data": "d", "purpose": "u", "context": {"n": 2**70, "f":
 )
 def test_edge_cases_answer_alike(raw: bytes, status: int) -> None:
     assert same_answer("decision", raw, "application/json")[0] == status
+
+
+@reference.post("/ours/numbers", response_class=PlainTextResponse)
+def numbers_read_by_json_body(
+    body: Annotated[DecisionRequest, Depends(json_body(DecisionRequest))],
+) -> PlainTextResponse:
+    """The context's numbers as a decimal key reads them."""
+    return PlainTextResponse(
+        json.dumps([str(exact_number(v)) for v in (body.context or {}).values()])
+    )
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(NUMBERS, min_size=1, max_size=3), CONTENT_TYPES)
+def test_numbers_are_read_as_written_and_answered_alike(
+    texts: list[str], content_type: str | None
+) -> None:
+    """A body holding numbers a float would change is read again exactly: the same model, the
+    same errors as FastAPI's reading (which reads floats), and each number as it was written."""
+    context = ", ".join(f'"k{i}": {text}' for i, text in enumerate(texts))
+    raw = f'{{"party": "p", "data": "d", "purpose": "u", "context": {{{context}}}}}'.encode()
+    same_answer("decision", raw, content_type)
+    same_answer("batch", b'{"requests": [%s, %s]}' % (raw, raw), content_type)
+    for text in texts:  # where no number is due: refused alike
+        same_answer("decision", text.encode(), content_type)
+        same_answer("batch", b'{"requests": [%s]}' % text.encode(), content_type)
+        same_answer("decision", raw.replace(b'"p"', text.encode(), 1), content_type)
+    if content_type is not None and "json" in content_type:
+        status, body = post("/ours/numbers", raw, content_type)
+        assert status == 200
+        assert [Decimal(t) for t in json.loads(body)] == [Decimal(t) for t in texts]
 
 
 def test_a_streamed_response_behind_the_body_limit_is_sent_whole() -> None:

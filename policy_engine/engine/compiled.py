@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, NamedTuple
 
 from ..language import ast
@@ -15,7 +16,9 @@ from ..language.printer import obligation_text
 from .conditions import ConditionBuilder
 from .context import Condition
 
-Arguments = tuple[tuple[str, str | int | bool], ...]
+Argument = str | int | bool | Decimal
+"""An argument's value: a ``decimal`` parameter's is a :class:`~decimal.Decimal`."""
+Arguments = tuple[tuple[str, Argument], ...]
 """An obligation's arguments: (parameter, value) in the order of the declaration."""
 
 
@@ -25,11 +28,25 @@ def requirements(clause: ast.ObligationClause) -> tuple[tuple[str, str, Argument
     found = []
     for index, name in enumerate(clause.names):
         arguments: Arguments = tuple(
-            (a.name.value, a.value.value)  # type: ignore[misc]  # a parameter is no decimal
-            for a in clause.arguments_of(index)
+            (a.name.value, a.value.value) for a in clause.arguments_of(index)
         )
         found.append((obligation_text(name.value, arguments), name.value, arguments))
     return tuple(found)
+
+
+def requirement_order(name: str, arguments: Arguments) -> tuple[Any, ...]:
+    """Where an obligation as required sorts among a decision's: by name, then by its arguments
+    in the order of the declaration, each compared as what it is (numbers as numbers, so that
+    ``years = 6`` comes before ``years = 10``; then booleans, false first; then text)."""
+    return (name, tuple((parameter, _argument_order(value)) for parameter, value in arguments))
+
+
+def _argument_order(value: Argument) -> tuple[int, Any]:
+    if isinstance(value, bool):
+        return (1, value)
+    if isinstance(value, int | Decimal):
+        return (0, value)
+    return (2, value)
 
 
 class ObligationPlan:

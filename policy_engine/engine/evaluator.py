@@ -29,6 +29,7 @@ from .compiler import (
     Outcome,
     RequestTerms,
 )
+from .context import ExactFloat
 from .specialize import term_kind
 from .time_trace import TimeReads, is_time_compare, trace_time_compare
 from .traces import ConditionTrace, ObligationTrace, RuleTrace, Tracer
@@ -240,6 +241,8 @@ def show(value: Any) -> str:
         return "[" + ", ".join(show(v) for v in sorted(value, key=str)) + "]"
     if isinstance(value, str | int | bool | Decimal):
         return literal_text(value)
+    if type(value) is ExactFloat:  # a JSON number read as written: shown so
+        return value.text
     return str(value)
 
 

@@ -5,11 +5,37 @@ The CLI's ``--format json`` output, ``Decision.model_dump()`` and the HTTP servi
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from collections.abc import Iterable
+from decimal import Decimal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, PlainSerializer, WithJsonSchema
 
-from ..language.printer import obligation_text
+from ..language.printer import number_text, obligation_text
+from .context import ExactFloat
+
+
+def json_number(value: Decimal) -> float:
+    """A ``decimal`` argument as JSON holds it: a number, written exactly by writers that know
+    :class:`ExactFloat` (the service's), else as the float nearest to it (exact up to 15
+    significant digits)."""
+    return ExactFloat(number_text(value))
+
+
+DecimalArgument = Annotated[
+    Decimal,
+    PlainSerializer(json_number, return_type=float),
+    WithJsonSchema({"type": "number"}),
+]
+"""A ``decimal`` parameter's argument: exact inside, a JSON number outside."""
+ParameterValue = str | int | bool | DecimalArgument
+"""An obligation's argument in a model: text, a boolean, a whole number or a decimal."""
+
+
+def json_arguments(arguments: Iterable[tuple[str, Any]]) -> dict[str, Any]:
+    """An obligation's arguments as JSON holds them (``model_dump``, the matrix): a decimal as a
+    JSON number (:func:`json_number`)."""
+    return {k: json_number(v) if type(v) is Decimal else v for k, v in arguments}
 
 
 class ReasonModel(BaseModel):
@@ -39,7 +65,7 @@ class ObligationModel(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     name: str
-    parameters: dict[str, str | int | bool] = {}
+    parameters: dict[str, ParameterValue] = {}
 
     @property
     def text(self) -> str:

@@ -7,8 +7,9 @@ from __future__ import annotations
 from typing import Any
 
 from ..language.printer import obligation_name
+from .compiled import requirement_order
 from .compiler import CompiledPolicy, CompiledRule
-from .models import ObligationModel, ReasonModel
+from .models import ObligationModel, ReasonModel, json_arguments
 
 
 class ReasonBook:
@@ -73,17 +74,21 @@ class Obligations:
         self.names = names
         self.details = details
         self.dicts: tuple[dict[str, Any], ...] = tuple(
-            {"name": d.name, "parameters": dict(d.parameters)} for d in details
+            {"name": d.name, "parameters": json_arguments(d.parameters.items())} for d in details
         )
 
     @classmethod
     def of(cls, texts: tuple[str, ...], compiled: CompiledPolicy) -> Obligations:
+        """The obligations required as ``texts``, in :func:`~.compiled.requirement_order`."""
         forms = compiled.obligation_forms
-        details = []
-        for text in texts:
-            name, arguments = forms.get(text, (obligation_name(text), ()))
-            details.append(ObligationModel(name=name, parameters=dict(arguments)))
-        return cls(tuple(sorted({d.name for d in details})), tuple(details))
+        required = sorted(
+            (forms.get(text, (obligation_name(text), ())) for text in texts),
+            key=lambda form: requirement_order(*form),
+        )
+        details = tuple(
+            ObligationModel(name=name, parameters=dict(arguments)) for name, arguments in required
+        )
+        return cls(tuple(sorted({d.name for d in details})), details)
 
 
 def reason_of(rule: CompiledRule) -> ReasonModel:

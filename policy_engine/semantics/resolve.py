@@ -13,7 +13,8 @@ declarations are taken into account: the trees the compiler and every analysis r
   :class:`~policy_engine.language.ast.KeyAttributeRef` (:mod:`.term_keys`), and its ``is known``
   an :class:`~policy_engine.language.ast.AttributePresence`;
 - each obligation's arguments are complete (declared defaults filled in) and in the order of the
-  declaration's parameters, so that equal requirements are equal trees and
+  declaration's parameters, a ``decimal`` parameter's as :class:`~decimal.Decimal` in one form
+  (:func:`plain_decimal`), so that equal requirements are equal trees and
   :func:`~policy_engine.language.printer.obligation_text` gives one text for them.
 
 A rule or invariant that uses none of these is returned as it is. The resolver is also how a
@@ -25,11 +26,25 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable, Iterator, Mapping
+from decimal import Decimal
 
 from ..language import ast
 from ..language.errors import Diagnostic
 from ..language.limits import MAX_NESTING
 from .term_keys import KeyAttributes, rewrite_test
+
+
+def plain_decimal(value: int | Decimal) -> Decimal:
+    """A ``decimal`` parameter's argument as the number it is, in one form: ``2``, ``2.0`` and
+    ``2.00`` are ``2``, ``0.50`` is ``0.5``, ``-0.0`` is ``0`` (exactly: no digit is rounded)."""
+    text = format(Decimal(value), "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return Decimal(0) if text in ("0", "-0") else Decimal(text)
+
+
+def _written(arguments: tuple[tuple[ast.Argument, ...], ...]) -> list[list[str]]:
+    return [[str(a.value.value) for a in each] for each in arguments]
 
 
 def _too_deep(span: object, what: str) -> Diagnostic:
@@ -175,6 +190,10 @@ class Resolver:
                 # the checker requires the others, and refuses a list
                 assert isinstance(param.default, ast.Literal_)
                 argument = ast.Argument(param.name, param.default)
+            value = argument.value
+            if isinstance(param.type, ast.DecimalType) and type(value.value) in (int, Decimal):
+                number = plain_decimal(value.value)  # type: ignore[arg-type]
+                argument = dataclasses.replace(argument, value=ast.Literal_(number, value.span))
             out.append(argument)
         return tuple(out)
 
@@ -200,7 +219,13 @@ class Resolver:
                     names, condition, clause.span, arguments if any(arguments) else ()
                 )
             )
-        if len(made) == 1 and made[0] == clause and own is clause.condition:
+        # Equal, and written alike: a decimal may be written otherwise (`0.50` equals `0.5`).
+        if (
+            len(made) == 1
+            and made[0] == clause
+            and own is clause.condition
+            and _written(made[0].arguments) == _written(clause.arguments)
+        ):
             return (clause,)
         return tuple(made)
 

@@ -16,6 +16,14 @@ OpenAPI document through :func:`request_body`; :func:`.openapi.add_request_schem
 models in its components, as FastAPI does (pydantic's schema, which also states the null
 defaults).
 
+Numbers are read exactly, as the command line reads them. When the policy has a ``decimal`` key
+(only then can a float's precision change a decision), a body holding a number that a float
+would change (more than 15 significant digits, a magnitude beyond a float's:
+:func:`.exact_json.changed_by_float`, a scan of the bytes) is read the second way from the
+start, with ``json.loads(raw, parse_float=ExactFloat)``, so that the key sees the number as
+written (the errors are FastAPI's all the same: only the floats differ). Every other body takes
+pydantic's parser, whose floats are then exactly the numbers sent.
+
 A body that parses is then checked for text the service cannot store (a NUL, a lone surrogate:
 :mod:`.text`), which is a 400 naming the field; only a body whose bytes hold such an escape is
 walked.
@@ -33,6 +41,8 @@ from fastapi import HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 
+from ..engine.context import ExactFloat
+from .exact_json import changed_by_float
 from .inputs import check_text
 from .text import might_hold_bad_text
 
@@ -41,12 +51,21 @@ Model = TypeVar("Model", bound=BaseModel)
 REF_TEMPLATE = "#/components/schemas/{model}"
 
 
-def json_body(model: type[Model]) -> Callable[[Request], Awaitable[Model]]:
-    """A FastAPI dependency that reads the request's body as ``model`` (see the module)."""
+def _always(request: Request) -> bool:
+    return True
+
+
+def json_body(
+    model: type[Model], exact_numbers: Callable[[Request], bool] = _always
+) -> Callable[[Request], Awaitable[Model]]:
+    """A FastAPI dependency that reads the request's body as ``model`` (see the module).
+    ``exact_numbers(request)`` says whether a number's precision can matter to the request (the
+    policy that decides it has a ``decimal`` key); when it cannot, the bytes are not scanned."""
 
     async def read(request: Request) -> Model:
         raw = await request.body()
-        if raw and _is_json(request.headers.get("content-type")):
+        fast = raw and _is_json(request.headers.get("content-type"))
+        if fast and not (exact_numbers(request) and changed_by_float(raw)):
             try:
                 found = model.model_validate_json(raw)
             except ValidationError:
@@ -64,8 +83,9 @@ def json_body(model: type[Model]) -> Callable[[Request], Awaitable[Model]]:
 
 def _as_fastapi_reads(model: type[Model], request: Request, raw: bytes) -> Model:
     """The body read as FastAPI reads a ``model`` parameter: ``json.loads`` for a JSON content
-    type, the raw bytes otherwise (no model accepts them), nothing for an empty body; then
-    pydantic's validation of the Python value, with attributes read as fields."""
+    type (its fractional numbers as :class:`ExactFloat`: floats that keep their text), the raw
+    bytes otherwise (no model accepts them), nothing for an empty body; then pydantic's
+    validation of the Python value, with attributes read as fields."""
     if not raw:
         raise RequestValidationError(
             [{"type": "missing", "loc": ("body",), "msg": "Field required", "input": None}]
@@ -73,7 +93,7 @@ def _as_fastapi_reads(model: type[Model], request: Request, raw: bytes) -> Model
     data: Any = raw
     if _is_json(request.headers.get("content-type")):
         try:
-            data = json.loads(raw)
+            data = json.loads(raw, parse_float=ExactFloat)
         except json.JSONDecodeError as exc:
             raise RequestValidationError(
                 [
@@ -91,9 +111,16 @@ def _as_fastapi_reads(model: type[Model], request: Request, raw: bytes) -> Model
     try:
         return model.model_validate(data, from_attributes=True)
     except ValidationError as exc:
-        raise RequestValidationError(
-            [{**error, "loc": ("body", *error["loc"])} for error in exc.errors(include_url=False)]
-        ) from None
+        errors = exc.errors(include_url=False)
+    if data is not raw:
+        # FastAPI's errors are about floats: pydantic reads an ExactFloat where a model is due
+        # (`0.5` for a whole body) as an object without the model's attributes, a float as no
+        # object at all. A body is refused either way: say why in FastAPI's words.
+        try:
+            model.model_validate(json.loads(raw), from_attributes=True)
+        except ValidationError as exc:
+            errors = exc.errors(include_url=False)
+    raise RequestValidationError([{**error, "loc": ("body", *error["loc"])} for error in errors])
 
 
 @functools.lru_cache(maxsize=64)

@@ -30,6 +30,9 @@ class LoadedPolicy:
     takes_floats: bool = False
     """Whether a valid context may hold a float (the policy declares a `decimal` key): then a
     log entry is not plain JSON by construction (:class:`.log_chain.PlainEntry`)."""
+    decimal_arguments: bool = False
+    """Whether an obligation has a `decimal` parameter: then a decision's `obligation_details`
+    may hold a float, and a log entry is not plain JSON by construction either."""
     now_key: str | None = None
     """The context key the policy marks ``is now``, which the service's clock fills when a
     request leaves it out (:mod:`.request_context`)."""
@@ -40,13 +43,19 @@ class LoadedPolicy:
     def of(cls, policy: Policy, config: ServiceConfig) -> LoadedPolicy:
         # The ledger fills the key the policy marks `from consent ledger` (the checker allows one,
         # a `set of purpose`); a policy that marks none gets nothing from the ledger.
-        floats = any(isinstance(k.decl.type, DecimalType) for k in policy.compiled.context.values())
-        purposes = policy.compiled.hierarchies["purpose"]
-        now_key = policy.now_key
-        is_date = now_key is not None and isinstance(
-            policy.compiled.context[now_key].decl.type, DateType
+        compiled = policy.compiled
+        floats = any(isinstance(k.decl.type, DecimalType) for k in compiled.context.values())
+        decimals = any(
+            isinstance(p.type, DecimalType)
+            for decl in compiled.checked.term_decls.values()
+            for p in decl.parameters
         )
-        return cls(policy, now_text(), policy.ledger_key, purposes, floats, now_key, is_date)
+        purposes = compiled.hierarchies["purpose"]
+        now_key = policy.now_key
+        is_date = now_key is not None and isinstance(compiled.context[now_key].decl.type, DateType)
+        return cls(
+            policy, now_text(), policy.ledger_key, purposes, floats, decimals, now_key, is_date
+        )
 
     def _source(self, key: str) -> str:
         """Who gives ``key`` when the request leaves it out (``GET /v1/policy``)."""

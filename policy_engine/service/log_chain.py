@@ -15,6 +15,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..engine.context import ExactFloat
+from . import exact_json
 from .log_mac import LogKey
 from .storage_types import StorageError
 
@@ -64,11 +66,13 @@ class PlainEntry(dict[str, Any]):
     it first (the walk cost twice what orjson takes to write the entry).
 
     The service builds its entries this way: everything in them is its own text, except the
-    request's context, which the policy has validated, and a valid context holds only booleans,
-    whole numbers, strings and lists of strings (``tests/test_service_log.py`` checks that every
-    value the context types accept is plain), and objects of them (dotted keys), except for a
-    ``decimal`` key, which holds a float: the service checks such a context, and makes an entry
-    whose context is not plain an ordinary ``dict``. An integer beyond 64 bits or a lone
+    arguments of obligations (plain unless one is a ``decimal``: the service checks those of a
+    policy with such a parameter) and the request's context, which the policy has validated. A
+    valid context holds only booleans, whole numbers, strings and lists of strings
+    (``tests/test_service_log.py`` checks that every value the context types accept is plain),
+    and objects of them (dotted keys), except for a ``decimal`` key, which holds a float (an
+    :class:`ExactFloat` when the service read its text): the service checks such a context, and
+    makes an entry that is not plain an ordinary ``dict``. An integer beyond 64 bits or a lone
     surrogate is still possible there; orjson refuses both, and the standard library writes
     them, as for any entry."""
 
@@ -82,13 +86,16 @@ def canonical_json(value: Any) -> str:
     orjson writes the same text for :func:`_plain` values several times faster (keys sorted by
     code point either way), and is used for them when it is installed. Anything else, floats
     above all, and whatever orjson refuses, goes through the standard library, so the text never
-    depends on which one ran. A :class:`PlainEntry` is taken at its word."""
+    depends on which one ran. A :class:`PlainEntry` is taken at its word. A number the service
+    read as written (a decimal key's, an :class:`~policy_engine.engine.context.ExactFloat`) is
+    written as it was read (:func:`.exact_json.dumps`), so the log holds the number sent, not
+    the float nearest to it."""
     if _orjson is not None and (type(value) is PlainEntry or _plain(value)):
         try:
             return str(_orjson.dumps(value, option=_orjson.OPT_SORT_KEYS), "utf-8")
         except TypeError:
             pass
-    return _CANONICAL.encode(value)
+    return exact_json.dumps(value, _CANONICAL)
 
 
 def chain_hash(previous: str, entry: Mapping[str, Any]) -> str:
@@ -164,7 +171,9 @@ def check_row(row: Sequence[Any], previous: str) -> str | None:
     if row[8] != previous:
         return "its previous hash does not match the entry before it (an entry is missing?)"
     try:
-        entry = json.loads(row[7])
+        # Numbers as written: each is written back so (`1e-07` stays `1e-07`, a decimal of 30
+        # digits keeps them), and the entry's canonical JSON is the text that was hashed.
+        entry = json.loads(row[7], parse_float=ExactFloat)
     except ValueError:
         return "its stored entry is not valid JSON"
     if not isinstance(entry, dict):

@@ -187,11 +187,14 @@ class PolicyService:
 
     # ---- decisions ----------------------------------------------------------------------------
 
-    def decide(self, requests: Sequence[DecisionRequest]) -> list[Decided]:
+    def decide(
+        self, requests: Sequence[DecisionRequest], loaded: LoadedPolicy | None = None
+    ) -> list[Decided]:
         """Decide every request (all or none: the first bad one raises, naming its position),
         then log them together, waiting until they are committed. Returns (decision, response
-        body, log entry or None when the log is off) triples."""
-        decided = self.decide_unlogged(requests)
+        body, log entry or None when the log is off) triples. ``loaded``: the policy to decide
+        with (the one the body was read for), the current one when None."""
+        decided = self.decide_unlogged(requests, loaded)
         if self.log_writer is not None:
             try:
                 self.log_writer.append_blocking(_entries(decided))
@@ -201,15 +204,18 @@ class PolicyService:
         self._count(decided)
         return decided
 
-    async def decide_async(self, requests: Sequence[DecisionRequest]) -> list[Decided]:
+    async def decide_async(
+        self, requests: Sequence[DecisionRequest], loaded: LoadedPolicy | None = None
+    ) -> list[Decided]:
         """:meth:`decide` for the event loop: a few requests that need no ledger read are
         decided right here (microseconds); a batch, or a request whose consent comes from the
         ledger (a database read), in a worker thread. The log write is awaited, never blocked
         on, so the loop serves other requests while the group holding these entries commits."""
-        if len(requests) > INLINE_DECISIONS or self._reads_ledger(requests):
-            decided = await anyio.to_thread.run_sync(self.decide_unlogged, requests)
+        loaded = loaded or self.current
+        if len(requests) > INLINE_DECISIONS or self._reads_ledger(requests, loaded):
+            decided = await anyio.to_thread.run_sync(self.decide_unlogged, requests, loaded)
         else:
-            decided = self.decide_unlogged(requests)
+            decided = self.decide_unlogged(requests, loaded)
         if self.log_writer is not None:
             try:
                 await self.log_writer.append(_entries(decided))
@@ -219,18 +225,20 @@ class PolicyService:
         self._count(decided)
         return decided
 
-    def _reads_ledger(self, requests: Sequence[DecisionRequest]) -> bool:
-        key = self.current.consent_key
+    def _reads_ledger(self, requests: Sequence[DecisionRequest], loaded: LoadedPolicy) -> bool:
+        key = loaded.consent_key
         if key is None:
             return False
         return any(r.subject is not None and not gives(r.context, key) for r in requests)
 
-    def decide_unlogged(self, requests: Sequence[DecisionRequest]) -> list[Decided]:
+    def decide_unlogged(
+        self, requests: Sequence[DecisionRequest], loaded: LoadedPolicy | None = None
+    ) -> list[Decided]:
         """Decide every request and build its response body, and its log entry when the log is
         on (the entries of one call share one ``time``, when the call decided); reads the consent
         ledger where a request needs it, writes nothing."""
         # The policy this call decides with from start to end, whatever a reload does meanwhile.
-        loaded = self.current
+        loaded = loaded or self.current
         ledger: dict[str, list[str]] = {}
         decided: list[Decided] = []
         many = len(requests) > 1
@@ -258,11 +266,7 @@ class PolicyService:
             body["decision_id"] = ids[index]
             body["subject"] = request.subject
             body["context_sources"] = sources
-            entry = (
-                self._entry(ids[index], moment, decision, body, loaded.takes_floats)
-                if logging_on
-                else None
-            )
+            entry = self._entry(ids[index], moment, decision, body, loaded) if logging_on else None
             decided.append((decision, body, entry))
         return decided
 
@@ -279,20 +283,25 @@ class PolicyService:
         moment: str,
         decision: Decision,
         body: dict[str, Any],
-        floats: bool = False,
+        loaded: LoadedPolicy,
     ) -> dict[str, Any]:
         """The decision's log entry. It shares the response body's lists and request (both are
         only ever serialized), except that a context with masked keys is copied. A
-        :class:`PlainEntry` unless the context may hold a float (``floats``: a decimal key), which
-        the standard library writes (the one text the hashes cover)."""
+        :class:`PlainEntry` unless the context may hold a float (a decimal key) or an obligation
+        a decimal argument, which :func:`.log_chain.canonical_json` then writes its own way (the
+        one text the hashes cover). The obligations are there by name and in detail, with their
+        arguments (``obligation_details``; entries logged before it have only the names)."""
         request = body["request"]
         if self.config.mask_context_keys:
             context = request["context"]
             masked = masked_context(context, self.config.mask_context_keys)
             if masked is not context:
                 request = {**request, "context": masked}
-        kind = dict if floats and not is_plain(request) else PlainEntry
-        return kind(
+        details = body["obligation_details"]
+        plain = (not loaded.takes_floats or is_plain(request)) and (
+            not loaded.decimal_arguments or is_plain(details)
+        )
+        return (PlainEntry if plain else dict)(
             id=decision_id,
             time=moment,
             subject=body["subject"],
@@ -303,6 +312,7 @@ class PolicyService:
             context_sources=body["context_sources"],
             effect=decision.effect,
             obligations=body["obligations"],
+            obligation_details=details,
             reasons=[reason.id for reason in decision.reasons],
             missing=body["missing"],
             policy_version=decision.policy_version,

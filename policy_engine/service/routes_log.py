@@ -14,6 +14,7 @@ from .errors import error_responses
 from .inputs import aware, check_text
 from .models import DecisionLogPage
 from .policy_service import PolicyService
+from .routes_decisions import FastJSONResponse
 from .storage import format_time
 
 #: The largest ``seq`` the databases hold (a signed 64-bit integer).
@@ -63,4 +64,4 @@ def register(app: FastAPI, service: PolicyService, access: Access) -> None:
         more = len(found) > page
         found = found[:page]
         cursor = found[-1]["seq"] if found else after
-        return JSONResponse({"decisions": found, "next": cursor, "more": more})
+        return FastJSONResponse({"decisions": found, "next": cursor, "more": more})

@@ -18,6 +18,7 @@ from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any
 
+from ..engine.context import ExactFloat
 from .log_anchor import EMPTY_HEAD, Anchor, LogHead
 from .log_chain import GENESIS, Row, VerifyResult, canonical_json, chain_rows
 from .log_mac import LogKey
@@ -148,7 +149,7 @@ class Storage(ABC):
             rows = cur.fetchall()
         out = []
         for seq, entry, digest in rows:
-            item = json.loads(entry)
+            item = json.loads(entry, parse_float=ExactFloat)  # numbers as logged
             item["seq"] = int(seq)
             item["hash"] = digest
             out.append(item)

@@ -11,7 +11,9 @@ policy must answer::
     purpose = "data_hosting"
     context = { destination = "US" }               # optional
     expect = "allow"                                # "allow" or "deny"
-    obligations = ["ensure_adequate_protection"]    # optional: the exact list, in any order
+    obligations = ["ensure_adequate_protection"]    # optional: the exact list, in any order;
+                                                    # with arguments: "retain_for(years = 6)"
+                                                    # (:mod:`.obligations`)
     rules = ["cloud_providers_hosting"]             # optional: the exact set of deciding rules
     missing = []                                    # optional: the exact set of missing keys
 
@@ -38,12 +40,15 @@ from ..language.errors import Diagnostic, did_you_mean, suggestion_help
 from ..language.files import display_name
 from ..language.source import Source, Span
 from .model import TEST_SUFFIX, TestCase
+from .obligations import parse_expected
 
 _STRING_FIELDS = ("name", "cite", "party", "data", "purpose")
 _LIST_FIELDS = ("obligations", "rules", "missing")
 FIELDS = (*_STRING_FIELDS, "context", "expect", *_LIST_FIELDS)
 """Every field a case may have, in the order the documentation lists them."""
 REQUIRED = ("name", "party", "data", "purpose", "expect")
+
+_OBLIGATION_HELP = 'for example `obligations = ["log_access", "retain_for(years = 6)"]`'
 
 _CASE_HEADER = re.compile(r"^\s*\[\[\s*case\s*\]\]")
 _TOML_AT = re.compile(r"\s*\(at line (\d+), column (\d+)\)$")
@@ -235,6 +240,11 @@ class _Reader:
                 isinstance(value, list) and all(isinstance(v, str) for v in value)
             ):
                 wrong(key, "a list of names")
+            elif key == "obligations" and isinstance(value, list):
+                for entry in value:
+                    found = parse_expected(entry)
+                    if isinstance(found, str):
+                        self.problem("bad-obligation", found, at(key), _OBLIGATION_HELP)
 
     def check_unique(self, name: str, span: Span, first_use: dict[str, Span]) -> None:
         """Report a case name already used in this file; remember it otherwise."""

@@ -24,6 +24,7 @@ from ..language.errors import Diagnostic, RequestError, did_you_mean
 from ..language.files import display_name
 from .coverage import compute_coverage
 from .model import CaseResult, TestCase, TestFileError, TestReport
+from .obligations import obligation_failures
 from .reader import discover_test_files, read_test_file
 
 __all__ = [
@@ -58,14 +59,7 @@ def _compare(policy: Policy, case: TestCase, decision: Decision) -> list[str]:
     if decision.effect != case.expect:
         failures.append(f"expected {case.expect}, got {decision.effect}")
     if case.obligations is not None:
-        failures += _unknown_names(
-            case.obligations, policy.terms("obligation"), "an obligation", "obligations"
-        )
-        if sorted(case.obligations) != sorted(decision.obligations):
-            failures.append(
-                f"expected obligations {_listed(sorted(case.obligations))}, "
-                f"got {_listed(sorted(decision.obligations))}"
-            )
+        failures += obligation_failures(policy, case.obligations, decision)
     if case.rules is not None:
         failures += _unknown_names(case.rules, (r.id for r in policy.rules), "a rule", "rules")
         got = {r.id for r in decision.reasons}

@@ -32,8 +32,10 @@ from ..analysis.scopes import KINDS
 from ..analysis.search import CellSearch
 from ..analysis.search_values import AnalysisDisagreement
 from ..analysis.space import RequestSpace
+from ..engine.compiled import requirement_order
 from ..engine.compiler import CellPlan, CompiledOverride, CompiledPolicy, CompiledRule
 from ..language import ast
+from ..language.printer import obligation_name
 from . import cell_goals as goals
 from .cell_conditions import ConditionMaker, Node, both, either
 from .cell_shapes import Shapes, relabel
@@ -256,7 +258,11 @@ class CellJudge:
                 carriers.setdefault(name, []).append((rule, either(whens)))
         found = []
         overrides = {o.id: o for o in self.compiled.overrides}
-        for name in sorted({*carriers, *brought}):
+        forms = self.compiled.obligation_forms
+        for name in sorted(
+            {*carriers, *brought},
+            key=lambda text: requirement_order(*forms.get(text, (obligation_name(text), ()))),
+        ):
             carried = carriers.get(name, [])
             own = self._carried_when(cell, granting, carried) if carried else False
             by = brought.get(name, {})

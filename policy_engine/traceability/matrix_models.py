@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from ..engine.compiler import CompiledOverride, CompiledRule
+from ..engine.models import ParameterValue, json_arguments
 from ..language.printer import expr_text
 from .cell_conditions import words
 from .matrix import Mixed, Shown
@@ -36,7 +37,7 @@ class TermLine(BaseModel):
 
 class ObligationEntry(BaseModel):
     obligation: str = Field(description="the obligation's name")
-    parameters: dict[str, str | int | bool] = Field(
+    parameters: dict[str, ParameterValue] = Field(
         default={},
         description="the arguments its rules give its parameters (left out when it has none)",
     )
@@ -153,7 +154,7 @@ def mixed_words(mixed: Mixed, collapsed: tuple[bool, bool, bool]) -> str:
 
 def _obligation(attached: Attached) -> dict[str, Any]:
     condition = attached.condition
-    parameters = {"parameters": dict(attached.parameters)} if attached.parameters else {}
+    parameters = {"parameters": json_arguments(attached.parameters)} if attached.parameters else {}
     found = {
         "obligation": attached.obligation,
         **parameters,

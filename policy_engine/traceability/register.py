@@ -20,6 +20,7 @@ from ..analysis.budget import Budget
 from ..analysis.conditions import keys_of
 from ..analysis.scopes import collapse_exact
 from ..engine.compiler import CompiledOverride, CompiledPolicy, CompiledRule
+from ..engine.models import ParameterValue
 from ..engine.policy import Policy
 from ..engine.request import resolve_term
 from ..semantics.vocabulary import Hierarchy
@@ -61,7 +62,7 @@ class PartyUses(BaseModel):
 
 class Obligation(BaseModel):
     obligation: str = Field(description="the obligation's name")
-    parameters: dict[str, str | int | bool] = Field(
+    parameters: dict[str, ParameterValue] = Field(
         default={},
         description="the arguments its rules give its parameters (left out when it has none)",
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from ..engine.compiled import Arguments
 from ..engine.compiler import CompiledOverride, CompiledRule
 from ..language import ast
 from ..language.printer import obligation_name
@@ -24,7 +25,7 @@ class Attached:
     condition: ast.Expr | None
     rules: tuple[CompiledRule, ...]
     """The granting rules whose own clauses attach it."""
-    parameters: tuple[tuple[str, str | int | bool], ...] = ()
+    parameters: Arguments = ()
     """Its arguments, in the order of the declaration's parameters."""
     overrides: tuple[CompiledOverride, ...] = ()
     """The overrides that bring it where they lift a deny (docs/semantics.md, 39)."""
