@@ -12,12 +12,10 @@ condition is *unknown*: an unknown allow does not grant, an unknown deny denies 
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from ..language import ast
-from ..language.printer import expr_text, literal_text, operand_text
-from ..language.time_values import TimeValue
+from ..language.printer import expr_text, operand_text
 from .attribute_trace import Attributes, attribute_value, unknown_attributes
 from .compiler import (
     MISSING,
@@ -29,7 +27,7 @@ from .compiler import (
     Outcome,
     RequestTerms,
 )
-from .context import ExactFloat
+from .shown import show, show_key
 from .specialize import term_kind
 from .time_trace import TimeReads, is_time_compare, trace_time_compare
 from .traces import ConditionTrace, ObligationTrace, RuleTrace, Tracer
@@ -231,31 +229,6 @@ def trace_rule(
 
 
 # ---- the tracing interpreter -------------------------------------------------------------------
-
-
-def show(value: Any) -> str:
-    """A context value as a person would write it in a rule."""
-    if isinstance(value, TimeValue):
-        return value.isoformat()
-    if isinstance(value, frozenset | set | list | tuple):
-        return "[" + ", ".join(show(v) for v in sorted(value, key=str)) + "]"
-    if isinstance(value, str | int | bool | Decimal):
-        return literal_text(value)
-    if type(value) is ExactFloat:  # a JSON number read as written: shown so
-        return value.text
-    return str(value)
-
-
-def show_key(compiled: CompiledPolicy, key: str, value: Any) -> str:
-    """A context value as a person would write it: terms of a ``set of …`` key without quotes,
-    the term a key of one term names in backticks."""
-    decl = compiled.context.get(key)
-    if decl is not None and isinstance(decl.decl.type, ast.TermType) and isinstance(value, str):
-        return f"`{value}`"
-    is_terms = decl is not None and isinstance(decl.decl.type, ast.TermSetType)
-    if is_terms and isinstance(value, frozenset | set | list | tuple):
-        return "[" + ", ".join(sorted(str(v) for v in value)) + "]"
-    return show(value)
 
 
 def _operand(
