@@ -2,15 +2,18 @@
 
     python benchmarks/soundness.py                        # until 100,000 policy/request pairs
     python benchmarks/soundness.py --pairs 1000000 --seed 7
+    python benchmarks/soundness.py --layouts              # each policy in package folders
 
 Generates random small policies with the generators of ``tests/test_soundness.py`` (in
 ``tests/soundness_model.py``, driven here by a ``random.Random``), and for each one compares every
 verdict of ``check`` (broken invariants and their counterexamples, rules that can never apply,
 shadowed and redundant rules, deny-overrides-allow notes) and of ``diff`` (against a mutation of the
 policy) with a brute-force walk over an explicit universe of requests built from the policy text.
-It stops once at least ``--pairs`` policy/request pairs have been compared, prints every
-disagreement (the policy, the request, and the seed that regenerates it with ``--replay``), then
-the counts. Exit code 1 on any disagreement.
+With ``--layouts`` each policy (and its mutation) is written as a using policy and one or two
+packages in real folders (``tests/soundness_layouts.py``) and compared on that layout, in the
+policy's own names. It stops once at least ``--pairs`` policy/request pairs have been compared,
+prints every disagreement (the policy, the request, and the seed that regenerates it with
+``--replay``), then the counts. Exit code 1 on any disagreement.
 """
 
 from __future__ import annotations
@@ -30,9 +33,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from tests.soundness_layouts import LayoutRealisation, gen_layout  # noqa: E402
 from tests.soundness_model import (  # noqa: E402 - the checkout's tests folder goes on the path first
+    FLAT,
     Disagreement,
     RandomChoices,
+    Realisation,
     Spec,
     compare_check,
     compare_diff,
@@ -45,24 +51,35 @@ from tests.soundness_model import (  # noqa: E402 - the checkout's tests folder 
 
 
 def run_one(
-    seed: int, limit: int, minimising: bool = False, tally: Counter[str] | None = None
+    seed: int,
+    limit: int,
+    minimising: bool = False,
+    tally: Counter[str] | None = None,
+    layouts: bool = False,
 ) -> tuple[int, int, list[Disagreement]] | None:
     """The comparisons for the policy (and its mutation) that ``seed`` generates: (pairs compared
     by check, by diff, disagreements; with ``minimising``, each kind again on a minimised policy);
-    None when the policy's universe is too large."""
+    None when the policy's universe is too large. With ``layouts``, on package folders."""
     c = RandomChoices(random.Random(seed))
     spec = fitted(gen_spec(c), limit)
     if spec is None:
         return None
-    checked, found = compare_check(spec, tally)
+    layout = gen_layout(c, spec) if layouts else None
+
+    def realise(*versions: Spec) -> Realisation:
+        return FLAT if layout is None else LayoutRealisation(layout, versions)
+
+    checked, found = compare_check(spec, tally, realise(spec))
     if minimising and found:
-        found += minimised(found, (spec,), lambda v: compare_check(v[0])[1])
+        found += minimised(found, (spec,), lambda v: compare_check(v[0], None, realise(*v))[1])
     new, change = mutate(c, spec)
     diffed = 0
     if universe_cost([spec, new]) <= limit:
-        diffed, more = compare_diff(spec, new, change, tally)
+        diffed, more = compare_diff(spec, new, change, tally, realise(spec, new))
         if minimising and more:
-            more += minimised(more, (spec, new), lambda v: compare_diff(v[0], v[1])[1])
+            more += minimised(
+                more, (spec, new), lambda v: compare_diff(v[0], v[1], "", None, realise(*v))[1]
+            )
         found += more
     return checked, diffed, found
 
@@ -99,6 +116,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--replay", type=int, help="run only the policy of this policy seed")
     parser.add_argument(
+        "--layouts",
+        action="store_true",
+        help="write each policy as a using policy and packages in folders (package layouts)",
+    )
+    parser.add_argument(
         "--minimise",
         action="store_true",
         help="also show each kind of disagreement on a minimised policy (slower)",
@@ -117,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     while pairs < args.pairs:
         seed = args.replay if args.replay is not None else rng.randrange(2**32)
         try:
-            result = run_one(seed, args.limit, args.minimise, tally)
+            result = run_one(seed, args.limit, args.minimise, tally, args.layouts)
         except Exception:  # a crash of the engine (or of the harness): report it, go on
             by_verdict["crash"] += 1
             print(f"==== crash (policy seed {seed}) ====\n{traceback.format_exc()}", flush=True)

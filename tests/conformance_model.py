@@ -1,10 +1,13 @@
 """The soundness harness of ``conforms``: a random policy of ``soundness_model`` (every construct
-of the language), its rules split at random into the policy's own and a package's, some of its
-context keys held absent and some of its terms chosen as the policy's; ``conformance`` of the
-whole policy is compared with a brute-force walk over ``SoundUniverse``: every request over the
-chosen terms whose context leaves the held keys out, decided by the policy's own rules alone and
-by the package's rules alone (each loaded as a policy of its own), is a finding exactly when the
-first allows and the second denies, or allows with an obligation the first does not carry."""
+of the language), its rules and overrides split at random into the policy's own and a
+package's, some of its context keys held absent and some of its terms chosen as the policy's;
+``conformance`` of the whole policy is compared with a brute-force walk over ``SoundUniverse``:
+every request over the chosen terms whose context leaves the held keys out, decided by the
+policy's own rules and overrides alone and by the package's alone (each loaded as a policy of its
+own: an override lifts only the rules of its side), is a finding exactly when the first allows
+and the second denies, or allows with an obligation the first does not carry.
+
+``tests/test_soundness_packages.py`` does the same on policies laid out in package folders."""
 
 from __future__ import annotations
 
@@ -39,12 +42,13 @@ from .soundness_model import (
     universe_cost,
 )
 from .test_analysis import rule_exprs
-from .test_properties import KINDS, Request
+from .test_properties import KINDS, Request, lifted_ids
 
 
 @dataclass(frozen=True)
 class Split:
-    """Which rules are the package's, which keys no request sends, and the policy's terms."""
+    """Which rules and overrides are the package's, which keys no request sends, and the
+    policy's terms."""
 
     package: frozenset[str]
     absent: frozenset[str]
@@ -65,17 +69,30 @@ def gen_case(c: Choices, limit: int) -> tuple[Spec, Split] | None:
         # that allows nothing conforms.
         kept = {pick(c, allows)} if allows and c.number(0, 3) else set()
         package = {r.id for r in spec.rules if c.number(0, 3 if r.effect == "deny" else 1)}
-        return spec, gen_split(c, spec, frozenset(package - kept))
+        package -= kept
+        # Mostly each override on the side of the rules it lifts; sometimes on the other.
+        for override in spec.overrides:
+            lifted = set(lifted_ids(spec.rules, override))
+            if (lifted <= package) == (c.number(0, 3) != 0):
+                package.add(override.id)
+        return spec, gen_split(c, spec, frozenset(package))
     kind = pick(c, [*MUTATIONS[:-1], "constant", "obligations", "exception"])
     mutated, _ = mutate(c, spec, kind)
     theirs = [replace(r, id=f"p{r.id}") for r in mutated.rules] if mutated.keys == spec.keys else []
+    # The package's overrides: the policy's, lifting the package's copies of the rules.
+    overrides = [
+        replace(o, id=f"p{o.id}", lifts=tuple(f"p{r}" for r in o.lifts))
+        for o in spec.overrides
+        if theirs
+    ]
     own = list(spec.rules)
     if flag(c):  # the policy forgets some of the obligations its package requires
         own = [replace(r, obligations=r.obligations[: c.number(0, 1)]) for r in own]
-    both = replace(spec, rules=(*own, *theirs))
+    both = replace(spec, rules=(*own, *theirs), overrides=(*spec.overrides, *overrides))
     if universe_cost([both]) > limit:
         return None
-    return both, gen_split(c, both, frozenset(r.id for r in theirs))
+    ids = {r.id for r in theirs} | {o.id for o in overrides}
+    return both, gen_split(c, both, frozenset(ids))
 
 
 def gen_split(c: Choices, spec: Spec, package: frozenset[str]) -> Split:
@@ -110,8 +127,17 @@ def finding_kind(own: policy_engine.Decision, package: policy_engine.Decision) -
 
 
 def _sides(spec: Spec, split: Split) -> tuple[policy_engine.Policy, ...]:
-    own = replace(spec, rules=tuple(r for r in spec.rules if r.id not in split.package))
-    theirs = replace(spec, rules=tuple(r for r in spec.rules if r.id in split.package))
+    """The whole policy, the policy's own rules and overrides, and the package's."""
+    own = replace(
+        spec,
+        rules=tuple(r for r in spec.rules if r.id not in split.package),
+        overrides=tuple(o for o in spec.overrides if o.id not in split.package),
+    )
+    theirs = replace(
+        spec,
+        rules=tuple(r for r in spec.rules if r.id in split.package),
+        overrides=tuple(o for o in spec.overrides if o.id in split.package),
+    )
     try:
         return tuple(load_policy_text(spec_text(s)) for s in (spec, own, theirs))
     except policy_engine.PolicyError as exc:
@@ -129,7 +155,7 @@ def compare_conformance(
     out: list[Disagreement] = []
 
     def disagree(message: str, request: Request | None = None) -> None:
-        message += f" [package rules {sorted(split.package)}, absent {sorted(split.absent)}]"
+        message += f" [package statements {sorted(split.package)}, absent {sorted(split.absent)}]"
         out.append(Disagreement("conforms", message, text, request))
 
     try:

@@ -73,6 +73,10 @@ Whether a rule *applies* comes from :class:`SoundReference`, the independent ref
 ``test_properties`` taught the per-policy schema; decisions come from the engine's ``decide`` (and
 are compared with the reference's too, as a sanity check of the harness itself). A disagreement is
 a :class:`Disagreement`; :func:`minimise` shrinks the policy (or pair of versions) that shows one.
+
+How a spec is written for the engine is a :class:`Realisation`: one rule file (:data:`FLAT`), or
+a using policy and its packages in folders (``tests/soundness_layouts.py``), which speaks the
+spec's names to the comparisons, so that they run unchanged on either.
 """
 
 from __future__ import annotations
@@ -1772,19 +1776,71 @@ def brute_force(spec: Spec, policy: policy_engine.Policy, universe: SoundUnivers
     return facts
 
 
-def compare_check(spec: Spec, tally: Counter[str] | None = None) -> tuple[int, list[Disagreement]]:
-    """Every verdict of ``check`` on ``spec`` against the brute force; (requests decided,
-    disagreements). ``tally`` counts the verdicts compared (by what check said)."""
-    from policy_engine.analysis.findings import invariant_diagnostics
+class Realisation(Protocol):
+    """How a :class:`Spec` becomes a policy the engine reads: as one rule file (:data:`FLAT`),
+    or laid out in package folders (``tests/soundness_layouts.py``). Whatever the layout, the
+    policy it loads decides, and ``check`` and ``diff`` report, in the spec's own names."""
 
-    text = spec_text(spec)
+    def text(self, spec: Spec) -> str:
+        """What a disagreement shows of the policy."""
+        ...
+
+    def load(self, spec: Spec) -> Any:
+        """The policy: its ``decide`` takes and answers the spec's names."""
+        ...
+
+    def check(
+        self, spec: Spec, policy: Any
+    ) -> tuple[list[policy_engine.Diagnostic], dict[str, bool]]:
+        """``check``'s diagnostics, and for each invariant whether ``invariant_diagnostics``
+        finds a counterexample."""
+        ...
+
+    def diff(self, old: Any, new: Any) -> Any:
+        """``diff_policies`` of two loaded versions (a ``DiffReport`` in the spec's names)."""
+        ...
+
+
+class _Flat:
+    """Each spec as one rule file (:func:`spec_text`)."""
+
+    def text(self, spec: Spec) -> str:
+        return spec_text(spec)
+
+    def load(self, spec: Spec) -> policy_engine.Policy:
+        return load_policy_text(spec_text(spec))
+
+    def check(
+        self, spec: Spec, policy: policy_engine.Policy
+    ) -> tuple[list[policy_engine.Diagnostic], dict[str, bool]]:
+        from policy_engine.analysis.findings import invariant_diagnostics
+
+        diagnostics, path = check_text(spec_text(spec))
+        _, results = invariant_diagnostics(policy.compiled, path)
+        return diagnostics, {r.invariant.id.value: r.counterexample is not None for r in results}
+
+    def diff(self, old: policy_engine.Policy, new: policy_engine.Policy) -> Any:
+        from policy_engine.analysis.diff import diff_policies
+
+        return diff_policies(old, new)
+
+
+FLAT: Realisation = _Flat()
+
+
+def compare_check(
+    spec: Spec, tally: Counter[str] | None = None, realise: Realisation = FLAT
+) -> tuple[int, list[Disagreement]]:
+    """Every verdict of ``check`` on ``spec`` (as ``realise`` writes it) against the brute
+    force; (requests decided, disagreements). ``tally`` counts the verdicts compared (by what
+    check said)."""
+    text = realise.text(spec)
     try:
-        policy = load_policy_text(text)
+        policy = realise.load(spec)
     except policy_engine.PolicyError as exc:
         raise HarnessError(f"the generated policy does not load: {exc}\n{text}") from exc
     try:
-        diagnostics, path = check_text(text)
-        _, results = invariant_diagnostics(policy.compiled, path)
+        diagnostics, proved = realise.check(spec, policy)
     except Exception as exc:
         crash = Disagreement("crash", f"check raised {type(exc).__name__}: {exc}", text)
         facts = brute_force(spec, policy, SoundUniverse([spec]))  # decisions are still compared
@@ -1823,7 +1879,6 @@ def compare_check(spec: Spec, tally: Counter[str] | None = None) -> tuple[int, l
         tally["check: deny-overrides-allow"] += len(found.overlaps)
 
     # 1. invariants
-    proved = {r.invariant.id.value: r.counterexample is not None for r in results}
     for inv in spec.invariants:
         if (inv.id,) in open_questions.get("invariant", set()):
             continue
@@ -1879,7 +1934,7 @@ def compare_check(spec: Spec, tally: Counter[str] | None = None) -> tuple[int, l
 
     # 4. redundant-rule
     for rule_id in sorted(found.redundant):
-        changed, n = _removal_changes(spec, policy, universe, rule_id)
+        changed, n = _removal_changes(spec, policy, universe, rule_id, realise)
         requests += n
         if changed is not None:
             disagree(
@@ -1939,12 +1994,16 @@ def _applying_request(spec: Spec, universe: SoundUniverse, rule: RuleSpec) -> Re
 
 
 def _removal_changes(
-    spec: Spec, policy: policy_engine.Policy, universe: SoundUniverse, rule_id: str
+    spec: Spec,
+    policy: policy_engine.Policy,
+    universe: SoundUniverse,
+    rule_id: str,
+    realise: Realisation = FLAT,
 ) -> tuple[Request | None, int]:
     """A request whose effect or obligations change when ``rule_id`` is removed (None when none
     does), and how many requests were compared."""
     rule = spec.rule(rule_id)
-    without = load_policy_text(spec_text(replace(spec.without_rule(rule_id), invariants=())))
+    without = realise.load(replace(spec.without_rule(rule_id), invariants=()))
     n = 0
     for cell in cells_of(spec.vocab):
         if not rule_covers(spec.vocab, rule, cell):
@@ -2008,22 +2067,24 @@ def reported_cells(vocab: Vocab, groups: Iterable[Any]) -> dict[tuple[str, str, 
 
 
 def compare_diff(
-    old: Spec, new: Spec, change: str = "", tally: Counter[str] | None = None
+    old: Spec,
+    new: Spec,
+    change: str = "",
+    tally: Counter[str] | None = None,
+    realise: Realisation = FLAT,
 ) -> tuple[int, list[Disagreement]]:
-    """Every group of ``diff`` from ``old`` to ``new`` against the brute force over the union of
-    their universes; ``change`` (what the mutation did) goes into the messages; ``tally`` counts
-    the groups compared by kind."""
-    from policy_engine.analysis.diff import diff_policies
-
+    """Every group of ``diff`` from ``old`` to ``new`` (as ``realise`` writes them) against the
+    brute force over the union of their universes; ``change`` (what the mutation did) goes into
+    the messages; ``tally`` counts the groups compared by kind."""
     old = replace(old, invariants=())
     new = replace(new, invariants=())
-    old_text, new_text = spec_text(old), spec_text(new)
+    old_text, new_text = realise.text(old), realise.text(new)
     try:
-        a, b = load_policy_text(old_text), load_policy_text(new_text)
+        a, b = realise.load(old), realise.load(new)
     except policy_engine.PolicyError as exc:
         raise HarnessError(f"a generated policy does not load: {exc}") from exc
     try:
-        report = diff_policies(a, b)
+        report = realise.diff(a, b)
     except Exception as exc:
         message = f"diff raised {type(exc).__name__}: {exc}"
         return 0, [Disagreement("crash", message, old_text, None, new_text)]

@@ -5,15 +5,17 @@ policies of every construct (``conformance_model``)."""
 from __future__ import annotations
 
 import random
+from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import assume, given, note, settings
 from hypothesis import strategies as st
 
-from policy_engine import load_policy_text
+from policy_engine import load_policy, load_policy_text
 from policy_engine.analysis import diff as diff_module
 from policy_engine.analysis.conformance import conformance
+from policy_engine.analysis.conformance_target import conforms
 
 from . import conformance_model as conformance_module
 from .conformance_model import Split, compare_conformance, gen_case
@@ -103,3 +105,66 @@ def test_an_absent_key_the_policy_does_not_declare_is_an_error() -> None:
     compiled = load_policy_text(spec_text(spec)).compiled
     with pytest.raises(ValueError, match="not context keys of the policy: nope"):
         conformance(compiled, split.package, iter(["kb0", "nope"]))
+
+
+# ---- regressions found by the package layouts (tests/test_soundness_packages.py) -----------------
+
+LAW = """\
+party staff
+data health
+purpose care
+context emergency: boolean
+context x: integer
+rule care §1
+  allow staff to use health for care
+rule no_health §2
+  deny any party from using health for any purpose
+  when x > 1
+"""
+
+ORG = """\
+use law from "../law"
+party nurse under law.staff
+data records under law.health
+purpose treat under law.care
+context duty: boolean
+rule nurses §1
+  allow nurse to use records for treat
+override lift §1
+  lifts law.no_health
+  when {condition}
+"""
+
+
+def _org_conforms(tmp_path: Path, condition: str) -> Any:
+    (tmp_path / "law").mkdir()
+    (tmp_path / "law" / "rules.policy").write_text(LAW, encoding="utf-8")
+    (tmp_path / "org").mkdir()
+    (tmp_path / "org" / "rules.policy").write_text(ORG.format(condition=condition), "utf-8")
+    return conforms(load_policy(tmp_path / "org"), "law", "org")
+
+
+def test_the_policys_override_of_a_package_deny_lifts_nothing_on_the_packages_side(
+    tmp_path: Path,
+) -> None:
+    """The law denies health data while `x` (a fact the org does not have) may exceed 1; the
+    org lifts that deny when `duty`. The law alone lifts nothing: every request the org allows
+    is a finding, `duty` or not (the org's override was applied on the law's side)."""
+    report = _org_conforms(tmp_path, "duty")
+    assert report.absent_keys == ["law.emergency", "law.x"]
+    [group] = report.groups
+    assert (group.kind, group.package_rules) == ("not-allowed", ["law.no_health"])
+    assert report.requests_found == report.requests_compared
+    # Counted among the package's statements, the override lifts the law's deny when `duty`.
+    compiled = load_policy(tmp_path / "org").compiled
+    sides = conformance(compiled, {"law.care", "law.no_health", "lift"}, report.absent_keys)
+    assert 0 < sides.requests_found < sides.requests_compared
+
+
+def test_a_package_key_the_policys_override_mentions_is_a_fact_of_its_requests(
+    tmp_path: Path,
+) -> None:
+    """`law.emergency` is read by no rule of the org's, but its override mentions it: the org's
+    requests carry it (it was held absent, as if the org had no such fact)."""
+    report = _org_conforms(tmp_path, "duty and law.emergency")
+    assert report.absent_keys == ["law.x"]

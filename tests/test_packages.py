@@ -14,6 +14,7 @@ import pytest
 import policy_engine
 from policy_engine import RequestError, load_policy, load_policy_text
 from policy_engine.engine import loading
+from policy_engine.language import ast
 
 from .packages_fixture import BASE_DOCUMENT, BASE_RULES, DEPT_RULES, base_and_dept, write
 
@@ -347,3 +348,53 @@ def test_an_override_of_the_policy_may_lift_a_packages_deny(tmp_path: Path) -> N
     d = policy.decide("agents", "base.email", "base.support", context)
     assert (d.effect, _ids(d)) == ("allow", ["agents_email", "base.staff_support"])
     assert policy.decide("agents", "base.email", "base.support", {"where": "US"}).effect == "deny"
+
+
+def test_a_policy_restored_from_the_cache_reads_the_supplying_key_where_it_names_the_packages(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Regression (found by the soundness harness's package layouts): the policy's own mention
+    of a supplied package key by the package's name (`base.destination`, which reads `where`)
+    was re-parsed from the cache as `base.destination`, no key of the policy, and `check` of a
+    policy loaded once before crashed with a KeyError."""
+    monkeypatch.setenv("POLICY_ENGINE_CACHE_DIR", str(tmp_path / "cache"))
+    dept = base_and_dept(
+        tmp_path / "p",
+        DEPT_RULES + "rule unknown_destination §2\n"
+        "  deny agents from using base.email for base.support\n"
+        "  when base.destination is missing\n",
+    )
+    fresh = load_policy(dept)
+    restored = load_policy(dept)  # from the compiled cache
+    for policy in (fresh, restored):
+        rule = next(r for r in policy.compiled.rules if r.id == "unknown_destination")
+        assert rule.source.condition == ast.Presence(ast.Name("where"), known=False)
+    restored_check = [d.render() for d in policy_engine.check_policy(dept)]
+    monkeypatch.setenv("POLICY_ENGINE_CACHE_DIR", str(tmp_path / "empty-cache"))
+    assert restored_check == [d.render() for d in policy_engine.check_policy(dept)]
+    assert any("`unknown_destination`" in line for line in restored_check)
+
+
+def test_a_key_of_a_packages_package_supplied_from_the_top_is_listed_with_its_package(
+    tmp_path: Path,
+) -> None:
+    """Regression (found by the soundness harness's package layouts): a key of `dept.base` that
+    the top policy supplies was listed among the keys supplied to `dept`."""
+    base_and_dept(tmp_path)
+    write(
+        tmp_path,
+        {
+            "top/rules.policy": 'use dept from "../dept"\n'
+            "context destination: string supplies dept.where\n"
+            "context checked: boolean supplies dept.base.verified\n"
+        },
+    )
+    policy = load_policy(tmp_path / "top")
+    supplies = {u.namespace: dict(u.supplies) for u in policy.packages}
+    assert supplies == {
+        "dept": {"dept.where": "destination"},
+        "dept.base": {"dept.base.destination": "destination", "dept.base.verified": "checked"},
+    }
+    context = {"destination": "CA-QC", "checked": True}
+    d = policy.decide("dept.agents", "dept.base.email", "dept.base.support", context)
+    assert (d.effect, _ids(d)) == ("allow", ["dept.agents_email", "dept.base.staff_support"])

@@ -26,7 +26,8 @@ makes through a test that compares the key with another key.
 
 A failing property prints its policy twice: greedily minimised (hypothesis' own shrinking is off:
 each step would be a whole brute force) and as drawn, with the seed that regenerates it.
-``benchmarks/soundness.py`` runs the same comparisons on many more random policies.
+``benchmarks/soundness.py`` runs the same comparisons on many more random policies;
+``tests/test_soundness_packages.py`` runs them on the same policies written in package folders.
 """
 
 from __future__ import annotations

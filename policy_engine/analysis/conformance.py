@@ -4,13 +4,13 @@ decision lacks, exactly, over the policy's request space.
 
 One compiled policy holds both sides over one vocabulary (a policy that uses a package holds the
 package's rules under its namespace). Two views of it are compared with the diff's machinery
-(:func:`.diff.compare_cells`): the policy's own rules (every rule not from the package) and the
-package's rules. The comparison keeps only what the package does not allow of what the policy
-allows (:func:`finding_kind`); the cells are the policy's own terms, and the package's keys that
-the policy does not supply are held absent in every request (:class:`~.space.RequestSpace`'s
-``absent``): the policy has no such fact, so the package decides without it (or with its
-default). Each group's example is decided again by the evaluator on both sides before it is
-reported (:mod:`.conformance_examples`).
+(:func:`.diff.compare_cells`): the policy's own rules and overrides (every one not from the
+package) and the package's. The comparison keeps only what the package does not allow of what
+the policy allows (:func:`finding_kind`); the cells are the policy's own terms, and the
+package's keys that the policy does not supply are held absent in every request
+(:class:`~.space.RequestSpace`'s ``absent``): the policy has no such fact, so the package
+decides without it (or with its default). Each group's example is decided again by the
+evaluator on both sides before it is reported (:mod:`.conformance_examples`).
 """
 
 from __future__ import annotations
@@ -32,17 +32,29 @@ from .scopes import KINDS
 from .space import RequestSpace
 
 
-def rules_view(compiled: CompiledPolicy, keep: Callable[[CompiledRule], bool]) -> CompiledPolicy:
-    """The policy with only the rules ``keep`` chooses, compiled again from the checked policy:
-    the same vocabulary, context keys and version. Its overrides lift only the chosen deny
-    rules and bring their obligations only to the chosen allow rules, so a side decides as the
-    policy made of its own rules would (an override of one side that lifts a deny of the other
-    lifts nothing there)."""
+def rules_view(
+    compiled: CompiledPolicy,
+    keep: Callable[[CompiledRule], bool],
+    keep_override: Callable[[str], bool] = lambda _: True,
+) -> CompiledPolicy:
+    """The policy with only the rules ``keep`` chooses and the overrides ``keep_override``
+    chooses (by id), compiled again from the checked policy: the same vocabulary, context keys
+    and version. Its overrides lift only the chosen deny rules and bring their obligations only
+    to the chosen allow rules, so a side decides as the policy made of its own rules and
+    overrides would (an override of one side that lifts a deny of the other lifts nothing on
+    either side)."""
     checked = compiled.checked
     kept = {rule.id for rule in compiled.rules if keep(rule)}
-    lifted = {o: tuple(r for r in ids if r in kept) for o, ids in checked.lifted.items()}
+    overrides = [o for o in checked.overrides if keep_override(o.id.value)]
+    lifted = {
+        o.id.value: tuple(r for r in checked.lifted.get(o.id.value, ()) if r in kept)
+        for o in overrides
+    }
     view_checked = dataclasses.replace(
-        checked, rules=[r for r in checked.rules if r.id.value in kept], lifted=lifted
+        checked,
+        rules=[r for r in checked.rules if r.id.value in kept],
+        overrides=overrides,
+        lifted=lifted,
     )
     return compile_policy(view_checked, compiled.version)
 
@@ -72,9 +84,10 @@ def conformance(
     budget: Budget | None = None,
 ) -> ConformanceReport:
     """Every request of the policy's space that the policy's own rules (those whose id is not in
-    ``package_rules``) allow and the package's rules do not, or allow without an obligation the
-    package's decision carries. ``absent``: context keys no request sends; ``terms``: the
-    parties, data and purposes of the policy's requests, by kind (None: every declared term);
+    ``package_rules``: the ids of the package's rules and overrides) allow and the package's
+    rules do not, or allow without an obligation the package's decision carries. ``absent``:
+    context keys no request sends; ``terms``: the parties, data and purposes of the policy's
+    requests, by kind (None: every declared term);
     ``names``: the policy's and the package's names in the report. Raises
     :class:`~.budget.BudgetExceeded` when the budget runs out: the answer is exact or not
     given, and :class:`~.search_values.AnalysisDisagreement` when the evaluator does not
@@ -84,8 +97,8 @@ def conformance(
     if unknown:
         raise ValueError(f"not context keys of the policy: {', '.join(unknown)}")
     package = frozenset(package_rules)
-    own = rules_view(compiled, lambda rule: rule.id not in package)
-    theirs = rules_view(compiled, lambda rule: rule.id in package)
+    own = rules_view(compiled, lambda rule: rule.id not in package, lambda o: o not in package)
+    theirs = rules_view(compiled, lambda rule: rule.id in package, lambda o: o in package)
     meter = Meter(budget or Budget.from_environment())
     space = RequestSpace([own, theirs], meter=meter, absent=held)
     comparison = finding_kind(compiled.hierarchies["obligation"])

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from ..engine.compiler import CompiledPolicy
 from ..engine.policy import Policy
+from ..language import ast
 from ..language.errors import Diagnostic, PolicyError, suggestion_help
 from ..semantics.package_use import PackageUse
 from .budget import Budget
@@ -32,9 +33,10 @@ class PackageSide:
 
     use: PackageUse
     rules: frozenset[str]
-    """The ids of the package's rules."""
+    """The ids of the package's rules and overrides."""
     absent: tuple[str, ...]
-    """The package's keys that the policy neither supplies nor reads: no request sends them."""
+    """The package's keys that the policy neither supplies nor reads (in a condition of its
+    rules or overrides): no request sends them."""
     terms: dict[str, list[str]]
     """The parties, data and purposes of the policy's requests: every term not the package's."""
 
@@ -74,14 +76,21 @@ def _shown(folder: str) -> str:
 
 def package_side(compiled: CompiledPolicy, use: PackageUse) -> PackageSide:
     prefix = use.namespace + "."
-    rules = frozenset(r.id for r in compiled.rules if r.id.startswith(prefix))
+    checked = compiled.checked
+    ids = [r.id.value for r in checked.rules] + [o.id.value for o in checked.overrides]
+    rules = frozenset(i for i in ids if i.startswith(prefix))
     read: set[str] = set()
-    for rule in compiled.rules:
-        if rule.id not in rules:
-            logic = rule.logic  # the overrides' conditions included, as the rule decides
-            for expr in (logic.condition, *logic.exceptions, *logic.obligation_conditions):
-                if expr is not None:
-                    read |= keys_of(expr, compiled.context, compiled.now_key)
+    statements: list[ast.Rule | ast.Override] = [*checked.rules, *checked.overrides]
+    for statement in statements:
+        if statement.id.value in rules:
+            continue
+        # What the policy's statement says: its conditions, the clauses' (with the conditions
+        # their obligations are declared with), never what the overrides add to a rule.
+        exceptions = statement.exceptions if isinstance(statement, ast.Rule) else ()
+        clauses = (c.condition for c in statement.obligations)
+        for expr in (statement.condition, *exceptions, *clauses):
+            if expr is not None:
+                read |= keys_of(expr, compiled.context, compiled.now_key)
     absent = tuple(sorted(k for k in compiled.context if k.startswith(prefix) and k not in read))
     terms = {
         kind: [t for t in compiled.hierarchies[kind].ordered if not t.startswith(prefix)]

@@ -32,7 +32,7 @@ from ..language.source import Source, Span
 from ..language.time_values import TimeValue, time_value
 from ..semantics.attribute_table import Attribute
 from ..semantics.checker import CheckedPolicy
-from ..semantics.namespacing import Renaming, rename_item
+from ..semantics.namespacing import Renaming, rename_item, supplied_in
 from ..semantics.package_use import PackageUse
 from ..semantics.resolve import Resolver
 from ..semantics.term_keys import KeyAttributes
@@ -252,12 +252,22 @@ class _Reparse:
         package = self.file_packages[which]
         if package:
             load = functools.partial(_renamed, load, Renaming(package, self.supplies))
+        elif self.supplies:
+            load = functools.partial(_supplied, load, self.supplies)
         return load
 
 
 def _renamed(load: Callable[[], ast.Rule], renaming: Renaming) -> ast.Rule:
     """A package's rule, re-parsed from its text, under its namespace (as it was checked)."""
     rule = rename_item(load(), renaming)
+    assert isinstance(rule, ast.Rule)
+    return rule
+
+
+def _supplied(load: Callable[[], ast.Rule], supplies: dict[str, str]) -> ast.Rule:
+    """The policy's own rule, re-parsed from its text, its mentions of a supplied package key
+    read as the supplying key (as it was checked)."""
+    rule = supplied_in(load(), supplies)
     assert isinstance(rule, ast.Rule)
     return rule
 

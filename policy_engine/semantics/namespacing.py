@@ -88,11 +88,16 @@ def rename_item(item: ast.Item, renaming: Renaming) -> ast.Item:
 def with_supplied(file: ast.PolicyFile, supplies: Mapping[str, str]) -> ast.PolicyFile:
     """The using policy's own ``file`` with its mentions of a supplied package key
     (``law25.destination``) read as the key that supplies it (its declarations unchanged)."""
-    items = tuple(
-        item if isinstance(item, ast.ContextDecl) else _walk(item, lambda n: supplied(supplies, n))
-        for item in file.items
-    )
+    items = tuple(supplied_in(item, supplies) for item in file.items)
     return ast.PolicyFile(file.name, items, file.package)
+
+
+def supplied_in(item: ast.Item, supplies: Mapping[str, str]) -> ast.Item:
+    """One statement of the using policy's own, as :func:`with_supplied` reads it."""
+    if isinstance(item, ast.ContextDecl):
+        return item
+    renamed: ast.Item = _walk(item, lambda n: supplied(supplies, n))
+    return renamed
 
 
 def _name(name: ast.Name, rename: Rename) -> ast.Name:

@@ -124,21 +124,40 @@ def _bring_in(
         )
         for d in inner.documents
     ]
-    out.uses.append(
-        PackageUse(namespace, package.folder, package.policy.version, supplies, package.decl)
-    )
-    for use in inner.uses:
-        out.uses.append(
-            PackageUse(
-                renaming.prefix(use.namespace),
-                use.folder,
-                use.version,
-                {renaming.prefix(k): renaming.reference(v) for k, v in use.supplies.items()},
-                use.decl,
-            )
-        )
+    out.uses += _uses(package, inner.uses, renaming)
     out.diagnostics += inner.diagnostics
     return supplies
+
+
+def _uses(package: Package, inner: list[PackageUse], renaming: Renaming) -> list[PackageUse]:
+    """The package and its packages as the policy that uses it sees them, each with the keys
+    supplied to it (a key of a package's package that this policy supplies is listed with that
+    package)."""
+    nested = sorted((renaming.prefix(u.namespace) for u in inner), key=len, reverse=True)
+
+    def supplied_to(name: str) -> dict[str, str]:
+        return {
+            k: v
+            for k, v in renaming.supplies.items()
+            if next((n for n in nested if k.startswith(n + ".")), renaming.namespace) == name
+        }
+
+    found = [
+        PackageUse(
+            package.namespace,
+            package.folder,
+            package.policy.version,
+            supplied_to(package.namespace),
+            package.decl,
+        )
+    ]
+    for use in inner:
+        full = renaming.prefix(use.namespace)
+        given = {renaming.prefix(k): renaming.reference(v) for k, v in use.supplies.items()}
+        found.append(
+            PackageUse(full, use.folder, use.version, {**given, **supplied_to(full)}, use.decl)
+        )
+    return found
 
 
 def _unmarked(item: ast.Item, has_ledger_key: bool, out: Flattened, package: Package) -> ast.Item:
