@@ -91,6 +91,7 @@ from .test_properties import (
     RuleSpec,
     Vocab,
     cites_within,
+    detail_order,
     expr_text,
     lifted_ids,
     lit_text,
@@ -278,12 +279,12 @@ def with_policy_override(c: Choices, spec: Spec, layout: Layout) -> tuple[Spec, 
 
 def expr_refs(expr: Expr) -> Iterator[tuple[str, str]]:
     """What ``expr`` names: ("key", name), ("term", name), ("attr", name), through named
-    conditions."""
+    conditions (an attribute of the term a key names: the key and the attribute)."""
     for leaf in leaves(expr):
         if leaf[0] == "known":
             yield ("key", leaf[1])
             continue
-        found = [leaf[1]] if leaf[0] == "truth" else [leaf[2], leaf[3]]
+        found = [leaf[1]] if leaf[0] in ("truth", "aknown") else [leaf[2], leaf[3]]
         while found:
             operand = found.pop()
             tag = operand[0]
@@ -293,6 +294,9 @@ def expr_refs(expr: Expr) -> Iterator[tuple[str, str]]:
                 yield ("term", operand[2])
             elif tag == "attr":
                 yield ("attr", operand[2])
+            elif tag == "kattr":
+                yield ("key", operand[1])
+                yield ("attr", operand[3])
             elif tag == "list":
                 found += operand[2]
             elif tag == "shift":
@@ -371,6 +375,8 @@ class Arrangement:
                 level = self.owner[key.name] if key.name in self.owner else self.prefer(key.name)
                 if key.base == "set":  # a default names terms
                     level = lowest_common(level, *(self.owner[t] for t in key.default or ()))
+                if key.base == "term" and key.default is not None:  # a default names a term
+                    level = lowest_common(level, self.owner[key.default])
                 self.owner[key.name] = level
         for spec in specs:
             for key in spec.keys:
@@ -449,7 +455,8 @@ class Arrangement:
             names[override.id] = self.name(self.top, override.id)
         keys = {k.name: self.key_name(self.top, k.name) for k in spec.keys}
         sets = frozenset(k.name for k in spec.keys if k.base == "set")
-        return Naming(names, keys, sets)
+        terms = frozenset(k.name for k in spec.keys if k.base == "term")
+        return Naming(names, keys, sets, terms)
 
     # ---- views -----------------------------------------------------------------------------------
 
@@ -590,6 +597,8 @@ class Arrangement:
         if key.default is not None:
             if key.base == "set":
                 default = f" default [{', '.join(self.name(at, t) for t in key.default)}]"
+            elif key.base == "term":
+                default = f" default {self.name(at, key.default)}"
             else:
                 default = f" default {key.default_text()}"
         name = supplier_name(key.name, i)
@@ -727,6 +736,8 @@ class Renamer:
             return ("list", node[1], tuple(self.operand(i) for i in node[2]))
         if tag == "shift":
             return ("shift", self.operand(node[1]), *node[2:])
+        if tag == "kattr":  # `pk.kk_party.level`: the key as this level names it
+            return ("kattr", self.arrangement.key_name(self.at, node[1], mention=True), *node[2:])
         return node
 
     def expr(self, expr: Expr) -> Expr:
@@ -742,8 +753,8 @@ class Renamer:
             return ("named", qualified(self.at, owner, expr[1]), expr[2])
         if tag == "known":
             return ("known", self.arrangement.key_name(self.at, expr[1], mention=True), expr[2])
-        if tag == "truth":
-            return ("truth", self.operand(expr[1]))
+        if tag in ("truth", "aknown"):
+            return (tag, self.operand(expr[1]), *expr[2:])
         return (tag, expr[1], self.operand(expr[2]), self.operand(expr[3]))
 
     def clauses(
@@ -811,7 +822,9 @@ class Naming:
     keys: Mapping[str, str]
     """Context key → the key a request sends."""
     sets: frozenset[str]
-    """The keys whose values are terms."""
+    """The keys whose values are lists of terms."""
+    terms: frozenset[str] = frozenset()
+    """The keys whose value is one term."""
 
     def back(self) -> dict[str, str]:
         """Each qualified name → the spec's name (computed once)."""
@@ -823,7 +836,11 @@ class Naming:
 
     def request(self, request: Request) -> Request:
         context = {
-            self.keys[k]: [self.names[t] for t in v] if k in self.sets and v is not None else v
+            self.keys[k]: [self.names[t] for t in v]
+            if k in self.sets and v is not None
+            else self.names[v]
+            if k in self.terms and v is not None
+            else v
             for k, v in request.context.items()
         }
         return Request(
@@ -836,7 +853,11 @@ class Naming:
     def spec_request(self, request: Request) -> Request:
         back = self.back()
         context = {
-            back[k]: [back[t] for t in v] if back[k] in self.sets and v is not None else v
+            back[k]: [back[t] for t in v]
+            if back[k] in self.sets and v is not None
+            else back[v]
+            if back[k] in self.terms and v is not None
+            else v
             for k, v in request.context.items()
         }
         return Request(back[request.party], back[request.data], back[request.purpose], context)
@@ -921,7 +942,7 @@ class SpecPolicy:
         return SpecDecision(
             d.effect,
             sorted(back.get(o, o) for o in d.obligations),
-            sorted(details, key=lambda s: s.text),
+            sorted(details, key=lambda s: detail_order(s.text)),  # as decisions order them
             sorted((Reason(back.get(r.id, r.id)) for r in d.reasons), key=lambda r: r.id),
             sorted(back.get(m, m) for m in d.missing),
         )
