@@ -29,6 +29,46 @@ def unavailable(reason: str) -> NoReturn:
     pytest.skip(reason)
 
 
+CHROMIUM = os.environ.get("POLICY_ENGINE_CHROMIUM", "/usr/bin/chromium")
+
+
+@contextmanager
+def chromium() -> Iterator[Any]:
+    """Debian's Chromium driven by Playwright (skipped, or failed, when either is missing)."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        unavailable("Playwright is not installed (pip install '.[test]')")
+    if not Path(CHROMIUM).is_file():
+        unavailable(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM)
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+def axe_runner() -> Any:
+    """axe-core, run from Python on a page (skipped, or failed, when it is not installed)."""
+    try:
+        from axe_playwright_python.sync_playwright import Axe
+    except ImportError:
+        unavailable("axe-playwright-python is not installed (pip install '.[test]')")
+    return Axe()
+
+
+def no_serious_violations(axe: Any, tab: TabWatch) -> None:
+    """axe-core finds no serious or critical accessibility violation on the tab's page."""
+    found = axe.run(tab.page).response["violations"]
+    serious = [
+        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes'][:3]]}"
+        for v in found
+        if v["impact"] in ("serious", "critical")
+    ]
+    assert serious == [], f"{tab.page.url}:\n" + "\n".join(serious)
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

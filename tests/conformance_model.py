@@ -76,7 +76,8 @@ def gen_case(c: Choices, limit: int) -> tuple[Spec, Split] | None:
             if (lifted <= package) == (c.number(0, 3) != 0):
                 package.add(override.id)
         return spec, gen_split(c, spec, frozenset(package))
-    kind = pick(c, [*MUTATIONS[:-1], "constant", "obligations", "exception"])
+    kinds = [m for m in MUTATIONS if m not in ("attribute", "override")]
+    kind = pick(c, [*kinds, "constant", "obligations", "exception"])
     mutated, _ = mutate(c, spec, kind)
     theirs = [replace(r, id=f"p{r.id}") for r in mutated.rules] if mutated.keys == spec.keys else []
     # The package's overrides: the policy's, lifting the package's copies of the rules.

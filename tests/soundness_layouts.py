@@ -26,8 +26,9 @@ An :class:`Arrangement` places a spec (or several versions of one, alike) on tho
   package's rules then read the supplying key, the policy's own mentions of the package's key
   sometimes name it as the package does;
 - named conditions are declared by each level that uses them, or used under a lower level's
-  name (``pk.nc_…``); attributes are declared by one level (they are shared, not namespaced), and
-  each term that gives a value is declared where that declaration is seen;
+  name (``pk.nc_…``); attributes are declared by one level and named under its namespace like
+  its terms (``party.pk.level`` above it, ``with pk.level = 2``), and each term that gives a value
+  is declared where that declaration is seen;
 - an override goes to a level that sees every rule it lifts (the using policy's override lifting
   a package's deny is ``lifts pk.r3``); one that lifts the denies citing a section is written so
   when those denies are all its own level's, or, when the levels have source documents (each its
@@ -438,6 +439,11 @@ class Arrangement:
             return qualified(at, below, supplier_name(key, chain.index(below)))
         return qualified(at, highest, local)
 
+    def attribute_name(self, at: str, name: str) -> str:
+        """An attribute as a file of ``at`` writes it (``pk.level``): under the namespace of the
+        level that declares it."""
+        return qualified(at, self.attributes_at, name)
+
     def name(self, at: str, name: str) -> str:
         """A term, obligation, rule, override or invariant id as a file of ``at`` writes it."""
         owner = self.owner.get(name)
@@ -453,7 +459,15 @@ class Arrangement:
             names[ident] = self.name(self.top, ident)
         for override in spec.overrides:
             names[override.id] = self.name(self.top, override.id)
+        for attribute in spec.vocab.attributes:  # `party.level` → `party.pk.level`
+            kind = ATTRIBUTES[attribute][0]
+            names[f"{kind}.{attribute}"] = f"{kind}.{self.attribute_name(self.top, attribute)}"
         keys = {k.name: self.key_name(self.top, k.name) for k in spec.keys}
+        for key in spec.keys:  # `kk_party.level` → `pk.kk_party.pk.level`
+            for attribute in spec.vocab.attributes:
+                if key.base == "term" and ATTRIBUTES[attribute][0] == key.kind:
+                    written = f"{keys[key.name]}.{self.attribute_name(self.top, attribute)}"
+                    names[f"{key.name}.{attribute}"] = written
         sets = frozenset(k.name for k in spec.keys if k.base == "set")
         terms = frozenset(k.name for k in spec.keys if k.base == "term")
         return Naming(names, keys, sets, terms)
@@ -574,7 +588,7 @@ class Arrangement:
                 under = f" under {', '.join(here)}" if here else ""
                 if self.owner[term] == at:
                     given = [
-                        f"{name} = {lit_text(values[term])}"
+                        f"{self.attribute_name(at, name)} = {lit_text(values[term])}"
                         for name, values in sorted(vocab.attributes.items())
                         if term in values and ATTRIBUTES[name][0] == kind
                     ]
@@ -736,8 +750,11 @@ class Renamer:
             return ("list", node[1], tuple(self.operand(i) for i in node[2]))
         if tag == "shift":
             return ("shift", self.operand(node[1]), *node[2:])
-        if tag == "kattr":  # `pk.kk_party.level`: the key as this level names it
-            return ("kattr", self.arrangement.key_name(self.at, node[1], mention=True), *node[2:])
+        if tag == "kattr":  # `pk.kk_party.pk.level`: the key and the attribute as named here
+            key = self.arrangement.key_name(self.at, node[1], mention=True)
+            return ("kattr", key, node[2], self.arrangement.attribute_name(self.at, node[3]))
+        if tag == "attr":  # `party.pk.level`: under the namespace of the level declaring it
+            return ("attr", node[1], self.arrangement.attribute_name(self.at, node[2]))
         return node
 
     def expr(self, expr: Expr) -> Expr:
@@ -868,9 +885,9 @@ class Naming:
         return self.back().get(name, name) + paren + rest
 
     def message(self, text: str) -> str:
-        """Every name between backticks in ``text`` read back."""
-        back = self.back()
-        return re.sub(r"`([^`]+)`", lambda m: f"`{back.get(m[1], m[1])}`", text)
+        """Every name between backticks in ``text`` read back (an obligation with its arguments
+        too: ``pk.ob1(n = 2)``)."""
+        return re.sub(r"`([^`]+)`", lambda m: f"`{self.obligation_text(m[1])}`", text)
 
 
 def flat_context(context: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -899,6 +916,16 @@ class Reason:
 
 
 @dataclass(frozen=True)
+class Unsaid:
+    """An obligation a decision could not decide (docs/semantics.md, 48), read back."""
+
+    text: str
+    required_by: str
+    missing: list[str]
+    unknown_attributes: list[str]
+
+
+@dataclass(frozen=True)
 class SpecDecision:
     """A decision of the layout, in the spec's names."""
 
@@ -907,6 +934,7 @@ class SpecDecision:
     obligation_details: list[Said]
     reasons: list[Reason]
     missing: list[str]
+    undetermined_obligations: list[Unsaid]
 
     @property
     def allowed(self) -> bool:
@@ -945,6 +973,18 @@ class SpecPolicy:
             sorted(details, key=lambda s: detail_order(s.text)),  # as decisions order them
             sorted((Reason(back.get(r.id, r.id)) for r in d.reasons), key=lambda r: r.id),
             sorted(back.get(m, m) for m in d.missing),
+            sorted(
+                (
+                    Unsaid(
+                        self.naming.obligation_text(u.text),
+                        back.get(u.required_by, u.required_by),
+                        sorted(back.get(m, m) for m in u.missing),
+                        sorted(back.get(a, a) for a in u.unknown_attributes),
+                    )
+                    for u in d.undetermined_obligations
+                ),
+                key=lambda u: (detail_order(u.text), u.required_by),
+            ),
         )
 
 

@@ -85,7 +85,7 @@ override urgent_export §5 "an emergency lifts the transfer ban"
 
 rule vendors_support §5, base.base:§3
   allow vendors to use base.email for base.support
-  when consent_valid and party.location = "CA-QC"
+  when consent_valid and party.base.location = "CA-QC"
   with obligation base.retain_for(years = 3, medium = "paper")
 """
 
@@ -210,7 +210,8 @@ def test_completion_after_a_namespace_and_in_an_obligations_parentheses(
     assert "years" not in {i["label"] for i in items} and "allow" in {i["label"] for i in items}
 
     items = completion(client, uri, text, "  when party.", ".")
-    assert [(i["label"], i["kind"]) for i in items] == [("location", 10)]  # Property
+    # A package's attribute is named under its namespace: `party.base.location`.
+    assert [(i["label"], i["kind"]) for i in items] == [("base.location", 10)]  # Property
     assert completion(client, uri, text, "  when (", "(") == []  # no obligation's parentheses
     assert completion(client, uri, text, "  when 0.", ".") == []
 
@@ -236,8 +237,8 @@ def test_hover_on_now_attributes_conditions_and_parameters(tmp_path: Path) -> No
     shown = hover("now", "means")
     assert shown.startswith("**now** the decision's time: `today`")
     assert "**context key** `today`: date is now" in shown and shown.endswith("dept/rules.policy:7")
-    shown = hover("party.location")
-    assert shown.startswith('**attribute** `location` of party: one of "CA-QC", "US"')
+    shown = hover("party.base.location")
+    assert shown.startswith('**attribute** `base.location` of party: one of "CA-QC", "US"')
     assert 'default "US"' in shown and "*where the party processes data*" in shown
     assert "in the package `base`" in shown and shown.endswith("base/rules.policy:3")
     shown = hover("consent_valid", "when")

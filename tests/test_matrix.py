@@ -33,7 +33,7 @@ from policy_engine.engine.request import normalize_context
 from policy_engine.language import ast
 from policy_engine.language.errors import UnknownTermError
 from policy_engine.language.printer import expr_text
-from policy_engine.traceability.cell_conditions import words
+from policy_engine.traceability.cell_conditions import CellNamedCondition, words
 from policy_engine.traceability.cell_verdicts import CellJudge
 from policy_engine.traceability.matrix import Mixed, Selection, build_matrix
 from policy_engine.traceability.verdicts import NEVER, Cell, CellVerdict
@@ -49,8 +49,9 @@ from .soundness_model import (
     fitted,
     gen_spec,
     spec_text,
+    with_named_attribute_test,
 )
-from .test_properties import Request
+from .test_properties import Request, lit_text
 
 ADDED_RULE = """
 rule delivery_sms_with_consent §5.1
@@ -233,6 +234,46 @@ def check_every_request(spec: Spec) -> None:
             assert any(outcomes) and not all(outcomes), f"{cell} is not conditional"
         check_rules(policy, verdict, cell, universe.contexts(cell_keys([spec], cell, False)))
         check_overrides(spec, policy, verdict, cell, universe)
+        check_named_meanings(spec, policy, verdict, cell, universe)
+
+
+def cell_named(node: Any) -> Iterable[CellNamedCondition]:
+    """The named conditions a cell's condition shows with its attributes' values."""
+    if isinstance(node, CellNamedCondition):
+        yield node
+        assert node.meaning is not None
+        yield from cell_named(node.meaning)
+    elif isinstance(node, ast.And | ast.Or):
+        for operand in node.operands:
+            yield from cell_named(operand)
+    elif isinstance(node, ast.Not):
+        yield from cell_named(node.operand)
+
+
+def check_named_meanings(
+    spec: Spec,
+    policy: policy_engine.Policy,
+    verdict: CellVerdict,
+    cell: Cell,
+    universe: SoundUniverse,
+) -> None:
+    """A named condition shown with the cell's attribute values (`` `near` (`party.level` is 2:
+    …) ``) says the values the terms have, and what it shows it to mean has its value (true,
+    false or unknown) on every request of the cell."""
+    compiled = policy.compiled
+    conditions = [verdict.condition, *(o.condition for o in verdict.obligations)]
+    shown = {id(n): n for c in conditions if c is not None for n in cell_named(c)}
+    contexts = list(universe.contexts(cell_keys([spec], cell, False))) if shown else []
+    for named in shown.values():
+        for text, value in named.values:
+            kind, _, attribute = text.partition(".")
+            expected = spec.vocab.attribute(attribute, cell[KINDS.index(kind)])
+            assert value == ("unknown" if expected is None else lit_text(expected)), named
+        assert named.meaning is not None
+        for context in contexts:
+            ctx = normalize_context(compiled, context)
+            body = compile_condition(compiled, named.body)(ctx, cell)
+            assert compile_condition(compiled, named.meaning)(ctx, cell) == body, (named, context)
 
 
 def check_overrides(
@@ -284,6 +325,62 @@ def check_rules(
 def test_generated_policies_matrix_says_what_decide_decides(spec: Spec) -> None:
     note(spec_text(spec))
     check_every_request(spec)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.integers(0, 2**32 - 1))
+def test_named_conditions_on_attributes_say_what_decides_the_cell(seed: int) -> None:
+    """Random policies whose first rule's condition is a name for a test of an attribute and
+    another test: every cell is held to `decide`, and each name the matrix shows with the cell's
+    attribute values says them and means what the name means there."""
+    c = RandomChoices(random.Random(seed))
+    note(f"c = RandomChoices(Random({seed})); with_named_attribute_test(c, gen_spec(c, …))")
+    spec = fitted(with_named_attribute_test(c, gen_spec(c, (0, 0), attributes=True)), LIMIT)
+    assume(spec is not None and spec.vocab.attributes)
+    assert spec is not None
+    note(spec_text(spec))
+    check_every_request(spec)
+
+
+NAMED_NEAR = """
+attribute location of party: one of "CA-QC", "US"
+party processors
+party qc under processors with location = "CA-QC"
+party nowhere under processors
+data pi
+purpose hosting
+context dest: one of "CA-QC", "US", "FR"
+context assessed: boolean
+
+condition near means party.location = dest or assessed
+
+rule hosting §1
+  allow processors to use pi for hosting
+  when near or (not near and dest = "FR")
+"""
+
+
+def test_a_named_condition_is_shown_with_the_attribute_value_that_settles_it() -> None:
+    policy = policy_engine.load_policy_text(NAMED_NEAR)
+    verdicts = build_matrix(policy, "policy", prove=True).verdicts
+    said = {cell[0]: words(v.condition) for cell, v in verdicts.items() if v.condition}
+    # Where the party has no location, `near` is never false: `not near` never holds (the
+    # condition is exact as it stands: the matrix simplifies by equivalences, not by search).
+    unknown = (
+        "`near` (`party.location` is unknown: `party.location = dest` or `assessed`) or (`not "
+        "near` (`party.location` is unknown: not (`party.location = dest` or `assessed`)) and "
+        '`dest = "FR"`)'
+    )
+    assert said == {
+        "qc": '`near` (`party.location` is "CA-QC": `dest = "CA-QC"` or `assessed`) or (`not near` '
+        '(`party.location` is "CA-QC": not (`dest = "CA-QC"` or `assessed`)) and `dest = "FR"`)',
+        "nowhere": unknown,
+        "processors": unknown,
+    }
+    # Written as the language, the condition is the name (the values are for people).
+    assert (
+        expr_text(verdicts[("qc", "pi", "hosting")].condition) == 'near or not near and dest = "FR"'
+    )
 
 
 def test_generated_policies_of_fixed_seeds() -> None:

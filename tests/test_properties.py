@@ -1049,13 +1049,15 @@ class Reference:
 
     def override_obligations(
         self, candidates: Sequence[RuleSpec]
-    ) -> tuple[set[tuple[str, str]], set[str]]:
-        """On an allow: the obligations overrides bring (text, name) and the keys that left one
-        unknown. An override lifts when its condition is true and a deny it lifts covers the
-        request and would otherwise apply (its own value is not false); each obligation is
-        attached when that and its own condition hold (docs/semantics.md, 39–40)."""
+    ) -> tuple[set[tuple[str, str]], set[str], list[tuple[str, str, set[str]]]]:
+        """On an allow: the obligations overrides bring (text, name), the keys that left one
+        unknown, and each unknown one (text, override, what it lacks). An override lifts when
+        its condition is true and a deny it lifts covers the request and would otherwise apply
+        (its own value is not false); each obligation is attached when that and its own
+        condition hold (docs/semantics.md, 39–40)."""
         obligations: set[tuple[str, str]] = set()
         missing: set[str] = set()
+        unknown: list[tuple[str, str, set[str]]] = []
         for override, ids in self.live_overrides():
             would = any(self.own_value(r)[0] is not False for r in candidates if r.id in ids)
             held, held_missing = self.value(override.condition)
@@ -1067,10 +1069,12 @@ class Reference:
                     if trigger is True and w is True:
                         obligations.add((text, name))
                     elif trigger is not False and w is not False:
-                        missing |= (held_missing if trigger is None else set()) | (
+                        lacking = (held_missing if trigger is None else set()) | (
                             w_missing if w is None else set()
                         )
-        return obligations, missing
+                        missing |= lacking
+                        unknown.append((text, override.id, lacking))
+        return obligations, missing, unknown
 
     def decide(self) -> dict[str, Any]:
         candidates = [r for r in self.spec.rules if self.covers(r)]
@@ -1084,6 +1088,7 @@ class Reference:
                 if values[r.id][0] is None:
                     missing |= values[r.id][1]
         obligations: set[tuple[str, str]] = set()
+        unknown: list[tuple[str, str, set[str]]] = []
         if denies:
             effect, deciding = "deny", denies
         elif grants:
@@ -1097,9 +1102,11 @@ class Reference:
                             obligations.add((text, name))
                         elif v is None:
                             missing |= m
-            brought, unknown = self.override_obligations(candidates)
+                            unknown.append((text, rule.id, m))
+            brought, lacking, unknown_brought = self.override_obligations(candidates)
             obligations |= brought
-            missing |= unknown
+            missing |= lacking
+            unknown += unknown_brought
         else:
             effect, deciding = "deny", []
         return {
@@ -1109,6 +1116,7 @@ class Reference:
             "reasons": sorted(r.id for r in deciding),
             # What a request can state: an attribute a term has no value of is not a key.
             "missing": sorted(m for m in missing if self.is_key(m)),
+            "undetermined": undetermined(unknown, {text for text, _ in obligations}, self.is_key),
         }
 
     def requirement(self, use: str, condition: Expr | None) -> tuple[str, str, Expr | None]:
@@ -1127,6 +1135,39 @@ def detail_order(text: str) -> tuple[str, tuple[tuple[str, Decimal], ...]]:
     match = _DETAIL.match(text)
     assert match is not None, text
     return match[1], () if match[2] is None else ((match[2], Decimal(match[3])),)
+
+
+def is_attribute(name: str) -> bool:
+    """``party.level``: an attribute of the request's term, not a context key."""
+    return name.partition(".")[0] in KINDS
+
+
+Undetermined = tuple[str, str, tuple[str, ...], tuple[str, ...]]
+
+
+def undetermined(
+    unknown: Iterable[tuple[str, str, set[str]]],
+    attached: set[str],
+    is_key: Callable[[str], bool] = lambda name: not is_attribute(name),
+) -> list[Undetermined]:
+    """docs/semantics.md, 48: each obligation whose condition is unknown and that the allow does
+    not carry, once per rule or override, with the keys and the attributes it lacks, in the
+    order of the details (32), then by rule or override."""
+    merged: dict[tuple[str, str], set[str]] = {}
+    for text, by, lacking in unknown:
+        if text not in attached:
+            merged.setdefault((text, by), set()).update(lacking)
+    return [
+        (
+            text,
+            by,
+            tuple(sorted(m for m in lacking if is_key(m))),
+            tuple(sorted(m for m in lacking if not is_key(m))),
+        )
+        for (text, by), lacking in sorted(
+            merged.items(), key=lambda item: (detail_order(item[0][0]), item[0][1])
+        )
+    ]
 
 
 def kleene_all(parts: Sequence[tuple[Truth, set[str]]]) -> tuple[Truth, set[str]]:
@@ -1153,7 +1194,16 @@ def engine_decide(policy: policy_engine.Policy, request: Request) -> dict[str, A
         "details": [o.text for o in d.obligation_details],
         "reasons": [r.id for r in d.reasons],
         "missing": list(d.missing),
+        "undetermined": undetermined_of(d),
     }
+
+
+def undetermined_of(d: policy_engine.Decision) -> list[Undetermined]:
+    """``d.undetermined_obligations`` as the reference gives them."""
+    return [
+        (u.text, u.required_by, tuple(u.missing), tuple(u.unknown_attributes))
+        for u in d.undetermined_obligations
+    ]
 
 
 # ---- (a) the engine agrees with the reference ------------------------------------------------
@@ -1189,6 +1239,7 @@ def test_reference_evaluator_on_a_hand_worked_example() -> None:
         "details": [],
         "reasons": [],
         "missing": ["kb0"],
+        "undetermined": [],
     }
     assert engine_decide(load(spec), request) == reference_decide(spec, request)
     granted = Request("pa0", "da0", "pu0", {"kb0": True})

@@ -139,6 +139,7 @@ def test_doc_example(example: DocExample) -> None:
             ("reasons", [r.id for r in d.reasons]),
             ("obligations", d.obligations),
             ("missing", d.missing),
+            ("undetermined", [u.text for u in d.undetermined_obligations]),
         ):
             if values:
                 got.append(f"{label}: {', '.join(values)}")
@@ -1139,8 +1140,8 @@ def test_s26_policy_version_is_a_content_hash(tmp_path: Path) -> None:
 )
 def test_s27_model_dump_is_json(request_: tuple[str, str, str], context: dict[str, Any]) -> None:
     """Sentence 27: `d.model_dump()` equals `json.loads(d.model_dump_json())` and has the keys
-    allowed, effect, obligations, obligation_details, reasons, missing, policy_version and
-    request."""
+    allowed, effect, obligations, obligation_details, undetermined_obligations, reasons,
+    missing, policy_version and request."""
     p = load_policy_text(FILES_25)
     d = p.decide(*request_, context)
     dumped = d.model_dump()
@@ -1151,6 +1152,7 @@ def test_s27_model_dump_is_json(request_: tuple[str, str, str], context: dict[st
         "effect",
         "obligations",
         "obligation_details",
+        "undetermined_obligations",
         "reasons",
         "missing",
         "policy_version",
@@ -1710,9 +1712,105 @@ def test_s47_without_a_value_an_attribute_is_unknown_and_not_missing() -> None:
     assert "`party.location` is unknown" in deny.explain()
 
 
-# ---- 48: relationships ---------------------------------------------------------------------------
+# ---- 48: obligations an allow cannot decide ------------------------------------------------------
 
-RELATIONSHIPS_48 = """
+UNDETERMINED_48 = """
+attribute location of party: one of "CA-QC", "US"
+party quebec_couriers under delivery_partners with location = "CA-QC"
+party us_couriers under delivery_partners with location = "US"
+obligation assess_transfer "assess the protection abroad" §5.1 when party.location != "CA-QC"
+
+rule delivery §5.1
+  allow delivery_partners to use postal_address for order_delivery
+  with obligation assess_transfer
+  with obligation log_access when destination != "CA-QC"
+"""
+
+
+def test_s48_an_unknown_obligation_is_listed_with_what_it_lacks() -> None:
+    """Sentence 48: the obligation an attribute leaves unknown is listed with the attribute (and
+    not in `missing`); one a missing key leaves unknown, with the key (in `missing` too); none
+    for a term with a value, or on a deny."""
+    p = policy(UNDETERMINED_48)
+    d = decide(p, "delivery_partners", "postal_address", "order_delivery", destination="US")
+    assert d.missing == [] and d.obligations == ["log_access"]
+    assert [u.model_dump() for u in d.undetermined_obligations] == [
+        {
+            "name": "assess_transfer",
+            "parameters": {},
+            "required_by": "delivery",
+            "missing": [],
+            "unknown_attributes": ["party.location"],
+        }
+    ]
+    assert (
+        d.model_dump()["undetermined_obligations"]
+        == d.to_model().model_dump(mode="json")["undetermined_obligations"]
+    )
+    bare = decide(p, "delivery_partners", "postal_address", "order_delivery")
+    assert bare.missing == ["destination"]
+    assert [(u.name, u.missing, u.unknown_attributes) for u in bare.undetermined_obligations] == [
+        ("assess_transfer", [], ["party.location"]),
+        ("log_access", ["destination"], []),
+    ]
+    us = decide(p, "us_couriers", "postal_address", "order_delivery", destination="US")
+    assert us.undetermined_obligations == [] and us.obligations == ["assess_transfer", "log_access"]
+    denied = decide(p, "delivery_partners", "email", "order_delivery")
+    assert denied.undetermined_obligations == []
+
+
+def test_s48_one_the_allow_carries_anyway_is_not_listed() -> None:
+    """Sentence 48: an obligation another clause attaches is carried, not undetermined."""
+    p = policy(UNDETERMINED_48 + '  with obligation log_access when party.location = "US"\n')
+    d = decide(p, "delivery_partners", "postal_address", "order_delivery", destination="US")
+    assert d.obligations == ["log_access"]
+    assert [u.name for u in d.undetermined_obligations] == ["assess_transfer"]
+    d = decide(p, "delivery_partners", "postal_address", "order_delivery", destination="CA-QC")
+    assert d.obligations == []
+    assert [u.name for u in d.undetermined_obligations] == ["assess_transfer", "log_access"]
+
+
+def test_s48_the_explanation_says_why_it_is_not_attached() -> None:
+    """Sentence 48: the words of the page, in the summary and the obligations' lines."""
+    page = SEMANTICS.read_text(encoding="utf-8")
+    start = page.index("d.explain().splitlines()[0]\n")
+    said = " ".join(line.removeprefix("# ").strip() for line in page[start:].splitlines()[1:4])
+    d = decide(
+        policy(UNDETERMINED_48),
+        "delivery_partners",
+        "postal_address",
+        "order_delivery",
+        destination="US",
+    )
+    text = d.explain()
+    assert text.splitlines()[0] == said
+    assert (
+        "Not attached, condition unknown: assess_transfer of `delivery`, because "
+        "`party.location` is unknown (`delivery_partners` has no `location`)"
+    ) in text
+
+
+def test_s48_check_names_the_obligation_and_the_terms(tmp_path: Path) -> None:
+    """Sentence 48: the warning of the page, at the obligation written in the rule."""
+    from policy_engine import check_policy
+
+    page = SEMANTICS.read_text(encoding="utf-8")
+    shown = next(line for line in page.splitlines() if "warning: obligation `assess" in line)
+    where, _, message = shown.partition(": warning: ")
+    # The page's policy of 48: its shared vocabulary, then the example.
+    text = next(e.policy_text for e in DOC_EXAMPLES if e.sentence == 48)
+    file = tmp_path / "p.policy"
+    file.write_text(text, encoding="utf-8")
+    [found] = [d for d in check_policy(file) if d.code == "obligation-attribute-unknown"]
+    assert (found.message, found.severity) == (message, "warning")
+    assert found.span is not None
+    assert text.splitlines()[found.span.line - 1] == "  with obligation assess_transfer"
+    assert where == f"p.policy:{found.span.line}:{found.span.column}"
+
+
+# ---- 49: relationships ---------------------------------------------------------------------------
+
+RELATIONSHIPS_49 = """
 context requester: string
 context record.author: string
 rule originator §9
@@ -1728,13 +1826,13 @@ rule originator §9
         {"requester": "ana", "record.author": "ana"},
     ],
 )
-def test_s48_a_dotted_key_is_sent_flat_or_nested(context: dict[str, Any]) -> None:
-    d = policy(RELATIONSHIPS_48).decide("customer_service", "email", "support", context)
+def test_s49_a_dotted_key_is_sent_flat_or_nested(context: dict[str, Any]) -> None:
+    d = policy(RELATIONSHIPS_49).decide("customer_service", "email", "support", context)
     assert outcome(d) == ("allow", ["originator"], [], [])
 
 
-def test_s48_a_comparison_of_two_keys_is_unknown_when_one_is_missing() -> None:
-    d = decide(policy(RELATIONSHIPS_48), "customer_service", "email", "support", requester="ana")
+def test_s49_a_comparison_of_two_keys_is_unknown_when_one_is_missing() -> None:
+    d = decide(policy(RELATIONSHIPS_49), "customer_service", "email", "support", requester="ana")
     assert outcome(d) == ("deny", [], [], ["record.author"])
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,10 +24,16 @@ import policy_engine
 from policy_engine.traceability.coverage import coverage_of
 from policy_engine.traceability.register import build_register
 
-from .browser_support import Served, TabWatch, serve, unavailable
+from .browser_support import (
+    Served,
+    TabWatch,
+    axe_runner,
+    chromium,
+    no_serious_violations,
+    serve,
+)
 from .conftest import PLANISO
 
-CHROMIUM = os.environ.get("POLICY_ENGINE_CHROMIUM", "/usr/bin/chromium")
 GUARDED = (
     "  allow customer_service to use contact_information for respond_to_requests\n"
     "  when purpose in consented_purposes\n"
@@ -49,25 +54,13 @@ context consented: boolean
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        unavailable("Playwright is not installed (pip install '.[test]')")
-    if not Path(CHROMIUM).is_file():
-        unavailable(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM)
+    with chromium() as launched:
         yield launched
-        launched.close()
 
 
 @pytest.fixture(scope="module")
 def axe() -> Any:
-    try:
-        from axe_playwright_python.sync_playwright import Axe
-    except ImportError:
-        unavailable("axe-playwright-python is not installed (pip install '.[test]')")
-    return Axe()
+    return axe_runner()
 
 
 @pytest.fixture(scope="module")
@@ -85,16 +78,6 @@ def workbench(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
 def tab(browser: Any, workbench: Served) -> Iterator[TabWatch]:
     with TabWatch.open(browser, workbench) as watched:
         yield watched
-
-
-def no_serious_violations(axe: Any, tab: TabWatch) -> None:
-    found = axe.run(tab.page).response["violations"]
-    serious = [
-        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes'][:3]]}"
-        for v in found
-        if v["impact"] in ("serious", "critical")
-    ]
-    assert serious == [], f"{tab.page.url}:\n" + "\n".join(serious)
 
 
 # ---- Policy --------------------------------------------------------------------------------------

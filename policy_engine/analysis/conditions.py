@@ -108,6 +108,18 @@ def request_kinds_of(expr: ast.Expr) -> set[str]:
     return found
 
 
+def attributes_read(exprs: Iterable[ast.Expr]) -> list[ast.AttributeRef]:
+    """The attributes of the request's terms that conditions read (``party.location``), inside
+    the named conditions they use too: once each, in the order first read."""
+    found: dict[tuple[str, str], ast.AttributeRef] = {}
+    for expr in exprs:
+        for left, right, _ in operand_pairs(expr):
+            for node in (left, right):
+                if isinstance(node, ast.AttributeRef):
+                    found.setdefault((node.kind, node.name), node)
+    return list(found.values())
+
+
 AttributeValues = Mapping[tuple[str, str], Iterable[object]]
 """(kind, attribute) → every value some term has."""
 

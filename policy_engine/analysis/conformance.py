@@ -103,7 +103,9 @@ def conformance(
     space = RequestSpace([own, theirs], meter=meter, absent=held)
     comparison = finding_kind(compiled.hierarchies["obligation"])
 
-    def denies_all(own_rules: Sequence[CompiledRule], _: Sequence[CompiledRule]) -> bool:
+    def denies_all(
+        _: tuple[str, str, str], own_rules: Sequence[CompiledRule], __: Sequence[CompiledRule]
+    ) -> bool:
         return all(rule.effect == "deny" for rule in own_rules)
 
     chosen = {k: sorted(compiled.hierarchies[k].terms) for k in KINDS}

@@ -13,16 +13,17 @@ from __future__ import annotations
 
 import itertools
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from ..engine.compiler import MISSING, CellPlan, CompiledPolicy, CompiledRule, Context
 from ..engine.evaluator import outcome_of
 from ..engine.policy import Policy
 from ..language import ast
-from ..language.printer import literal_text, operand_text
+from ..language.printer import operand_text
 from .budget import Budget, Meter
 from .context_classes import ContextClass
+from .diff_attributes import attribute_changes, same_attributes_here
 from .diff_describe import AtomCache
 from .diff_groups import CellChange, group_changes
 from .diff_leaves import LEAF_MODE_MIN_CLASSES, leaf_changes
@@ -65,8 +66,16 @@ def diff_policies(
     same_ground = _same_ground(a, b)
     alike: dict[tuple[int, int], bool] = {}
 
-    def unchanged(rules_a: Sequence[CompiledRule], rules_b: Sequence[CompiledRule]) -> bool:
-        return same_ground and _same_rules(rules_a, rules_b, alike)
+    def unchanged(
+        cell: tuple[str, str, str],
+        rules_a: Sequence[CompiledRule],
+        rules_b: Sequence[CompiledRule],
+    ) -> bool:
+        return (
+            same_ground
+            and _same_rules(rules_a, rules_b, alike)
+            and same_attributes_here(a, b, cell, rules_a)
+        )
 
     cells = itertools.product(shared["party"], shared["data"], shared["purpose"])
     compared, changes = compare_cells(space, cells, DIFF, unchanged)
@@ -89,11 +98,13 @@ def compare_cells(
     space: RequestSpace,
     cells: Iterable[tuple[str, str, str]],
     comparison: Comparison,
-    unchanged: Callable[[Sequence[CompiledRule], Sequence[CompiledRule]], bool],
+    unchanged: Callable[
+        [tuple[str, str, str], Sequence[CompiledRule], Sequence[CompiledRule]], bool
+    ],
 ) -> tuple[int, list[CellChange]]:
     """How many requests of ``cells`` were compared between the two policies of ``space``, and
-    every change ``comparison`` reports. ``unchanged`` says, from a cell's candidate rules on
-    each side, that the cell cannot change (its classes are then only counted)."""
+    every change ``comparison`` reports. ``unchanged`` says, from a cell and its candidate rules
+    on each side, that the cell cannot change (its classes are then only counted)."""
     a, b = space.policies
     atoms = AtomCache(a, b, space.meter, space.held)
     search = _two_version_search(a, b, space)
@@ -110,7 +121,7 @@ def compare_cells(
         signature = (space.signature(cell, rules_a), space.signature(cell, rules_b))
         found = memo.get(signature)
         if found is None:
-            if unchanged(rules_a, rules_b):
+            if unchanged(cell, rules_a, rules_b):
                 found = (space.class_count(cell, [*rules_a, *rules_b]), [])
             else:
                 found = _changes(search, space, atoms, cell, (plan_a, plan_b), comparison)
@@ -148,31 +159,6 @@ def context_changes(a: CompiledPolicy, b: CompiledPolicy) -> list[str]:
                     f"context key `{name}`: {now} filled from the consent ledger by the service"
                 )
     return out + attribute_changes(a, b)
-
-
-def attribute_changes(a: CompiledPolicy, b: CompiledPolicy) -> list[str]:
-    """What changed in the terms' attributes from ``a`` to ``b``: attributes added or removed,
-    a type changed, and each term whose value changed (terms both versions declare)."""
-    out: list[str] = []
-    for key in sorted(a.attributes.keys() | b.attributes.keys()):
-        old, new = a.attributes.get(key), b.attributes.get(key)
-        text = f"{key[0]}.{key[1]}"
-        if old is None or new is None:
-            what = "added" if old is None else "removed"
-            out.append(f"attribute `{text}` {what}")
-            continue
-        if old.type != new.type:
-            out.append(f"attribute `{text}`: {old.type.describe()} → {new.type.describe()}")
-        shared = sorted(set(a.hierarchies[key[0]].terms) & set(b.hierarchies[key[0]].terms))
-        for term in shared:
-            before, after = _shown_value(old.values, term), _shown_value(new.values, term)
-            if before != after:
-                out.append(f"attribute `{text}` of `{term}`: {before} → {after}")
-    return out
-
-
-def _shown_value(values: Mapping[str, object], term: str) -> str:
-    return literal_text(values[term]) if term in values else "unknown"  # type: ignore[arg-type]
 
 
 def _declared(decl: ast.ContextDecl) -> str:
@@ -235,10 +221,10 @@ def _terms_only_in(one: CompiledPolicy, other: CompiledPolicy) -> dict[str, list
 
 def _same_ground(a: CompiledPolicy, b: CompiledPolicy) -> bool:
     """Whether the two versions read their rules alike: the same context keys, declared alike,
-    and the same hierarchies (a rule's ``in`` tests and its scope mean what the links say)."""
+    and the same hierarchies (a rule's ``in`` tests and its scope mean what the links say). The
+    terms' attribute values are compared cell by cell (:func:`same_attributes_here`): a value
+    changed for one term changes nothing in the cells of the others."""
     if {n: k.decl for n, k in a.context.items()} != {n: k.decl for n, k in b.context.items()}:
-        return False
-    if _attribute_values(a) != _attribute_values(b):
         return False
     return all(
         dict(a.hierarchies[k].parent_links) == dict(b.hierarchies[k].parent_links)
@@ -305,8 +291,8 @@ def _two_version_search(
     test the same ancestors; otherwise every cell is enumerated."""
     if space.disputed_defaults or _key_types(a) != _key_types(b):
         return None
-    if _attribute_values(a) != _attribute_values(b):
-        return None  # a term's attribute is a constant of its cells: each version its own
+    # A term's attribute is a constant of its cells, each version its own: every test is valued
+    # in the version it belongs to (`search.own`), with that version's values.
     for key in a.context.values():
         kind = getattr(key.decl.type, "kind", None)
         if kind is not None and not a.hierarchies[kind].same_order(b.hierarchies[kind]):
@@ -320,14 +306,6 @@ def _key_types(policy: CompiledPolicy) -> dict[str, tuple[object, object]]:
     """What a decision reads of each key's declaration: its type and its default (not its
     description, citations or place)."""
     return {name: (key.decl.type, key.decl.default_value) for name, key in policy.context.items()}
-
-
-def _attribute_values(policy: CompiledPolicy) -> dict[tuple[str, str], object]:
-    """What a decision reads of each attribute: its type and every term's value (typed)."""
-    return {
-        key: (a.type, {t: (type(v), v) for t, v in a.values.items()})
-        for key, a in policy.attributes.items()
-    }
 
 
 def _defaults(policy: CompiledPolicy, keys: set[str]) -> dict[str, Any]:

@@ -4,15 +4,16 @@ changed contexts' three-valued test vectors that leaves out every unchanged cont
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from ..engine.compiler import CompiledPolicy, CompiledRule, Condition, compile_condition
 from ..language import ast
 from ..language.printer import expr_text
 from .budget import Meter
-from .conditions import keys_of
+from .conditions import attributes_read, keys_of
 from .context_classes import ContextClass
+from .diff_attributes import differs_here, reads_differing, valued_here
 
 MAX_ATOMS_FOR_MINIMISING = 16
 
@@ -24,12 +25,15 @@ description is abbreviated). Eight rules over eight booleans in one cell took th
 five minutes."""
 
 
-def _atoms_of(expr: ast.Expr) -> Iterable[ast.Expr]:
+def _atoms_of(expr: ast.Expr, opened: Callable[[ast.NamedCondition], bool]) -> Iterable[ast.Expr]:
+    """The tests of a condition, a named condition one test unless ``opened`` (then its parts)."""
     if isinstance(expr, ast.And | ast.Or):
         for operand in expr.operands:
-            yield from _atoms_of(operand)
+            yield from _atoms_of(operand, opened)
     elif isinstance(expr, ast.Not):
-        yield from _atoms_of(expr.operand)
+        yield from _atoms_of(expr.operand, opened)
+    elif isinstance(expr, ast.NamedCondition) and opened(expr):
+        yield from _atoms_of(expr.body, opened)
     else:
         yield expr
 
@@ -65,7 +69,7 @@ class AtomCache:
     def __init__(
         self, a: CompiledPolicy, b: CompiledPolicy, meter: Meter, held: Iterable[str] = ()
     ) -> None:
-        self.compiled: dict[str, _Atom] = {}
+        self.compiled: dict[tuple[str, int], _Atom] = {}
         self.a, self.b = a, b
         self.meter = meter
         self.held = frozenset(held)
@@ -73,26 +77,50 @@ class AtomCache:
         self.work_left = MAX_MINIMISING_WORK
         self._kept: tuple[object, dict[int, tuple[bool | None, ...]]] = (None, {})
 
-    def atoms(self, rules: Sequence[CompiledRule], with_obligations: bool) -> list[_Atom]:
+    def atoms(
+        self, cell: tuple[str, str, str], rules: Sequence[CompiledRule], with_obligations: bool
+    ) -> list[_Atom]:
+        """The tests of the rules' conditions in the cell, by their text. A test of an attribute
+        the versions give the cell's term differently is each version's own, written with its
+        value (:func:`~.diff_attributes.valued_here`), and a named condition that reads one is
+        opened into its parts: one text never stands for two different tests."""
         found: dict[str, _Atom] = {}
+        a, b = self.a, self.b
+        differing: set[tuple[str, str]] = {
+            (n.kind, n.name)
+            for r in rules
+            for n in attributes_read(r.logic.expressions())
+            if differs_here(a, b, cell, n)
+        }
+
+        def opened(named: ast.NamedCondition) -> bool:
+            return bool(differing) and reads_differing(a, b, cell, named)
+
         for rule in rules:
-            owner = self.a if rule in self.a.rules else self.b
+            owner = a if rule in a.rules else b
             logic = rule.logic
             exprs = ([logic.condition] if logic.condition else []) + list(logic.exceptions)
             if with_obligations:
                 exprs = logic.expressions()
             for expr in exprs:
-                for atom in _atoms_of(expr):
+                for atom in _atoms_of(expr, opened):
+                    if differing:
+                        atom = valued_here(owner, cell, atom, differing)
                     text = expr_text(atom)
                     if text not in found:
-                        cached = self.compiled.get(text)
-                        if cached is None:
-                            test = compile_condition(owner, atom)
-                            keys = frozenset(keys_of(atom, owner.context))
-                            cached = _Atom(text, _negated_text(atom), test, keys)
-                            self.compiled[text] = cached
-                        found[text] = cached
+                        found[text] = self._atom(owner, atom, text)
         return [found[t] for t in sorted(found)]
+
+    def _atom(self, owner: CompiledPolicy, atom: ast.Expr, text: str) -> _Atom:
+        """The test compiled once (in its version when it reads an attribute: its value is the
+        version's)."""
+        key = (text, id(owner) if any(attributes_read([atom])) else 0)
+        cached = self.compiled.get(key)
+        if cached is None:
+            test = compile_condition(owner, atom)
+            keys = frozenset(keys_of(atom, owner.context, owner.now_key))
+            cached = self.compiled[key] = _Atom(text, _negated_text(atom), test, keys)
+        return cached
 
     def _vectors(
         self, cell: tuple[str, str, str], atoms: list[_Atom]
@@ -119,8 +147,8 @@ class AtomCache:
         # An atom that reads no key a request of the cell may vary has one value in them all:
         # it says nothing here (and is not worth evaluating on every class). The values of all
         # the atoms, those of obligation conditions too, are kept for the cell's other changes.
-        every = [a for a in self.atoms(rules, True) if not a.keys <= self.held]
-        wanted = {a.text for a in self.atoms(rules, with_obligations)}
+        every = [a for a in self.atoms(cell, rules, True) if not a.keys <= self.held]
+        wanted = {a.text for a in self.atoms(cell, rules, with_obligations)}
         vectors = self._vectors(cell, every)
 
         def vector(klass: ContextClass) -> tuple[bool | None, ...]:
@@ -181,6 +209,8 @@ def _literal(atom: _Atom, values: frozenset[bool | None]) -> str:
         return f"`{atom.text}` is unknown"
     if values == {False, None}:
         return f"`{atom.text}` is false or unknown"
+    if values == {True, False}:
+        return f"`{atom.text}` is true or false"
     return f"`{atom.text}` is true or unknown"
 
 

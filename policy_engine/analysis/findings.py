@@ -1,6 +1,7 @@
 """The linter: rules that can never apply, allow rules an unconditional deny shadows everywhere,
 redundant rules, unused declarations, overrides that lift nothing or change nothing
-(:mod:`.override_findings`), and (as information) where a deny overrides an allow.
+(:mod:`.override_findings`), obligations an allow leaves off for want of an attribute's value
+(:mod:`.obligation_findings`), and (as information) where a deny overrides an allow.
 
 Every question is a search of the cells in question (:mod:`.search`) over every distinguishable
 context, so a finding is a fact about all requests. The invariant proofs
@@ -26,6 +27,7 @@ from .invariants import (
     undecided_reason,
 )
 from .missing_keys import denies_on_missing_keys
+from .obligation_findings import obligation_attribute_findings
 from .override_findings import override_findings
 from .questions import (
     both_apply,
@@ -67,6 +69,7 @@ def lint(
         found += [problem] if problem is not None else []
     found.extend(unused_declarations(compiled))
     found.extend(override_findings(search))
+    found.extend(obligation_attribute_findings(search))
     found.extend(_overlaps(search, never))
     return found
 

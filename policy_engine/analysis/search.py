@@ -75,7 +75,11 @@ class CellSearch:
             found = self._leaves[id(expr)] = (expr, Leaf(expr, owner))
         return found[1]
 
-    def item_value(self, item: ast.Operand, state: dict[Fact, Any]) -> Any:
+    def item_value(
+        self, item: ast.Operand, state: dict[Fact, Any], owner: CompiledPolicy | None = None
+    ) -> Any:
+        """What a membership test looks up: a constant, the request's term, a key's value, or
+        the cell's term's attribute in ``owner`` (the version the test belongs to)."""
         if isinstance(item, ast.Literal_):
             return item.value
         if isinstance(item, ast.RequestRef):
@@ -85,7 +89,7 @@ class CellSearch:
                 return state[("key", item.name)]
             return item.name
         if isinstance(item, ast.AttributeRef):  # a constant of the cell, or unknown
-            values = self.compiled.attributes[(item.kind, item.name)].values
+            values = (owner or self.compiled).attributes[(item.kind, item.name)].values
             return values.get(self.cell[KINDS.index(item.kind)], MISSING)
         if isinstance(item, ast.KeyAttributeRef):  # the value of the key's term, or unknown
             values = self.compiled.attributes[(item.kind, item.name)].values

@@ -70,9 +70,11 @@ class Witness:
 class Leaf:
     """One test of a condition: which facts it reads, and the evaluator's closure for it."""
 
-    __slots__ = ("check", "collection", "item", "presence", "scalars")
+    __slots__ = ("check", "collection", "item", "owner", "presence", "scalars")
 
     def __init__(self, expr: ast.Expr, compiled: CompiledPolicy) -> None:
+        self.owner = compiled
+        """The version the test is valued in (its hierarchy, its terms' attribute values)."""
         self.check = compile_condition(compiled, expr)
         context = compiled.context
         self.presence: str | None = expr.key.value if isinstance(expr, ast.Presence) else None
@@ -108,7 +110,9 @@ class FactSource(Protocol):
 
     def leaf(self, expr: ast.Expr) -> Leaf: ...
 
-    def item_value(self, item: ast.Operand, state: dict[Fact, Any]) -> Any: ...
+    def item_value(
+        self, item: ast.Operand, state: dict[Fact, Any], owner: CompiledPolicy | None = None
+    ) -> Any: ...
 
     def is_set(self, key: str) -> bool: ...
 
@@ -181,7 +185,7 @@ class Valuer:
             fact = ("key", leaf.collection)
             if fact not in state:
                 return fact, context
-            item = self.search.item_value(leaf.item, state)
+            item = self.search.item_value(leaf.item, state, leaf.owner)
             if state[fact] is MISSING or item is MISSING:
                 return None, context
             kind = "cover" if self.search.is_set(leaf.collection) else "member"

@@ -75,6 +75,9 @@ def _print_text(decision: Decision) -> None:
     print(decision.effect.upper())
     required = ", ".join(o.text for o in decision.obligation_details)
     print(f"obligations: {required or 'none'}")
+    for entry in decision.undetermined_obligations:
+        why = ", ".join([*entry.missing, *entry.unknown_attributes])
+        print(f"not attached: {entry.text} of {entry.required_by} (condition unknown: {why})")
     for reason in decision.reasons:
         print(f"reason: {reason.id} ({reason.citation or 'no citation'}) at {reason.location}")
     if not decision.reasons:

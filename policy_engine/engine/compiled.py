@@ -284,6 +284,20 @@ class CellPlan:
     allows: tuple[CompiledRule, ...]
 
 
+class Undetermined(NamedTuple):
+    """An obligation an allow may owe but does not carry: the condition of a clause of a granting
+    rule that requires it is unknown (docs/semantics.md, 48)."""
+
+    text: str
+    """What it requires (``retain_for(years = 6)``: see :func:`requirements`)."""
+    required_by: str
+    """The rule whose clause requires it, or the override that adds the clause."""
+    missing: tuple[str, ...]
+    """The context keys whose absence left the condition unknown, sorted."""
+    unknown: tuple[str, ...]
+    """The attributes of the request's terms that have no value (``party.location``), sorted."""
+
+
 class Outcome(NamedTuple):
     """What a decision came to: the effect, the rules that decided it, obligations and the
     context keys whose absence made some considered rule unknown. (A named tuple: one is built
@@ -293,6 +307,8 @@ class Outcome(NamedTuple):
     deciding: tuple[CompiledRule, ...]
     obligations: tuple[str, ...]
     missing: tuple[str, ...]
+    undetermined: tuple[Undetermined, ...] = ()
+    """On an allow, the obligations whose condition is unknown and that it does not carry."""
 
 
 CellFunction = Callable[[Mapping[str, Any]], "Outcome | None"]

@@ -35,6 +35,7 @@ from .compiled import (
     Outcome,
     RuleAbout,
     RuleLogic,
+    Undetermined,
     requirements,
 )
 from .conditions import ConditionBuilder
@@ -75,6 +76,7 @@ __all__ = [
     "RuleAbout",
     "RuleLogic",
     "SymbolTables",
+    "Undetermined",
     "assemble",
     "compile_condition",
     "compile_policy",

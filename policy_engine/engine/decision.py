@@ -7,7 +7,14 @@ from typing import TYPE_CHECKING, Any
 
 from .context import json_context
 from .explain import build_trace, render_text
-from .models import DecisionModel, ObligationModel, ReasonModel, RequestModel, TraceModel
+from .models import (
+    DecisionModel,
+    ObligationModel,
+    ReasonModel,
+    RequestModel,
+    TraceModel,
+    UndeterminedObligationModel,
+)
 from .reasons import Obligations, ReasonBook
 
 if TYPE_CHECKING:
@@ -79,6 +86,13 @@ class Decision:
         return list(self._required().details)
 
     @property
+    def undetermined_obligations(self) -> list[UndeterminedObligationModel]:
+        """On an allow, each obligation whose condition is unknown (a context key is missing, or
+        the request's term has no value of an attribute the condition reads) and that the allow
+        does not carry: what it may owe but could not say (docs/semantics.md, 48)."""
+        return list(self._book.undetermined_of(self._outcome.undetermined))
+
+    @property
     def reasons(self) -> list[ReasonModel]:
         """The rules that decided it: id, effect, citation, description and place."""
         found = self._reasons
@@ -111,6 +125,7 @@ class Decision:
             effect=self.effect,  # type: ignore[arg-type]
             obligations=list(self.obligations),
             obligation_details=self.obligation_details,
+            undetermined_obligations=self.undetermined_obligations,
             reasons=list(self.reasons),
             missing=list(self.missing),
             policy_version=self.policy_version,
@@ -134,6 +149,10 @@ class Decision:
             "obligation_details": [
                 {"name": d["name"], "parameters": dict(d["parameters"])}
                 for d in self._required().dicts
+            ],
+            "undetermined_obligations": [
+                self._book.undetermined_dict(u)
+                for u in self._book.undetermined_of(self._outcome.undetermined)
             ],
             "reasons": [
                 dict(reason) for reason in self._book.reason_dicts_of(self._outcome.deciding)

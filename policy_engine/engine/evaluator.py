@@ -31,6 +31,7 @@ from .shown import show, show_key
 from .specialize import term_kind
 from .time_trace import TimeReads, is_time_compare, trace_time_compare
 from .traces import ConditionTrace, ObligationTrace, RuleTrace, Tracer
+from .undetermined import attached_obligations, settled
 
 __all__ = [
     "ConditionTrace",
@@ -161,18 +162,12 @@ def evaluate(
                 granting.append(rule)
             elif value is None:
                 unknown.append(rule)
-    obligations: set[str] = set()
-    missing: set[str] = set()
-    for rule in granting if not denying else ():
-        for clause in rule.obligations:
-            value = True if clause.condition is None else clause.condition(ctx, req)
-            if value is True:
-                obligations.update(clause.names)
-            elif value is None:
-                # Attached only when its condition holds; an unknown one is reported as missing.
-                when = rule.logic.obligation_conditions[clause.index]
-                assert when is not None
-                missing |= trace_condition(compiled, when, ctx, req).missing
+    obligations, missing, undetermined = attached_obligations(
+        compiled.context,
+        granting if not denying else [],
+        (ctx, req),
+        lambda when: trace_condition(compiled, when, ctx, req).missing,
+    )
     for rule in unknown:
         missing |= _rule_missing(compiled, rule, ctx, req)
     if tracer is not None:
@@ -184,7 +179,8 @@ def evaluate(
     if denying:
         return Outcome("deny", tuple(denying), (), keys)
     if granting:
-        return Outcome("allow", tuple(granting), tuple(sorted(obligations)), keys)
+        attached = tuple(sorted(obligations))
+        return Outcome("allow", tuple(granting), attached, keys, settled(undetermined, obligations))
     return Outcome("deny", (), (), keys)
 
 

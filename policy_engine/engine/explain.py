@@ -21,6 +21,7 @@ from .explain_overrides import (
     summary_words,
     unknown_words,
 )
+from .explain_undetermined import lacking_words, undetermined_words
 from .models import (
     ConditionTraceModel,
     DecisionModel,
@@ -165,7 +166,13 @@ def _summary(
     if decision.effect == "allow":
         ids = ", ".join(f"`{r.id}` ({r.citation})" for r in decision.reasons)
         lifted = summary_words(traces, overrides)
-        return f"ALLOW: {who.format('may')}, because {ids} applies and no deny rule applies{lifted}"
+        unsaid = "".join(
+            "; " + undetermined_words(u, request) for u in decision.undetermined_obligations
+        )
+        return (
+            f"ALLOW: {who.format('may')}, because {ids} applies and no deny rule applies"
+            f"{lifted}{unsaid}"
+        )
     head = f"DENY: {who.format('may not')}"
     if decision.reasons:
         parts = []
@@ -299,9 +306,7 @@ def render_text(trace: TraceModel) -> str:
     context = ", ".join(f"{k} = {text}" for k, text in trace.context_text.items())
     out.append(f"  {'context':<8} {context or '(none)'}")
     out.append("")
-    required = ", ".join(o.text for o in d.obligation_details)
-    out.append(f"Obligations: {required or 'none'}")
-    out.append(f"Missing context: {', '.join(d.missing) or 'none'}")
+    out += _decision_lines(d)
     out.append(f"Policy version: {d.policy_version}")
     out.append("")
     n = len(trace.considered)
@@ -340,6 +345,19 @@ def render_text(trace: TraceModel) -> str:
                 f" {'; '.join(miss.mismatch)}"
             )
     return "\n".join(out)
+
+
+def _decision_lines(d: DecisionModel) -> list[str]:
+    """The obligations, those not attached for an unknown condition, and the missing keys."""
+    required = ", ".join(o.text for o in d.obligation_details)
+    out = [f"Obligations: {required or 'none'}"]
+    for entry in d.undetermined_obligations:
+        out.append(
+            f"Not attached, condition unknown: {entry.text} of `{entry.required_by}`, because "
+            + lacking_words(entry, d.request)
+        )
+    out.append(f"Missing context: {', '.join(d.missing) or 'none'}")
+    return out
 
 
 def _obligation_lines(obligations: list[ObligationTraceModel], indent: str) -> list[str]:

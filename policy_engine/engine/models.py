@@ -73,6 +73,29 @@ class ObligationModel(BaseModel):
         return obligation_text(self.name, tuple(self.parameters.items()))
 
 
+class UndeterminedObligationModel(BaseModel):
+    """An obligation an allow may owe but does not carry: the condition of the clause that
+    requires it is unknown on this request (docs/semantics.md, 48)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    parameters: dict[str, ParameterValue] = {}
+    required_by: str
+    """The rule whose clause requires it, or the override that adds the clause."""
+    missing: list[str] = []
+    """The context keys whose absence left its condition unknown (in the decision's ``missing``
+    too)."""
+    unknown_attributes: list[str] = []
+    """The attributes of the request's terms that have no value (``party.location``): no request
+    can state them, so they are never in ``missing``."""
+
+    @property
+    def text(self) -> str:
+        """As a rule requires it: ``retain_for(years = 6)``, or the name alone."""
+        return obligation_text(self.name, tuple(self.parameters.items()))
+
+
 class DecisionModel(BaseModel):
     allowed: bool
     effect: Literal["allow", "deny"]
@@ -81,6 +104,9 @@ class DecisionModel(BaseModel):
     obligation_details: list[ObligationModel] = []
     """Each obligation with its parameters, sorted; an obligation that two rules require with
     different arguments is listed once for each."""
+    undetermined_obligations: list[UndeterminedObligationModel] = []
+    """On an allow, each obligation whose condition is unknown and that it does not carry, once
+    per rule (or override) that requires it, sorted: what it may owe but could not say."""
     reasons: list[ReasonModel]
     missing: list[str]
     policy_version: str

@@ -8,8 +8,8 @@ from typing import Any
 
 from ..language.printer import obligation_name
 from .compiled import requirement_order
-from .compiler import CompiledPolicy, CompiledRule
-from .models import ObligationModel, ReasonModel, json_arguments
+from .compiler import CompiledPolicy, CompiledRule, Undetermined
+from .models import ObligationModel, ReasonModel, UndeterminedObligationModel, json_arguments
 
 
 class ReasonBook:
@@ -32,6 +32,37 @@ class ReasonBook:
         if found is None:
             found = self._obligations[texts] = Obligations.of(texts, self.compiled)
         return found
+
+    def undetermined_of(
+        self, found: tuple[Undetermined, ...]
+    ) -> tuple[UndeterminedObligationModel, ...]:
+        """The obligations a decision may owe but does not carry, as models, in the order of
+        ``obligation_details`` (:func:`~.compiled.requirement_order`), then by who requires
+        them."""
+        forms = self.compiled.obligation_forms
+        out = []
+        for entry in found:
+            name, arguments = forms.get(entry.text, (obligation_name(entry.text), ()))
+            model = UndeterminedObligationModel(
+                name=name,
+                parameters=dict(arguments),
+                required_by=entry.required_by,
+                missing=list(entry.missing),
+                unknown_attributes=list(entry.unknown),
+            )
+            out.append(((requirement_order(name, arguments), entry.required_by), model))
+        return tuple(model for _, model in sorted(out, key=lambda pair: pair[0]))
+
+    @staticmethod
+    def undetermined_dict(model: UndeterminedObligationModel) -> dict[str, Any]:
+        """One of them as ``model_dump`` gives it (a decimal argument a JSON number)."""
+        return {
+            "name": model.name,
+            "parameters": json_arguments(model.parameters.items()),
+            "required_by": model.required_by,
+            "missing": list(model.missing),
+            "unknown_attributes": list(model.unknown_attributes),
+        }
 
     def reason(self, rule: CompiledRule) -> ReasonModel:
         found = self._reasons.get(rule.id)

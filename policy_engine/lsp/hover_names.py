@@ -59,8 +59,8 @@ def now_hover(index: Index, show: Show) -> str:
 
 
 def attributes(text: str, index: Index) -> list[Declared]:
-    """``party.location``: the attribute ``location`` of parties (the policy's or a package's:
-    an attribute is named alike in both); none for any other name."""
+    """``party.location``: the attribute ``location`` of parties (a package's is named under its
+    namespace, ``party.law25.location``, as the loader reads it); none for any other name."""
     kind, dot, name = text.partition(".")
     if kind not in TERM_KINDS or not dot:
         return []

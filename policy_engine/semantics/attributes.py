@@ -171,14 +171,26 @@ def _typed(decl: ast.AttributeDecl, literal: ast.Literal_ | ast.TimeLiteral) -> 
 
 
 def unknown_attribute(state: CheckState, kind: str, name: ast.Name) -> None:
-    """An error at ``name``, an attribute ``kind`` terms do not have, with a did-you-mean."""
+    """An error at ``name``, an attribute ``kind`` terms do not have, with a did-you-mean (a
+    package's attribute is named under its namespace: ``law25.location``)."""
     others = sorted(n for k, n in state.attribute_decls if k == kind)
     close = state.near(name.value, others)
+    # `location` written for a package's `law25.location`, or the other way round.
+    same_last = [n for n in others if n.rsplit(".", 1)[-1] == name.value.rsplit(".", 1)[-1]]
     elsewhere = sorted(k for k, n in state.attribute_decls if n == name.value and k != kind)
-    if close:
-        hint = "did you mean " + " or ".join(f"`{c}`" for c in close) + "?"
+    namespace = name.value.rsplit(".", 1)[0] if "." in name.value else None
+    unused = namespace is not None and namespace not in _namespaces(state)
+    if close or same_last:
+        found = list(dict.fromkeys([*close, *same_last]))
+        hint = "did you mean " + " or ".join(f"`{c}`" for c in found) + "?"
+        if unused:
+            hint = f"the policy uses no package `{namespace}`; {hint}"
     elif elsewhere:
         hint = f"`{name.value}` is an attribute of {', '.join(elsewhere)}, not of {kind}"
+    elif unused:
+        hint = f"the policy uses no package `{namespace}`"
+        near = state.near(str(namespace), sorted(_namespaces(state)))
+        hint += f": did you mean `{near[0]}`?" if near else ""
     else:
         hint = f"declare it: `attribute {name.value} of {kind}: …`"
     state.error(
@@ -187,6 +199,11 @@ def unknown_attribute(state: CheckState, kind: str, name: ast.Name) -> None:
         name.span,
         hint,
     )
+
+
+def _namespaces(state: CheckState) -> set[str]:
+    """The namespaces of the packages the policy uses, at any depth (``law25``, ``law25.base``)."""
+    return {f.package for f in state.files if f.package}
 
 
 def _resolve(

@@ -33,6 +33,13 @@ def declare_names(state: CheckState) -> None:
         elif isinstance(item, ast.NoDecision):
             state.no_decisions.append(item)
         elif isinstance(item, ast.AttributeDecl):
+            last = item.name.value.rsplit(".", 1)[-1]
+            hint = (
+                f"write the name without a namespace (`attribute {last} of {item.kind}: …`); a "
+                "package's attribute is declared in the package, and the policy's terms give "
+                f"it values (`with {item.name.value} = …`)"
+            )
+            own_name(state, package, item.name, "an attribute", hint)
             declare_attribute(state, item)
         elif isinstance(item, ast.ContextDecl):
             if namespaces is None:

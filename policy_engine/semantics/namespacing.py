@@ -3,7 +3,9 @@
 
 The rewrite is of the syntax tree and keeps every place (``span``): an error, an explanation or
 a finding about a package's rule still points at the package's own file and line. Rule and
-invariant ids, document names and namespaces are only prefixed (they are never context keys).
+invariant ids, document names, namespaces and the terms' attributes are only prefixed (they are
+never context keys): the package's ``attribute location of party`` is ``law25.location``, which
+the policy reads ``party.law25.location``, and the policy's own ``location`` is another.
 """
 
 from __future__ import annotations
@@ -71,7 +73,7 @@ def rename_file(file: ast.PolicyFile, renaming: Renaming) -> ast.PolicyFile:
 
 def rename_item(item: ast.Item, renaming: Renaming) -> ast.Item:
     """One statement of a package, renamed (see the module's docstring)."""
-    renamed: Any = _walk(item, renaming.reference)
+    renamed: Any = _walk(item, renaming.reference, renaming.prefix)
     if isinstance(item, ast.Override):  # it lifts rules by their ids, which are only prefixed
         lifts = tuple(_name(n, renaming.prefix) for n in item.lifts)
         return dataclasses.replace(renamed, id=_name(item.id, renaming.prefix), lifts=lifts)  # type: ignore[no-any-return]
@@ -109,36 +111,47 @@ _LEAVES = (str, int, bool, type(None))
 _NOT_NAMES = {
     (ast.ParamDecl, "name"),
     (ast.Argument, "name"),
-    (ast.AttributeDecl, "name"),
-    (ast.AttributeValue, "name"),
 }
 """Names that are not the package's names: an obligation's parameters are named in its
-declaration and in a rule's arguments alike (`retain_for(years = 6)`), under no namespace; and
-so are the attributes of terms (`party.location` reads the same in a package and in the policy
-that uses it: one attribute of a kind, declared once)."""
+declaration and in a rule's arguments alike (`retain_for(years = 6)`), under no namespace."""
+
+_ATTRIBUTE_NAMES = {(ast.AttributeDecl, "name"), (ast.AttributeValue, "name")}
+"""The names of the terms' attributes: a package's are under its namespace like its terms (its
+`location` of parties is `law25.location`, read `party.law25.location`), but they are never
+context keys, so a supplied key of the same name does not replace them."""
 
 
-def _walk(node: Any, rename: Rename) -> Any:
-    """``node`` with every :class:`ast.Name` and :class:`ast.NameRef` renamed; nodes without a
-    name in them are returned as they are (the tree is immutable, so they can be shared)."""
+def _walk(node: Any, rename: Rename, attribute: Rename | None = None) -> Any:
+    """``node`` with every :class:`ast.Name` and :class:`ast.NameRef` renamed, and, when
+    ``attribute`` is given, every attribute's name (its declaration, the values terms give it,
+    ``party.location`` in conditions); nodes without a name in them are returned as they are
+    (the tree is immutable, so they can be shared)."""
     if isinstance(node, _LEAVES):
         return node
     if isinstance(node, ast.Name):
         return _name(node, rename)
     if isinstance(node, ast.NameRef):
         return ast.NameRef(rename(node.name), node.span)
+    if isinstance(node, ast.AttributeRef):
+        if attribute is None:
+            return node
+        return ast.AttributeRef(node.kind, attribute(node.name), node.span)
     if isinstance(node, tuple):
-        return tuple(_walk(part, rename) for part in node)
+        return tuple(_walk(part, rename, attribute) for part in node)
     if isinstance(
         node, ast.Citation | ast.Literal_ | ast.RequestRef
     ) or not dataclasses.is_dataclass(node):
         return node
     changes = {}
     for field in dataclasses.fields(node):
-        if field.name.endswith("span") or (type(node), field.name) in _NOT_NAMES:
+        key = (type(node), field.name)
+        if field.name.endswith("span") or key in _NOT_NAMES:
             continue
         value = getattr(node, field.name)
-        new = _walk(value, rename)
+        if key in _ATTRIBUTE_NAMES:
+            new = value if attribute is None else _name(value, attribute)
+        else:
+            new = _walk(value, rename, attribute)
         if new is not value:
             changes[field.name] = new
     return dataclasses.replace(node, **changes) if changes else node  # type: ignore[type-var]

@@ -9,9 +9,12 @@ from .check_state import CheckState, article, kind_word
 from .namespacing import local_part, qualified
 
 
-def own_name(state: CheckState, package: str, name: ast.Name, what: str) -> None:
+def own_name(
+    state: CheckState, package: str, name: ast.Name, what: str, hint: str | None = None
+) -> None:
     """``name`` is declared by a file of ``package``: it must be that policy's own, not a name
-    of a package it uses (``law25.staff``)."""
+    of a package it uses (``law25.staff``); ``hint``: the help, when not the placing of a
+    term."""
     if local_part(package, name.value) is not None:
         return
     shown = name.value[len(package) + 1 :] if package else name.value
@@ -21,7 +24,8 @@ def own_name(state: CheckState, package: str, name: ast.Name, what: str) -> None
         f"`{shown}` is a name of the package `{namespace}`: {what} of this policy has a name "
         "of its own",
         name.span,
-        "write the name without a namespace; only a package's term can be placed "
+        hint
+        or "write the name without a namespace; only a package's term can be placed "
         f"(`party {shown} under …`)",
     )
 
@@ -73,13 +77,14 @@ def place(state: CheckState, placed: ast.Name, decl: ast.TermDecl) -> bool:
             f"place it with `{target.kind} {placed.value} under …`",
         )
         return False
-    if not decl.parents or decl.description is not None:
+    if not decl.parents or decl.description is not None or decl.attributes:
         state.error(
             "bad-placement",
             f"`{placed.value}` is the package's own: this policy can only place it under its "
             "terms or another package's",
             placed.span,
-            f"write `{decl.kind} {placed.value} under PARENT`, without a description",
+            f"write `{decl.kind} {placed.value} under PARENT`, without a description or "
+            "attribute values (a term of the policy placed under it can give them)",
         )
         return False
     return True

@@ -32,16 +32,27 @@ against the search there as well.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
+from ..analysis.conditions import attributes_read
 from ..analysis.scopes import KINDS
 from ..engine.compiler import CompiledPolicy, CompiledRule, Condition, compile_condition
 from ..language import ast
 from ..language.ast_expressions import names_read
 from ..language.connectives import Node, both, either
 from ..language.connectives import negation as _negation
-from ..language.printer import expr_text
+from ..language.printer import expr_text, literal_text
 
-__all__ = ["ConditionMaker", "Node", "both", "either", "is_test", "tidy", "words"]
+__all__ = [
+    "CellNamedCondition",
+    "ConditionMaker",
+    "Node",
+    "both",
+    "either",
+    "is_test",
+    "tidy",
+    "words",
+]
 
 _OPPOSITE: dict[str, ast.CompareOp] = {
     "=": "!=",
@@ -62,6 +73,19 @@ _MIRRORED: dict[str, ast.CompareOp] = {
     ">=": "<=",
 }
 """The operator that says the same with its operands swapped."""
+
+
+@dataclass(frozen=True, slots=True)
+class CellNamedCondition(ast.NamedCondition):
+    """A named condition in one cell whose terms' attributes it reads: the same test (its value
+    is its body's), shown with the attributes' values in the cell and what it means with them
+    (`` `same_place` (`party.location` is "CA-QC": `dest = "CA-QC"`) ``)."""
+
+    values: tuple[tuple[str, str], ...] = ()
+    """Each attribute it reads (``party.location``) and its value in the cell, as written (or
+    ``unknown``)."""
+    meaning: ast.Expr | None = None
+    """Its body with those values, the tests the cell settles valued."""
 
 
 def is_test(expr: ast.Expr) -> bool:
@@ -127,10 +151,34 @@ class ConditionMaker:
             return (not inner) if isinstance(inner, bool) else _negation(inner)
         if isinstance(node, ast.NamedCondition):
             # Settled by the cell, it is that constant; else it stays one test, shown by its
-            # name (it means exactly its body, in every context of the cell).
+            # name (it means exactly its body, in every context of the cell), with the values
+            # of the cell's attributes it reads and what it means with them.
             inner = self.fold(cell, node.body)
-            return inner if isinstance(inner, bool) else self.canonical(node)
+            if isinstance(inner, bool):
+                return inner
+            read = attributes_read([node.body])
+            if not read:
+                return self.canonical(node)
+            values = tuple((a.text, self._value_text(cell, a)) for a in read)
+            meaning = tidy(self._normal(inner, False, set()))
+            assert not isinstance(meaning, bool)  # not settled, so not constant either
+            return self.canonical(
+                CellNamedCondition(
+                    node.name,
+                    node.body,
+                    node.citations,
+                    node.description,
+                    node.span,
+                    values,
+                    meaning,
+                )
+            )
         return self._fold_test(cell, node, unknown)
+
+    def _value_text(self, cell: tuple[str, str, str], attribute: ast.AttributeRef) -> str:
+        values = self.compiled.attributes[(attribute.kind, attribute.name)].values
+        term = cell[KINDS.index(attribute.kind)]
+        return literal_text(values[term]) if term in values else "unknown"  # type: ignore[arg-type]
 
     def _fold_test(
         self, cell: tuple[str, str, str], test: ast.Expr, unknown: set[int] | None
@@ -308,4 +356,11 @@ def words(node: ast.Expr) -> str:
         return joined.join(
             f"({words(p)})" if isinstance(p, inner) else words(p) for p in node.operands
         )
+    named = node.operand if isinstance(node, ast.Not) else node
+    if isinstance(named, CellNamedCondition) and named.meaning is not None:
+        values = ", ".join(f"`{a}` is {v}" for a, v in named.values)
+        meaning = words(named.meaning)
+        if named is not node:  # `not same_place`: true where what it means is false
+            meaning = f"not ({meaning})"
+        return f"`{expr_text(node)}` ({values}: {meaning})"
     return f"`{expr_text(node)}`"

@@ -1,6 +1,7 @@
-"""The Policy page: the source documents' text section by section, with the rules that cite each
-section beside it (:mod:`.rules_view`), its ``not a decision`` reasons or an *uncovered* mark, and
-the coverage summary (:func:`~policy_engine.traceability.coverage.section_coverage`)."""
+"""The Policy page: the source documents' text section by section, with the rules and overrides
+that cite each section beside it (:mod:`.rules_view`), its ``not a decision`` reasons or an
+*uncovered* mark, and the coverage summary
+(:func:`~policy_engine.traceability.coverage.section_coverage`)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from ..traceability.coverage import (
     policy_test_cases,
     section_coverage,
 )
-from .rules_view import cards, rule_card, rules_by_id
+from .rules_view import cards, override_cards, rule_card, rules_by_id
 
 
 def _place(citer: CiterModel) -> str:
@@ -34,10 +35,17 @@ def _citer(citer: CiterModel) -> dict[str, Any]:
     }
 
 
-def _section(section: SectionCoverage, rules: dict[str, CompiledRule]) -> dict[str, Any]:
+Cards = tuple[dict[str, CompiledRule], dict[str, dict[str, Any]]]
+"""The policy's rules and its overrides' cards, by id."""
+
+
+def _section(section: SectionCoverage, found: Cards) -> dict[str, Any]:
+    rules, overrides = found
     cited = []
-    for citer in section.rules:
-        card = rule_card(rules[citer.id])
+    for citer in section.rules:  # an override citing the section is listed with its rules
+        card = (
+            dict(overrides[citer.id]) if citer.effect == "override" else rule_card(rules[citer.id])
+        )
         card.update(cited_as=citer.citation, via=citer.via)
         cited.append(card)
     return {
@@ -57,7 +65,7 @@ def _section(section: SectionCoverage, rules: dict[str, CompiledRule]) -> dict[s
     }
 
 
-def _coverage(report: CoverageReport, rules: dict[str, CompiledRule]) -> dict[str, Any]:
+def _coverage(report: CoverageReport, rules: Cards) -> dict[str, Any]:
     return {
         "summary": report.summary(),
         "covered": report.covered,
@@ -79,21 +87,25 @@ def policy_page(policy: Policy, name: str) -> dict[str, Any]:
     """The Policy page's data. A policy without a source document shows its rules by file."""
     compiled = policy.compiled
     rules = rules_by_id(compiled)
+    overrides = override_cards(compiled)
     uncited = [r for r in compiled.rules if not r.about.citation]
     page: dict[str, Any] = {
         "policy": name,
         "version": policy.version,
         "rules_total": len(compiled.rules),
-        "uncited": cards(uncited),
+        "overrides_total": len(overrides),
+        "uncited": cards(uncited) + [o for o in overrides.values() if not o["citation"]],
         "coverage": None,
         "note": None,
         "rules": [],
+        "overrides": [],
     }
     try:
         report = section_coverage(policy, policy_test_cases(name), name)
     except PolicyError as exc:
         page["note"] = "; ".join(d.message for d in exc.diagnostics)
         page["rules"] = cards(compiled.rules)
+        page["overrides"] = list(overrides.values())
         return page
-    page["coverage"] = _coverage(report, rules)
+    page["coverage"] = _coverage(report, (rules, overrides))
     return page

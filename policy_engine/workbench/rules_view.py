@@ -1,5 +1,5 @@
-"""What the pages say about a rule: its id, effect, sentence, conditions and obligations in words,
-its citations and its place, as JSON-ready dictionaries."""
+"""What the pages say about a rule (or an override): its id, effect, sentence, conditions and
+obligations in words, its citations and its place, as JSON-ready dictionaries."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..engine.compiled import requirements
-from ..engine.compiler import CompiledPolicy, CompiledRule
+from ..engine.compiler import CompiledOverride, CompiledPolicy, CompiledRule
 from ..language import ast
 from ..traceability.cell_conditions import words
 
@@ -31,7 +31,7 @@ def conditions(rule: ast.Rule) -> list[str]:
     return said + [f"unless {words(e)}" for e in rule.exceptions]
 
 
-def obligations(rule: ast.Rule) -> list[dict[str, Any]]:
+def obligations(rule: ast.Rule | ast.Override) -> list[dict[str, Any]]:
     return [
         {
             "names": [text for text, _, _ in requirements(clause)],
@@ -58,6 +58,36 @@ def rule_card(rule: CompiledRule) -> dict[str, Any]:
         "line": about.line,
         "location": about.location,
     }
+
+
+def override_card(override: ast.Override, compiled: CompiledOverride) -> dict[str, Any]:
+    """Everything a page shows of one override: what it lifts (the deny rules it names, or
+    those citing a section, and which rules that is), its condition and obligations."""
+    if override.citing:
+        lifts = "denies citing " + ", ".join(c.text for c in override.citing)
+    else:
+        lifts = ", ".join(n.value for n in override.lifts)
+    about = compiled.about
+    return {
+        "id": compiled.id,
+        "effect": "override",
+        "description": about.description,
+        "sentence": f"override {compiled.id} lifts {lifts}",
+        "lifts": list(compiled.lifts),
+        "conditions": [f"when {words(override.condition)}"],
+        "obligations": obligations(override),
+        "citation": about.citation,
+        "ground": None,
+        "file": about.file,
+        "line": about.line,
+        "location": about.location,
+    }
+
+
+def override_cards(policy: CompiledPolicy) -> dict[str, dict[str, Any]]:
+    """Every override's card, by id, in the order written."""
+    compiled = {o.id: o for o in policy.overrides}
+    return {o.id.value: override_card(o, compiled[o.id.value]) for o in policy.checked.overrides}
 
 
 def rule_ref(rule: CompiledRule) -> dict[str, str]:

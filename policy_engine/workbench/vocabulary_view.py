@@ -1,18 +1,22 @@
 """The Vocabulary page and the playground's pickers: each hierarchy's terms in declaration order
-with their parents (several where the policy says so), description, citations, place and the rules
-that name them; and the context schema, key by key, with the rules that read each key."""
+with their parents (several where the policy says so), description, citations, place, the rules
+that name them and their attribute values (own, inherited from a term above, or the default); the
+attributes each kind declares; and the context schema, key by key, with the rules that read each
+key."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
 
+from ..analysis.conditions import attributes_read
 from ..engine.compiler import CompiledPolicy, CompiledRule
 from ..engine.context import plain_value
 from ..engine.policy import Policy
 from ..language import ast
 from ..language.ast_expressions import names_read
-from ..language.printer import operand_text
+from ..language.printer import literal_text, operand_text
+from ..semantics.attribute_table import DEFAULT
 from ..traceability.selection import declaration_order
 
 KINDS = ("party", "data", "purpose", "obligation")
@@ -97,8 +101,68 @@ def _terms(
                 "citations": [c.text for c in decl.citations] if decl else [],
                 "location": _place(decl.span) if decl else None,
                 "rules": rules.get(term, []),
+                "attributes": _values_of(compiled, kind, term),
             }
         )
+    return out
+
+
+def _values_of(compiled: CompiledPolicy, kind: str, term: str) -> list[dict[str, Any]]:
+    """Each attribute of the term's kind, with the term's value and where it comes from: its
+    own declaration, a term above it (inherited) or the attribute's default; or none (then
+    ``party.location`` is unknown for it)."""
+    out = []
+    for (of, name), attribute in sorted(compiled.attributes.items()):
+        if of != kind:
+            continue
+        origin = attribute.origins.get(term)
+        value = attribute.values.get(term)
+        source = (
+            "none"
+            if origin is None
+            else "default"
+            if origin == DEFAULT
+            else "own"
+            if origin == term
+            else "inherited"
+        )
+        out.append(
+            {
+                "name": name,
+                "text": attribute.text,
+                "value": None if origin is None else literal_text(value),  # type: ignore[arg-type]
+                "source": source,
+                "origin": origin if source == "inherited" else None,
+            }
+        )
+    return out
+
+
+def _attributes(compiled: CompiledPolicy) -> dict[str, list[dict[str, Any]]]:
+    """The declared attributes by kind (a package's under its namespace), with the rules whose
+    conditions read each."""
+    reading: dict[tuple[str, str], list[str]] = {}
+    for rule in sorted(compiled.rules, key=lambda r: r.position):
+        for node in attributes_read(rule.logic.expressions()):
+            reading.setdefault((node.kind, node.name), []).append(rule.id)
+    out: dict[str, list[dict[str, Any]]] = {kind: [] for kind in KINDS[:3]}
+    for file in compiled.checked.files:
+        for item in file.items:
+            if not isinstance(item, ast.AttributeDecl):
+                continue
+            default = item.default
+            out[item.kind].append(
+                {
+                    "name": item.name.value,
+                    "text": f"{item.kind}.{item.name.value}",
+                    "type": item.type.describe(),
+                    "default_text": None if default is None else operand_text(default),
+                    "description": item.description,
+                    "citations": [c.text for c in item.citations],
+                    "location": _place(item.span),
+                    "rules": reading.get((item.kind, item.name.value), []),
+                }
+            )
     return out
 
 
@@ -154,5 +218,6 @@ def vocabulary_page(policy: Policy, name: str) -> dict[str, Any]:
         "version": policy.version,
         "kinds": {kind: _terms(compiled, kind, rules) for kind in KINDS},
         "context": _context(compiled, rules),
+        "attributes": _attributes(compiled),
         "ledger_key": policy.ledger_key,
     }

@@ -120,7 +120,7 @@ export function diagnosticLine(d) {
   ];
 }
 
-const EFFECT_WORDS = { allow: "allow", deny: "deny" };
+const EFFECT_WORDS = { allow: "allow", deny: "deny", override: "override" };
 
 export function effectBadge(effect) {
   return h("span", { class: `badge effect-${effect}` }, EFFECT_WORDS[effect] || effect);
@@ -154,9 +154,10 @@ export function words(text) {
 
 export function ruleCard(rule, extra = []) {
   const obligations = rule.obligations || [];
+  const what = rule.effect === "override" ? "override" : "rule";
   return h(
     "article",
-    { class: `rule-card effect-border-${rule.effect}`, "aria-label": `rule ${rule.id}`, dataset: { rule: rule.id } },
+    { class: `rule-card effect-border-${rule.effect}`, "aria-label": `${what} ${rule.id}`, dataset: { rule: rule.id } },
     h("p", { class: "rule-head" }, effectBadge(rule.effect), " ", h("strong", { class: "rule-id" }, rule.id), rule.citation ? h("span", { class: "citation" }, " ", rule.citation) : null),
     rule.description ? h("p", { class: "rule-description" }, rule.description) : null,
     h("p", { class: "rule-sentence" }, code(rule.sentence)),

@@ -101,6 +101,9 @@ function result(payload) {
       "dl",
       { class: "facts" },
       h("dt", {}, "obligations"), h("dd", { id: "obligations" }, d.obligations.length ? d.obligations.map((o, i) => [i ? ", " : "", code(o)]) : "none"),
+      d.undetermined_obligations && d.undetermined_obligations.length
+        ? [h("dt", {}, "not attached, condition unknown"), h("dd", { id: "undetermined" }, d.undetermined_obligations.map((o, i) => [i ? "; " : "", code(o.name), ` of ${o.required_by}: `, [...o.missing.map((k) => [code(k), " is missing"]), ...o.unknown_attributes.map((a) => [code(a), " is unknown"])].map((w, j) => [j ? ", " : "", w])]))]
+        : null,
       h("dt", {}, "missing keys"), h("dd", { id: "missing" }, d.missing.length ? d.missing.map((o, i) => [i ? ", " : "", code(o)]) : "none"),
       h("dt", {}, "decided by"), h("dd", { id: "reasons" }, d.reasons.length ? d.reasons.map((r, i) => [i ? "; " : "", effectBadge(r.effect), " ", h("strong", {}, r.id), ` ${r.citation} `, h("code", { class: "muted" }, r.location)]) : "no rule grants this request (default deny)"),
       h("dt", {}, "policy"), h("dd", {}, code(d.policy_version.slice(0, 12))),

@@ -1,5 +1,6 @@
-// Policy: the source document's text, section by section, with the rules that cite each section
-// beside it, its "not a decision" reasons or an "uncovered" mark, and the coverage summary.
+// Policy: the source document's text, section by section, with the rules (and overrides) that
+// cite each section beside it, its "not a decision" reasons or an "uncovered" mark, and the
+// coverage summary; a policy without a source document lists its rules, then its overrides.
 import { api, clear, debounce, h, here, labelled, plural, query, ruleCard, setQuery, slug, statusBadge } from "../common.js";
 
 function citerLine(kind, citer) {
@@ -10,7 +11,7 @@ function citerLine(kind, citer) {
 function sectionSearchText(section) {
   const parts = [section.label, section.title, section.text];
   for (const rule of section.rules) {
-    parts.push(rule.id, rule.sentence, rule.citation, rule.cited_as, rule.description || "", ...rule.conditions, ...rule.obligations.map((o) => o.names.join(" ")));
+    parts.push(rule.id, rule.sentence, rule.citation, rule.cited_as, rule.description || "", ...rule.conditions, ...rule.obligations.map((o) => o.names.join(" ")), ...(rule.lifts || []));
   }
   for (const list of [section.invariants, section.tests, section.terms, section.reasons]) {
     for (const c of list) parts.push(c.id, c.citation || "");
@@ -49,7 +50,7 @@ function summaryView(coverage, page) {
     "section",
     { class: "summary", "aria-label": "coverage summary" },
     h("p", { class: "big", id: "coverage-summary" }, coverage.summary),
-    h("p", {}, ["covered", "not a decision", "uncovered"].map((s) => [statusBadge(s), ` ${counts[s] || 0}  `]), ` · ${plural(page.rules_total, "rule")}`),
+    h("p", {}, ["covered", "not a decision", "uncovered"].map((s) => [statusBadge(s), ` ${counts[s] || 0}  `]), ` · ${plural(page.rules_total, "rule")}`, page.overrides_total ? ` · ${plural(page.overrides_total, "override")}` : ""),
   );
 }
 
@@ -77,9 +78,17 @@ export async function render(app) {
       parts.push({ el, text: [rule.id, rule.sentence, rule.citation, ...rule.conditions].join("\n").toLowerCase() });
       body.append(el);
     }
+    // Overrides: each lifts the deny rules it names (or those citing a section) where its
+    // condition holds, with obligations of its own.
+    if (page.overrides.length) body.append(h("h2", { id: "overrides" }, "Overrides"));
+    for (const override of page.overrides) {
+      const el = ruleCard(override, h("p", { class: "muted" }, "lifts ", override.lifts.map((r, i) => [i ? ", " : "", h("code", {}, r)])));
+      parts.push({ el, text: [override.id, override.sentence, override.citation, ...override.conditions, ...override.lifts].join("\n").toLowerCase() });
+      body.append(el);
+    }
   }
   if (page.uncited.length) {
-    body.append(h("section", { class: "uncited" }, h("h2", {}, "Rules that cite no section"), page.uncited.map((r) => ruleCard(r))));
+    body.append(h("section", { class: "uncited" }, h("h2", {}, "Rules and overrides that cite no section"), page.uncited.map((r) => ruleCard(r))));
   }
   const apply = () => {
     const q = search.value.trim().toLowerCase();

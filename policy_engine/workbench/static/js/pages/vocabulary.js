@@ -1,6 +1,7 @@
 // Vocabulary: the party, data and purpose hierarchies drawn as graphs (a term with several
-// parents has an edge from each), and every term with its description, citations, place and the
-// rules that name it; the obligations and the context schema.
+// parents has an edge from each), and every term with its description, its attribute values (and
+// where each comes from), citations, place and the rules that name it; the attributes each kind
+// declares; the obligations and the context schema.
 import { api, clear, code, debounce, h, labelled, plural, query, setQuery } from "../common.js";
 
 const SVG = "http://www.w3.org/2000/svg";
@@ -90,15 +91,39 @@ function rulesCell(rules) {
   return rules.map((r, i) => [i ? ", " : "", code(r)]);
 }
 
-function termTable(kind, terms) {
+// A term's value of each attribute of its kind and where it comes from: its own declaration, a
+// term above it, the attribute's default, or none (then `party.location` is unknown for it).
+function attributeValues(values) {
+  return h("ul", { class: "attribute-values" }, values.map((a) => {
+    if (a.source === "none") return h("li", { dataset: { attribute: a.name, source: a.source } }, code(a.name), h("span", { class: "source" }, ": no value (unknown)"));
+    const source = { own: "its own", default: "the default", inherited: null }[a.source];
+    return h("li", { dataset: { attribute: a.name, source: a.source } }, code(`${a.name} = ${a.value}`), " ", h("span", { class: "source" }, "(", source ?? ["from ", code(a.origin)], ")"));
+  }));
+}
+
+function termTable(kind, terms, withAttributes) {
   const rows = terms.map((t) => h("tr", { id: `term-${t.name}`, dataset: { term: t.name } },
     h("td", {}, t.name),
     h("td", {}, t.parents.length ? t.parents.map((p, i) => [i ? ", " : "", code(p)]) : h("span", { class: "muted" }, "a root")),
     h("td", {}, t.description || ""),
+    withAttributes ? h("td", { class: "attributes" }, attributeValues(t.attributes || [])) : null,
     h("td", {}, t.citations.join(", ")),
     h("td", {}, t.location ? code(t.location) : ""),
     h("td", {}, rulesCell(t.rules))));
-  return h("table", { class: "terms" }, h("caption", { class: "muted" }, `${plural(terms.length, "term")}: ${KINDS[kind].toLowerCase()}`), h("thead", {}, h("tr", {}, ["term", "under", "description", "citations", "declared at", "rules naming it"].map((c) => h("th", { scope: "col" }, c)))), h("tbody", {}, rows));
+  const heads = ["term", "under", "description", withAttributes ? "attributes" : null, "citations", "declared at", "rules naming it"].filter(Boolean);
+  return h("table", { class: "terms" }, h("caption", { class: "muted" }, `${plural(terms.length, "term")}: ${KINDS[kind].toLowerCase()}`), h("thead", {}, h("tr", {}, heads.map((c) => h("th", { scope: "col" }, c)))), h("tbody", {}, rows));
+}
+
+// The attributes the kind declares (a package's under its namespace: `law25.location`).
+function attributeTable(kind, attributes) {
+  const rows = attributes.map((a) => h("tr", { dataset: { attribute: a.name } },
+    h("td", {}, code(a.text)),
+    h("td", {}, a.type, a.default_text !== null ? `, default ${a.default_text}` : ""),
+    h("td", {}, a.description || ""),
+    h("td", {}, a.citations.join(", ")),
+    h("td", {}, a.location ? code(a.location) : ""),
+    h("td", {}, rulesCell(a.rules))));
+  return h("table", { class: "terms", id: `attributes-${kind}` }, h("caption", { class: "muted" }, `${plural(attributes.length, "attribute")} of ${KINDS[kind].toLowerCase()}`), h("thead", {}, h("tr", {}, ["attribute", "type", "description", "citations", "declared at", "rules reading it"].map((c) => h("th", { scope: "col" }, c)))), h("tbody", {}, rows));
 }
 
 function contextTable(keys) {
@@ -129,9 +154,10 @@ export async function render(app) {
     kind = key;
     setQuery({ kind: key, term });
     tabs.forEach((t) => t.setAttribute("aria-pressed", t.dataset.kind === key ? "true" : "false"));
+    const attributes = (vocab.attributes || {})[key] || [];
     if (key === "context") clear(body, h("h2", {}, KINDS[key]), contextTable(vocab.context));
-    else if (key === "obligation") clear(body, h("h2", {}, KINDS[key]), termTable(key, vocab.kinds[key]));
-    else clear(body, h("h2", {}, KINDS[key]), graph(key, vocab.kinds[key], choose), termTable(key, vocab.kinds[key]));
+    else if (key === "obligation") clear(body, h("h2", {}, KINDS[key]), termTable(key, vocab.kinds[key], false));
+    else clear(body, h("h2", {}, KINDS[key]), graph(key, vocab.kinds[key], choose), termTable(key, vocab.kinds[key], attributes.length > 0), attributes.length ? [h("h3", {}, `Attributes of ${KINDS[key].toLowerCase()}`), attributeTable(key, attributes)] : null);
     filter.value = "";
     if (term) choose(term, true);
   };
