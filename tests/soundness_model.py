@@ -105,6 +105,7 @@ from .test_properties import (
     ATTRIBUTES,
     KINDS,
     PREFIX,
+    DateValue,
     Expr,
     OverrideSpec,
     Reference,
@@ -1129,8 +1130,8 @@ def _revalued(c: Choices, spec: Spec) -> tuple[Spec, str] | None:
     tries): another changes no decision."""
     if not spec.vocab.attributes:
         return None
-    read = {o[2] for e in spec_exprs(spec) for leaf in leaves(e) for o in operands_of(leaf)
-            if o[0] == "attr"}  # fmt: skip
+    read = {o[-1] for e in spec_exprs(spec) for leaf in leaves(e) for o in operands_of(leaf)
+            if o[0] in ("attr", "kattr")}  # fmt: skip
     name = pick(c, sorted(read & set(spec.vocab.attributes) or spec.vocab.attributes))
     kind = ATTRIBUTES[name][0]
     for _ in range(4):
@@ -1150,7 +1151,12 @@ def _revalue_one(c: Choices, spec: Spec, name: str) -> tuple[str, dict[str, Any]
     kind, _, base = ATTRIBUTES[name]
     own = dict(spec.vocab.attributes[name])
     term = pick(c, spec.vocab.terms(kind))
-    choices: list[Any] = {"int": [-1, 0, 3], "str": list(ZONES), "bool": [True, False]}[base]
+    choices: list[Any] = {
+        "int": [-1, 0, 3],
+        "str": list(ZONES),
+        "bool": [True, False],
+        "date": [DateValue("2024-02-29"), DateValue("2024-03-01"), DateValue("2023-12-31")],
+    }[base]
     if term in own and flag(c):
         del own[term]
     else:

@@ -57,10 +57,11 @@ def _renamer(names: set[str], rename: Rename) -> Rename:
     return lambda text: pattern.sub(lambda m: rename(m.group(1)), text)
 
 
-ATTRIBUTE = re.compile(r"(?<![\w])(level|zone|open)(?![\w.])")
+ATTRIBUTE = re.compile(rf"(?<![\w])({'|'.join(ATTRIBUTES)})(?![\w.])")
 """The attributes of the harness (``test_properties.ATTRIBUTES``) where they are declared, given
-and read: `attribute level of party`, `with level = 2`, `party.level`."""
-READ_ATTRIBUTE = re.compile(r"\b(party|data|purpose)\.(level|zone|open)\b")
+and read: `attribute level of party`, `with level = 2`, `party.level`, `kk_party.level`."""
+READ_ATTRIBUTE = re.compile(rf"\.({'|'.join(ATTRIBUTES)})\b")
+"""An attribute read in a condition, of the request's term or of a key's (`.level`)."""
 OWN = "attribute {} of party: boolean \"the user's own: no clash with the package's\"\n"
 """An attribute the user declares under a name the package's attribute has too."""
 
@@ -118,7 +119,7 @@ def _texts(
         + suppliers
         + OWN.format("level")
         + extra_a
-        + "".join(READ_ATTRIBUTE.sub(r"\1.pkg.\2", references(rule_text(r))) for r in user_rules)
+        + "".join(READ_ATTRIBUTE.sub(r".pkg.\1", references(rule_text(r))) for r in user_rules)
     )
     flat_names = _renamer(terms | keys | (ids - {r.id for r in user_rules}), in_b)
     flat_references = _renamer(terms | keys, in_b)

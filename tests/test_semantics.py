@@ -1836,9 +1836,9 @@ def test_s49_a_comparison_of_two_keys_is_unknown_when_one_is_missing() -> None:
     assert outcome(d) == ("deny", [], [], ["record.author"])
 
 
-# ---- 49-52: keys of one term ---------------------------------------------------------------------
+# ---- 50-53: keys of one term ---------------------------------------------------------------------
 
-TERM_KEY_49 = """
+TERM_KEY_50 = """
 context recipient: party
 rule to_partners §5.1
   allow customer_service to use postal_address for order_delivery
@@ -1860,10 +1860,10 @@ rule to_colleagues §5.1
         ("marketing_department", False, False),
     ],
 )
-def test_s49_a_key_of_one_term_is_placed_in_the_hierarchy(
+def test_s50_a_key_of_one_term_is_placed_in_the_hierarchy(
     recipient: str, partners: bool, colleagues: bool
 ) -> None:
-    p = policy(TERM_KEY_49)
+    p = policy(TERM_KEY_50)
     assert (
         decide(
             p, "customer_service", "postal_address", "order_delivery", recipient=recipient
@@ -1875,8 +1875,8 @@ def test_s49_a_key_of_one_term_is_placed_in_the_hierarchy(
     )
 
 
-def test_s49_a_missing_key_of_one_term_is_unknown_and_missing() -> None:
-    assert outcome(decide(policy(TERM_KEY_49), "customer_service", "email", "support")) == (
+def test_s50_a_missing_key_of_one_term_is_unknown_and_missing() -> None:
+    assert outcome(decide(policy(TERM_KEY_50), "customer_service", "email", "support")) == (
         "deny",
         [],
         [],
@@ -1885,12 +1885,12 @@ def test_s49_a_missing_key_of_one_term_is_unknown_and_missing() -> None:
 
 
 @pytest.mark.parametrize("value", ["custmer_service", "email", 7, ["staff"]])
-def test_s49_a_value_that_names_no_party_is_a_request_error(value: object) -> None:
+def test_s50_a_value_that_names_no_party_is_a_request_error(value: object) -> None:
     with pytest.raises(RequestError, match="`recipient`"):
-        decide(policy(TERM_KEY_49), "customer_service", "email", "support", recipient=value)
+        decide(policy(TERM_KEY_50), "customer_service", "email", "support", recipient=value)
 
 
-TERM_ATTRIBUTES_50 = """
+TERM_ATTRIBUTES_51 = """
 attribute location of party: one of "CA-QC", "US"
 party quebec_couriers under delivery_partners with location = "CA-QC"
 party night_couriers under quebec_couriers
@@ -1914,12 +1914,12 @@ rule transfers_reviewed §5.1
         (None, ("deny", ["transfers_reviewed"], [], ["courier"])),  # the key missing
     ],
 )
-def test_s50_an_attribute_of_a_keys_term(
+def test_s51_an_attribute_of_a_keys_term(
     courier: str | None, expected: tuple[str, list[str], list[str], list[str]]
 ) -> None:
     context = {} if courier is None else {"courier": courier}
     d = decide(
-        policy(TERM_ATTRIBUTES_50),
+        policy(TERM_ATTRIBUTES_51),
         "customer_service",
         "billing_address",
         "order_delivery",
@@ -1933,9 +1933,9 @@ def test_s50_an_attribute_of_a_keys_term(
 @pytest.mark.parametrize(
     "courier", [None, "delivery_partners", "quebec_couriers", "night_couriers"]
 )
-def test_s51_is_known_of_an_attribute_is_never_unknown(courier: str | None) -> None:
+def test_s52_is_known_of_an_attribute_is_never_unknown(courier: str | None) -> None:
     p = policy(
-        TERM_ATTRIBUTES_50
+        TERM_ATTRIBUTES_51
         + "rule assessed §5.1\n  allow customer_service to use email for support\n"
         "  when courier.location is known and party.location is missing\n"
     )
@@ -1945,7 +1945,7 @@ def test_s51_is_known_of_an_attribute_is_never_unknown(courier: str | None) -> N
     assert outcome(d) == (("allow", ["assessed"]) if has_location else ("deny", [])) + ([], [])
 
 
-CONTRACT_52 = """
+CONTRACT_53 = """
 attribute contract_signed of party: date
 party quebec_couriers under delivery_partners with contract_signed = date "2024-02-29"
 context today: date is now
@@ -1964,11 +1964,11 @@ rule contract_in_force §5.1
         ("quebec_couriers", None, ("deny", [], [], ["today"])),
     ],
 )
-def test_s52_a_date_attribute_compares_and_moves_as_a_date(
+def test_s53_a_date_attribute_compares_and_moves_as_a_date(
     party: str, today: str | None, expected: tuple[str, list[str], list[str], list[str]]
 ) -> None:
     context = {} if today is None else {"today": today}
     assert (
-        outcome(decide(policy(CONTRACT_52), party, "postal_address", "order_delivery", **context))
+        outcome(decide(policy(CONTRACT_53), party, "postal_address", "order_delivery", **context))
         == expected
     )

@@ -1,6 +1,6 @@
 """Keys of one term (``context recipient: party``), the attributes of the term a key names
 (``recipient.location``), ``is known`` on attributes, and date attributes (docs/language.md,
-"Keys of one term"; docs/semantics.md, 49–52).
+"Keys of one term"; docs/semantics.md, 50–53).
 
 The random policies of the soundness harness (``soundness_model``) draw all of these, and
 ``test_soundness``, ``test_matrix`` and ``test_conformance`` hold check, diff, the matrix and
@@ -443,17 +443,19 @@ rule processors_serve s.1
 
 USING = """
 use base from "../base"
-party local under base.processors with location = "CA-QC"
+party local under base.processors with base.location = "CA-QC"
 rule local_destination §1
   allow base.processors to use base.info for base.service
-  when destination.location = "CA-QC"
+  when destination.base.location = "CA-QC" and base.recipient.base.location is known
 """
 
 
 @pytest.mark.parametrize("supplied", [True, False])
 def test_a_packages_key_of_one_term_reads_its_attributes_supplied_or_not(supplied: bool) -> None:
     """The package's `recipient.location` reads the using policy's key when it supplies the
-    package's (`destination`), else the package's own under its namespace."""
+    package's (`destination`), else the package's own under its namespace; the policy reads the
+    package's attribute under the namespace too (`destination.base.location`), and its mention
+    of the package's key (`base.recipient.base.location`) reads the supplying key."""
     key = "context destination: party" + (" supplies base.recipient\n" if supplied else "\n")
     policy = load_policy_text({"dept/rules.policy": key + USING, "base/rules.policy": PACKAGE})
     for term, effect in (("local", "allow"), ("base.us_processor", "deny")):
@@ -463,3 +465,30 @@ def test_a_packages_key_of_one_term_reads_its_attributes_supplied_or_not(supplie
         d = policy.decide("local", "base.info", "base.service", context)
         assert d.effect == effect, (term, d)
     assert ("base.recipient" in policy.compiled.context) is not supplied
+
+
+def test_an_obligation_a_keys_term_leaves_unknown_is_said() -> None:
+    """An obligation whose condition reads the attribute of a key's term that has no value is
+    not attached and the decision says so, naming the term (docs/semantics.md, 48); a missing
+    key is listed in `missing` instead."""
+    text = HEAD + (
+        "party new_processor\ncontext recipient: party\nobligation assess_transfer\n"
+        "rule r §1\n  allow any party to use email for support\n"
+        '  with obligation assess_transfer when recipient.location != "CA-QC"\n'
+    )
+    policy = load_policy_text(text)
+    d = policy.decide("us_processor", "email", "support", {"recipient": "new_processor"})
+    assert (d.effect, d.obligations, d.missing) == ("allow", [], [])
+    [left] = d.undetermined_obligations
+    assert (left.name, left.missing, left.unknown_attributes) == (
+        "assess_transfer",
+        [],
+        ["recipient.location"],
+    )
+    said = (
+        "`recipient.location` is unknown (`recipient` is `new_processor`, which has no `location`)"
+    )
+    assert said in d.explain()
+    missing = policy.decide("us_processor", "email", "support", {})
+    assert missing.missing == ["recipient"]
+    assert [u.missing for u in missing.undetermined_obligations] == [["recipient"]]

@@ -109,15 +109,31 @@ def request_kinds_of(expr: ast.Expr) -> set[str]:
 
 
 def attributes_read(exprs: Iterable[ast.Expr]) -> list[ast.AttributeRef]:
-    """The attributes of the request's terms that conditions read (``party.location``), inside
-    the named conditions they use too: once each, in the order first read."""
+    """The attributes of the request's terms that conditions read (``party.location``, a date
+    one moved too: ``party.founded + 5 years``), inside the named conditions they use too: once
+    each, in the order first read."""
     found: dict[tuple[str, str], ast.AttributeRef] = {}
+    for node in attributes_in(exprs, presence=False):
+        if isinstance(node, ast.AttributeRef):
+            found.setdefault((node.kind, node.name), node)
+    return list(found.values())
+
+
+def attributes_in(
+    exprs: Iterable[ast.Expr], presence: bool = True
+) -> Iterator[ast.AnyAttributeRef]:
+    """Every attribute of a term the conditions mention: of the request's terms and of the terms
+    keys name (``recipient.location``), moved dates included, and (``presence``) those whose
+    presence they test (``party.location is known``)."""
     for expr in exprs:
+        if presence:
+            yield from (p.attribute for p in _presences(expr))
         for left, right, _ in operand_pairs(expr):
             for node in (left, right):
-                if isinstance(node, ast.AttributeRef):
-                    found.setdefault((node.kind, node.name), node)
-    return list(found.values())
+                while isinstance(node, ast.Shifted):
+                    node = node.base
+                if isinstance(node, ast.AttributeRef | ast.KeyAttributeRef):
+                    yield node
 
 
 AttributeValues = Mapping[tuple[str, str], Iterable[object]]

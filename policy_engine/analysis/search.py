@@ -79,7 +79,8 @@ class CellSearch:
         self, item: ast.Operand, state: dict[Fact, Any], owner: CompiledPolicy | None = None
     ) -> Any:
         """What a membership test looks up: a constant, the request's term, a key's value, or
-        the cell's term's attribute in ``owner`` (the version the test belongs to)."""
+        the cell's term's (or a key's term's) attribute in ``owner`` (the version the test
+        belongs to)."""
         if isinstance(item, ast.Literal_):
             return item.value
         if isinstance(item, ast.RequestRef):
@@ -92,7 +93,7 @@ class CellSearch:
             values = (owner or self.compiled).attributes[(item.kind, item.name)].values
             return values.get(self.cell[KINDS.index(item.kind)], MISSING)
         if isinstance(item, ast.KeyAttributeRef):  # the value of the key's term, or unknown
-            values = self.compiled.attributes[(item.kind, item.name)].values
+            values = (owner or self.compiled).attributes[(item.kind, item.name)].values
             term = state[("key", item.key)]
             return MISSING if term is MISSING else values.get(term, MISSING)
         raise TypeError(f"cannot test membership of {item!r}")

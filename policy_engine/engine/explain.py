@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Container, Mapping
 from typing import Any
 
-from .compiler import CompiledPolicy, CompiledRule
+from .compiler import CompiledPolicy
 from .context import REQUEST_INDEX
 from .evaluator import ConditionTrace, RuleTrace, evaluate, show_key, trace_condition
+from .explain_near import citation_of, location_of, near_misses
 from .explain_overrides import (
     lift_models,
     lifted_words,
@@ -26,7 +27,6 @@ from .models import (
     ConditionTraceModel,
     DecisionModel,
     NamedConditionModel,
-    NearMissModel,
     ObligationTraceModel,
     OverrideUseModel,
     RuleTraceModel,
@@ -35,8 +35,6 @@ from .models import (
 )
 from .overrides import CompiledOverride
 from .request import flat_context, normalize_context
-
-MAX_NEAR_MISSES = 5
 
 
 def _truth(value: bool | None) -> TruthValue:
@@ -55,14 +53,6 @@ def _condition_model(trace: ConditionTrace) -> ConditionTraceModel:
         children=[_condition_model(c) for c in trace.children],
         named=named,
     )
-
-
-def citation_of(rule: CompiledRule) -> str:
-    return rule.about.citation
-
-
-def location_of(rule: CompiledRule) -> str:
-    return rule.about.location
 
 
 def _missing_words(keys: frozenset[str] | list[str], declared: Container[str]) -> str:
@@ -124,35 +114,6 @@ def _why_not(trace: RuleTrace) -> str:
     if held:
         return f"its exception `unless {held[0].text}` holds"
     return "its conditions do not hold"
-
-
-def _near_misses(compiled: CompiledPolicy, decision: DecisionModel) -> list[NearMissModel]:
-    terms = (decision.request.party, decision.request.data, decision.request.purpose)
-    out: list[NearMissModel] = []
-    for rule in sorted(compiled.rules, key=lambda r: (r.effect != "allow", r.id)):
-        mismatch = []
-        for kind, term, scope in zip(
-            ("party", "data", "purpose"),
-            terms,
-            (rule.parties, rule.data, rule.purposes),
-            strict=True,
-        ):
-            if scope is not None and scope.isdisjoint(compiled.hierarchies[kind].ancestors[term]):
-                listed = ", ".join(f"`{s}`" for s in sorted(scope))
-                mismatch.append(f"its {kind} {listed} does not cover `{term}`")
-        if len(mismatch) == 1:
-            out.append(
-                NearMissModel(
-                    id=rule.id,
-                    effect=rule.effect,
-                    citation=citation_of(rule),
-                    location=location_of(rule),
-                    mismatch=mismatch,
-                )
-            )
-        if len(out) >= MAX_NEAR_MISSES:
-            break
-    return out
 
 
 def _summary(
@@ -248,7 +209,7 @@ def build_trace(
         decision=decision,
         summary=_summary(decision, traces, overrides, compiled.context),
         considered=considered,
-        near_misses=_near_misses(compiled, decision) if not decision.reasons else [],
+        near_misses=near_misses(compiled, decision) if not decision.reasons else [],
         rules_total=len(compiled.rules),
         lineage=lineage,
         context_text=_context_text(compiled, given or decision.request.context),

@@ -27,12 +27,10 @@ from typing import Any
 
 from ..language import ast
 from ..language.errors import Diagnostic
-from ..language.parser import parse_rule
 from ..language.source import Source, Span
 from ..language.time_values import TimeValue, time_value
 from ..semantics.attribute_table import Attribute
 from ..semantics.checker import CheckedPolicy
-from ..semantics.namespacing import Renaming, rename_item, supplied_in
 from ..semantics.package_use import PackageUse
 from ..semantics.resolve import Resolver
 from ..semantics.term_keys import KeyAttributes
@@ -47,6 +45,7 @@ from .compiler import (
     condition_builder,
     symbol_tables,
 )
+from .image_reparse import Reparse
 from .time_operands import key_time_kind
 
 Image = dict[str, Any]
@@ -165,7 +164,8 @@ def restore(
     decoded = _Conditions(image["conditions"])
     rows = (row for chunk in image["rules"] for row in _PlainUnpickler(chunk).load())
     uses = tuple(PackageUse(*use) for use in image["packages"])
-    reparse = _Reparse(sources, image["file_packages"], uses)
+    types = {n: d.type for n, d in image["context"].items()}
+    reparse = Reparse(sources, image["file_packages"], uses, (types, attributes))
     for position, row in enumerate(rows):
         rule_id, effect, scopes, obligations, where, (citation, description), logic = row
         about = RuleAbout(citation, description, sources[where[0]].name, where[1])
@@ -231,45 +231,6 @@ def _decode_overrides(rows: list[Any], decoded: _Conditions) -> tuple[CompiledOv
         )
         for override_id, about, condition, lifts, clauses, trigger in rows
     )
-
-
-class _Reparse:
-    """How a restored rule gets its tree back: re-parsed from its text, and for a package's rule
-    renamed under its namespace, as it was checked (then resolved like any rule)."""
-
-    def __init__(
-        self, sources: Sequence[Source], file_packages: Sequence[str], uses: Sequence[PackageUse]
-    ) -> None:
-        self.sources = sources
-        self.file_packages = file_packages
-        self.supplies = {key: reads for use in uses for key, reads in use.supplies.items()}
-
-    def loader(self, where: tuple[int, int, int, int, int]) -> Callable[[], ast.Rule]:
-        which, line, column, begin, end = where
-        load: Callable[[], ast.Rule] = functools.partial(
-            parse_rule, self.sources[which], line, column, begin, end
-        )
-        package = self.file_packages[which]
-        if package:
-            load = functools.partial(_renamed, load, Renaming(package, self.supplies))
-        elif self.supplies:
-            load = functools.partial(_supplied, load, self.supplies)
-        return load
-
-
-def _renamed(load: Callable[[], ast.Rule], renaming: Renaming) -> ast.Rule:
-    """A package's rule, re-parsed from its text, under its namespace (as it was checked)."""
-    rule = rename_item(load(), renaming)
-    assert isinstance(rule, ast.Rule)
-    return rule
-
-
-def _supplied(load: Callable[[], ast.Rule], supplies: dict[str, str]) -> ast.Rule:
-    """The policy's own rule, re-parsed from its text, its mentions of a supplied package key
-    read as the supplying key (as it was checked)."""
-    rule = supplied_in(load(), supplies)
-    assert isinstance(rule, ast.Rule)
-    return rule
 
 
 # ---- conditions as plain data ------------------------------------------------------------------

@@ -20,7 +20,7 @@ from ..language.errors import Diagnostic, suggestion_help
 from ..language.packages import LoadedPolicy, Package
 from ..language.printer import operand_text
 from .checker import CheckedPolicy, check
-from .namespacing import Renaming, qualified, rename_file, with_supplied
+from .namespacing import Renaming, package_keyed, qualified, rename_file, with_supplied
 from .package_use import PackageUse
 
 
@@ -104,7 +104,7 @@ def _bring_in(
             supplies[name] = decl.name.value
         else:
             out.diagnostics.append(problem)
-    renaming = Renaming(namespace, supplies)
+    renaming = Renaming(namespace, supplies, package_keyed(inner.files))
     for file in inner.files:
         kept = tuple(
             i
