@@ -113,9 +113,9 @@ def compile_atoms(texts: Sequence[str], versions: Sequence[str]) -> dict[str, Te
                     i for i in tree.items if isinstance(i, ast.Rule) and i.id.value == "zz_probe"
                 )
                 assert rule.condition is not None
-                if not _all_declared(rule.condition, policy):
-                    continue  # a name of the other version
                 condition = policy.compiled.checked.resolver().expr(rule.condition)
+                if not _all_declared(condition, policy):
+                    continue  # a name of the other version
                 compiled_test = compile_condition(policy.compiled, condition)
             except (policy_engine.PolicyError, KeyError):
                 continue
@@ -138,15 +138,19 @@ def compile_atoms(texts: Sequence[str], versions: Sequence[str]) -> dict[str, Te
 
 
 def _all_declared(expr: ast.Expr, policy: policy_engine.Policy) -> bool:
-    """Every name the condition reads is a key, a term or a named condition of ``policy``."""
+    """Every name the condition (resolved: ``kk_party.level`` is the key's term's attribute when
+    the version has it) reads is a key, a term or a named condition of ``policy``."""
     checked = policy.compiled.checked
     known = set(checked.context) | set(checked.symbols) | set(checked.conditions)
     if isinstance(expr, ast.And | ast.Or):
         return all(_all_declared(e, policy) for e in expr.operands)
-    if isinstance(expr, ast.Not):
-        return _all_declared(expr.operand, policy)
+    if isinstance(expr, ast.Not | ast.NamedCondition):
+        return _all_declared(expr.operand if isinstance(expr, ast.Not) else expr.body, policy)
     if isinstance(expr, ast.Presence):
         return expr.key.value in known
+    if isinstance(expr, ast.AttributePresence):
+        read = names_read(expr.attribute)
+        return all(n.name in known for n in read if isinstance(n, ast.NameRef))
     nodes = (expr.operand,) if isinstance(expr, ast.Truth) else (expr.left, expr.right)  # type: ignore[union-attr]
     names = [n for node in nodes for n in names_read(node) if isinstance(n, ast.NameRef)]
     return all(n.name in known for n in names)

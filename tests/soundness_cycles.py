@@ -32,7 +32,9 @@ The universe (values as a request writes them):
 - for each solution, ``kd3`` takes the first value of every stretch between its thresholds and
   the points `now`'s value puts on it (as the ``time`` theme's pair does);
 - every key may also be missing: the contexts are every solution with any keys left out, one per
-  combination of presence and truth values of the comparisons (two contexts every comparison
+  combination of presence and truth values of the comparisons (a comparison with a date
+  attribute of a term, ``party.since``, counted once for each value terms give it: which one a
+  request meets depends on its terms) (two contexts every comparison
   decides alike are the same to every rule). A key left out of a request is any value to the
   others: a request with ``a`` missing is matched, leaf for leaf, by a solution with ``a`` at
   any value and ``a`` then left out.
@@ -41,6 +43,7 @@ The universe (values as a request writes them):
 from __future__ import annotations
 
 import itertools
+import operator
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
@@ -105,29 +108,40 @@ def ring_pattern(c: st.Chooser, links: Sequence[tuple[str, str]], kind: str) -> 
 
 
 class _Leaf:
-    """A comparison of time operands, valued on whole numbers (None: a key it reads is missing)."""
+    """A comparison of time operands, valued on whole numbers (None: a key it reads is missing);
+    a side that is a date attribute of a term takes each value terms give it (``dates``), so the
+    value is then one truth per attribute value."""
 
-    def __init__(self, leaf: Any, kinds: dict[str, str]) -> None:
+    def __init__(
+        self, leaf: Any, kinds: dict[str, str], dates: dict[str, list[Any]] | None = None
+    ) -> None:
         self.op, self.sides = leaf[1], (leaf[2], leaf[3])
         self.keys = [st.base_key(side) for side in self.sides]
         kind = next(kinds[k] for k in self.keys if k is not None)
         self.functions = [st.side_function(side, kind) for side in self.sides]
+        attributes = [st.base_attribute(side) for side in self.sides]
+        self.starts = [
+            [0] if a is None else [tr.number(kind, v.text) for v in (dates or {}).get(a, [])]
+            for a in attributes
+        ]
 
-    def value(self, ctx: dict[str, int]) -> bool | None:
+    def value(self, ctx: dict[str, int]) -> Any:
         if any(k is not None and k not in ctx for k in self.keys):
             return None
-        left, right = (
-            f(ctx[k] if k is not None else 0)
-            for f, k in zip(self.functions, self.keys, strict=True)
-        )
-        return {
-            "<": left < right,
-            "<=": left <= right,
-            "=": left == right,
-            "!=": left != right,
-            ">": left > right,
-            ">=": left >= right,
+        sides = [
+            [f(ctx[k])] if k is not None else [f(start) for start in starts]
+            for f, k, starts in zip(self.functions, self.keys, self.starts, strict=True)
+        ]
+        compare = {
+            "<": operator.lt,
+            "<=": operator.le,
+            "=": operator.eq,
+            "!=": operator.ne,
+            ">": operator.gt,
+            ">=": operator.ge,
         }[self.op]
+        truths = tuple(compare(left, right) for left in sides[0] for right in sides[1])
+        return truths[0] if len(truths) == 1 and self.starts == [[0], [0]] else truths
 
 
 MAX_SEARCHED = 20_000
@@ -168,9 +182,11 @@ class RingUniverse:
         ring: Sequence[str],
         hanging: tuple[str, str] | None,
         leaves: Iterable[Any],
+        dates: dict[str, list[Any]] | None = None,
     ) -> None:
         """``ring``: the ring's keys; ``hanging``: (`now`'s key, the key hanging off it);
-        ``leaves``: every comparison the versions make."""
+        ``leaves``: every comparison the versions make; ``dates``: date attribute → every value
+        terms give it (as :class:`.soundness_time.TimeUniverse` takes them)."""
         self.kinds = kinds
         self.ring = sorted(ring)
         self.hanging = hanging
@@ -179,13 +195,13 @@ class RingUniverse:
             for leaf in leaves
             if leaf[0] == "cmp" and any(st.base_key(s) in kinds for s in leaf[2:4])
         ]
-        self.leaves = [_Leaf(leaf, kinds) for leaf in time_leaves]
+        self.leaves = [_Leaf(leaf, kinds, dates) for leaf in time_leaves]
         linked = [
             leaf for leaf in self.leaves if all(k in self.ring for k in leaf.keys)
         ]  # two ring keys (a ring key with itself is a constant: left to the reference)
         self.links = [leaf for leaf in linked if leaf.keys[0] != leaf.keys[1]]
         others = [leaf for leaf, o in zip(time_leaves, self.leaves, strict=True) if o not in linked]
-        self.base = st.TimeUniverse(kinds, hanging, others)
+        self.base = st.TimeUniverse(kinds, hanging, others, dates)
         self._crossings = self.base._first_points() if hanging is not None else set()
         self.alone = sorted(set(kinds) - set(self.ring) - set(hanging or ()))
         self.too_large = False

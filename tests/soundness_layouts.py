@@ -280,12 +280,12 @@ def with_policy_override(c: Choices, spec: Spec, layout: Layout) -> tuple[Spec, 
 
 def expr_refs(expr: Expr) -> Iterator[tuple[str, str]]:
     """What ``expr`` names: ("key", name), ("term", name), ("attr", name), through named
-    conditions."""
+    conditions (an attribute of the term a key names: the key and the attribute)."""
     for leaf in leaves(expr):
         if leaf[0] == "known":
             yield ("key", leaf[1])
             continue
-        found = [leaf[1]] if leaf[0] == "truth" else [leaf[2], leaf[3]]
+        found = [leaf[1]] if leaf[0] in ("truth", "aknown") else [leaf[2], leaf[3]]
         while found:
             operand = found.pop()
             tag = operand[0]
@@ -295,6 +295,9 @@ def expr_refs(expr: Expr) -> Iterator[tuple[str, str]]:
                 yield ("term", operand[2])
             elif tag == "attr":
                 yield ("attr", operand[2])
+            elif tag == "kattr":
+                yield ("key", operand[1])
+                yield ("attr", operand[3])
             elif tag == "list":
                 found += operand[2]
             elif tag == "shift":
@@ -373,6 +376,8 @@ class Arrangement:
                 level = self.owner[key.name] if key.name in self.owner else self.prefer(key.name)
                 if key.base == "set":  # a default names terms
                     level = lowest_common(level, *(self.owner[t] for t in key.default or ()))
+                if key.base == "term" and key.default is not None:  # a default names a term
+                    level = lowest_common(level, self.owner[key.default])
                 self.owner[key.name] = level
         for spec in specs:
             for key in spec.keys:
@@ -458,8 +463,14 @@ class Arrangement:
             kind = ATTRIBUTES[attribute][0]
             names[f"{kind}.{attribute}"] = f"{kind}.{self.attribute_name(self.top, attribute)}"
         keys = {k.name: self.key_name(self.top, k.name) for k in spec.keys}
+        for key in spec.keys:  # `kk_party.level` → `pk.kk_party.pk.level`
+            for attribute in spec.vocab.attributes:
+                if key.base == "term" and ATTRIBUTES[attribute][0] == key.kind:
+                    written = f"{keys[key.name]}.{self.attribute_name(self.top, attribute)}"
+                    names[f"{key.name}.{attribute}"] = written
         sets = frozenset(k.name for k in spec.keys if k.base == "set")
-        return Naming(names, keys, sets)
+        terms = frozenset(k.name for k in spec.keys if k.base == "term")
+        return Naming(names, keys, sets, terms)
 
     # ---- views -----------------------------------------------------------------------------------
 
@@ -600,6 +611,8 @@ class Arrangement:
         if key.default is not None:
             if key.base == "set":
                 default = f" default [{', '.join(self.name(at, t) for t in key.default)}]"
+            elif key.base == "term":
+                default = f" default {self.name(at, key.default)}"
             else:
                 default = f" default {key.default_text()}"
         name = supplier_name(key.name, i)
@@ -737,6 +750,9 @@ class Renamer:
             return ("list", node[1], tuple(self.operand(i) for i in node[2]))
         if tag == "shift":
             return ("shift", self.operand(node[1]), *node[2:])
+        if tag == "kattr":  # `pk.kk_party.pk.level`: the key and the attribute as named here
+            key = self.arrangement.key_name(self.at, node[1], mention=True)
+            return ("kattr", key, node[2], self.arrangement.attribute_name(self.at, node[3]))
         if tag == "attr":  # `party.pk.level`: under the namespace of the level declaring it
             return ("attr", node[1], self.arrangement.attribute_name(self.at, node[2]))
         return node
@@ -754,8 +770,8 @@ class Renamer:
             return ("named", qualified(self.at, owner, expr[1]), expr[2])
         if tag == "known":
             return ("known", self.arrangement.key_name(self.at, expr[1], mention=True), expr[2])
-        if tag == "truth":
-            return ("truth", self.operand(expr[1]))
+        if tag in ("truth", "aknown"):
+            return (tag, self.operand(expr[1]), *expr[2:])
         return (tag, expr[1], self.operand(expr[2]), self.operand(expr[3]))
 
     def clauses(
@@ -823,7 +839,9 @@ class Naming:
     keys: Mapping[str, str]
     """Context key → the key a request sends."""
     sets: frozenset[str]
-    """The keys whose values are terms."""
+    """The keys whose values are lists of terms."""
+    terms: frozenset[str] = frozenset()
+    """The keys whose value is one term."""
 
     def back(self) -> dict[str, str]:
         """Each qualified name → the spec's name (computed once)."""
@@ -835,7 +853,11 @@ class Naming:
 
     def request(self, request: Request) -> Request:
         context = {
-            self.keys[k]: [self.names[t] for t in v] if k in self.sets and v is not None else v
+            self.keys[k]: [self.names[t] for t in v]
+            if k in self.sets and v is not None
+            else self.names[v]
+            if k in self.terms and v is not None
+            else v
             for k, v in request.context.items()
         }
         return Request(
@@ -848,7 +870,11 @@ class Naming:
     def spec_request(self, request: Request) -> Request:
         back = self.back()
         context = {
-            back[k]: [back[t] for t in v] if back[k] in self.sets and v is not None else v
+            back[k]: [back[t] for t in v]
+            if back[k] in self.sets and v is not None
+            else back[v]
+            if back[k] in self.terms and v is not None
+            else v
             for k, v in request.context.items()
         }
         return Request(back[request.party], back[request.data], back[request.purpose], context)
@@ -944,7 +970,7 @@ class SpecPolicy:
         return SpecDecision(
             d.effect,
             sorted(back.get(o, o) for o in d.obligations),
-            sorted(details, key=lambda s: s.text),
+            sorted(details, key=lambda s: detail_order(s.text)),  # as decisions order them
             sorted((Reason(back.get(r.id, r.id)) for r in d.reasons), key=lambda r: r.id),
             sorted(back.get(m, m) for m in d.missing),
             sorted(

@@ -27,9 +27,14 @@ What a policy may contain (each policy declares a random subset of the keys):
   ``ob1(x = 2.0)`` (decimals written several ways: decisions show each number in one form);
 - invariants of the three forms (``never``, ``always allow``, ``always deny``) with ``when``,
   ``unless`` and ``except``;
-- attributes of terms (``party.level``, ``data.zone``, ``purpose.open``: some terms give values,
-  others inherit them, take the default or have none) compared with constants and keys, in lists
-  and list keys, and as truths;
+- attributes of terms (``party.level``, ``data.zone``, ``purpose.open``, ``party.since`` a date:
+  some terms give values, others inherit them, take the default or have none) compared with
+  constants and keys (dates moved by durations, compared with date keys), in lists and list keys,
+  and as truths; ``party.level is known`` and ``is missing``;
+- keys of one term (``context kk_party: party``, sometimes with a default term): compared with a
+  term, the request's own term and another such key (``kk_party = kj_party``), placed in the
+  hierarchy on either side of ``in``, in lists of terms and in set keys, and the attributes of
+  the term they name (``kk_party.level``, ``kk_party.since is known``);
 - dotted keys (``rec.ks0``, ``rec.km0``: the requester compared with the record's author, looked
   up in its care team), which :func:`decide` sends as nested objects;
 - overrides (several per policy) lifting one or more deny rules by id or the denies citing a
@@ -103,6 +108,7 @@ from .test_properties import (
     ATTRIBUTES,
     KINDS,
     PREFIX,
+    DateValue,
     Expr,
     OverrideSpec,
     Reference,
@@ -184,9 +190,9 @@ def permuted(c: Choices, items: Sequence[T]) -> list[T]:
 @dataclass(frozen=True)
 class Key:
     name: str
-    base: str  # bool | int | str | enum | strlist | anylist | set
+    base: str  # bool | int | str | enum | strlist | anylist | set | term
     values: tuple[str, ...] = ()  # the values of a `one of` / `list of "…"` key
-    kind: str | None = None  # the terms of a `set of` key
+    kind: str | None = None  # the terms of a `set of` key, or of a key of one term
     default: Any = None  # None: no default
     now: bool = False  # declared `is now` (a date or instant key)
     pair: tuple[str, int, str] | None = None
@@ -207,6 +213,7 @@ class Key:
             "strlist": f"list of {quoted}",
             "anylist": "list of string",
             "set": f"set of {self.kind}",
+            "term": str(self.kind),
             "date": "date",
             "instant": "instant",
         }[self.base]
@@ -216,6 +223,8 @@ class Key:
         if isinstance(self.default, tuple):
             shown = (v if self.base == "set" else lit_text(v) for v in self.default)
             return "[" + ", ".join(shown) + "]"
+        if self.base == "term":
+            return str(self.default)  # a term, without quotes
         return lit_text(self.default)
 
     def declaration(self) -> str:
@@ -432,6 +441,7 @@ def gen_keys(c: Choices, theme: str = "any", vocab: Vocab | None = None) -> tupl
         terms = vocab.terms(kind) if vocab is not None else []
         given = default(tuple(sorted(some(c, terms, 0, 2)))) if terms else None
         keys.append(Key(f"kt_{kind}", "set", kind=kind, default=given))
+    keys += term_keys(c, theme, vocab, default)
     if theme in ("lists", "strings") and flag(c):
         # Facts about the record the request is about, under one dotted name (`rec.ks0`,
         # `rec.km0`): the requester compared with its author, or looked up in its care team.
@@ -439,6 +449,29 @@ def gen_keys(c: Choices, theme: str = "any", vocab: Vocab | None = None) -> tupl
     if theme in ("time", "cycles"):
         keys += time_keys(c, ring=theme == "cycles" or c.number(0, 2) == 0)
     return tuple(keys)
+
+
+def term_keys(
+    c: Choices, theme: str, vocab: Vocab | None, default: Callable[[Any], Any]
+) -> list[Key]:
+    """Keys of one term (``kk_party: party``): in a policy about terms one or two kinds (and,
+    sometimes, a second key of a kind, compared with the first); elsewhere sometimes one."""
+    if vocab is None:
+        return []
+    if theme == "terms":
+        kinds = some(c, KINDS, 1, 2)
+    elif theme in ("any", "time"):
+        kinds = some(c, ["party", "party", *KINDS], 0, 1)
+    else:
+        kinds = []
+    found = []
+    for kind in kinds:
+        found.append(
+            Key(f"kk_{kind}", "term", kind=kind, default=default(pick(c, vocab.terms(kind))))
+        )
+        if theme == "terms" and c.number(0, 2) == 0:
+            found.append(Key(f"kj_{kind}", "term", kind=kind))
+    return found
 
 
 def time_keys(c: Choices, ring: bool = False) -> list[Key]:
@@ -512,7 +545,13 @@ class ExprGen:
         if self.of("set"):
             found += ["set"]
         if self.vocab.attributes:
-            found += ["attr", "attr"]
+            found += ["attr", "attr", "attr_known"]
+        if self.of("term"):
+            found += ["term_key", "term_key"]
+            if any(
+                ATTRIBUTES[n][0] == k.kind for n in self.vocab.attributes for k in self.of("term")
+            ):
+                found += ["key_attr", "key_attr"]
         if self.of("date", "instant"):
             found += ["time_const", "time_const"]
         if any(k.pair is not None for k in self.keys):
@@ -616,6 +655,18 @@ class ExprGen:
             )
         if choice == "attr":
             return self.attribute()
+        if choice == "attr_known":
+            return ("aknown", self.any_attribute(), flag(c))
+        if choice == "term_key":
+            return self.term_key()
+        if choice == "key_attr":
+            attributes = sorted(self.vocab.attributes)
+            keys = [
+                k for k in self.of("term") if any(ATTRIBUTES[n][0] == k.kind for n in attributes)
+            ]
+            key = pick(c, keys)
+            names = [n for n in attributes if ATTRIBUTES[n][0] == key.kind]
+            return self.attribute(("kattr", key.name, key.kind, pick(c, names)))
         if choice == "time_const":
             key = pick(c, self.of("date", "instant"))
             return soundness_time.const_leaf(c, key.name, key.base, key.now)
@@ -636,13 +687,15 @@ class ExprGen:
             return ("in", c.number(0, 3) == 0, left, ("key", key.name))
         return self.hierarchy()
 
-    def attribute(self) -> Expr:
-        """A test of an attribute of the request's term, with a constant or a key of its type
-        (a number key, a string key, a list key), or its truth."""
+    def attribute(self, attribute: Expr | None = None) -> Expr:
+        """A test of an attribute of the request's term (or ``attribute``: of the term a key
+        names), with a constant or a key of its type (a number key, a string key, a list key, a
+        date key), or its truth; a date moved by a duration or not."""
         c = self.c
-        name = pick(c, sorted(self.vocab.attributes))
-        kind, _, base = ATTRIBUTES[name]
-        attribute: Expr = ("attr", kind, name)
+        if attribute is None:
+            name = pick(c, sorted(self.vocab.attributes))
+            attribute = ("attr", ATTRIBUTES[name][0], name)
+        base = ATTRIBUTES[attribute[-1]][2]
         if base == "bool":
             keys = self.of("bool")
             if keys and flag(c):
@@ -652,6 +705,8 @@ class ExprGen:
             keys = self.of(*NUMBERS)
             other = ("key", pick(c, keys).name) if keys and flag(c) else ("lit", self.number())
             return ("cmp", pick(c, OPS), *self.maybe_swap(attribute, other))
+        if base == "date":
+            return self.date_attribute(attribute)
         texts, lists = self.of("str", "enum"), self.of("strlist", "anylist")
         what = c.number(0, 2)
         if what == 1 and lists:
@@ -661,6 +716,68 @@ class ExprGen:
             return ("in", flag(c), attribute, ("list", None, items))
         other = ("key", pick(c, texts).name) if texts and flag(c) else ("lit", pick(c, ZONES))
         return ("cmp", pick(c, ["=", "!="]), *self.maybe_swap(attribute, other))
+
+    def date_attribute(self, attribute: Expr) -> Expr:
+        """A date attribute, moved or not, compared with a date key (``now`` too) or a date."""
+        c = self.c
+        side = attribute
+        if flag(c):
+            side = soundness_time.shifted(c, side, "date")
+        dates = self.of("date")
+        other: Expr = ("time", "date", pick(c, soundness_time.DATES))
+        if dates and c.number(0, 3):
+            key = pick(c, dates)
+            other = ("now", key.name) if key.now and flag(c) else ("key", key.name)
+        return ("cmp", pick(c, OPS), *self.maybe_swap(side, other))
+
+    def any_attribute(self) -> Expr:
+        """An attribute of the request's term or of the term a key names."""
+        c = self.c
+        name = pick(c, sorted(self.vocab.attributes))
+        kind = ATTRIBUTES[name][0]
+        keys = [k for k in self.of("term") if k.kind == kind]
+        if keys and flag(c):
+            return ("kattr", pick(c, keys).name, kind, name)
+        return ("attr", kind, name)
+
+    def term_key(self) -> Expr:
+        """A test of a key of one term: with a term or the request's own (``=``, ``!=``), placed
+        in the hierarchy (on either side of ``in``), in a list of terms or a set key, or
+        compared with another key of its kind."""
+        c = self.c
+        key = pick(c, self.of("term"))
+        kind = key.kind
+        assert kind is not None
+        ref: Expr = ("key", key.name)
+        sets = [k for k in self.of("set") if k.kind == kind]
+        pairs = [k for k in self.of("term") if k.kind == kind and k.name != key.name]
+        what = c.number(0, 6)
+        if what == 0:
+            return ("cmp", pick(c, ["=", "!="]), *self.maybe_swap(ref, self.term(kind)))
+        if what == 1:
+            return ("in", flag(c), ref, self.term(kind))
+        if what == 2:
+            return ("in", flag(c), self.term(kind), ref)
+        if what == 3:
+            items = tuple(dict.fromkeys(self.term(kind) for _ in range(c.number(0, 3))))
+            return ("in", flag(c), ref, ("list", kind, items))
+        if what == 4:
+            shape = c.number(0, 2)
+            if shape == 0:
+                return ("cmp", pick(c, ["=", "!="]), *self.maybe_swap(ref, ("req", kind)))
+            return (
+                "in",
+                flag(c),
+                *(((("req", kind)), ref) if shape == 1 else (ref, ("req", kind))),
+            )
+        if what == 5 and sets:
+            return ("in", c.number(0, 3) == 0, ref, ("key", pick(c, sets).name))
+        if pairs:
+            other: Expr = ("key", pick(c, pairs).name)
+            if flag(c):
+                return ("cmp", pick(c, ["=", "!="]), ref, other)
+            return ("in", flag(c), *self.maybe_swap(ref, other))
+        return ("in", flag(c), ref, self.term(kind))
 
     def number(self) -> Any:
         """A constant to compare a number key with: mostly a whole number, and a decimal when
@@ -986,7 +1103,7 @@ def tweak_leaf(c: Choices, spec: Spec, leaf: Expr) -> Expr | None:
         if isinstance(value, Decimal):
             return value + pick(c, [Decimal("-1"), Decimal("0.5"), Decimal("0.25"), 1])
         pool = enum.values if enum is not None else STRING_POOL
-        if any(o[0] == "attr" for o in (left, right)):
+        if any(o[0] in ("attr", "kattr") for o in (left, right)):
             pool = ZONES  # the values of `data.zone`
         choices = [v for v in pool if v != value]
         return pick(c, choices) if choices else None
@@ -1035,8 +1152,8 @@ def _revalued(c: Choices, spec: Spec) -> tuple[Spec, str] | None:
     tries): another changes no decision."""
     if not spec.vocab.attributes:
         return None
-    read = {o[2] for e in spec_exprs(spec) for leaf in leaves(e) for o in operands_of(leaf)
-            if o[0] == "attr"}  # fmt: skip
+    read = {o[-1] for e in spec_exprs(spec) for leaf in leaves(e) for o in operands_of(leaf)
+            if o[0] in ("attr", "kattr")}  # fmt: skip
     name = pick(c, sorted(read & set(spec.vocab.attributes) or spec.vocab.attributes))
     kind = ATTRIBUTES[name][0]
     for _ in range(4):
@@ -1056,7 +1173,12 @@ def _revalue_one(c: Choices, spec: Spec, name: str) -> tuple[str, dict[str, Any]
     kind, _, base = ATTRIBUTES[name]
     own = dict(spec.vocab.attributes[name])
     term = pick(c, spec.vocab.terms(kind))
-    choices: list[Any] = {"int": [-1, 0, 3], "str": list(ZONES), "bool": [True, False]}[base]
+    choices: list[Any] = {
+        "int": [-1, 0, 3],
+        "str": list(ZONES),
+        "bool": [True, False],
+        "date": [DateValue("2024-02-29"), DateValue("2024-03-01"), DateValue("2023-12-31")],
+    }[base]
     if term in own and flag(c):
         del own[term]
     else:
@@ -1151,6 +1273,7 @@ def mutate(c: Choices, spec: Spec, kind: str | None = None) -> tuple[Spec, str]:
                 "strlist": [tuple(s) for s in subsets(key.values)],
                 "anylist": [(), *((s,) for s in STRING_POOL)],
                 "set": [tuple(s) for s in subsets(spec.vocab.terms(key.kind or "party"))][:4],
+                "term": spec.vocab.terms(key.kind or "party"),
             }
             options = [None, *by_type[key.base]]
             options = [o for o in options if repr(o) != repr(key.default)]
@@ -1237,7 +1360,9 @@ def leaves(expr: Expr) -> Iterator[Expr]:
 def operands_of(leaf: Expr) -> list[Expr]:
     """The operands of a leaf, list literals opened, moved dates read as what they move (`now`
     as its key)."""
-    found = [leaf[1]] if leaf[0] == "truth" else [leaf[2], leaf[3]] if leaf[0] != "known" else []
+    if leaf[0] == "known":
+        return []
+    found = [leaf[1]] if leaf[0] in ("truth", "aknown") else [leaf[2], leaf[3]]
     out = []
     for operand in found:
         while operand[0] == "shift":
@@ -1248,12 +1373,18 @@ def operands_of(leaf: Expr) -> list[Expr]:
     return out
 
 
+def attribute_name(operand: Expr) -> str | None:
+    """The attribute an ``attr`` or ``kattr`` operand reads, None for other operands."""
+    return str(operand[-1]) if operand[0] in ("attr", "kattr") else None
+
+
 def expr_keys(expr: Expr) -> set[str]:
     found: set[str] = set()
     for leaf in leaves(expr):
         if leaf[0] == "known":
             found.add(leaf[1])
-        found |= {o[1] for o in operands_of(leaf) if o[0] == "key"}
+        # a key, or the key of one term whose term's attribute is read
+        found |= {o[1] for o in operands_of(leaf) if o[0] in ("key", "kattr")}
     return found
 
 
@@ -1346,6 +1477,12 @@ class SoundReference(Reference):
             return self.spec.key(node[1]).kind  # type: ignore[attr-defined, no-any-return]
         return super().kind_of(node)
 
+    def is_key(self, name: str) -> bool:
+        return any(k.name == name for k in self.spec.keys)  # type: ignore[attr-defined]
+
+    def is_term_key(self, node: Expr) -> bool:
+        return node[0] == "key" and self.spec.key(node[1]).base == "term"  # type: ignore[attr-defined]
+
     def rule_value(self, rule: RuleSpec) -> tuple[Truth, set[str]]:
         cached = self._values.get(rule.id)
         if cached is None:
@@ -1407,12 +1544,13 @@ class SoundUniverse:
         literals = [
             o[1] for e in exprs for leaf in leaves(e) for o in operands_of(leaf) if o[0] == "lit"
         ]
-        # An attribute of the request's term is, in each cell, one of the values terms have.
+        # An attribute of a term (the request's, or the one a key names) is, in each cell and
+        # for each term of the key, one of the values terms have.
         for e in exprs:
             for leaf in leaves(e):
                 for o in operands_of(leaf):
-                    if o[0] == "attr":
-                        literals += attribute_values(specs, o[2])
+                    if (name := attribute_name(o)) is not None:
+                        literals += attribute_values(specs, name)
         defaults = [k.default for s in specs for k in s.keys if k.default is not None]
         constants = [v for v in literals + defaults if not isinstance(v, bool)]
         numbers = [v for v in constants if isinstance(v, int | Decimal)]
@@ -1433,13 +1571,14 @@ class SoundUniverse:
             if any(keys[n].base in ("str", "anylist") for n in names):
                 strings |= {o[1] for o in operands if o[0] == "lit" and isinstance(o[1], str)}
                 for o in operands:
-                    if o[0] == "attr":
-                        strings |= {v for v in attribute_values(specs, o[2]) if isinstance(v, str)}
+                    if (name := attribute_name(o)) is not None:
+                        strings |= {v for v in attribute_values(specs, name) if isinstance(v, str)}
                 for name in names:
                     strings |= set(keys[name].values)
         n_strings = sum(1 for name in read if keys[name].base == "str")
         self.strings = sorted(strings) + [f"{FRESH}{i}" for i in range(n_strings)]
-        self.time = _time_universe(keys, exprs)
+        dates = {n: attribute_values(specs, n) for n, a in ATTRIBUTES.items() if a[2] == "date"}
+        self.time = _time_universe(keys, exprs, dates)
         self.ints = list(range(low, high + 1))
         # A decimal key equals any whole number or decimal constant, or lies strictly between
         # two consecutive ones, one value apart for each decimal key read.
@@ -1459,6 +1598,7 @@ class SoundUniverse:
                 "strlist": subsets(key.values),
                 "anylist": subsets(self.strings),
                 "set": subsets(specs[0].vocab.terms(key.kind or "party")),
+                "term": specs[0].vocab.terms(key.kind or "party"),
                 "date": [],
                 "instant": [],
             }
@@ -1490,7 +1630,7 @@ class SoundUniverse:
 
 
 def _time_universe(
-    keys: dict[str, Key], exprs: list[Expr]
+    keys: dict[str, Key], exprs: list[Expr], dates: dict[str, list[Any]]
 ) -> soundness_time.TimeUniverse | soundness_cycles.RingUniverse:
     kinds = {name: key.base for name, key in keys.items() if key.base in ("date", "instant")}
     paired = next((k for k in keys.values() if k.pair is not None), None)
@@ -1501,13 +1641,13 @@ def _time_universe(
         ring = sorted({k for link in ringed.ring for k in link})
         hanging = (ringed.name, paired.name) if paired is not None else None
         found = [leaf for e in exprs for leaf in leaves(e)]
-        return soundness_cycles.RingUniverse(kinds, ring, hanging, found)
+        return soundness_cycles.RingUniverse(kinds, ring, hanging, found, dates)
     pair = None
     if paired is not None and paired.pair is not None and now is not None:
         # The key that carries the offset comes first (the other key's points follow it).
         pair = (paired.name, now) if paired.pair[0] == "leaf" else (now, paired.name)
     leaves_found = [leaf for e in exprs for leaf in leaves(e)]
-    return soundness_time.TimeUniverse(kinds, pair, leaves_found)
+    return soundness_time.TimeUniverse(kinds, pair, leaves_found, dates)
 
 
 def cell_keys(
@@ -1762,6 +1902,8 @@ def brute_force(spec: Spec, policy: policy_engine.Policy, universe: SoundUnivers
                     facts.grants[reason.id] = True
             for text, by, _, attributes in expected["undetermined"]:
                 for attribute in attributes:
+                    if attribute.partition(".")[0] not in KINDS:
+                        continue  # a key's term's: the finding is about the request's terms
                     term = request_term(request, attribute.partition(".")[0])
                     facts.left_off.setdefault((by, text, attribute, term), request)
             for override, ids in live:
@@ -2290,6 +2432,7 @@ def _terms_named(spec: Spec) -> set[str]:
     for e in spec_exprs(spec):
         for leaf in leaves(e):
             named |= {o[2] for o in operands_of(leaf) if o[0] == "term"}
+    named |= {str(k.default) for k in spec.keys if k.base == "term" and k.default is not None}
     return named
 
 

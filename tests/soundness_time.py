@@ -27,6 +27,8 @@ The universe (values as a request writes them, as whole numbers here):
   places where some ``G(v)`` crosses a threshold of ``second`` (and the unit after it);
   ``first`` takes the first value of each of those stretches. Any request is then matched, test
   for test, by one of these: ``first``'s stretch, then ``second``'s stretch for that value;
+- a date attribute of a term (``party.since``, ``kk_party.since``), moved or not, compared with a
+  key is, for each term, one of the values terms give it: each is a constant as above;
 - every key may be missing (dates and instants have no default).
 """
 
@@ -120,6 +122,13 @@ def base_key(node: Any) -> str | None:
     return str(node[1]) if node[0] in ("key", "now") else None
 
 
+def base_attribute(node: Any) -> str | None:
+    """The attribute a time operand reads (through moves), None for a key or a literal."""
+    while node[0] == "shift":
+        node = node[1]
+    return str(node[-1]) if node[0] in ("attr", "kattr") else None
+
+
 def side_function(node: Any, kind: str) -> Any:
     """The operand's value as a function of its key's value (or a constant's value)."""
     if node[0] == "shift":
@@ -141,9 +150,17 @@ class PairAtom:
 class TimeUniverse:
     """The values of the date and instant keys (see the module's docstring)."""
 
-    def __init__(self, kinds: dict[str, str], pair: tuple[str, str] | None, leaves: Iterable[Any]):
+    def __init__(
+        self,
+        kinds: dict[str, str],
+        pair: tuple[str, str] | None,
+        leaves: Iterable[Any],
+        dates: dict[str, list[Any]] | None = None,
+    ):
         """``kinds``: time key → kind; ``pair``: (the key carrying the pair's offset, the other);
-        ``leaves``: every comparison the versions make."""
+        ``leaves``: every comparison the versions make; ``dates``: date attribute → every value
+        terms give it (in any version, defaults too: ``DateValue``s)."""
+        dates = dates or {}
         self.kinds = kinds
         self.pair = pair
         self.unit = {k: 1 if kind == "date" else tr.DAY_NANOS for k, kind in kinds.items()}
@@ -165,8 +182,15 @@ class TimeUniverse:
             key = base_key(key_side)
             assert key is not None
             kind = kinds[key]
-            value = side_function(constant, kind)(0)
-            self._cross(key, side_function(key_side, kind), value)
+            attribute = base_attribute(constant)
+            starts = (
+                [0]
+                if attribute is None
+                else [tr.number(kind, v.text) for v in dates.get(attribute, [])]
+            )
+            for start in starts:
+                value = side_function(constant, kind)(start)
+                self._cross(key, side_function(key_side, kind), value)
 
     def _cross(self, key: str, function: Any, target: int) -> None:
         """The thresholds where ``function(key)`` crosses ``target`` and the unit after it."""

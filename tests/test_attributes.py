@@ -36,7 +36,7 @@ from .soundness_model import (
     pick,
     spec_text,
 )
-from .test_properties import ATTRIBUTES, Vocab
+from .test_properties import ATTRIBUTES, DateValue, Vocab
 from .test_soundness import SOUNDNESS_SETTINGS
 
 POLICY = """\
@@ -153,7 +153,7 @@ ERRORS = [
         "attribute tags of party: list of string\n",
         "attribute-type",
         "attribute `tags` is declared as list of string, but an attribute holds one value",
-        "declare it boolean, integer, decimal, string or one of listed strings",
+        "declare it boolean, integer, decimal, string, one of listed strings, date or instant",
     ),
     (
         'attribute location of party: string\nparty a with location = "US"\n'
@@ -311,7 +311,12 @@ def test_diff_of_policies_with_attributes_matches_brute_force(seed: int) -> None
         kind, _, base = ATTRIBUTES[name]
         values = dict(old.vocab.attributes[name])
         term = pick(c, old.vocab.terms(kind))
-        choices: list[object] = {"int": [0, 3], "str": ["x", "z"], "bool": [True, False]}[base]
+        choices: list[object] = {
+            "int": [0, 3],
+            "str": ["x", "z"],
+            "bool": [True, False],
+            "date": [DateValue("2024-02-29"), DateValue("2023-12-31")],
+        }[base]
         if term in values and flag(c):
             del values[term]
         else:

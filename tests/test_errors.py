@@ -329,8 +329,8 @@ BAD_POLICIES: dict[str, Bad] = {
         1,
         12,
         "int",
-        "expected `boolean`, `date`, `decimal`, `instant`, `integer`, `list`, `one`, `set` or "
-        "`string`, found `int`",
+        "expected `boolean`, `data`, `date`, `decimal`, `instant`, `integer`, `list`, `one`, "
+        "`party`, `purpose`, `set` or `string`, found `int`",
         "did you mean `integer`?",
     ),
     "set of something else": syntax(
@@ -450,7 +450,7 @@ BAD_POLICIES: dict[str, Bad] = {
         27,
         "",
         "unexpected end of file, expected `[`, `date`, `false`, `instant`, `true`, a decimal "
-        "number, a quoted string or a whole number",
+        "number, a name, a quoted string or a whole number",
         UNFINISHED,
     ),
     # ---- validation: names --------------------------------------------------------------------
@@ -923,7 +923,7 @@ BAD_POLICIES: dict[str, Bad] = {
         55,
         "staff",
         "`staff` is a party, not a context key",
-        "`is known` and `is missing` test context keys",
+        "`is known` and `is missing` test context keys and attributes of terms",
     ),
     "is missing on an unknown key": invalid(
         when("ag is missing"),

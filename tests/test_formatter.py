@@ -128,6 +128,7 @@ def test_golden_inputs_cover_every_construct() -> None:
         "OneOfType",
         "ListType",
         "TermSetType",
+        "TermType",
         "DateType",
         "InstantType",
     }
@@ -358,7 +359,11 @@ def expression(draw: st.DrawFn, depth: int = 3) -> list[str]:
         word = ["not", "in"] if draw(st.booleans()) else ["in"]
         return [*operand(draw), *word, *operand(draw)]
     if kind == "presence":
-        return [name(draw), "is", draw(st.sampled_from(["known", "missing"]))]
+        subject = [name(draw)]
+        if draw(st.booleans()):  # an attribute: of the request's term, or of a key's (`a.b`)
+            before = draw(st.sampled_from(["party", "data", "purpose", name(draw)]))
+            subject = [f"{before}.{name(draw).lstrip('_') or 'x'}"]
+        return [*subject, "is", draw(st.sampled_from(["known", "missing"]))]
     if kind == "truth":
         return operand(draw)
     if kind == "not":
@@ -395,6 +400,9 @@ def context(draw: st.DrawFn) -> list[str]:
                 ["set", "of", "party"],
                 ["set", "of", "data"],
                 ["set", "of", "purpose"],
+                ["party"],
+                ["data"],
+                ["purpose"],
             ]
         )
     )
@@ -402,7 +410,8 @@ def context(draw: st.DrawFn) -> list[str]:
     # `consent ledger` is one token: whitespace (a line break too) may part its words, not a comment
     ledger_words = draw(st.sampled_from(["consent ledger", "consent  ledger", "consent\n  ledger"]))
     tokens += optional(draw, ["from", ledger_words])
-    tokens += optional(draw, ["default", *literal(draw)])
+    default = literal(draw) if draw(st.booleans()) else [name(draw)]  # a term, for a key of one
+    tokens += optional(draw, ["default", *default])
     return tokens + optional(draw, [string(draw)]) + citations(draw)
 
 

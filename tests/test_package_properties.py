@@ -39,26 +39,29 @@ from .soundness_model import (
     invariant_text,
     spec_exprs,
 )
-from .test_properties import named_in, rule_text
+from .test_properties import ATTRIBUTES, named_in, rule_text
 
 Rename = Callable[[str], str]
 
 
 def _renamer(names: set[str], rename: Rename) -> Rename:
     """Rewrites each whole-word occurrence of ``names`` in a text (names never occur in the
-    harness's strings, which are `c0`, `other`, `x`, … and never a term, key or id)."""
+    harness's strings, which are `c0`, `other`, `x`, … and never a term, key or id), a key
+    whose term's attribute is read too (``kk_party.level``: the key, not the attribute)."""
+    attributes = "|".join(ATTRIBUTES)
     pattern = re.compile(
         r"(?<![\w.])("
         + "|".join(sorted(map(re.escape, names), key=len, reverse=True))
-        + r")(?![\w.])"
+        + rf")(?![\w])(?!\.(?!(?:{attributes})\b))"
     )
     return lambda text: pattern.sub(lambda m: rename(m.group(1)), text)
 
 
-ATTRIBUTE = re.compile(r"(?<![\w])(level|zone|open)(?![\w.])")
+ATTRIBUTE = re.compile(rf"(?<![\w])({'|'.join(ATTRIBUTES)})(?![\w.])")
 """The attributes of the harness (``test_properties.ATTRIBUTES``) where they are declared, given
-and read: `attribute level of party`, `with level = 2`, `party.level`."""
-READ_ATTRIBUTE = re.compile(r"\b(party|data|purpose)\.(level|zone|open)\b")
+and read: `attribute level of party`, `with level = 2`, `party.level`, `kk_party.level`."""
+READ_ATTRIBUTE = re.compile(rf"\.({'|'.join(ATTRIBUTES)})\b")
+"""An attribute read in a condition, of the request's term or of a key's (`.level`)."""
 OWN = "attribute {} of party: boolean \"the user's own: no clash with the package's\"\n"
 """An attribute the user declares under a name the package's attribute has too."""
 
@@ -116,7 +119,7 @@ def _texts(
         + suppliers
         + OWN.format("level")
         + extra_a
-        + "".join(READ_ATTRIBUTE.sub(r"\1.pkg.\2", references(rule_text(r))) for r in user_rules)
+        + "".join(READ_ATTRIBUTE.sub(r".pkg.\1", references(rule_text(r))) for r in user_rules)
     )
     flat_names = _renamer(terms | keys | (ids - {r.id for r in user_rules}), in_b)
     flat_references = _renamer(terms | keys, in_b)
@@ -167,10 +170,14 @@ def test_a_package_decides_like_its_rules_written_with_prefixed_names(seed: int)
                 continue
             if key.base == "set":
                 value = [f"pkg_{t}" for t in value]
+            if key.base == "term":  # one term's name
+                value = f"pkg_{value}"
             context_b[to_flat.get(f"pkg.{key.name}", f"u_{key.name}")] = value
         context_a = {
             a_name[k]: [a_name[t] for t in v]
             if isinstance(v, list) and k.endswith(_set_keys(spec))
+            else a_name[v]
+            if isinstance(v, str) and k.endswith(_term_keys(spec))
             else v
             for k, v in context_b.items()
         }
@@ -188,6 +195,10 @@ def test_a_package_decides_like_its_rules_written_with_prefixed_names(seed: int)
 
 def _set_keys(spec: Spec) -> tuple[str, ...]:
     return tuple(k.name for k in spec.keys if k.base == "set") or ("\0",)
+
+
+def _term_keys(spec: Spec) -> tuple[str, ...]:
+    return tuple(k.name for k in spec.keys if k.base == "term") or ("\0",)
 
 
 def _verdicts(report: policy_engine.CheckReport, rename: Rename) -> tuple[Any, ...]:

@@ -60,6 +60,10 @@ SCHEMA: dict[str, tuple[str, str]] = {
     "kw0": ("instant is now", "instant"),
 }
 NOW_KEY = "kw0"
+TERM_KEYS: dict[str, str] = {"kk0": "party"}
+"""Keys of one term (``context kk0: party``), with their kinds: declared by every generated
+policy, read by the leaves drawn with ``time`` (the brute forces of other tests do not enumerate
+them)."""
 DATES = ("2024-01-31", "2024-02-28", "2024-02-29", "2024-03-01", "2024-03-31")
 INSTANTS = ("2024-02-29T23:30:00Z", "2024-03-01T00:00:00Z", "2024-03-01T01:00:00+01:00")
 OFFSETS = ((1, "days"), (2, "days"), (1, "weeks"), (1, "months"), (2, "months"), (1, "years"))
@@ -76,9 +80,11 @@ SETTINGS = settings(
 #
 # Operands: ("key", name) | ("lit", value) | ("req", kind) | ("term", kind, name)
 #           | ("list", kind_or_None, (operand, ...)) | ("now", key) | ("time", kind, text)
-#           | ("shift", operand, sign, amount, unit)
+#           | ("shift", operand, sign, amount, unit) | ("attr", kind, name): an attribute of the
+#           request's term | ("kattr", key, kind, name): of the term a key of one term names
 # Conditions: ("truth", operand) | ("cmp", op, left, right) | ("in", negated, left, right)
-#             | ("known", key, known) | ("not", expr) | ("and", (expr, ...)) | ("or", (expr, ...))
+#             | ("known", key, known) | ("aknown", attr or kattr operand, known)
+#             | ("not", expr) | ("and", (expr, ...)) | ("or", (expr, ...))
 #             | ("named", name, expr): a named condition (`condition name means expr`, used by
 #               name); its name is made from its body (:func:`named`), so one name, one body
 
@@ -138,7 +144,22 @@ ATTRIBUTES: dict[str, tuple[str, str, str]] = {
     "level": ("party", "integer", "int"),
     "zone": ("data", 'one of "x", "y", "z"', "str"),
     "open": ("purpose", "boolean", "bool"),
+    "since": ("party", "date", "date"),
 }
+
+
+@dataclass(frozen=True)
+class DateValue:
+    """The value of a date attribute, as a rule writes it (``date "2024-02-29"``)."""
+
+    text: str
+
+
+def attribute_number(value: Any) -> Any:
+    """An attribute's value as the reference compares it (a date as its day number)."""
+    return time_reference.date_number(value.text) if isinstance(value, DateValue) else value
+
+
 """The attributes a policy may declare: name → (kind, type, base type)."""
 
 
@@ -206,6 +227,8 @@ class Request:
 
 
 def lit_text(value: Any) -> str:
+    if isinstance(value, DateValue):
+        return f'date "{value.text}"'
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):
@@ -234,6 +257,8 @@ def operand_text(node: Expr) -> str:
         return str(node[2])
     if tag == "attr":
         return f"{node[1]}.{node[2]}"
+    if tag == "kattr":
+        return f"{node[1]}.{node[3]}"
     if tag == "now":
         return "now"
     if tag == "time":
@@ -299,6 +324,8 @@ def expr_text(expr: Expr, redundant: bool = False) -> str:
     if tag == "in":
         word = "not in" if expr[1] else "in"
         return f"{operand_text(expr[2])} {word} {operand_text(expr[3])}"
+    if tag == "aknown":
+        return f"{operand_text(expr[1])} is {'known' if expr[2] else 'missing'}"
     assert tag == "known"
     return f"{expr[1]} is {'known' if expr[2] else 'missing'}"
 
@@ -367,6 +394,9 @@ def declaration_items(spec: PolicySpec) -> list[str]:
     for key, (type_text, _) in SCHEMA.items():
         default = f" default {default_text(spec.defaults[key])}" if key in spec.defaults else ""
         items.append(f"context {key}: {type_text}{default}\n")
+    for key, kind in TERM_KEYS.items():
+        default = f" default {spec.defaults[key]}" if key in spec.defaults else ""
+        items.append(f"context {key}: {kind}{default}\n")
     return items
 
 
@@ -452,6 +482,8 @@ def draw_attributes(
                 return number_in(-2, 5)
             if base == "str":
                 return STRINGS[number_in(0, 2)]
+            if base == "date":
+                return DateValue(DATES[number_in(0, len(DATES) - 1)])
             return number_in(0, 1) == 1
 
         own: dict[str, Any] = {}
@@ -501,12 +533,21 @@ def draw_leaf(draw: st.DrawFn, vocab: Vocab, time: bool = True) -> Expr:
     """One well-typed test: truth of a key, comparison, membership or presence (``time``: also
     comparisons of dates and instants, which the brute forces of other tests do not enumerate;
     and tests of the terms' attributes when the vocabulary has some)."""
-    extra = (["time"] if time else []) + (["attribute"] if vocab.attributes else [])
+    extra = (["time", "term_key", "term_key"] if time else []) + (
+        ["attribute"] if vocab.attributes else []
+    )
+    if time and vocab.attributes:
+        extra.append("attribute_known")
     choice = number(draw, 0, 8 + len(extra))
     if choice > 8:
-        if extra[choice - 9] == "time":
+        what = extra[choice - 9]
+        if what == "time":
             return draw_time_leaf(draw)
-        return draw_attribute_leaf(draw, vocab)
+        if what == "term_key":
+            return draw_term_key_leaf(draw, vocab)
+        if what == "attribute_known":
+            return ("aknown", draw_any_attribute(draw, vocab), flag(draw))
+        return draw_attribute_leaf(draw, vocab, time)
     if choice == 0:
         return ("truth", ("key", pick(draw, ["kb0", "kb1"])))
     if choice == 1:
@@ -564,18 +605,46 @@ def draw_leaf(draw: st.DrawFn, vocab: Vocab, time: bool = True) -> Expr:
     return ("known", pick(draw, known), flag(draw))
 
 
-def draw_attribute_leaf(draw: st.DrawFn, vocab: Vocab) -> Expr:
+def draw_attribute_leaf(draw: st.DrawFn, vocab: Vocab, time: bool = True) -> Expr:
     """A test of a declared attribute of the request's term: with a constant or a context key of
-    its type; a zone in a list; an open purpose."""
+    its type; a zone in a list; an open purpose; a date moved or not (``time``: only then)."""
+    names = sorted(n for n in vocab.attributes if time or ATTRIBUTES[n][2] != "date")
+    if not names:
+        return ("truth", ("lit", flag(draw)))
+    name = pick(draw, names)
+    kind, _, _ = ATTRIBUTES[name]
+    return attribute_test(draw, ("attr", kind, name))
+
+
+def draw_any_attribute(draw: st.DrawFn, vocab: Vocab) -> Expr:
+    """An attribute of the request's term or of the term ``kk0`` names (a party)."""
     name = pick(draw, sorted(vocab.attributes))
-    kind, _, base = ATTRIBUTES[name]
-    attribute: Expr = ("attr", kind, name)
+    kind = ATTRIBUTES[name][0]
+    if kind == TERM_KEYS["kk0"] and flag(draw):
+        return ("kattr", "kk0", kind, name)
+    return ("attr", kind, name)
+
+
+def attribute_test(draw: st.DrawFn, attribute: Expr) -> Expr:
+    """A test of ``attribute`` (an ``attr`` or ``kattr`` operand) by its type."""
+    base = ATTRIBUTES[attribute[-1]][2]
     if base == "bool":
         return ("truth", attribute) if flag(draw) else ("cmp", "=", attribute, ("key", "kb0"))
     if base == "int":
         numbers = ["ki0", "ki1", "kr0"]
         other = ("key", pick(draw, numbers)) if flag(draw) else ("lit", draw_number(draw))
         return ("cmp", pick(draw, OPS), *((attribute, other) if flag(draw) else (other, attribute)))
+    if base == "date":
+        side: Expr = attribute
+        if flag(draw):
+            amount, unit = pick(draw, OFFSETS)
+            side = ("shift", side, pick(draw, ["+", "-"]), amount, unit)
+        other = (
+            ("key", pick(draw, ["kd0", "kd1"]))
+            if flag(draw)
+            else ("time", "date", pick(draw, DATES))
+        )
+        return ("cmp", pick(draw, OPS), *((side, other) if flag(draw) else (other, side)))
     what = number(draw, 0, 2)
     if what == 0:
         other = ("key", "ks0") if flag(draw) else ("lit", pick(draw, STRINGS))
@@ -584,6 +653,37 @@ def draw_attribute_leaf(draw: st.DrawFn, vocab: Vocab) -> Expr:
         return ("in", flag(draw), attribute, ("key", "kl0"))
     items = tuple(("lit", pick(draw, STRINGS)) for _ in range(number(draw, 1, 2)))
     return ("in", flag(draw), attribute, ("list", None, items))
+
+
+def draw_term_key_leaf(draw: st.DrawFn, vocab: Vocab) -> Expr:
+    """A test of the key of one term ``kk0`` (a party): compared with a term or the request's
+    party, placed in the hierarchy (either side of `in`), in a list of terms or in the set key
+    ``kq0``, or an attribute of its term."""
+    key: Expr = ("key", "kk0")
+    kind = TERM_KEYS["kk0"]
+    what = number(draw, 0, 6)
+    if what == 0:
+        other = draw_term(draw, vocab, kind)
+        return ("cmp", pick(draw, ["=", "!="]), *((key, other) if flag(draw) else (other, key)))
+    if what == 1:
+        return ("in", flag(draw), key, draw_term(draw, vocab, kind))
+    if what == 2:
+        return ("in", flag(draw), draw_term(draw, vocab, kind), key)
+    if what == 3:
+        items = tuple(draw_term(draw, vocab, kind) for _ in range(number(draw, 0, 3)))
+        return ("in", flag(draw), key, ("list", kind, tuple(dict.fromkeys(items))))
+    if what == 4:
+        req: Expr = ("req", kind)
+        shape = number(draw, 0, 2)
+        if shape == 0:
+            return ("cmp", pick(draw, ["=", "!="]), key, req)
+        return ("in", flag(draw), *((req, key) if shape == 1 else (key, req)))
+    if what == 5:
+        return ("in", flag(draw), key, ("key", SET_KEY[kind]))
+    names = sorted(n for n in vocab.attributes if ATTRIBUTES[n][0] == kind)
+    if not names:
+        return ("known", "kk0", flag(draw))
+    return attribute_test(draw, ("kattr", "kk0", kind, pick(draw, names)))
 
 
 def draw_expr(draw: st.DrawFn, vocab: Vocab, depth: int = 0, time: bool = True) -> Expr:
@@ -682,6 +782,9 @@ def policies(draw: st.DrawFn, time: bool = True) -> PolicySpec:
     for key in ("kl0", "kp0"):  # a list and a set default to a list (often the empty one)
         if number(draw, 0, 3) == 3:
             defaults[key] = tuple(draw_context_value(draw, vocab, key))
+    for key, kind in TERM_KEYS.items():  # a key of one term defaults to a term
+        if number(draw, 0, 3) == 3:
+            defaults[key] = pick(draw, vocab.terms(kind))
     # Ids in a random order so that the order written differs from the order of ids.
     ids = draw(st.permutations([f"r{i}" for i in range(8)]))
     specs = tuple(draw_rule(draw, vocab, ids[i], time=time) for i in range(number(draw, 1, 6)))
@@ -693,6 +796,8 @@ def policies(draw: st.DrawFn, time: bool = True) -> PolicySpec:
 
 
 def draw_context_value(draw: st.DrawFn, vocab: Vocab, key: str) -> Any:
+    if key in TERM_KEYS:
+        return pick(draw, vocab.terms(TERM_KEYS[key]))
     base = SCHEMA[key][1]
     if base == "date":
         day = time_reference.date_number(pick(draw, DATES)) + number(draw, -40, 40)
@@ -713,7 +818,7 @@ def requests(draw: st.DrawFn, vocab: Vocab) -> Request:
     # rules cover them: pick from the end first.
     party, data, purpose = (pick(draw, vocab.terms(k)[::-1]) for k in KINDS)
     context: dict[str, Any] = {}
-    for key in SCHEMA:
+    for key in (*SCHEMA, *TERM_KEYS):
         presence = number(draw, 0, 9)
         if presence < 4:
             continue  # absent
@@ -757,7 +862,7 @@ class Reference:
         self.request = request
         self.terms = {"party": request.party, "data": request.data, "purpose": request.purpose}
         self.ctx: dict[str, Any] = {}
-        for key in SCHEMA:
+        for key in (*SCHEMA, *TERM_KEYS):
             value = request.context.get(key)
             if value is None and key in spec.defaults:
                 value = spec.defaults[key]
@@ -775,7 +880,24 @@ class Reference:
             node = node[1]
         if node[0] == "time":
             return str(node[1])
+        if node[0] in ("attr", "kattr"):
+            return "date"  # the one time attribute, `since`, is a date
         return self.time_kinds[node[1]]
+
+    def is_key(self, name: str) -> bool:
+        """Whether ``name`` is a context key (what a decision's `missing` may list)."""
+        return name in SCHEMA or name in TERM_KEYS
+
+    def is_term_key(self, node: Expr) -> bool:
+        return node[0] == "key" and node[1] in TERM_KEYS
+
+    def attribute_of(self, node: Expr) -> Any:
+        """The value of an ``attr`` or ``kattr`` operand's attribute, None when unknown (the
+        term has none, or the key naming it is absent)."""
+        if node[0] == "attr":
+            return self.vocab.attribute(node[2], self.terms[node[1]])
+        term = self.ctx.get(node[1])
+        return None if term is None else self.vocab.attribute(node[3], term)
 
     def operand(self, node: Expr) -> Any:
         tag = node[0]
@@ -797,8 +919,8 @@ class Reference:
             return self.terms[node[1]]
         if tag == "term":
             return node[2]
-        if tag == "attr":  # the request's term's value (None: unknown)
-            return self.vocab.attribute(node[2], self.terms[node[1]])
+        if tag in ("attr", "kattr"):  # the term's value (None: unknown)
+            return attribute_number(self.attribute_of(node))
         return [self.operand(i) for i in node[2]]
 
     def absent_keys(self, nodes: Iterable[Expr]) -> set[str]:
@@ -813,6 +935,11 @@ class Reference:
         for n in bases:
             if n[0] == "attr" and self.vocab.attribute(n[2], self.terms[n[1]]) is None:
                 found.add(f"{n[1]}.{n[2]}")
+            if n[0] == "kattr":
+                if n[1] not in self.ctx:
+                    found.add(n[1])  # the key naming the term is missing: a request can say
+                elif self.attribute_of(n) is None:
+                    found.add(f"{n[1]}.{n[3]}")
         return found
 
     def value(self, expr: Expr) -> tuple[Truth, set[str]]:
@@ -834,6 +961,8 @@ class Reference:
             return (not dominant), set()
         if tag == "known":
             return (expr[1] in self.ctx) == expr[2], set()
+        if tag == "aknown":  # never unknown: a missing key names no term, which has no value
+            return (self.attribute_of(expr[1]) is not None) == expr[2], set()
         operands = [expr[1]] if tag == "truth" else [expr[2], expr[3]]
         absent = self.absent_keys(operands)
         if absent:
@@ -862,8 +991,8 @@ class Reference:
         if kind is None:
             return left in right  # strings: plain membership
         above = ancestors(self.vocab, kind, left)
-        if right_node[0] in ("term", "req"):
-            return right in above  # `x in t`: x is t or below it
+        if right_node[0] in ("term", "req") or self.is_term_key(right_node):
+            return right in above  # `x in t`, `x in kk0`: x is that term or below it
         return bool(above & set(right))  # a set: x or one of its ancestors is in it
 
     def kind_of(self, node: Expr) -> str | None:
@@ -875,6 +1004,8 @@ class Reference:
         if tag == "list":
             return node[1] if node[2] else None
         if tag == "key":
+            if node[1] in TERM_KEYS:
+                return TERM_KEYS[node[1]]
             base = SCHEMA[node[1]][1]
             return {"purpose_set": "purpose", "party_set": "party"}.get(base)
         return None
@@ -984,8 +1115,8 @@ class Reference:
             "details": sorted((text for text, _ in obligations), key=detail_order),
             "reasons": sorted(r.id for r in deciding),
             # What a request can state: an attribute a term has no value of is not a key.
-            "missing": sorted(m for m in missing if not is_attribute(m)),
-            "undetermined": undetermined(unknown, {text for text, _ in obligations}),
+            "missing": sorted(m for m in missing if self.is_key(m)),
+            "undetermined": undetermined(unknown, {text for text, _ in obligations}, self.is_key),
         }
 
     def requirement(self, use: str, condition: Expr | None) -> tuple[str, str, Expr | None]:
@@ -1015,7 +1146,9 @@ Undetermined = tuple[str, str, tuple[str, ...], tuple[str, ...]]
 
 
 def undetermined(
-    unknown: Iterable[tuple[str, str, set[str]]], attached: set[str]
+    unknown: Iterable[tuple[str, str, set[str]]],
+    attached: set[str],
+    is_key: Callable[[str], bool] = lambda name: not is_attribute(name),
 ) -> list[Undetermined]:
     """docs/semantics.md, 48: each obligation whose condition is unknown and that the allow does
     not carry, once per rule or override, with the keys and the attributes it lacks, in the
@@ -1028,8 +1161,8 @@ def undetermined(
         (
             text,
             by,
-            tuple(sorted(m for m in lacking if not is_attribute(m))),
-            tuple(sorted(m for m in lacking if is_attribute(m))),
+            tuple(sorted(m for m in lacking if is_key(m))),
+            tuple(sorted(m for m in lacking if not is_key(m))),
         )
         for (text, by), lacking in sorted(
             merged.items(), key=lambda item: (detail_order(item[0][0]), item[0][1])

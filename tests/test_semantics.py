@@ -1834,3 +1834,141 @@ def test_s49_a_dotted_key_is_sent_flat_or_nested(context: dict[str, Any]) -> Non
 def test_s49_a_comparison_of_two_keys_is_unknown_when_one_is_missing() -> None:
     d = decide(policy(RELATIONSHIPS_49), "customer_service", "email", "support", requester="ana")
     assert outcome(d) == ("deny", [], [], ["record.author"])
+
+
+# ---- 50-53: keys of one term ---------------------------------------------------------------------
+
+TERM_KEY_50 = """
+context recipient: party
+rule to_partners §5.1
+  allow customer_service to use postal_address for order_delivery
+  when recipient in partners
+rule to_colleagues §5.1
+  allow customer_service to use email for support
+  when party in recipient and recipient != customer_service
+"""
+
+
+@pytest.mark.parametrize(
+    ("recipient", "partners", "colleagues"),
+    [
+        ("delivery_partners", True, False),
+        ("auditor", True, False),  # under staff and partners, above no one
+        ("partners", True, False),
+        ("staff", False, True),
+        ("customer_service", False, False),  # `!=` is exact
+        ("marketing_department", False, False),
+    ],
+)
+def test_s50_a_key_of_one_term_is_placed_in_the_hierarchy(
+    recipient: str, partners: bool, colleagues: bool
+) -> None:
+    p = policy(TERM_KEY_50)
+    assert (
+        decide(
+            p, "customer_service", "postal_address", "order_delivery", recipient=recipient
+        ).allowed
+        is partners
+    )
+    assert (
+        decide(p, "customer_service", "email", "support", recipient=recipient).allowed is colleagues
+    )
+
+
+def test_s50_a_missing_key_of_one_term_is_unknown_and_missing() -> None:
+    assert outcome(decide(policy(TERM_KEY_50), "customer_service", "email", "support")) == (
+        "deny",
+        [],
+        [],
+        ["recipient"],
+    )
+
+
+@pytest.mark.parametrize("value", ["custmer_service", "email", 7, ["staff"]])
+def test_s50_a_value_that_names_no_party_is_a_request_error(value: object) -> None:
+    with pytest.raises(RequestError, match="`recipient`"):
+        decide(policy(TERM_KEY_50), "customer_service", "email", "support", recipient=value)
+
+
+TERM_ATTRIBUTES_51 = """
+attribute location of party: one of "CA-QC", "US"
+party quebec_couriers under delivery_partners with location = "CA-QC"
+party night_couriers under quebec_couriers
+party us_couriers under delivery_partners with location = "US"
+context courier: party
+rule couriers_in_quebec §5.1
+  allow customer_service to use postal_address for order_delivery
+  when courier.location = "CA-QC"
+rule transfers_reviewed §5.1
+  deny customer_service from using billing_address for order_delivery
+  when courier.location != "CA-QC"
+"""
+
+
+@pytest.mark.parametrize(
+    ("courier", "expected"),
+    [
+        ("night_couriers", ("allow", ["couriers_in_quebec"], [], [])),  # its parent's value
+        ("us_couriers", ("deny", ["transfers_reviewed"], [], [])),
+        ("delivery_partners", ("deny", ["transfers_reviewed"], [], [])),  # no value: unknown
+        (None, ("deny", ["transfers_reviewed"], [], ["courier"])),  # the key missing
+    ],
+)
+def test_s51_an_attribute_of_a_keys_term(
+    courier: str | None, expected: tuple[str, list[str], list[str], list[str]]
+) -> None:
+    context = {} if courier is None else {"courier": courier}
+    d = decide(
+        policy(TERM_ATTRIBUTES_51),
+        "customer_service",
+        "billing_address",
+        "order_delivery",
+        **context,
+    )
+    assert outcome(d) == expected
+    if courier == "delivery_partners":
+        assert "`courier.location` is unknown: `delivery_partners` has no `location`" in d.explain()
+
+
+@pytest.mark.parametrize(
+    "courier", [None, "delivery_partners", "quebec_couriers", "night_couriers"]
+)
+def test_s52_is_known_of_an_attribute_is_never_unknown(courier: str | None) -> None:
+    p = policy(
+        TERM_ATTRIBUTES_51
+        + "rule assessed §5.1\n  allow customer_service to use email for support\n"
+        "  when courier.location is known and party.location is missing\n"
+    )
+    context = {} if courier is None else {"courier": courier}
+    d = decide(p, "customer_service", "email", "support", **context)
+    has_location = courier in ("quebec_couriers", "night_couriers")
+    assert outcome(d) == (("allow", ["assessed"]) if has_location else ("deny", [])) + ([], [])
+
+
+CONTRACT_53 = """
+attribute contract_signed of party: date
+party quebec_couriers under delivery_partners with contract_signed = date "2024-02-29"
+context today: date is now
+rule contract_in_force §5.1
+  allow delivery_partners to use postal_address for order_delivery
+  when today < party.contract_signed + 1 year
+"""
+
+
+@pytest.mark.parametrize(
+    ("party", "today", "expected"),
+    [
+        ("quebec_couriers", "2025-02-27", ("allow", ["contract_in_force"], [], [])),
+        ("quebec_couriers", "2025-02-28", ("deny", [], [], [])),  # a year later clamps to the 28th
+        ("delivery_partners", "2025-01-01", ("deny", [], [], [])),  # no value: unknown
+        ("quebec_couriers", None, ("deny", [], [], ["today"])),
+    ],
+)
+def test_s53_a_date_attribute_compares_and_moves_as_a_date(
+    party: str, today: str | None, expected: tuple[str, list[str], list[str], list[str]]
+) -> None:
+    context = {} if today is None else {"today": today}
+    assert (
+        outcome(decide(policy(CONTRACT_53), party, "postal_address", "order_delivery", **context))
+        == expected
+    )

@@ -23,6 +23,9 @@ class KeyFacts:
     term_literals: set[str] = field(default_factory=set)
     request_kinds: set[str] = field(default_factory=set)
     peers: set[str] = field(default_factory=set)
+    attributes: set[tuple[str, str]] = field(default_factory=set)
+    """For a key of one term: the attributes of its term that conditions read
+    (``recipient.location``: ``("party", "location")``)."""
 
 
 def operand_pairs(expr: ast.Expr) -> Iterator[tuple[ast.Operand, ast.Operand | None, ast.Expr]]:
@@ -69,6 +72,9 @@ def keys_of(expr: ast.Expr, context: Iterable[str], now_key: str | None = None) 
             walk(e.body)
         elif isinstance(e, ast.Presence):
             found.add(e.key.value)
+        elif isinstance(e, ast.AttributePresence):
+            if isinstance(e.attribute, ast.KeyAttributeRef):
+                found.add(e.attribute.key)
         else:
             nodes = (e.operand,) if isinstance(e, ast.Truth) else (e.left, e.right)
             for node in nodes:
@@ -88,9 +94,14 @@ def request_kinds_of(expr: ast.Expr) -> set[str]:
         return request_kinds_of(expr.body)
     if isinstance(expr, ast.Presence):
         return set()
+    if isinstance(expr, ast.AttributePresence):
+        attribute = expr.attribute
+        return {attribute.kind} if isinstance(attribute, ast.AttributeRef) else set()
     nodes = (expr.operand,) if isinstance(expr, ast.Truth) else (expr.left, expr.right)
     found: set[str] = set()
     for node in nodes:
+        while isinstance(node, ast.Shifted):
+            node = node.base
         items = node.items if isinstance(node, ast.ListLiteral) else (node,)
         # An attribute's value is the request's term's: cells with other terms differ by it.
         found |= {i.kind for i in items if isinstance(i, ast.RequestRef | ast.AttributeRef)}
@@ -98,15 +109,31 @@ def request_kinds_of(expr: ast.Expr) -> set[str]:
 
 
 def attributes_read(exprs: Iterable[ast.Expr]) -> list[ast.AttributeRef]:
-    """The attributes of the request's terms that conditions read (``party.location``), inside
-    the named conditions they use too: once each, in the order first read."""
+    """The attributes of the request's terms that conditions read (``party.location``, a date
+    one moved too: ``party.founded + 5 years``), inside the named conditions they use too: once
+    each, in the order first read."""
     found: dict[tuple[str, str], ast.AttributeRef] = {}
+    for node in attributes_in(exprs, presence=False):
+        if isinstance(node, ast.AttributeRef):
+            found.setdefault((node.kind, node.name), node)
+    return list(found.values())
+
+
+def attributes_in(
+    exprs: Iterable[ast.Expr], presence: bool = True
+) -> Iterator[ast.AnyAttributeRef]:
+    """Every attribute of a term the conditions mention: of the request's terms and of the terms
+    keys name (``recipient.location``), moved dates included, and (``presence``) those whose
+    presence they test (``party.location is known``)."""
     for expr in exprs:
+        if presence:
+            yield from (p.attribute for p in _presences(expr))
         for left, right, _ in operand_pairs(expr):
             for node in (left, right):
-                if isinstance(node, ast.AttributeRef):
-                    found.setdefault((node.kind, node.name), node)
-    return list(found.values())
+                while isinstance(node, ast.Shifted):
+                    node = node.base
+                if isinstance(node, ast.AttributeRef | ast.KeyAttributeRef):
+                    yield node
 
 
 AttributeValues = Mapping[tuple[str, str], Iterable[object]]
@@ -130,7 +157,7 @@ def _add_constant(
     (all of them are constants of the key: a finer cut is still exact)."""
     if isinstance(node, ast.Literal_):
         _add_value(node.value, into)
-    elif isinstance(node, ast.AttributeRef):
+    elif isinstance(node, ast.AttributeRef | ast.KeyAttributeRef):
         for value in attributes.get((node.kind, node.name), ()):
             _add_value(value, into)
     elif isinstance(node, ast.NameRef) and node.name not in context:
@@ -158,12 +185,24 @@ def collect_facts(
         return facts.setdefault(name, KeyFacts())
 
     for expr in exprs:
+        for presence in _presences(expr):
+            if isinstance(presence.attribute, ast.KeyAttributeRef):
+                attribute = presence.attribute
+                fact(attribute.key).attributes.add((attribute.kind, attribute.name))
         for left, right, _ in operand_pairs(expr):
             sides = [left] if right is None else [left, right]
+            for side in sides:
+                base = side
+                while isinstance(base, ast.Shifted):
+                    base = base.base
+                if isinstance(base, ast.KeyAttributeRef):
+                    fact(base.key).attributes.add((base.kind, base.name))
+            # The keys whose values the test compares (an attribute of a key's term is one of
+            # finitely many constants, not the key's value: it makes no peers).
             keys = [
                 k
                 for n in sides
-                if not isinstance(n, ast.ListLiteral)
+                if not isinstance(n, ast.ListLiteral) and not _reads_attribute(n)
                 for k in operand_keys(n, context, now_key)
             ]
             for key in keys:
@@ -179,6 +218,24 @@ def collect_facts(
                         _add_constant(other, fact(key), context, attributes)
     _close_peers(facts)
     return facts
+
+
+def _reads_attribute(node: ast.Operand) -> bool:
+    while isinstance(node, ast.Shifted):
+        node = node.base
+    return isinstance(node, ast.KeyAttributeRef)
+
+
+def _presences(expr: ast.Expr) -> Iterator[ast.AttributePresence]:
+    if isinstance(expr, ast.And | ast.Or):
+        for operand in expr.operands:
+            yield from _presences(operand)
+    elif isinstance(expr, ast.Not):
+        yield from _presences(expr.operand)
+    elif isinstance(expr, ast.NamedCondition):
+        yield from _presences(expr.body)
+    elif isinstance(expr, ast.AttributePresence):
+        yield expr
 
 
 def _close_peers(facts: dict[str, KeyFacts]) -> None:

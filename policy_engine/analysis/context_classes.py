@@ -23,11 +23,17 @@ from ..engine.evaluator import show
 from ..language import ast
 from ..language.time_values import TimeValue
 from ..semantics.vocabulary import Hierarchy
+from .budget import BudgetExceeded
 from .conditions import KeyFacts
 from .number_classes import number_domain
+from .term_classes import TermClasses
 
 MAX_LITERAL_SUBSETS = 8
 """A list of literals with more values than this is partitioned by the values rules test."""
+
+MAX_TESTED_TERMS = 16
+"""The most terms a set key tested with keys of one term (``recipient in consented``) may be
+tested against: its classes are every combination of them."""
 
 Domain = list[tuple[Any, str]]
 """A key's classes: (representative value, the class in words)."""
@@ -126,6 +132,10 @@ class KeyDomains:
         self.disputed_defaults = disputed_defaults
         self.held: dict[str, Any] = {}
         """Keys held at one value (missing, or their default) in every request: one class."""
+        self.term_classes = TermClasses(
+            policies, context, facts, lambda key: defaults.get(key, MISSING)
+        )
+        """The classes of keys of one term (:mod:`.term_classes`)."""
 
     def domain(self, key: str, terms: tuple[str, str, str]) -> Domain:
         """The classes of one key in one cell, with the missing key (or its default) said."""
@@ -151,6 +161,8 @@ class KeyDomains:
         elif isinstance(type_, ast.DateType | ast.InstantType):
             assert self.time_domain is not None
             values = self.time_domain(key)
+        elif isinstance(type_, ast.TermType):
+            values = self.term_classes.domain(key, type_.kind, terms)
         else:
             values = self._termset_domain(key, type_.kind, facts, terms)
         if key in self.disputed_defaults:
@@ -241,6 +253,18 @@ class KeyDomains:
             tested.add(terms[("party", "data", "purpose").index(request_kind)])
         hierarchies = [p.hierarchies[kind] for p in self.policies]
         tested = {t for t in tested if any(t in h for h in hierarchies)}
+        # A key of one term tested in the set (`recipient in key`): its classes' terms.
+        keyed = [p for p in sorted(facts.peers) if isinstance(self.context[p].type, ast.TermType)]
+        for peer in keyed:
+            tested |= set(self.term_classes.representatives(peer, terms))
+        if keyed and len(tested) > MAX_TESTED_TERMS:
+            span = self.context[key].name.span
+            where = f" ({span.source.name}:{span.line}:{span.column})" if span else ""
+            raise BudgetExceeded(
+                f"cannot analyse exactly: `{key}` is tested against {len(tested):,} terms (those "
+                f"of {', '.join(f'`{p}`' for p in keyed)} among them), more than the "
+                f"{MAX_TESTED_TERMS} whose every combination the analysis tries{where}"
+            )
         ordered = sorted(tested)
         agree, lineage, members = _termset_members(ordered, hierarchies)
         out: Domain = []

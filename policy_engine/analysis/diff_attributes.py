@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from ..engine.compiler import CompiledPolicy, CompiledRule
 from ..language import ast
 from ..language.printer import literal_text
-from .conditions import attributes_read
+from .conditions import attributes_in
 from .scopes import KINDS
 
 Cell = tuple[str, str, str]
@@ -71,24 +71,52 @@ def value_here(policy: CompiledPolicy, cell: Cell, kind: str, name: str) -> tupl
     return (attribute.type, type(value), value)
 
 
-def differs_here(a: CompiledPolicy, b: CompiledPolicy, cell: Cell, node: ast.AttributeRef) -> bool:
+def differs_here(
+    a: CompiledPolicy, b: CompiledPolicy, cell: Cell, node: ast.AnyAttributeRef
+) -> bool:
     """Whether the two versions give the cell's term different values of ``node``'s attribute
-    (or one gives none)."""
+    (or one gives none); for an attribute of the term a key names, whether they give any term
+    both declare different values (the key may name any of them)."""
+    if isinstance(node, ast.KeyAttributeRef):
+        return keyed_differs(a, b, node)
     return value_here(a, cell, node.kind, node.name) != value_here(b, cell, node.kind, node.name)
+
+
+def keyed_differs(a: CompiledPolicy, b: CompiledPolicy, node: ast.AnyAttributeRef) -> bool:
+    """Whether the versions give some term both declare different values of the attribute."""
+    shared = set(a.hierarchies[node.kind].terms) & set(b.hierarchies[node.kind].terms)
+    return any(
+        value_here(a, (t, t, t), node.kind, node.name)
+        != value_here(b, (t, t, t), node.kind, node.name)
+        for t in shared
+    )
 
 
 def same_attributes_here(
     a: CompiledPolicy, b: CompiledPolicy, cell: Cell, rules: Iterable[CompiledRule]
 ) -> bool:
-    """Whether every attribute ``rules`` read has the same value for the cell's terms in both
-    versions (then rules written alike decide the cell alike)."""
+    """Whether every attribute ``rules`` read (or test the presence of) has the same value for
+    the cell's terms in both versions, and for every term a key may name (then rules written
+    alike decide the cell alike)."""
     exprs = [e for rule in rules for e in rule.logic.expressions()]
-    return not any(differs_here(a, b, cell, node) for node in attributes_read(exprs))
+    return not any(differs_here(a, b, cell, node) for node in attributes_in(exprs))
+
+
+def keyed_differ(a: CompiledPolicy, b: CompiledPolicy, rules: Iterable[CompiledRule]) -> bool:
+    """Whether ``rules`` read an attribute of a key's term that the versions give some term
+    differently: no test of it then reads the same in both (its value is per request, not per
+    cell), so a change is described by its context classes."""
+    exprs = [e for rule in rules for e in rule.logic.expressions()]
+    return any(
+        keyed_differs(a, b, node)
+        for node in attributes_in(exprs)
+        if isinstance(node, ast.KeyAttributeRef)
+    )
 
 
 def reads_differing(a: CompiledPolicy, b: CompiledPolicy, cell: Cell, expr: ast.Expr) -> bool:
     """Whether ``expr`` reads an attribute the versions give the cell's term differently."""
-    return any(differs_here(a, b, cell, node) for node in attributes_read([expr]))
+    return any(differs_here(a, b, cell, node) for node in attributes_in([expr]))
 
 
 def valued_here(

@@ -11,9 +11,9 @@ from ..engine.compiler import CompiledPolicy, CompiledRule, Condition, compile_c
 from ..language import ast
 from ..language.printer import expr_text
 from .budget import Meter
-from .conditions import attributes_read, keys_of
+from .conditions import attributes_in, attributes_read, keys_of
 from .context_classes import ContextClass
-from .diff_attributes import differs_here, reads_differing, valued_here
+from .diff_attributes import differs_here, keyed_differ, reads_differing, valued_here
 
 MAX_ATOMS_FOR_MINIMISING = 16
 
@@ -45,6 +45,8 @@ def _negated_text(atom: ast.Expr) -> str:
     """The atom's negation written the way a person would."""
     if isinstance(atom, ast.Presence):
         return expr_text(ast.Presence(atom.key, not atom.known))
+    if isinstance(atom, ast.AttributePresence):
+        return expr_text(ast.AttributePresence(atom.attribute, not atom.known))
     if isinstance(atom, ast.Compare):
         return expr_text(ast.Compare(_NEGATED_OP[atom.op], atom.left, atom.right))  # type: ignore[arg-type]
     if isinstance(atom, ast.Member):
@@ -112,7 +114,7 @@ class AtomCache:
     def _atom(self, owner: CompiledPolicy, atom: ast.Expr, text: str) -> _Atom:
         """The test compiled once (in its version when it reads an attribute: its value is the
         version's)."""
-        key = (text, id(owner) if any(attributes_read([atom])) else 0)
+        key = (text, id(owner) if any(attributes_in([atom])) else 0)
         cached = self.compiled.get(key)
         if cached is None:
             test = compile_condition(owner, atom)
@@ -167,7 +169,15 @@ class AtomCache:
         on = {tuple(v[i] for i in varying) for v in all_vectors[: len(changed)]}
         off = {tuple(v[i] for i in varying) for v in all_vectors[len(changed) :]}
         work = len(on) * len(off) * len(atoms) ** 2
-        if not atoms or len(atoms) > MAX_ATOMS_FOR_MINIMISING or work > self.work_left:
+        # A key's term's attribute the versions give differently reads differently in each: no
+        # one text says both, so the change is said by its classes (exact, never a guess).
+        by_classes = keyed_differ(self.a, self.b, rules)
+        if (
+            by_classes
+            or not atoms
+            or len(atoms) > MAX_ATOMS_FOR_MINIMISING
+            or work > self.work_left
+        ):
             shown = " or ".join(f"({c.describe()})" for c in changed[:3])
             more = f" or {len(changed) - 3} more" if len(changed) > 3 else ""
             return f"when {shown}{more}"

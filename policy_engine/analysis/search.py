@@ -53,7 +53,7 @@ class CellSearch:
         self.meter = meter
         self.cell: tuple[str, str, str] = ("", "", "")
         self._leaves: dict[int, tuple[ast.Expr, Leaf]] = {}
-        self._domains: dict[str, list[tuple[Any, str]]] = {}
+        self._domains: dict[tuple[str, tuple[str, str, str]], list[tuple[Any, str]]] = {}
         self._owners: dict[int, CompiledPolicy] = {}
         self.joint_of: Mapping[str, str] = space.joint_of
 
@@ -80,7 +80,8 @@ class CellSearch:
         self, item: ast.Operand, state: dict[Fact, Any], owner: CompiledPolicy | None = None
     ) -> Any:
         """What a membership test looks up: a constant, the request's term, a key's value, or
-        the cell's term's attribute in ``owner`` (the version the test belongs to)."""
+        the cell's term's (or a key's term's) attribute in ``owner`` (the version the test
+        belongs to)."""
         if isinstance(item, ast.Literal_):
             return item.value
         if isinstance(item, ast.RequestRef):
@@ -92,6 +93,10 @@ class CellSearch:
         if isinstance(item, ast.AttributeRef):  # a constant of the cell, or unknown
             values = (owner or self.compiled).attributes[(item.kind, item.name)].values
             return values.get(self.cell[KINDS.index(item.kind)], MISSING)
+        if isinstance(item, ast.KeyAttributeRef):  # the value of the key's term, or unknown
+            values = (owner or self.compiled).attributes[(item.kind, item.name)].values
+            term = state[("key", item.key)]
+            return MISSING if term is MISSING else values.get(term, MISSING)
         raise TypeError(f"cannot test membership of {item!r}")
 
     def is_set(self, key: str) -> bool:
@@ -228,7 +233,7 @@ class CellSearch:
     def _domain(self, name: str) -> list[tuple[Any, str]]:
         """A scalar key's classes: missing first, then the default, then the constants the rules
         name, then the rest (the first witness found is the plainest)."""
-        found = self._domains.get(name)
+        found = self._domains.get((name, self.cell))
         if found is None:
             classes = self.space.key_classes(name, self.cell)
             facts = self.space.facts.get(name)
@@ -243,7 +248,7 @@ class CellSearch:
                     return 1
                 return 2 if value in named and not isinstance(value, bool) else 3
 
-            found = self._domains[name] = sorted(classes, key=rank)
+            found = self._domains[(name, self.cell)] = sorted(classes, key=rank)
         return found
 
     def _consistent(self, fact: Fact, state: dict[Fact, Any]) -> bool:

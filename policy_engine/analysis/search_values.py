@@ -86,17 +86,24 @@ class Leaf:
         operands: tuple[ast.Operand, ...] = ()
         if isinstance(expr, ast.Truth):
             operands = (expr.operand,)
+        elif isinstance(expr, ast.AttributePresence):
+            operands = (expr.attribute,)  # the key that names the term, if any
         elif isinstance(expr, ast.Compare):
             operands = (expr.left, expr.right)
         elif isinstance(expr, ast.Member):
             operands = (expr.left,)
             right = expr.right
-            if isinstance(right, ast.NameRef) and right.name in context:
+            if isinstance(right, ast.NameRef) and _is_collection(context.get(right.name)):
                 self.collection, self.item = right.name, expr.left
             else:
                 operands = (expr.left, right)
         names = [k for o in operands for k in operand_keys(o, context, compiled.now_key)]
         self.scalars = tuple(dict.fromkeys(names))
+
+
+def _is_collection(key: Any) -> bool:
+    """A list or set key, whose facts are its members (a key of one term is a scalar)."""
+    return key is not None and isinstance(key.decl.type, ast.ListType | ast.TermSetType)
 
 
 class FactSource(Protocol):

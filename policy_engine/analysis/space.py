@@ -106,6 +106,8 @@ class RequestSpace:
                 value = policy.context[name].decl.default_value if name in policy.context else None
                 if isinstance(value, bool) or value is None:
                     continue
+                if isinstance(self.context[name].type, ast.TermType):
+                    continue  # a term: the key's classes are the terms
                 if isinstance(value, int | Decimal):
                     facts.ints.add(value)
                 elif isinstance(value, str):

@@ -12,10 +12,10 @@ at one or two points: ``<`` and ``>=`` at ``F⁻(y)``, ``>`` and ``<=`` at ``F�
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
-from ..engine.time_operands import innermost, key_time_kind, moved, time_kind_of
+from ..engine.time_operands import Typed, innermost, key_time_kind, moved, time_kind_of
 from ..language import ast
 from ..language.errors import Diagnostic
 from ..language.printer import expr_text
@@ -61,11 +61,16 @@ class NotExact(BudgetExceeded):
 
 @dataclass(frozen=True)
 class Side:
-    """One side of a comparison: ``key`` moved by ``map``, or the constant ``value``."""
+    """One side of a comparison: ``key`` moved by ``map``, or the constant ``value``, or one of
+    the constants ``values`` (an attribute of a term, moved: the values terms give it)."""
 
     key: str | None
     map: TimeMap
     value: int = 0
+    values: tuple[int, ...] | None = None
+
+    def constants(self) -> tuple[int, ...]:
+        return (self.value,) if self.values is None else self.values
 
 
 @dataclass(frozen=True)
@@ -81,10 +86,15 @@ class TimeAtom:
     def text(self) -> str:
         return f"`{expr_text(self.expr)}`"
 
-    def holds(self, values: Mapping[str, int]) -> bool:
-        """Whether the comparison holds for these values of its keys."""
-        left, right = (s.map(values[s.key]) if s.key else s.value for s in (self.left, self.right))
-        return _COMPARE[self.op](left, right)
+    def outcomes(self, values: Mapping[str, int]) -> tuple[bool, ...]:
+        """Whether the comparison holds for these values of its keys: once, or, when a side is
+        an attribute of a term, once for each value terms give it (which one a request meets
+        depends on its terms)."""
+        left, right = (
+            (s.map(values[s.key]),) if s.key is not None else s.constants()
+            for s in (self.left, self.right)
+        )
+        return tuple(_COMPARE[self.op](a, b) for a in left for b in right)
 
     def oriented(self, key: str) -> tuple[Side, str, Side]:
         """The comparison with ``key``'s side on the left."""
@@ -98,12 +108,20 @@ def points_of(key_side: Side, op: str, other: Side) -> list[TimeMap | int]:
     constant, else a map of the other key's value to the point."""
     lower = key_side.map.lower()
     if other.key is None:
-        return [lower(other.value + units) for units in _UNITS_AFTER[op]]
+        return [lower(v + units) for v in other.constants() for units in _UNITS_AFTER[op]]
     return [other.map.plus(units).then(lower) for units in _UNITS_AFTER[op]]
 
 
+AttributeValues = Mapping[tuple[str, str], Iterable[object]]
+"""(kind, attribute) → every value some term gives it (in any version)."""
+
+
 def _side(
-    node: ast.Operand, kind: TimeKind, keys: Mapping[str, ast.ValueType], now_key: str | None
+    node: ast.Operand,
+    kind: TimeKind,
+    keys: Mapping[str, ast.ValueType],
+    now_key: str | None,
+    attributes: AttributeValues,
 ) -> Side:
     steps: list[tuple[str, int]] = []
     current = node
@@ -115,26 +133,38 @@ def _side(
     base = innermost(node)
     if isinstance(base, ast.TimeLiteral):
         return Side(None, TimeMap(kind), move(base.value))
+    if isinstance(base, ast.AttributeRef | ast.KeyAttributeRef):
+        # Within a cell (and for a given term of a key) a constant: one of the values terms give.
+        given = attributes.get((base.kind, base.name), ())
+        values = tuple(sorted({move(int(v)) for v in given if isinstance(v, int)}))
+        return Side(None, TimeMap(kind), 0, values)
     key = now_key if isinstance(base, ast.Now) else base.name  # type: ignore[union-attr]
     assert key is not None and key in keys
     return Side(key, move)
 
 
 def time_atoms(
-    exprs: list[ast.Expr], keys: Mapping[str, ast.ValueType], now_key: str | None
+    exprs: list[ast.Expr],
+    keys: Mapping[str, ast.ValueType],
+    now_key: str | None,
+    attributes: Mapping[tuple[str, str], Typed] | None = None,
+    values: AttributeValues | None = None,
 ) -> Iterator[TimeAtom]:
-    """The comparisons of dates or instants among ``exprs`` (``keys``: context key → type)."""
+    """The comparisons of dates or instants among ``exprs`` (``keys``: context key → type;
+    ``attributes``: the attributes of terms, for their types; ``values``: every value terms
+    give each)."""
+    values = values or {}
     for expr in exprs:
         for _, _, compare in operand_pairs(expr):
             if not isinstance(compare, ast.Compare):
                 continue
-            kind = time_kind_of(compare.left, keys, now_key) or time_kind_of(
-                compare.right, keys, now_key
+            kind = time_kind_of(compare.left, keys, now_key, attributes) or time_kind_of(
+                compare.right, keys, now_key, attributes
             )
             if kind is None:
                 continue
-            left = _side(compare.left, kind, keys, now_key)
-            right = _side(compare.right, kind, keys, now_key)
+            left = _side(compare.left, kind, keys, now_key, values)
+            right = _side(compare.right, kind, keys, now_key, values)
             yield TimeAtom(compare, kind, left, compare.op, right)
 
 

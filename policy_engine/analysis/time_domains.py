@@ -34,6 +34,7 @@ from collections.abc import Mapping, Sequence
 from ..engine.compiler import CompiledPolicy
 from ..language import ast
 from ..language.time_values import TimeKind, format_time, time_value
+from ..semantics.attribute_table import Attribute
 from .context_classes import Joint
 from .time_atoms import NotExact, TimeAtom, points_of, time_atoms, time_keys
 from .time_joint import joint_classes
@@ -111,7 +112,13 @@ class TimeDomains:
         for policy in self._policies:
             for rule in policy.rules:
                 exprs += rule.logic.expressions()  # the overrides' parts included
-        return list(time_atoms(exprs, self._types, self.now_key))
+        types: dict[tuple[str, str], Attribute] = {}
+        values: dict[tuple[str, str], set[object]] = {}
+        for policy in self._policies:
+            for named, attribute in policy.attributes.items():
+                types.setdefault(named, attribute)
+                values.setdefault(named, set()).update(attribute.values.values())
+        return list(time_atoms(exprs, self._types, self.now_key, types, values))
 
     def _built(self) -> dict[str, list[tuple[int, str]]]:
         if self._domains is None:

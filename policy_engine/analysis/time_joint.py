@@ -4,11 +4,12 @@
 (every combination of truth values some request gives them is given by one of these). A class
 of the group is then what a request says of it: which of its keys it sends, and the truth value
 of every comparison that reads only those (a comparison with a key left out is unknown,
-whatever the others are). Two requests alike in that are alike to every condition of the
-policy, which reads dates only through those comparisons and through `is known` / `is missing`:
-one of them stands for both. A request that leaves a key out is matched by a found request with
-that key left out — any value of a missing key is as good as another to the others — so every
-class is found by taking the found requests with each set of keys left out.
+whatever the others are; one with an attribute of a term, for each value terms give it). Two
+requests alike in that are alike to every condition of the policy, which reads dates only
+through those comparisons and through `is known` / `is missing`: one of them stands for both.
+A request that leaves a key out is matched by a found request with that key left out (any
+value of a missing key is as good as another to the others), so every class is found by taking
+the found requests with each set of keys left out.
 
 Keeping the group's keys together, rather than giving each key its own values and taking every
 combination of those, keeps what the analysis searches to the ways the group can hold: the keys
@@ -31,8 +32,8 @@ MAX_CLASSES = 50_000
 """The most classes one group of keys may have."""
 
 
-def _truths(atoms: Sequence[TimeAtom], request: dict[str, int]) -> tuple[bool, ...]:
-    return tuple(atom.holds(request) for atom in atoms)
+def _truths(atoms: Sequence[TimeAtom], request: dict[str, int]) -> tuple[tuple[bool, ...], ...]:
+    return tuple(atom.outcomes(request) for atom in atoms)
 
 
 def joint_classes(
@@ -41,7 +42,7 @@ def joint_classes(
     """The group's classes (see the module's docstring), fewest keys sent first; ``atoms``:
     every comparison that reads the group's keys (with each other or with constants)."""
     keys = sorted(keys)
-    whole: dict[tuple[bool, ...], dict[str, int]] = {}
+    whole: dict[tuple[tuple[bool, ...], ...], dict[str, int]] = {}
     for request in requests:
         whole.setdefault(_truths(atoms, request), request)
     reads = [{side.key for side in (a.left, a.right) if side.key is not None} for a in atoms]

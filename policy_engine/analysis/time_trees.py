@@ -224,7 +224,7 @@ class Rooted:
         kept: dict[tuple[object, ...], dict[str, int]] = {}
         for request in made:
             signature = (
-                tuple(atom.holds(request) for atom in atoms),
+                tuple(atom.outcomes(request) for atom in atoms),
                 tuple(request[k] for k in starts),
             )
             kept.setdefault(signature, request)

@@ -13,8 +13,9 @@ from typing import Any
 from ..language import ast
 from ..semantics.attribute_table import Attribute
 from ..semantics.vocabulary import Hierarchy
+from .attribute_trace import attribute_reader
 from .context import MISSING, REQUEST_INDEX, Condition, Context, Getter, RequestTerms, SymbolTables
-from .specialize import term_kind
+from .specialize import one_term, term_kind
 from .time_operands import innermost, mover, time_kind_of
 
 
@@ -62,11 +63,9 @@ class ConditionBuilder:
             if self._is_context(name):
                 return lambda ctx, req: ctx.get(name, MISSING)
             return lambda ctx, req: name
-        if isinstance(node, ast.AttributeRef):
-            # The request's term's value; a term without one makes the attribute unknown.
-            table = self.attributes[(node.kind, node.name)].values
-            at = REQUEST_INDEX[node.kind]
-            return lambda ctx, req: table.get(req[at], MISSING)
+        if isinstance(node, ast.AttributeRef | ast.KeyAttributeRef):
+            # The term's value; a term without one (or a missing key) makes it unknown.
+            return attribute_reader(self.attributes, node)  # type: ignore[no-any-return]
         if isinstance(node, ast.TimeLiteral):
             number = node.value
             return lambda ctx, req: number
@@ -84,7 +83,7 @@ class ConditionBuilder:
     def _shifted(self, node: ast.Shifted) -> Getter:
         """A date or instant moved by durations: missing when what it moves is missing."""
         base = self.getter(innermost(node))
-        kind = time_kind_of(node, self.tables[0], self.now_key) or "date"
+        kind = time_kind_of(node, self.tables[0], self.now_key, self.attributes) or "date"
         move = mover(node, kind)
 
         def shifted(ctx: Context, req: RequestTerms) -> Any:
@@ -135,6 +134,9 @@ class ConditionBuilder:
         if isinstance(expr, ast.Presence):
             key, known = expr.key.value, expr.known
             return lambda ctx, req: (key in ctx) is known
+        if isinstance(expr, ast.AttributePresence):
+            read, known = self.getter(expr.attribute), expr.known
+            return lambda ctx, req: (read(ctx, req) is not MISSING) is known
         if isinstance(expr, ast.Truth):
             get = self.getter(expr.operand)
 
@@ -176,10 +178,8 @@ class ConditionBuilder:
         contains: Callable[[Any, Any], bool]
         if kind is not None:
             ancestors = self.hierarchies[kind].ancestors
-            if isinstance(expr.right, ast.NameRef | ast.RequestRef) and (
-                self._term_kind(expr.right) and not self._is_context_set(expr.right)
-            ):
-                # `x in marketing`: x is marketing or sits below it.
+            if one_term(expr.right, self.tables[0]):
+                # `x in marketing`, `x in recipient`: x is that term or sits below it.
                 def contains(item: Any, term: Any) -> bool:
                     return term in ancestors[item]
             else:
@@ -201,6 +201,3 @@ class ConditionBuilder:
             return contains(a, b) is not negated
 
         return member
-
-    def _is_context_set(self, node: ast.Operand) -> bool:
-        return isinstance(node, ast.NameRef) and self._is_context(node.name)

@@ -60,6 +60,9 @@ def context_validator(
         return lambda v: v if type(v) is str and v in choices else INVALID
     if isinstance(type_, ast.DateType | ast.InstantType):
         return time_validator(time_kind(type_) or "date", INVALID)
+    if isinstance(type_, ast.TermType):  # a declared term of the key's kind, by its name
+        terms = hierarchies[type_.kind]
+        return lambda v: v if type(v) is str and v in terms else INVALID
     # Lists stay as given: rules only test membership in them (the checker refuses `=` on lists
     # and sets), which a list answers as a set would, and a set built per request costs more
     # than the test.

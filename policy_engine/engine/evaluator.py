@@ -12,13 +12,11 @@ condition is *unknown*: an unknown allow does not grant, an unknown deny denies 
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from ..language import ast
-from ..language.printer import expr_text, literal_text, operand_text
-from ..language.time_values import TimeValue
-from .attribute_trace import attribute_value, unknown_attributes
+from ..language.printer import expr_text, operand_text
+from .attribute_trace import Attributes, attribute_value, unknown_attributes
 from .compiler import (
     MISSING,
     CellPlan,
@@ -29,9 +27,9 @@ from .compiler import (
     Outcome,
     RequestTerms,
 )
-from .context import ExactFloat
+from .shown import show, show_key
 from .specialize import term_kind
-from .time_trace import is_time_compare, trace_time_compare
+from .time_trace import TimeReads, is_time_compare, trace_time_compare
 from .traces import ConditionTrace, ObligationTrace, RuleTrace, Tracer
 from .undetermined import attached_obligations, settled
 
@@ -229,28 +227,6 @@ def trace_rule(
 # ---- the tracing interpreter -------------------------------------------------------------------
 
 
-def show(value: Any) -> str:
-    """A context value as a person would write it in a rule."""
-    if isinstance(value, TimeValue):
-        return value.isoformat()
-    if isinstance(value, frozenset | set | list | tuple):
-        return "[" + ", ".join(show(v) for v in sorted(value, key=str)) + "]"
-    if isinstance(value, str | int | bool | Decimal):
-        return literal_text(value)
-    if type(value) is ExactFloat:  # a JSON number read as written: shown so
-        return value.text
-    return str(value)
-
-
-def show_key(compiled: CompiledPolicy, key: str, value: Any) -> str:
-    """A context value as a person would write it: terms of a ``set of …`` key without quotes."""
-    decl = compiled.context.get(key)
-    is_terms = decl is not None and isinstance(decl.decl.type, ast.TermSetType)
-    if is_terms and isinstance(value, frozenset | set | list | tuple):
-        return "[" + ", ".join(sorted(str(v) for v in value)) + "]"
-    return show(value)
-
-
 def _operand(
     compiled: CompiledPolicy, node: ast.Operand, ctx: Context, req: RequestTerms
 ) -> tuple[Any, str | None]:
@@ -268,8 +244,8 @@ def _operand(
                 return MISSING, f"`{node.name}` is missing"
             return value, f"`{node.name}` is {show_key(compiled, node.name, value)}"
         return node.name, None
-    if isinstance(node, ast.AttributeRef):
-        return attribute_value(compiled.attributes, node, req)
+    if isinstance(node, ast.AttributeRef | ast.KeyAttributeRef):
+        return attribute_value(compiled.attributes, node, ctx, req)
     assert isinstance(node, ast.ListLiteral), "time operands are traced by time_trace"
     values = frozenset(
         i.value if isinstance(i, ast.Literal_) else i.name  # type: ignore[union-attr]
@@ -288,7 +264,7 @@ def _missing_names(
         for n in nodes
         if isinstance(n, ast.NameRef) and n.name in compiled.context and n.name not in ctx
     }
-    return frozenset(found | unknown_attributes(compiled.attributes, nodes, req))
+    return frozenset(found | unknown_attributes(compiled.attributes, nodes, ctx, req))
 
 
 def trace_condition(
@@ -309,8 +285,12 @@ def trace_condition(
         value = None if inner.value is None else not inner.value
         return ConditionTrace(text, value, inner.missing, None, (inner,))
     if isinstance(expr, ast.Compare) and is_time_compare(expr, *_time_tables(compiled)):
-        value, missing, detail = trace_time_compare(expr, *_time_tables(compiled), ctx)
+        reads = TimeReads(compiled.attributes, ctx, req)
+        value, missing, detail = trace_time_compare(expr, *_time_tables(compiled), reads)
         return ConditionTrace(text, value, missing, detail)
+    if isinstance(expr, ast.AttributePresence):
+        value, note = attribute_value(compiled.attributes, expr.attribute, ctx, req)
+        return ConditionTrace(text, (value is not MISSING) is expr.known, frozenset(), note)
     if isinstance(expr, ast.Presence):
         key = expr.key.value
         present = key in ctx
@@ -340,8 +320,10 @@ def trace_condition(
     return _trace_member(compiled, expr, text, left, right, notes)
 
 
-def _time_tables(compiled: CompiledPolicy) -> tuple[dict[str, ast.ValueType], str | None]:
-    return compiled.symbol_tables[0], compiled.now_key
+def _time_tables(
+    compiled: CompiledPolicy,
+) -> tuple[dict[str, ast.ValueType], str | None, Attributes]:
+    return compiled.symbol_tables[0], compiled.now_key, compiled.attributes
 
 
 def _trace_junction(

@@ -8,12 +8,13 @@ nearly did.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Container, Mapping
 from typing import Any
 
-from .compiler import CompiledPolicy, CompiledRule
+from .compiler import CompiledPolicy
 from .context import REQUEST_INDEX
 from .evaluator import ConditionTrace, RuleTrace, evaluate, show_key, trace_condition
+from .explain_near import citation_of, location_of, near_misses
 from .explain_overrides import (
     lift_models,
     lifted_words,
@@ -26,7 +27,6 @@ from .models import (
     ConditionTraceModel,
     DecisionModel,
     NamedConditionModel,
-    NearMissModel,
     ObligationTraceModel,
     OverrideUseModel,
     RuleTraceModel,
@@ -35,8 +35,6 @@ from .models import (
 )
 from .overrides import CompiledOverride
 from .request import flat_context, normalize_context
-
-MAX_NEAR_MISSES = 5
 
 
 def _truth(value: bool | None) -> TruthValue:
@@ -57,18 +55,11 @@ def _condition_model(trace: ConditionTrace) -> ConditionTraceModel:
     )
 
 
-def citation_of(rule: CompiledRule) -> str:
-    return rule.about.citation
-
-
-def location_of(rule: CompiledRule) -> str:
-    return rule.about.location
-
-
-def _missing_words(keys: frozenset[str] | list[str]) -> str:
-    """`a` is missing / `a` and `b` are missing / `party.location` is unknown (an attribute the
-    request's term has no value of: `party`, `data` and `purpose` start no context key)."""
-    unknown = sorted(k for k in keys if k.partition(".")[0] in REQUEST_INDEX)
+def _missing_words(keys: frozenset[str] | list[str], declared: Container[str]) -> str:
+    """`a` is missing / `a` and `b` are missing / `party.location` is unknown (an attribute a
+    term has no value of, the request's or the one a key names: no context key of ``declared``;
+    `party`, `data` and `purpose` start none)."""
+    unknown = sorted(k for k in keys if k.partition(".")[0] in REQUEST_INDEX or k not in declared)
     missing = sorted(k for k in keys if k not in unknown)
     said = [_listed(names, word) for names, word in ((missing, "missing"), (unknown, "unknown"))]
     return " and ".join(s for s in said if s)
@@ -84,7 +75,10 @@ def _listed(names: list[str], word: str) -> str:
 
 
 def _outcome(
-    trace: RuleTrace, decision: DecisionModel, overrides: dict[str, CompiledOverride]
+    trace: RuleTrace,
+    decision: DecisionModel,
+    overrides: dict[str, CompiledOverride],
+    declared: Container[str],
 ) -> str:
     rule = trace.rule
     why_not = _why_not(trace)
@@ -94,7 +88,7 @@ def _outcome(
         if trace.value is None:
             return (
                 "denies (fail closed): it cannot be ruled out because "
-                f"{_missing_words(trace.missing)}" + unknown_words(trace, overrides)
+                f"{_missing_words(trace.missing, declared)}" + unknown_words(trace, overrides)
             )
         return lifted_words(trace, overrides) or f"does not apply: {why_not}"
     if trace.value is True:
@@ -106,7 +100,10 @@ def _outcome(
             f" with obligations {', '.join(attached)}" if attached else ""
         )
     if trace.value is None:
-        return f"does not grant: its conditions are unknown because {_missing_words(trace.missing)}"
+        return (
+            "does not grant: its conditions are unknown because "
+            f"{_missing_words(trace.missing, declared)}"
+        )
     return f"does not apply: {why_not}"
 
 
@@ -119,37 +116,11 @@ def _why_not(trace: RuleTrace) -> str:
     return "its conditions do not hold"
 
 
-def _near_misses(compiled: CompiledPolicy, decision: DecisionModel) -> list[NearMissModel]:
-    terms = (decision.request.party, decision.request.data, decision.request.purpose)
-    out: list[NearMissModel] = []
-    for rule in sorted(compiled.rules, key=lambda r: (r.effect != "allow", r.id)):
-        mismatch = []
-        for kind, term, scope in zip(
-            ("party", "data", "purpose"),
-            terms,
-            (rule.parties, rule.data, rule.purposes),
-            strict=True,
-        ):
-            if scope is not None and scope.isdisjoint(compiled.hierarchies[kind].ancestors[term]):
-                listed = ", ".join(f"`{s}`" for s in sorted(scope))
-                mismatch.append(f"its {kind} {listed} does not cover `{term}`")
-        if len(mismatch) == 1:
-            out.append(
-                NearMissModel(
-                    id=rule.id,
-                    effect=rule.effect,
-                    citation=citation_of(rule),
-                    location=location_of(rule),
-                    mismatch=mismatch,
-                )
-            )
-        if len(out) >= MAX_NEAR_MISSES:
-            break
-    return out
-
-
 def _summary(
-    decision: DecisionModel, traces: list[RuleTrace], overrides: dict[str, CompiledOverride]
+    decision: DecisionModel,
+    traces: list[RuleTrace],
+    overrides: dict[str, CompiledOverride],
+    declared: Container[str],
 ) -> str:
     request = decision.request
     who = f"`{request.party}` {{}} use `{request.data}` for `{request.purpose}`"
@@ -169,7 +140,9 @@ def _summary(
         for reason in decision.reasons:
             trace = next(t for t in traces if t.rule.id == reason.id)
             suffix = (
-                f" (fail closed: {_missing_words(trace.missing)})" if trace.value is None else ""
+                f" (fail closed: {_missing_words(trace.missing, declared)})"
+                if trace.value is None
+                else ""
             )
             parts.append(f"deny rule `{reason.id}` ({reason.citation}) applies{suffix}")
         return f"{head}, because " + "; ".join(parts)
@@ -177,7 +150,7 @@ def _summary(
     if unknown:
         return (
             f"{head}: no allow rule grants it for certain (default deny); "
-            f"{_missing_words(frozenset().union(*(t.missing for t in unknown)))}"
+            f"{_missing_words(frozenset().union(*(t.missing for t in unknown)), declared)}"
         )
     if traces:
         return f"{head}: the rules that cover it do not apply (default deny)"
@@ -202,7 +175,7 @@ def build_trace(
             description=t.rule.about.description,
             location=location_of(t.rule),
             value=_truth(t.value),
-            outcome=_outcome(t, decision, overrides),
+            outcome=_outcome(t, decision, overrides, compiled.context),
             condition=_condition_model(t.condition) if t.condition else None,
             exceptions=[_condition_model(e) for e in t.exceptions],
             obligations=[
@@ -234,9 +207,9 @@ def build_trace(
     }
     return TraceModel(
         decision=decision,
-        summary=_summary(decision, traces, overrides),
+        summary=_summary(decision, traces, overrides, compiled.context),
         considered=considered,
-        near_misses=_near_misses(compiled, decision) if not decision.reasons else [],
+        near_misses=near_misses(compiled, decision) if not decision.reasons else [],
         rules_total=len(compiled.rules),
         lineage=lineage,
         context_text=_context_text(compiled, given or decision.request.context),

@@ -27,13 +27,13 @@ from typing import Any
 
 from ..language import ast
 from ..language.errors import Diagnostic
-from ..language.parser import parse_rule
 from ..language.source import Source, Span
+from ..language.time_values import TimeValue, time_value
 from ..semantics.attribute_table import Attribute
 from ..semantics.checker import CheckedPolicy
-from ..semantics.namespacing import Renaming, rename_item, supplied_in
 from ..semantics.package_use import PackageUse
 from ..semantics.resolve import Resolver
+from ..semantics.term_keys import KeyAttributes
 from ..semantics.vocabulary import Hierarchy
 from .compiler import (
     CompiledOverride,
@@ -45,6 +45,8 @@ from .compiler import (
     condition_builder,
     symbol_tables,
 )
+from .image_reparse import Reparse
+from .time_operands import key_time_kind
 
 Image = dict[str, Any]
 
@@ -88,10 +90,7 @@ def capture(
         "hierarchies": {kind: dict(h.parent_links) for kind, h in compiled.hierarchies.items()},
         "context": {name: key.decl for name, key in compiled.context.items()},
         "kinds": dict(compiled.symbol_tables[1]),
-        "attributes": [
-            (a.kind, a.name, a.type, dict(a.values), dict(a.origins))
-            for a in compiled.attributes.values()
-        ],
+        "attributes": [_attribute_row(a) for a in compiled.attributes.values()],
         "rules": chunks,
         "conditions": list(conditions),
         "overrides": overrides,
@@ -99,6 +98,24 @@ def capture(
         "obligation_forms": dict(compiled.obligation_forms),
         "named": _declarations(compiled.checked),
     }
+
+
+def _attribute_row(attribute: Attribute) -> tuple[Any, ...]:
+    """An attribute as plain data: a date's or an instant's values as the whole numbers they
+    are (the cache constructs no value of the calendar's classes)."""
+    values = {t: int(v) if isinstance(v, TimeValue) else v for t, v in attribute.values.items()}
+    kind, name = attribute.kind, attribute.name
+    return (kind, name, attribute.type, values, dict(attribute.origins))
+
+
+def _attribute(
+    kind: Any, name: str, type_: ast.ValueType, values: dict[str, Any], origins: dict[str, str]
+) -> Attribute:
+    """An attribute back from :func:`_attribute_row`."""
+    time = key_time_kind(type_)
+    if time is not None:
+        values = {t: time_value(time, v) for t, v in values.items()}
+    return Attribute(kind, name, type_, values, origins)
 
 
 def _versions(compiled: CompiledPolicy, sources: Sequence[Source]) -> Image:
@@ -138,15 +155,17 @@ def restore(
         kind: Hierarchy.restore(kind, links) for kind, links in image["hierarchies"].items()
     }
     tables = symbol_tables(image["context"], image["kinds"])
-    attributes = {(row[0], row[1]): Attribute(*row) for row in image["attributes"]}
+    attributes = {(row[0], row[1]): _attribute(*row) for row in image["attributes"]}
     builder = condition_builder(hierarchies, tables, image["context"], attributes)
     named_conditions, obligation_decls = image["named"]
-    resolver = functools.cache(lambda: Resolver(named_conditions, obligation_decls))
+    keyed = KeyAttributes({n: d.type for n, d in image["context"].items()}, attributes)
+    resolver = functools.cache(lambda: Resolver(named_conditions, obligation_decls, keyed))
     rules = []
     decoded = _Conditions(image["conditions"])
     rows = (row for chunk in image["rules"] for row in _PlainUnpickler(chunk).load())
     uses = tuple(PackageUse(*use) for use in image["packages"])
-    reparse = _Reparse(sources, image["file_packages"], uses)
+    types = {n: d.type for n, d in image["context"].items()}
+    reparse = Reparse(sources, image["file_packages"], uses, (types, attributes))
     for position, row in enumerate(rows):
         rule_id, effect, scopes, obligations, where, (citation, description), logic = row
         about = RuleAbout(citation, description, sources[where[0]].name, where[1])
@@ -214,45 +233,6 @@ def _decode_overrides(rows: list[Any], decoded: _Conditions) -> tuple[CompiledOv
     )
 
 
-class _Reparse:
-    """How a restored rule gets its tree back: re-parsed from its text, and for a package's rule
-    renamed under its namespace, as it was checked (then resolved like any rule)."""
-
-    def __init__(
-        self, sources: Sequence[Source], file_packages: Sequence[str], uses: Sequence[PackageUse]
-    ) -> None:
-        self.sources = sources
-        self.file_packages = file_packages
-        self.supplies = {key: reads for use in uses for key, reads in use.supplies.items()}
-
-    def loader(self, where: tuple[int, int, int, int, int]) -> Callable[[], ast.Rule]:
-        which, line, column, begin, end = where
-        load: Callable[[], ast.Rule] = functools.partial(
-            parse_rule, self.sources[which], line, column, begin, end
-        )
-        package = self.file_packages[which]
-        if package:
-            load = functools.partial(_renamed, load, Renaming(package, self.supplies))
-        elif self.supplies:
-            load = functools.partial(_supplied, load, self.supplies)
-        return load
-
-
-def _renamed(load: Callable[[], ast.Rule], renaming: Renaming) -> ast.Rule:
-    """A package's rule, re-parsed from its text, under its namespace (as it was checked)."""
-    rule = rename_item(load(), renaming)
-    assert isinstance(rule, ast.Rule)
-    return rule
-
-
-def _supplied(load: Callable[[], ast.Rule], supplies: dict[str, str]) -> ast.Rule:
-    """The policy's own rule, re-parsed from its text, its mentions of a supplied package key
-    read as the supplying key (as it was checked)."""
-    rule = supplied_in(load(), supplies)
-    assert isinstance(rule, ast.Rule)
-    return rule
-
-
 # ---- conditions as plain data ------------------------------------------------------------------
 # A condition is stored as nested tuples `(class number, field, ...)` without its places (no other
 # tuple of a condition starts with a number), so equal
@@ -273,6 +253,8 @@ _EXPR_CLASSES: dict[str, type] = {
         ast.NameRef,
         ast.RequestRef,
         ast.AttributeRef,
+        ast.KeyAttributeRef,
+        ast.AttributePresence,
         ast.ListLiteral,
         ast.Name,
         ast.NamedCondition,

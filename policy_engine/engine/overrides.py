@@ -173,24 +173,33 @@ def _scope_test(rule: ast.Rule) -> Node:
 # ---- "not false" and "true", as conditions that are never unknown ---------------------------
 
 
-Gaps = Mapping[tuple[str, str], Node]
-"""(kind, attribute) → a condition true exactly when the request's term of that kind has no
-value of the attribute (then ``party.location`` is unknown); False when every term has one."""
+Gaps = Mapping[tuple[str, str], tuple[str, ...]]
+"""(kind, attribute) → the terms of that kind without a value of the attribute (where
+``party.location`` or ``recipient.location`` is unknown)."""
 
 Reads = tuple[set[str], str | None, Gaps]
 """The keys without a default, the key ``now`` reads (None: none is declared), and the terms
 without a value of each attribute."""
 
 
-def _attribute_gaps(checked: CheckedPolicy) -> dict[tuple[str, str], Node]:
-    """See :data:`Gaps`: the request's term is one of those without a value (``party = t``:
-    exact, never through the hierarchy)."""
-    gaps: dict[tuple[str, str], Node] = {}
-    for (kind, name), attribute in checked.attributes.items():
-        without = [t for t in checked.hierarchies[kind].ordered if t not in attribute.values]
-        request = ast.RequestRef(kind)  # type: ignore[arg-type]
-        gaps[(kind, name)] = either([ast.Compare("=", request, ast.NameRef(t)) for t in without])
-    return gaps
+def _attribute_gaps(checked: CheckedPolicy) -> dict[tuple[str, str], tuple[str, ...]]:
+    """See :data:`Gaps`."""
+    return {
+        (kind, name): tuple(t for t in checked.hierarchies[kind].ordered if t not in a.values)
+        for (kind, name), a in checked.attributes.items()
+    }
+
+
+def _gap(node: ast.AnyAttributeRef, gaps: Gaps) -> Node:
+    """A condition true exactly when the term ``node`` reads is one of those without a value of
+    the attribute (``party = t``, ``recipient = t``: exact, never through the hierarchy; unknown
+    only where the key naming the term is missing); False when every term has one."""
+    subject: ast.Operand = (
+        ast.NameRef(node.key)
+        if isinstance(node, ast.KeyAttributeRef)
+        else ast.RequestRef(node.kind)
+    )
+    return either([ast.Compare("=", subject, ast.NameRef(t)) for t in gaps[(node.kind, node.name)]])
 
 
 def _not_false(expr: ast.Expr | None, reads: Reads) -> Node:
@@ -210,8 +219,8 @@ def _certain(expr: ast.Expr, reads: Reads, *, want_true: bool) -> Node:
         return both(*parts) if isinstance(expr, ast.And) else either(parts)
     keys, now_key, gaps = reads
     read = _keys_read(expr, keys, now_key)
-    # A test of an attribute is unknown where the request's term has no value of it.
-    unknown = [gaps[(a.kind, a.name)] for a in _attributes_read(expr)]
+    # A test of an attribute is unknown where the term it reads has no value of it.
+    unknown = [_gap(a, gaps) for a in _attributes_read(expr)]
     unknown = [u for u in unknown if u is not False]
     if not read and not unknown:
         return expr  # a test that reads no key without a default is never unknown
@@ -221,18 +230,25 @@ def _certain(expr: ast.Expr, reads: Reads, *, want_true: bool) -> Node:
     return either([*(ast.Presence(ast.Name(k), False) for k in read), *unknown, expr])
 
 
-def _attributes_read(test: ast.Expr) -> list[ast.AttributeRef]:
-    """The attributes of the request's terms a test reads (``party.location``)."""
+def _attributes_read(test: ast.Expr) -> list[ast.AnyAttributeRef]:
+    """The attributes of terms a test reads (``party.location``, ``recipient.location``, moved
+    dates included; never those whose presence it tests: that is never unknown)."""
     if not isinstance(test, ast.Compare | ast.Member | ast.Truth):
         return []
     nodes = (test.operand,) if isinstance(test, ast.Truth) else (test.left, test.right)
-    return [n for n in nodes if isinstance(n, ast.AttributeRef)]
+    found = []
+    for node in nodes:
+        while isinstance(node, ast.Shifted):
+            node = node.base
+        if isinstance(node, ast.AttributeRef | ast.KeyAttributeRef):
+            found.append(node)
+    return found
 
 
 def _keys_read(test: ast.Expr, keys: set[str], now_key: str | None) -> list[str]:
     """The keys among ``keys`` (those without a default) that a test reads, sorted: the names
     its operands read (a moved date's base, a list's items) and the key ``now`` reads."""
-    if isinstance(test, ast.Presence):
+    if isinstance(test, ast.Presence | ast.AttributePresence):
         return []
     nodes: Iterable[ast.Operand] = (
         (test.operand,) if isinstance(test, ast.Truth) else (test.left, test.right)  # type: ignore[union-attr]

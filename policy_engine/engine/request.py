@@ -239,6 +239,8 @@ def _convert(
     if isinstance(type_, ast.DateType | ast.InstantType):
         converted = convert_time(key, time_kind(type_) or "date", value, problems)
         return MISSING if converted is None else converted
+    if isinstance(type_, ast.TermType):
+        return _convert_term(compiled, key, type_.kind, value, problems)
     if not isinstance(value, list | tuple):
         return wrong(f"a list ({type_.describe()})")
     if isinstance(type_, ast.ListType):
@@ -261,6 +263,37 @@ def _convert_strings(
                 or f"{describe_value(item)} is not allowed",
             )
     return frozenset(value)
+
+
+def _convert_term(
+    compiled: CompiledPolicy, key: str, kind: str, value: Any, problems: list[Diagnostic]
+) -> Any:
+    """One declared term of ``kind``, by its name: a term of another kind, an undeclared name or
+    anything but a name is a problem (with a did-you-mean)."""
+    hierarchy = compiled.hierarchies[kind]
+    if isinstance(value, str) and value in hierarchy:
+        return value
+    word = ast.KIND_WORDS[kind]
+    code = "unknown-term"
+    if not isinstance(value, str):
+        code = "wrong-context-type"
+        message = (
+            f"context key `{key}` must name {_article(word)} {word}, got {describe_value(value)}"
+        )
+        help = f"send the {word}'s name as a string"
+    else:
+        other_kind = compiled.symbol_tables[1].get(value)
+        if other_kind in ("party", "data", "purpose"):
+            other = ast.KIND_WORDS[other_kind]
+            message = (
+                f"context key `{key}` names `{value}`, which is {_article(other)} {other}, "
+                f"not {_article(word)} {word}"
+            )
+        else:
+            message = f"context key `{key}` names unknown {word} `{value}`"
+        help = suggestion_help(value, hierarchy.terms) or f"`{key}` names a declared {word}"
+    problems.append(Diagnostic(code, message, None, help))
+    return MISSING
 
 
 def _convert_terms(

@@ -27,6 +27,7 @@ from types import CodeType
 from typing import Any
 
 from ..language import ast
+from ..language.time_values import TimeValue
 from ..semantics.attribute_table import Attribute
 from ..semantics.vocabulary import Hierarchy
 from .time_operands import innermost, mover, time_kind_of
@@ -55,11 +56,22 @@ def term_kind(
     if isinstance(node, ast.NameRef):
         if node.name in keys:
             type_ = keys[node.name]
-            return type_.kind if isinstance(type_, ast.TermSetType) else None
+            return type_.kind if isinstance(type_, ast.TermSetType | ast.TermType) else None
         return kinds[node.name]
     if isinstance(node, ast.ListLiteral) and node.items:
         return term_kind(node.items[0], keys, kinds)
     return None
+
+
+def one_term(node: ast.Operand, keys: Mapping[str, ast.ValueType]) -> bool:
+    """Whether ``node`` stands for one term (a term, the request's, or a key of one term), so
+    that ``x in node`` holds when ``x`` is that term or below it (rather than when ``x`` or an
+    ancestor is among a set's terms)."""
+    if isinstance(node, ast.RequestRef):
+        return True
+    if not isinstance(node, ast.NameRef):
+        return False
+    return node.name not in keys or isinstance(keys[node.name], ast.TermType)
 
 
 UNKNOWN_ATTRIBUTE = "\0unknown "
@@ -112,7 +124,9 @@ class Specializer:
                 self._bound[key] = name
         return py.Name(name, py.Load())
 
-    # operands: ("const", value), ("key", name) or ("moved", (mover, name))
+    # operands: ("const", value), ("key", name), ("lookup", (table, key)): the value ``table``
+    # gives the term the key names (a KeyError when it gives none), or ("moved", (mover,
+    # operand)): one of those moved by durations
     def _operand(self, node: ast.Operand) -> tuple[str, Any]:
         if isinstance(node, ast.Literal_):
             return ("const", node.value)
@@ -121,9 +135,10 @@ class Specializer:
         if isinstance(node, ast.Now):
             return ("key", self.now_key)
         if isinstance(node, ast.Shifted):
-            move = mover(node, time_kind_of(node, self.keys, self.now_key) or "date")
+            kind_of = time_kind_of(node, self.keys, self.now_key, self.attributes) or "date"
+            move = mover(node, kind_of)
             kind, value = self._operand(innermost(node))
-            return ("const", move(value)) if kind == "const" else ("moved", (move, value))
+            return ("const", move(value)) if kind == "const" else ("moved", (move, (kind, value)))
         if isinstance(node, ast.RequestRef):
             return ("const", self.terms[_KINDS.index(node.kind)])
         if isinstance(node, ast.NameRef):
@@ -139,6 +154,9 @@ class Specializer:
             if term in given:
                 return ("const", given[term])
             return ("key", UNKNOWN_ATTRIBUTE + node.text)
+        if isinstance(node, ast.KeyAttributeRef):
+            # Read per request: the value the attribute's table gives the key's term.
+            return ("lookup", (self.attributes[(node.kind, node.name)].values, node.key))
         values = frozenset(
             item.value if isinstance(item, ast.Literal_) else item.name  # type: ignore[union-attr]
             for item in node.items
@@ -148,11 +166,16 @@ class Specializer:
     def _expr(self, kind: str, value: Any) -> py.expr:
         if kind == "key":
             return py.Subscript(py.Name("ctx", py.Load()), py.Constant(value), py.Load())
-        if kind == "moved":  # a date or instant key moved by durations: `move(ctx[key])`
-            move, key = value
-            return py.Call(self.bind(move), [self._expr("key", key)], [])
+        if kind == "moved":  # a date or instant moved by durations: `move(ctx[key])`
+            move, inner = value
+            return py.Call(self.bind(move), [self._expr(*inner)], [])
+        if kind == "lookup":  # `table[ctx[key]]`
+            table, key = value
+            return py.Subscript(self.bind(table), self._expr("key", key), py.Load())
         if isinstance(value, frozenset | Decimal):
             return self.bind(value)  # a decimal is no constant of Python's syntax trees
+        if isinstance(value, TimeValue):
+            return py.Constant(int(value))  # a date attribute: the whole number it is
         return py.Constant(value)
 
     def fold(self, expr: ast.Expr) -> Folded:
@@ -168,6 +191,8 @@ class Specializer:
         if isinstance(expr, ast.Presence):
             op = py.In() if expr.known else py.NotIn()
             return py.Compare(py.Constant(expr.key.value), [op], [py.Name("ctx", py.Load())])
+        if isinstance(expr, ast.AttributePresence):
+            return self._attribute_presence(expr)
         if isinstance(expr, ast.Truth):
             kind, value = self._operand(expr.operand)
             if kind == "const":
@@ -207,17 +232,43 @@ class Specializer:
             return self._compare(expr.left, op, expr.right)
         lk, lv = self._operand(expr.left)
         rk, rv = self._operand(expr.right)
-        # The checker guarantees the left side of a term membership is a term, never a key.
-        assert lk == "const"
-        above = self.hierarchies[kind].ancestors[lv]
+        ancestors = self.hierarchies[kind].ancestors
+        single = one_term(expr.right, self.keys)
+        test: py.expr
+        if lk == "const":
+            above = ancestors[lv]
+            if rk == "const":
+                container = rv if isinstance(rv, frozenset) else frozenset([rv])
+                return (not above.isdisjoint(container)) is not expr.negated
+            if single:  # `party in recipient`: the key's term is x or above it
+                test = py.Compare(self._expr(rk, rv), [py.In()], [self.bind(above)])
+                return py.UnaryOp(py.Not(), test) if expr.negated else test
+            # `x in set_key`: x or an ancestor of x is in the set.
+            disjoint = py.Call(
+                py.Attribute(self.bind(above), "isdisjoint", py.Load()), [self._expr(rk, rv)], []
+            )
+            return disjoint if expr.negated else py.UnaryOp(py.Not(), disjoint)
+        # A key of one term on the left: its term's ancestors, read per request.
+        read = py.Subscript(self.bind(ancestors), self._expr(lk, lv), py.Load())
+        if single and rk != "const":  # `recipient in sender`
+            test = py.Compare(self._expr(rk, rv), [py.In()], [read])
+            return py.UnaryOp(py.Not(), test) if expr.negated else test
         if rk == "const":
-            container = rv if isinstance(rv, frozenset) else frozenset([rv])
-            return (not above.isdisjoint(container)) is not expr.negated
-        # `x in set_key`: x or an ancestor of x is in the set.
-        disjoint = py.Call(
-            py.Attribute(self.bind(above), "isdisjoint", py.Load()), [self._expr(rk, rv)], []
-        )
+            rv = rv if isinstance(rv, frozenset) else frozenset([rv])
+        disjoint = py.Call(py.Attribute(read, "isdisjoint", py.Load()), [self._expr(rk, rv)], [])
         return disjoint if expr.negated else py.UnaryOp(py.Not(), disjoint)
+
+    def _attribute_presence(self, expr: ast.AttributePresence) -> Folded:
+        """Whether the term has a value of the attribute: a constant for the request's own
+        term; ``ctx.get(key) in table`` for a key's (never a KeyError: never unknown)."""
+        node = expr.attribute
+        table = self.attributes[(node.kind, node.name)].values
+        if isinstance(node, ast.AttributeRef):
+            return (self.terms[_KINDS.index(node.kind)] in table) is expr.known
+        ctx = py.Name("ctx", py.Load())
+        term = py.Call(py.Attribute(ctx, "get", py.Load()), [py.Constant(node.key)], [])
+        op = py.In() if expr.known else py.NotIn()
+        return py.Compare(term, [op], [self.bind(table)])
 
     def applicability(self, condition: ast.Expr | None, exceptions: tuple[ast.Expr, ...]) -> Folded:
         """cond ∧ ¬exc₁ ∧ ¬exc₂ …, folded for the cell."""

@@ -5,9 +5,17 @@ an instant, and a moved date as a function of the date it moves (see
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from typing import Protocol
 
 from ..language import ast
 from ..language.time_values import TimeKind, duration_parts, shift
+
+
+class Typed(Protocol):
+    """An attribute of terms, as far as time needs it (its declared type)."""
+
+    @property
+    def type(self) -> ast.ValueType: ...
 
 
 def now_key_name(context: Mapping[str, ast.ContextDecl]) -> str | None:
@@ -24,10 +32,14 @@ def key_time_kind(type_: ast.ValueType | None) -> TimeKind | None:
 
 
 def time_kind_of(
-    node: ast.Operand, key_types: Mapping[str, ast.ValueType], now_key: str | None
+    node: ast.Operand,
+    key_types: Mapping[str, ast.ValueType],
+    now_key: str | None,
+    attributes: Mapping[tuple[str, str], Typed] | None = None,
 ) -> TimeKind | None:
-    """``date`` or ``instant`` for a time operand (a literal, ``now``, a date or instant key, a
-    moved one), else None."""
+    """``date`` or ``instant`` for a time operand (a literal, ``now``, a date or instant key or
+    attribute of a term, a moved one), else None. ``attributes``: (kind, name) → the attribute
+    (anything with a ``type``)."""
     while isinstance(node, ast.Shifted):
         node = node.base
     if isinstance(node, ast.TimeLiteral):
@@ -36,6 +48,9 @@ def time_kind_of(
         return key_time_kind(key_types.get(now_key)) if now_key is not None else None
     if isinstance(node, ast.NameRef):
         return key_time_kind(key_types.get(node.name))
+    if isinstance(node, ast.AttributeRef | ast.KeyAttributeRef) and attributes:
+        found = attributes.get((node.kind, node.name))
+        return key_time_kind(found.type) if found is not None else None
     return None
 
 

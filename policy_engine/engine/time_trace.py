@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from ..language import ast
 from ..language.printer import operand_text
 from ..language.time_values import TimeKind, format_time
-from .context import MISSING, Context
+from .attribute_trace import Attributes, attribute_value, unknown_attributes
+from .context import MISSING, Context, RequestTerms
 from .time_operands import innermost, mover, time_kind_of
 
 Traced = tuple[bool | None, frozenset[str], str]
@@ -25,10 +27,25 @@ _TESTS: dict[str, Callable[[int, int], bool]] = dict(
 )
 
 
+@dataclass(frozen=True)
+class TimeReads:
+    """What a comparison of dates reads besides literals: the context, the request's terms and
+    the attributes of terms (a date attribute, ``party.founded``)."""
+
+    attributes: Attributes
+    ctx: Context
+    req: RequestTerms
+
+
 def is_time_compare(
-    expr: ast.Compare, key_types: Mapping[str, ast.ValueType], now_key: str | None
+    expr: ast.Compare,
+    key_types: Mapping[str, ast.ValueType],
+    now_key: str | None,
+    attributes: Attributes | None = None,
 ) -> bool:
-    return any(time_kind_of(side, key_types, now_key) for side in (expr.left, expr.right))
+    return any(
+        time_kind_of(side, key_types, now_key, attributes) for side in (expr.left, expr.right)
+    )
 
 
 def _key_of(node: ast.Operand, now_key: str | None) -> str | None:
@@ -38,12 +55,14 @@ def _key_of(node: ast.Operand, now_key: str | None) -> str | None:
     return base.name if isinstance(base, ast.NameRef) else None
 
 
-def _value(node: ast.Operand, kind: TimeKind, ctx: Context, now_key: str | None) -> Any:
+def _value(node: ast.Operand, kind: TimeKind, reads: TimeReads, now_key: str | None) -> Any:
     base = innermost(node)
     if isinstance(base, ast.TimeLiteral):
         value: Any = base.value
+    elif isinstance(base, ast.AttributeRef | ast.KeyAttributeRef):
+        value = attribute_value(reads.attributes, base, reads.ctx, reads.req)[0]
     else:
-        value = ctx.get(_key_of(node, now_key) or "", MISSING)
+        value = reads.ctx.get(_key_of(node, now_key) or "", MISSING)
     if value is MISSING or not isinstance(node, ast.Shifted):
         return value
     return mover(node, kind)(value)
@@ -53,22 +72,28 @@ def trace_time_compare(
     expr: ast.Compare,
     key_types: Mapping[str, ast.ValueType],
     now_key: str | None,
-    ctx: Context,
+    attributes: Attributes,
+    reads: TimeReads,
 ) -> Traced:
-    kind = time_kind_of(expr.left, key_types, now_key) or time_kind_of(
-        expr.right, key_types, now_key
+    kind = time_kind_of(expr.left, key_types, now_key, attributes) or time_kind_of(
+        expr.right, key_types, now_key, attributes
     )
     assert kind is not None
     sides = (expr.left, expr.right)
-    values = [_value(side, kind, ctx, now_key) for side in sides]
-    missing = frozenset(
+    values = [_value(side, kind, reads, now_key) for side in sides]
+    keys = {
         key
         for side, value in zip(sides, values, strict=True)
         if value is MISSING and (key := _key_of(side, now_key)) is not None
-    )
+    }
+    missing = frozenset(keys) | unknown_attributes(attributes, sides, reads.ctx, reads.req)
     if missing:
-        detail = "; ".join(f"`{key}` is missing" for key in sorted(missing))
-        return None, missing, detail
+        notes = [f"`{key}` is missing" for key in sorted(keys)]
+        for side, value in zip(sides, values, strict=True):
+            base = innermost(side)
+            if value is MISSING and isinstance(base, ast.AttributeRef | ast.KeyAttributeRef):
+                notes.append(attribute_value(attributes, base, reads.ctx, reads.req)[1])
+        return None, missing, "; ".join(notes)
     left, right = (_side(side, value, kind) for side, value in zip(sides, values, strict=True))
     result = bool(_TESTS[expr.op](values[0], values[1]))
     return (

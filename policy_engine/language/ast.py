@@ -14,10 +14,13 @@ from typing import Literal
 from .ast_attributes import AttributeDecl, AttributeValue
 from .ast_expressions import (
     And,
+    AnyAttributeRef,
+    AttributePresence,
     AttributeRef,
     Compare,
     CompareOp,
     Expr,
+    KeyAttributeRef,
     ListLiteral,
     Literal_,
     Member,
@@ -31,6 +34,7 @@ from .ast_expressions import (
     Shifted,
     TimeOperand,
     Truth,
+    literal_value,
 )
 from .ast_names import Citation, Name
 from .ast_time import Duration, Now, TimeLiteral
@@ -45,6 +49,7 @@ from .ast_types import (
     StrType,
     TermKind,
     TermSetType,
+    TermType,
     ValueType,
 )
 from .source import Span
@@ -52,8 +57,10 @@ from .source import Span
 __all__ = [
     "KIND_WORDS",
     "And",
+    "AnyAttributeRef",
     "Argument",
     "AttributeDecl",
+    "AttributePresence",
     "AttributeRef",
     "AttributeValue",
     "BoolType",
@@ -74,6 +81,7 @@ __all__ = [
     "IntType",
     "Invariant",
     "Item",
+    "KeyAttributeRef",
     "ListLiteral",
     "ListType",
     "Literal_",
@@ -101,6 +109,7 @@ __all__ = [
     "TermDecl",
     "TermKind",
     "TermSetType",
+    "TermType",
     "TimeLiteral",
     "TimeOperand",
     "Truth",
@@ -187,9 +196,9 @@ class ContextDecl:
 
     name: Name
     type: ValueType
-    default: Literal_ | ListLiteral | None = None
-    """As written: a literal, or a list of strings or terms for a ``list of``/``set of`` key
-    (:attr:`default_value` is its value)."""
+    default: Literal_ | ListLiteral | NameRef | None = None
+    """As written: a literal, a list of strings or terms for a ``list of``/``set of`` key, or a
+    term for a key of one term (:attr:`default_value` is its value)."""
     description: str | None = None
     citations: tuple[Citation, ...] = ()
     span: Span | None = field(default=None, compare=False, repr=False)
@@ -212,19 +221,6 @@ class ContextDecl:
         if isinstance(self.type, DecimalType) and type(value) is int:
             return Decimal(value)
         return value
-
-
-def literal_value(node: Literal_ | ListLiteral | TimeLiteral | None) -> object:
-    """The value a literal or a list of literals and terms stands for: a list is the frozenset
-    of its strings and term names; None for no node."""
-    if node is None:
-        return None
-    if not isinstance(node, ListLiteral):
-        return node.value
-    return frozenset(
-        item.value if isinstance(item, Literal_) else getattr(item, "name", None)
-        for item in node.items
-    )
 
 
 # ---- rules ----------------------------------------------------------------------------------

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .ast_expressions import ListLiteral, Literal_
+from .ast_expressions import ListLiteral, Literal_, NameRef
 from .ast_names import Citation, Name
+from .ast_time import TimeLiteral
 from .ast_types import TermKind, ValueType
 from .source import Span
 
@@ -16,7 +17,8 @@ class AttributeValue:
     """``location = "US"`` after ``with`` in a term's declaration: the term's own value."""
 
     name: Name
-    value: Literal_
+    value: Literal_ | TimeLiteral
+    """As written: a date or an instant attribute's value is a time literal."""
     span: Span | None = field(default=None, compare=False, repr=False)
 
 
@@ -28,8 +30,8 @@ class AttributeDecl:
     name: Name
     kind: TermKind
     type: ValueType
-    default: Literal_ | ListLiteral | None = None
-    """As written (a list is refused by the checker: an attribute holds one value)."""
+    default: Literal_ | ListLiteral | TimeLiteral | NameRef | None = None
+    """As written (a list or a term is refused by the checker: an attribute holds one value)."""
     description: str | None = None
     citations: tuple[Citation, ...] = ()
     span: Span | None = field(default=None, compare=False, repr=False)

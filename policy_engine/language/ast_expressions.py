@@ -54,6 +54,24 @@ class AttributeRef:
 
 
 @dataclass(frozen=True, slots=True)
+class KeyAttributeRef:
+    """``recipient.location``: a declared attribute of the term a context key names (a key
+    declared ``context recipient: party``). The parser reads ``recipient.location`` as one name;
+    the checker makes this node of it when ``recipient`` is such a key and ``location`` an
+    attribute of its kind. Its value is the named term's (inherited, or the default), unknown
+    when the key is missing or the term has none."""
+
+    key: str
+    kind: TermKind
+    name: str
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def text(self) -> str:
+        return f"{self.key}.{self.name}"
+
+
+@dataclass(frozen=True, slots=True)
 class ListLiteral:
     items: tuple[Operand, ...]
     span: Span | None = field(default=None, compare=False, repr=False)
@@ -69,20 +87,51 @@ class Shifted:
     span: Span | None = field(default=None, compare=False, repr=False)
 
 
-Operand = Literal_ | NameRef | RequestRef | AttributeRef | ListLiteral | TimeLiteral | Shifted | Now
+Operand = (
+    Literal_
+    | NameRef
+    | RequestRef
+    | AttributeRef
+    | KeyAttributeRef
+    | ListLiteral
+    | TimeLiteral
+    | Shifted
+    | Now
+)
+AnyAttributeRef = AttributeRef | KeyAttributeRef
+"""An attribute of a term: of the request's own (``party.location``) or of one a key names
+(``recipient.location``)."""
 TimeOperand = TimeLiteral | Shifted | Now
 
 
 def names_read(node: Operand) -> list[NameRef | Now]:
     """The names and ``now`` an operand reads: itself, the items of a list, the base of a
-    moved date (whether a name is a context key or a term is the reader's to say)."""
+    moved date, the key whose term's attribute it is (whether a name is a context key or a
+    term is the reader's to say)."""
     while isinstance(node, Shifted):
         node = node.base
     if isinstance(node, NameRef | Now):
         return [node]
+    if isinstance(node, KeyAttributeRef):  # reads the key that names the term
+        return [NameRef(node.key, node.span)]
     if isinstance(node, ListLiteral):
         return [found for item in node.items for found in names_read(item)]
     return []
+
+
+def literal_value(node: Literal_ | ListLiteral | TimeLiteral | NameRef | None) -> object:
+    """The value a literal or a list of literals and terms stands for: a list is the frozenset
+    of its strings and term names, a term its name; None for no node."""
+    if node is None:
+        return None
+    if isinstance(node, NameRef):
+        return node.name
+    if not isinstance(node, ListLiteral):
+        return node.value
+    return frozenset(
+        item.value if isinstance(item, Literal_) else getattr(item, "name", None)
+        for item in node.items
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +157,17 @@ class Presence:
     """``key is known`` (``known=True``) or ``key is missing``."""
 
     key: Name
+    known: bool
+    span: Span | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class AttributePresence:
+    """``party.location is known`` (``known=True``) or ``recipient.location is missing``: whether
+    the term has a value of the attribute. Never unknown: a missing key names no term, so its
+    term's attribute is not known."""
+
+    attribute: AnyAttributeRef
     known: bool
     span: Span | None = field(default=None, compare=False, repr=False)
 
@@ -153,4 +213,4 @@ class NamedCondition:
     span: Span | None = field(default=None, compare=False, repr=False)
 
 
-Expr = Compare | Member | Presence | Truth | Not | And | Or | NamedCondition
+Expr = Compare | Member | Presence | AttributePresence | Truth | Not | And | Or | NamedCondition

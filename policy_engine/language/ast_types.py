@@ -66,6 +66,18 @@ class TermSetType:
 
 
 @dataclass(frozen=True, slots=True)
+class TermType:
+    """One vocabulary term of a kind (``context recipient: party``): the request names it; a
+    condition compares it with terms (``recipient = us_processor``), places it in the hierarchy
+    (``recipient in processors``) and reads its attributes (``recipient.location``)."""
+
+    kind: TermKind
+
+    def describe(self) -> str:
+        return self.kind
+
+
+@dataclass(frozen=True, slots=True)
 class DateType:
     """A calendar day, ``2026-12-06`` (:mod:`.time_values`)."""
 
@@ -89,6 +101,7 @@ ValueType = (
     | OneOfType
     | ListType
     | TermSetType
+    | TermType
     | DateType
     | InstantType
 )

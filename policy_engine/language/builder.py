@@ -194,6 +194,14 @@ class Builder(ExpressionBuilder, AttributeBuilder):
         kind: ast.TermKind = str(children[0])  # type: ignore[assignment]
         return ast.TermSetType(kind)
 
+    def term_type(self, children: list[Token]) -> ast.TermType:
+        kind: ast.TermKind = str(children[0])  # type: ignore[assignment]
+        return ast.TermType(kind)
+
+    def default_term(self, children: list[Token]) -> ast.NameRef:
+        name = self._name(children[0])
+        return ast.NameRef(name.value, name.span)
+
     def supplies(self, children: list[Any]) -> Tagged:
         return Tagged("supplies", children[0])
 

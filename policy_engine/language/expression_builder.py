@@ -64,6 +64,14 @@ class ExpressionBuilder(BuilderBase):
         return ast.Presence(self._name(children[0]), False, self._span(meta))
 
     @with_meta
+    def attribute_is_known(self, meta: Meta, children: list[Token]) -> ast.AttributePresence:
+        return ast.AttributePresence(self.attribute_ref(children), True, self._span(meta))
+
+    @with_meta
+    def attribute_is_missing(self, meta: Meta, children: list[Token]) -> ast.AttributePresence:
+        return ast.AttributePresence(self.attribute_ref(children), False, self._span(meta))
+
+    @with_meta
     def truth(self, meta: Meta, children: list[Any]) -> ast.Truth:
         return ast.Truth(children[0], self._span(meta))
 

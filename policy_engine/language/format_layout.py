@@ -16,6 +16,7 @@ from .printer import (
     list_doc,
     literal_text,
     operand_doc,
+    operand_text,
     parameter_text,
 )
 
@@ -78,7 +79,7 @@ def declaration_doc(decl: ast.TermDecl) -> Doc:
     if decl.parents:
         parts.append(_names(decl.parents, "under "))
     parts += [*_description(decl.description), *_citations(decl.citations)]
-    values = [f"{v.name.value} = {literal_text(v.value.value)}" for v in decl.attributes]
+    values = [f"{v.name.value} = {operand_text(v.value)}" for v in decl.attributes]
     if values:
         parts.append(list_doc(list(values), "with "))
     if decl.condition is not None:

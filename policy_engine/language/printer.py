@@ -31,7 +31,7 @@ def operand_text(node: ast.Operand) -> str:
         return node.name
     if isinstance(node, ast.RequestRef):
         return node.kind
-    if isinstance(node, ast.AttributeRef):
+    if isinstance(node, ast.AttributeRef | ast.KeyAttributeRef):
         return node.text
     if isinstance(node, ast.TimeLiteral):
         return f"{node.kind} {literal_text(node.text)}"
@@ -74,6 +74,8 @@ def expr_text(expr: ast.Expr) -> str:
         return f"{operand_text(expr.left)} {word} {operand_text(expr.right)}"
     if isinstance(expr, ast.Presence):
         return f"{expr.key.value} is {'known' if expr.known else 'missing'}"
+    if isinstance(expr, ast.AttributePresence):
+        return f"{expr.attribute.text} is {'known' if expr.known else 'missing'}"
     if isinstance(expr, ast.NamedCondition):
         return expr.name
     return operand_text(expr.operand)
@@ -173,6 +175,6 @@ def expr_doc(expr: ast.Expr) -> Doc:
             return (operand_doc(expr.left), affix(right, f"{word} "))
         # no break between the left operand and the operator: `x in [a,` / `b]`
         return affix(right, f"{operand_text(expr.left)} {word} ")
-    if isinstance(expr, ast.Presence | ast.NamedCondition):
+    if isinstance(expr, ast.Presence | ast.AttributePresence | ast.NamedCondition):
         return expr_text(expr)
     return operand_doc(expr.operand)

@@ -33,10 +33,10 @@ from typing import Any
 from . import ast, ast_attributes, ast_expressions, ast_names, ast_time, ast_types, errors, source
 from .source import Source
 
-FORMAT = 8
+FORMAT = 9
 """Bumped whenever what is stored changes shape (5: the syntax tree split into modules; 6: dates,
 instants and durations; 7: a context key may supply a package's keys; 8: decimals, list
-defaults, term attributes)."""
+defaults, term attributes; 9: keys of one term, their attributes, attributes' presence)."""
 
 _TREE_MODULES = (ast, ast_names, ast_types, ast_expressions, ast_time, ast_attributes)
 """The modules of the syntax tree; the cache may construct the classes each defines."""

@@ -4,7 +4,7 @@
   ``retain_for(years = 6, ``): the obligation's parameters not yet given;
 * after a qualifier (``law25.``, ``law25.base.``, ``record.``): the names declared under it, a
   package's (its terms, keys, conditions, rules…) and the packages it uses; after ``party.``,
-  ``data.`` or ``purpose.``: the attributes of that kind;
+  ``data.`` or ``purpose.``, or a key of one term (``recipient.``): the attributes of that kind;
 * anywhere else: the keywords, the terms, the context keys and the named conditions (the
   packages' under their qualified names); nothing inside a string or a comment.
 
@@ -142,11 +142,12 @@ def _item(
 def members(qualifier: str, index: Index, edit: Edit) -> list[lsp.CompletionItem]:
     """The names written after ``qualifier.``: the attributes of a kind of term, or the names
     under a namespace or a dotted key's first parts."""
-    if qualifier in TERM_KINDS:
+    kind = qualifier if qualifier in TERM_KINDS else index.term_key_kind(qualifier)
+    if kind is not None:  # `party.`, or `recipient.` of a key of one term: the kind's attributes
         return [
             _item(d.name, Kind.Property, f"{qualifier}.{d.name}: {d.item.type.describe()}", edit)
             for d in index.every("attribute")
-            if isinstance(d.item, ast.AttributeDecl) and d.item.kind == qualifier
+            if isinstance(d.item, ast.AttributeDecl) and d.item.kind == kind
         ]
     namespaces = set(index.packages.namespaces())
     found: dict[str, lsp.CompletionItem] = {}

@@ -71,8 +71,26 @@ def hover_text(
     if not found:
         if token.text == "now":
             return now_hover(index, lambda d: declaration_hover(d, index, documents))
-        return attribute_hover(token.text, index, lambda d: declaration_hover(d, index, documents))
+        return attribute_hover(
+            token.text, index, lambda d: declaration_hover(d, index, documents)
+        ) or key_attribute_hover(token.text, index, documents)
     return "\n\n---\n\n".join(declaration_hover(d, index, documents) for d in found)
+
+
+def key_attribute_hover(name: str, index: Index, documents: Sequence[Document]) -> str | None:
+    """``recipient.location``: the attribute of the term a key of one term names."""
+    found = index.key_attribute(name)
+    if found is None:
+        return None
+    key, attribute = found
+    return (
+        f"the `{attribute.name.value}` of the {key.type.describe()} `{key.name.value}` names\n\n"
+        + declaration_hover(
+            next(d for d in index.declarations(attribute.name.value) if d.item is attribute),
+            index,
+            documents,
+        )
+    )
 
 
 def declaration_hover(found: Declared, index: Index, documents: Sequence[Document]) -> str:
@@ -129,6 +147,8 @@ def _hierarchy(found: Declared, index: Index) -> list[str]:
 
 def _context_type(decl: ast.ContextDecl) -> str:
     text = decl.type.describe()
+    if isinstance(decl.type, ast.TermType):
+        text += " (one term, by its name)"
     if decl.source is not None:
         text += f" from {decl.source}"
     if decl.is_now:

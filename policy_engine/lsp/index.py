@@ -122,6 +122,31 @@ class Index:
             level = above
         return order
 
+    def key_attribute(self, name: str) -> tuple[ast.ContextDecl, ast.AttributeDecl] | None:
+        """For ``recipient.location``: the key of one term and the attribute of its kind that
+        the name reads, when it reads one (a declared context key of that name reads none)."""
+        at = len(name)
+        while (at := name.rfind(".", 0, at)) > 0:
+            key = self._declared(name[:at], "context")
+            if key is None or not isinstance(key.type, ast.TermType):
+                continue
+            for found in self.declarations(name[at + 1 :], "attribute"):
+                item = found.item
+                if isinstance(item, ast.AttributeDecl) and item.kind == key.type.kind:
+                    return key, item
+        return None
+
+    def term_key_kind(self, name: str) -> str | None:
+        """The kind of a key of one term (``recipient: party`` → ``party``), else None."""
+        key = self._declared(name, "context")
+        return key.type.kind if key is not None and isinstance(key.type, ast.TermType) else None
+
+    def _declared(self, name: str, kind: str) -> ast.ContextDecl | None:
+        for found in self.declarations(name, kind):
+            if isinstance(found.item, ast.ContextDecl):
+                return found.item
+        return None
+
     def file(self, name: str) -> ast.PolicyFile | None:
         return next((f for f in self.files if f.name == name), None)
 

@@ -15,12 +15,22 @@ from decimal import Decimal
 
 from ..language import ast
 from ..language.printer import literal_text
+from ..language.time_values import TimeValue, time_value
 from .attribute_table import DEFAULT, Attribute
 from .check_state import CheckState, kind_word
 from .value_checks import check_literals_unique, default_problem
 
-SCALAR_TYPES = (ast.BoolType, ast.IntType, ast.DecimalType, ast.StrType, ast.OneOfType)
-"""What an attribute may be: one value of a context key's scalar types."""
+SCALAR_TYPES = (
+    ast.BoolType,
+    ast.IntType,
+    ast.DecimalType,
+    ast.StrType,
+    ast.OneOfType,
+    ast.DateType,
+    ast.InstantType,
+)
+"""What an attribute may be: one value of a context key's scalar types, or a date or an instant
+(a term's founding day: a fact the policy states, so unlike a key's it may have a default)."""
 
 
 def declare_attribute(state: CheckState, decl: ast.AttributeDecl) -> None:
@@ -59,16 +69,17 @@ def _check_declaration(state: CheckState, decl: ast.AttributeDecl) -> None:
             f"attribute `{name}` is declared as {decl.type.describe()}, but an attribute holds "
             "one value",
             decl.name.span,
-            "declare it boolean, integer, decimal, string or one of listed strings",
+            "declare it boolean, integer, decimal, string, one of listed strings, date or instant",
         )
         return
     if isinstance(decl.type, ast.OneOfType):
         check_literals_unique(state, decl.name.value, decl.span, decl.type.literals)
     what = f"the default of attribute `{name}`"
-    if isinstance(decl.default, ast.ListLiteral):
+    if isinstance(decl.default, ast.ListLiteral | ast.NameRef):
         state.error(
             "bad-default",
-            f"{what} must be a single value, not a list",
+            f"{what} must be a single value, not "
+            + ("a list" if isinstance(decl.default, ast.ListLiteral) else "a name"),
             decl.default.span,
             f"`{decl.kind}.{name}` is declared as {decl.type.describe()}",
         )
@@ -77,13 +88,19 @@ def _check_declaration(state: CheckState, decl: ast.AttributeDecl) -> None:
 
 
 def _value_fits(
-    state: CheckState, decl: ast.AttributeDecl, literal: ast.Literal_, code: str, what: str
+    state: CheckState,
+    decl: ast.AttributeDecl,
+    literal: ast.Literal_ | ast.TimeLiteral,
+    code: str,
+    what: str,
 ) -> bool:
     """Whether ``literal`` is a value of the attribute's type; if not, an error ``code`` at it
     (``what`` names the value in the message)."""
-    # a date or an instant written where a number or a string is due is no value of it
-    value = literal.value if isinstance(literal, ast.Literal_) else literal
-    problem = default_problem(decl.type, value)
+    problem = _time_problem(decl.type, literal)
+    if not isinstance(decl.type, ast.DateType | ast.InstantType):
+        # a date or an instant written where a number or a string is due is no value of it
+        value = literal.value if isinstance(literal, ast.Literal_) else literal
+        problem = default_problem(decl.type, value)
     if problem:
         state.error(
             code,
@@ -92,6 +109,17 @@ def _value_fits(
             f"`{decl.kind}.{decl.name.value}` is declared as {decl.type.describe()}",
         )
     return problem is None
+
+
+def _time_problem(type_: ast.ValueType, literal: ast.Literal_ | ast.TimeLiteral) -> str | None:
+    """What is wrong with ``literal`` as the value of a date or instant attribute, or None."""
+    if not isinstance(type_, ast.DateType | ast.InstantType):
+        return None
+    kind = type_.describe()
+    if isinstance(literal, ast.TimeLiteral) and literal.kind == kind:
+        return None
+    example = 'date "2020-01-01"' if kind == "date" else 'instant "2020-01-01T09:00:00Z"'
+    return f"must be {'a date' if kind == 'date' else 'an instant'}, written `{example}`"
 
 
 Given = dict[tuple[str, str], dict[str, object]]
@@ -131,8 +159,11 @@ def _given_values(state: CheckState) -> Given:
     return given
 
 
-def _typed(decl: ast.AttributeDecl, literal: ast.Literal_) -> object:
-    """A value as the evaluator holds it (a decimal attribute's whole number as a Decimal)."""
+def _typed(decl: ast.AttributeDecl, literal: ast.Literal_ | ast.TimeLiteral) -> object:
+    """A value as the evaluator holds it (a decimal attribute's whole number as a Decimal, a
+    date or an instant as a :class:`~policy_engine.language.time_values.TimeValue`)."""
+    if isinstance(literal, ast.TimeLiteral):
+        return time_value(literal.kind, literal.value)
     value = literal.value
     if isinstance(decl.type, ast.DecimalType) and type(value) is int:
         return Decimal(value)
@@ -192,7 +223,8 @@ def _resolve(
         if found:
             _agree(state, kind, name, term, found, origins)
             values[term], origins[term] = found[0][1], origins[found[0][0]]
-    default = _typed(decl, decl.default) if isinstance(decl.default, ast.Literal_) else None
+    written = decl.default
+    default = _typed(decl, written) if isinstance(written, ast.Literal_ | ast.TimeLiteral) else None
     if default is not None:
         for term in order:
             if term not in values:
@@ -229,4 +261,6 @@ def _agree(
 
 
 def _shown(value: object) -> str:
+    if isinstance(value, TimeValue):
+        return f'{value.kind} "{value.isoformat()}"'
     return literal_text(value)  # type: ignore[arg-type]

@@ -36,6 +36,7 @@ from .rule_checks import (
     check_rule_scopes,
     warn_missing_citations,
 )
+from .term_keys import KeyAttributes
 from .vocabulary import Hierarchy
 
 
@@ -66,7 +67,11 @@ class CheckedPolicy:
 
     def resolver(self) -> Resolver:
         """What resolves a rule of this policy as written into what it means."""
-        return Resolver(self.conditions, self.term_decls.values())
+        return Resolver(self.conditions, self.term_decls.values(), self.key_attributes())
+
+    def key_attributes(self) -> KeyAttributes:
+        """Which dotted names read an attribute of the term a key names."""
+        return KeyAttributes({n: d.type for n, d in self.context.items()}, self.attributes)
 
 
 def resolve_names(state: CheckState) -> None:
@@ -74,7 +79,8 @@ def resolve_names(state: CheckState) -> None:
     resolved, obligations with their declared conditions and complete arguments)."""
     if any(d.severity == "error" for d in state.diagnostics):
         return
-    resolver = Resolver(state.conditions, state.term_decls.values())
+    keyed = KeyAttributes({n: d.type for n, d in state.context.items()}, state.attribute_decls)
+    resolver = Resolver(state.conditions, state.term_decls.values(), keyed)
     state.rules = [resolver.rule(rule) for rule in state.rules]
     state.invariants = [resolver.invariant(invariant) for invariant in state.invariants]
     state.overrides = [resolver.override(override) for override in state.overrides]

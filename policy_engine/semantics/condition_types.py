@@ -3,7 +3,6 @@ which infers them and reports ill-typed conditions in the author's terms."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -11,7 +10,15 @@ from ..language import ast
 from ..language.printer import literal_text, operand_text
 from .attributes import unknown_attribute
 from .check_state import CheckState, article, kind_word
+from .term_key_types import (
+    check_attribute_presence,
+    check_presence,
+    is_term_key,
+    key_attribute_decl,
+    key_attributes,
+)
 from .time_types import TIME_BASES, TIME_OPERANDS, check_time_compare, time_operand
+from .value_checks import number_hint
 
 
 @dataclass(frozen=True)
@@ -72,6 +79,8 @@ def context_type(decl_type: ast.ValueType) -> OpType:
         return OpType("strlist", literals=decl_type.literals)
     if isinstance(decl_type, ast.DateType | ast.InstantType):
         return OpType(decl_type.describe())
+    if isinstance(decl_type, ast.TermType):
+        return OpType("term", kind=decl_type.kind)
     return OpType("termset", kind=decl_type.kind)
 
 
@@ -96,7 +105,7 @@ def _written(node: ast.Operand) -> str:
         return node.name
     if isinstance(node, ast.RequestRef):
         return node.kind
-    if isinstance(node, ast.AttributeRef):
+    if isinstance(node, ast.AttributeRef | ast.KeyAttributeRef):
         return node.text
     if isinstance(node, ast.Literal_):
         if isinstance(node.value, bool):
@@ -117,6 +126,8 @@ class Typer:
     def __init__(self, state: CheckState) -> None:
         self.state = state
         self._value_sets: dict[int, tuple[tuple[str, ...], frozenset[str]]] = {}
+        self.keyed = key_attributes(state)
+        """Which dotted names read an attribute of the term a key names."""
 
     def condition(self, expr: ast.Expr) -> None:
         if isinstance(expr, ast.And | ast.Or):
@@ -125,21 +136,9 @@ class Typer:
         elif isinstance(expr, ast.Not):
             self.condition(expr.operand)
         elif isinstance(expr, ast.Presence):
-            symbol = self.state.symbols.get(expr.key.value)
-            if symbol is None or symbol.kind != "context":
-                what = (
-                    f"`{expr.key.value}` is {article(kind_word(symbol.kind))} "
-                    f"{kind_word(symbol.kind)}, not a context key"
-                    if symbol
-                    else f"unknown context key `{expr.key.value}`"
-                )
-                self.state.error(
-                    "not-a-context-key",
-                    what,
-                    expr.key.span,
-                    self.state.suggest(expr.key.value, "context")
-                    or "`is known` and `is missing` test context keys",
-                )
+            check_presence(self.state, self.keyed, expr)
+        elif isinstance(expr, ast.AttributePresence):
+            check_attribute_presence(self.state, expr)
         elif isinstance(expr, ast.Truth):
             if self._names_a_condition(expr.operand):
                 return  # `when outside_quebec`: a named condition (its body is typed once)
@@ -177,7 +176,7 @@ class Typer:
             return OpType("str")
         if isinstance(node, ast.RequestRef):
             return OpType("term", kind=node.kind)
-        if isinstance(node, ast.AttributeRef):
+        if isinstance(node, ast.AttributeRef | ast.KeyAttributeRef):
             decl = self.state.attribute_decls.get((node.kind, node.name))
             if decl is None:
                 unknown_attribute(self.state, node.kind, ast.Name(node.name, node.span))
@@ -185,6 +184,10 @@ class Typer:
             return context_type(decl.type)
         if isinstance(node, ast.NameRef):
             symbol = self.state.symbols.get(node.name)
+            if symbol is None and (found := key_attribute_decl(self.state, self.keyed, node)):
+                return context_type(found.type)  # type: ignore[union-attr]
+            if symbol is None and found is False:
+                return None  # an attribute the key's kind does not have: said
             if symbol is None:
                 self.state.error(
                     "unknown-name",
@@ -225,8 +228,10 @@ class Typer:
             return None
         for item, type_ in zip(node.items, types, strict=True):
             assert type_ is not None
-            if (isinstance(item, ast.NameRef) and type_.base != "term") or (
-                isinstance(
+            if (
+                (isinstance(item, ast.NameRef) and type_.base != "term")
+                or is_term_key(self.state, item)
+                or isinstance(
                     item, (ast.RequestRef, ast.AttributeRef, ast.ListLiteral, *TIME_OPERANDS)
                 )
             ):
@@ -295,7 +300,7 @@ class Typer:
                         "type-mismatch",
                         f"`{expr.op}` compares numbers, but `{_written(node)}` is {type_.a()}",
                         node.span or span,
-                        _number_hint(node)
+                        number_hint(node)
                         or (
                             "strings can only be tested with `=`, `!=` and `in`"
                             if type_.base == "str"
@@ -321,8 +326,8 @@ class Typer:
                 f"cannot compare `{_written(expr.left)}` ({left.describe()}) with "
                 f"`{_written(expr.right)}` ({right.describe()})",
                 span,
-                _number_hint(expr.right)
-                or _number_hint(expr.left)
+                number_hint(expr.right)
+                or number_hint(expr.left)
                 or f"compare `{_written(expr.left)}` with {left.a()}",
             )
             return
@@ -384,13 +389,3 @@ class Typer:
             expr.right.span or expr.span,
             "use `=` to compare single values",
         )
-
-
-_NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?")
-
-
-def _number_hint(node: ast.Operand) -> str | None:
-    text = node.value if isinstance(node, ast.Literal_) else None
-    if isinstance(text, str) and _NUMBER.fullmatch(text):
-        return f"write the number without quotes: `{text}`"
-    return None

@@ -7,7 +7,7 @@ from __future__ import annotations
 from ..language import ast
 from ..language.printer import operand_text
 from ..language.source import Span
-from .check_state import CheckState, kind_word
+from .check_state import CheckState, article, kind_word
 from .rule_checks import expect_term
 from .value_checks import check_literals_unique, default_problem
 
@@ -35,6 +35,9 @@ def check_context_schema(state: CheckState) -> None:
         if isinstance(type_, ast.ListType | ast.TermSetType):
             check_list_default(state, decl, type_)
             continue
+        if isinstance(type_, ast.TermType):
+            _check_term_default(state, decl, type_)
+            continue
         default = decl.default
         problem = (
             "must be a single value, not a list"
@@ -45,6 +48,23 @@ def check_context_schema(state: CheckState) -> None:
         )
         if problem:
             _bad_default(state, decl, problem, decl.default.span)
+
+
+def _check_term_default(state: CheckState, decl: ast.ContextDecl, type_: ast.TermType) -> None:
+    """The default of a key of one term is a declared term of its kind, without quotes."""
+    default = decl.default
+    if isinstance(default, ast.NameRef):
+        expect_term(state, ast.Name(default.name, default.span), type_.kind)
+        return
+    assert default is not None
+    _bad_default(
+        state,
+        decl,
+        f"must be {article(kind_word(type_.kind))} {kind_word(type_.kind)}, not "
+        f"`{operand_text(default)}`",
+        default.span,
+        f"name a declared {type_.kind} without quotes, e.g. `default {type_.kind}_name`",
+    )
 
 
 def check_ledger_key(

@@ -11,10 +11,11 @@ the policy reads ``party.law25.location``, and the policy's own ``location`` is 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from ..language import ast
+from .term_keys import KeyAttributes
 
 Rename = Callable[[str], str]
 
@@ -37,18 +38,71 @@ def local_part(package: str, name: str) -> str | None:
 class Renaming:
     """How one package's names read in the policy that uses it."""
 
-    def __init__(self, namespace: str, supplies: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        namespace: str,
+        supplies: Mapping[str, str],
+        keyed: KeyAttributes | None = None,
+    ) -> None:
         self.namespace = namespace
         self.supplies = supplies
         """A package key, qualified (``law25.destination``) → the key that supplies it."""
+        self.keyed = keyed
+        """Which of the package's own names read an attribute of a key's term (as the package
+        writes them: ``recipient.location``)."""
 
     def prefix(self, name: str) -> str:
         return f"{self.namespace}.{name}"
 
     def reference(self, name: str) -> str:
-        """A term, obligation or context key: prefixed, then the supplying key if supplied."""
-        prefixed = f"{self.namespace}.{name}"
-        return self.supplies.get(prefixed, prefixed)
+        """A term, obligation or context key: prefixed, then the supplying key if supplied. An
+        attribute of a key's term (``recipient.location``) is the key so renamed and the
+        attribute under the namespace (``law25.recipient.law25.location``, or the supplying
+        key's: ``destination.law25.location``)."""
+        found = self.keyed.split(name) if self.keyed else None
+        if found is not None:
+            key, _, attribute = found
+            return f"{self.reference(key)}.{self.prefix(attribute)}"
+        return supplied(self.supplies, f"{self.namespace}.{name}")
+
+
+def supplied(supplies: Mapping[str, str], name: str) -> str:
+    """``name`` with the package key it reads replaced by the key that supplies it: the key
+    itself (``law25.destination``), or a key whose term's attribute it reads
+    (``law25.recipient.law25.location``: the longest start of the name that is a supplied key)."""
+    found = supplies.get(name)
+    if found is not None:
+        return found
+    at = len(name)
+    while (at := name.rfind(".", 0, at)) > 0:
+        if name[:at] in supplies:
+            return supplies[name[:at]] + name[at:]
+    return name
+
+
+def package_keyed(files: Iterable[ast.PolicyFile]) -> KeyAttributes:
+    """The keys of one term and the attributes a package's files declare, as it names them."""
+    items = [item for file in files for item in file.items]
+    keys = {i.name.value: i.type for i in items if isinstance(i, ast.ContextDecl)}
+    attributes = [(i.kind, i.name.value) for i in items if isinstance(i, ast.AttributeDecl)]
+    return KeyAttributes(keys, attributes)
+
+
+def local_keyed(
+    namespace: str,
+    keys: Mapping[str, ast.ValueType],
+    attributes: Iterable[tuple[str, str]],
+    supplies: Mapping[str, str],
+) -> KeyAttributes:
+    """What :func:`package_keyed` says of the package ``namespace``, from the whole policy's
+    keys and attributes (their names qualified; a supplied key has its supplier's type)."""
+    start = namespace + "."
+    local = {n[len(start) :]: t for n, t in keys.items() if n.startswith(start)}
+    for key, supplier in supplies.items():
+        if key.startswith(start) and supplier in keys:
+            local[key[len(start) :]] = keys[supplier]
+    named = [(k, n[len(start) :]) for k, n in attributes if n.startswith(start)]
+    return KeyAttributes(local, named)
 
 
 def rename_file(file: ast.PolicyFile, renaming: Renaming) -> ast.PolicyFile:
@@ -85,7 +139,7 @@ def supplied_in(item: ast.Item, supplies: Mapping[str, str]) -> ast.Item:
     """One statement of the using policy's own, as :func:`with_supplied` reads it."""
     if isinstance(item, ast.ContextDecl):
         return item
-    renamed: ast.Item = _walk(item, lambda n: supplies.get(n, n))
+    renamed: ast.Item = _walk(item, lambda n: supplied(supplies, n))
     return renamed
 
 

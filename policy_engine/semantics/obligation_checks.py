@@ -126,12 +126,14 @@ def _fits(
     param: ast.ParamDecl,
     value: ast.Literal_ | ast.ListLiteral,
 ) -> None:
-    """``value`` is of the parameter's type (the test a context key's default passes)."""
+    """``value`` is of the parameter's type (the test a context key's default passes; a term's
+    name, a date or an instant written there is no value of it)."""
     problem: str | None
     if isinstance(value, ast.ListLiteral):
         problem = "must be a single value, not a list"
     else:
-        problem = default_problem(param.type, value.value)
+        written = value.value if isinstance(value, ast.Literal_) else value
+        problem = default_problem(param.type, written)
     if problem:
         state.error(
             code,

@@ -20,7 +20,7 @@ from ..language.errors import Diagnostic, suggestion_help
 from ..language.packages import LoadedPolicy, Package
 from ..language.printer import operand_text
 from .checker import CheckedPolicy, check
-from .namespacing import Renaming, qualified, rename_file, with_supplied
+from .namespacing import Renaming, package_keyed, qualified, rename_file, with_supplied
 from .package_use import PackageUse
 
 
@@ -104,7 +104,7 @@ def _bring_in(
             supplies[name] = decl.name.value
         else:
             out.diagnostics.append(problem)
-    renaming = Renaming(namespace, supplies)
+    renaming = Renaming(namespace, supplies, package_keyed(inner.files))
     for file in inner.files:
         kept = tuple(
             i
@@ -235,10 +235,14 @@ def _supply_problem(
     expected = supplied.default_value
     if isinstance(expected, frozenset) and isinstance(supplied.type, ast.TermSetType):
         expected = frozenset(qualified(namespace, str(t)) for t in expected)  # the package's terms
+    if isinstance(expected, str) and isinstance(supplied.type, ast.TermType):
+        expected = qualified(namespace, expected)  # the package's term
     if (decl.default is None, decl.default_value) != (supplied.default is None, expected):
         shown = (
             "[" + ", ".join(sorted(map(str, expected))) + "]"
             if isinstance(expected, frozenset) and isinstance(supplied.type, ast.TermSetType)
+            else str(expected)
+            if isinstance(supplied.type, ast.TermType)
             else operand_text(supplied.default)
             if supplied.default is not None
             else ""

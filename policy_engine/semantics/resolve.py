@@ -8,6 +8,10 @@ declarations are taken into account: the trees the compiler and every analysis r
 - each obligation of a ``with obligation`` clause carries its declared condition, and-ed with the
   clause's own (a clause whose obligations are declared with different conditions is split, one
   clause per condition);
+- a name that reads an attribute of the term a key names (``recipient.location``, where
+  ``recipient`` is declared ``context recipient: party``) becomes a
+  :class:`~policy_engine.language.ast.KeyAttributeRef` (:mod:`.term_keys`), and its ``is known``
+  an :class:`~policy_engine.language.ast.AttributePresence`;
 - each obligation's arguments are complete (declared defaults filled in) and in the order of the
   declaration's parameters, a ``decimal`` parameter's as :class:`~decimal.Decimal` in one form
   (:func:`plain_decimal`), so that equal requirements are equal trees and
@@ -27,6 +31,7 @@ from decimal import Decimal
 from ..language import ast
 from ..language.errors import Diagnostic
 from ..language.limits import MAX_NESTING
+from .term_keys import KeyAttributes, rewrite_test
 
 
 def plain_decimal(value: int | Decimal) -> Decimal:
@@ -59,8 +64,11 @@ class Resolver:
         self,
         conditions: Mapping[str, ast.ConditionDecl],
         obligations: Iterable[ast.TermDecl],
+        keyed: KeyAttributes | None = None,
     ) -> None:
         self._conditions = conditions
+        self._keyed = keyed or None
+        """Reads ``recipient.location`` as the attribute of the term the key names."""
         self._obligations = {
             name.value: decl
             for decl in obligations
@@ -126,6 +134,8 @@ class Resolver:
             and expr.operand.name in self._conditions
         ):
             return self._named[expr.operand.name]
+        if self._keyed is not None:
+            return rewrite_test(expr, self._keyed)
         return expr
 
     def depth(self, expr: ast.Expr) -> int:

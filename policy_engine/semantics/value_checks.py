@@ -3,6 +3,7 @@ type, and a type's listed strings are listed once (shared by context keys and at
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 from ..language import ast
@@ -48,3 +49,14 @@ def default_problem(type_: ast.ValueType, value: object) -> str | None:
             "request states, never assumed (leave it out to make it unknown)"
         )
     return "must be a list"
+
+
+_NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?")
+
+
+def number_hint(node: ast.Operand) -> str | None:
+    """`write the number without quotes` for a quoted number compared with a number."""
+    text = node.value if isinstance(node, ast.Literal_) else None
+    if isinstance(text, str) and _NUMBER.fullmatch(text):
+        return f"write the number without quotes: `{text}`"
+    return None

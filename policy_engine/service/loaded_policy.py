@@ -78,6 +78,7 @@ class LoadedPolicy:
             {
                 "name": name,
                 "type": key.decl.type.describe(),
+                "terms": getattr(key.decl.type, "kind", None),
                 "default": plain_value(compiled.default_values.get(name)),
                 "source": self._source(name),
             }

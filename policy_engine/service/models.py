@@ -133,7 +133,16 @@ class TermModel(BaseModel):
 
 class ContextKeyModel(BaseModel):
     name: str
-    type: str
+    type: str = Field(
+        description="The type as the policy declares it: `boolean`, `integer`, `decimal`, "
+        '`string`, `one of "a", "b"`, `list of …`, `set of party` (a list of terms), `party`, '
+        "`data` or `purpose` (one term, by its name), `date`, `instant`"
+    )
+    terms: Literal["party", "data", "purpose"] | None = Field(
+        default=None,
+        description="For a key whose values are terms of the vocabulary: their kind (one term's "
+        "name for a key of type `party`, a list of names for `set of party`)",
+    )
     default: Any = None
     source: Literal["request", "consent-ledger", "service-clock"] = "request"
     """``consent-ledger``: the policy marks the key ``from consent ledger``, so the service fills

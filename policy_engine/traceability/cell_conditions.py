@@ -188,6 +188,11 @@ class ConditionMaker:
             if key in self.compiled.default_values:
                 return test.known  # a key with a default is always there
             return self.canonical(test)
+        if isinstance(test, ast.AttributePresence):
+            if isinstance(test.attribute, ast.KeyAttributeRef):
+                return self.canonical(test)  # whether the key names a term with a value
+            values = self.compiled.attributes[(test.attribute.kind, test.attribute.name)].values
+            return (cell[KINDS.index(test.attribute.kind)] in values) is test.known
         test = self._with_values(cell, test)
         if _operands(test) and any(isinstance(o, ast.AttributeRef) for o in _operands(test)):
             # An attribute left is one the cell's term has no value of: unknown in every context.
@@ -262,6 +267,8 @@ class ConditionMaker:
                 made = ast.Member(test.left, test.right, not test.negated)
             elif isinstance(test, ast.Presence):
                 made = ast.Presence(test.key, not test.known)
+            elif isinstance(test, ast.AttributePresence):
+                made = ast.AttributePresence(test.attribute, not test.known)
             else:
                 made = ast.Not(test)
             found = self._opposites[id(test)] = self.canonical(made)
@@ -280,7 +287,7 @@ def _operands(test: ast.Expr) -> tuple[ast.Operand, ...]:
 
 def _reads_context(test: ast.Expr, context: Iterable[str]) -> bool:
     declared = set(context)
-    if isinstance(test, ast.Presence):
+    if isinstance(test, ast.Presence | ast.AttributePresence):
         return True
     nodes = (test.operand,) if isinstance(test, ast.Truth) else (test.left, test.right)  # type: ignore[union-attr]
     for node in nodes:

@@ -36,7 +36,13 @@ def _names_in(expr: ast.Expr, now_key: str | None = None) -> Iterator[str]:
     elif isinstance(expr, ast.Presence):
         yield expr.key.value
     else:
-        nodes = (expr.operand,) if isinstance(expr, ast.Truth) else (expr.left, expr.right)
+        nodes: tuple[ast.Operand, ...] = (
+            (expr.operand,)
+            if isinstance(expr, ast.Truth)
+            else (expr.attribute,)
+            if isinstance(expr, ast.AttributePresence)
+            else (expr.left, expr.right)
+        )
         for node in nodes:
             for name in names_read(node):
                 if isinstance(name, ast.NameRef):
@@ -171,7 +177,7 @@ def _context(compiled: CompiledPolicy, rules: dict[str, list[str]]) -> list[dict
                 "type": kind.describe(),
                 "shape": _shape(kind),
                 "values": list(getattr(kind, "literals", None) or []),
-                "terms": kind.kind if isinstance(kind, ast.TermSetType) else None,
+                "terms": kind.kind if isinstance(kind, ast.TermSetType | ast.TermType) else None,
                 "default": plain_value(decl.default_value),
                 "default_text": None if decl.default is None else operand_text(decl.default),
                 "ledger": decl.source == "consent ledger",
@@ -185,7 +191,8 @@ def _context(compiled: CompiledPolicy, rules: dict[str, list[str]]) -> list[dict
 
 
 def _shape(kind: ast.ValueType) -> str:
-    """The form control a key takes: boolean, integer, decimal, string, one_of, list, set."""
+    """The form control a key takes: boolean, integer, decimal, string, one_of, list, set, term
+    (one term of a kind)."""
     if isinstance(kind, ast.BoolType):
         return "boolean"
     if isinstance(kind, ast.IntType):
@@ -198,6 +205,8 @@ def _shape(kind: ast.ValueType) -> str:
         return "list" if kind.literals is not None else "strings"
     if isinstance(kind, ast.TermSetType):
         return "set"
+    if isinstance(kind, ast.TermType):
+        return "term"
     return "string"
 
 

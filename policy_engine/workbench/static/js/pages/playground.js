@@ -32,6 +32,13 @@ function keyControl(key, vocab, changed) {
     control = tree.element;
     read = () => tree.value();
     write = (v) => tree.set(Array.isArray(v) ? v : []);
+  } else if (key.shape === "term") {
+    const names = vocab.kinds[key.terms].map((t) => t.name);
+    const select = h("select", { id, "aria-label": key.name }, names.map((v) => h("option", { value: v }, v)));
+    control = select;
+    read = () => select.value;
+    write = (v) => (select.value = v);
+    select.addEventListener("change", changed);
   } else if (key.shape === "strings") {
     const area = h("textarea", { id, rows: 2, "aria-label": `${key.name}, one value a line` });
     control = area;
