@@ -130,6 +130,8 @@ def valued_here(
         return test
 
     def valued(node: ast.Operand) -> ast.Operand:
+        if isinstance(node, ast.Shifted):  # `party.since - 1 week`: the value, moved
+            return ast.Shifted(valued(node.base), node.sign, node.duration, node.span)
         if not isinstance(node, ast.AttributeRef) or (node.kind, node.name) not in differing:
             return node
         values = owner.attributes[(node.kind, node.name)].values

@@ -5,9 +5,14 @@ from __future__ import annotations
 from decimal import Decimal
 
 from . import ast
+from .time_values import TimeValue
 
 
 def literal_text(value: str | int | bool | Decimal) -> str:
+    """A value as a rule writes it: a date or an instant (an attribute's value, held as a
+    :class:`TimeValue`) as ``date "2020-01-01"``, so that text read back means the same."""
+    if isinstance(value, TimeValue):
+        return f'{value.kind} "{value.isoformat()}"'
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):
