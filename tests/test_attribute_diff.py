@@ -70,6 +70,38 @@ def test_each_version_s_value_is_written_in_the_description() -> None:
     ]
 
 
+MOVED_DATE = """
+attribute since of party: date default date "2024-01-31"
+party pa1 with since = date "2024-03-01"
+data da1
+purpose pu0
+context kd0: date
+
+rule r1 §3
+  allow any party to use da1 for any purpose
+
+rule r6 §2.1
+  deny pa1 from using da1 for pu0
+  when kd0 < party.since - 1 week
+"""
+
+
+def test_a_date_attribute_inside_a_moved_date_is_each_version_s_own() -> None:
+    """Found by the soundness harness: the description once wrote `party.since - 1 week` for both
+    versions (so it read the same in each), and a date's value as `2024-03-01`, which no rule
+    can say."""
+    changed = MOVED_DATE.replace(' with since = date "2024-03-01"', "")
+    report = diff_policies(load_policy_text(MOVED_DATE), load_policy_text(changed))
+    [group] = report.groups
+    assert (group.kind, group.when) == (
+        "widened",
+        'when `kd0 >= date "2024-01-31" - 1 week` and `kd0 < date "2024-03-01" - 1 week`',
+    )
+    assert report.context_changes == [
+        'attribute `party.since` of `pa1`: date "2024-03-01" → date "2024-01-31"'
+    ]
+
+
 def test_only_the_cells_of_a_term_whose_value_changed_are_searched(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
