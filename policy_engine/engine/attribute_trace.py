@@ -9,7 +9,6 @@ from typing import Any
 
 from ..language import ast
 from ..language.printer import literal_text
-from ..language.time_values import TimeValue
 from ..semantics.attribute_table import DEFAULT, Attribute
 from .context import MISSING, REQUEST_INDEX, Context, RequestTerms
 
@@ -40,14 +39,8 @@ def attribute_value(
     origin = attribute.origins[term]
     source = "the default" if origin == DEFAULT else f"from `{origin}`"
     value = attribute.values[term]
-    return value, f"{named}`{node.text}` is {value_text(value)} ({source})"
-
-
-def value_text(value: Any) -> str:
-    """An attribute's value as a rule writes it (a date as ``date "2020-01-01"``)."""
-    if isinstance(value, TimeValue):
-        return f'{value.kind} "{value.isoformat()}"'
-    return literal_text(value)
+    shown = literal_text(value)  # type: ignore[arg-type]  # an attribute's value is a literal's
+    return value, f"{named}`{node.text}` is {shown} ({source})"
 
 
 def unknown_attributes(

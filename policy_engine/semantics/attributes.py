@@ -15,7 +15,7 @@ from decimal import Decimal
 
 from ..language import ast
 from ..language.printer import literal_text
-from ..language.time_values import TimeValue, time_value
+from ..language.time_values import time_value
 from .attribute_table import DEFAULT, Attribute
 from .check_state import CheckState, kind_word
 from .value_checks import check_literals_unique, default_problem
@@ -248,7 +248,8 @@ def _agree(
         decl = state.term_decls[term]
         where = next((n.span for n in decl.names if n.value == term), decl.span)
         shown = " and ".join(
-            f"{_shown(v)} from `{p}`" + (f" (set by `{origins[p]}`)" if origins[p] != p else "")
+            f"{literal_text(v)} from `{p}`"  # type: ignore[arg-type]
+            + (f" (set by `{origins[p]}`)" if origins[p] != p else "")
             for p, v in ((first_parent, first), (parent, value))
         )
         state.error(
@@ -258,9 +259,3 @@ def _agree(
             f"give `{term}` its own value: `{kind} {term} … with {name} = …`",
         )
         return
-
-
-def _shown(value: object) -> str:
-    if isinstance(value, TimeValue):
-        return f'{value.kind} "{value.isoformat()}"'
-    return literal_text(value)  # type: ignore[arg-type]
